@@ -1,0 +1,29 @@
+# Installs the libraries, public headers, the tangram binary, the shipped configs and a CMake
+# package, so that a user's trainer can:
+#   find_package(tangram REQUIRED)
+#   target_link_libraries(my_trainer PRIVATE tangram::orchestrator)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+foreach(dir base collectives partitioner orchestrator)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tangram/${dir}
+          FILES_MATCHING PATTERN "*.h")
+endforeach()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tangram/configs)
+
+install(TARGETS tangram_options tangram_base tangram_collectives tangram_partitioner
+                tangram_orchestrator
+        EXPORT tangramTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tangram)
+install(TARGETS tangram RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(EXPORT tangramTargets NAMESPACE tangram:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tangram)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/tangramConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/tangramConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tangram)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/tangramConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/tangramConfig.cmake ${PROJECT_BINARY_DIR}/tangramConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tangram)

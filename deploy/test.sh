@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies if missing, builds with warnings as errors,
+# runs the whole test suite (unit, simulated-transport and mpirun tests) with ctest.
+#   bash deploy/test.sh            # default build (build/default)
+#   bash deploy/test.sh asan       # the same under AddressSanitizer + UBSan (build/asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-default}"
+bash deploy/install-deps.sh
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+# Open MPI refuses to run as root and to oversubscribe 2 cores unless told; the tests' own mpirun
+# lines pass --allow-run-as-root --oversubscribe, these cover any nested launch.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+ctest --preset "$preset" -j2

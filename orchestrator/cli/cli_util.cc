@@ -1,0 +1,159 @@
+#include "orchestrator/cli/cli_util.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tangram::orchestrator {
+
+absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global) {
+  if (global.catalog_path.empty()) return partitioner::DeviceCatalog::BuiltIn();
+  return partitioner::DeviceCatalog::LoadFile(global.catalog_path);
+}
+
+const char* ConfigKindName(ConfigKind kind) {
+  switch (kind) {
+    case ConfigKind::kCatalog:
+      return "device catalog";
+    case ConfigKind::kFleet:
+      return "fleet";
+    case ConfigKind::kModel:
+      return "model";
+    case ConfigKind::kJob:
+      return "job";
+  }
+  return "?";
+}
+
+absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc) {
+  if (doc.root.IsMap()) {
+    if (doc.root["devices"]) return ConfigKind::kCatalog;
+    if (doc.root["nodes"]) return ConfigKind::kFleet;
+    if (doc.root["fleet"] || doc.root["global_batch"]) return ConfigKind::kJob;
+    if (doc.root["layers"] || doc.root["hidden"]) return ConfigKind::kModel;
+  }
+  return partitioner::ConfigError(
+      doc.name, doc.root, "",
+      "cannot tell what kind of config this is: expected a device catalog (devices:), a fleet "
+      "(nodes:), a model (layers:) or a job (fleet:, model:)");
+}
+
+namespace {
+bool LooksNumeric(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '%' || c == ',' ||
+          c == ' ' || c == 'x')) {
+      return false;
+    }
+  }
+  return isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-';
+}
+}  // namespace
+
+std::string Table::Render(int indent) const {
+  size_t cols = header_.size();
+  std::vector<size_t> width(cols, 0);
+  std::vector<bool> numeric(cols, true);
+  for (size_t c = 0; c < cols; ++c) width[c] = header_[c].size();
+  for (const auto& row : rows_) {
+    for (size_t c = 0; c < cols && c < row.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+      if (!LooksNumeric(row[c])) numeric[c] = false;
+    }
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& row) {
+    out.append(indent, ' ');
+    for (size_t c = 0; c < cols; ++c) {
+      const std::string cell = c < row.size() ? row[c] : "";
+      std::string pad(width[c] - cell.size(), ' ');
+      out += numeric[c] ? pad + cell : cell + pad;
+      if (c + 1 < cols) out += "  ";
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += "\n";
+  };
+  line(header_);
+  std::vector<std::string> rule;
+  for (size_t c = 0; c < cols; ++c) rule.push_back(std::string(width[c], '-'));
+  line(rule);
+  for (const auto& row : rows_) line(row);
+  return out;
+}
+
+std::string Fixed(double value, int digits) { return absl::StrFormat("%.*f", digits, value); }
+
+std::string Human(double value) {
+  const char* units[] = {"", " K", " M", " B", " T", " P", " E"};
+  int u = 0;
+  while (std::abs(value) >= 1000 && u < 6) {
+    value /= 1000;
+    ++u;
+  }
+  return absl::StrFormat(u == 0 ? "%.0f%s" : "%.2f%s", value, units[u]);
+}
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+nlohmann::json FleetSummaryJson(const partitioner::Fleet& fleet) {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : fleet.groups) {
+    nlohmann::json e = {{"device", g.device.kind},
+                        {"vendor", g.device.vendor},
+                        {"nodes", g.count},
+                        {"devices_per_node", g.devices_per_node},
+                        {"devices", g.num_devices()},
+                        {"catalog_peak_tflops_bf16", g.device.peak_tflops_bf16},
+                        {"memory_gib", g.device.memory_gib},
+                        {"nic_gbps", g.nic_gbps},
+                        {"island", g.island},
+                        {"collective_library", g.device.collective_library}};
+    e["measured_tflops"] =
+        g.measured_tflops ? nlohmann::json(*g.measured_tflops) : nlohmann::json();
+    if (!g.host.empty()) e["host"] = g.host;
+    if (g.emulate_slowdown != 1.0) e["emulate_slowdown"] = g.emulate_slowdown;
+    groups.push_back(e);
+  }
+  return {{"name", fleet.name},
+          {"devices", fleet.num_devices()},
+          {"nodes", fleet.num_nodes()},
+          {"kinds", fleet.kinds()},
+          {"aggregate_peak_tflops_bf16", fleet.total_peak_tflops()},
+          {"total_memory_gib", fleet.total_memory_gib()},
+          {"groups", groups}};
+}
+
+nlohmann::json ModelSummaryJson(const partitioner::ModelSpec& m) {
+  double params = static_cast<double>(m.TotalParameters());
+  return {{"name", m.name},
+          {"layers", m.layers},
+          {"hidden", m.hidden},
+          {"ffn_hidden", m.ffn_hidden},
+          {"heads", m.heads},
+          {"kv_heads", m.kv_heads},
+          {"vocab", m.vocab},
+          {"seq_len", m.seq_len},
+          {"mlp", m.mlp == partitioner::MlpKind::kSwiGlu ? "swiglu" : "gelu"},
+          {"parameters", m.TotalParameters()},
+          {"training_flops_per_token", m.TrainingFlopsPerToken()},
+          {"training_state_gib", params * kTrainingStateBytesPerParam / (1 << 30)}};
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return kExitUsageError;
+    default:
+      return kExitRuntimeError;
+  }
+}
+
+}  // namespace tangram::orchestrator

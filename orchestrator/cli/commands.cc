@@ -1,0 +1,18 @@
+// The list of `tangram` subcommands. Each is defined in its own <name>_command.cc.
+#include "orchestrator/cli/command.h"
+
+namespace tangram::orchestrator {
+
+std::unique_ptr<Command> MakeValidateCommand();
+std::unique_ptr<Command> MakeDevicesCommand();
+std::unique_ptr<Command> MakeDescribeCommand();
+
+std::vector<std::unique_ptr<Command>> AllCommands() {
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(MakeValidateCommand());
+  commands.push_back(MakeDevicesCommand());
+  commands.push_back(MakeDescribeCommand());
+  return commands;
+}
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,93 @@
+#include "partitioner/device_catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "partitioner/yaml_reader.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr double kHuge = 1e9;  // no accelerator figure is anywhere near this; catches typos
+
+bool ValidKind(absl::string_view kind) {
+  if (kind.empty() || kind.size() > 64) return false;
+  for (char c : kind) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<DeviceSpec> ReadDevice(YamlMap& m) {
+  DeviceSpec d;
+  TANGRAM_ASSIGN_OR_RETURN(d.kind, m.String("kind"));
+  if (!ValidKind(d.kind)) {
+    return m.Error("kind",
+                   absl::StrCat("expected letters, digits, '-' or '_', found \"", d.kind, "\""));
+  }
+  TANGRAM_ASSIGN_OR_RETURN(d.vendor,
+                           m.Enum("vendor", {"NVIDIA", "AMD", "Huawei", "Hygon", "generic"}));
+  TANGRAM_ASSIGN_OR_RETURN(d.peak_tflops_bf16, m.Number("peak_tflops_bf16", 0, kHuge));
+  TANGRAM_ASSIGN_OR_RETURN(d.memory_gib, m.Number("memory_gib", 0, kHuge));
+  TANGRAM_ASSIGN_OR_RETURN(d.memory_bandwidth_gbs, m.Number("memory_bandwidth_gbs", 0, kHuge));
+  TANGRAM_ASSIGN_OR_RETURN(d.intra_node_link_gbs, m.Number("intra_node_link_gbs", 0, kHuge));
+  TANGRAM_ASSIGN_OR_RETURN(d.nic_gbps, m.Number("nic_gbps", 0, kHuge));
+  TANGRAM_ASSIGN_OR_RETURN(d.collective_library,
+                           m.Enum("collective_library", {"nccl", "rccl", "hccl", "none"}));
+  TANGRAM_ASSIGN_OR_RETURN(d.confidence,
+                           m.Enum("confidence", {"datasheet", "secondary", "uncertain"}));
+  TANGRAM_ASSIGN_OR_RETURN(d.source, m.String("source"));
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return d;
+}
+
+}  // namespace
+
+absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& doc) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, ""));
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node list, root.Sequence("devices"));
+  TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
+  DeviceCatalog catalog;
+  for (size_t i = 0; i < list.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(YamlMap m,
+                             YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
+                                         {"kind", "vendor", "peak_tflops_bf16", "memory_gib",
+                                          "memory_bandwidth_gbs", "intra_node_link_gbs", "nic_gbps",
+                                          "collective_library", "confidence", "source"}));
+    TANGRAM_ASSIGN_OR_RETURN(DeviceSpec d, ReadDevice(m));
+    if (catalog.Find(d.kind) != nullptr) {
+      return m.Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice"));
+    }
+    catalog.devices_.push_back(std::move(d));
+  }
+  return catalog;
+}
+
+absl::StatusOr<DeviceCatalog> DeviceCatalog::Parse(absl::string_view text,
+                                                   const std::string& name) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::Parse(text, name));
+  return FromDocument(doc);
+}
+
+absl::StatusOr<DeviceCatalog> DeviceCatalog::LoadFile(const std::string& path) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::LoadFile(path));
+  return FromDocument(doc);
+}
+
+absl::StatusOr<DeviceCatalog> DeviceCatalog::BuiltIn() {
+  return Parse(BuiltInCatalogText(), "configs/devices.yaml (built-in)");
+}
+
+const DeviceSpec* DeviceCatalog::Find(absl::string_view kind) const {
+  for (const auto& d : devices_) {
+    if (d.kind == kind) return &d;
+  }
+  return nullptr;
+}
+
+std::string DeviceCatalog::KnownKinds() const {
+  return absl::StrJoin(devices_, ", ",
+                       [](std::string* out, const DeviceSpec& d) { out->append(d.kind); });
+}
+
+}  // namespace tangram::partitioner

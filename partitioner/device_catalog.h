@@ -1,0 +1,59 @@
+// The device catalog: what each accelerator kind is *said* to do, from datasheets and secondary
+// sources (configs/devices.yaml). These are catalog figures, never measurements: a fleet's
+// measured_tflops, or the orchestrator's calibration run, overrides them.
+//
+// Immutable after loading; safe to share between threads.
+#ifndef TANGRAM_PARTITIONER_DEVICE_CATALOG_H_
+#define TANGRAM_PARTITIONER_DEVICE_CATALOG_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "partitioner/yaml_reader.h"
+
+namespace tangram::partitioner {
+
+struct DeviceSpec {
+  std::string kind;                 // "H200", "Ascend910B", "cpu"
+  std::string vendor;               // NVIDIA | AMD | Huawei | Hygon | generic
+  double peak_tflops_bf16 = 0;      // dense, catalog figure
+  double memory_gib = 0;            // device memory, GiB (2^30 bytes)
+  double memory_bandwidth_gbs = 0;  // GB/s
+  double intra_node_link_gbs = 0;   // GB/s per direction per device (NVLink, HCCS, PCIe)
+  double nic_gbps = 0;              // default NIC Gbit/s per device
+  std::string collective_library;   // nccl | rccl | hccl | none
+  std::string confidence;           // datasheet | secondary | uncertain
+  std::string source;               // where the figures come from
+};
+
+class DeviceCatalog {
+ public:
+  // The catalog shipped in configs/devices.yaml, compiled into the binary.
+  static absl::StatusOr<DeviceCatalog> BuiltIn();
+  // Loads a catalog file; errors name the file, line, column and field.
+  static absl::StatusOr<DeviceCatalog> LoadFile(const std::string& path);
+  // Parses catalog text; `name` is used in error messages.
+  static absl::StatusOr<DeviceCatalog> Parse(absl::string_view text, const std::string& name);
+
+  // The spec of `kind`, or nullptr when the catalog has no such kind (exact, case-sensitive).
+  const DeviceSpec* Find(absl::string_view kind) const;
+  // "H200, H100, ..." in catalog order, for error messages.
+  std::string KnownKinds() const;
+  const std::vector<DeviceSpec>& devices() const { return devices_; }
+
+  // Validates a parsed catalog document.
+  static absl::StatusOr<DeviceCatalog> FromDocument(const YamlDocument& doc);
+
+ private:
+  std::vector<DeviceSpec> devices_;
+};
+
+// The text of configs/devices.yaml as built into this binary.
+absl::string_view BuiltInCatalogText();
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_DEVICE_CATALOG_H_

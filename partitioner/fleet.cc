@@ -1,0 +1,177 @@
+#include "partitioner/fleet.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "partitioner/yaml_reader.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr int64_t kMaxDevices = 1 << 20;  // a million devices: far past any fleet we plan
+
+absl::StatusOr<NodeGroup> ReadGroup(YamlMap& m, const DeviceCatalog& catalog) {
+  NodeGroup g;
+  TANGRAM_ASSIGN_OR_RETURN(std::string kind, m.String("device"));
+  const DeviceSpec* spec = catalog.Find(kind);
+  if (spec == nullptr) {
+    return m.Error("device", absl::StrCat("unknown device kind \"", kind,
+                                          "\" (known: ", catalog.KnownKinds(), ")"));
+  }
+  g.device = *spec;
+  TANGRAM_ASSIGN_OR_RETURN(int64_t per_node, m.Int("devices_per_node", 1, 64));
+  g.devices_per_node = static_cast<int>(per_node);
+  TANGRAM_ASSIGN_OR_RETURN(g.count, m.Int("count", 1, kMaxDevices));
+  TANGRAM_ASSIGN_OR_RETURN(auto nic, m.OptionalNumber("nic_gbps", 0, 1e6));
+  g.nic_gbps = nic.value_or(spec->nic_gbps * g.devices_per_node);
+  TANGRAM_ASSIGN_OR_RETURN(g.measured_tflops, m.OptionalNumber("measured_tflops", 0, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(auto island, m.OptionalString("island"));
+  g.island =
+      island.value_or(spec->collective_library == "none" ? "host" : spec->collective_library);
+  TANGRAM_ASSIGN_OR_RETURN(auto host, m.OptionalString("host"));
+  g.host = host.value_or("");
+  if (!g.host.empty() && g.count != 1) {
+    return m.Error("host", "a named host is one machine: use it only with count: 1");
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto slowdown, m.OptionalNumber("emulate_slowdown", 0, 1000));
+  if (slowdown) {
+    if (*slowdown < 1)
+      return m.Error("emulate_slowdown", "expected a factor >= 1 (1 = no slowdown)");
+    if (spec->vendor != "generic") {
+      return m.Error("emulate_slowdown",
+                     "emulated slowdown is for CPU ranks only (a real accelerator is measured)");
+    }
+    g.emulate_slowdown = *slowdown;
+  }
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return g;
+}
+
+absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
+  NetworkSpec n;
+  TANGRAM_ASSIGN_OR_RETURN(auto a, m.OptionalNumber("intra_node_latency_us", 0, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(auto b, m.OptionalNumber("inter_node_latency_us", 0, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(auto c, m.OptionalNumber("inter_island_gbps", 0, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(auto d, m.OptionalNumber("inter_island_latency_us", 0, 1e6));
+  n.intra_node_latency_us = a.value_or(n.intra_node_latency_us);
+  n.inter_node_latency_us = b.value_or(n.inter_node_latency_us);
+  n.inter_island_gbps = c.value_or(n.inter_island_gbps);
+  n.inter_island_latency_us = d.value_or(n.inter_island_latency_us);
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return n;
+}
+
+}  // namespace
+
+int64_t Fleet::num_devices() const {
+  int64_t n = 0;
+  for (const auto& g : groups) n += g.num_devices();
+  return n;
+}
+
+int64_t Fleet::num_nodes() const {
+  int64_t n = 0;
+  std::map<std::string, int> hosts;
+  for (const auto& g : groups) {
+    if (g.host.empty()) {
+      n += g.count;
+    } else if (hosts[g.host]++ == 0) {
+      n += 1;
+    }
+  }
+  return n;
+}
+
+double Fleet::total_peak_tflops() const {
+  double t = 0;
+  for (const auto& g : groups) t += g.device.peak_tflops_bf16 * g.num_devices();
+  return t;
+}
+
+double Fleet::total_memory_gib() const {
+  double t = 0;
+  for (const auto& g : groups) t += g.device.memory_gib * g.num_devices();
+  return t;
+}
+
+std::vector<std::string> Fleet::kinds() const {
+  std::vector<std::string> out;
+  for (const auto& g : groups) {
+    if (std::find(out.begin(), out.end(), g.device.kind) == out.end()) out.push_back(g.device.kind);
+  }
+  return out;
+}
+
+std::vector<DeviceSlot> FlattenFleet(const Fleet& fleet) {
+  std::vector<DeviceSlot> slots;
+  slots.reserve(fleet.num_devices());
+  std::map<std::string, int64_t> host_node;    // named host -> node id
+  std::map<std::string, int> host_next_local;  // named host -> next local index
+  std::map<std::string, int> island_id;
+  int64_t next_node = 0;
+  for (size_t gi = 0; gi < fleet.groups.size(); ++gi) {
+    const NodeGroup& g = fleet.groups[gi];
+    int island = island_id.emplace(g.island, static_cast<int>(island_id.size())).first->second;
+    for (int64_t n = 0; n < g.count; ++n) {
+      int64_t node = next_node;
+      int first_local = 0;
+      if (!g.host.empty()) {
+        auto [it, fresh] = host_node.emplace(g.host, next_node);
+        node = it->second;
+        first_local = host_next_local[g.host];
+        host_next_local[g.host] += g.devices_per_node;
+        if (fresh) ++next_node;
+      } else {
+        ++next_node;
+      }
+      for (int d = 0; d < g.devices_per_node; ++d) {
+        slots.push_back({static_cast<int64_t>(slots.size()), static_cast<int>(gi), node,
+                         first_local + d, island});
+      }
+    }
+  }
+  return slots;
+}
+
+absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCatalog& catalog) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, "",
+                                                     {"name", "description", "nodes", "network"}));
+  Fleet fleet;
+  TANGRAM_ASSIGN_OR_RETURN(fleet.name, root.String("name"));
+  TANGRAM_ASSIGN_OR_RETURN(auto description, root.OptionalString("description"));
+  (void)description;
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node nodes, root.Sequence("nodes"));
+  TANGRAM_ASSIGN_OR_RETURN(auto network, root.OptionalMap("network"));
+  TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
+  int64_t total = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(
+        YamlMap m, YamlMap::Of(doc.name, nodes[i], ElementPath(root, "nodes", i),
+                               {"device", "devices_per_node", "count", "nic_gbps",
+                                "measured_tflops", "island", "host", "emulate_slowdown"}));
+    TANGRAM_ASSIGN_OR_RETURN(NodeGroup g, ReadGroup(m, catalog));
+    total += g.num_devices();
+    if (total > kMaxDevices) {
+      return m.Error("count", absl::StrCat("the fleet exceeds ", kMaxDevices, " devices"));
+    }
+    fleet.groups.push_back(std::move(g));
+  }
+  if (network) {
+    TANGRAM_ASSIGN_OR_RETURN(fleet.network, ReadNetwork(*network));
+  }
+  return fleet;
+}
+
+absl::StatusOr<Fleet> ParseFleet(absl::string_view text, const std::string& name,
+                                 const DeviceCatalog& catalog) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::Parse(text, name));
+  return FleetFromDocument(doc, catalog);
+}
+
+absl::StatusOr<Fleet> LoadFleet(const std::string& path, const DeviceCatalog& catalog) {
+  TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::LoadFile(path));
+  return FleetFromDocument(doc, catalog);
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,79 @@
+// A fleet: the machines a job runs on, as groups of identical nodes (configs/fleets/*.yaml).
+//
+// A fleet names device kinds from the catalog; a node group may carry a *measured* per-device
+// throughput that overrides the catalog's peak, and (for CPU ranks on one machine) an emulated
+// slowdown, which is emulation and is always labelled so. Plain data; thread-compatible.
+#ifndef TANGRAM_PARTITIONER_FLEET_H_
+#define TANGRAM_PARTITIONER_FLEET_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "partitioner/device_catalog.h"
+
+namespace tangram::partitioner {
+
+// `count` nodes of one shape.
+struct NodeGroup {
+  DeviceSpec device;  // resolved from the catalog
+  int devices_per_node = 1;
+  int64_t count = 1;                      // nodes of this shape
+  double nic_gbps = 0;                    // per node; default catalog nic_gbps × devices_per_node
+  std::optional<double> measured_tflops;  // measured per-device throughput; overrides the catalog
+  std::string island;                     // network island; default the collective library
+  std::string host;                       // machine name (count 1 only); "" = own machine
+  double emulate_slowdown = 1.0;          // EMULATION for one-machine demos; 1 = none
+
+  int64_t num_devices() const { return count * devices_per_node; }
+  // Per-device throughput the fleet file states: measured if given, else the catalog peak.
+  double stated_tflops() const { return measured_tflops.value_or(device.peak_tflops_bf16); }
+};
+
+// Latencies and cross-island bandwidth; intra-node and NIC bandwidths come from the devices.
+struct NetworkSpec {
+  double intra_node_latency_us = 2;
+  double inter_node_latency_us = 5;
+  double inter_island_gbps = 100;  // per node, Gbit/s, across islands (through host memory)
+  double inter_island_latency_us = 20;
+};
+
+struct Fleet {
+  std::string name;
+  std::vector<NodeGroup> groups;
+  NetworkSpec network;
+
+  int64_t num_devices() const;
+  int64_t num_nodes() const;
+  // Sum over devices of the catalog peak (TFLOP/s) and of memory (GiB).
+  double total_peak_tflops() const;
+  double total_memory_gib() const;
+  // Distinct device kinds, in order of first appearance.
+  std::vector<std::string> kinds() const;
+};
+
+// One device of a fleet, in fleet order (group by group, node by node).
+struct DeviceSlot {
+  int64_t index = 0;  // position in the fleet, 0..num_devices-1
+  int group = 0;      // index into Fleet::groups
+  int64_t node = 0;   // global node id; entries sharing a `host` share a node id
+  int local = 0;      // index inside the node
+  int island = 0;     // island id (distinct island names numbered in order of appearance)
+};
+
+// Flattens `fleet` into one slot per device. O(num_devices).
+std::vector<DeviceSlot> FlattenFleet(const Fleet& fleet);
+
+// Loads and validates a fleet file against `catalog`; errors name file:line:col and field.
+absl::StatusOr<Fleet> LoadFleet(const std::string& path, const DeviceCatalog& catalog);
+absl::StatusOr<Fleet> ParseFleet(absl::string_view text, const std::string& name,
+                                 const DeviceCatalog& catalog);
+absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCatalog& catalog);
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_FLEET_H_

@@ -1,0 +1,370 @@
+#include "partitioner/yaml_reader.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr size_t kMaxFileBytes = 16u << 20;
+constexpr int kMaxDepth = 64;
+
+// Text config files are UTF-8 without NUL bytes; anything else is almost surely a wrong path.
+bool LooksBinary(absl::string_view text) {
+  if (text.find('\0') != absl::string_view::npos) return true;
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    int extra = c < 0x80           ? 0
+                : (c >> 5) == 0x6  ? 1
+                : (c >> 4) == 0xE  ? 2
+                : (c >> 3) == 0x1E ? 3
+                                   : -1;
+    if (extra < 0 || i + extra >= text.size()) return true;
+    for (int k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return true;
+    }
+    i += extra + 1;
+  }
+  return false;
+}
+
+// Iterative depth check: a recursive walk of hostile input is how parsers overflow the stack.
+int Depth(const YAML::Node& root) {
+  int max_depth = 0;
+  std::vector<std::pair<YAML::Node, int>> stack = {{root, 1}};
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    max_depth = std::max(max_depth, depth);
+    if (depth > kMaxDepth) return depth;
+    if (node.IsSequence()) {
+      for (const auto& child : node) stack.push_back({child, depth + 1});
+    } else if (node.IsMap()) {
+      for (const auto& kv : node) stack.push_back({kv.second, depth + 1});
+    }
+  }
+  return max_depth;
+}
+
+// Flow-style nesting ("[[[[...") is checked on the text, before the parser recurses into it.
+int FlowDepth(absl::string_view text) {
+  int depth = 0, max_depth = 0;
+  char quote = 0;
+  bool comment = false;
+  for (char c : text) {
+    if (comment) {
+      comment = c != '\n';
+    } else if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      comment = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string Location(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null()) return file;
+  return absl::StrCat(file, ":", mark.line + 1, ":", mark.column + 1);
+}
+
+std::string Describe(const YAML::Node& node) {
+  if (node.IsScalar()) return absl::StrCat("\"", node.Scalar(), "\"");
+  if (node.IsSequence()) return "a sequence";
+  if (node.IsMap()) return "a mapping";
+  return "nothing";
+}
+
+}  // namespace
+
+absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::string name) {
+  if (LooksBinary(text)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": not a text file (binary content or invalid UTF-8); expected YAML"));
+  }
+  YamlDocument doc;
+  doc.name = std::move(name);
+  if (FlowDepth(text) > kMaxDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(doc.name, ": nesting deeper than ", kMaxDepth,
+                                                   " levels; not a Tangram config"));
+  }
+  try {
+    doc.root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Location(doc.name, e.mark), ": invalid YAML: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(doc.name, ": invalid YAML: ", e.what()));
+  }
+  if (!doc.root.IsDefined() || doc.root.IsNull()) {
+    return absl::InvalidArgumentError(absl::StrCat(doc.name, ": empty file; expected a mapping"));
+  }
+  if (Depth(doc.root) > kMaxDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(doc.name, ": nesting deeper than ", kMaxDepth,
+                                                   " levels; not a Tangram config"));
+  }
+  return doc;
+}
+
+absl::StatusOr<YamlDocument> YamlDocument::LoadFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory; expected a YAML file"));
+  }
+  if (static_cast<size_t>(st.st_size) > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file is ", st.st_size, " bytes; configs are limited to 16 MiB"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return Parse(buffer.str(), path);
+}
+
+absl::Status ConfigError(const std::string& file, const YAML::Node& node, absl::string_view field,
+                         absl::string_view message) {
+  std::string where = node.IsDefined() ? Location(file, node.Mark()) : file;
+  if (field.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", field, ": ", message));
+}
+
+absl::StatusOr<YamlMap> YamlMap::Of(const std::string& file, const YAML::Node& node,
+                                    std::string path, const std::vector<std::string>& allowed) {
+  if (!node.IsMap()) {
+    return ConfigError(file, node, path.empty() ? "(top level)" : path,
+                       absl::StrCat("expected a mapping of key: value, found ", Describe(node)));
+  }
+  YamlMap map(file, node, std::move(path));
+  if (!allowed.empty()) {
+    // Unknown keys first: a misspelt key is the cause of the "missing field" that would follow.
+    map.consumed_.insert(allowed.begin(), allowed.end());
+    absl::Status unknown = map.RejectUnknownKeys();
+    map.consumed_.clear();
+    if (!unknown.ok()) return unknown;
+  }
+  return map;
+}
+
+bool YamlMap::Has(absl::string_view key) const {
+  for (const auto& kv : node_) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return true;
+  }
+  return false;
+}
+
+std::string YamlMap::FieldPath(absl::string_view key) const {
+  return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+}
+
+absl::Status YamlMap::Error(absl::string_view key, absl::string_view message) const {
+  for (const auto& kv : node_) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+      return ConfigError(file_, kv.second, FieldPath(key), message);
+    }
+  }
+  return ConfigError(file_, node_, FieldPath(key), message);
+}
+
+absl::StatusOr<std::optional<YAML::Node>> YamlMap::Scalar(absl::string_view key, bool required) {
+  consumed_.insert(std::string(key));
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
+    if (!kv.second.IsScalar()) {
+      if (kv.second.IsNull() && !required) return std::optional<YAML::Node>();
+      return ConfigError(file_, kv.second, FieldPath(key),
+                         absl::StrCat("expected a single value, found ", Describe(kv.second)));
+    }
+    return std::optional<YAML::Node>(kv.second);
+  }
+  if (required) return ConfigError(file_, node_, FieldPath(key), "required field is missing");
+  return std::optional<YAML::Node>();
+}
+
+absl::StatusOr<std::optional<std::string>> YamlMap::OptionalString(absl::string_view key) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
+  if (!node) return std::optional<std::string>();
+  if (node->Scalar().empty()) {
+    return ConfigError(file_, *node, FieldPath(key), "expected a non-empty string");
+  }
+  return std::optional<std::string>(node->Scalar());
+}
+
+absl::StatusOr<std::string> YamlMap::String(absl::string_view key) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, true));
+  if (node->Scalar().empty()) {
+    return ConfigError(file_, *node, FieldPath(key), "expected a non-empty string");
+  }
+  return node->Scalar();
+}
+
+absl::StatusOr<std::optional<std::string>> YamlMap::OptionalEnum(
+    absl::string_view key, const std::vector<std::string>& allowed) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
+  if (!node) return std::optional<std::string>();
+  for (const auto& a : allowed) {
+    if (node->Scalar() == a) return std::optional<std::string>(a);
+  }
+  return ConfigError(
+      file_, *node, FieldPath(key),
+      absl::StrCat("expected one of ", absl::StrJoin(allowed, " | "), ", found ", Describe(*node)));
+}
+
+absl::StatusOr<std::string> YamlMap::Enum(absl::string_view key,
+                                          const std::vector<std::string>& allowed) {
+  if (!Has(key)) {
+    consumed_.insert(std::string(key));
+    return ConfigError(
+        file_, node_, FieldPath(key),
+        absl::StrCat("required field is missing (one of ", absl::StrJoin(allowed, " | "), ")"));
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalEnum(key, allowed));
+  return *value;
+}
+
+absl::StatusOr<std::optional<int64_t>> YamlMap::OptionalInt(absl::string_view key, int64_t min,
+                                                            int64_t max) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
+  if (!node) return std::optional<int64_t>();
+  int64_t value = 0;
+  if (!YAML::convert<int64_t>::decode(*node, value)) {
+    return ConfigError(
+        file_, *node, FieldPath(key),
+        absl::StrCat("expected an integer in [", min, ", ", max, "], found ", Describe(*node)));
+  }
+  if (value < min || value > max) {
+    return ConfigError(
+        file_, *node, FieldPath(key),
+        absl::StrCat("expected an integer in [", min, ", ", max, "], found ", value));
+  }
+  return std::optional<int64_t>(value);
+}
+
+absl::StatusOr<int64_t> YamlMap::Int(absl::string_view key, int64_t min, int64_t max) {
+  if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
+  TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalInt(key, min, max));
+  return *value;
+}
+
+absl::StatusOr<std::optional<double>> YamlMap::OptionalNumber(absl::string_view key,
+                                                              double min_exclusive, double max) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
+  if (!node) return std::optional<double>();
+  double value = 0;
+  std::string expected = absl::StrCat("expected a number > ", min_exclusive, " and <= ", max);
+  if (!YAML::convert<double>::decode(*node, value) || !std::isfinite(value)) {
+    return ConfigError(file_, *node, FieldPath(key),
+                       absl::StrCat(expected, ", found ", Describe(*node)));
+  }
+  if (!(value > min_exclusive) || value > max) {
+    return ConfigError(file_, *node, FieldPath(key),
+                       absl::StrCat(expected, ", found ", node->Scalar()));
+  }
+  return std::optional<double>(value);
+}
+
+absl::StatusOr<double> YamlMap::Number(absl::string_view key, double min_exclusive, double max) {
+  if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
+  TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalNumber(key, min_exclusive, max));
+  return *value;
+}
+
+absl::StatusOr<std::optional<bool>> YamlMap::OptionalBool(absl::string_view key) {
+  TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
+  if (!node) return std::optional<bool>();
+  bool value = false;
+  if (!YAML::convert<bool>::decode(*node, value)) {
+    return ConfigError(file_, *node, FieldPath(key),
+                       absl::StrCat("expected true or false, found ", Describe(*node)));
+  }
+  return std::optional<bool>(value);
+}
+
+absl::StatusOr<bool> YamlMap::Bool(absl::string_view key) {
+  if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
+  TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalBool(key));
+  return *value;
+}
+
+absl::StatusOr<YAML::Node> YamlMap::Sequence(absl::string_view key) {
+  consumed_.insert(std::string(key));
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
+    if (!kv.second.IsSequence() || kv.second.size() == 0) {
+      return ConfigError(file_, kv.second, FieldPath(key),
+                         absl::StrCat("expected a non-empty list, found ", Describe(kv.second)));
+    }
+    return kv.second;
+  }
+  return ConfigError(file_, node_, FieldPath(key), "required list is missing");
+}
+
+absl::StatusOr<std::optional<YamlMap>> YamlMap::OptionalMap(absl::string_view key) {
+  consumed_.insert(std::string(key));
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
+    TANGRAM_ASSIGN_OR_RETURN(YamlMap map, YamlMap::Of(file_, kv.second, FieldPath(key)));
+    return std::optional<YamlMap>(std::move(map));
+  }
+  return std::optional<YamlMap>();
+}
+
+absl::Status YamlMap::RejectUnknownKeys() const {
+  for (const auto& kv : node_) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (kv.first.IsScalar() && consumed_.count(key)) continue;
+    std::vector<std::string> known(consumed_.begin(), consumed_.end());
+    std::string hint;
+    for (const auto& k : known) {
+      if (EditDistance(k, key) <= 2) hint = absl::StrCat("did you mean \"", k, "\"? ");
+    }
+    return ConfigError(
+        file_, kv.first, FieldPath(key.empty() ? "(key)" : key),
+        absl::StrCat("unknown field; ", hint, "known: ", absl::StrJoin(known, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+std::string ElementPath(const YamlMap& map, absl::string_view key, size_t index) {
+  return absl::StrCat(map.FieldPath(key), "[", index, "]");
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,296 @@
+// Config loading: every shipped config is valid, and every kind of bad input is a clear error
+// naming file, line:column and field (never a crash or an exception).
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/job_config.h"
+#include "partitioner/device_catalog.h"
+#include "partitioner/fleet.h"
+#include "partitioner/model.h"
+
+namespace tangram {
+namespace {
+
+using partitioner::DeviceCatalog;
+using ::testing::HasSubstr;
+
+namespace fs = std::filesystem;
+const fs::path kSource = TANGRAM_SOURCE_DIR;
+
+const DeviceCatalog& Catalog() {
+  static const DeviceCatalog* catalog = new DeviceCatalog(DeviceCatalog::BuiltIn().value());
+  return *catalog;
+}
+
+absl::Status FleetError(const std::string& text) {
+  return partitioner::ParseFleet(text, "x.yaml", Catalog()).status();
+}
+absl::Status ModelError(const std::string& text) {
+  return partitioner::ParseModel(text, "m.yaml").status();
+}
+
+constexpr char kGoodFleet[] = R"(name: f
+nodes:
+  - device: H200
+    devices_per_node: 8
+    count: 2
+    nic_gbps: 400
+    measured_tflops: 520
+  - device: Ascend910B
+    devices_per_node: 8
+    count: 4
+    nic_gbps: 200
+)";
+
+constexpr char kGoodModel[] = R"(name: m
+layers: 2
+hidden: 64
+ffn_hidden: 256
+heads: 4
+kv_heads: 2
+vocab: 100
+seq_len: 16
+mlp: gelu
+)";
+
+TEST(ConfigTest, BuiltInCatalogHasEveryRequiredKind) {
+  for (const char* kind : {"H200", "H100", "H800", "H20", "B200", "A100-80G", "A800", "L40S", "L20",
+                           "Ascend910B", "Ascend910C", "MI300X", "HygonK100", "cpu"}) {
+    EXPECT_NE(Catalog().Find(kind), nullptr) << kind;
+  }
+  EXPECT_EQ(Catalog().Find("h200"), nullptr);  // kinds are exact
+}
+
+TEST(ConfigTest, BuiltInCatalogMatchesShippedFile) {
+  auto file = DeviceCatalog::LoadFile((kSource / "configs/devices.yaml").string());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->devices().size(), Catalog().devices().size());
+}
+
+TEST(ConfigTest, EveryShippedConfigLoads) {
+  int fleets = 0, models = 0, jobs = 0;
+  for (const auto& e : fs::directory_iterator(kSource / "configs/fleets")) {
+    auto f = partitioner::LoadFleet(e.path().string(), Catalog());
+    EXPECT_TRUE(f.ok()) << f.status();
+    ++fleets;
+  }
+  for (const auto& e : fs::directory_iterator(kSource / "configs/models")) {
+    auto m = partitioner::LoadModel(e.path().string());
+    EXPECT_TRUE(m.ok()) << m.status();
+    ++models;
+  }
+  for (const auto& e : fs::directory_iterator(kSource / "configs/jobs")) {
+    auto j = orchestrator::LoadJob(e.path().string(), Catalog());
+    EXPECT_TRUE(j.ok()) << j.status();
+    ++jobs;
+  }
+  EXPECT_GE(fleets, 6);
+  EXPECT_GE(models, 10);
+  EXPECT_GE(jobs, 1);
+}
+
+TEST(ConfigTest, ShippedFleetsHaveTheirAdvertisedShape) {
+  auto large =
+      partitioner::LoadFleet((kSource / "configs/fleets/large-4096.yaml").string(), Catalog());
+  ASSERT_TRUE(large.ok()) << large.status();
+  EXPECT_EQ(large->num_devices(), 4096);
+  EXPECT_EQ(large->kinds().size(), 4u);
+  auto local =
+      partitioner::LoadFleet((kSource / "configs/fleets/local-cpu.yaml").string(), Catalog());
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->num_devices(), 4);
+  EXPECT_EQ(local->num_nodes(), 1);  // four ranks, one host
+}
+
+TEST(ConfigTest, PublishedParameterCounts) {
+  // Published sizes: Llama-2 7B = 6.74 B, Llama-2 70B = 68.98 B, GPT-3 175B = 174.6 B.
+  struct Case {
+    const char* file;
+    double billions;
+  };
+  for (auto c : {Case{"llama2-7b", 6.74}, Case{"llama2-70b", 68.98}, Case{"gpt3-175b", 174.6},
+                 Case{"llama3-8b", 8.03}}) {
+    auto m = partitioner::LoadModel(
+        (kSource / "configs/models" / (std::string(c.file) + ".yaml")).string());
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_NEAR(m->TotalParameters() / 1e9, c.billions, 0.02 * c.billions) << c.file;
+  }
+}
+
+TEST(ConfigTest, FleetFieldsAndFlattening) {
+  auto fleet = partitioner::ParseFleet(kGoodFleet, "x.yaml", Catalog());
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  EXPECT_EQ(fleet->num_devices(), 48);
+  EXPECT_EQ(fleet->num_nodes(), 6);
+  EXPECT_DOUBLE_EQ(fleet->groups[0].stated_tflops(), 520);
+  EXPECT_DOUBLE_EQ(fleet->groups[1].stated_tflops(),
+                   Catalog().Find("Ascend910B")->peak_tflops_bf16);
+  EXPECT_EQ(fleet->groups[0].island, "nccl");
+  EXPECT_EQ(fleet->groups[1].island, "hccl");
+  auto slots = partitioner::FlattenFleet(*fleet);
+  ASSERT_EQ(slots.size(), 48u);
+  EXPECT_EQ(slots[9].node, 1);
+  EXPECT_EQ(slots[9].local, 1);
+  EXPECT_EQ(slots[16].island, 1);
+  EXPECT_EQ(slots[47].node, 5);
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  const char* location;  // "file:line:col"
+  const char* message;
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadFleetTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadFleetTest, NamesFileLineAndField) {
+  absl::Status s = FleetError(GetParam().text);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(GetParam().location));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(GetParam().message));
+}
+
+std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fleets, BadFleetTest,
+    ::testing::Values(
+        BadCase{"UnknownKind", Replace(kGoodFleet, "Ascend910B", "H2OO"), "x.yaml:8:13",
+                "nodes[1].device: unknown device kind \"H2OO\" (known: H200"},
+        BadCase{"UnknownKey", Replace(kGoodFleet, "count: 4", "cuont: 4"), "x.yaml:10:5",
+                "nodes[1].cuont: unknown field; did you mean \"count\"?"},
+        BadCase{"WrongType", Replace(kGoodFleet, "count: 2", "count: two"), "x.yaml:5:12",
+                "nodes[0].count: expected an integer"},
+        BadCase{"Negative", Replace(kGoodFleet, "count: 2", "count: -3"), "x.yaml:5:12",
+                "nodes[0].count: expected an integer in [1,"},
+        BadCase{"Zero",
+                Replace(kGoodFleet, "devices_per_node: 8\n    count: 2",
+                        "devices_per_node: 0\n    count: 2"),
+                "x.yaml:4:23", "nodes[0].devices_per_node"},
+        BadCase{"Huge", Replace(kGoodFleet, "count: 2", "count: 99999999999999999999999"),
+                "x.yaml:5:12", "nodes[0].count: expected an integer"},
+        BadCase{"NegativeThroughput",
+                Replace(kGoodFleet, "measured_tflops: 520", "measured_tflops: -5"), "x.yaml:7:22",
+                "nodes[0].measured_tflops: expected a number > 0"},
+        BadCase{"InfiniteThroughput",
+                Replace(kGoodFleet, "measured_tflops: 520", "measured_tflops: .inf"), "x.yaml:7:22",
+                "measured_tflops"},
+        BadCase{"MissingField", Replace(kGoodFleet, "    count: 4\n", ""), "x.yaml:8:5",
+                "nodes[1].count: required field is missing"},
+        BadCase{"NodesNotAList", "name: f\nnodes: 3\n", "x.yaml:2:8",
+                "nodes: expected a non-empty list"},
+        BadCase{"Truncated", "name: f\nnodes: [ {device: H200, count: ", "x.yaml:", "invalid YAML"},
+        BadCase{"Empty", "", "x.yaml", "empty file"},
+        BadCase{"OnlyComment", "# nothing\n", "x.yaml", "empty file"},
+        BadCase{"Scalar", "hello", "x.yaml:1:1", "expected a mapping"},
+        BadCase{"Binary",
+                std::string("\x7f"
+                            "ELF\x02\x01\x01\0\0\0",
+                            10),
+                "x.yaml", "not a text file"},
+        BadCase{"DeeplyNested", "name: " + std::string(5000, '[') + std::string(5000, ']'),
+                "x.yaml", "nest"},
+        BadCase{"HostWithCount", Replace(kGoodFleet, "count: 2", "count: 2\n    host: a"),
+                "x.yaml:6:11", "nodes[0].host"},
+        BadCase{"SlowdownOnGpu",
+                Replace(kGoodFleet, "count: 2", "count: 2\n    emulate_slowdown: 2"), "x.yaml:6:23",
+                "CPU ranks only"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ConfigTest, ModelChecksDivisibility) {
+  absl::Status s = ModelError(Replace(kGoodModel, "heads: 4\n", "heads: 5\n"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("m.yaml:5:8: heads: heads (5) must divide hidden (64)"));
+  s = ModelError(Replace(kGoodModel, "kv_heads: 2", "kv_heads: 3"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("m.yaml:6:11: kv_heads:"));
+  s = ModelError(Replace(kGoodModel, "mlp: gelu", "mlp: relu"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("m.yaml:9:6: mlp: expected one of gelu | swiglu"));
+  EXPECT_TRUE(partitioner::ParseModel(kGoodModel, "m.yaml").ok());
+}
+
+class TempDir {
+ public:
+  TempDir()
+      : path_(fs::temp_directory_path() / ("tangram_config_test_" + std::to_string(getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  fs::path Write(const std::string& name, const std::string& text) const {
+    fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+TEST(ConfigTest, FileErrorsNameThePathAsWritten) {
+  TempDir dir;
+  auto missing = partitioner::LoadFleet((dir.path() / "nope.yaml").string(), Catalog());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nope.yaml: cannot open"));
+  auto directory = partitioner::LoadFleet(dir.path().string(), Catalog());
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(directory.status().message()), HasSubstr("is a directory"));
+}
+
+TEST(ConfigTest, JobResolvesPathsAgainstItsDirectory) {
+  TempDir dir;
+  dir.Write("fleets/f.yaml", kGoodFleet);
+  dir.Write("models/m.yaml", kGoodModel);
+  std::string job = R"(fleet: ../fleets/f.yaml
+model: ../models/m.yaml
+global_batch: 64
+micro_batch: 2
+precision: bf16
+zero_stage: 1
+recompute: selective
+strategy: auto
+transport: sim
+steps: 3
+checkpoint_dir: ../ckpt
+)";
+  auto ok = orchestrator::LoadJob(dir.Write("jobs/j.yaml", job).string(), Catalog());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->fleet.num_devices(), 48);
+  EXPECT_EQ(ok->model.layers, 2);
+  EXPECT_EQ(ok->training.micro_batch, 2);
+  EXPECT_EQ(ok->name, "j");
+
+  auto missing = orchestrator::LoadJob(
+      dir.Write("jobs/bad.yaml", Replace(job, "../fleets/f.yaml", "../fleets/gone.yaml")).string(),
+      Catalog());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("bad.yaml:1:8: fleet: cannot open \"../fleets/gone.yaml\""));
+
+  auto indivisible = orchestrator::LoadJob(
+      dir.Write("jobs/div.yaml", Replace(job, "micro_batch: 2", "micro_batch: 5")).string(),
+      Catalog());
+  EXPECT_THAT(std::string(indivisible.status().message()), HasSubstr("div.yaml:4:14: micro_batch"));
+
+  auto nested_bad_fleet = orchestrator::LoadJob(
+      dir.Write("jobs/nb.yaml", Replace(job, "../fleets/f.yaml", "../fleets/g.yaml")).string(),
+      Catalog());
+  dir.Write("fleets/g.yaml", Replace(kGoodFleet, "H200", "H9000"));
+  nested_bad_fleet = orchestrator::LoadJob((dir.path() / "jobs/nb.yaml").string(), Catalog());
+  EXPECT_THAT(std::string(nested_bad_fleet.status().message()),
+              HasSubstr("g.yaml:3:13: nodes[0].device: unknown device kind \"H9000\""));
+}
+
+}  // namespace
+}  // namespace tangram
