@@ -11,6 +11,12 @@ foreach(dir base collectives partitioner orchestrator)
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tangram/configs)
 
+# Exported as tangram::base, tangram::collectives, ... (the same names as the in-tree aliases).
+foreach(component base collectives partitioner orchestrator)
+  set_target_properties(tangram_${component} PROPERTIES EXPORT_NAME ${component})
+endforeach()
+set_target_properties(tangram_options PROPERTIES EXPORT_NAME options)
+
 install(TARGETS tangram_options tangram_base tangram_collectives tangram_partitioner
                 tangram_orchestrator
         EXPORT tangramTargets
