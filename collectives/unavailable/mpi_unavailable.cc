@@ -1,0 +1,11 @@
+// Built instead of mpi/ when this build has no MPI.
+#include "collectives/backends.h"
+
+namespace tangram::collectives::internal {
+
+absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(const CommunicatorOptions&) {
+  return absl::UnimplementedError(
+      "the mpi transport is not in this build (configure with MPI found, TANGRAM_WITH_MPI=ON)");
+}
+
+}  // namespace tangram::collectives::internal
