@@ -1,0 +1,72 @@
+// auto: the joint search. For each micro-batch size (the job's; halved only when nothing fits),
+// each tensor-parallel degree inside a node, it enumerates two layout families (layout_search.h):
+// homogeneous replicas of every pipeline depth, their samples water-filled by speed, and mixed
+// pipelines of every replica count with every pool order, stage ranges balanced exactly. A search
+// ranks layouts with GridEvaluator (class-level, so 4,096 devices cost what a handful of pools
+// cost); the best few are materialized and evaluated exactly, together with the plans of uniform,
+// proportional and hetero-pipeline, so auto is never worse than any of them. Pruning: pipeline
+// depths stop once the step time has risen for several depths in a row, and replicas of one pool
+// sequence are evaluated once.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "partitioner/layout_search.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::partitioner {
+namespace {
+
+class AutoStrategy : public Strategy {
+ public:
+  std::string_view name() const override { return "auto"; }
+  std::string_view description() const override {
+    return "joint search over tp, pp, dp, grouping, stage ranges and batch shares";
+  }
+
+  absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
+                                             const StrategyOptions& options) const override {
+    const size_t keep = static_cast<size_t>(options.alternatives) + 1;
+    std::vector<Plan> plans;
+    absl::Status error;
+    for (int64_t b : MicroBatchCandidates(cost)) {
+      for (int tp : TpCandidates(cost)) {
+        if (cost.training().layout.tp && *cost.training().layout.tp != tp) continue;
+        GridEvaluator grid(cost, tp);
+        // Each family keeps its own best few, so auto never loses to hetero-pipeline either.
+        for (auto* family : {&HomogeneousReplicaLayouts, &MixedPipelineLayouts}) {
+          for (Plan& p : EvaluateBest(grid, family(grid, b), keep, "auto", &error)) {
+            plans.push_back(std::move(p));
+          }
+        }
+      }
+      if (!plans.empty()) break;
+    }
+    // The baselines are candidates too: auto never loses to them.
+    for (auto make : {NewUniformStrategy, NewProportionalStrategy}) {
+      absl::StatusOr<std::vector<Plan>> baseline = make()->Generate(cost, StrategyOptions{});
+      if (!baseline.ok()) continue;
+      Plan& p = baseline->front();
+      p.notes.push_back(absl::StrCat("layout: ", p.strategy));
+      p.strategy = "auto";
+      plans.push_back(std::move(p));
+    }
+    if (plans.empty()) {
+      if (!error.ok()) return error;
+      absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
+      return absl::FailedPreconditionError(
+          absl::StrCat("auto: no layout fits the fleet's memory. ",
+                       uniform.ok() ? "" : uniform.status().message()));
+    }
+    std::stable_sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) {
+      return x.predicted.step_time_s < y.predicted.step_time_s;
+    });
+    plans.resize(std::min(plans.size(), keep));
+    return plans;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> NewAutoStrategy() { return std::make_unique<AutoStrategy>(); }
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,254 @@
+#include "partitioner/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::vector<double> Prefix(const std::vector<Layer>& layers, double (*f)(const Layer&)) {
+  std::vector<double> out(layers.size() + 1, 0.0);
+  for (size_t i = 0; i < layers.size(); ++i) out[i + 1] = out[i] + f(layers[i]);
+  return out;
+}
+
+// Ring allreduce of n bytes over q members: 2(q−1)α + 2(q−1)/q·n/bw.
+double Ring(int64_t q, double n, double gbs, double alpha) {
+  if (q <= 1) return 0;
+  return 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * n / (gbs * 1e9);
+}
+
+}  // namespace
+
+int64_t AllreduceGroup::size() const {
+  int64_t n = 0;
+  for (const Part& p : parts) n += p.members;
+  return n;
+}
+
+absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec& model,
+                                            const TrainingSpec& training, CostOptions options) {
+  if (fleet.groups.empty()) return absl::InvalidArgumentError("the fleet has no devices");
+  if (!(options.default_efficiency > 0 && options.default_efficiency <= 1)) {
+    return absl::InvalidArgumentError("default_efficiency must be in (0, 1]");
+  }
+  if (training.global_batch < 1 || training.micro_batch < 1) {
+    return absl::InvalidArgumentError("global_batch and micro_batch must be >= 1");
+  }
+  if (training.zero_stage < 0 || training.zero_stage > 3) {
+    return absl::InvalidArgumentError("zero_stage must be 0, 1, 2 or 3");
+  }
+  CostModel c;
+  c.fleet_ = fleet;
+  c.model_ = model;
+  c.training_ = training;
+  c.options_ = options;
+  c.layers_ = BuildLayers(model, training, options.layers);
+  c.slots_ = FlattenFleet(fleet);
+  for (const NodeGroup& g : fleet.groups) {
+    double tflops =
+        g.measured_tflops.has_value()
+            ? *g.measured_tflops
+            : g.device.peak_tflops_bf16 * options.default_efficiency / g.emulate_slowdown;
+    c.group_tflops_.push_back(tflops);
+    c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
+    c.summed_peak_tflops_ += g.device.peak_tflops_bf16 * static_cast<double>(g.num_devices());
+  }
+  c.fwd_flops_ = Prefix(c.layers_, [](const Layer& l) { return l.forward_flops_per_token; });
+  c.bwd_flops_ = Prefix(c.layers_, [](const Layer& l) {
+    return l.backward_flops_per_token + l.recompute_flops_per_token;
+  });
+  c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
+  c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
+  c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
+  for (const Layer& l : c.layers_) {
+    if (l.kind != LayerKind::kEmbedding && l.kind != LayerKind::kHead) {
+      c.block_working_ = std::max(c.block_working_, l.working_activation_bytes_per_token);
+    }
+  }
+  return c;
+}
+
+double CostModel::ModelFlopsPerStep() const {
+  return 3.0 * fwd_flops_.back() * static_cast<double>(training_.global_batch) *
+         static_cast<double>(model_.seq_len);
+}
+
+double CostModel::ForwardTime(int group, int tp, int64_t begin, int64_t end,
+                              double micro_batch) const {
+  double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  return tokens * Sum(fwd_flops_, begin, end) / (tp * group_tflops_[group] * 1e12);
+}
+
+double CostModel::BackwardTime(int group, int tp, int64_t begin, int64_t end,
+                               double micro_batch) const {
+  double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  return tokens * Sum(bwd_flops_, begin, end) / (tp * group_tflops_[group] * 1e12);
+}
+
+double CostModel::TpCommTime(int group, int tp, int64_t begin, int64_t end,
+                             double micro_batch) const {
+  if (tp <= 1) return 0;
+  double bytes = micro_batch * static_cast<double>(model_.seq_len) * model_.hidden *
+                 ActivationElementBytes(training_.precision);
+  double one = Ring(tp, bytes, fleet_.groups[group].device.intra_node_link_gbs,
+                    fleet_.network.intra_node_latency_us * 1e-6);
+  return one * Sum(collectives_, begin, end);
+}
+
+CostModel::CellCost CostModel::Cell(int group, int tp, int64_t begin, int64_t end,
+                                    double micro_batch) const {
+  const double comm = TpCommTime(group, tp, begin, end, micro_batch);
+  // Half the collectives run forward, half backward; full recompute repeats the forward ones.
+  const double fwd_share = training_.recompute == Recompute::kFull ? 1.0 / 3 : 0.5;
+  return {ForwardTime(group, tp, begin, end, micro_batch) + comm * fwd_share,
+          BackwardTime(group, tp, begin, end, micro_batch) + comm * (1 - fwd_share)};
+}
+
+double CostModel::BoundaryBytes(int tp, double micro_batch) const {
+  // With sequence parallelism each tensor-parallel rank sends its 1/tp slice of the activations.
+  return micro_batch * static_cast<double>(model_.seq_len) * model_.hidden *
+         ActivationElementBytes(training_.precision) / tp;
+}
+
+double CostModel::LinkGbs(int64_t from, int64_t to) const {
+  const DeviceSlot& a = slots_[from];
+  const DeviceSlot& b = slots_[to];
+  const NodeGroup& ga = fleet_.groups[a.group];
+  const NodeGroup& gb = fleet_.groups[b.group];
+  if (a.node == b.node) {
+    return std::min(ga.device.intra_node_link_gbs, gb.device.intra_node_link_gbs);
+  }
+  double nic = std::min(ga.nic_gbps / ga.devices_per_node, gb.nic_gbps / gb.devices_per_node) / 8;
+  if (a.island == b.island) return nic;
+  int dpn = std::max(ga.devices_per_node, gb.devices_per_node);
+  return std::min(nic, fleet_.network.inter_island_gbps / dpn / 8);
+}
+
+double CostModel::LinkLatency(int64_t from, int64_t to) const {
+  const DeviceSlot& a = slots_[from];
+  const DeviceSlot& b = slots_[to];
+  const NetworkSpec& n = fleet_.network;
+  if (a.node == b.node) return n.intra_node_latency_us * 1e-6;
+  if (a.island == b.island) return n.inter_node_latency_us * 1e-6;
+  return n.inter_island_latency_us * 1e-6;
+}
+
+double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
+  return LinkLatency(from, to) + bytes / (LinkGbs(from, to) * 1e9);
+}
+
+double CostModel::GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const {
+  double element = training_.precision == Precision::kFp32 ? 4 : 2;
+  double bytes = Sum(params_, begin, end) / tp * element;
+  // ZeRO-3 gathers the parameters again in the forward and the backward pass: reduce-scatter +
+  // 2 allgathers = 1.5 allreduces of the same size.
+  return training_.zero_stage == 3 ? 1.5 * bytes : bytes;
+}
+
+AllreduceGroup CostModel::SummarizeGroup(std::span<const int64_t> devices) const {
+  AllreduceGroup out;
+  std::map<int, size_t> part_of;
+  std::map<int, std::vector<int64_t>> nodes;
+  out.inter_island_gbs = std::numeric_limits<double>::infinity();
+  for (int64_t d : devices) {
+    const DeviceSlot& s = slots_[d];
+    const NodeGroup& g = fleet_.groups[s.group];
+    auto [it, fresh] = part_of.emplace(s.island, out.parts.size());
+    if (fresh) {
+      out.parts.push_back({s.island, 0, 0, std::numeric_limits<double>::infinity(),
+                           std::numeric_limits<double>::infinity()});
+    }
+    AllreduceGroup::Part& p = out.parts[it->second];
+    ++p.members;
+    std::vector<int64_t>& n = nodes[s.island];
+    if (std::find(n.begin(), n.end(), s.node) == n.end()) n.push_back(s.node);
+    p.member_gbs = std::min(p.member_gbs, g.nic_gbps / g.devices_per_node / 8);
+    p.intra_gbs = std::min(p.intra_gbs, g.device.intra_node_link_gbs);
+    out.inter_island_gbs =
+        std::min(out.inter_island_gbs, fleet_.network.inter_island_gbps / g.devices_per_node / 8);
+  }
+  for (AllreduceGroup::Part& p : out.parts) p.nodes = static_cast<int64_t>(nodes[p.island].size());
+  return out;
+}
+
+double CostModel::AllreduceTime(const AllreduceGroup& group, double bytes,
+                                std::string* algorithm) const {
+  const NetworkSpec& net = fleet_.network;
+  int64_t q = group.size();
+  auto set = [&](const char* name) {
+    if (algorithm != nullptr) *algorithm = name;
+  };
+  if (q <= 1 || bytes <= 0) {
+    set("none");
+    return 0;
+  }
+  if (group.parts.size() == 1 && group.parts[0].nodes == 1) {
+    set("intra-node");
+    return Ring(q, bytes, group.parts[0].intra_gbs, net.intra_node_latency_us * 1e-6);
+  }
+  double slowest = std::numeric_limits<double>::infinity();
+  for (const auto& p : group.parts) slowest = std::min(slowest, p.member_gbs);
+  if (group.parts.size() == 1) {
+    set("ring");
+    return Ring(q, bytes, slowest, net.inter_node_latency_us * 1e-6);
+  }
+  // Flat ring across islands: every step waits for the slowest hop.
+  double ring =
+      Ring(q, bytes, std::min(slowest, group.inter_island_gbs), net.inter_island_latency_us * 1e-6);
+  // Hierarchical: reduce-scatter inside each island, allreduce the shards across islands,
+  // allgather inside each island.
+  double inside = 0;
+  int64_t smallest = q;
+  for (const auto& p : group.parts) {
+    double alpha = (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
+    double gbs = p.nodes > 1 ? p.member_gbs : p.intra_gbs;
+    inside = std::max(inside, Ring(p.members, bytes, gbs, alpha));  // RS + AG = one allreduce
+    smallest = std::min(smallest, p.members);
+  }
+  double across = Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
+                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
+  double hierarchical = inside + across;
+  set(hierarchical < ring ? "hierarchical" : "ring");
+  return std::min(ring, hierarchical);
+}
+
+MemoryBreakdown CostModel::StageMemory(int tp, int dp, int64_t begin, int64_t end, double in_flight,
+                                       double micro_batch) const {
+  const bool fp32 = training_.precision == Precision::kFp32;
+  const int z = training_.zero_stage;
+  const double p = Sum(params_, begin, end) / tp;
+  MemoryBreakdown m;
+  m.weights = p * (fp32 ? 4 : 2) / (z >= 3 ? dp : 1);
+  m.gradients = p * (fp32 ? 4 : 2) / (z >= 2 ? dp : 1);
+  m.optimizer = p * (fp32 ? 8 : 12) / (z >= 1 ? dp : 1);
+  const double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  m.activations = in_flight * tokens * Sum(stored_, begin, end) / tp;
+  if (training_.recompute == Recompute::kFull) m.activations += tokens * block_working_ / tp;
+  m.buffers = options_.comm_buffer_gib * kGiB;
+  return m;
+}
+
+double CostModel::CapacityBytes(int group) const {
+  return fleet_.groups[group].device.memory_gib * kGiB;
+}
+
+double CostModel::UsableBytes(int group) const {
+  return CapacityBytes(group) - options_.reserved_gib * kGiB;
+}
+
+double CostModel::OptimizerTime(int group, const MemoryBreakdown& m) const {
+  // Adam reads and writes its states and the master weights, reads the gradients, writes weights.
+  double bytes = 2 * m.optimizer + m.gradients + m.weights;
+  return bytes / (fleet_.groups[group].device.memory_bandwidth_gbs * 1e9);
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,162 @@
+// The cost model: one closed-form description of compute, memory and communication that every
+// strategy plans with, and that the simulator reuses so that the two agree when nothing contends.
+//
+// Compute. A device's throughput is its fleet's measured_tflops when given, else the catalog peak ×
+// CostOptions::default_efficiency (0.45: the middle of the 35–55 % of peak that large transformer
+// training achieves — Megatron-LM 44–52 % on A100, Llama 3 38–43 % on H100; see
+// ../shared/reference/devices.md), divided by any emulated slowdown. A layer range's time on a
+// tensor-parallel group = FLOPs ÷ (tp × throughput).
+//
+// Memory per device (bytes), for a stage of layers [b, e) at pipeline position i of p:
+//   weights + gradients + optimizer states, per parameter 2 + 2 + 12 bytes in bf16/fp16 (fp32
+//   master, Adam m and v; ZeRO, Rajbhandari et al. 2020) or 4 + 4 + 8 in fp32, divided by tp, and
+//   by dp for the optimizer (ZeRO ≥ 1), gradients (≥ 2) and weights (3);
+//   + activations of the micro-batches in flight: 1F1B keeps min(p − i, m) of them at position i,
+//   each micro_batch × seq_len × Σ stored bytes per token ÷ tp (sequence parallelism with tp > 1);
+//   under full recompute, plus one layer's full activations for one micro-batch;
+//   + communication buffers + a fixed reserve (runtime context, allocator slack).
+//
+// Communication (α-β): pipeline activations between stages on the link that joins the two
+// devices (NVLink-class inside a node, the node's NIC share across nodes, the inter-island link
+// across islands); tensor-parallel collectives inside a node (ring, 2(t−1)α + 2(t−1)/t·n·β); the
+// data-parallel gradient allreduce, the faster of a flat ring (bounded by the slowest link) and a
+// hierarchical reduce (ring inside each island, then across islands). What overlaps: the gradient
+// allreduce of a stage runs behind the backward pass of its last micro-batch; only the excess is
+// exposed. Pipeline p2p and tensor-parallel collectives are not overlapped (conservative).
+//
+// Step time of a plan = max over replicas of the 1F1B time Σ_s c_s + (m − 1)·max_s c_s (c_s: one
+// micro-batch's forward + backward + p2p at stage s; m may be fractional, the last micro-batch
+// being partial) + the largest exposed allreduce + the optimizer step (memory-bound).
+//
+// Immutable after Create(); safe to share between threads.
+#ifndef TANGRAM_PARTITIONER_COST_MODEL_H_
+#define TANGRAM_PARTITIONER_COST_MODEL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "partitioner/fleet.h"
+#include "partitioner/layers.h"
+#include "partitioner/model.h"
+#include "partitioner/plan.h"
+#include "partitioner/training.h"
+
+namespace tangram::partitioner {
+
+struct CostOptions {
+  // Fraction of catalog peak a device achieves when the fleet gives no measured figure.
+  double default_efficiency = 0.45;
+  LayerOptions layers;
+  double comm_buffer_gib = 0.5;  // gradient buckets and collective-library buffers, per device
+  double reserved_gib = 1.0;     // runtime context and allocator fragmentation, per device
+};
+
+struct MemoryBreakdown {  // bytes per device
+  double weights = 0, gradients = 0, optimizer = 0, activations = 0, buffers = 0;
+  double total() const { return weights + gradients + optimizer + activations + buffers; }
+};
+
+// The members of one allreduce, summarised per island (all that the α-β formulas need).
+struct AllreduceGroup {
+  struct Part {
+    int island = 0;
+    int64_t members = 0;
+    int64_t nodes = 0;      // distinct nodes among the members
+    double member_gbs = 0;  // slowest member's network bandwidth, GB/s
+    double intra_gbs = 0;   // slowest member's intra-node link, GB/s
+  };
+  std::vector<Part> parts;
+  double inter_island_gbs = 0;  // per member across islands
+  int64_t size() const;
+};
+
+class CostModel {
+ public:
+  static absl::StatusOr<CostModel> Create(const Fleet& fleet, const ModelSpec& model,
+                                          const TrainingSpec& training, CostOptions options = {});
+
+  const Fleet& fleet() const { return fleet_; }
+  const ModelSpec& model() const { return model_; }
+  const TrainingSpec& training() const { return training_; }
+  const CostOptions& options() const { return options_; }
+  const std::vector<Layer>& layers() const { return layers_; }
+  const std::vector<DeviceSlot>& slots() const { return slots_; }
+  int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+
+  // Effective throughput (TFLOP/s) of one device of `group` (see the file comment).
+  double GroupTflops(int group) const { return group_tflops_[group]; }
+  double DeviceTflops(int64_t device) const { return GroupTflops(slots_[device].group); }
+  double SummedTflops() const { return summed_tflops_; }
+  // Model FLOPs of one optimizer step (3 × forward, no recompute) and the bound: those FLOPs ÷ the
+  // fleet's summed throughput.
+  double ModelFlopsPerStep() const;
+  double BoundStepTime() const { return ModelFlopsPerStep() / (summed_tflops_ * 1e12); }
+
+  // Per micro-batch of `micro_batch` sequences on one tp group of `group`, layers [begin, end):
+  double ForwardTime(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
+  double BackwardTime(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
+  // Forward and backward time of one micro-batch on one tp group, tensor-parallel collectives
+  // included (the backward carries recompute and its share of the collectives).
+  struct CellCost {
+    double forward_s = 0, backward_s = 0;
+  };
+  CellCost Cell(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
+  // Tensor-parallel collectives of those layers, forward + backward (0 when tp = 1).
+  double TpCommTime(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
+  // Bytes each device sends to the next stage per micro-batch (one direction).
+  double BoundaryBytes(int tp, double micro_batch) const;
+  // α + bytes / bandwidth on the link joining two devices.
+  double LinkTime(int64_t from, int64_t to, double bytes) const;
+  // Link bandwidth (GB/s) and latency (s) between two devices.
+  double LinkGbs(int64_t from, int64_t to) const;
+  double LinkLatency(int64_t from, int64_t to) const;
+
+  // Gradient bytes a device of a stage allreduces per step (ZeRO-3 adds the parameter gathers).
+  double GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const;
+  AllreduceGroup SummarizeGroup(std::span<const int64_t> devices) const;
+  // The faster of ring and hierarchical; `algorithm` (optional) receives which.
+  double AllreduceTime(const AllreduceGroup& group, double bytes,
+                       std::string* algorithm = nullptr) const;
+
+  // Memory of one device of a stage (see the file comment). `in_flight` micro-batches.
+  MemoryBreakdown StageMemory(int tp, int dp, int64_t begin, int64_t end, double in_flight,
+                              double micro_batch) const;
+  // Device memory a plan may use on `group` (capacity − reserve), bytes.
+  double UsableBytes(int group) const;
+  double CapacityBytes(int group) const;
+  // Optimizer step time of one device (reads and writes its optimizer states, weights, gradients).
+  double OptimizerTime(int group, const MemoryBreakdown& memory) const;
+
+  // Validates `plan` (ValidatePlan) and fills its predictions: per-cell times and memory,
+  // per-stage allreduce, per-replica pipeline time, step time, tokens/s, MFU, bottleneck, bound
+  // and efficiency. kFailedPrecondition when a device's memory does not fit, naming the stage,
+  // the device kind, how much it needs against its capacity, and what would help.
+  absl::Status Evaluate(Plan* plan) const;
+
+ private:
+  CostModel() = default;
+  // Prefix sums over the layer list make every range query O(1).
+  double Sum(const std::vector<double>& prefix, int64_t begin, int64_t end) const {
+    return prefix[end] - prefix[begin];
+  }
+
+  Fleet fleet_;
+  ModelSpec model_;
+  TrainingSpec training_;
+  CostOptions options_;
+  std::vector<Layer> layers_;
+  std::vector<DeviceSlot> slots_;
+  std::vector<double> group_tflops_;
+  double summed_tflops_ = 0;
+  double summed_peak_tflops_ = 0;
+  std::vector<double> fwd_flops_, bwd_flops_, params_, stored_, collectives_;
+  double block_working_ = 0;  // one block's full activations per token (full recompute)
+};
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_COST_MODEL_H_

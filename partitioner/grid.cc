@@ -1,0 +1,261 @@
+#include "partitioner/grid.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace tangram::partitioner {
+
+int64_t GridLayout::dp() const {
+  int64_t n = 0;
+  for (const ReplicaClass& c : classes) n += c.count;
+  return n;
+}
+
+std::vector<int> TpCandidates(const CostModel& cost) {
+  std::vector<int> out;
+  for (int t : {1, 2, 4, 8}) {
+    for (const NodeGroup& g : cost.fleet().groups) {
+      if (g.devices_per_node % t == 0) {
+        out.push_back(t);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Pool> BuildPools(const CostModel& cost, int tp) {
+  const Fleet& fleet = cost.fleet();
+  // Devices of each (group, node), in fleet order.
+  std::map<std::pair<int, int64_t>, std::vector<int64_t>> node_devices;
+  std::vector<std::pair<int, int64_t>> order;
+  for (const DeviceSlot& s : cost.slots()) {
+    auto [it, fresh] = node_devices.try_emplace({s.group, s.node});
+    if (fresh) order.push_back({s.group, s.node});
+    it->second.push_back(s.index);
+  }
+  using Key = std::tuple<std::string, double, double, int, int, double, double>;
+  std::map<Key, int> pool_of;
+  std::vector<Pool> pools;
+  for (const auto& [group, node] : order) {
+    const NodeGroup& g = fleet.groups[group];
+    const std::vector<int64_t>& devices = node_devices[{group, node}];
+    Key key{g.device.kind,
+            cost.GroupTflops(group),
+            g.device.memory_gib,
+            cost.slots()[devices[0]].island,
+            g.devices_per_node,
+            g.nic_gbps,
+            g.device.intra_node_link_gbs};
+    auto [it, fresh] = pool_of.emplace(key, static_cast<int>(pools.size()));
+    if (fresh) {
+      Pool p;
+      p.group = group;
+      p.kind = g.device.kind;
+      p.island = cost.slots()[devices[0]].island;
+      pools.push_back(p);
+    }
+    Pool& pool = pools[it->second];
+    const size_t before = pool.units.size();
+    for (size_t i = 0; i + tp <= devices.size(); i += tp) {
+      pool.units.push_back(
+          {group, node, std::vector<int64_t>(devices.begin() + i, devices.begin() + i + tp)});
+    }
+    if (pool.units.size() > before) ++pool.nodes;
+  }
+  std::erase_if(pools, [](const Pool& p) { return p.units.empty(); });
+  return pools;
+}
+
+GridEvaluator::GridEvaluator(const CostModel& cost, int tp)
+    : cost_(cost), tp_(tp), pools_(BuildPools(cost, tp)) {
+  const size_t k = pools_.size();
+  link_alpha_.assign(k, std::vector<double>(k, 0));
+  link_gbs_.assign(k, std::vector<double>(k, 1e30));
+  for (size_t a = 0; a < k; ++a) {
+    for (size_t b = 0; b < k; ++b) {
+      int64_t from = pools_[a].units[0].devices[0];
+      int64_t to = pools_[b].units[0].devices[0];
+      if (a == b) {
+        if (pools_[a].units.size() < 2) continue;
+        to = pools_[a].units[1].devices[0];
+      }
+      link_alpha_[a][b] = cost.LinkLatency(from, to);
+      link_gbs_[a][b] = cost.LinkGbs(from, to);
+    }
+  }
+}
+
+double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, int pp, int64_t dp,
+                               int64_t begin, int64_t end, int64_t micro_batch) const {
+  const int group = pools_[pool].group;
+  const double b = static_cast<double>(micro_batch);
+  const MemoryBreakdown m = cost_.StageMemory(tp_, static_cast<int>(dp), begin, end, pp - s, b);
+  if (m.total() > cost_.UsableBytes(group)) return kInfeasible;
+  const CostModel::CellCost c = cost_.Cell(group, tp_, begin, end, b);
+  double t = c.forward_s + c.backward_s;
+  const double bytes = cost_.BoundaryBytes(tp_, b);
+  if (next_pool >= 0)
+    t += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
+  if (prev_pool >= 0)
+    t += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
+  return t;
+}
+
+std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,
+                                            int64_t micro_batch,
+                                            const std::vector<double>& weights) const {
+  const int64_t L = cost_.num_layers();
+  if (pp < 1 || pp > L || classes.empty()) return {};
+  int64_t dp = 0;
+  for (const ReplicaClass& c : classes) dp += c.count;
+  auto stage_cost = [&](int s, int64_t a, int64_t e) {
+    double worst = 0;
+    for (size_t c = 0; c < classes.size(); ++c) {
+      const std::vector<int>& p = classes[c].pools;
+      double t = CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp, dp, a, e,
+                          micro_batch);
+      worst = std::max(worst, t * (weights.empty() ? 1.0 : weights[c]));
+    }
+    return worst;
+  };
+  // f[e]: the best bottleneck of stages 0..s covering layers [0, e).
+  std::vector<double> f(L + 1, kInfeasible), g(L + 1, kInfeasible);
+  std::vector<std::vector<int64_t>> arg(pp, std::vector<int64_t>(L + 1, -1));
+  for (int64_t e = 1; e <= L - pp + 1; ++e) f[e] = stage_cost(0, 0, e);
+  for (int s = 1; s < pp; ++s) {
+    std::fill(g.begin(), g.end(), kInfeasible);
+    for (int64_t e = s + 1; e <= L - pp + s + 1; ++e) {
+      double best = kInfeasible;
+      for (int64_t a = e - 1; a >= s; --a) {
+        // A stage's cost only grows as it takes more layers, so once it alone reaches the best
+        // found, starting earlier cannot help.
+        const double c = stage_cost(s, a, e);
+        if (c >= best) break;
+        const double v = std::max(f[a], c);
+        if (v < best) {
+          best = v;
+          arg[s][e] = a;
+        }
+      }
+      g[e] = best;
+    }
+    std::swap(f, g);
+  }
+  if (!(f[L] < kInfeasible)) return {};
+  std::vector<int64_t> bounds(pp + 1);
+  bounds[pp] = L;
+  for (int s = pp - 1; s >= 1; --s) bounds[s] = arg[s][bounds[s + 1]];
+  bounds[0] = 0;
+  return bounds;
+}
+
+double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* samples) const {
+  const int pp = layout.pp();
+  const int64_t dp = layout.dp();
+  const int64_t batch = cost_.training().global_batch;
+  if (pp < 1 || dp < 1 || dp > batch) return kInfeasible;
+  const double b = static_cast<double>(layout.micro_batch);
+  const size_t nc = layout.classes.size();
+  std::vector<double> sum(nc, 0), max(nc, 0), window(pp, kInfeasible);
+  double optimizer = 0;
+  for (size_t c = 0; c < nc; ++c) {
+    const std::vector<int>& p = layout.classes[c].pools;
+    for (int s = 0; s < pp; ++s) {
+      const int64_t a = layout.bounds[s], e = layout.bounds[s + 1];
+      const double t = CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp, dp,
+                                a, e, layout.micro_batch);
+      if (!(t < kInfeasible)) return kInfeasible;
+      sum[c] += t;
+      max[c] = std::max(max[c], t);
+      const int group = pools_[p[s]].group;
+      window[s] = std::min(window[s], cost_.Cell(group, tp_, a, e, b).backward_s);
+      optimizer = std::max(
+          optimizer, cost_.OptimizerTime(
+                         group, cost_.StageMemory(tp_, static_cast<int>(dp), a, e, pp - s, b)));
+    }
+  }
+  // Water-filling: the pace T at which the classes together take the whole batch.
+  auto share = [&](size_t c, double T) { return std::max(1.0, b * (1 + (T - sum[c]) / max[c])); };
+  std::vector<double> s(nc);
+  if (nc == 1) {
+    s[0] = static_cast<double>(batch) / dp;
+  } else {
+    double lo = 0, hi = 0;
+    for (size_t c = 0; c < nc; ++c) hi = std::max(hi, sum[c] + batch / b * max[c]);
+    for (int it = 0; it < 64; ++it) {
+      double mid = 0.5 * (lo + hi), total = 0;
+      for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * share(c, mid);
+      (total >= batch ? hi : lo) = mid;
+    }
+    double total = 0;
+    for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * (s[c] = share(c, hi));
+    // Trim the overshoot of the last bisection step proportionally (never below one sample).
+    double excess = total - batch;
+    for (size_t c = 0; c < nc && excess > 0; ++c) {
+      double cut = std::min(excess / layout.classes[c].count, s[c] - 1) * (s[c] > 1 ? 1 : 0);
+      s[c] -= cut;
+      excess -= cut * layout.classes[c].count;
+    }
+  }
+  double pipeline = 0;
+  for (size_t c = 0; c < nc; ++c) {
+    pipeline = std::max(pipeline, sum[c] + (std::max(s[c], b) / b - 1) * max[c]);
+  }
+  // Data-parallel allreduce per stage, summarised per island from the pools.
+  double exposed = 0;
+  const Fleet& fleet = cost_.fleet();
+  for (int st = 0; st < pp && dp > 1; ++st) {
+    AllreduceGroup group;
+    group.inter_island_gbs = kInfeasible;
+    for (size_t c = 0; c < nc; ++c) {
+      const Pool& pool = pools_[layout.classes[c].pools[st]];
+      const NodeGroup& g = fleet.groups[pool.group];
+      auto it =
+          std::find_if(group.parts.begin(), group.parts.end(),
+                       [&](const AllreduceGroup::Part& p) { return p.island == pool.island; });
+      if (it == group.parts.end()) {
+        group.parts.push_back({pool.island, 0, 0, kInfeasible, kInfeasible});
+        it = group.parts.end() - 1;
+      }
+      it->members += layout.classes[c].count;
+      it->nodes += std::min<int64_t>(layout.classes[c].count, pool.nodes);
+      it->member_gbs = std::min(it->member_gbs, g.nic_gbps / g.devices_per_node / 8);
+      it->intra_gbs = std::min(it->intra_gbs, g.device.intra_node_link_gbs);
+      group.inter_island_gbs = std::min(group.inter_island_gbs,
+                                        fleet.network.inter_island_gbps / g.devices_per_node / 8);
+    }
+    const double ar = cost_.AllreduceTime(
+        group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));
+    exposed = std::max(exposed, ar - window[st]);
+  }
+  if (samples != nullptr) *samples = s;
+  return pipeline + exposed + optimizer;
+}
+
+double GridEvaluator::BalanceAndTime(GridLayout* layout) const {
+  const int pp = static_cast<int>(layout->classes.at(0).pools.size());
+  double best = kInfeasible;
+  std::vector<double> weights;
+  std::vector<int64_t> best_bounds;
+  for (int round = 0; round < (layout->classes.size() > 1 ? 2 : 1); ++round) {
+    layout->bounds = Balance(layout->classes, pp, layout->micro_batch, weights);
+    if (layout->bounds.empty()) break;
+    std::vector<double> samples;
+    double t = StepTime(*layout, &samples);
+    if (t < best) {
+      best = t;
+      best_bounds = layout->bounds;
+    }
+    weights = samples;  // micro-batches per replica ∝ samples
+  }
+  layout->bounds = best_bounds;
+  return best;
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,56 @@
+// hetero-pipeline: contiguous layer ranges per stage, sized to each stage's speed.
+//
+// Every replica is the same pipeline through a 1/dp share of every device pool; the stage ranges
+// minimise the slowest stage exactly (GridEvaluator::Balance: dynamic programming over contiguous
+// ranges under each stage's memory, with 1F1B's in-flight activations at each position), and the
+// order of the pools along the pipeline is searched (all orders up to four pools). tp and dp are
+// searched too unless the job pins them. The best layout wins; ties go to the shallower pipeline.
+#include "absl/strings/str_cat.h"
+#include "partitioner/layout_search.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::partitioner {
+namespace {
+
+class HeteroPipelineStrategy : public Strategy {
+ public:
+  std::string_view name() const override { return "hetero-pipeline"; }
+  std::string_view description() const override {
+    return "speed-sized contiguous stages through every device kind, pool order searched";
+  }
+
+  absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
+                                             const StrategyOptions& options) const override {
+    absl::Status error;
+    for (int64_t b : MicroBatchCandidates(cost)) {
+      std::vector<Plan> plans;
+      for (int tp : TpCandidates(cost)) {
+        if (cost.training().layout.tp && *cost.training().layout.tp != tp) continue;
+        GridEvaluator grid(cost, tp);
+        std::vector<Plan> some = EvaluateBest(grid, MixedPipelineLayouts(grid, b),
+                                              options.alternatives + 1, "hetero-pipeline", &error);
+        for (Plan& p : some) plans.push_back(std::move(p));
+      }
+      if (!plans.empty()) {
+        std::stable_sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) {
+          return x.predicted.step_time_s < y.predicted.step_time_s;
+        });
+        plans.resize(std::min<size_t>(plans.size(), options.alternatives + 1));
+        return plans;
+      }
+    }
+    if (!error.ok()) return error;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "hetero-pipeline: no pipeline through every pool fits: the model's ", cost.num_layers(),
+        " layers cannot be spread over the fleet's stages within memory (try ZeRO-3, full "
+        "recompute, or the auto strategy)"));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> NewHeteroPipelineStrategy() {
+  return std::make_unique<HeteroPipelineStrategy>();
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,67 @@
+// The layer list the partitioner cuts into pipeline stages, built from transformer hyperparameters.
+//
+// A model becomes: an embedding layer, one layer per decoder block (or, at LayerGranularity::
+// kHalfBlock, its attention and MLP halves as two layers), and a head layer (final norm + LM head).
+// Each layer carries what the cost model needs per token of one micro-batch:
+//   * forward FLOPs (matrix multiplies at 2 FLOPs per multiply-add, attention's s² term included,
+//     grouped-query K/V counted with kv_heads), backward FLOPs (2× forward), and the extra forward
+//     FLOPs that activation recompute adds;
+//   * parameters;
+//   * activation bytes kept for the backward pass under the chosen recompute mode, counted term by
+//     term as Korthikanti et al. 2022 (arXiv 2205.05198, §4) count them, generalised to GQA, SwiGLU
+//     and an arbitrary ffn_hidden (docs/partitioner.md derives each term).
+// All counts are for one device without tensor parallelism; the cost model divides by tp.
+//
+// Plain data; thread-compatible.
+#ifndef TANGRAM_PARTITIONER_LAYERS_H_
+#define TANGRAM_PARTITIONER_LAYERS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "partitioner/model.h"
+#include "partitioner/training.h"
+
+namespace tangram::partitioner {
+
+enum class LayerKind { kEmbedding, kBlock, kAttention, kMlp, kHead };
+enum class LayerGranularity { kBlock, kHalfBlock };
+
+const char* LayerKindName(LayerKind kind);
+
+struct Layer {
+  std::string name;  // "embedding", "block.3", "attention.3", "mlp.3", "head"
+  LayerKind kind = LayerKind::kBlock;
+  int64_t parameters = 0;
+  double forward_flops_per_token = 0;    // model FLOPs
+  double backward_flops_per_token = 0;   // 2× forward
+  double recompute_flops_per_token = 0;  // extra hardware FLOPs under the recompute mode
+  // Bytes kept per token for the backward pass, under the recompute mode.
+  double stored_activation_bytes_per_token = 0;
+  // Bytes per token the layer holds while its backward runs (its full activations; under full
+  // recompute these exist for one layer of one micro-batch at a time).
+  double working_activation_bytes_per_token = 0;
+  // Tensor-parallel collectives (allreduce, or reduce-scatter + allgather under sequence
+  // parallelism) per micro-batch over its activations, forward + backward (+ recompute).
+  int tp_collectives = 0;
+};
+
+struct LayerOptions {
+  LayerGranularity granularity = LayerGranularity::kBlock;
+  // FlashAttention keeps no s×s score matrix: the 5·a·s bytes per token of Korthikanti's formula
+  // become 4·a bytes (the fp32 log-sum-exp). Off reproduces Megatron-LM's published formulas.
+  bool flash_attention = true;
+};
+
+// Bytes per activation element (2 for bf16/fp16, 4 for fp32).
+int ActivationElementBytes(Precision precision);
+
+// The layer list of `model` trained under `training` (precision and recompute). Never empty:
+// embedding, model.layers blocks (or 2× halves), head.
+std::vector<Layer> BuildLayers(const ModelSpec& model, const TrainingSpec& training,
+                               const LayerOptions& options = {});
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_LAYERS_H_

@@ -1,0 +1,104 @@
+// A parallel plan: which devices run which layers on how much of the batch.
+//
+// The layout is a grid of `pp` pipeline stages × `dp` data-parallel replicas, each cell a
+// tensor-parallel group of `tp` devices inside one node. Stage boundaries are shared by all
+// replicas (so stage s of every replica holds the same layers and the data-parallel gradient
+// allreduce of stage s runs across the cells of row s); what differs between replicas is which
+// devices — of which kind — fill their cells, and how many samples each replica takes. On a mixed
+// fleet a stage may therefore hold H200s in one replica and H20s in another, and a replica may run
+// its stages on different kinds.
+//
+// Strategies produce Plans; CostModel::Evaluate fills the `predicted` part (per-cell times and
+// memory, step time, bound, efficiency); plan_json.h reads and writes the versioned JSON format
+// that the runtime executes (docs/plan-format.md). Plain data; thread-compatible.
+#ifndef TANGRAM_PARTITIONER_PLAN_H_
+#define TANGRAM_PARTITIONER_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "partitioner/training.h"
+
+namespace tangram::partitioner {
+
+inline constexpr int kPlanFormatVersion = 1;
+
+// One cell of the grid: stage `stage` of replica `replica`, and what the cost model predicts for
+// it.
+struct PlanCell {
+  int replica = 0;
+  std::vector<int64_t> devices;  // fleet device indices (FlattenFleet order), tp of them
+  // Filled by CostModel::Evaluate.
+  std::string kind;         // device kind of the cell
+  double forward_s = 0;     // one micro-batch, compute + tensor-parallel communication
+  double backward_s = 0;    // one micro-batch, incl. recompute and tp communication
+  double send_s = 0;        // pipeline p2p per micro-batch (activations out + gradients back)
+  double memory_gib = 0;    // peak per device
+  double capacity_gib = 0;  // device memory
+};
+
+struct PlanStage {
+  int index = 0;
+  int64_t layer_begin = 0;  // [layer_begin, layer_end) into the layer list (layers.h)
+  int64_t layer_end = 0;
+  std::vector<PlanCell> cells;  // one per replica, in replica order
+  // Filled by CostModel::Evaluate.
+  double allreduce_s = 0;           // data-parallel gradient allreduce of this stage
+  std::string allreduce_algorithm;  // "none" | "ring" | "hierarchical" | "intra-node"
+};
+
+struct PlanReplica {
+  int index = 0;
+  int64_t samples = 0;           // sequences of the global batch this replica trains per step
+  int64_t micro_batch_size = 0;  // sequences per micro-batch (the last one may be smaller)
+  int64_t micro_batches = 0;     // ceil(samples / micro_batch_size)
+  double pipeline_s = 0;         // filled by Evaluate: this replica's 1F1B time
+};
+
+struct Prediction {
+  double step_time_s = 0;
+  double tokens_per_s = 0;
+  double mfu = 0;                  // model FLOPs/s ÷ summed catalog peak of the devices used
+  double tflops_per_device = 0;    // model TFLOP/s per device used
+  double pipeline_s = 0;           // slowest replica's 1F1B time
+  double bubble_s = 0;             // of which pipeline fill and drain (slowest replica)
+  double exposed_allreduce_s = 0;  // data-parallel allreduce not hidden behind the backward pass
+  double optimizer_s = 0;
+  std::string bottleneck;  // what limits the step, in words
+};
+
+struct Plan {
+  int version = kPlanFormatVersion;
+  std::string strategy;
+  std::string fleet;
+  std::string model;
+  int tp = 1;
+  int pp = 1;
+  int dp = 1;
+  int64_t global_batch = 0;
+  int64_t seq_len = 0;
+  int zero_stage = 0;
+  Precision precision = Precision::kBf16;
+  Recompute recompute = Recompute::kNone;
+  std::vector<std::string> layer_names;  // the layer list the stage ranges index
+  std::vector<PlanStage> stages;
+  std::vector<PlanReplica> replicas;
+  std::vector<int64_t> unused_devices;  // devices the plan leaves idle (with the reason in notes)
+  std::vector<std::string> notes;
+  // Filled by CostModel::Evaluate.
+  Prediction predicted;
+  double bound_step_time_s = 0;  // model FLOPs per step ÷ the fleet's summed throughput
+  double efficiency = 0;         // bound_step_time_s ÷ predicted.step_time_s
+};
+
+// Checks the plan's structure against a fleet of `num_devices` devices and a layer list of
+// `num_layers`: every layer in exactly one stage, no empty stage, every stage with one cell per
+// replica of `tp` devices, no device used twice or out of range, every replica with ≥ 1 sample and
+// the samples summing to global_batch. kInvalidArgument naming the first violation.
+absl::Status ValidatePlan(const Plan& plan, int64_t num_devices, int64_t num_layers);
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_PLAN_H_

@@ -1,0 +1,62 @@
+// Partition strategies: pluggable, chosen by name.
+//
+//   auto             joint search over tp, pp, dp, the grouping of devices into stages and
+//                    replicas, micro-batch count (and size, when memory needs it); best +
+//                    runners-up
+//   hetero-pipeline  one kind-mixed pipeline shape repeated dp times, stage ranges sized to speed
+//   proportional     data parallel only; each device's samples ∝ its throughput
+//   uniform          Megatron-LM's layout: equal layers per stage, equal batch per replica
+//   oracle           exhaustive search, small cases only (≤ 8 devices, ≤ 16 decoder layers)
+//
+// A strategy reads a CostModel (fleet, model, training and the cost formulas) and returns
+// evaluated Plans (CostModel::Evaluate has filled their predictions). A job that cannot fit is
+// kFailedPrecondition with a message that says what does not fit, by how much, and what would help;
+// bad input (a pinned layout the fleet cannot hold) is kInvalidArgument.
+//
+// Strategies are stateless; Generate may be called from several threads at once.
+#ifndef TANGRAM_PARTITIONER_STRATEGY_H_
+#define TANGRAM_PARTITIONER_STRATEGY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "partitioner/cost_model.h"
+#include "partitioner/plan.h"
+
+namespace tangram::partitioner {
+
+struct StrategyOptions {
+  int alternatives = 0;  // runners-up wanted after the best plan (auto and oracle)
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::string_view description() const = 0;
+  // The best plan first, then up to options.alternatives runners-up, all evaluated.
+  virtual absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
+                                                     const StrategyOptions& options) const = 0;
+};
+
+// The strategy called `name` (StrategyNames()), or kInvalidArgument listing the known names.
+absl::StatusOr<std::unique_ptr<Strategy>> CreateStrategy(std::string_view name);
+// "auto", "hetero-pipeline", "proportional", "uniform", "oracle".
+std::vector<std::string> StrategyNames();
+
+// CreateStrategy(name) → Generate → the best plan.
+absl::StatusOr<Plan> MakePlan(const CostModel& cost, std::string_view strategy);
+
+// Direct constructors, one per file.
+std::unique_ptr<Strategy> NewUniformStrategy();
+std::unique_ptr<Strategy> NewProportionalStrategy();
+std::unique_ptr<Strategy> NewHeteroPipelineStrategy();
+std::unique_ptr<Strategy> NewAutoStrategy();
+std::unique_ptr<Strategy> NewOracleStrategy();
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_STRATEGY_H_

@@ -1,0 +1,109 @@
+// uniform: the layout users get today from Megatron-LM or DeepSpeed's "uniform" partitioning.
+//
+// Equal decoder blocks per stage (the embedding rides with the first, the head with the last),
+// equal samples per replica, ranks in Megatron's order (tensor-parallel fastest, then data, then
+// pipeline), so on a mixed fleet every replica runs at the pace of its slowest device. tp is the
+// job's pinned value or 1; pp the pinned value or the smallest divisor of the device count whose
+// equal split fits every device's memory. The baseline every other strategy is measured against.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::partitioner {
+namespace {
+
+class UniformStrategy : public Strategy {
+ public:
+  std::string_view name() const override { return "uniform"; }
+  std::string_view description() const override {
+    return "equal layers per stage, equal batch per replica (Megatron-LM / DeepSpeed baseline)";
+  }
+
+  absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
+                                             const StrategyOptions&) const override {
+    const TrainingSpec& t = cost.training();
+    const int tp = t.layout.tp.value_or(1);
+    for (const NodeGroup& g : cost.fleet().groups) {
+      if (g.devices_per_node % tp != 0) {
+        return absl::InvalidArgumentError(absl::StrCat("tp ", tp, " does not divide the ",
+                                                       g.devices_per_node, " devices of a ",
+                                                       g.device.kind, " node"));
+      }
+    }
+    const int64_t units = static_cast<int64_t>(cost.slots().size()) / tp;
+    const int64_t blocks = cost.model().layers;
+    absl::Status last = absl::FailedPreconditionError("no pipeline depth divides the fleet");
+    for (int64_t pp = 1; pp <= std::min(units, blocks); ++pp) {
+      if (units % pp != 0) continue;
+      if (t.layout.pp && *t.layout.pp != pp) continue;
+      if (t.layout.dp && *t.layout.dp != units / pp) continue;
+      absl::StatusOr<Plan> plan = Build(cost, tp, static_cast<int>(pp));
+      if (plan.ok()) return std::vector<Plan>{std::move(*plan)};
+      last = plan.status();
+      if (last.code() != absl::StatusCode::kFailedPrecondition) return last;
+    }
+    return last;
+  }
+
+ private:
+  static absl::StatusOr<Plan> Build(const CostModel& cost, int tp, int pp) {
+    const TrainingSpec& t = cost.training();
+    const int64_t units = static_cast<int64_t>(cost.slots().size()) / tp;
+    const int dp = static_cast<int>(units / pp);
+    if (t.global_batch < dp) {
+      return absl::FailedPreconditionError(absl::StrCat("uniform: the global batch (",
+                                                        t.global_batch, ") is smaller than the ",
+                                                        dp, " data-parallel replicas"));
+    }
+    const int64_t blocks = cost.model().layers;
+    const int64_t per_block = (cost.num_layers() - 2) / blocks;  // 1, or 2 for half-blocks
+    Plan plan;
+    plan.strategy = "uniform";
+    plan.fleet = cost.fleet().name;
+    plan.model = cost.model().name;
+    plan.tp = tp;
+    plan.pp = pp;
+    plan.dp = dp;
+    plan.global_batch = t.global_batch;
+    plan.seq_len = cost.model().seq_len;
+    plan.zero_stage = t.zero_stage;
+    plan.precision = t.precision;
+    plan.recompute = t.recompute;
+    for (const Layer& l : cost.layers()) plan.layer_names.push_back(l.name);
+    int64_t block = 0;
+    for (int s = 0; s < pp; ++s) {
+      PlanStage stage;
+      stage.index = s;
+      const int64_t take = blocks / pp + (s < blocks % pp ? 1 : 0);
+      stage.layer_begin = s == 0 ? 0 : 1 + block * per_block;
+      block += take;
+      stage.layer_end = s == pp - 1 ? cost.num_layers() : 1 + block * per_block;
+      for (int r = 0; r < dp; ++r) {
+        PlanCell cell;
+        cell.replica = r;
+        const int64_t first = (static_cast<int64_t>(s) * dp + r) * tp;  // Megatron rank order
+        for (int k = 0; k < tp; ++k) cell.devices.push_back(first + k);
+        stage.cells.push_back(cell);
+      }
+      plan.stages.push_back(std::move(stage));
+    }
+    for (int r = 0; r < dp; ++r) {
+      PlanReplica rep;
+      rep.index = r;
+      rep.samples = t.global_batch / dp + (r < t.global_batch % dp ? 1 : 0);
+      rep.micro_batch_size = std::min(t.micro_batch, rep.samples);
+      rep.micro_batches = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
+      plan.replicas.push_back(rep);
+    }
+    TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
+    return plan;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> NewUniformStrategy() { return std::make_unique<UniformStrategy>(); }
+
+}  // namespace tangram::partitioner
