@@ -1,0 +1,155 @@
+#include "collectives/mpi/mpi_transport.h"
+
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace tangram::collectives::mpi {
+namespace {
+
+void FinalizeAtExit() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+class MpiRequest : public TransportRequest {
+ public:
+  MpiRequest(MPI_Request request, const char* what, int rank)
+      : request_(request), what_(what), rank_(rank) {}
+  ~MpiRequest() override {
+    if (request_ != MPI_REQUEST_NULL) {
+      MPI_Cancel(&request_);
+      MPI_Request_free(&request_);
+    }
+  }
+  absl::Status Wait(absl::Time deadline) override {
+    return WaitUntil(&request_, deadline, what_, rank_, /*cancellable=*/true);
+  }
+
+ private:
+  MPI_Request request_;
+  const char* what_;
+  int rank_;
+};
+
+absl::Status CheckBytes(size_t bytes) {
+  if (bytes > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mpi: a message of ", bytes, " bytes exceeds MPI's int count"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EnsureInitialized() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    TANGRAM_MPI_CALL(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), -1);
+    std::atexit(FinalizeAtExit);
+  }
+  TANGRAM_MPI_CALL(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), -1);
+  return absl::OkStatus();
+}
+
+absl::Status ToStatus(int code, const char* call, int rank) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
+  return absl::InternalError(
+      absl::StrCat(call, " failed on rank ", rank, ": ", absl::string_view(text, length)));
+}
+
+absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* what, int rank,
+                       bool cancellable) {
+  if (deadline == absl::InfiniteFuture()) {
+    TANGRAM_MPI_CALL(MPI_Wait(request, MPI_STATUS_IGNORE), rank);
+    return absl::OkStatus();
+  }
+  for (int spins = 0;; ++spins) {
+    int done = 0;
+    TANGRAM_MPI_CALL(MPI_Test(request, &done, MPI_STATUS_IGNORE), rank);
+    if (done) return absl::OkStatus();
+    if ((spins & 63) == 63) {
+      if (absl::Now() >= deadline) break;
+      // Oversubscribed ranks (more ranks than cores) must let their peers run.
+      if (spins > 4096) std::this_thread::yield();
+    }
+  }
+  if (cancellable) {
+    MPI_Cancel(request);
+    MPI_Request_free(request);
+  }
+  return absl::DeadlineExceededError(absl::StrCat(what, " on rank ", rank, " timed out"));
+}
+
+MpiTransport::MpiTransport(MPI_Comm comm) : comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+}
+
+MpiTransport::~MpiTransport() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
+
+absl::StatusOr<std::unique_ptr<TransportRequest>> MpiTransport::ISend(int dst, int tag,
+                                                                      const void* data,
+                                                                      size_t bytes) {
+  TANGRAM_RETURN_IF_ERROR(abort_status_);
+  TANGRAM_RETURN_IF_ERROR(CheckBytes(bytes));
+  MPI_Request request;
+  TANGRAM_MPI_CALL(MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, dst, tag, comm_, &request),
+                   rank_);
+  return std::make_unique<MpiRequest>(request, "MPI_Isend", rank_);
+}
+
+absl::StatusOr<std::unique_ptr<TransportRequest>> MpiTransport::IRecv(int src, int tag, void* data,
+                                                                      size_t bytes) {
+  TANGRAM_RETURN_IF_ERROR(abort_status_);
+  TANGRAM_RETURN_IF_ERROR(CheckBytes(bytes));
+  MPI_Request request;
+  TANGRAM_MPI_CALL(MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, src, tag, comm_, &request),
+                   rank_);
+  return std::make_unique<MpiRequest>(request, "MPI_Irecv", rank_);
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> MpiTransport::CreateSubgroup(
+    int color, int key, const std::vector<int>& /*members*/) {
+  MPI_Comm child;
+  TANGRAM_MPI_CALL(MPI_Comm_split(comm_, color, key, &child), rank_);
+  return std::make_unique<MpiTransport>(child);
+}
+
+void MpiTransport::Abort(const absl::Status& reason) {
+  if (abort_status_.ok()) {
+    abort_status_ = reason.ok() ? absl::AbortedError("communicator aborted") : reason;
+  }
+}
+
+absl::StatusOr<std::vector<int>> NodeOfEachRank(MPI_Comm comm) {
+  int rank = 0, size = 1, world_rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm local;
+  TANGRAM_MPI_CALL(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local),
+                   rank);
+  int node = world_rank;
+  const int code = MPI_Bcast(&node, 1, MPI_INT, 0, local);  // the node's lowest rank names it
+  MPI_Comm_free(&local);
+  TANGRAM_MPI_CALL(code, rank);
+  std::vector<int> node_of(size);
+  TANGRAM_MPI_CALL(MPI_Allgather(&node, 1, MPI_INT, node_of.data(), 1, MPI_INT, comm), rank);
+  return node_of;
+}
+
+}  // namespace tangram::collectives::mpi
