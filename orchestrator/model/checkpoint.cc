@@ -1,0 +1,258 @@
+#include "orchestrator/model/checkpoint.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "orchestrator/model/checksum.h"
+
+namespace tangram::train {
+namespace {
+
+constexpr char kManifest[] = "MANIFEST.json";
+constexpr char kLatest[] = "LATEST";
+constexpr char kFormat[] = "tangram-checkpoint";
+constexpr int kVersion = 1;
+
+absl::Status IoError(const std::string& what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status MakeDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return absl::OkStatus();
+  return IoError("cannot create directory", path);
+}
+
+absl::Status SyncDirectory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return IoError("cannot open directory", path);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IoError("cannot fsync directory", path);
+  return absl::OkStatus();
+}
+
+// Writes `bytes` to `dir/name` atomically: a temporary file, fsync, rename, fsync of `dir`.
+absl::Status WriteAtomically(const std::string& dir, const std::string& name,
+                             const std::string& bytes) {
+  const std::string path = dir + "/" + name;
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot create", tmp);
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      absl::Status s = IoError("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status s = IoError("cannot fsync", tmp);
+    ::close(fd);
+    return s;
+  }
+  if (::close(fd) != 0) return IoError("cannot close", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError("cannot rename to", path);
+  return SyncDirectory(dir);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return absl::NotFoundError(absl::StrCat("no file ", path));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot open", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return IoError("cannot read", path);
+  return ss.str();
+}
+
+std::string StepName(int64_t step) { return absl::StrFormat("step-%06d", step); }
+
+// Committed (with a manifest) and unfinished step directories in DIR, by step.
+struct Steps {
+  std::set<int64_t> committed, unfinished;
+};
+Steps ListSteps(const std::string& dir) {
+  Steps steps;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    int64_t step = 0;
+    if (name.rfind("step-", 0) != 0 || !absl::SimpleAtoi(name.substr(5), &step)) continue;
+    if (std::filesystem::exists(entry.path() / kManifest, ec)) {
+      steps.committed.insert(step);
+    } else {
+      steps.unfinished.insert(step);
+    }
+  }
+  return steps;
+}
+
+std::string LayerFileName(const std::string& layer) { return "layer-" + layer + ".bin"; }
+
+}  // namespace
+
+std::string StepDirectory(const std::string& dir, int64_t step) {
+  return dir + "/" + StepName(step);
+}
+
+const LayerState* Checkpoint::Find(const std::string& layer) const {
+  for (const LayerState& s : layers) {
+    if (s.layer == layer) return &s;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<LayerFileInfo> WriteLayerCheckpoint(const std::string& dir, int64_t step,
+                                                   const LayerState& state) {
+  TANGRAM_RETURN_IF_ERROR(MakeDirectory(dir));
+  const std::string step_dir = StepDirectory(dir, step);
+  TANGRAM_RETURN_IF_ERROR(MakeDirectory(step_dir));
+  const std::string bytes = SerializeLayerState(state);
+  LayerFileInfo info{state.layer, LayerFileName(state.layer), static_cast<int64_t>(bytes.size()),
+                     Fnv1a64(bytes)};
+  TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, info.file, bytes));
+  return info;
+}
+
+absl::StatusOr<LayerFileInfo> DescribeLayerFile(const std::string& dir, int64_t step,
+                                                const std::string& layer) {
+  LayerFileInfo info{layer, LayerFileName(layer), 0, 0};
+  TANGRAM_ASSIGN_OR_RETURN(std::string bytes, ReadFile(StepDirectory(dir, step) + "/" + info.file));
+  info.bytes = static_cast<int64_t>(bytes.size());
+  info.checksum = Fnv1a64(bytes);
+  return info;
+}
+
+absl::Status CommitCheckpoint(const std::string& dir, int64_t step,
+                              const std::vector<LayerFileInfo>& layers, int keep) {
+  if (layers.empty()) return absl::InvalidArgumentError("checkpoint: no layers to commit");
+  nlohmann::json manifest = {{"format", kFormat}, {"version", kVersion}, {"step", step}};
+  std::set<std::string> seen;
+  for (const LayerFileInfo& l : layers) {
+    if (!seen.insert(l.layer).second) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint: layer ", l.layer, " twice"));
+    }
+    manifest["layers"].push_back({{"name", l.layer},
+                                  {"file", l.file},
+                                  {"bytes", l.bytes},
+                                  {"fnv1a64", absl::StrFormat("%016x", l.checksum)}});
+  }
+  const std::string step_dir = StepDirectory(dir, step);
+  TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, kManifest, manifest.dump(2) + "\n"));
+  TANGRAM_RETURN_IF_ERROR(WriteAtomically(dir, kLatest, StepName(step) + "\n"));
+
+  // Retention: only once the new checkpoint is durable.
+  const Steps steps = ListSteps(dir);
+  std::vector<int64_t> committed(steps.committed.begin(), steps.committed.end());
+  std::error_code ec;
+  for (size_t i = 0; i + std::max(keep, 1) < committed.size(); ++i) {
+    if (committed[i] < step) std::filesystem::remove_all(StepDirectory(dir, committed[i]), ec);
+  }
+  for (int64_t s : steps.unfinished) {
+    if (s < step) std::filesystem::remove_all(StepDirectory(dir, s), ec);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step) {
+  const std::string step_dir = StepDirectory(dir, step);
+  const std::string manifest_path = step_dir + "/" + kManifest;
+  absl::StatusOr<std::string> text = ReadFile(manifest_path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat("checkpoint step ", step, " in ", dir,
+                                            " has no manifest (", manifest_path, ")"));
+  }
+  if (!text.ok()) return text.status();
+  const nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto bad_manifest = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(manifest_path, ": invalid manifest (", why, ")"));
+  };
+  if (manifest.is_discarded() || !manifest.is_object()) return bad_manifest("not JSON");
+  if (manifest.value("format", "") != kFormat || manifest.value("version", 0) != kVersion) {
+    return bad_manifest("unknown format or version");
+  }
+  if (!manifest.contains("step") || !manifest["step"].is_number_integer() ||
+      manifest["step"].get<int64_t>() != step || !manifest.contains("layers") ||
+      !manifest["layers"].is_array()) {
+    return bad_manifest("missing step or layers");
+  }
+  Checkpoint checkpoint;
+  checkpoint.step = step;
+  for (const nlohmann::json& l : manifest["layers"]) {
+    if (!l.is_object() || !l.contains("file") || !l["file"].is_string() || !l.contains("bytes") ||
+        !l["bytes"].is_number_integer() || !l.contains("fnv1a64") || !l["fnv1a64"].is_string() ||
+        !l.contains("name") || !l["name"].is_string()) {
+      return bad_manifest("malformed layer entry");
+    }
+    const std::string file = l["file"].get<std::string>();
+    if (file.find('/') != std::string::npos) return bad_manifest("layer file outside the step");
+    const std::string path = step_dir + "/" + file;
+    absl::StatusOr<std::string> bytes = ReadFile(path);
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(absl::StrCat(path, ": listed in the manifest but missing"));
+    }
+    if (!bytes.ok()) return bytes.status();
+    const int64_t expected = l["bytes"].get<int64_t>();
+    if (static_cast<int64_t>(bytes->size()) != expected) {
+      return absl::DataLossError(absl::StrCat(path, ": truncated or resized: ", bytes->size(),
+                                              " bytes, the manifest says ", expected));
+    }
+    const std::string checksum = absl::StrFormat("%016x", Fnv1a64(*bytes));
+    if (checksum != l["fnv1a64"].get<std::string>()) {
+      return absl::DataLossError(absl::StrCat(path, ": corrupted: checksum ", checksum,
+                                              ", the manifest says ",
+                                              l["fnv1a64"].get<std::string>()));
+    }
+    TANGRAM_ASSIGN_OR_RETURN(LayerState state, ParseLayerState(*bytes, path));
+    if (state.layer != l["name"].get<std::string>()) {
+      return absl::DataLossError(absl::StrCat(path, ": holds layer ", state.layer,
+                                              ", the manifest says ",
+                                              l["name"].get<std::string>()));
+    }
+    checkpoint.layers.push_back(std::move(state));
+  }
+  return checkpoint;
+}
+
+absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir) {
+  absl::StatusOr<std::string> latest = ReadFile(dir + "/" + kLatest);
+  if (latest.ok()) {
+    std::string name(latest->substr(0, latest->find('\n')));
+    int64_t step = 0;
+    if (name.rfind("step-", 0) != 0 || !absl::SimpleAtoi(name.substr(5), &step)) {
+      return absl::DataLossError(absl::StrCat(dir, "/", kLatest, ": invalid content"));
+    }
+    return LoadCheckpoint(dir, step);
+  }
+  if (!absl::IsNotFound(latest.status())) return latest.status();
+  const Steps steps = ListSteps(dir);
+  if (steps.committed.empty()) {
+    return absl::NotFoundError(absl::StrCat("no committed checkpoint in ", dir));
+  }
+  return LoadCheckpoint(dir, *steps.committed.rbegin());
+}
+
+}  // namespace tangram::train

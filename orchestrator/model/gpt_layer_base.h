@@ -1,0 +1,82 @@
+// Internal to the reference model: what its layers share — the name, parameter and gradient
+// storage, and the activation shape check.
+#ifndef TANGRAM_ORCHESTRATOR_MODEL_GPT_LAYER_BASE_H_
+#define TANGRAM_ORCHESTRATOR_MODEL_GPT_LAYER_BASE_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "orchestrator/model/gpt_layers.h"
+#include "orchestrator/model/layer.h"
+
+namespace tangram::train::gpt_internal {
+
+class GptLayerBase : public Layer {
+ public:
+  const std::string& name() const override { return name_; }
+  std::vector<Tensor*> parameters() override { return Pointers(params_); }
+  std::vector<Tensor*> gradients() override { return Pointers(grads_); }
+
+ protected:
+  GptLayerBase(std::string name, const GptSpec& spec, uint64_t seed)
+      : name_(std::move(name)), spec_(spec), seed_(seed) {}
+
+  // Adds parameter `name` of `shape`, initialised as InitTensor does, with a zero gradient.
+  // Call only from constructors: returns an index into params_ / grads_.
+  int Add(std::string name, std::vector<int64_t> shape, double stddev, float constant = 0.0f) {
+    Tensor p = Tensor::Zeros(std::move(name), std::move(shape));
+    InitTensor(p, seed_, stddev, constant);
+    grads_.push_back(Tensor::Zeros(p.name, p.shape));
+    params_.push_back(std::move(p));
+    return static_cast<int>(params_.size()) - 1;
+  }
+  float* P(int i) { return params_[i].data.data(); }
+  float* G(int i) { return grads_[i].data.data(); }
+
+  // OK when the micro-batch's shape fits the model.
+  absl::Status CheckMicroBatch(const MicroBatch& mb) const {
+    if (mb.batch <= 0 || mb.seq_len <= 0 || mb.seq_len > spec_.seq_len) {
+      return absl::InvalidArgumentError(absl::StrCat(name_, ": micro-batch ", mb.id, " has batch ",
+                                                     mb.batch, " and seq_len ", mb.seq_len,
+                                                     " (model seq_len ", spec_.seq_len, ")"));
+    }
+    return absl::OkStatus();
+  }
+  // OK when `x` is an activation of shape [mb.batch, mb.seq_len, width].
+  absl::Status CheckActivation(const Tensor& x, const MicroBatch& mb, int64_t width) const {
+    if (absl::Status s = CheckMicroBatch(mb); !s.ok()) return s;
+    if (x.size() != mb.batch * mb.seq_len * width) {
+      return absl::InvalidArgumentError(absl::StrCat(name_, ": input of micro-batch ", mb.id,
+                                                     " has ", x.size(), " values, expected ",
+                                                     mb.batch, "x", mb.seq_len, "x", width));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string name_;
+  const GptSpec spec_;
+  const uint64_t seed_;
+  std::vector<Tensor> params_;
+  std::vector<Tensor> grads_;
+
+ private:
+  static std::vector<Tensor*> Pointers(std::vector<Tensor>& ts) {
+    std::vector<Tensor*> out;
+    for (Tensor& t : ts) out.push_back(&t);
+    return out;
+  }
+};
+
+inline absl::Status CheckSize(const std::string& layer, const Tensor& t, int64_t expected) {
+  if (t.size() == expected) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(layer, ": gradient has ", t.size(), " values, expected ", expected));
+}
+
+}  // namespace tangram::train::gpt_internal
+
+#endif  // TANGRAM_ORCHESTRATOR_MODEL_GPT_LAYER_BASE_H_
