@@ -6,15 +6,6 @@
 #include "base/status_macros.h"
 
 namespace tangram::collectives {
-namespace {
-
-// A send the plan dropped: the sender believes it went out.
-class DroppedSend : public TransportRequest {
- public:
-  absl::Status Wait(absl::Time) override { return absl::OkStatus(); }
-};
-
-}  // namespace
 
 FaultInjectingTransport::FaultInjectingTransport(std::unique_ptr<Transport> inner,
                                                  const FaultPlan* plan,
@@ -52,12 +43,6 @@ absl::StatusOr<std::unique_ptr<TransportRequest>> FaultInjectingTransport::ISend
                                                                                  const void* data,
                                                                                  size_t bytes) {
   TANGRAM_RETURN_IF_ERROR(BeforeOp());
-  const int64_t send = state_->sends.fetch_add(1);
-  for (const FaultPlan::Drop& drop : plan_->drops) {
-    if (drop.rank == state_->world_rank && drop.at_send == send) {
-      return std::make_unique<DroppedSend>();
-    }
-  }
   return inner_->ISend(dst, tag, data, bytes);
 }
 

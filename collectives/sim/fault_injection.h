@@ -1,7 +1,9 @@
-// Fault injection for the sim transport, LevelDB-style: FaultInjectingTransport wraps a rank's
-// real Transport and, following a FaultPlan, kills the rank, delays it, or drops its messages.
-// Corruption happens on the simulated wire, after the sender's checksum, so that the receiver's
-// checksum catches it (kDataLoss).
+// Fault injection for the sim transport. Rank faults are injected LevelDB-style:
+// FaultInjectingTransport wraps a rank's real Transport and, following a FaultPlan, kills or
+// delays the rank. Message faults happen on the simulated wire (sim_transport.cc): a dropped
+// message still uses up its place in the channel, so the receiver waits for it and times out, and
+// a corrupted one is damaged after the sender's checksum, so the receiver's check catches it
+// (kDataLoss).
 //
 // Operations are counted per rank from 0, across all its communicators: every ISend and IRecv is
 // one operation; every ISend is also one send. Thread-safe (counters are atomic).
@@ -38,8 +40,7 @@ struct FaultPlan {
     int rank = 0;
     int64_t at_send = 0;
   };
-  // The `at_send`-th message that `rank` puts on the wire (dropped ones not counted) has one bit
-  // flipped in flight.
+  // The `at_send`-th message that `rank` sends has one bit flipped in flight.
   struct Corrupt {
     int rank = 0;
     int64_t at_send = 0;
@@ -58,7 +59,6 @@ struct FaultPlan {
 struct RankFaultState {
   int world_rank = 0;
   std::atomic<int64_t> ops{0};
-  std::atomic<int64_t> sends{0};
   std::atomic<bool> dead{false};
 };
 

@@ -52,7 +52,7 @@ struct SimMessageKey {
 struct SimRankState {
   double clock_s = 0.0;
   double port_free_s = 0.0;  // when the outgoing port is free again
-  int64_t wire_sends = 0;    // for FaultPlan::Corrupt
+  int64_t wire_sends = 0;    // for FaultPlan::Drop and FaultPlan::Corrupt
   int64_t worlds_joined = 0;
   std::shared_ptr<RankFaultState> faults = std::make_shared<RankFaultState>();
   // Mailbox of messages addressed to this rank.

@@ -60,6 +60,10 @@ class SimTransport : public Transport {
     message.arrival_s = start + cost;
     state_->port_free_s = message.arrival_s;
     const int64_t wire_index = state_->wire_sends++;
+    bool dropped = false;
+    for (const FaultPlan::Drop& drop : fabric_->options().faults.drops) {
+      dropped |= drop.rank == world_rank_ && drop.at_send == wire_index;
+    }
     for (const FaultPlan::Corrupt& corrupt : fabric_->options().faults.corrupts) {
       if (corrupt.rank == world_rank_ && corrupt.at_send == wire_index) {
         if (message.payload.empty()) {
@@ -71,7 +75,8 @@ class SimTransport : public Transport {
     }
     const SimMessageKey key{group_->id, world_rank_, tag, send_seq_[{dst, tag}]++};
     const double arrival = message.arrival_s;
-    fabric_->Deliver(world_rank_, dst_world, key, std::move(message));
+    // A dropped message keeps its sequence number, so the receiver waits for it (and times out).
+    if (!dropped) fabric_->Deliver(world_rank_, dst_world, key, std::move(message));
     return std::make_unique<SimSendRequest>(state_, arrival);
   }
 
@@ -228,7 +233,7 @@ std::unique_ptr<Transport> SimWorld::Fabric::JoinWorld(int world_rank) {
 std::unique_ptr<Transport> SimWorld::Fabric::MaybeWrap(int world_rank,
                                                        std::unique_ptr<Transport> transport) {
   const FaultPlan& plan = options_.faults;
-  if (plan.kills.empty() && plan.delays.empty() && plan.drops.empty()) return transport;
+  if (plan.kills.empty() && plan.delays.empty()) return transport;
   return std::make_unique<FaultInjectingTransport>(std::move(transport), &plan,
                                                    ranks_[world_rank]->faults,
                                                    [this, world_rank] { Kill(world_rank); });

@@ -1,0 +1,138 @@
+// Fault injection on the sim transport, on 3, 8 and 64 ranks: under every fault each surviving
+// rank returns within its timeout, and no rank reports a wrong answer as success.
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "collectives/sim/sim_world.h"
+#include "gtest/gtest.h"
+
+namespace tangram::collectives {
+namespace {
+
+constexpr absl::Duration kTimeout = absl::Milliseconds(250);
+constexpr size_t kCount = 1000;
+
+struct Outcome {
+  std::vector<absl::Status> results;
+  absl::Duration wall;
+};
+
+// Three ring allreduces of kCount f32 per rank; a rank whose result is wrong reports kInternal
+// "wrong answer" (which the tests forbid).
+Outcome RunWithFaults(int ranks, FaultPlan faults) {
+  SimOptions options;
+  options.ranks = ranks;
+  options.timeout = kTimeout;
+  options.algorithm = Algorithm::kRing;
+  options.faults = std::move(faults);
+  auto world = SimWorld::Create(options);
+  EXPECT_TRUE(world.ok());
+  const absl::Time start = absl::Now();
+  Outcome outcome;
+  outcome.results = (*world)->Run([&](Communicator& comm) -> absl::Status {
+    std::vector<float> data(kCount);
+    for (int iteration = 0; iteration < 3; ++iteration) {
+      for (size_t i = 0; i < kCount; ++i) data[i] = static_cast<float>(comm.rank() + i % 3);
+      absl::Status status =
+          comm.AllReduce(data.data(), data.data(), kCount, DataType::kF32, ReduceOp::kSum);
+      if (!status.ok()) return status;
+      for (size_t i = 0; i < kCount; ++i) {
+        const float want = static_cast<float>(ranks * (ranks - 1) / 2 + ranks * (i % 3));
+        if (data[i] != want) return absl::InternalError("wrong answer");
+      }
+    }
+    return absl::OkStatus();
+  });
+  outcome.wall = absl::Now() - start;
+  return outcome;
+}
+
+void ExpectNoWrongAnswer(const Outcome& outcome) {
+  for (size_t r = 0; r < outcome.results.size(); ++r) {
+    EXPECT_NE(outcome.results[r].message(), "wrong answer") << "rank " << r;
+  }
+}
+
+int Failures(const Outcome& outcome) {
+  int failures = 0;
+  for (const absl::Status& status : outcome.results) failures += !status.ok();
+  return failures;
+}
+
+class FaultTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(FaultTest, KilledRankFailsEveryRankWithUnavailable) {
+  const int ranks = GetParam();
+  for (int64_t at_op : {0, 5}) {
+    FaultPlan plan;
+    plan.kills.push_back({.rank = 1, .at_op = at_op});
+    const Outcome outcome = RunWithFaults(ranks, plan);
+    ExpectNoWrongAnswer(outcome);
+    // Every rank needs rank 1's data, so no rank can succeed; the death propagates at once.
+    for (int r = 0; r < ranks; ++r) {
+      EXPECT_EQ(outcome.results[r].code(), absl::StatusCode::kUnavailable)
+          << "rank " << r << " at_op " << at_op << ": " << outcome.results[r];
+    }
+    EXPECT_LT(outcome.wall, kTimeout) << "a dead peer should not cost a timeout";
+  }
+}
+
+TEST_P(FaultTest, ShortDelayOnlyShowsInVirtualTime) {
+  FaultPlan plan;
+  plan.delays.push_back({.rank = 0, .at_op = 2, .wall = absl::Milliseconds(20), .virtual_s = 1.5});
+  const Outcome outcome = RunWithFaults(GetParam(), plan);
+  for (const absl::Status& status : outcome.results) EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_P(FaultTest, DelayPastTheTimeoutFailsEveryRank) {
+  FaultPlan plan;
+  plan.delays.push_back({.rank = 0, .at_op = 0, .wall = absl::Milliseconds(400)});
+  const Outcome outcome = RunWithFaults(GetParam(), plan);
+  ExpectNoWrongAnswer(outcome);
+  EXPECT_EQ(Failures(outcome), GetParam());
+  for (const absl::Status& status : outcome.results) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  }
+  EXPECT_LT(outcome.wall, absl::Milliseconds(400) + 4 * kTimeout);
+}
+
+TEST_P(FaultTest, DroppedMessageTimesOutInsteadOfHanging) {
+  FaultPlan plan;
+  plan.drops.push_back({.rank = 0, .at_send = 1});
+  const Outcome outcome = RunWithFaults(GetParam(), plan);
+  ExpectNoWrongAnswer(outcome);
+  // The receiver times out and aborts the group: everyone fails (all need that message).
+  EXPECT_EQ(Failures(outcome), GetParam());
+  for (const absl::Status& status : outcome.results) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  }
+  EXPECT_LT(outcome.wall, 4 * kTimeout);
+}
+
+TEST_P(FaultTest, CorruptedMessageIsCaughtByTheChecksum) {
+  FaultPlan plan;
+  plan.corrupts.push_back({.rank = 0, .at_send = 1});
+  const Outcome outcome = RunWithFaults(GetParam(), plan);
+  ExpectNoWrongAnswer(outcome);
+  EXPECT_EQ(Failures(outcome), GetParam());
+  for (const absl::Status& status : outcome.results) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  }
+  EXPECT_LT(outcome.wall, kTimeout);
+}
+
+INSTANTIATE_TEST_SUITE_P(RankCounts, FaultTest, ::testing::Values(3, 8, 64),
+                         [](const auto& info) { return absl::StrCat(info.param, "Ranks"); });
+
+TEST(FaultTest, FactoryRejectsBadNamesAndOptions) {
+  EXPECT_EQ(CreateCommunicator("carrier-pigeon").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateCommunicator("sim").status().code(), absl::StatusCode::kInvalidArgument);
+  SimOptions empty;
+  empty.ranks = 0;
+  EXPECT_FALSE(SimWorld::Create(empty).ok());
+}
+
+}  // namespace
+}  // namespace tangram::collectives
