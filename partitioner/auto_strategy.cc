@@ -51,11 +51,12 @@ class AutoStrategy : public Strategy {
       plans.push_back(std::move(p));
     }
     if (plans.empty()) {
-      if (!error.ok()) return error;
+      // Say what does not fit, with sizes: the deepest equal split is the closest to fitting.
       absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
       return absl::FailedPreconditionError(
-          absl::StrCat("auto: no layout fits the fleet's memory. ",
-                       uniform.ok() ? "" : uniform.status().message()));
+          absl::StrCat("auto: no layout fits the fleet's memory",
+                       uniform.ok() ? "" : absl::StrCat("; e.g. ", uniform.status().message()),
+                       error.ok() ? "" : absl::StrCat(" (", error.message(), ")")));
     }
     std::stable_sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) {
       return x.predicted.step_time_s < y.predicted.step_time_s;

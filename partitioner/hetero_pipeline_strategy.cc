@@ -40,10 +40,11 @@ class HeteroPipelineStrategy : public Strategy {
       }
     }
     if (!error.ok()) return error;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "hetero-pipeline: no pipeline through every pool fits: the model's ", cost.num_layers(),
-        " layers cannot be spread over the fleet's stages within memory (try ZeRO-3, full "
-        "recompute, or the auto strategy)"));
+    // Say what does not fit, with sizes: the deepest equal split is the closest to fitting.
+    absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
+    return absl::FailedPreconditionError(
+        absl::StrCat("hetero-pipeline: no pipeline through the fleet's pools fits memory",
+                     uniform.ok() ? "" : absl::StrCat("; e.g. ", uniform.status().message())));
   }
 };
 

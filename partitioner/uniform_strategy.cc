@@ -2,9 +2,10 @@
 //
 // Equal decoder blocks per stage (the embedding rides with the first, the head with the last),
 // equal samples per replica, ranks in Megatron's order (tensor-parallel fastest, then data, then
-// pipeline), so on a mixed fleet every replica runs at the pace of its slowest device. tp is the
-// job's pinned value or 1; pp the pinned value or the smallest divisor of the device count whose
-// equal split fits every device's memory. The baseline every other strategy is measured against.
+// pipeline), so on a mixed fleet every replica runs at the pace of its slowest device. tp and pp
+// are the job's pinned values or, as a user would pick them, the smallest tp (1, 2, 4, 8 within a
+// node) and then the smallest pp dividing the device count whose equal split fits every device's
+// memory. The baseline every other strategy is measured against.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -24,25 +25,29 @@ class UniformStrategy : public Strategy {
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions&) const override {
     const TrainingSpec& t = cost.training();
-    const int tp = t.layout.tp.value_or(1);
-    for (const NodeGroup& g : cost.fleet().groups) {
-      if (g.devices_per_node % tp != 0) {
-        return absl::InvalidArgumentError(absl::StrCat("tp ", tp, " does not divide the ",
-                                                       g.devices_per_node, " devices of a ",
-                                                       g.device.kind, " node"));
-      }
-    }
-    const int64_t units = static_cast<int64_t>(cost.slots().size()) / tp;
-    const int64_t blocks = cost.model().layers;
     absl::Status last = absl::FailedPreconditionError("no pipeline depth divides the fleet");
-    for (int64_t pp = 1; pp <= std::min(units, blocks); ++pp) {
-      if (units % pp != 0) continue;
-      if (t.layout.pp && *t.layout.pp != pp) continue;
-      if (t.layout.dp && *t.layout.dp != units / pp) continue;
-      absl::StatusOr<Plan> plan = Build(cost, tp, static_cast<int>(pp));
-      if (plan.ok()) return std::vector<Plan>{std::move(*plan)};
-      last = plan.status();
-      if (last.code() != absl::StatusCode::kFailedPrecondition) return last;
+    for (int tp : {1, 2, 4, 8}) {
+      if (t.layout.tp && *t.layout.tp != tp) continue;
+      bool fits_nodes = true;
+      for (const NodeGroup& g : cost.fleet().groups) fits_nodes &= g.devices_per_node % tp == 0;
+      if (!fits_nodes) {
+        if (t.layout.tp) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("tp ", tp, " does not divide the devices of every node"));
+        }
+        continue;
+      }
+      const int64_t units = static_cast<int64_t>(cost.slots().size()) / tp;
+      const int64_t blocks = cost.model().layers;
+      for (int64_t pp = 1; pp <= std::min(units, blocks); ++pp) {
+        if (units % pp != 0) continue;
+        if (t.layout.pp && *t.layout.pp != pp) continue;
+        if (t.layout.dp && *t.layout.dp != units / pp) continue;
+        absl::StatusOr<Plan> plan = Build(cost, tp, static_cast<int>(pp));
+        if (plan.ok()) return std::vector<Plan>{std::move(*plan)};
+        last = plan.status();
+        if (last.code() != absl::StatusCode::kFailedPrecondition) return last;
+      }
     }
     return last;
   }

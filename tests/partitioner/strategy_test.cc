@@ -47,3 +47,123 @@ TEST(StrategyTest, H200H20Llama7BAutoBeatsUniformThreeTimes) {
 
 }  // namespace
 }  // namespace tangram::partitioner
+
+namespace tangram::partitioner {
+namespace {
+
+using testing::Job;
+using testing::Llama2_7B;
+using testing::MakeCost;
+using testing::MakeFleet;
+using testing::MakeModel;
+
+TEST(StrategyTest, ProportionalSharesFollowThroughput) {
+  Fleet fleet = MakeFleet("H200:4x1,H20:4x1");
+  CostModel cost = MakeCost(fleet, MakeModel(8, 1024, 16, 1024), Job(4 * 989 + 4 * 148));
+  auto plan = MakePlan(cost, "proportional");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->dp, 8);
+  for (const PlanStage& s : plan->stages) {
+    for (const PlanCell& c : s.cells) {
+      const int64_t expected = c.kind == "H200" ? 989 : 148;
+      EXPECT_EQ(plan->replicas[c.replica].samples, expected) << c.kind;
+    }
+  }
+}
+
+TEST(StrategyTest, UniformSplitsEquallyInMegatronOrder) {
+  CostModel cost = MakeCost(MakeFleet("H100:8x1"), MakeModel(8, 1024, 16, 1024), Job(30));
+  auto plan = MakePlan(cost, "uniform");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->pp, 1);
+  EXPECT_EQ(plan->dp, 8);
+  for (const PlanReplica& r : plan->replicas) EXPECT_EQ(r.samples, r.index < 6 ? 4 : 3);
+}
+
+TEST(StrategyTest, PinnedLayoutIsHonoured) {
+  TrainingSpec job = Job(64);
+  job.layout.tp = 2;
+  job.layout.pp = 2;
+  CostModel cost = MakeCost(MakeFleet("H100:8x1"), MakeModel(8, 1024, 16, 1024), job);
+  for (const char* name : {"uniform", "auto", "hetero-pipeline"}) {
+    auto plan = MakePlan(cost, name);
+    ASSERT_TRUE(plan.ok()) << name << ": " << plan.status();
+    EXPECT_EQ(plan->tp, 2) << name;
+    EXPECT_EQ(plan->pp, 2) << name;
+  }
+}
+
+TEST(StrategyTest, HeteroPipelineGivesFasterStagesMoreLayers) {
+  TrainingSpec job = Job(256);
+  job.layout.dp = 1;
+  job.layout.tp = 8;
+  CostModel cost = MakeCost(MakeFleet("H200:8x1,H20:8x1"), Llama2_7B(), job);
+  auto plan = MakePlan(cost, "hetero-pipeline");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->pp, 2);
+  int64_t h200 = 0, h20 = 0;
+  for (const PlanStage& s : plan->stages) {
+    (s.cells[0].kind == "H200" ? h200 : h20) += s.layer_end - s.layer_begin;
+  }
+  EXPECT_GT(h200, 4 * h20);  // 989 vs 148 TFLOP/s
+  EXPECT_GE(h20, 1);
+}
+
+TEST(StrategyTest, AnInfeasibleJobIsRejectedByEveryStrategy) {
+  ModelSpec m = MakeModel(80, 8192, 64, 4096, 32000, true, 8);
+  CostModel cost = MakeCost(MakeFleet("Ascend910B:8x1"), m, Job(64, 1, 0, Recompute::kNone));
+  for (const std::string& name : StrategyNames()) {
+    if (name == "oracle") continue;
+    auto plan = MakePlan(cost, name);
+    ASSERT_FALSE(plan.ok()) << name;
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << name;
+    EXPECT_NE(plan.status().message().find("GiB"), std::string::npos) << plan.status();
+  }
+}
+
+TEST(StrategyTest, AutoReturnsRunnersUpInOrder) {
+  CostModel cost = MakeCost(MakeFleet("H200:8x2,Ascend910B:8x2"), Llama2_7B(), Job(256));
+  auto s = CreateStrategy("auto");
+  ASSERT_TRUE(s.ok());
+  auto plans = (*s)->Generate(cost, {3});
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  ASSERT_GE(plans->size(), 2u);
+  for (size_t i = 1; i < plans->size(); ++i) {
+    EXPECT_LE((*plans)[i - 1].predicted.step_time_s, (*plans)[i].predicted.step_time_s);
+  }
+}
+
+TEST(PlanJsonTest, RoundTripsAndHasTheDocumentedKeys) {
+  CostModel cost = MakeCost(MakeFleet("H200:8x1,H20:8x1"), Llama2_7B(), Job(128));
+  auto plan = MakePlan(cost, "hetero-pipeline");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::json j = PlanToJson(*plan);
+  for (const char* key : {"strategy", "stages", "predicted", "bound_step_time_s", "efficiency",
+                          "version", "replicas", "parallelism"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  for (const char* key : {"step_time_s", "tokens_per_s", "mfu"}) {
+    EXPECT_TRUE(j["predicted"].contains(key)) << key;
+  }
+  auto back = PlanFromJsonString(PlanToJsonString(*plan));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(PlanToJson(*back), j);
+  // The runtime re-evaluates a plan it reads: same prediction.
+  Plan again = *back;
+  ASSERT_TRUE(cost.Evaluate(&again).ok());
+  EXPECT_DOUBLE_EQ(again.predicted.step_time_s, plan->predicted.step_time_s);
+}
+
+TEST(PlanJsonTest, BadInputIsAClearError) {
+  EXPECT_EQ(PlanFromJsonString("{").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanFromJsonString("[]").status().code(), absl::StatusCode::kInvalidArgument);
+  auto v = PlanFromJsonString(R"({"format": "tangram-plan", "version": 99})");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("version 99"), std::string::npos);
+  auto missing = PlanFromJsonString(R"({"format": "tangram-plan", "version": 1})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("strategy"), std::string::npos) << missing.status();
+}
+
+}  // namespace
+}  // namespace tangram::partitioner

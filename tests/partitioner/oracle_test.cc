@@ -1,0 +1,124 @@
+// auto and hetero-pipeline against the exhaustive oracle on small random cases (≤ 8 devices,
+// ≤ 16 decoder layers), and the baseline never beating auto.
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "partitioner/strategy.h"
+#include "tests/partitioner/test_util.h"
+
+namespace tangram::partitioner {
+namespace {
+
+using testing::Job;
+using testing::MakeCost;
+using testing::MakeFleet;
+using testing::MakeModel;
+
+const char* kKinds[] = {"H200", "H20", "A100-80G", "Ascend910B", "L40S"};
+
+// A random fleet of ≤ 8 devices in ≤ 3 node groups, a model of ≤ `max_layers` blocks.
+struct SmallCase {
+  std::string fleet;
+  ModelSpec model;
+  TrainingSpec job;
+};
+
+SmallCase RandomCase(std::mt19937& rng, int max_layers) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  SmallCase c;
+  int devices = 0;
+  const int groups = pick(1, 3);
+  for (int g = 0; g < groups && devices < 8; ++g) {
+    const int per_node = std::min(8 - devices, pick(0, 2) == 0 ? 1 : pick(1, 2) * 2);
+    const int count = std::max(1, std::min((8 - devices) / per_node, pick(1, 2)));
+    if (!c.fleet.empty()) c.fleet += ",";
+    absl::StrAppend(&c.fleet, kKinds[pick(0, 4)], ":", per_node, "x", count);
+    devices += per_node * count;
+  }
+  const int heads = 8 * pick(1, 4);
+  c.model = MakeModel(pick(2, max_layers), heads * 64 * pick(1, 4), heads, 256 << pick(0, 3),
+                      1000 * pick(8, 64), pick(0, 1) == 1);
+  c.job = Job(pick(8, 64), 1 << pick(0, 2), pick(0, 3), static_cast<Recompute>(pick(0, 2)));
+  return c;
+}
+
+double Step(const CostModel& cost, const char* strategy) {
+  auto plan = MakePlan(cost, strategy);
+  return plan.ok() ? plan->predicted.step_time_s : -1;
+}
+
+TEST(OracleTest, AutoIsWithinTolerancesOfTheOracleOnRandomSmallCases) {
+  std::mt19937 rng(20240607);
+  int cases = 0, within_1pct = 0, hetero_cases = 0, hetero_ok = 0;
+  double worst = 1;
+  for (int i = 0; i < 150; ++i) {
+    SmallCase c = RandomCase(rng, i < 140 ? 8 : 16);
+    CostModel cost = MakeCost(MakeFleet(c.fleet), c.model, c.job);
+    const double oracle = Step(cost, "oracle");
+    const double best = Step(cost, "auto");
+    const double uniform = Step(cost, "uniform");
+    ASSERT_EQ(oracle < 0, best < 0) << c.fleet << " " << c.model.name;
+    if (oracle < 0) continue;
+    ++cases;
+    const double ratio = best / oracle;
+    worst = std::max(worst, ratio);
+    within_1pct += ratio <= 1.01;
+    EXPECT_LE(ratio, 1.05) << c.fleet << " " << c.model.name << " batch " << c.job.global_batch;
+    if (ratio > 1.05 && getenv("ORACLE_DEBUG")) {
+      for (const char* n : {"oracle", "auto"}) {
+        auto p = MakePlan(cost, n);
+        std::printf("  %s: tp%d pp%d dp%d mb%lld step %.4f pipe %.4f ar %.4f opt %.4f |", n, p->tp,
+                    p->pp, p->dp, (long long)p->replicas[0].micro_batch_size,
+                    p->predicted.step_time_s, p->predicted.pipeline_s,
+                    p->predicted.exposed_allreduce_s, p->predicted.optimizer_s);
+        for (auto& st : p->stages) {
+          std::printf(" [%lld,%lld)", (long long)st.layer_begin, (long long)st.layer_end);
+          for (auto& cell : st.cells) std::printf(" %s", cell.kind.c_str());
+        }
+        for (auto& r : p->replicas) std::printf(" s%lld", (long long)r.samples);
+        std::printf("\n");
+      }
+    }
+    if (uniform > 0) {
+      EXPECT_LE(best, uniform * (1 + 1e-9)) << c.fleet;
+    }
+    // hetero-pipeline optimises a narrower family; it must never beat the oracle.
+    const double hetero = Step(cost, "hetero-pipeline");
+    if (hetero > 0) {
+      ++hetero_cases;
+      hetero_ok += hetero >= oracle * (1 - 1e-9);
+    }
+  }
+  std::printf(
+      "auto vs oracle: %d feasible cases, %d within 1%% (%.1f%%), worst %.4f; "
+      "hetero-pipeline >= oracle in %d of %d\n",
+      cases, within_1pct, 100.0 * within_1pct / std::max(cases, 1), worst, hetero_ok, hetero_cases);
+  EXPECT_GE(cases, 60);
+  EXPECT_GE(within_1pct, 0.95 * cases);
+  EXPECT_EQ(hetero_ok, hetero_cases);
+}
+
+TEST(OracleTest, OracleAgreesWithHeteroPipelineOnATwoKindPipeline) {
+  // Two nodes of different speed, pipeline pinned: the exact balance is the oracle's optimum.
+  TrainingSpec job = Job(32);
+  job.layout.dp = 1;
+  job.layout.tp = 4;
+  CostModel cost = MakeCost(MakeFleet("H200:4x1,A100-80G:4x1"), MakeModel(16, 2048, 16, 2048), job);
+  const double oracle = Step(cost, "oracle");
+  const double hetero = Step(cost, "hetero-pipeline");
+  ASSERT_GT(oracle, 0);
+  EXPECT_NEAR(hetero / oracle, 1.0, 0.01);
+}
+
+TEST(OracleTest, RefusesLargeCases) {
+  CostModel cost = MakeCost(MakeFleet("H100:8x2"), MakeModel(8, 1024, 16, 1024), Job(64));
+  auto plan = MakePlan(cost, "oracle");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tangram::partitioner
