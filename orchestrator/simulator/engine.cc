@@ -1,0 +1,402 @@
+#include "orchestrator/simulator/engine.h"
+
+#include <algorithm>
+#include <queue>
+#include <span>
+
+#include "absl/strings/str_cat.h"
+
+namespace tangram::simulator::internal {
+namespace {
+
+enum EventKind : uint8_t { kComputeDone, kFlowDone, kBucketReady };
+
+struct Event {
+  double t;
+  uint64_t seq;
+  int32_t a, b, c;
+  EventKind kind;
+};
+struct Later {
+  bool operator()(const Event& x, const Event& y) const {
+    return x.t > y.t || (x.t == y.t && x.seq > y.seq);
+  }
+};
+
+enum class FlowKind : uint8_t { kP2p, kAllreduce };
+
+// A transfer in flight. `remaining` is seconds of work at full rate as of `updated`; it runs at
+// `rate` (1 = alone on its ports) until the next reshare.
+struct Flow {
+  double remaining = 0, rate = 1, updated = 0, start = 0;
+  uint32_t version = 0;
+  FlowKind kind = FlowKind::kP2p;
+  int32_t src = 0, dst = 0, flag = 0;  // p2p: cells and the flag it sets; allreduce: row
+  int32_t res[2] = {0, 0};             // p2p: sender egress, receiver ingress
+};
+
+enum CellStateKind : uint8_t { kIdle, kComputing, kSending, kOpsDone };
+
+struct CellState {
+  int32_t next = 0;
+  CellStateKind state = kIdle;
+  double op_start = 0, op_tp = 0;
+  double in_flight = 0, peak = 0, stage_bytes = 0;
+};
+
+struct RowState {
+  std::vector<int32_t> ready;  // members ready, per chunk × bucket
+  std::vector<int32_t> ports;  // every member's egress and ingress
+  int32_t next = 0, total = 0;
+  bool busy = false, done = false;
+  double done_t = 0;
+};
+
+class Engine {
+ public:
+  Engine(const Workload& w, bool contention, bool record, StepResult* out)
+      : w_(w), contention_(contention), record_(record), out_(out) {}
+
+  absl::Status Run() {
+    Init();
+    for (int32_t c = 0; c < static_cast<int32_t>(cells_.size()); ++c) TryStart(c);
+    while (!queue_.empty()) {
+      Event e = queue_.top();
+      queue_.pop();
+      now_ = e.t;
+      ++out_->events;
+      switch (e.kind) {
+        case kComputeDone:
+          OnComputeDone(e.a);
+          break;
+        case kFlowDone:
+          OnFlowDone(e.a, static_cast<uint32_t>(e.b));
+          break;
+        case kBucketReady:
+          OnBucketReady(e.a, e.b, e.c);
+          break;
+      }
+    }
+    for (size_t c = 0; c < cells_.size(); ++c) {
+      if (cells_[c].state != kOpsDone) {
+        const PipelineOp& op = w_.cells[c].ops[cells_[c].next];
+        return absl::InternalError(absl::StrCat(
+            "the pipeline schedule deadlocked: stage ", w_.cells[c].stage, " of replica ",
+            w_.cells[c].replica, " waits for ", op.backward ? "the gradient" : "the activation",
+            " of micro-batch ", op.micro_batch, " (chunk ", op.chunk, ")"));
+      }
+    }
+    for (size_t c = 0; c < cells_.size(); ++c) {
+      CellResult& r = out_->cells[c];
+      r.peak_in_flight = cells_[c].stage_bytes > 0 ? cells_[c].peak / cells_[c].stage_bytes : 0;
+      out_->step_time_s = std::max(out_->step_time_s, r.end_s);
+      out_->pipeline_s = std::max(out_->pipeline_s, r.pipeline_end_s);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void Init() {
+    const size_t n = w_.cells.size();
+    cells_.assign(n, CellState{});
+    flag_base_.assign(n, 0);
+    size_t flags = 0;
+    for (size_t c = 0; c < n; ++c) {
+      flag_base_[c] = flags;
+      const ReplicaWork& rep = w_.replicas[w_.cells[c].replica];
+      flags += 2u * static_cast<size_t>(w_.chunks) * rep.micro_batches;
+      for (int ch = 0; ch < w_.chunks; ++ch) {
+        cells_[c].stage_bytes += rep.stages[ch * w_.pp + w_.cells[c].stage].activation_bytes;
+      }
+    }
+    flags_.assign(flags, 0);
+    if (contention_) active_.assign(4 * n, {});
+    rows_.resize(w_.rows.size());
+    for (size_t s = 0; s < w_.rows.size(); ++s) {
+      const RowWork& rw = w_.rows[s];
+      RowState& row = rows_[s];
+      bool any = false;
+      for (double b : rw.bucket_s) any = any || b > 0;
+      if (!any || rw.cells.size() < 2) {
+        row.done = true;  // nothing to reduce
+        continue;
+      }
+      row.total = rw.buckets * w_.chunks;
+      row.ready.assign(row.total, 0);
+      for (int32_t c : rw.cells) {
+        row.ports.push_back(Port(c, rw.port, 0));
+        row.ports.push_back(Port(c, rw.port, 1));
+      }
+    }
+  }
+
+  static int32_t Port(int32_t cell, PortClass cls, int dir) { return cell * 4 + cls * 2 + dir; }
+
+  void Push(double t, EventKind kind, int32_t a, int32_t b = 0, int32_t c = 0) {
+    queue_.push(Event{t, seq_++, a, b, c, kind});
+  }
+
+  double Fraction(const ReplicaWork& rep, int32_t mb) const {
+    return mb + 1 == rep.micro_batches ? rep.last_fraction : 1.0;
+  }
+  size_t FlagIndex(int32_t cell, int chunk, int32_t mb, bool backward) const {
+    const int32_t m = w_.replicas[w_.cells[cell].replica].micro_batches;
+    return flag_base_[cell] + (static_cast<size_t>(chunk) * m + mb) * 2 + (backward ? 1 : 0);
+  }
+
+  void TryStart(int32_t c) {
+    CellState& cs = cells_[c];
+    if (cs.state != kIdle) return;
+    const CellWork& cw = w_.cells[c];
+    if (cs.next == static_cast<int32_t>(cw.ops.size())) {
+      OpsDone(c);
+      return;
+    }
+    const PipelineOp& op = cw.ops[cs.next];
+    const ReplicaWork& rep = w_.replicas[cw.replica];
+    const int vs = op.chunk * w_.pp + cw.stage;
+    const int last_vs = w_.pp * w_.chunks - 1;
+    const bool needs = op.backward ? vs < last_vs : vs > 0;
+    if (needs && !flags_[FlagIndex(c, op.chunk, op.micro_batch, op.backward)]) return;
+    const VirtualStage& st = rep.stages[vs];
+    const double f = Fraction(rep, op.micro_batch);
+    const double dur = (op.backward ? st.backward_s : st.forward_s) * f;
+    cs.state = kComputing;
+    cs.op_start = now_;
+    cs.op_tp = (op.backward ? st.tp_backward_s : st.tp_forward_s) * f;
+    if (!op.backward) {
+      cs.in_flight += st.activation_bytes * f;
+      cs.peak = std::max(cs.peak, cs.in_flight);
+    } else if (op.micro_batch + 1 == rep.micro_batches) {
+      // The last backward of this chunk fills the gradient buckets, last layers first.
+      const RowWork& rw = w_.rows[cw.stage];
+      if (!rows_[cw.stage].done) {
+        for (int32_t b = 0; b < rw.buckets; ++b) {
+          Push(now_ + dur * (b + 1) / rw.buckets, kBucketReady, c, op.chunk, b);
+        }
+      }
+    }
+    Push(now_ + dur, kComputeDone, c);
+  }
+
+  void OnComputeDone(int32_t c) {
+    CellState& cs = cells_[c];
+    const CellWork& cw = w_.cells[c];
+    const PipelineOp& op = cw.ops[cs.next++];
+    const ReplicaWork& rep = w_.replicas[cw.replica];
+    const int vs = op.chunk * w_.pp + cw.stage;
+    const VirtualStage& st = rep.stages[vs];
+    CellResult& r = out_->cells[c];
+    r.compute_s += now_ - cs.op_start;
+    r.tp_comm_s += cs.op_tp;
+    if (record_) {
+      out_->timeline.push_back({c, op.backward ? SpanKind::kBackward : SpanKind::kForward, op.chunk,
+                                op.micro_batch, cs.op_start, now_, cs.op_tp});
+    }
+    const double f = Fraction(rep, op.micro_batch);
+    if (op.backward) cs.in_flight -= st.activation_bytes * f;
+    const int last_vs = w_.pp * w_.chunks - 1;
+    int to = -1;
+    if (!op.backward && vs < last_vs) to = vs + 1;
+    if (op.backward && vs > 0) to = vs - 1;
+    if (to < 0) {
+      cs.state = kIdle;
+      TryStart(c);
+      return;
+    }
+    const int32_t dst = rep.stages[to].cell;
+    const double work =
+        op.backward ? st.prev_alpha_s + f * st.prev_beta_s : st.send_alpha_s + f * st.send_beta_s;
+    const PortClass cls = op.backward ? st.prev_port : st.next_port;
+    cs.state = kSending;
+    cs.op_start = now_;
+    Flow fl;
+    fl.kind = FlowKind::kP2p;
+    fl.src = c;
+    fl.dst = dst;
+    fl.flag = static_cast<int32_t>(FlagIndex(dst, to / w_.pp, op.micro_batch, op.backward));
+    fl.res[0] = Port(c, cls, 0);
+    fl.res[1] = Port(dst, cls, 1);
+    StartFlow(fl, work);
+  }
+
+  void OnBucketReady(int32_t c, int32_t chunk, int32_t bucket) {
+    const int32_t s = w_.cells[c].stage;
+    RowState& row = rows_[s];
+    ++row.ready[chunk * w_.rows[s].buckets + bucket];
+    TryLaunch(s);
+  }
+
+  // Buckets go out one at a time on the stage's communication stream, in one order everywhere:
+  // chunks last to first (the order their last backward passes run), buckets in order.
+  void TryLaunch(int32_t s) {
+    RowState& row = rows_[s];
+    const RowWork& rw = w_.rows[s];
+    if (row.busy || row.done || row.next >= row.total) return;
+    const int32_t chunk = w_.chunks - 1 - row.next / rw.buckets;
+    const int32_t bucket = row.next % rw.buckets;
+    if (row.ready[chunk * rw.buckets + bucket] < static_cast<int32_t>(rw.cells.size())) return;
+    row.busy = true;
+    Flow fl;
+    fl.kind = FlowKind::kAllreduce;
+    fl.src = s;
+    fl.dst = chunk;
+    fl.flag = bucket;
+    StartFlow(fl, rw.bucket_s[chunk]);
+  }
+
+  std::span<const int32_t> Resources(const Flow& f) const {
+    if (f.kind == FlowKind::kP2p) return {f.res, 2};
+    return rows_[f.src].ports;
+  }
+
+  void StartFlow(Flow fl, double work) {
+    int32_t id;
+    if (!free_flows_.empty()) {
+      id = free_flows_.back();
+      free_flows_.pop_back();
+      fl.version = flows_[id].version + 1;
+      flows_[id] = fl;
+    } else {
+      id = static_cast<int32_t>(flows_.size());
+      flows_.push_back(fl);
+    }
+    Flow& f = flows_[id];
+    f.remaining = work;
+    f.updated = now_;
+    f.start = now_;
+    f.rate = 1;
+    if (!contention_) {
+      Push(now_ + work, kFlowDone, id, static_cast<int32_t>(f.version));
+      return;
+    }
+    for (int32_t p : Resources(f)) active_[p].push_back(id);
+    Reshare(id);
+  }
+
+  // Collects into touched_ every live flow on the ports of `f`, once each.
+  void Touch(const Flow& f) {
+    if (mark_.size() < flows_.size()) mark_.resize(flows_.size(), 0);
+    ++stamp_;
+    touched_.clear();
+    for (int32_t p : Resources(f)) {
+      for (int32_t g : active_[p]) {
+        if (mark_[g] != stamp_) {
+          mark_[g] = stamp_;
+          touched_.push_back(g);
+        }
+      }
+    }
+  }
+
+  // A new flow joined: it and every flow sharing a port with it get their new rates.
+  void Reshare(int32_t id) {
+    Touch(flows_[id]);
+    scratch_ = touched_;
+    for (int32_t g : scratch_) Reshare1(g, g == id);
+  }
+
+  void OnFlowDone(int32_t id, uint32_t version) {
+    if (flows_[id].version != version) return;  // superseded by a reshare
+    const Flow f = flows_[id];
+    ++flows_[id].version;
+    free_flows_.push_back(id);
+    if (contention_) {
+      for (int32_t p : Resources(f)) {
+        auto& list = active_[p];
+        auto it = std::find(list.begin(), list.end(), id);
+        *it = list.back();
+        list.pop_back();
+      }
+      // Survivors on the freed ports speed up.
+      Touch(f);
+      scratch_ = touched_;
+      for (int32_t g : scratch_) Reshare1(g, false);
+    }
+    if (f.kind == FlowKind::kP2p) {
+      flags_[f.flag] = 1;
+      CellResult& r = out_->cells[f.src];
+      r.send_s += now_ - f.start;
+      if (record_) out_->timeline.push_back({f.src, SpanKind::kSend, 0, 0, f.start, now_, 0});
+      cells_[f.src].state = kIdle;
+      TryStart(f.dst);
+      TryStart(f.src);
+      return;
+    }
+    RowState& row = rows_[f.src];
+    if (record_) {
+      for (int32_t c : w_.rows[f.src].cells) {
+        out_->timeline.push_back(
+            {c, SpanKind::kAllreduce, static_cast<int16_t>(f.dst), f.flag, f.start, now_, 0});
+      }
+    }
+    row.busy = false;
+    if (++row.next == row.total) {
+      row.done = true;
+      row.done_t = now_;
+      for (int32_t c : w_.rows[f.src].cells) MaybeOptimizer(c);
+    } else {
+      TryLaunch(f.src);
+    }
+  }
+
+  // Brings flow g's remaining work up to date and, if its rate changed (or `fresh`), schedules
+  // its completion anew (the old event goes stale by version).
+  void Reshare1(int32_t g, bool fresh) {
+    Flow& f = flows_[g];
+    f.remaining = std::max(0.0, f.remaining - (now_ - f.updated) * f.rate);
+    f.updated = now_;
+    size_t busiest = 1;
+    for (int32_t p : Resources(f)) busiest = std::max(busiest, active_[p].size());
+    const double rate = 1.0 / static_cast<double>(busiest);
+    if (rate == f.rate && !fresh) return;
+    f.rate = rate;
+    ++f.version;
+    Push(now_ + f.remaining / f.rate, kFlowDone, g, static_cast<int32_t>(f.version));
+  }
+
+  void OpsDone(int32_t c) {
+    cells_[c].state = kOpsDone;
+    out_->cells[c].pipeline_end_s = now_;
+    MaybeOptimizer(c);
+  }
+
+  void MaybeOptimizer(int32_t c) {
+    const RowState& row = rows_[w_.cells[c].stage];
+    if (cells_[c].state != kOpsDone || !row.done) return;
+    CellResult& r = out_->cells[c];
+    const double start = std::max(r.pipeline_end_s, row.done_t);
+    r.allreduce_wait_s = start - r.pipeline_end_s;
+    r.optimizer_s = w_.cells[c].optimizer_s;
+    r.end_s = start + r.optimizer_s;
+    if (record_) {
+      out_->timeline.push_back({c, SpanKind::kOptimizer, 0, 0, start, r.end_s, 0});
+    }
+  }
+
+  const Workload& w_;
+  const bool contention_, record_;
+  StepResult* out_;
+  double now_ = 0;
+  uint64_t seq_ = 0;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::vector<CellState> cells_;
+  std::vector<size_t> flag_base_;
+  std::vector<uint8_t> flags_;
+  std::vector<RowState> rows_;
+  std::vector<Flow> flows_;
+  std::vector<int32_t> free_flows_;
+  std::vector<std::vector<int32_t>> active_;  // flows on each port (contention only)
+  std::vector<uint32_t> mark_;
+  std::vector<int32_t> touched_, scratch_;
+  uint32_t stamp_ = 0;
+};
+
+}  // namespace
+
+absl::Status RunStep(const Workload& work, bool contention, bool record, StepResult* result) {
+  Engine engine(work, contention, record, result);
+  return engine.Run();
+}
+
+}  // namespace tangram::simulator::internal

@@ -1,0 +1,71 @@
+// The event engine under Simulate (simulator.h): a discrete-event simulation of one step over a
+// Workload — the per-cell op orders, the per-op times and link figures the simulator derived from
+// the cost model. Internal to the simulator; tests reach it through Simulate.
+//
+// Cost: O(E log E) for E ≈ 2·(cells × chunks × micro-batches) compute and transfer events plus the
+// gradient buckets; memory linear in cells × chunks × micro-batches. Not thread-safe per Engine;
+// separate Engines are independent.
+#ifndef TANGRAM_ORCHESTRATOR_SIMULATOR_ENGINE_H_
+#define TANGRAM_ORCHESTRATOR_SIMULATOR_ENGINE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "orchestrator/simulator/schedule.h"
+#include "orchestrator/simulator/simulator.h"
+
+namespace tangram::simulator::internal {
+
+enum PortClass : int8_t { kNvlink = 0, kNetwork = 1 };
+
+// One model chunk of one replica's pipeline (virtual stage k = chunk × pp + stage).
+struct VirtualStage {
+  int32_t cell = 0;
+  double forward_s = 0;  // one full micro-batch, slowdown and tp collectives included
+  double backward_s = 0;
+  double tp_forward_s = 0;  // of which tensor-parallel collectives
+  double tp_backward_s = 0;
+  double send_alpha_s = 0;  // activations to the next virtual stage: latency
+  double send_beta_s = 0;   // bytes ÷ bandwidth for one full micro-batch
+  double prev_alpha_s = 0;  // to the previous virtual stage (gradients)
+  double prev_beta_s = 0;
+  PortClass next_port = kNetwork, prev_port = kNetwork;
+  double activation_bytes = 0;  // kept per full micro-batch until its backward
+};
+
+struct ReplicaWork {
+  int32_t micro_batches = 1;
+  double last_fraction = 1;          // size of the last micro-batch ÷ the others
+  std::vector<VirtualStage> stages;  // pp × chunks, in virtual-stage order
+};
+
+struct CellWork {
+  int32_t stage = 0;
+  int32_t replica = 0;
+  double optimizer_s = 0;
+  std::vector<PipelineOp> ops;
+};
+
+// The data-parallel allreduce of one stage: its cells, and per chunk the buckets.
+struct RowWork {
+  std::vector<int32_t> cells;
+  PortClass port = kNetwork;
+  int32_t buckets = 0;           // per chunk
+  std::vector<double> bucket_s;  // per chunk: one bucket at full rate; 0 = no allreduce
+};
+
+struct Workload {
+  int32_t pp = 1, dp = 1, chunks = 1;
+  std::vector<CellWork> cells;  // stage-major: stage × dp + replica
+  std::vector<ReplicaWork> replicas;
+  std::vector<RowWork> rows;  // one per stage
+};
+
+// Runs the step. Fills the time fields of result->cells (which the caller sized and labelled),
+// step_time_s, pipeline_s, events and, when `record`, the timeline. kInternal if the schedule
+// deadlocks (a bug in a schedule: every op order must respect its own dependencies).
+absl::Status RunStep(const Workload& work, bool contention, bool record, StepResult* result);
+
+}  // namespace tangram::simulator::internal
+
+#endif  // TANGRAM_ORCHESTRATOR_SIMULATOR_ENGINE_H_

@@ -1,0 +1,224 @@
+#include "orchestrator/simulator/svg.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tangram::simulator {
+namespace {
+
+const char* Colour(SpanKind k) {
+  switch (k) {
+    case SpanKind::kForward:
+      return "#4e79a7";
+    case SpanKind::kBackward:
+      return "#59a14f";
+    case SpanKind::kSend:
+      return "#f28e2b";
+    case SpanKind::kAllreduce:
+      return "#e15759";
+    case SpanKind::kOptimizer:
+      return "#b07aa1";
+  }
+  return "#999999";
+}
+
+// A round tick step giving about `target` ticks over [0, span].
+double TickStep(double span, int target) {
+  if (span <= 0) return 1;
+  const double raw = span / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * mag >= raw) return m * mag;
+  }
+  return 10 * mag;
+}
+
+std::string Header(int width, int height) {
+  return absl::StrFormat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+      "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n"
+      "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+      width, height, width, height, width, height);
+}
+
+std::string Text(double x, double y, const std::string& s, const char* anchor = "start",
+                 int size = 11) {
+  return absl::StrFormat(
+      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\">%s</text>\n", x, y, anchor,
+      size, XmlEscape(s));
+}
+
+}  // namespace
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string GanttSvg(const StepResult& step, const std::string& title, int max_rows) {
+  // Rows: replica 0's stages first, then the next replicas, up to max_rows.
+  std::vector<int> rows;
+  const int n = static_cast<int>(step.cells.size());
+  int pp = 0, dp = 0;
+  for (const CellResult& c : step.cells) {
+    pp = std::max(pp, c.stage + 1);
+    dp = std::max(dp, c.replica + 1);
+  }
+  for (int r = 0; r < dp && static_cast<int>(rows.size()) < max_rows; ++r) {
+    for (int s = 0; s < pp && static_cast<int>(rows.size()) < max_rows; ++s) {
+      rows.push_back(s * dp + r);
+    }
+  }
+  std::vector<int> row_of(n, -1);
+  for (size_t i = 0; i < rows.size(); ++i) row_of[rows[i]] = static_cast<int>(i);
+
+  const int left = 190, right = 20, top = 50, row_h = 16, gap = 3;
+  const int plot_w = 1000;
+  const int width = left + plot_w + right;
+  const int height = top + static_cast<int>(rows.size()) * (row_h + gap) + 70;
+  const double span = std::max(step.step_time_s, 1e-12);
+  auto x_of = [&](double t) { return left + plot_w * t / span; };
+
+  std::string out = Header(width, height);
+  out += Text(left, 20, title, "start", 14);
+  out += Text(left, 38,
+              absl::StrFormat("step %.4g s · bubble %.1f%% · busy %.1f%% · exposed comm %.4g s%s",
+                              step.step_time_s, 100 * step.bubble_fraction,
+                              100 * step.busy_fraction, step.exposed_comm_s,
+                              rows.size() < step.cells.size()
+                                  ? absl::StrFormat(" · showing %d of %d cells", rows.size(), n)
+                                  : std::string()));
+  const double tick = TickStep(span, 10);
+  const int axis_y = top + static_cast<int>(rows.size()) * (row_h + gap);
+  for (double t = 0; t <= span * 1.0001; t += tick) {
+    out +=
+        absl::StrFormat("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#dddddd\"/>\n",
+                        x_of(t), top, x_of(t), axis_y);
+    out += Text(x_of(t), axis_y + 14, absl::StrFormat("%.4g s", t), "middle");
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const CellResult& c = step.cells[rows[i]];
+    const int y = top + static_cast<int>(i) * (row_h + gap);
+    out += Text(left - 6, y + row_h - 4,
+                absl::StrFormat("stage %d · replica %d · %s×%d", c.stage, c.replica, c.kind,
+                                c.devices.size()),
+                "end");
+  }
+  for (const Span& s : step.timeline) {
+    const int row = row_of[s.cell];
+    if (row < 0) continue;
+    const int y = top + row * (row_h + gap);
+    // Compute spans fill the row; communication spans the lower half, so both show.
+    const bool comm = s.kind == SpanKind::kSend || s.kind == SpanKind::kAllreduce;
+    const double w = std::max(0.3, x_of(s.end_s) - x_of(s.start_s));
+    out += absl::StrFormat(
+        "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+        "fill=\"%s\"><title>%s</title></rect>\n",
+        x_of(s.start_s), comm ? y + row_h / 2 : y, w, comm ? row_h / 2 : row_h, Colour(s.kind),
+        XmlEscape(absl::StrFormat("%s mb %d: %.4g–%.4g s", SpanKindName(s.kind), s.micro_batch,
+                                  s.start_s, s.end_s)));
+  }
+  int lx = left;
+  const int ly = axis_y + 36;
+  for (SpanKind k : {SpanKind::kForward, SpanKind::kBackward, SpanKind::kSend, SpanKind::kAllreduce,
+                     SpanKind::kOptimizer}) {
+    out += absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", lx,
+                           ly - 10, Colour(k));
+    out += Text(lx + 16, ly, SpanKindName(k));
+    lx += 110;
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::string& title) {
+  const int left = 90, right = 30, top = 50, panel_h = 200, gap = 70;
+  const int group_w = 120;
+  const int n = static_cast<int>(entries.size());
+  const int width = left + std::max(1, n) * group_w + right;
+  const int height = top + 2 * panel_h + gap + 60;
+  std::string out = Header(width, height);
+  out += Text(left, 22, title, "start", 14);
+  out += Text(left, 38, "simulated (dark) and cost-model prediction (light)");
+  double max_tput = 0;
+  for (const CompareEntry& e : entries) {
+    max_tput = std::max({max_tput, e.simulated_tokens_per_s, e.predicted_tokens_per_s});
+  }
+  if (max_tput <= 0) max_tput = 1;
+  auto panel = [&](int y0, const char* label, double vmax, auto value, auto light, auto fmt) {
+    out += absl::StrFormat("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n",
+                           left, y0 + panel_h, width - right, y0 + panel_h);
+    out += Text(12, y0 + panel_h / 2, label);
+    const double tick = TickStep(vmax, 4);
+    for (double v = 0; v <= vmax * 1.0001; v += tick) {
+      const double y = y0 + panel_h - panel_h * v / vmax;
+      out += absl::StrFormat(
+          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eeeeee\"/>\n", left, y,
+          width - right, y);
+      out += Text(left - 4, y + 4, fmt(v), "end", 10);
+    }
+    for (int i = 0; i < n; ++i) {
+      const CompareEntry& e = entries[i];
+      const int x = left + i * group_w + 15;
+      if (!e.feasible) {
+        out += Text(x + 40, y0 + panel_h - 6, "infeasible", "middle", 10);
+        continue;
+      }
+      const double v = value(e), l = light(e);
+      const double h = panel_h * std::min(1.0, v / vmax), hl = panel_h * std::min(1.0, l / vmax);
+      out += absl::StrFormat(
+          "<rect x=\"%d\" y=\"%.1f\" width=\"40\" height=\"%.1f\" fill=\"#4e79a7\"/>\n", x,
+          y0 + panel_h - h, h);
+      if (l > 0) {
+        out += absl::StrFormat(
+            "<rect x=\"%d\" y=\"%.1f\" width=\"40\" height=\"%.1f\" fill=\"#a0cbe8\"/>\n", x + 42,
+            y0 + panel_h - hl, hl);
+      }
+      out += Text(x + 20, y0 + panel_h - h - 3, fmt(v), "middle", 9);
+    }
+  };
+  panel(
+      top, "tokens/s", max_tput * 1.1,
+      [](const CompareEntry& e) { return e.simulated_tokens_per_s; },
+      [](const CompareEntry& e) { return e.predicted_tokens_per_s; },
+      [](double v) { return absl::StrFormat("%.3g", v); });
+  panel(
+      top + panel_h + gap, "efficiency", 1.0, [](const CompareEntry& e) { return e.efficiency; },
+      [](const CompareEntry& e) { return e.mfu; },
+      [](double v) { return absl::StrFormat("%.0f%%", 100 * v); });
+  out += Text(left, top + panel_h + gap - 8,
+              "efficiency (dark) = bound ÷ simulated step; MFU (light)", "start", 10);
+  for (int i = 0; i < n; ++i) {
+    out +=
+        Text(left + i * group_w + 55, top + 2 * panel_h + gap + 18, entries[i].strategy, "middle");
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+}  // namespace tangram::simulator

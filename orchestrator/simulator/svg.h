@@ -1,0 +1,38 @@
+// Pictures people would rather look at than read, as standalone SVG (well-formed XML, no
+// scripts, no external fonts):
+//   * GanttSvg: one step, one row per pipeline cell (stage × replica, its devices move together),
+//     forward / backward / pipeline send / allreduce / optimizer in distinct colours, a time axis.
+//     Large plans show the first `max_rows` cells, replica 0's stages first, and say so.
+//   * CompareSvg: every strategy's throughput (tokens/s) and efficiency (bound ÷ step time) as
+//     two bar panels, simulated next to the cost model's prediction.
+// Pure functions; thread-safe.
+#ifndef TANGRAM_ORCHESTRATOR_SIMULATOR_SVG_H_
+#define TANGRAM_ORCHESTRATOR_SIMULATOR_SVG_H_
+
+#include <string>
+#include <vector>
+
+#include "orchestrator/simulator/simulator.h"
+
+namespace tangram::simulator {
+
+std::string GanttSvg(const StepResult& step, const std::string& title, int max_rows = 64);
+
+struct CompareEntry {
+  std::string strategy;
+  bool feasible = true;
+  std::string error;  // when not feasible
+  double simulated_tokens_per_s = 0;
+  double predicted_tokens_per_s = 0;  // the cost model's closed form
+  double efficiency = 0;              // bound step time ÷ simulated step time
+  double mfu = 0;
+};
+
+std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::string& title);
+
+// Escapes &, <, >, " and ' for XML text and attributes.
+std::string XmlEscape(const std::string& s);
+
+}  // namespace tangram::simulator
+
+#endif  // TANGRAM_ORCHESTRATOR_SIMULATOR_SVG_H_

@@ -1,0 +1,228 @@
+#include "orchestrator/simulator/workload.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace tangram::simulator::internal {
+namespace {
+
+using partitioner::AllreduceGroup;
+using partitioner::CostModel;
+using partitioner::Plan;
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The cost model's ring: 2(q−1)α + 2(q−1)/q · n / bw.
+double Ring(int64_t q, double n, double gbs, double alpha) {
+  if (q <= 1) return 0;
+  return 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * n / (gbs * 1e9);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan& plan, int chunks) {
+  const int pp = plan.pp;
+  std::vector<int64_t> len(static_cast<size_t>(pp) * chunks);
+  for (int s = 0; s < pp; ++s) {
+    // The decoder blocks of the stage go evenly over its chunks; the embedding (first layer of
+    // the model) stays with the first chunk, the head (last layer) with the last, as in
+    // Megatron-LM, so the chunks carry equal work.
+    const bool embedding = s == 0, head = s + 1 == pp;
+    const int64_t n = plan.stages[s].layer_end - plan.stages[s].layer_begin;
+    const int64_t body = n - (embedding ? 1 : 0) - (head ? 1 : 0);
+    if (body < chunks) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stage ", s, " has ", body, " decoder layers, fewer than ", chunks, " virtual stages"));
+    }
+    for (int c = 0; c < chunks; ++c) {
+      int64_t l = body / chunks + (c < body % chunks ? 1 : 0);
+      if (embedding && c == 0) ++l;
+      if (head && c + 1 == chunks) ++l;
+      len[c * pp + s] = l;
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> out(len.size());
+  int64_t cursor = plan.stages[0].layer_begin;
+  for (size_t k = 0; k < len.size(); ++k) {
+    out[k] = {cursor, cursor + len[k]};
+    cursor += len[k];
+  }
+  return out;
+}
+
+double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
+                        const std::string& algorithm, std::string* chosen) {
+  const partitioner::NetworkSpec& net = cost.fleet().network;
+  const bool multi_island = group.parts.size() > 1;
+  if (algorithm == "auto" || !multi_island || group.size() <= 1 || bytes <= 0) {
+    return cost.AllreduceTime(group, bytes, chosen);
+  }
+  double slowest = group.parts[0].member_gbs;
+  for (const auto& p : group.parts) slowest = std::min(slowest, p.member_gbs);
+  if (algorithm == "ring") {
+    if (chosen != nullptr) *chosen = "ring";
+    return Ring(group.size(), bytes, std::min(slowest, group.inter_island_gbs),
+                net.inter_island_latency_us * 1e-6);
+  }
+  // Hierarchical: a ring inside each island (reduce-scatter + allgather), then across islands on
+  // the shards of the smallest island.
+  double inside = 0;
+  int64_t smallest = group.size();
+  for (const auto& p : group.parts) {
+    const double alpha =
+        (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
+    inside =
+        std::max(inside, Ring(p.members, bytes, p.nodes > 1 ? p.member_gbs : p.intra_gbs, alpha));
+    smallest = std::min(smallest, p.members);
+  }
+  if (chosen != nullptr) *chosen = "hierarchical";
+  return inside + Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
+                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
+}
+
+absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
+                                       const SimOptions& options, StepResult* result) {
+  const auto& slots = cost.slots();
+  TANGRAM_RETURN_IF_ERROR(
+      partitioner::ValidatePlan(plan, static_cast<int64_t>(slots.size()), cost.num_layers()));
+  if (options.allreduce != "auto" && options.allreduce != "ring" &&
+      options.allreduce != "hierarchical") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown allreduce algorithm \"",
+                                                   options.allreduce,
+                                                   "\" (known: auto, ring, hierarchical)"));
+  }
+  if (!options.device_slowdown.empty() && options.device_slowdown.size() != slots.size()) {
+    return absl::InvalidArgumentError("device_slowdown needs one entry per fleet device");
+  }
+  if (!(options.bucket_mib > 0) || options.max_buckets < 1) {
+    return absl::InvalidArgumentError("bucket_mib must be > 0 and max_buckets >= 1");
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto schedule, CreateSchedule(options.schedule));
+  int chunks = options.virtual_stages;
+  if (chunks < 1) return absl::InvalidArgumentError("virtual_stages must be >= 1");
+  if (chunks > 1 && !schedule->interleaved()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("virtual_stages = ", chunks, " needs the interleaved schedule"));
+  }
+  if (schedule->interleaved() && plan.pp < 2) {
+    return absl::FailedPreconditionError("the interleaved schedule needs at least 2 stages");
+  }
+  if (schedule->interleaved() && chunks == 1) {
+    TANGRAM_ASSIGN_OR_RETURN(schedule, CreateSchedule("1f1b"));  // what Megatron-LM runs then
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto ranges, ChunkRanges(plan, chunks));
+
+  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  Workload w;
+  w.pp = pp;
+  w.dp = dp;
+  w.chunks = chunks;
+  w.cells.resize(static_cast<size_t>(pp) * dp);
+  result->cells.assign(w.cells.size(), CellResult{});
+  auto first = [&](int s, int r) { return plan.stages[s].cells[r].devices[0]; };
+  auto group_of = [&](int s, int r) { return slots[first(s, r)].group; };
+  for (int s = 0; s < pp; ++s) {
+    for (int r = 0; r < dp; ++r) {
+      CellResult& cr = result->cells[s * dp + r];
+      cr.stage = s;
+      cr.replica = r;
+      cr.devices = plan.stages[s].cells[r].devices;
+      cr.kind = cost.fleet().groups[group_of(s, r)].device.kind;
+      cr.capacity_gib = cost.CapacityBytes(group_of(s, r)) / kGiB;
+      for (int64_t d : cr.devices) {
+        if (!options.device_slowdown.empty()) {
+          cr.slowdown = std::max(cr.slowdown, options.device_slowdown[d]);
+        }
+      }
+    }
+  }
+
+  w.replicas.resize(dp);
+  for (int r = 0; r < dp; ++r) {
+    const partitioner::PlanReplica& rep = plan.replicas[r];
+    const double b = static_cast<double>(rep.micro_batch_size);
+    ReplicaWork& rw = w.replicas[r];
+    const int64_t m = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
+    rw.micro_batches = static_cast<int32_t>(m);
+    rw.last_fraction = static_cast<double>(rep.samples - (m - 1) * rep.micro_batch_size) / b;
+    const double bytes = cost.BoundaryBytes(tp, b);
+    const int total = pp * chunks;
+    rw.stages.resize(total);
+    for (int k = 0; k < total; ++k) {
+      const int s = k % pp;
+      const auto [lb, le] = ranges[k];
+      const int g = group_of(s, r);
+      const double slow = result->cells[s * dp + r].slowdown;
+      const double tpc = cost.TpCommTime(g, tp, lb, le, b);
+      VirtualStage& vs = rw.stages[k];
+      vs.cell = s * dp + r;
+      vs.tp_forward_s = tpc / 3;
+      vs.tp_backward_s = tpc * 2 / 3;
+      vs.forward_s = cost.ForwardTime(g, tp, lb, le, b) * slow + vs.tp_forward_s;
+      vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s;
+      vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
+                            cost.StageMemory(tp, dp, lb, le, 0, b).activations;
+      auto link = [&](int other, double* alpha, double* beta, PortClass* port) {
+        const int64_t a = first(s, r), o = first(other % pp, r);
+        *alpha = cost.LinkLatency(a, o);
+        *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
+        *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
+      };
+      if (k + 1 < total) link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port);
+      if (k > 0) link(k - 1, &vs.prev_alpha_s, &vs.prev_beta_s, &vs.prev_port);
+    }
+  }
+
+  for (int s = 0; s < pp; ++s) {
+    const partitioner::PlanStage& st = plan.stages[s];
+    for (int r = 0; r < dp; ++r) {
+      CellWork& cw = w.cells[s * dp + r];
+      cw.stage = s;
+      cw.replica = r;
+      const double b = static_cast<double>(plan.replicas[r].micro_batch_size);
+      cw.optimizer_s = cost.OptimizerTime(
+          group_of(s, r), cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b));
+      cw.ops.reserve(2 * static_cast<size_t>(chunks) * w.replicas[r].micro_batches);
+      schedule->Order(s, pp, w.replicas[r].micro_batches, chunks, &cw.ops);
+    }
+  }
+
+  w.rows.resize(pp);
+  std::vector<int64_t> members(dp);
+  double largest = -1;
+  const double bucket_bytes = options.bucket_mib * 1024 * 1024;
+  for (int s = 0; s < pp; ++s) {
+    RowWork& row = w.rows[s];
+    for (int r = 0; r < dp; ++r) {
+      members[r] = first(s, r);
+      row.cells.push_back(s * dp + r);
+    }
+    const partitioner::AllreduceGroup group = cost.SummarizeGroup(members);
+    row.port = group.parts.size() == 1 && group.parts[0].nodes == 1 ? kNvlink : kNetwork;
+    std::vector<double> bytes(chunks);
+    double most = 0;
+    for (int c = 0; c < chunks; ++c) {
+      const auto [lb, le] = ranges[c * pp + s];
+      bytes[c] = dp > 1 ? cost.GradientAllreduceBytes(tp, lb, le) : 0;
+      most = std::max(most, bytes[c]);
+    }
+    row.buckets = static_cast<int32_t>(
+        std::clamp<double>(std::ceil(most / bucket_bytes), 1, options.max_buckets));
+    row.bucket_s.resize(chunks);
+    std::string algorithm = "none";
+    for (int c = 0; c < chunks; ++c) {
+      row.bucket_s[c] =
+          AllreduceSeconds(cost, group, bytes[c] / row.buckets, options.allreduce, &algorithm);
+    }
+    if (most > largest) {
+      largest = most;
+      result->allreduce_algorithm = dp > 1 ? algorithm : "none";
+    }
+  }
+  return w;
+}
+
+}  // namespace tangram::simulator::internal

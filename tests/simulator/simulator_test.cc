@@ -1,0 +1,171 @@
+// The simulator against the closed form: a homogeneous fleet matches the cost model, a slower
+// device stretches exactly its own work, shared links slow transfers down, bad input is refused.
+#include "orchestrator/simulator/simulator.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "partitioner/strategy.h"
+#include "tests/simulator/sim_test_util.h"
+
+namespace tangram::simulator {
+namespace {
+
+using testing::BlockModel;
+using testing::EvenPlan;
+using testing::MakeCost;
+using testing::MakeFleet;
+using testing::Training;
+
+struct Layout {
+  int tp, pp, dp;
+};
+
+class AgreementTest : public ::testing::TestWithParam<Layout> {};
+
+// Without contention the simulator and the cost model share every number; on a homogeneous fleet
+// their step times agree to within 5% (the cost model's 1F1B formula is exact for equal stages;
+// what differs is how bucketed allreduces hide behind the drain).
+TEST_P(AgreementTest, HomogeneousFleetMatchesCostModel) {
+  const Layout l = GetParam();
+  auto fleet = MakeFleet("H100", 8, 4);
+  auto cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), Training(128, 2));
+  auto plan = EvenPlan(cost, l.tp, l.pp, l.dp);
+  ASSERT_TRUE(cost.Evaluate(&plan).ok());
+  for (bool contention : {false, true}) {
+    SimOptions options;
+    options.contention = contention;
+    auto res = Simulate(cost, plan, options);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_NEAR(res->step_time_s / plan.predicted.step_time_s, 1.0, 0.05)
+        << "tp " << l.tp << " pp " << l.pp << " dp " << l.dp << " contention " << contention
+        << ": simulated " << res->step_time_s << " s, cost model " << plan.predicted.step_time_s;
+    EXPECT_NEAR(res->tokens_per_s * res->step_time_s, 128.0 * 2048, 1e-6);
+    EXPECT_TRUE(res->fits_memory);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, AgreementTest,
+                         ::testing::Values(Layout{8, 4, 1}, Layout{8, 1, 4}, Layout{4, 2, 4},
+                                           Layout{2, 4, 4}, Layout{1, 8, 4}, Layout{8, 2, 2}));
+
+TEST(SimulatorTest, StrategyPlansOnAMixedFleetRun) {
+  auto fleet = MakeFleet("H200", 8, 1, "  - device: H20\n    devices_per_node: 8\n    count: 1\n");
+  auto cost = MakeCost(fleet, BlockModel(32, 4096, 4096, 32000), Training(64, 1));
+  for (std::string name : {"uniform", "proportional", "hetero-pipeline", "auto"}) {
+    auto plan = partitioner::MakePlan(cost, name);
+    if (!plan.ok()) continue;  // a strategy may find the job infeasible
+    auto res = Simulate(cost, *plan, SimOptions{});
+    ASSERT_TRUE(res.ok()) << name << ": " << res.status();
+    EXPECT_GT(res->step_time_s, cost.BoundStepTime() * 0.999) << name;
+    EXPECT_NEAR(res->step_time_s / plan->predicted.step_time_s, 1.0, 0.25) << name;
+  }
+}
+
+// Pure data parallelism: device 0 twice as slow doubles its replica's compute and nothing else.
+TEST(SlowDeviceTest, StretchesOnlyItsReplica) {
+  auto fleet = MakeFleet("ideal", 4, 1);
+  auto cost = MakeCost(fleet, BlockModel(8), Training(32));
+  auto plan = EvenPlan(cost, 1, 1, 4);
+  SimOptions options;
+  auto base = Simulate(cost, plan, options);
+  options.device_slowdown = {2, 1, 1, 1};
+  auto slow = Simulate(cost, plan, options);
+  ASSERT_TRUE(base.ok() && slow.ok());
+  EXPECT_NEAR(slow->cells[0].compute_s, 2 * base->cells[0].compute_s, 1e-9);
+  for (int r = 1; r < 4; ++r)
+    EXPECT_NEAR(slow->cells[r].compute_s, base->cells[r].compute_s, 1e-12);
+  EXPECT_NEAR(slow->pipeline_s, 2 * base->pipeline_s, 1e-9);
+  EXPECT_NEAR(slow->cells[1].busy_fraction, base->cells[1].busy_fraction / 2, 0.01);
+}
+
+// In a 1F1B pipeline with free links, one stage k twice as slow stretches exactly its own work
+// and sets the pace: the step is the fill and drain of the stages before it, m of its own
+// micro-batches, and the one wait for its first gradient (the stages after it need longer for
+// micro-batch 0 than its p − k − 1 warm-up forwards take):
+//   Σ_{s<k} (f_s + b_s) + m·(f'_k + b'_k) + max(0, Σ_{s>k} (f_s + b_s) − (p − k − 1)·f'_k).
+TEST(SlowDeviceTest, SlowStageSetsThePipelinePace) {
+  const int p = 4, m = 8, k = 2;
+  auto fleet = MakeFleet("ideal", p, 1);
+  auto cost = MakeCost(fleet, BlockModel(4 * p), Training(m));
+  auto plan = EvenPlan(cost, 1, p, 1);
+  SimOptions options;
+  auto base = Simulate(cost, plan, options);
+  options.device_slowdown = {1, 1, 2, 1};
+  auto res = Simulate(cost, plan, options);
+  ASSERT_TRUE(res.ok() && base.ok());
+  std::vector<double> f(p), b(p);
+  for (int s = 0; s < p; ++s) {
+    const auto& st = plan.stages[s];
+    f[s] = options.device_slowdown[s] * cost.ForwardTime(0, 1, st.layer_begin, st.layer_end, 1);
+    b[s] = options.device_slowdown[s] * cost.BackwardTime(0, 1, st.layer_begin, st.layer_end, 1);
+  }
+  double before = 0, after = 0;
+  for (int s = 0; s < k; ++s) before += f[s] + b[s];
+  for (int s = k + 1; s < p; ++s) after += f[s] + b[s];
+  const double expected = before + m * (f[k] + b[k]) + std::max(0.0, after - (p - k - 1) * f[k]);
+  EXPECT_NEAR(res->pipeline_s / expected, 1.0, 1e-6);
+  EXPECT_NEAR(res->cells[k].slowdown, 2.0, 0);
+  EXPECT_NEAR(res->cells[k].compute_s, 2 * base->cells[k].compute_s, 1e-9);
+  for (int s = 0; s < p; ++s) {
+    if (s != k) {
+      EXPECT_NEAR(res->cells[s].compute_s, base->cells[s].compute_s, 1e-12);
+    }
+  }
+}
+
+// Two stages on two nodes, two replicas: stage 1's gradient buckets go out on the NIC while it
+// sends its last gradients to stage 0 on the same NIC; with contention both slow down.
+TEST(ContentionTest, SharedNicSlowsTheStepDown) {
+  auto fleet = MakeFleet("H100", 8, 4);
+  auto cost = MakeCost(fleet, BlockModel(8, 8192, 2048, 32000), Training(8, 1));
+  auto plan = EvenPlan(cost, 8, 2, 2);
+  SimOptions options;
+  options.contention = false;
+  auto free = Simulate(cost, plan, options);
+  options.contention = true;
+  auto shared = Simulate(cost, plan, options);
+  ASSERT_TRUE(free.ok() && shared.ok());
+  EXPECT_GT(shared->step_time_s, free->step_time_s);
+  EXPECT_GT(shared->cells[2].send_s + shared->cells[3].send_s,
+            free->cells[2].send_s + free->cells[3].send_s);
+}
+
+TEST(SimulatorTest, RejectsBadInput) {
+  auto fleet = MakeFleet("ideal", 4, 1);
+  auto cost = MakeCost(fleet, BlockModel(8), Training(8));
+  auto plan = EvenPlan(cost, 1, 2, 2);
+  SimOptions options;
+  options.allreduce = "butterfly";
+  EXPECT_EQ(Simulate(cost, plan, options).status().code(), absl::StatusCode::kInvalidArgument);
+  options = SimOptions{};
+  options.device_slowdown = {1, 2};
+  EXPECT_EQ(Simulate(cost, plan, options).status().code(), absl::StatusCode::kInvalidArgument);
+  plan.stages[0].cells[0].devices[0] = 99;
+  EXPECT_EQ(Simulate(cost, plan, SimOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SimulatorTest, AllreduceAlgorithmsOnTwoIslands) {
+  auto fleet =
+      MakeFleet("H200", 8, 2, "  - device: Ascend910B\n    devices_per_node: 8\n    count: 2\n");
+  auto cost = MakeCost(fleet, BlockModel(8, 4096, 2048, 32000), Training(32, 1));
+  auto plan = EvenPlan(cost, 8, 1, 4);
+  double ring = 0, hier = 0;
+  for (std::string algorithm : {"ring", "hierarchical", "auto"}) {
+    SimOptions options;
+    options.allreduce = algorithm;
+    auto res = Simulate(cost, plan, options);
+    ASSERT_TRUE(res.ok()) << res.status();
+    if (algorithm != "auto") {
+      EXPECT_EQ(res->allreduce_algorithm, algorithm);
+    }
+    if (algorithm == "ring") ring = res->step_time_s;
+    if (algorithm == "hierarchical") hier = res->step_time_s;
+    if (algorithm == "auto") {
+      EXPECT_LE(res->step_time_s, std::max(ring, hier) + 1e-12);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tangram::simulator
