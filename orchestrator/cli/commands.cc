@@ -6,12 +6,14 @@ namespace tangram::orchestrator {
 std::unique_ptr<Command> MakeValidateCommand();
 std::unique_ptr<Command> MakeDevicesCommand();
 std::unique_ptr<Command> MakeDescribeCommand();
+std::unique_ptr<Command> MakePlanCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(MakeValidateCommand());
   commands.push_back(MakeDevicesCommand());
   commands.push_back(MakeDescribeCommand());
+  commands.push_back(MakePlanCommand());
   return commands;
 }
 

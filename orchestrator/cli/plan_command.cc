@@ -1,0 +1,233 @@
+// `tangram plan --fleet F --model M [--job J] [--strategy S] [--compare] [--json] [--out FILE]`:
+// the partitioner's plan for a job, as a table for people or as the versioned plan JSON
+// (docs/plan-format.md) that `train --plan` and `simulate --plan` execute. --compare runs every
+// strategy on the same fleet and shows them side by side, with uniform as the baseline.
+//
+// Without --job the training setup is a stated default: global batch max(1024, devices)
+// sequences, micro-batch 1, bf16, ZeRO-1, selective recompute.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "orchestrator/cli/cli_util.h"
+#include "partitioner/plan_json.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+using partitioner::Plan;
+
+partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet) {
+  partitioner::TrainingSpec t;
+  t.global_batch = std::max<int64_t>(1024, fleet.num_devices());
+  t.micro_batch = 1;
+  t.zero_stage = 1;
+  t.recompute = partitioner::Recompute::kSelective;
+  return t;
+}
+
+std::string Percent(double x) { return absl::StrFormat("%.1f%%", 100 * x); }
+
+void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
+  std::cout << absl::StrFormat(
+      "Plan (%s): fleet %s (%d devices), model %s, global batch %d x %d tokens, %s, ZeRO-%d, "
+      "%s recompute\n",
+      plan.strategy, plan.fleet, cost.slots().size(), plan.model, plan.global_batch, plan.seq_len,
+      partitioner::PrecisionName(plan.precision), plan.zero_stage,
+      partitioner::RecomputeName(plan.recompute));
+  std::cout << absl::StrFormat("  tp %d, pp %d, dp %d\n", plan.tp, plan.pp, plan.dp);
+  Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",
+                "capacity GiB", "fwd+bwd s/mb", "allreduce s"});
+  for (const partitioner::PlanStage& s : plan.stages) {
+    std::map<std::string, int> kinds;
+    double memory = 0, capacity = 1e30, time = 0;
+    size_t devices = 0;
+    for (const partitioner::PlanCell& c : s.cells) {
+      ++kinds[c.kind];
+      devices += c.devices.size();
+      if (c.memory_gib > memory) {
+        memory = c.memory_gib;
+        capacity = c.capacity_gib;
+      }
+      time = std::max(time, c.forward_s + c.backward_s);
+    }
+    std::string kind_text;
+    for (const auto& [k, n] : kinds) {
+      absl::StrAppend(&kind_text, kind_text.empty() ? "" : ", ", k, " x", n);
+    }
+    std::string first =
+        devices > 0 && s.cells.size() == 1
+            ? absl::StrCat(s.cells[0].devices.front(), "-", s.cells[0].devices.back())
+            : std::to_string(devices);
+    stages.AddRow(
+        {std::to_string(s.index), absl::StrCat(s.layer_begin, "-", s.layer_end - 1),
+         absl::StrCat(plan.layer_names[s.layer_begin], "..", plan.layer_names[s.layer_end - 1]),
+         first, kind_text, Fixed(memory, 1), Fixed(capacity, 1), Fixed(time, 3),
+         Fixed(s.allreduce_s, 3)});
+  }
+  std::cout << stages.Render();
+  // Replica batch shares, grouped by the kinds of their stages.
+  std::map<std::string, std::vector<int64_t>> shares;
+  for (const partitioner::PlanReplica& r : plan.replicas) {
+    std::string kinds;
+    for (const partitioner::PlanStage& s : plan.stages) {
+      const std::string& k = s.cells[r.index].kind;
+      if (kinds.find(k) == std::string::npos) absl::StrAppend(&kinds, kinds.empty() ? "" : "+", k);
+    }
+    shares[kinds].push_back(r.samples);
+  }
+  Table replicas({"replicas on", "count", "samples each", "micro-batch"});
+  for (const auto& [kinds, s] : shares) {
+    auto [lo, hi] = std::minmax_element(s.begin(), s.end());
+    replicas.AddRow({kinds, std::to_string(s.size()),
+                     *lo == *hi ? std::to_string(*lo) : absl::StrCat(*lo, "-", *hi),
+                     std::to_string(plan.replicas[0].micro_batch_size)});
+  }
+  std::cout << replicas.Render();
+  const partitioner::Prediction& p = plan.predicted;
+  std::cout << absl::StrFormat(
+      "  predicted: step %.3f s, %s tokens/s, MFU %s, %.1f TFLOP/s per device\n"
+      "             (1F1B %.3f s of which bubble %.3f s; exposed allreduce %.3f s; optimizer "
+      "%.3f s)\n",
+      p.step_time_s, Human(p.tokens_per_s), Percent(p.mfu), p.tflops_per_device, p.pipeline_s,
+      p.bubble_s, p.exposed_allreduce_s, p.optimizer_s);
+  std::cout << absl::StrFormat(
+      "  bound: %.3f s (model FLOPs per step / the fleet's summed %.0f TFLOP/s); efficiency %s\n",
+      plan.bound_step_time_s, cost.SummedTflops(), Percent(plan.efficiency));
+  std::cout << "  bottleneck: " << p.bottleneck << "\n";
+  for (const std::string& note : plan.notes) std::cout << "  note: " << note << "\n";
+}
+
+class PlanCommand : public Command {
+ public:
+  std::string Name() const override { return "plan"; }
+  std::string Description() const override {
+    return "Partition a model over a fleet: stages, replicas, memory, predicted step time";
+  }
+  void Configure(CLI::App* sub) override {
+    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
+    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
+    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
+    sub->add_option("--strategy", strategy_,
+                    "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
+                    "job's, else auto)");
+    sub->add_flag("--compare", compare_, "Every strategy side by side");
+    sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan");
+    sub->add_option("--out", out_path_, "Also write the plan JSON to this file");
+  }
+
+  absl::Status Run(const GlobalOptions& global) override {
+    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+    std::optional<partitioner::Fleet> fleet;
+    std::optional<partitioner::ModelSpec> model;
+    partitioner::TrainingSpec training;
+    std::string strategy = strategy_;
+    bool have_job = false;
+    if (!job_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+      fleet = job.fleet;
+      model = job.model;
+      training = job.training;
+      if (strategy.empty()) strategy = job.strategy;
+      have_job = true;
+    }
+    if (!fleet_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
+    }
+    if (!model_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
+    }
+    if (!fleet || !model)
+      return absl::InvalidArgumentError("plan: give --fleet and --model, or --job");
+    if (!have_job) training = DefaultTraining(*fleet);
+    if (strategy.empty()) strategy = "auto";
+    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(*fleet, *model, training));
+    if (compare_) return Compare(cost, global);
+
+    TANGRAM_ASSIGN_OR_RETURN(auto s, partitioner::CreateStrategy(strategy));
+    TANGRAM_ASSIGN_OR_RETURN(std::vector<Plan> plans, s->Generate(cost, {alternatives_}));
+    if (!out_path_.empty()) {
+      std::ofstream out(out_path_);
+      out << partitioner::PlanToJsonString(plans.front()) << "\n";
+      if (!out) return absl::FailedPreconditionError(absl::StrCat(out_path_, ": cannot write"));
+    }
+    if (global.json) {
+      nlohmann::json j = partitioner::PlanToJson(plans.front());
+      if (alternatives_ > 0) {
+        j["alternatives"] = nlohmann::json::array();
+        for (size_t i = 1; i < plans.size(); ++i) {
+          j["alternatives"].push_back(partitioner::PlanToJson(plans[i]));
+        }
+      }
+      PrintJson(j);
+      return absl::OkStatus();
+    }
+    for (size_t i = 0; i < plans.size(); ++i) {
+      if (i > 0) std::cout << "\nAlternative " << i << ":\n";
+      PrintPlan(plans[i], cost);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Compare(const partitioner::CostModel& cost, const GlobalOptions& global) {
+    nlohmann::json out = {{"fleet", cost.fleet().name},
+                          {"model", cost.model().name},
+                          {"bound_step_time_s", cost.BoundStepTime()},
+                          {"strategies", nlohmann::json::array()}};
+    Table t({"strategy", "tp", "pp", "dp", "step s", "tokens/s", "MFU", "efficiency", "vs uniform",
+             "plan ms"});
+    double uniform = 0;
+    for (const std::string& name :
+         {std::string("uniform"), std::string("proportional"), std::string("hetero-pipeline"),
+          std::string("auto"), std::string("oracle")}) {
+      auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<Plan> plan = partitioner::MakePlan(cost, name);
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      nlohmann::json entry = {{"strategy", name}, {"ok", plan.ok()}, {"planning_ms", ms}};
+      if (!plan.ok()) {
+        entry["error"] = std::string(plan.status().message());
+        t.AddRow({name, "-", "-", "-", "-", "-", "-", "-", "-", Fixed(ms, 1)});
+        notes_.push_back(absl::StrCat(name, ": ", plan.status().message()));
+      } else {
+        if (name == "uniform") uniform = plan->predicted.tokens_per_s;
+        entry["plan"] = partitioner::PlanToJson(*plan);
+        t.AddRow(
+            {name, std::to_string(plan->tp), std::to_string(plan->pp), std::to_string(plan->dp),
+             Fixed(plan->predicted.step_time_s, 3), Human(plan->predicted.tokens_per_s),
+             Percent(plan->predicted.mfu), Percent(plan->efficiency),
+             uniform > 0 ? absl::StrFormat("%.2fx", plan->predicted.tokens_per_s / uniform) : "-",
+             Fixed(ms, 1)});
+      }
+      out["strategies"].push_back(std::move(entry));
+    }
+    if (global.json) {
+      PrintJson(out);
+      return absl::OkStatus();
+    }
+    std::cout << absl::StrFormat(
+        "Strategies on fleet %s (%d devices), model %s; bound %.3f s per step\n", cost.fleet().name,
+        cost.slots().size(), cost.model().name, cost.BoundStepTime());
+    std::cout << t.Render();
+    for (const std::string& n : notes_) std::cout << "  " << n << "\n";
+    return absl::OkStatus();
+  }
+
+  std::string fleet_path_, model_path_, job_path_, strategy_, out_path_;
+  bool compare_ = false;
+  int alternatives_ = 0;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakePlanCommand() { return std::make_unique<PlanCommand>(); }
+
+}  // namespace tangram::orchestrator
