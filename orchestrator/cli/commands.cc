@@ -7,6 +7,8 @@ std::unique_ptr<Command> MakeValidateCommand();
 std::unique_ptr<Command> MakeDevicesCommand();
 std::unique_ptr<Command> MakeDescribeCommand();
 std::unique_ptr<Command> MakePlanCommand();
+std::unique_ptr<Command> MakeSimulateCommand();
+std::unique_ptr<Command> MakeCompareCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
@@ -14,6 +16,8 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeDevicesCommand());
   commands.push_back(MakeDescribeCommand());
   commands.push_back(MakePlanCommand());
+  commands.push_back(MakeSimulateCommand());
+  commands.push_back(MakeCompareCommand());
   return commands;
 }
 

@@ -1,0 +1,179 @@
+// `tangram compare --fleet F --model M --job J [--chart compare.svg]`: every partition strategy
+// on one fleet, each plan simulated; a table on the terminal (cost-model prediction next to the
+// simulated step, throughput, MFU, efficiency, bubble, exposed communication, memory) and an SVG
+// bar chart of throughput and efficiency. Strategies that cannot plan the job show why.
+#include <chrono>
+#include <iostream>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "orchestrator/cli/cli_util.h"
+#include "orchestrator/simulator/progress.h"
+#include "orchestrator/simulator/simulator.h"
+#include "orchestrator/simulator/svg.h"
+#include "orchestrator/simulator/trace.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+struct Row {
+  simulator::CompareEntry entry;
+  partitioner::Plan plan;
+  simulator::StepResult step;
+  double wall_s = 0;
+};
+
+class CompareCommand : public Command {
+ public:
+  std::string Name() const override { return "compare"; }
+  std::string Description() const override {
+    return "Every partition strategy on one fleet, simulated: table and SVG bar chart";
+  }
+  void Configure(CLI::App* sub) override {
+    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
+    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
+    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
+    sub->add_option("--chart", chart_path_,
+                    "SVG bar chart to write (default compare.svg; '' = none)");
+    sub->add_option("--schedule", options_.schedule, "1f1b (default) | gpipe | interleaved");
+    sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
+  }
+
+  absl::Status Run(const GlobalOptions& global) override {
+    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+    std::optional<partitioner::Fleet> fleet;
+    std::optional<partitioner::ModelSpec> model;
+    partitioner::TrainingSpec training;
+    bool have_job = false;
+    if (!job_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+      fleet = job.fleet;
+      model = job.model;
+      training = job.training;
+      have_job = true;
+    }
+    if (!fleet_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
+    }
+    if (!model_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
+    }
+    if (!fleet || !model) {
+      return absl::InvalidArgumentError("compare: give --fleet and --model, or --job");
+    }
+    if (!have_job) {
+      training.global_batch = std::max<int64_t>(1024, fleet->num_devices());
+      training.micro_batch = 1;
+      training.zero_stage = 1;
+      training.recompute = partitioner::Recompute::kSelective;
+    }
+    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(*fleet, *model, training));
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<std::string> names = partitioner::StrategyNames();
+    std::vector<Row> rows;
+    simulator::Progress progress("comparing", static_cast<int64_t>(names.size()),
+                                 !no_progress_ && !global.json);
+    for (const std::string& name : names) {
+      progress.Update(static_cast<int64_t>(rows.size()));
+      const auto t0 = std::chrono::steady_clock::now();
+      Row row;
+      row.entry.strategy = name;
+      absl::StatusOr<partitioner::Plan> plan = partitioner::MakePlan(cost, name);
+      absl::StatusOr<simulator::StepResult> step =
+          plan.ok() ? simulator::Simulate(cost, *plan, options_) : plan.status();
+      if (!step.ok()) {
+        row.entry.feasible = false;
+        row.entry.error = std::string(step.status().message());
+      } else {
+        row.plan = *std::move(plan);
+        row.step = *std::move(step);
+        row.entry.simulated_tokens_per_s = row.step.tokens_per_s;
+        row.entry.predicted_tokens_per_s = row.plan.predicted.tokens_per_s;
+        row.entry.efficiency = row.plan.bound_step_time_s / row.step.step_time_s;
+        row.entry.mfu = row.step.mfu;
+      }
+      row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rows.push_back(std::move(row));
+    }
+    progress.Update(static_cast<int64_t>(names.size()));
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<simulator::CompareEntry> entries;
+    for (const Row& r : rows) entries.push_back(r.entry);
+    const std::string title = absl::StrFormat("%s on %s (%d devices): strategies compared",
+                                              model->name, fleet->name, fleet->num_devices());
+    if (!chart_path_.empty()) {
+      TANGRAM_RETURN_IF_ERROR(
+          simulator::WriteTextFile(chart_path_, simulator::CompareSvg(entries, title)));
+    }
+    if (global.json) {
+      nlohmann::json j = {{"fleet", fleet->name}, {"model", model->name}, {"wall_s", wall}};
+      nlohmann::json list = nlohmann::json::array();
+      for (const Row& r : rows) {
+        nlohmann::json e = {
+            {"strategy", r.entry.strategy}, {"feasible", r.entry.feasible}, {"wall_s", r.wall_s}};
+        if (!r.entry.feasible) {
+          e["error"] = r.entry.error;
+        } else {
+          e.update({{"tp", r.plan.tp},
+                    {"pp", r.plan.pp},
+                    {"dp", r.plan.dp},
+                    {"predicted_step_time_s", r.plan.predicted.step_time_s},
+                    {"step_time_s", r.step.step_time_s},
+                    {"tokens_per_s", r.step.tokens_per_s},
+                    {"mfu", r.step.mfu},
+                    {"tflops_per_device", r.step.tflops_per_device},
+                    {"efficiency", r.entry.efficiency},
+                    {"bubble_fraction", r.step.bubble_fraction},
+                    {"exposed_comm_s", r.step.exposed_comm_s},
+                    {"peak_memory_fraction", r.step.peak_memory_fraction}});
+        }
+        list.push_back(std::move(e));
+      }
+      j["strategies"] = std::move(list);
+      if (!chart_path_.empty()) j["chart"] = chart_path_;
+      PrintJson(j);
+      return absl::OkStatus();
+    }
+    std::cout << title << "\n";
+    Table t({"strategy", "tp/pp/dp", "cost model s", "simulated s", "diff", "tokens/s", "MFU",
+             "efficiency", "bubble", "exposed comm s", "memory"});
+    for (const Row& r : rows) {
+      if (!r.entry.feasible) {
+        t.AddRow({r.entry.strategy, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"});
+        continue;
+      }
+      t.AddRow({r.entry.strategy, absl::StrCat(r.plan.tp, "/", r.plan.pp, "/", r.plan.dp),
+                Fixed(r.plan.predicted.step_time_s, 3), Fixed(r.step.step_time_s, 3),
+                absl::StrFormat("%+.1f%%",
+                                100 * (r.step.step_time_s / r.plan.predicted.step_time_s - 1)),
+                Human(r.step.tokens_per_s), absl::StrFormat("%.1f%%", 100 * r.step.mfu),
+                absl::StrFormat("%.1f%%", 100 * r.entry.efficiency),
+                absl::StrFormat("%.1f%%", 100 * r.step.bubble_fraction),
+                Fixed(r.step.exposed_comm_s, 3),
+                absl::StrFormat("%.0f%%", 100 * r.step.peak_memory_fraction)});
+    }
+    std::cout << t.Render();
+    for (const Row& r : rows) {
+      if (!r.entry.feasible) std::cout << "  " << r.entry.strategy << ": " << r.entry.error << "\n";
+    }
+    std::cout << absl::StrFormat("  %d strategies planned and simulated in %.2f s\n", rows.size(),
+                                 wall);
+    if (!chart_path_.empty()) std::cout << "  chart: " << chart_path_ << "\n";
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string fleet_path_, model_path_, job_path_, chart_path_ = "compare.svg";
+  simulator::SimOptions options_;
+  bool no_progress_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeCompareCommand() { return std::make_unique<CompareCommand>(); }
+
+}  // namespace tangram::orchestrator

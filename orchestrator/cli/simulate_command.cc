@@ -1,0 +1,152 @@
+// `tangram simulate --fleet F --model M --job J [--strategy S | --plan plan.json] [--steps N]`:
+// plays training steps out event by event (orchestrator/simulator/) and reports step time,
+// tokens/s, MFU, busy and bubble fractions, exposed communication and peak memory; optionally a
+// Chrome/Perfetto trace (--trace) and an SVG Gantt chart of one step (--gantt), and what-if
+// scenarios (stragglers, a failed node, slower cross-island links, drift).
+//
+// Without --job the training setup is the same stated default as `tangram plan`'s: global batch
+// max(1024, devices) sequences, micro-batch 1, bf16, ZeRO-1, selective recompute. A job that pins
+// `layout: {virtual_stages: v}` with v > 1 selects the interleaved schedule unless --schedule says
+// otherwise.
+#include <iostream>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "orchestrator/cli/cli_util.h"
+#include "orchestrator/simulator/report.h"
+#include "orchestrator/simulator/run.h"
+#include "orchestrator/simulator/svg.h"
+#include "orchestrator/simulator/trace.h"
+#include "partitioner/plan_json.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+class SimulateCommand : public Command {
+ public:
+  std::string Name() const override { return "simulate"; }
+  std::string Description() const override {
+    return "Simulate training steps event by event: timeline, bubbles, communication, memory";
+  }
+  void Configure(CLI::App* sub) override {
+    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
+    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
+    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
+    sub->add_option("--strategy", strategy_, "Partition strategy (default: the job's, else auto)");
+    sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
+    sub->add_option("--steps", steps_, "Steps to simulate (default 1)");
+    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved");
+    sub->add_option("--virtual-stages", virtual_stages_,
+                    "Model chunks per pipeline rank (interleaved; default: the job's layout)");
+    sub->add_option("--allreduce", options_.allreduce, "auto (default) | ring | hierarchical");
+    sub->add_option("--bucket-mib", options_.bucket_mib, "Gradient bucket size, MiB (default 25)");
+    sub->add_flag("--no-contention", no_contention_,
+                  "Every transfer at its link's full bandwidth (as the cost model assumes)");
+    sub->add_option("--trace", trace_path_, "Write a Chrome/Perfetto trace of the last step");
+    sub->add_option("--gantt", gantt_path_, "Write an SVG Gantt chart of the last step");
+    sub->add_option(
+        "--straggler", stragglers_,
+        "DEVICE:PERCENT[@STEP]: device computes PERCENT% slower from STEP (repeatable)");
+    sub->add_option("--fail-node", fail_node_, "NODE[@STEP]: the node fails in STEP; re-plan");
+    sub->add_option("--cross-island-slowdown", run_.scenario.cross_island_slowdown,
+                    "Inter-island links this many times slower (>= 1)");
+    sub->add_option("--drift", run_.scenario.drift_percent,
+                    "Per-step random walk of every device's speed, +-PERCENT");
+    sub->add_option("--seed", run_.scenario.seed, "Seed of the drift (default 1)");
+    sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
+  }
+
+  absl::Status Run(const GlobalOptions& global) override {
+    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+    std::optional<partitioner::Fleet> fleet;
+    std::optional<partitioner::ModelSpec> model;
+    partitioner::TrainingSpec training;
+    std::string strategy = strategy_;
+    bool have_job = false;
+    if (!job_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+      fleet = job.fleet;
+      model = job.model;
+      training = job.training;
+      if (strategy.empty()) strategy = job.strategy;
+      have_job = true;
+    }
+    if (!fleet_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
+    }
+    if (!model_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
+    }
+    if (!fleet || !model) {
+      return absl::InvalidArgumentError("simulate: give --fleet and --model, or --job");
+    }
+    if (!have_job) {
+      training.global_batch = std::max<int64_t>(1024, fleet->num_devices());
+      training.micro_batch = 1;
+      training.zero_stage = 1;
+      training.recompute = partitioner::Recompute::kSelective;
+    }
+    if (strategy.empty()) strategy = "auto";
+    std::optional<partitioner::Plan> plan;
+    if (!plan_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(plan_path_));
+    }
+
+    SimOptions& sim = run_.sim;
+    sim.allreduce = options_.allreduce;
+    sim.bucket_mib = options_.bucket_mib;
+    sim.contention = !no_contention_;
+    sim.virtual_stages =
+        virtual_stages_ > 0 ? virtual_stages_ : training.layout.virtual_stages.value_or(1);
+    sim.schedule = !schedule_.empty() ? schedule_ : sim.virtual_stages > 1 ? "interleaved" : "1f1b";
+    sim.record_timeline = !trace_path_.empty() || !gantt_path_.empty();
+    run_.steps = steps_;
+    run_.progress = !no_progress_ && !global.json;
+    for (const std::string& s : stragglers_) {
+      TANGRAM_ASSIGN_OR_RETURN(auto straggler, simulator::ParseStraggler(s));
+      run_.scenario.stragglers.push_back(straggler);
+    }
+    if (!fail_node_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(run_.scenario.failure, simulator::ParseNodeFailure(fail_node_));
+    }
+    TANGRAM_ASSIGN_OR_RETURN(
+        simulator::RunResult result,
+        simulator::SimulateRun(*fleet, *model, training, plan, strategy, run_));
+    const std::string label = absl::StrCat(model->name, " on ", fleet->name, ", ",
+                                           result.plan.strategy, ", ", sim.schedule);
+    if (!trace_path_.empty()) {
+      TANGRAM_RETURN_IF_ERROR(
+          simulator::WriteTextFile(trace_path_, simulator::ChromeTraceJson(result.last, label)));
+    }
+    if (!gantt_path_.empty()) {
+      TANGRAM_RETURN_IF_ERROR(
+          simulator::WriteTextFile(gantt_path_, simulator::GanttSvg(result.last, label)));
+    }
+    if (global.json) {
+      PrintJson(simulator::RunJson(result, sim));
+    } else {
+      std::cout << simulator::RunText(result, sim);
+      if (!trace_path_.empty()) std::cout << "  trace: " << trace_path_ << "\n";
+      if (!gantt_path_.empty()) std::cout << "  gantt: " << gantt_path_ << "\n";
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  using SimOptions = simulator::SimOptions;
+  std::string fleet_path_, model_path_, job_path_, strategy_, plan_path_, schedule_;
+  std::string trace_path_, gantt_path_, fail_node_;
+  std::vector<std::string> stragglers_;
+  int64_t steps_ = 1;
+  int virtual_stages_ = 0;
+  bool no_contention_ = false, no_progress_ = false;
+  SimOptions options_;
+  simulator::RunOptions run_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeSimulateCommand() { return std::make_unique<SimulateCommand>(); }
+
+}  // namespace tangram::orchestrator

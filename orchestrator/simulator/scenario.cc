@@ -1,0 +1,118 @@
+#include "orchestrator/simulator/scenario.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace tangram::simulator {
+namespace {
+
+absl::Status Bad(const std::string& what, const std::string& text, const char* form) {
+  return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\": expected ", form));
+}
+
+// splitmix64: a tiny, seedable generator, identical on every platform.
+uint64_t Next(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+absl::StatusOr<Straggler> ParseStraggler(const std::string& text) {
+  const char* form = "DEVICE:PERCENT[@STEP], e.g. 3:50@2";
+  std::vector<std::string> at = absl::StrSplit(text, '@');
+  if (at.size() > 2) return Bad("--straggler", text, form);
+  std::vector<std::string> parts = absl::StrSplit(at[0], ':');
+  Straggler s;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &s.device) ||
+      !absl::SimpleAtod(parts[1], &s.percent) || s.device < 0 || !(s.percent > -100) ||
+      s.percent > 1e6) {
+    return Bad("--straggler", text, form);
+  }
+  if (at.size() == 2 && (!absl::SimpleAtoi(at[1], &s.from_step) || s.from_step < 0)) {
+    return Bad("--straggler", text, form);
+  }
+  return s;
+}
+
+absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text) {
+  const char* form = "NODE[@STEP], e.g. 5@3";
+  std::vector<std::string> at = absl::StrSplit(text, '@');
+  NodeFailure f;
+  if (at.size() > 2 || !absl::SimpleAtoi(at[0], &f.node) || f.node < 0) {
+    return Bad("--fail-node", text, form);
+  }
+  if (at.size() == 2 && (!absl::SimpleAtoi(at[1], &f.step) || f.step < 0)) {
+    return Bad("--fail-node", text, form);
+  }
+  return f;
+}
+
+absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet) {
+  for (const Straggler& s : scenario.stragglers) {
+    if (s.device >= fleet.num_devices()) {
+      return absl::InvalidArgumentError(absl::StrCat("--straggler: device ", s.device,
+                                                     " is out of range (the fleet has ",
+                                                     fleet.num_devices(), " devices)"));
+    }
+  }
+  if (scenario.failure && scenario.failure->node >= fleet.num_nodes()) {
+    return absl::InvalidArgumentError(absl::StrCat("--fail-node: node ", scenario.failure->node,
+                                                   " is out of range (the fleet has ",
+                                                   fleet.num_nodes(), " nodes)"));
+  }
+  if (!(scenario.cross_island_slowdown >= 1)) {
+    return absl::InvalidArgumentError("--cross-island-slowdown must be >= 1");
+  }
+  if (!(scenario.drift_percent >= 0 && scenario.drift_percent < 100)) {
+    return absl::InvalidArgumentError("--drift must be in [0, 100) percent");
+  }
+  return absl::OkStatus();
+}
+
+partitioner::Fleet ApplyNetwork(const Scenario& scenario, partitioner::Fleet fleet) {
+  fleet.network.inter_island_gbps /= scenario.cross_island_slowdown;
+  fleet.network.inter_island_latency_us *= scenario.cross_island_slowdown;
+  return fleet;
+}
+
+partitioner::Fleet RemoveNode(const partitioner::Fleet& fleet, int64_t node) {
+  partitioner::Fleet out = fleet;
+  for (const partitioner::DeviceSlot& s : partitioner::FlattenFleet(fleet)) {
+    if (s.node != node) continue;
+    // Nodes of a group are alike: removing any one of them leaves the same fleet.
+    if (out.groups[s.group].count > 1) {
+      --out.groups[s.group].count;
+    } else {
+      out.groups.erase(out.groups.begin() + s.group);
+    }
+    break;
+  }
+  out.name = absl::StrCat(fleet.name, "-without-node-", node);
+  return out;
+}
+
+SlowdownSchedule::SlowdownSchedule(const Scenario& scenario, int64_t devices)
+    : scenario_(scenario), drift_(devices, 1.0), current_(devices, 1.0), state_(scenario.seed) {}
+
+const std::vector<double>& SlowdownSchedule::Step(int64_t step) {
+  const double x = scenario_.drift_percent / 100;
+  if (x > 0 && step > 0) {
+    for (double& d : drift_) {
+      const double u = static_cast<double>(Next(&state_) >> 11) * 0x1.0p-53 * 2 - 1;  // [-1, 1)
+      d = std::clamp(d * (1 + x * u), 0.5, 2.0);
+    }
+  }
+  current_ = drift_;
+  for (const Straggler& s : scenario_.stragglers) {
+    if (step >= s.from_step) current_[s.device] *= 1 + s.percent / 100;
+  }
+  return current_;
+}
+
+}  // namespace tangram::simulator
