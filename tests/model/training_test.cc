@@ -86,8 +86,7 @@ TEST(SerialTrainerTest, ResumeEqualsAnUninterruptedRun) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE((*straight)->Step().ok());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE((*first)->Step().ok());
   ASSERT_TRUE((*first)->Save(dir).ok());
-  // A fresh process, built at half-block granularity? No: checkpoints are keyed by layer name,
-  // so a resume uses the same granularity; the plan and rank count may differ.
+  // A fresh trainer (another process) resumes from the checkpoint.
   auto second = SerialTrainer::Create(SmallRun());
   auto checkpoint = LoadLatest(dir);
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
