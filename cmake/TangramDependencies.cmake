@@ -15,7 +15,7 @@ if(TANGRAM_BUILD_BENCH)
 endif()
 
 # BLAS for the CPU reference model (OpenBLAS from Debian).
-find_package(BLAS QUIET)
+find_package(BLAS REQUIRED)
 
 function(_tangram_backend_state name found)
   if(TANGRAM_WITH_${name} STREQUAL "OFF")

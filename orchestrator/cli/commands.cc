@@ -7,6 +7,7 @@ std::unique_ptr<Command> MakeValidateCommand();
 std::unique_ptr<Command> MakeDevicesCommand();
 std::unique_ptr<Command> MakeDescribeCommand();
 std::unique_ptr<Command> MakePlanCommand();
+std::unique_ptr<Command> MakeTrainCommand();
 std::unique_ptr<Command> MakeSimulateCommand();
 std::unique_ptr<Command> MakeCompareCommand();
 
@@ -16,6 +17,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeDevicesCommand());
   commands.push_back(MakeDescribeCommand());
   commands.push_back(MakePlanCommand());
+  commands.push_back(MakeTrainCommand());
   commands.push_back(MakeSimulateCommand());
   commands.push_back(MakeCompareCommand());
   return commands;

@@ -1,0 +1,106 @@
+// `tangram train --job J`: measure every rank, plan on the measurements, train the reference model
+// (under mpirun with --transport mpi, or as threads with --transport sim --ranks N).
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "orchestrator/cli/cli_util.h"
+#include "orchestrator/runtime/train_job.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+absl::StatusOr<SlowdownChange> ParseChange(const std::string& text) {
+  std::vector<std::string> parts = absl::StrSplit(text, ':');
+  SlowdownChange c;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &c.rank) ||
+      !absl::SimpleAtoi(parts[1], &c.step) || !absl::SimpleAtod(parts[2], &c.factor) ||
+      c.rank < 0 || c.step < 0 || !(c.factor >= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--emulate-change \"", text,
+                     "\": expected RANK:STEP:FACTOR with FACTOR >= 1 (e.g. 2:5:4)"));
+  }
+  c.step -= 1;  // users count steps from 1
+  return c;
+}
+
+class TrainCommand : public Command {
+ public:
+  std::string Name() const override { return "train"; }
+  std::string Description() const override {
+    return "Measure the ranks, plan on the measurements and train the reference model";
+  }
+  void Configure(CLI::App* sub) override {
+    sub->add_option("--job", job_path_, "Job file (configs/jobs/*.yaml)")->required();
+    sub->add_option("--transport", transport_, "sim | mpi (default: the job's)");
+    sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)");
+    sub->add_option("--strategy", options_.strategy, "Partition strategy (default: the job's)");
+    sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
+    sub->add_flag("--catalog-throughput", options_.catalog_throughput,
+                  "Plan on the fleet file's figures instead of measuring");
+    sub->add_option("--steps", options_.steps, "Total steps (default: the job's)");
+    sub->add_option("--metrics", options_.metrics_path,
+                    "Append one JSON line per step to this file");
+    sub->add_option("--checkpoint-dir", options_.checkpoint_dir,
+                    "Default: the job's checkpoint_dir");
+    sub->add_option("--checkpoint-every", options_.checkpoint_every, "Steps between checkpoints");
+    sub->add_option(
+        "--resume", resume_dir_,
+        "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
+    sub->add_flag("--no-rebalance", no_rebalance_, "Never re-plan during the run");
+    sub->add_option("--rebalance-threshold", options_.rebalance_threshold,
+                    "Re-plan when predicted this much faster (default 0.10)");
+    sub->add_option("--emulate-change", changes_,
+                    "EMULATION: RANK:STEP:FACTOR stretches RANK's compute FACTOR times from STEP");
+    sub->add_option("--timeout", timeout_s_,
+                    "Seconds before a communication call fails (default 120)");
+  }
+
+  absl::Status Run(const GlobalOptions& global) override {
+    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+    TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    for (const auto& text : changes_) {
+      TANGRAM_ASSIGN_OR_RETURN(SlowdownChange c, ParseChange(text));
+      options_.slowdown_changes.push_back(c);
+    }
+    if (!resume_dir_.empty()) {
+      options_.resume = true;
+      if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = resume_dir_;
+    }
+    options_.rebalance = !no_rebalance_;
+    options_.out = global.json ? nullptr : &std::cout;
+    TrainLaunch launch;
+    launch.transport = transport_.empty() ? job.transport : transport_;
+    launch.ranks = ranks_;
+    launch.timeout = absl::Seconds(timeout_s_);
+    TANGRAM_ASSIGN_OR_RETURN(TrainResult result, RunTraining(job, catalog, options_, launch));
+    if (result.reports.empty()) return absl::OkStatus();  // not the coordinator
+    if (global.json) {
+      PrintJson({{"steps_done", result.steps_done},
+                 {"first_step", result.first_step},
+                 {"losses", result.losses},
+                 {"step_times_s", result.step_times},
+                 {"predicted_step_time_s", result.predicted_step_time_s},
+                 {"replans", result.replans},
+                 {"replan_log", result.replan_log},
+                 {"strategy", result.plan.strategy}});
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string job_path_, transport_, resume_dir_;
+  int ranks_ = 0;
+  bool no_rebalance_ = false;
+  double timeout_s_ = 120;
+  std::vector<std::string> changes_;
+  TrainOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeTrainCommand() { return std::make_unique<TrainCommand>(); }
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,102 @@
+#include "orchestrator/runtime/coordinator.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "orchestrator/model/probe.h"
+#include "orchestrator/model/stage.h"
+#include "partitioner/strategy.h"
+
+namespace tangram::orchestrator {
+
+absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
+                                             const train::MarkovCorpus& corpus, int64_t micro_batch,
+                                             double slowdown) {
+  NodeReport report = DescribeThisHost(rank);
+  report.emulate_slowdown = slowdown;
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto layers,
+      train::BuildGptLayers(
+          model, 0,
+          static_cast<int64_t>(train::GptLayerNames(model.spec, model.granularity).size())));
+  train::Stage stage(std::move(layers));
+  // Samples far past any training step, so calibration never peeks at the training data order.
+  train::MicroBatch mb = corpus.MakeMicroBatch(0, int64_t{1} << 40, micro_batch);
+  train::ProbeOptions options;
+  options.warmup = 2;
+  options.iterations = 5;
+  TANGRAM_ASSIGN_OR_RETURN(auto layers_measured,
+                           train::ProbeStage(stage, mb, train::Tensor(), options));
+  double seconds = 0, flops = 0;
+  for (const auto& l : layers_measured) {
+    seconds += l.seconds_per_micro_batch;
+    flops += l.flops_per_micro_batch;
+  }
+  if (seconds <= 0 || flops <= 0) {
+    return absl::InternalError("calibration measured no time or no FLOPs");
+  }
+  seconds *= slowdown;  // EMULATION: the rank's compute is stretched by this factor in training
+  report.seconds_per_sample = seconds / static_cast<double>(micro_batch);
+  report.measured_tflops = flops / seconds / 1e12;
+  return report;
+}
+
+absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
+                                                 const partitioner::DeviceCatalog& catalog,
+                                                 const partitioner::NetworkSpec& network) {
+  partitioner::Fleet fleet;
+  fleet.name = "measured";
+  fleet.network = network;
+  for (const auto& r : reports) {
+    const partitioner::DeviceSpec* spec = catalog.Find(r.device_kind);
+    if (spec == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("rank ", r.rank, " reports device kind \"",
+                                                        r.device_kind,
+                                                        "\", which the catalog does not list"));
+    }
+    if (!(r.measured_tflops > 0)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rank ", r.rank, " measured no throughput"));
+    }
+    partitioner::NodeGroup g;
+    g.device = *spec;
+    g.devices_per_node = 1;
+    g.count = 1;
+    g.nic_gbps = spec->nic_gbps;
+    g.measured_tflops = r.measured_tflops;
+    g.island = spec->collective_library == "none" ? "host" : spec->collective_library;
+    g.host = r.host;
+    fleet.groups.push_back(std::move(g));
+  }
+  return fleet;
+}
+
+namespace {
+absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fleet,
+                                                    const JobConfig& job) {
+  partitioner::TrainingSpec training = job.training;
+  training.layout.tp = 1;
+  return partitioner::CostModel::Create(fleet, job.model, training);
+}
+}  // namespace
+
+absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, const JobConfig& job,
+                                              const std::string& strategy) {
+  TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
+  return partitioner::MakePlan(cost, strategy);
+}
+
+absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
+                                       partitioner::Plan plan) {
+  TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
+  TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
+  return plan.predicted.step_time_s;
+}
+
+partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops) {
+  for (size_t r = 0; r < fleet.groups.size() && r < tflops.size(); ++r) {
+    if (tflops[r] > 0) fleet.groups[r].measured_tflops = tflops[r];
+  }
+  return fleet;
+}
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,34 @@
+// What each rank tells the coordinator about itself: where it runs, on what, and how fast it
+// *measured* the job's own layers. The coordinator builds the measured fleet from these.
+#ifndef TANGRAM_ORCHESTRATOR_RUNTIME_NODE_REPORT_H_
+#define TANGRAM_ORCHESTRATOR_RUNTIME_NODE_REPORT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace tangram::orchestrator {
+
+struct NodeReport {
+  int rank = 0;
+  std::string host;         // gethostname()
+  std::string device_kind;  // catalog kind ("cpu" for the CPU runtime)
+  std::string device_name;  // CPU model or CUDA device name
+  double memory_gib = 0;    // memory available to this rank
+  // Measured by calibration: model FLOPs per second on the job's layers (forward + backward),
+  // including any emulated slowdown (which is emulation, reported separately).
+  double measured_tflops = 0;
+  double seconds_per_sample = 0;  // calibration: forward + backward of every layer, one sample
+  double emulate_slowdown = 1;    // EMULATION factor applied to this rank's compute (1 = none)
+
+  nlohmann::json ToJson() const;
+  static absl::StatusOr<NodeReport> FromJson(const std::string& text);
+};
+
+// Host name, CPU model and physical memory of this machine (device_kind "cpu").
+NodeReport DescribeThisHost(int rank);
+
+}  // namespace tangram::orchestrator
+
+#endif  // TANGRAM_ORCHESTRATOR_RUNTIME_NODE_REPORT_H_

@@ -1,0 +1,69 @@
+#include "orchestrator/runtime/placement.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tangram::orchestrator {
+namespace {
+constexpr int kIdleColorBase = 1 << 20;  // above any stage or replica index
+}  // namespace
+
+absl::StatusOr<RankRole> RoleOf(const partitioner::Plan& plan, int rank) {
+  if (plan.tp != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the plan uses tensor parallelism (tp=", plan.tp,
+                     "); the CPU reference runtime executes tp=1 plans only (plan with the job's "
+                     "layout tp: 1)"));
+  }
+  RankRole role;
+  role.pp = plan.pp;
+  role.dp = plan.dp;
+  for (const auto& stage : plan.stages) {
+    for (const auto& cell : stage.cells) {
+      for (int64_t device : cell.devices) {
+        if (device != rank) continue;
+        if (role.active) {
+          return absl::InvalidArgumentError(absl::StrCat("plan places rank ", rank, " twice"));
+        }
+        role.active = true;
+        role.stage = stage.index;
+        role.replica = cell.replica;
+        role.layer_begin = stage.layer_begin;
+        role.layer_end = stage.layer_end;
+      }
+    }
+  }
+  if (!role.active) return role;
+  for (const auto& replica : plan.replicas) {
+    if (replica.index < role.replica) role.sample_offset += replica.samples;
+    if (replica.index != role.replica) continue;
+    role.samples = replica.samples;
+    int64_t size = std::max<int64_t>(1, replica.micro_batch_size);
+    for (int64_t left = replica.samples; left > 0; left -= size) {
+      role.micro_batches.push_back(std::min(size, left));
+    }
+  }
+  return role;
+}
+
+std::vector<std::vector<int>> LayerHolders(const partitioner::Plan& plan) {
+  std::vector<std::vector<int>> holders(plan.layer_names.size());
+  for (const auto& stage : plan.stages) {
+    for (int64_t l = stage.layer_begin;
+         l < stage.layer_end && l < static_cast<int64_t>(holders.size()); ++l) {
+      for (const auto& cell : stage.cells) {
+        for (int64_t device : cell.devices) holders[l].push_back(static_cast<int>(device));
+      }
+    }
+  }
+  return holders;
+}
+
+int PipelineColor(const RankRole& role, int rank) {
+  return role.active ? role.replica : kIdleColorBase + rank;
+}
+
+int DataParallelColor(const RankRole& role, int rank) {
+  return role.active ? role.stage : kIdleColorBase + rank;
+}
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,28 @@
+// Starts a training run on a transport: "sim" runs every rank as a thread of this process (no
+// mpirun needed), "mpi" makes this process one rank of the job mpirun launched.
+#ifndef TANGRAM_ORCHESTRATOR_RUNTIME_TRAIN_JOB_H_
+#define TANGRAM_ORCHESTRATOR_RUNTIME_TRAIN_JOB_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "orchestrator/runtime/trainer.h"
+
+namespace tangram::orchestrator {
+
+struct TrainLaunch {
+  std::string transport = "sim";  // sim | mpi
+  int ranks = 0;                  // sim: ranks to run; 0 = one per device of the job's fleet
+  absl::Duration timeout = absl::Seconds(120);  // per communication call
+};
+
+// Runs `job` on every rank. Returns rank 0's result (sim) or this rank's (mpi); on failure, the
+// root cause (the first rank's error that is not a consequence of another rank's abort).
+absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
+                                        const partitioner::DeviceCatalog& catalog,
+                                        const TrainOptions& options, const TrainLaunch& launch);
+
+}  // namespace tangram::orchestrator
+
+#endif  // TANGRAM_ORCHESTRATOR_RUNTIME_TRAIN_JOB_H_

@@ -1,0 +1,480 @@
+#include "orchestrator/runtime/trainer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "orchestrator/model/checkpoint.h"
+#include "orchestrator/model/gpt.h"
+#include "orchestrator/model/probe.h"
+#include "orchestrator/runtime/comm_util.h"
+#include "orchestrator/runtime/coordinator.h"
+#include "orchestrator/runtime/layer_mover.h"
+#include "orchestrator/runtime/pipeline_step.h"
+#include "orchestrator/runtime/placement.h"
+#include "partitioner/plan_json.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+using collectives::Communicator;
+using collectives::DataType;
+using partitioner::Plan;
+
+// Per-rank figures gathered after every step, in this order.
+enum Metric { kLossSum, kSamples, kCompute, kComm, kEmulated, kFlops, kStepSeconds, kMetricCount };
+
+// Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or 'E' + message.
+absl::StatusOr<std::string> ShareFromRoot(Communicator& world,
+                                          const absl::StatusOr<std::string>& mine) {
+  std::string text;
+  if (world.rank() == 0)
+    text = mine.ok() ? "P" + *mine : "E" + std::string(mine.status().message());
+  TANGRAM_RETURN_IF_ERROR(BroadcastString(world, 0, &text));
+  if (text.empty()) return absl::DataLossError("coordinator sent an empty message");
+  if (text[0] == 'E') {
+    return absl::FailedPreconditionError(absl::StrCat("coordinator: ", text.substr(1)));
+  }
+  return text.substr(1);
+}
+
+class Run {
+ public:
+  Run(Communicator& world, const JobConfig& job, const partitioner::DeviceCatalog& catalog,
+      const TrainOptions& options)
+      : world_(world), job_(job), catalog_(catalog), options_(options) {}
+
+  absl::StatusOr<TrainResult> Execute() {
+    TANGRAM_RETURN_IF_ERROR(Setup());
+    TANGRAM_RETURN_IF_ERROR(Measure());
+    TANGRAM_RETURN_IF_ERROR(InitialPlan());
+    TANGRAM_RETURN_IF_ERROR(BuildInitialStage());
+    for (int64_t step = result_.first_step; step < total_steps_; ++step) {
+      TANGRAM_RETURN_IF_ERROR(TrainStep(step));
+      bool last = step + 1 == total_steps_;
+      if (!last) TANGRAM_RETURN_IF_ERROR(MaybeRebalance(step));
+      if (last || (checkpoint_every_ > 0 && (step + 1) % checkpoint_every_ == 0)) {
+        TANGRAM_RETURN_IF_ERROR(WriteCheckpoint(step + 1));
+      }
+    }
+    result_.steps_done = std::max(result_.first_step, total_steps_);
+    result_.plan = plan_;
+    if (options_.collect_layers) TANGRAM_RETURN_IF_ERROR(CollectLayers());
+    if (world_.rank() == 0 && emulation_.active()) Log(emulation_.Describe() + " (rank 0)");
+    return result_;
+  }
+
+ private:
+  bool coordinator() const { return world_.rank() == 0; }
+  void Log(const std::string& line) {
+    if (coordinator() && options_.out != nullptr) *options_.out << line << std::endl;
+  }
+
+  absl::Status Setup() {
+    TANGRAM_ASSIGN_OR_RETURN(model_.spec, train::GptSpecFromModel(job_.model));
+    model_.granularity = train::Granularity::kBlock;
+    model_.seed = job_.seed;
+    layer_names_ = train::GptLayerNames(model_.spec, model_.granularity);
+    train::CorpusOptions corpus;
+    corpus.seed = job_.seed;
+    corpus.seq_len = job_.model.seq_len;
+    TANGRAM_ASSIGN_OR_RETURN(auto c, train::MarkovCorpus::Create(corpus));
+    corpus_ = std::make_unique<train::MarkovCorpus>(std::move(c));
+    total_steps_ = options_.steps > 0 ? options_.steps : job_.steps;
+    checkpoint_dir_ =
+        options_.checkpoint_dir.empty() ? job_.checkpoint_dir : options_.checkpoint_dir;
+    checkpoint_every_ =
+        options_.checkpoint_every >= 0 ? options_.checkpoint_every : job_.checkpoint_every;
+    adamw_.learning_rate = static_cast<float>(job_.learning_rate);
+    const int64_t devices = job_.fleet.num_devices();
+    if (world_.size() > devices) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the job's fleet (", job_.fleet_path, ") describes ", devices, " devices but ",
+          world_.size(), " ranks are running: give the fleet one device per rank"));
+    }
+    auto slots = partitioner::FlattenFleet(job_.fleet);
+    double slowdown = job_.fleet.groups[slots[world_.rank()].group].emulate_slowdown;
+    if (!options_.slowdowns.empty()) {
+      if (static_cast<int>(options_.slowdowns.size()) != world_.size()) {
+        return absl::InvalidArgumentError("slowdowns: one factor per rank expected");
+      }
+      slowdown = options_.slowdowns[world_.rank()];
+    }
+    SetSlowdown(slowdown);
+    return absl::OkStatus();
+  }
+
+  void SetSlowdown(double factor) {
+    train::ComputeEmulation::Options o;
+    o.slowdown = factor;
+    slowdown_ = factor;
+    emulation_ = train::ComputeEmulation(o);
+  }
+
+  absl::Status Measure() {
+    absl::StatusOr<NodeReport> report =
+        CalibrateThisRank(world_.rank(), model_, *corpus_, job_.training.micro_batch, slowdown_);
+    if (!report.ok())
+      return Annotate(report.status(), absl::StrCat("calibration on rank ", world_.rank()));
+    TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world_, report->ToJson().dump()));
+    for (const auto& text : texts) {
+      TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
+      result_.reports.push_back(r);
+      ema_tflops_.push_back(r.measured_tflops);
+    }
+    if (coordinator()) {
+      Log(absl::StrFormat("measured %d ranks on the job's own layers (forward + backward):",
+                          world_.size()));
+      for (const auto& r : result_.reports) {
+        Log(absl::StrFormat(
+            "  rank %d  %s  %s  %.4f TFLOP/s%s", r.rank, r.host, r.device_name, r.measured_tflops,
+            r.emulate_slowdown != 1
+                ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
+                : ""));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Strategy() const {
+    return options_.strategy.empty() ? job_.strategy : options_.strategy;
+  }
+
+  // Rank 0 only: the plan to start with, as JSON.
+  absl::StatusOr<std::string> CoordinatorPlan() {
+    Plan plan;
+    if (!options_.plan_path.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(options_.plan_path));
+    } else {
+      if (options_.catalog_throughput) {
+        planning_fleet_ = job_.fleet;
+      } else {
+        TANGRAM_ASSIGN_OR_RETURN(planning_fleet_,
+                                 MeasuredFleet(result_.reports, catalog_, job_.fleet.network));
+      }
+      TANGRAM_ASSIGN_OR_RETURN(plan, PlanOnFleet(planning_fleet_, job_, Strategy()));
+      auto predicted = PredictStepTime(planning_fleet_, job_, plan);
+      if (predicted.ok()) result_.predicted_step_time_s = *predicted;
+    }
+    return partitioner::PlanToJsonString(plan, -1);
+  }
+
+  absl::Status AdoptPlan(const std::string& json) {
+    TANGRAM_ASSIGN_OR_RETURN(Plan plan, partitioner::PlanFromJsonString(json));
+    if (plan.layer_names != layer_names_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the plan's layer list (", plan.layer_names.size(), " layers) is not the model's (",
+          layer_names_.size(), " layers: ", absl::StrJoin(layer_names_, ", "), ")"));
+    }
+    if (plan.global_batch != job_.training.global_batch) {
+      return absl::FailedPreconditionError(absl::StrCat("the plan is for a global batch of ",
+                                                        plan.global_batch, ", the job's is ",
+                                                        job_.training.global_batch));
+    }
+    TANGRAM_RETURN_IF_ERROR(partitioner::ValidatePlan(plan, world_.size(), layer_names_.size()));
+    TANGRAM_ASSIGN_OR_RETURN(role_, RoleOf(plan, world_.rank()));
+    plan_ = std::move(plan);
+    TANGRAM_ASSIGN_OR_RETURN(pipeline_,
+                             world_.Split(PipelineColor(role_, world_.rank()), role_.stage));
+    TANGRAM_ASSIGN_OR_RETURN(data_parallel_,
+                             world_.Split(DataParallelColor(role_, world_.rank()), role_.replica));
+    return absl::OkStatus();
+  }
+
+  absl::Status InitialPlan() {
+    absl::StatusOr<std::string> mine = coordinator() ? CoordinatorPlan() : std::string();
+    TANGRAM_ASSIGN_OR_RETURN(std::string json, ShareFromRoot(world_, mine));
+    TANGRAM_RETURN_IF_ERROR(AdoptPlan(json));
+    result_.initial_plan = plan_;
+    plan_tflops_ = ema_tflops_;
+    if (coordinator()) {
+      Log(absl::StrFormat("plan (%s): tp=%d pp=%d dp=%d; predicted %.4f s/step, efficiency %.0f%%",
+                          plan_.strategy, plan_.tp, plan_.pp, plan_.dp, plan_.predicted.step_time_s,
+                          100 * plan_.efficiency));
+      for (const auto& stage : plan_.stages) {
+        for (const auto& cell : stage.cells) {
+          const auto& replica = plan_.replicas[cell.replica];
+          Log(absl::StrFormat(
+              "  rank %d: stage %d (layers %d-%d), replica %d, %d samples in %d micro-batches",
+              cell.devices.empty() ? -1 : cell.devices[0], stage.index, stage.layer_begin,
+              stage.layer_end - 1, cell.replica, replica.samples, replica.micro_batches));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildInitialStage() {
+    std::optional<train::Checkpoint> checkpoint;
+    if (options_.resume) {
+      absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(checkpoint_dir_);
+      if (!loaded.ok())
+        return Annotate(loaded.status(), absl::StrCat("resume from ", checkpoint_dir_));
+      checkpoint = std::move(*loaded);
+      result_.first_step = checkpoint->step;
+      Log(absl::StrFormat("resuming from %s at step %d", checkpoint_dir_, checkpoint->step));
+    }
+    if (!role_.active) return absl::OkStatus();
+    TANGRAM_ASSIGN_OR_RETURN(auto layers,
+                             train::BuildGptLayers(model_, role_.layer_begin, role_.layer_end));
+    stage_ = std::make_unique<train::Stage>(std::move(layers));
+    if (checkpoint) {
+      for (int64_t l = role_.layer_begin; l < role_.layer_end; ++l) {
+        const train::LayerState* state = checkpoint->Find(layer_names_[l]);
+        if (state == nullptr) {
+          return absl::DataLossError(
+              absl::StrCat("checkpoint in ", checkpoint_dir_, " has no layer ", layer_names_[l]));
+        }
+        TANGRAM_RETURN_IF_ERROR(stage_->ImportLayer(*state));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status TrainStep(int64_t step) {
+    for (const auto& change : options_.slowdown_changes) {
+      if (change.rank == world_.rank() && change.step == step) SetSlowdown(change.factor);
+    }
+    absl::Time start = absl::Now();
+    StepStats stats;
+    if (role_.active) {
+      StepContext ctx;
+      ctx.stage = stage_.get();
+      ctx.role = &role_;
+      ctx.pipeline = pipeline_.get();
+      ctx.data_parallel = data_parallel_.get();
+      ctx.corpus = corpus_.get();
+      ctx.step = step;
+      ctx.global_batch = job_.training.global_batch;
+      ctx.hidden = model_.spec.hidden;
+      ctx.adamw = adamw_;
+      ctx.emulation = &emulation_;
+      absl::StatusOr<StepStats> s = RunPipelineStep(ctx);
+      if (!s.ok())
+        return Annotate(s.status(), absl::StrCat("step ", step + 1, " on rank ", world_.rank()));
+      stats = *s;
+    }
+    double mine[kMetricCount] = {stats.loss_sum,
+                                 static_cast<double>(stats.samples),
+                                 stats.compute_s,
+                                 stats.comm_s,
+                                 stats.emulated_s,
+                                 stats.flops,
+                                 absl::ToDoubleSeconds(absl::Now() - start)};
+    std::vector<double> all(kMetricCount * world_.size());
+    TANGRAM_RETURN_IF_ERROR(world_.AllGather(mine, all.data(), kMetricCount, DataType::kF64));
+    double step_time = absl::ToDoubleSeconds(absl::Now() - start);
+    double loss = 0;
+    for (int r = 0; r < world_.size(); ++r) loss += all[r * kMetricCount + kLossSum];
+    loss /= static_cast<double>(job_.training.global_batch);
+    result_.losses.push_back(loss);
+    result_.step_times.push_back(step_time);
+    // Moving average of each rank's throughput in training (its layers' FLOPs ÷ compute time).
+    for (int r = 0; r < world_.size(); ++r) {
+      double compute = all[r * kMetricCount + kCompute], flops = all[r * kMetricCount + kFlops];
+      if (compute > 0 && flops > 0) {
+        double tflops = flops / compute / 1e12;
+        ema_tflops_[r] = options_.ema_alpha * tflops + (1 - options_.ema_alpha) * ema_tflops_[r];
+      }
+    }
+    if (coordinator()) Report(step, loss, step_time, all);
+    return absl::OkStatus();
+  }
+
+  void Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
+    double max_compute = 0, sum_compute = 0;
+    int active = 0;
+    nlohmann::json ranks = nlohmann::json::array();
+    for (int r = 0; r < world_.size(); ++r) {
+      const double* m = &all[r * kMetricCount];
+      if (m[kSamples] > 0) {
+        max_compute = std::max(max_compute, m[kCompute]);
+        sum_compute += m[kCompute];
+        ++active;
+      }
+      ranks.push_back({{"rank", r},
+                       {"samples", static_cast<int64_t>(m[kSamples])},
+                       {"compute_s", m[kCompute]},
+                       {"comm_s", m[kComm]},
+                       {"idle_s", std::max(0.0, m[kStepSeconds] - m[kCompute] - m[kComm])},
+                       {"emulated_s", m[kEmulated]},
+                       {"tflops_ema", ema_tflops_[r]}});
+    }
+    double imbalance = max_compute > 0 ? 1 - sum_compute / active / max_compute : 0;
+    double tokens = static_cast<double>(job_.training.global_batch * job_.model.seq_len);
+    Log(absl::StrFormat("step %4d/%d  loss %.4f  %.3f s  %.0f tokens/s  imbalance %.0f%%", step + 1,
+                        total_steps_, loss, step_time, tokens / step_time, 100 * imbalance));
+    if (!options_.metrics_path.empty()) {
+      nlohmann::json line = {{"step", step + 1},           {"loss", loss},
+                             {"step_time_s", step_time},   {"tokens_per_s", tokens / step_time},
+                             {"imbalance", imbalance},     {"replans", result_.replans},
+                             {"strategy", plan_.strategy}, {"ranks", ranks}};
+      std::ofstream out(options_.metrics_path, std::ios::app);
+      out << line.dump() << "\n";
+    }
+  }
+
+  // Rank 0 only: a better plan when the measured throughput has drifted enough, with the reason.
+  absl::StatusOr<std::string> RebalanceDecision() {
+    if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform")
+      return std::string();
+    partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
+    TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));
+    absl::StatusOr<Plan> candidate = PlanOnFleet(fleet, job_, Strategy());
+    if (!candidate.ok()) return std::string();  // keep training on the current plan
+    double predicted = candidate->predicted.step_time_s;
+    streak_ = predicted < current * (1 - options_.rebalance_threshold) ? streak_ + 1 : 0;
+    if (streak_ < options_.rebalance_patience) return std::string();
+    streak_ = 0;
+    std::vector<std::string> drift;
+    for (size_t r = 0; r < ema_tflops_.size(); ++r) {
+      double change = ema_tflops_[r] / plan_tflops_[r] - 1;
+      if (std::abs(change) > options_.rebalance_threshold) {
+        drift.push_back(absl::StrFormat("rank %d %.4f -> %.4f TFLOP/s (%+.0f%%)", r,
+                                        plan_tflops_[r], ema_tflops_[r], 100 * change));
+      }
+    }
+    pending_reason_ = absl::StrFormat(
+        "measured throughput drifted (%s); predicted step %.4f s -> %.4f s",
+        drift.empty() ? "small drifts on several ranks" : absl::StrJoin(drift, ", "), current,
+        predicted);
+    return partitioner::PlanToJsonString(*candidate, -1);
+  }
+
+  absl::Status MaybeRebalance(int64_t step) {
+    absl::StatusOr<std::string> mine = coordinator() ? RebalanceDecision() : std::string();
+    TANGRAM_ASSIGN_OR_RETURN(std::string json, ShareFromRoot(world_, mine));
+    if (json.empty()) return absl::OkStatus();
+    Plan before = plan_;
+    std::unique_ptr<train::Stage> old_stage = std::move(stage_);
+    TANGRAM_ASSIGN_OR_RETURN(Plan after, partitioner::PlanFromJsonString(json));
+    TANGRAM_ASSIGN_OR_RETURN(RankRole role_after, RoleOf(after, world_.rank()));
+    TANGRAM_ASSIGN_OR_RETURN(
+        stage_, MoveLayers(world_, before, std::move(old_stage), after, role_after, model_));
+    TANGRAM_RETURN_IF_ERROR(AdoptPlan(json));
+    auto moves = PlanLayerMoves(before, after);
+    result_.layers_moved += static_cast<int64_t>(moves.size());
+    ++result_.replans;
+    plan_tflops_ = ema_tflops_;
+    std::vector<std::string> moved;
+    for (const auto& m : moves)
+      moved.push_back(absl::StrFormat("%s rank %d->%d", m.layer, m.from, m.to));
+    std::string entry = absl::StrFormat(
+        "re-plan after step %d: %s; new plan pp=%d dp=%d; moved %s", step + 1, pending_reason_,
+        plan_.pp, plan_.dp,
+        moved.empty() ? "no layers (new batch shares only)" : absl::StrJoin(moved, ", "));
+    result_.replan_log.push_back(entry);
+    Log(entry);
+    return absl::OkStatus();
+  }
+
+  // Replica 0's ranks write their layers; rank 0 commits the manifest once all have.
+  absl::Status WriteCheckpoint(int64_t step) {
+    nlohmann::json files = nlohmann::json::array();
+    if (role_.active && role_.replica == 0) {
+      for (int64_t i = 0; i < stage_->size(); ++i) {
+        absl::StatusOr<train::LayerFileInfo> info =
+            train::WriteLayerCheckpoint(checkpoint_dir_, step, stage_->ExportLayer(i));
+        if (!info.ok())
+          return Annotate(info.status(), absl::StrCat("checkpoint on rank ", world_.rank()));
+        files.push_back({{"layer", info->layer},
+                         {"file", info->file},
+                         {"bytes", info->bytes},
+                         {"checksum", info->checksum}});
+      }
+    }
+    TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, files.dump()));
+    absl::StatusOr<std::string> committed = std::string();
+    if (coordinator()) {
+      std::vector<train::LayerFileInfo> infos;
+      for (const auto& text : gathered) {
+        for (const auto& f : nlohmann::json::parse(text)) {
+          infos.push_back({f["layer"].get<std::string>(), f["file"].get<std::string>(),
+                           f["bytes"].get<int64_t>(), f["checksum"].get<uint64_t>()});
+        }
+      }
+      absl::Status status = train::CommitCheckpoint(checkpoint_dir_, step, infos);
+      if (!status.ok()) committed = status;
+    }
+    TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed).status());
+    Log(absl::StrFormat("checkpoint: step %d committed in %s", step, checkpoint_dir_));
+    return absl::OkStatus();
+  }
+
+  // Each layer travels as an 8-byte length and its serialized state.
+  absl::Status CollectLayers() {
+    std::string mine;
+    if (role_.active && role_.replica == 0) {
+      for (int64_t i = 0; i < stage_->size(); ++i) {
+        std::string bytes = train::SerializeLayerState(stage_->ExportLayer(i));
+        uint64_t length = bytes.size();
+        mine.append(reinterpret_cast<const char*>(&length), sizeof(length));
+        mine += bytes;
+      }
+    }
+    TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, mine));
+    if (!coordinator()) return absl::OkStatus();
+    for (const auto& text : gathered) {
+      size_t at = 0;
+      while (at + sizeof(uint64_t) <= text.size()) {
+        uint64_t length = 0;
+        std::memcpy(&length, text.data() + at, sizeof(length));
+        at += sizeof(length);
+        if (length > text.size() - at) return absl::DataLossError("gathered layers are truncated");
+        TANGRAM_ASSIGN_OR_RETURN(
+            train::LayerState state,
+            train::ParseLayerState(absl::string_view(text).substr(at, length), "gather"));
+        result_.layers.emplace(state.layer, std::move(state));
+        at += length;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  Communicator& world_;
+  const JobConfig& job_;
+  const partitioner::DeviceCatalog& catalog_;
+  const TrainOptions& options_;
+  TrainResult result_;
+
+  train::GptOptions model_;
+  std::vector<std::string> layer_names_;
+  std::unique_ptr<train::MarkovCorpus> corpus_;
+  train::AdamWOptions adamw_;
+  int64_t total_steps_ = 0;
+  std::string checkpoint_dir_;
+  int64_t checkpoint_every_ = 0;
+  double slowdown_ = 1;
+  train::ComputeEmulation emulation_{train::ComputeEmulation::Options{}};
+
+  partitioner::Fleet planning_fleet_;
+  Plan plan_;
+  RankRole role_;
+  std::unique_ptr<Communicator> pipeline_, data_parallel_;
+  std::unique_ptr<train::Stage> stage_;
+  std::vector<double> ema_tflops_, plan_tflops_;
+  int streak_ = 0;
+  std::string pending_reason_;
+};
+
+}  // namespace
+
+absl::StatusOr<TrainResult> TrainOnRank(collectives::Communicator& world, const JobConfig& job,
+                                        const partitioner::DeviceCatalog& catalog,
+                                        const TrainOptions& options) {
+  Run run(world, job, catalog, options);
+  absl::StatusOr<TrainResult> result = run.Execute();
+  // A failed rank aborts the world so that no other rank waits for it past its timeout.
+  if (!result.ok()) world.Abort(result.status());
+  return result;
+}
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,76 @@
+// The training run on one rank: measure → plan → train, with re-balancing and checkpoints.
+//
+// Every rank calls TrainOnRank with its world communicator (one rank per process under mpirun,
+// or one per thread on the simulated transport). Rank 0 is the coordinator: it gathers every
+// rank's calibration, plans on the measured fleet (or runs --plan, or plans on the fleet file's
+// figures), broadcasts the plan, prints progress and writes the metrics; every rank then trains its
+// stage of its replica. See docs/training.md.
+#ifndef TANGRAM_ORCHESTRATOR_RUNTIME_TRAINER_H_
+#define TANGRAM_ORCHESTRATOR_RUNTIME_TRAINER_H_
+
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collectives/communicator.h"
+#include "orchestrator/job_config.h"
+#include "orchestrator/model/layer_state.h"
+#include "orchestrator/runtime/node_report.h"
+#include "partitioner/device_catalog.h"
+#include "partitioner/plan.h"
+
+namespace tangram::orchestrator {
+
+// EMULATION: from step `step` (0-based) on, rank `rank` stretches its compute `factor` times.
+struct SlowdownChange {
+  int rank = 0;
+  int64_t step = 0;
+  double factor = 1;
+};
+
+struct TrainOptions {
+  std::string strategy;             // "" = the job's strategy
+  std::string plan_path;            // run this plan file instead of planning (devices = ranks)
+  bool catalog_throughput = false;  // plan on the fleet file's figures instead of measurements
+  int64_t steps = 0;                // total steps; 0 = the job's
+  std::string checkpoint_dir;       // "" = the job's checkpoint_dir
+  int64_t checkpoint_every = -1;    // -1 = the job's
+  bool resume = false;              // continue from the latest checkpoint in checkpoint_dir
+  std::string metrics_path;         // rank 0 appends one JSON line per step; "" = none
+  // Re-balancing (only when planning from measurements with a strategy other than uniform).
+  bool rebalance = true;
+  double rebalance_threshold = 0.10;  // re-plan when the new plan is predicted this much faster
+  int rebalance_patience = 2;         // ... for this many consecutive steps
+  double ema_alpha = 0.5;             // weight of the newest step in the moving average
+  std::vector<SlowdownChange> slowdown_changes;
+  // Per-rank emulated slowdown; empty = the fleet file's emulate_slowdown of device `rank`.
+  std::vector<double> slowdowns;
+  bool collect_layers = false;  // rank 0 gathers every layer's final state into the result
+  std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
+};
+
+struct TrainResult {
+  int64_t first_step = 0;          // the step training started from (a checkpoint's, when resuming)
+  int64_t steps_done = 0;          // the step reached
+  std::vector<double> losses;      // mean loss of each step run
+  std::vector<double> step_times;  // seconds, as rank 0 measured them
+  std::vector<NodeReport> reports;  // calibration of every rank
+  partitioner::Plan initial_plan;
+  partitioner::Plan plan;            // the plan at the end
+  double predicted_step_time_s = 0;  // the cost model's figure for the initial plan
+  int replans = 0;
+  std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
+  int64_t layers_moved = 0;
+  std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
+};
+
+absl::StatusOr<TrainResult> TrainOnRank(collectives::Communicator& world, const JobConfig& job,
+                                        const partitioner::DeviceCatalog& catalog,
+                                        const TrainOptions& options);
+
+}  // namespace tangram::orchestrator
+
+#endif  // TANGRAM_ORCHESTRATOR_RUNTIME_TRAINER_H_
