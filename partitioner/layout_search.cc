@@ -28,8 +28,8 @@ std::vector<std::vector<int>> PoolOrders(const GridEvaluator& grid, std::vector<
   return out;
 }
 
-// Pool subsets to try: all pools, then (on small fleets, where a slow kind's batch granularity or
-// allreduce can cost more than its compute brings) the fastest k pools for every k.
+// Pool subsets to try: all pools, then (on oracle-sized fleets, where a slow kind's batch
+// granularity or allreduce can cost more than its compute brings) the fastest k pools for every k.
 std::vector<std::vector<int>> PoolSubsets(const GridEvaluator& grid) {
   const std::vector<Pool>& pools = grid.pools();
   std::vector<int> order(pools.size());
@@ -37,7 +37,7 @@ std::vector<std::vector<int>> PoolSubsets(const GridEvaluator& grid) {
   std::vector<std::vector<int>> out = {order};
   int64_t units = 0;
   for (const Pool& p : pools) units += p.size();
-  if (units > 64 || pools.size() < 2) return out;
+  if (units > 16 || grid.cost().slots().size() > 16 || pools.size() < 2) return out;
   const CostModel& cost = grid.cost();
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     return cost.GroupTflops(pools[a].group) > cost.GroupTflops(pools[b].group);
@@ -55,7 +55,8 @@ std::vector<std::vector<int>> PoolSubsets(const GridEvaluator& grid) {
 // the predicted step improves.
 void RefineBounds(const GridEvaluator& grid, ScoredLayout* s) {
   std::vector<int64_t>& b = s->layout.bounds;
-  for (int round = 0; round < 8; ++round) {
+  if (b.size() > 17) return;  // deep pipelines: the bottleneck term dominates; not worth the time
+  for (int round = 0; round < 4; ++round) {
     bool improved = false;
     for (size_t i = 1; i + 1 < b.size(); ++i) {
       for (int delta : {-1, 1}) {
@@ -93,7 +94,7 @@ std::vector<ScoredLayout> MixedPipelineLayouts(const GridEvaluator& grid, int64_
   for (const Pool& p : pools) units += p.size();
   // On oracle-sized fleets a replica may also take fewer than its 1/dp share of a pool (the rest
   // idles); the combinations grow too fast to try this on larger ones.
-  const bool partial = units <= 16 && pools.size() <= 3;
+  const bool partial = units <= 16 && grid.cost().slots().size() <= 16 && pools.size() <= 3;
   for (const std::vector<int>& subset : PoolSubsets(grid)) {
     int64_t g = 0, most = 0;
     for (int p : subset) {
