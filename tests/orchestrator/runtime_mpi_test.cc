@@ -1,0 +1,120 @@
+// The training runtime under a real `mpirun`: the tangram binary trains with hand-made plans on
+// 2, 3 and 4 processes, and its final checkpoint holds the serial reference's parameters; a run
+// resumes on another process count.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "orchestrator/model/checkpoint.h"
+#include "runtime_test_util.h"
+
+namespace tangram::testing {
+namespace {
+
+int RunMpi(int ranks, const std::string& args, const std::string& log) {
+  std::string cmd = absl::StrCat(TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np ",
+                                 ranks, " -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " train ",
+                                 args, " --no-rebalance --timeout 60 >", log, " 2>&1");
+  int raw = std::system(cmd.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::map<std::string, std::vector<float>> CheckpointParameters(const std::string& dir) {
+  auto checkpoint = train::LoadLatest(dir);
+  EXPECT_TRUE(checkpoint.ok()) << checkpoint.status();
+  std::map<std::string, std::vector<float>> out;
+  if (!checkpoint.ok()) return out;
+  for (const auto& layer : checkpoint->layers) {
+    for (const auto& t : layer.params) out[t.name] = t.data;
+  }
+  return out;
+}
+
+struct MpiCase {
+  const char* name;
+  int ranks;
+  std::vector<int64_t> bounds;
+  std::vector<int64_t> shares;
+};
+void PrintTo(const MpiCase& c, std::ostream* os) { *os << c.name; }
+
+class MpiEquivalenceTest : public ::testing::TestWithParam<MpiCase> {};
+
+TEST_P(MpiEquivalenceTest, CheckpointMatchesSerialReference) {
+  const MpiCase& c = GetParam();
+  TempJob job(c.ranks);
+  std::string plan =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan(c.bounds, c.shares)));
+  std::string ckpt = job.dir() + "/ckpt", log = job.dir() + "/log";
+  ASSERT_EQ(RunMpi(c.ranks,
+                   absl::StrCat("--job ", job.path(), " --transport mpi --plan ", plan,
+                                " --steps 3 --checkpoint-dir ", ckpt),
+                   log),
+            0)
+      << Slurp(log);
+  EXPECT_NE(Slurp(log).find("step    3/3"), std::string::npos) << Slurp(log);
+  ExpectSameParameters(SerialParameters(3), CheckpointParameters(ckpt));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mpirun, MpiEquivalenceTest,
+                         ::testing::Values(MpiCase{"Np2DataParallelUneven", 2, {0, 4}, {5, 3}},
+                                           MpiCase{"Np3PipelineUneven", 3, {0, 1, 3, 4}, {8}},
+                                           MpiCase{
+                                               "Np4PipelineAndDataParallel", 4, {0, 3, 4}, {6, 2}}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(MpiRuntimeTest, ResumesOnAnotherProcessCount) {
+  TempJob two(2), three(3);
+  std::string ckpt = two.dir() + "/ckpt", log = two.dir() + "/log";
+  std::string plan2 =
+      two.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 2, 4}, {8})));
+  ASSERT_EQ(RunMpi(2,
+                   absl::StrCat("--job ", two.path(), " --transport mpi --plan ", plan2,
+                                " --steps 2 --checkpoint-dir ", ckpt),
+                   log),
+            0)
+      << Slurp(log);
+  std::string plan3 =
+      three.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {3, 3, 2})));
+  ASSERT_EQ(RunMpi(3,
+                   absl::StrCat("--job ", three.path(), " --transport mpi --plan ", plan3,
+                                " --steps 4 --resume ", ckpt),
+                   log),
+            0)
+      << Slurp(log);
+  EXPECT_NE(Slurp(log).find("resuming from"), std::string::npos);
+  ExpectSameParameters(SerialParameters(4), CheckpointParameters(ckpt));
+}
+
+TEST(MpiRuntimeTest, MeasuredPlanTrainsWithFallingLoss) {
+  TempJob job(3, {1, 1, 3});
+  std::string log = job.dir() + "/log";
+  ASSERT_EQ(
+      RunMpi(3,
+             absl::StrCat("--job ", job.path(), " --transport mpi --steps 6 --checkpoint-dir ",
+                          job.dir(), "/ckpt --metrics ", job.dir(), "/metrics.jsonl"),
+             log),
+      0)
+      << Slurp(log);
+  std::string out = Slurp(log);
+  EXPECT_NE(out.find("EMULATION"), std::string::npos) << out;
+  EXPECT_NE(out.find("plan (auto)"), std::string::npos) << out;
+  std::ifstream metrics(job.dir() + "/metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(metrics, line);)
+    losses.push_back(nlohmann::json::parse(line)["loss"]);
+  ASSERT_EQ(losses.size(), 6u);
+  EXPECT_LT(losses.back(), losses.front());
+}
+
+}  // namespace
+}  // namespace tangram::testing

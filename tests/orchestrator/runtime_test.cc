@@ -1,0 +1,187 @@
+// The training runtime on the simulated transport (ranks as threads): distributed runs reach the
+// serial reference's parameters under data parallelism with uneven shares, uneven pipelines and
+// both; resume (same plan, other rank count); re-balancing moves layers without changing the math;
+// bad plans, bad checkpoints and bad fleets are errors on every rank, never hangs.
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/train_job.h"
+#include "runtime_test_util.h"
+
+namespace tangram::testing {
+namespace {
+
+using orchestrator::RunTraining;
+using orchestrator::TrainLaunch;
+using orchestrator::TrainOptions;
+using orchestrator::TrainResult;
+using ::testing::HasSubstr;
+
+struct EquivalenceCase {
+  const char* name;
+  int ranks;
+  std::vector<int64_t> bounds;
+  std::vector<int64_t> shares;
+  int64_t micro_batch;
+};
+
+void PrintTo(const EquivalenceCase& c, std::ostream* os) { *os << c.name; }
+
+absl::StatusOr<TrainResult> Train(const TempJob& job, int ranks, TrainOptions options) {
+  options.collect_layers = true;
+  if (options.checkpoint_dir.empty()) options.checkpoint_dir = job.dir() + "/ckpt";
+  TrainLaunch launch;
+  launch.transport = "sim";
+  launch.ranks = ranks;
+  launch.timeout = absl::Seconds(30);
+  return RunTraining(job.Load(), TempJob::Catalog(), options, launch);
+}
+
+class EquivalenceTest : public ::testing::TestWithParam<EquivalenceCase> {};
+
+TEST_P(EquivalenceTest, MatchesSerialReference) {
+  const EquivalenceCase& c = GetParam();
+  TempJob job(c.ranks);
+  TrainOptions options;
+  options.plan_path = job.Write(
+      "plan.json", partitioner::PlanToJsonString(MakeTestPlan(c.bounds, c.shares, c.micro_batch)));
+  options.steps = 3;
+  auto result = Train(job, c.ranks, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<double> serial_losses;
+  ExpectSameParameters(SerialParameters(3, &serial_losses), Flatten(result->layers));
+  ASSERT_EQ(result->losses.size(), 3u);
+  for (int s = 0; s < 3; ++s)
+    EXPECT_NEAR(result->losses[s], serial_losses[s], 1e-4) << "step " << s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Plans, EquivalenceTest,
+                         ::testing::Values(EquivalenceCase{"Dp2Uneven", 2, {0, 4}, {5, 3}, 2},
+                                           EquivalenceCase{"Dp3Uneven", 3, {0, 4}, {4, 3, 1}, 2},
+                                           EquivalenceCase{"Dp4Uneven", 4, {0, 4}, {3, 2, 2, 1}, 2},
+                                           EquivalenceCase{"Pp2Uneven", 2, {0, 1, 4}, {8}, 2},
+                                           EquivalenceCase{
+                                               "Pp3PartialMicroBatch", 3, {0, 2, 3, 4}, {8}, 3},
+                                           EquivalenceCase{"Pp2Dp2", 4, {0, 3, 4}, {5, 3}, 2},
+                                           EquivalenceCase{"Pp2Dp2Idle", 5, {0, 2, 4}, {6, 2}, 3}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(RuntimeTest, PlannedFromMeasurementsMatchesSerialAndLossFalls) {
+  TempJob job(3, {1, 1, 2});
+  TrainOptions options;
+  options.steps = 8;
+  options.metrics_path = job.dir() + "/metrics.jsonl";
+  auto result = Train(job, 3, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<double> serial_losses;
+  ExpectSameParameters(SerialParameters(8, &serial_losses), Flatten(result->layers));
+  EXPECT_LT(result->losses.back(), result->losses.front() - 0.5);
+  ASSERT_EQ(result->reports.size(), 3u);
+  EXPECT_EQ(result->reports[2].emulate_slowdown, 2);
+  EXPECT_GT(result->reports[0].measured_tflops, 0);
+  std::ifstream metrics(options.metrics_path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(metrics, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["step"], ++lines);
+    EXPECT_EQ(j["ranks"].size(), 3u);
+    EXPECT_GE(j["ranks"][0]["compute_s"].get<double>(), 0);
+  }
+  EXPECT_EQ(lines, 8);
+}
+
+TEST(RuntimeTest, ResumeWithSamePlanMatchesUninterrupted) {
+  TempJob job(2);
+  TrainOptions options;
+  options.plan_path =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 2, 4}, {8})));
+  options.steps = 2;
+  ASSERT_TRUE(Train(job, 2, options).ok());
+  options.steps = 4;
+  options.resume = true;
+  auto resumed = Train(job, 2, options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->first_step, 2);
+  EXPECT_EQ(resumed->losses.size(), 2u);
+  ExpectSameParameters(SerialParameters(4), Flatten(resumed->layers));
+}
+
+TEST(RuntimeTest, ResumeOnAnotherRankCountAndPlan) {
+  TempJob two(2), three(3);
+  TrainOptions options;
+  options.checkpoint_dir = two.dir() + "/shared-ckpt";
+  options.plan_path =
+      two.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {5, 3})));
+  options.steps = 2;
+  ASSERT_TRUE(Train(two, 2, options).ok());
+  options.plan_path =
+      three.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 1, 3, 4}, {8})));
+  options.steps = 4;
+  options.resume = true;
+  auto resumed = Train(three, 3, options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ExpectSameParameters(SerialParameters(4), Flatten(resumed->layers));
+}
+
+TEST(RuntimeTest, RebalancingMovesLayersAndKeepsTheMath) {
+  // Pinned to a 3-stage pipeline so that a re-plan must move stage boundaries (layers).
+  TempJob job(3, {}, "auto", "layout:\n  pp: 3\n");
+  TrainOptions options;
+  options.steps = 6;
+  options.rebalance_patience = 1;
+  options.slowdown_changes = {{1, 1, 12.0}};  // EMULATION: rank 1 becomes 12x slower at step 2
+  auto result = Train(job, 3, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(result->replans, 1);
+  EXPECT_GE(result->layers_moved, 1);
+  ASSERT_FALSE(result->replan_log.empty());
+  EXPECT_THAT(result->replan_log[0], HasSubstr("rank 1"));
+  ExpectSameParameters(SerialParameters(6), Flatten(result->layers));
+}
+
+TEST(RuntimeTest, PlanForAnotherModelFailsOnEveryRank) {
+  TempJob job(2);
+  partitioner::Plan plan = MakeTestPlan({0, 4}, {4, 4});
+  plan.layer_names = {"embedding", "block.0", "block.1", "block.2"};
+  TrainOptions options;
+  options.plan_path = job.Write("plan.json", partitioner::PlanToJsonString(plan));
+  auto result = Train(job, 2, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer list"));
+}
+
+TEST(RuntimeTest, MoreRanksThanFleetDevicesIsAClearError) {
+  TempJob job(2);
+  auto result = Train(job, 3, TrainOptions());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("describes 2 devices but 3 ranks"));
+}
+
+TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
+  TempJob job(2);
+  TrainOptions options;
+  options.plan_path =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {4, 4})));
+  options.steps = 1;
+  ASSERT_TRUE(Train(job, 2, options).ok());
+  std::string file = train::StepDirectory(job.dir() + "/ckpt", 1) + "/layer-block.0.bin";
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  options.steps = 2;
+  options.resume = true;
+  auto result = Train(job, 2, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.bin"));
+}
+
+}  // namespace
+}  // namespace tangram::testing

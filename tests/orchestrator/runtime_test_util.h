@@ -1,0 +1,205 @@
+// Shared by the runtime tests: a small job written to a temporary directory, hand-made plans, and
+// the serial reference every distributed run must match.
+#ifndef TANGRAM_TESTS_ORCHESTRATOR_RUNTIME_TEST_UTIL_H_
+#define TANGRAM_TESTS_ORCHESTRATOR_RUNTIME_TEST_UTIL_H_
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "orchestrator/job_config.h"
+#include "orchestrator/model/layer_state.h"
+#include "orchestrator/model/serial_trainer.h"
+#include "partitioner/device_catalog.h"
+#include "partitioner/plan.h"
+#include "partitioner/plan_json.h"
+
+namespace tangram::testing {
+
+namespace fs = std::filesystem;
+
+// The model every runtime test trains: 2 blocks (4 layers: embedding, block.0, block.1, head).
+inline constexpr char kModel[] = R"(name: test-gpt
+layers: 2
+hidden: 32
+ffn_hidden: 64
+heads: 2
+kv_heads: 2
+vocab: 256
+seq_len: 16
+mlp: gelu
+)";
+inline constexpr int kLayers = 4;
+inline constexpr int64_t kGlobalBatch = 8;
+inline constexpr int64_t kMicroBatch = 2;
+inline constexpr double kLearningRate = 0.01;
+inline constexpr uint64_t kSeed = 7;
+
+class TempJob {
+ public:
+  // A job over `ranks` CPU devices on one host, with the given emulated slowdowns (default 1).
+  explicit TempJob(int ranks, std::vector<double> slowdowns = {},
+                   const std::string& strategy = "auto", const std::string& extra = "") {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("tangram_runtime_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_", ranks,
+                        "_", counter_++);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::string fleet = "name: test-fleet\nnodes:\n";
+    for (int r = 0; r < ranks; ++r) {
+      double s = r < static_cast<int>(slowdowns.size()) ? slowdowns[r] : 1.0;
+      absl::StrAppend(&fleet, "  - device: cpu\n    devices_per_node: 1\n    count: 1\n",
+                      "    host: local\n    emulate_slowdown: ", s, "\n");
+    }
+    Write("fleet.yaml", fleet);
+    Write("model.yaml", kModel);
+    Write("job.yaml",
+          absl::StrCat("fleet: fleet.yaml\nmodel: model.yaml\nglobal_batch: ", kGlobalBatch,
+                       "\nmicro_batch: ", kMicroBatch,
+                       "\nprecision: fp32\nzero_stage: 0\nrecompute: none\nstrategy: ", strategy,
+                       "\ntransport: sim\nsteps: 3\ncheckpoint_dir: ckpt\n", "seed: ", kSeed,
+                       "\nlearning_rate: ", kLearningRate, "\n", extra));
+  }
+  ~TempJob() { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+  std::string path() const { return (dir_ / "job.yaml").string(); }
+  std::string dir() const { return dir_.string(); }
+  orchestrator::JobConfig Load() const {
+    auto job = orchestrator::LoadJob(path(), Catalog());
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+  static const partitioner::DeviceCatalog& Catalog() {
+    static const auto* catalog =
+        new partitioner::DeviceCatalog(partitioner::DeviceCatalog::BuiltIn().value());
+    return *catalog;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path dir_;
+};
+
+inline std::vector<std::string> LayerNames() { return {"embedding", "block.0", "block.1", "head"}; }
+
+// A tp=1 plan: `bounds` are the stage boundaries (pp+1 entries, 0 .. kLayers), `shares` each
+// replica's samples; rank of (stage s, replica r) = r * pp + s.
+inline partitioner::Plan MakeTestPlan(std::vector<int64_t> bounds, std::vector<int64_t> shares,
+                                      int64_t micro_batch = kMicroBatch) {
+  partitioner::Plan plan;
+  plan.strategy = "test";
+  plan.fleet = "test-fleet";
+  plan.model = "test-gpt";
+  plan.pp = static_cast<int>(bounds.size()) - 1;
+  plan.dp = static_cast<int>(shares.size());
+  plan.global_batch = kGlobalBatch;
+  plan.seq_len = 16;
+  plan.precision = partitioner::Precision::kFp32;
+  plan.layer_names = LayerNames();
+  for (int s = 0; s < plan.pp; ++s) {
+    partitioner::PlanStage stage;
+    stage.index = s;
+    stage.layer_begin = bounds[s];
+    stage.layer_end = bounds[s + 1];
+    for (int r = 0; r < plan.dp; ++r) {
+      partitioner::PlanCell cell;
+      cell.replica = r;
+      cell.devices = {r * plan.pp + s};
+      cell.kind = "cpu";
+      stage.cells.push_back(cell);
+    }
+    plan.stages.push_back(stage);
+  }
+  for (int r = 0; r < plan.dp; ++r) {
+    partitioner::PlanReplica replica;
+    replica.index = r;
+    replica.samples = shares[r];
+    replica.micro_batch_size = micro_batch;
+    replica.micro_batches = (shares[r] + micro_batch - 1) / micro_batch;
+    plan.replicas.push_back(replica);
+  }
+  return plan;
+}
+
+// The serial reference: the whole model, the whole batch, one process.
+inline std::map<std::string, std::vector<float>> SerialParameters(
+    int steps, std::vector<double>* losses = nullptr) {
+  train::SerialTrainerOptions o;
+  o.model.spec = {256, 16, 32, 2, 64, 2};
+  o.model.seed = kSeed;
+  o.corpus.seed = kSeed;
+  o.corpus.seq_len = 16;
+  o.global_batch = kGlobalBatch;
+  o.micro_batch = kMicroBatch;
+  o.adamw.learning_rate = static_cast<float>(kLearningRate);
+  auto trainer = train::SerialTrainer::Create(o);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  for (int s = 0; s < steps; ++s) {
+    auto loss = (*trainer)->Step();
+    EXPECT_TRUE(loss.ok()) << loss.status();
+    if (losses) losses->push_back(*loss);
+  }
+  std::map<std::string, std::vector<float>> out;
+  train::Stage& stage = (*trainer)->stage();
+  for (int64_t i = 0; i < stage.size(); ++i) {
+    for (const auto* t : stage.layer(i).parameters()) out[t->name] = t->data;
+  }
+  return out;
+}
+
+inline std::map<std::string, std::vector<float>> Flatten(
+    const std::map<std::string, train::LayerState>& layers) {
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, state] : layers) {
+    for (const auto& t : state.params) out[t.name] = t.data;
+  }
+  return out;
+}
+
+// fp32 tolerance. A distributed run sums the same per-sample gradients in another order, so they
+// differ from the serial ones by rounding (~1e-7 relative). AdamW normalises each update (m/√v),
+// so an element whose gradient is near zero can move by a visible fraction of the learning rate
+// (0.01) on rounding alone: the largest difference is held to 1e-3 (a tenth of one step's update)
+// and the mean to 1e-5. A wrong batch share or a lost micro-batch moves parameters by ~1e-2.
+inline constexpr double kTolerance = 1e-3;
+inline constexpr double kMeanTolerance = 1e-5;
+
+inline void ExpectSameParameters(const std::map<std::string, std::vector<float>>& expected,
+                                 const std::map<std::string, std::vector<float>>& actual) {
+  ASSERT_EQ(expected.size(), actual.size());
+  double worst = 0, sum = 0;
+  size_t n = 0;
+  for (const auto& [name, values] : expected) {
+    auto it = actual.find(name);
+    ASSERT_NE(it, actual.end()) << name;
+    ASSERT_EQ(values.size(), it->second.size()) << name;
+    for (size_t i = 0; i < values.size(); ++i) {
+      double d = std::abs(static_cast<double>(values[i]) - it->second[i]);
+      worst = std::max(worst, d);
+      sum += d;
+      ++n;
+    }
+  }
+  EXPECT_LT(worst, kTolerance);
+  EXPECT_LT(sum / n, kMeanTolerance) << "worst " << worst;
+  if (std::getenv("TANGRAM_TEST_VERBOSE"))
+    std::cerr << "worst " << worst << " mean " << sum / n << "\n";
+}
+
+}  // namespace tangram::testing
+
+#endif  // TANGRAM_TESTS_ORCHESTRATOR_RUNTIME_TEST_UTIL_H_
