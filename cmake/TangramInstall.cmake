@@ -5,9 +5,11 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+# Public headers only: the backend folders include mpi.h / nccl.h and stay private.
 foreach(dir base collectives partitioner orchestrator)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tangram/${dir}
-          FILES_MATCHING PATTERN "*.h")
+          FILES_MATCHING PATTERN "*.h"
+          PATTERN "mpi" EXCLUDE PATTERN "nccl" EXCLUDE PATTERN "unavailable" EXCLUDE)
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/tangram/configs)
 

@@ -9,7 +9,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libopenblas-dev
-  clang-format
+  clang-format python3
 )
 
 missing=()

@@ -1,15 +1,39 @@
 #!/usr/bin/env bash
-# The README's first command: installs dependencies if missing, builds Tangram, and runs it on a
-# shipped mixed fleet and model (configs/fleets/quota-mix.yaml, configs/models/llama2-7b.yaml).
+# The README's first command: installs dependencies if missing, builds Tangram, then runs the main
+# job end to end on built-in defaults:
+#   1. describe a shipped mixed fleet (16 H200 + 32 Ascend 910B) and model (Llama-2 7B);
+#   2. plan it: every strategy side by side, `auto` beside `uniform`;
+#   3. simulate the auto plan event by event: timeline trace, Gantt chart, strategy bar chart;
+#   4. train the reference GPT under mpirun on this machine: 4 CPU ranks, two of them slowed by
+#      EMULATION (3x and 6x), measured, planned from the measurements, trained to a falling loss.
+# Outputs land in out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
 cmake --preset default >/dev/null
 cmake --build --preset default --target tangram
-tangram=build/default/orchestrator/tangram
-fleet=configs/fleets/quota-mix.yaml
-model=configs/models/llama2-7b.yaml
+tangram=${TANGRAM_BIN:-build/default/orchestrator/tangram}
+job=configs/jobs/quota-mix-llama2-7b.yaml
+mkdir -p out
 
 echo
-echo "== 1. Describe a mixed fleet: $fleet with $model"
-"$tangram" describe --fleet "$fleet" --model "$model"
+echo "== 1. Describe a mixed fleet ($job)"
+"$tangram" describe --job "$job"
+
+echo
+echo "== 2. Plan it: auto beside uniform (and the other strategies)"
+"$tangram" plan --job "$job" --compare
+"$tangram" plan --job "$job" --strategy auto --out out/quota-mix-plan.json
+
+echo
+echo "== 3. Simulate the auto plan"
+"$tangram" simulate --job "$job" --plan out/quota-mix-plan.json --no-progress \
+  --trace out/quota-mix-trace.json --gantt out/quota-mix-step.svg
+"$tangram" compare --job "$job" --chart out/quota-mix-compare.svg --no-progress
+echo "   wrote out/quota-mix-trace.json (open in ui.perfetto.dev), out/quota-mix-step.svg, out/quota-mix-compare.svg"
+
+echo
+echo "== 4. Train under mpirun on this machine (configs/jobs/local-tiny-gpt.yaml, 4 ranks)"
+rm -rf out/local-tiny-gpt
+bash deploy/launch.sh -np 4 configs/jobs/local-tiny-gpt.yaml --metrics out/local-tiny-gpt-metrics.jsonl
+echo "   per-step metrics: out/local-tiny-gpt-metrics.jsonl; checkpoints: out/local-tiny-gpt/checkpoints"

@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/runtime/train_job.h"
+#include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -78,7 +79,12 @@ class TrainCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(TrainResult result, RunTraining(job, catalog, options_, launch));
     if (result.reports.empty()) return absl::OkStatus();  // not the coordinator
     if (global.json) {
+      nlohmann::json reports = nlohmann::json::array();
+      for (const auto& r : result.reports) reports.push_back(r.ToJson());
       PrintJson({{"steps_done", result.steps_done},
+                 {"reports", reports},
+                 {"simulated_step_time_s", result.simulated_step_time_s},
+                 {"plan", partitioner::PlanToJson(result.initial_plan)},
                  {"first_step", result.first_step},
                  {"losses", result.losses},
                  {"step_times_s", result.step_times},

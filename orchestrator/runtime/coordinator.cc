@@ -4,6 +4,7 @@
 #include "base/status_macros.h"
 #include "orchestrator/model/probe.h"
 #include "orchestrator/model/stage.h"
+#include "orchestrator/simulator/simulator.h"
 #include "partitioner/strategy.h"
 
 namespace tangram::orchestrator {
@@ -90,6 +91,13 @@ absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const Jo
   TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
   TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
   return plan.predicted.step_time_s;
+}
+
+absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
+                                        const partitioner::Plan& plan) {
+  TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
+  TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, {}));
+  return step.step_time_s;
 }
 
 partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops) {

@@ -41,6 +41,10 @@ absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, c
 absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
                                        partitioner::Plan plan);
 
+// The fleet simulator's step time for `plan` on `fleet` (1F1B, contention on).
+absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
+                                        const partitioner::Plan& plan);
+
 // `fleet` with rank r's measured throughput replaced by tflops[r] (entries <= 0 are kept).
 partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops);
 

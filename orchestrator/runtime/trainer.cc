@@ -163,6 +163,8 @@ class Run {
       TANGRAM_ASSIGN_OR_RETURN(plan, PlanOnFleet(planning_fleet_, job_, Strategy()));
       auto predicted = PredictStepTime(planning_fleet_, job_, plan);
       if (predicted.ok()) result_.predicted_step_time_s = *predicted;
+      auto simulated = SimulateStepTime(planning_fleet_, job_, plan);
+      if (simulated.ok()) result_.simulated_step_time_s = *simulated;
     }
     return partitioner::PlanToJsonString(plan, -1);
   }
@@ -196,9 +198,11 @@ class Run {
     result_.initial_plan = plan_;
     plan_tflops_ = ema_tflops_;
     if (coordinator()) {
-      Log(absl::StrFormat("plan (%s): tp=%d pp=%d dp=%d; predicted %.4f s/step, efficiency %.0f%%",
-                          plan_.strategy, plan_.tp, plan_.pp, plan_.dp, plan_.predicted.step_time_s,
-                          100 * plan_.efficiency));
+      Log(absl::StrFormat(
+          "plan (%s): tp=%d pp=%d dp=%d; predicted %.4f s/step (cost model), %.4f s/step "
+          "(simulator), efficiency %.0f%%",
+          plan_.strategy, plan_.tp, plan_.pp, plan_.dp, plan_.predicted.step_time_s,
+          result_.simulated_step_time_s, 100 * plan_.efficiency));
       for (const auto& stage : plan_.stages) {
         for (const auto& cell : stage.cells) {
           const auto& replica = plan_.replicas[cell.replica];

@@ -61,6 +61,7 @@ struct TrainResult {
   partitioner::Plan initial_plan;
   partitioner::Plan plan;            // the plan at the end
   double predicted_step_time_s = 0;  // the cost model's figure for the initial plan
+  double simulated_step_time_s = 0;  // the fleet simulator's figure for the initial plan
   int replans = 0;
   std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
   int64_t layers_moved = 0;
