@@ -26,7 +26,7 @@ cmake -S "${root}" -B "${build}" -DCMAKE_BUILD_TYPE=Release -DTANGRAM_WITH_NCCL=
 
 step "build the collectives targets"
 cmake --build "${build}" -j "${jobs}" --target collectives_nccl_test collectives_unit_test \
-  collectives_mpi_test tangram_bench_collectives
+  collectives_mpi_test tangram
 
 step "NCCL tests (label gpu)"
 (cd "${build}" && ctest -L gpu --output-on-failure --timeout 180)
@@ -34,10 +34,10 @@ step "NCCL tests (label gpu)"
 step "NCCL tests under mpirun, one rank per GPU (${gpus})"
 mpirun -np "${gpus}" "${mpi_flags[@]}" "${build}/tests/collectives/collectives_nccl_test"
 
-bench="${build}/bench/collectives/tangram_bench_collectives"
+tangram="${build}/orchestrator/tangram"
 for op in allreduce allgather reduce_scatter broadcast; do
   step "NCCL benchmark: ${op}, ${gpus} rank(s), 1 KiB .. 256 MiB"
-  timeout 60 mpirun -np "${gpus}" "${mpi_flags[@]}" "${bench}" --transport nccl --op "${op}" \
+  timeout 60 mpirun -np "${gpus}" "${mpi_flags[@]}" "${tangram}" bench collectives --transport nccl --op "${op}" \
     --min-bytes 1024 --max-bytes $((256 << 20)) --iters 20 --warmup 5
 done
 

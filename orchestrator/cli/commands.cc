@@ -10,6 +10,7 @@ std::unique_ptr<Command> MakePlanCommand();
 std::unique_ptr<Command> MakeTrainCommand();
 std::unique_ptr<Command> MakeSimulateCommand();
 std::unique_ptr<Command> MakeCompareCommand();
+std::unique_ptr<Command> MakeBenchCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
@@ -20,6 +21,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeTrainCommand());
   commands.push_back(MakeSimulateCommand());
   commands.push_back(MakeCompareCommand());
+  commands.push_back(MakeBenchCommand());
   return commands;
 }
 

@@ -1,9 +1,9 @@
-#include "bench/collectives/raw_mpi.h"
+#include "collectives/benchmark_raw_mpi.h"
 
-namespace tangram::collectives::bench {
+namespace tangram::collectives {
 
 absl::StatusOr<double> TimeRawMpi(const std::string&, size_t, int, int) {
   return absl::UnimplementedError("--compare-raw needs a build with MPI");
 }
 
-}  // namespace tangram::collectives::bench
+}  // namespace tangram::collectives

@@ -1,44 +1,19 @@
-// nccl-tests-style benchmark of the collectives library.
-//
-//   mpirun -np 4 tangram_bench_collectives --transport mpi --op allreduce --compare-raw
-//   tangram_bench_collectives --transport sim --ranks 64 --algo ring --compare-raw --json
-//
-// For each size it checks the result once (the "correct" column), then times `--iters` calls.
-// algbw = S / t and busbw = algbw × nccl-tests' factor (2(p-1)/p allreduce, (p-1)/p
-// reduce_scatter and allgather, 1 broadcast and reduce). On mpi/nccl t is wall time (slowest
-// rank); on sim t is the *virtual* time on the simulated fleet, and wall_us is the simulation's
-// own wall time. --compare-raw times a baseline in the same run and prints ratio = baseline time
-// ÷ our time (> 1: we are faster): raw MPI_* on mpi, the flat (naive) algorithm on sim.
+#include "collectives/benchmark.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "CLI/CLI.hpp"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "bench/collectives/raw_mpi.h"
+#include "collectives/benchmark_raw_mpi.h"
 #include "collectives/communicator.h"
 #include "collectives/sim/sim_world.h"
 
-namespace tangram::collectives::bench {
+namespace tangram::collectives {
 namespace {
-
-struct Flags {
-  std::string transport = "sim";
-  std::string op = "allreduce";
-  std::string algo = "auto";
-  size_t min_bytes = 1024;
-  size_t max_bytes = 16 << 20;
-  int ranks = 8;  // sim only
-  int iters = 20;
-  int warmup = 3;
-  double alpha_us = 5.0;  // sim links
-  double bw_gbs = 25.0;
-  bool compare_raw = false;
-  bool json = false;
-};
 
 double BusFactor(const std::string& op, int p) {
   if (op == "allreduce") return 2.0 * (p - 1) / p;
@@ -94,7 +69,7 @@ struct Row {
   bool correct;
 };
 
-void Print(const Flags& flags, int p, const Row& row, bool header) {
+void Print(const BenchmarkOptions& flags, int p, const Row& row, bool header) {
   const double algbw = row.seconds > 0 ? row.bytes / row.seconds / 1e9 : 0;
   const double busbw = algbw * BusFactor(flags.op, p);
   const double ratio = row.seconds > 0 ? row.baseline_seconds / row.seconds : 0;
@@ -132,7 +107,7 @@ void Print(const Flags& flags, int p, const Row& row, bool header) {
 
 // Times `iters` calls on `comm` (after a checked call and warmup); seconds per call, max over
 // ranks.
-absl::StatusOr<double> TimeOnComm(Communicator& comm, const Flags& flags, size_t count,
+absl::StatusOr<double> TimeOnComm(Communicator& comm, const BenchmarkOptions& flags, size_t count,
                                   Algorithm algorithm, bool* correct) {
   std::vector<float> send(count, static_cast<float>(comm.rank() + 1)), recv(count, 0.0f);
   const absl::Status check = RunOp(comm, flags.op, count, algorithm, send, recv, true);
@@ -154,44 +129,35 @@ absl::StatusOr<double> TimeOnComm(Communicator& comm, const Flags& flags, size_t
   return slowest;
 }
 
-int RunMpi(const Flags& flags, Algorithm algorithm) {
+absl::Status RunMpi(const BenchmarkOptions& flags, Algorithm algorithm) {
   auto comm = CreateCommunicator(flags.transport);
-  if (!comm.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(comm.status().message()).c_str());
-    return 1;
-  }
+  if (!comm.ok()) return comm.status();
   const int p = (*comm)->size();
   bool header = (*comm)->rank() == 0;
   for (size_t bytes = flags.min_bytes; bytes <= flags.max_bytes; bytes *= 2) {
     const size_t count = std::max<size_t>(bytes / 4 / p * p, p);
     Row row{count * 4, count, 0, 0, 0, false};
     auto seconds = TimeOnComm(**comm, flags, count, algorithm, &row.correct);
-    if (!seconds.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(seconds.status().message()).c_str());
-      return 1;
-    }
+    if (!seconds.ok()) return seconds.status();
     row.seconds = row.wall_seconds = *seconds;
     if (flags.compare_raw) {
       auto raw = TimeRawMpi(flags.op, count, flags.warmup, flags.iters);
-      if (!raw.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(raw.status().message()).c_str());
-        return 1;
-      }
+      if (!raw.ok()) return raw.status();
       row.baseline_seconds = *raw;
     }
     if ((*comm)->rank() == 0) Print(flags, p, row, header);
     header = false;
   }
-  return 0;
+  return absl::OkStatus();
 }
 
-int RunSim(const Flags& flags, Algorithm algorithm) {
+absl::Status RunSim(const BenchmarkOptions& flags, Algorithm algorithm) {
   SimOptions options;
   options.ranks = flags.ranks;
   options.links = LinkModel::Uniform(flags.ranks, {flags.alpha_us * 1e-6, flags.bw_gbs * 1e9});
   options.timeout = absl::Seconds(60);
   auto world = SimWorld::Create(options);
-  if (!world.ok()) return 1;
+  if (!world.ok()) return world.status();
   const int p = flags.ranks;
   bool header = true;
   // Virtual seconds and wall seconds per call of `op` with `algo`, plus correctness.
@@ -226,37 +192,30 @@ int RunSim(const Flags& flags, Algorithm algorithm) {
     Print(flags, p, row, header);
     header = false;
   }
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace
-}  // namespace tangram::collectives::bench
 
-int main(int argc, char** argv) {
-  using namespace tangram::collectives;
-  bench::Flags flags;
-  CLI::App app{"nccl-tests-style benchmark of tangram collectives"};
-  app.add_option("--transport", flags.transport, "sim | mpi | nccl")
-      ->check(CLI::IsMember({"sim", "mpi", "nccl"}));
-  app.add_option("--op", flags.op, "allreduce | reduce_scatter | allgather | broadcast | reduce")
-      ->check(CLI::IsMember({"allreduce", "reduce_scatter", "allgather", "broadcast", "reduce"}));
-  app.add_option("--algo", flags.algo,
-                 "auto | native | ring | halving_doubling | tree | hierarchical | flat");
-  app.add_option("--min-bytes", flags.min_bytes);
-  app.add_option("--max-bytes", flags.max_bytes);
-  app.add_option("--ranks", flags.ranks, "sim: number of ranks");
-  app.add_option("--iters", flags.iters);
-  app.add_option("--warmup", flags.warmup);
-  app.add_option("--alpha-us", flags.alpha_us, "sim: link latency (us)");
-  app.add_option("--bw-gbs", flags.bw_gbs, "sim: link bandwidth (GB/s)");
-  app.add_flag("--compare-raw", flags.compare_raw, "time the baseline in the same run");
-  app.add_flag("--json", flags.json, "one JSON object per row");
-  CLI11_PARSE(app, argc, argv);
-  auto algorithm = ParseAlgorithm(flags.algo);
-  if (!algorithm.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(algorithm.status().message()).c_str());
-    return 2;
+absl::Status RunBenchmark(const BenchmarkOptions& options) {
+  static const char* kOps[] = {"allreduce", "reduce_scatter", "allgather", "broadcast", "reduce"};
+  if (std::none_of(std::begin(kOps), std::end(kOps),
+                   [&](const char* op) { return options.op == op; })) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown op \"", options.op,
+                     "\" (known: allreduce, reduce_scatter, allgather, broadcast, reduce)"));
   }
-  return flags.transport == "sim" ? bench::RunSim(flags, *algorithm)
-                                  : bench::RunMpi(flags, *algorithm);
+  if (options.min_bytes < 4 || options.min_bytes > options.max_bytes || options.iters < 1 ||
+      options.warmup < 0 || options.ranks < 1) {
+    return absl::InvalidArgumentError(
+        "need 4 <= min_bytes <= max_bytes, iters >= 1, warmup >= 0 and ranks >= 1");
+  }
+  auto algorithm = ParseAlgorithm(options.algo);
+  if (!algorithm.ok()) return algorithm.status();
+  if (options.transport == "sim") return RunSim(options, *algorithm);
+  if (options.transport == "mpi" || options.transport == "nccl") return RunMpi(options, *algorithm);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown transport \"", options.transport, "\" (known: sim, mpi, nccl)"));
 }
+
+}  // namespace tangram::collectives

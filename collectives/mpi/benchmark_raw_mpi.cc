@@ -1,4 +1,4 @@
-#include "bench/collectives/raw_mpi.h"
+#include "collectives/benchmark_raw_mpi.h"
 
 #include <mpi.h>
 
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tangram::collectives::bench {
+namespace tangram::collectives {
 
 absl::StatusOr<double> TimeRawMpi(const std::string& op, size_t count, int warmup, int iters) {
   int size = 1;
@@ -41,4 +41,4 @@ absl::StatusOr<double> TimeRawMpi(const std::string& op, size_t count, int warmu
   return slowest;
 }
 
-}  // namespace tangram::collectives::bench
+}  // namespace tangram::collectives
