@@ -2,15 +2,68 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 
 namespace tangram::orchestrator {
 
 absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global) {
   if (global.catalog_path.empty()) return partitioner::DeviceCatalog::BuiltIn();
   return partitioner::DeviceCatalog::LoadFile(global.catalog_path);
+}
+
+void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {
+  sub->add_option("--fleet", fleet_path, "Fleet file (configs/fleets/*.yaml)");
+  sub->add_option("--model", model_path, "Model file (configs/models/*.yaml)");
+  sub->add_option("--job", job_path, "Job file: its fleet, model and training setup");
+  if (with_strategy) {
+    sub->add_option("--strategy", strategy,
+                    "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
+                    "job's, else auto)");
+  }
+}
+
+partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet) {
+  partitioner::TrainingSpec t;
+  t.global_batch = std::max<int64_t>(1024, fleet.num_devices());
+  t.micro_batch = 1;
+  t.zero_stage = 1;
+  t.recompute = partitioner::Recompute::kSelective;
+  return t;
+}
+
+absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
+                                                  const GlobalOptions& global) {
+  TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+  std::optional<partitioner::Fleet> fleet;
+  std::optional<partitioner::ModelSpec> model;
+  PlanningInputs in;
+  in.strategy = flags.strategy;
+  if (!flags.job_path.empty()) {
+    TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(flags.job_path, catalog));
+    fleet = std::move(job.fleet);
+    model = std::move(job.model);
+    in.training = job.training;
+    if (in.strategy.empty()) in.strategy = job.strategy;
+    in.from_job = true;
+  }
+  if (!flags.fleet_path.empty()) {
+    TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(flags.fleet_path, catalog));
+  }
+  if (!flags.model_path.empty()) {
+    TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(flags.model_path));
+  }
+  if (!fleet || !model) {
+    return absl::InvalidArgumentError("give --fleet and --model, or --job");
+  }
+  if (!in.from_job) in.training = DefaultTraining(*fleet);
+  if (in.strategy.empty()) in.strategy = "auto";
+  in.fleet = std::move(*fleet);
+  in.model = std::move(*model);
+  return in;
 }
 
 const char* ConfigKindName(ConfigKind kind) {

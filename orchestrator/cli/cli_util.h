@@ -24,6 +24,27 @@ enum class ConfigKind { kCatalog, kFleet, kModel, kJob };
 const char* ConfigKindName(ConfigKind kind);
 absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc);
 
+// What plan, simulate and compare work on: a fleet, a model and a training setup, from --job,
+// with --fleet / --model overriding the job's; without a job, DefaultTraining(fleet).
+struct PlanningFlags {
+  std::string fleet_path, model_path, job_path, strategy;
+  // Adds --fleet, --model, --job (and --strategy when `with_strategy`) to `sub`.
+  void Add(CLI::App* sub, bool with_strategy);
+};
+struct PlanningInputs {
+  partitioner::Fleet fleet;
+  partitioner::ModelSpec model;
+  partitioner::TrainingSpec training;
+  std::string strategy;  // --strategy, else the job's, else "auto"
+  bool from_job = false;
+};
+// kInvalidArgument when neither --job nor both --fleet and --model are given.
+absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
+                                                  const GlobalOptions& global);
+// Training setup without a job: global batch max(1024, devices), micro-batch 1, bf16, ZeRO-1,
+// selective recompute.
+partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet);
+
 // A text table: columns are left-aligned, except those whose every cell looks numeric.
 class Table {
  public:

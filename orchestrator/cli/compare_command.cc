@@ -33,9 +33,7 @@ class CompareCommand : public Command {
     return "Every partition strategy on one fleet, simulated: table and SVG bar chart";
   }
   void Configure(CLI::App* sub) override {
-    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
-    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
-    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
+    inputs_.Add(sub, /*with_strategy=*/false);
     sub->add_option("--chart", chart_path_,
                     "SVG bar chart to write (default compare.svg; '' = none)");
     sub->add_option("--schedule", options_.schedule, "1f1b (default) | gpipe | interleaved");
@@ -43,34 +41,11 @@ class CompareCommand : public Command {
   }
 
   absl::Status Run(const GlobalOptions& global) override {
-    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
-    std::optional<partitioner::Fleet> fleet;
-    std::optional<partitioner::ModelSpec> model;
-    partitioner::TrainingSpec training;
-    bool have_job = false;
-    if (!job_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
-      fleet = job.fleet;
-      model = job.model;
-      training = job.training;
-      have_job = true;
-    }
-    if (!fleet_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
-    }
-    if (!model_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
-    }
-    if (!fleet || !model) {
-      return absl::InvalidArgumentError("compare: give --fleet and --model, or --job");
-    }
-    if (!have_job) {
-      training.global_batch = std::max<int64_t>(1024, fleet->num_devices());
-      training.micro_batch = 1;
-      training.zero_stage = 1;
-      training.recompute = partitioner::Recompute::kSelective;
-    }
-    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(*fleet, *model, training));
+    TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
+    const partitioner::Fleet* fleet = &in.fleet;
+    const partitioner::ModelSpec* model = &in.model;
+    TANGRAM_ASSIGN_OR_RETURN(auto cost,
+                             partitioner::CostModel::Create(*fleet, *model, in.training));
     const auto start = std::chrono::steady_clock::now();
     const std::vector<std::string> names = partitioner::StrategyNames();
     std::vector<Row> rows;
@@ -167,7 +142,8 @@ class CompareCommand : public Command {
   }
 
  private:
-  std::string fleet_path_, model_path_, job_path_, chart_path_ = "compare.svg";
+  PlanningFlags inputs_;
+  std::string chart_path_ = "compare.svg";
   simulator::SimOptions options_;
   bool no_progress_ = false;
 };

@@ -22,15 +22,6 @@ namespace {
 
 using partitioner::Plan;
 
-partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet) {
-  partitioner::TrainingSpec t;
-  t.global_batch = std::max<int64_t>(1024, fleet.num_devices());
-  t.micro_batch = 1;
-  t.zero_stage = 1;
-  t.recompute = partitioner::Recompute::kSelective;
-  return t;
-}
-
 std::string Percent(double x) { return absl::StrFormat("%.1f%%", 100 * x); }
 
 void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
@@ -110,43 +101,17 @@ class PlanCommand : public Command {
     return "Partition a model over a fleet: stages, replicas, memory, predicted step time";
   }
   void Configure(CLI::App* sub) override {
-    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
-    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
-    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
-    sub->add_option("--strategy", strategy_,
-                    "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
-                    "job's, else auto)");
+    inputs_.Add(sub, /*with_strategy=*/true);
     sub->add_flag("--compare", compare_, "Every strategy side by side");
     sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan");
     sub->add_option("--out", out_path_, "Also write the plan JSON to this file");
   }
 
   absl::Status Run(const GlobalOptions& global) override {
-    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
-    std::optional<partitioner::Fleet> fleet;
-    std::optional<partitioner::ModelSpec> model;
-    partitioner::TrainingSpec training;
-    std::string strategy = strategy_;
-    bool have_job = false;
-    if (!job_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
-      fleet = job.fleet;
-      model = job.model;
-      training = job.training;
-      if (strategy.empty()) strategy = job.strategy;
-      have_job = true;
-    }
-    if (!fleet_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
-    }
-    if (!model_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
-    }
-    if (!fleet || !model)
-      return absl::InvalidArgumentError("plan: give --fleet and --model, or --job");
-    if (!have_job) training = DefaultTraining(*fleet);
-    if (strategy.empty()) strategy = "auto";
-    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(*fleet, *model, training));
+    TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
+    const std::string& strategy = in.strategy;
+    TANGRAM_ASSIGN_OR_RETURN(auto cost,
+                             partitioner::CostModel::Create(in.fleet, in.model, in.training));
     if (compare_) return Compare(cost, global);
 
     TANGRAM_ASSIGN_OR_RETURN(auto s, partitioner::CreateStrategy(strategy));
@@ -220,7 +185,8 @@ class PlanCommand : public Command {
     return absl::OkStatus();
   }
 
-  std::string fleet_path_, model_path_, job_path_, strategy_, out_path_;
+  PlanningFlags inputs_;
+  std::string out_path_;
   bool compare_ = false;
   int alternatives_ = 0;
   std::vector<std::string> notes_;

@@ -30,10 +30,7 @@ class SimulateCommand : public Command {
     return "Simulate training steps event by event: timeline, bubbles, communication, memory";
   }
   void Configure(CLI::App* sub) override {
-    sub->add_option("--fleet", fleet_path_, "Fleet file (configs/fleets/*.yaml)");
-    sub->add_option("--model", model_path_, "Model file (configs/models/*.yaml)");
-    sub->add_option("--job", job_path_, "Job file: its fleet, model and training setup");
-    sub->add_option("--strategy", strategy_, "Partition strategy (default: the job's, else auto)");
+    inputs_.Add(sub, /*with_strategy=*/true);
     sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
     sub->add_option("--steps", steps_, "Steps to simulate (default 1)");
     sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved");
@@ -58,36 +55,11 @@ class SimulateCommand : public Command {
   }
 
   absl::Status Run(const GlobalOptions& global) override {
-    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
-    std::optional<partitioner::Fleet> fleet;
-    std::optional<partitioner::ModelSpec> model;
-    partitioner::TrainingSpec training;
-    std::string strategy = strategy_;
-    bool have_job = false;
-    if (!job_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
-      fleet = job.fleet;
-      model = job.model;
-      training = job.training;
-      if (strategy.empty()) strategy = job.strategy;
-      have_job = true;
-    }
-    if (!fleet_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
-    }
-    if (!model_path_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
-    }
-    if (!fleet || !model) {
-      return absl::InvalidArgumentError("simulate: give --fleet and --model, or --job");
-    }
-    if (!have_job) {
-      training.global_batch = std::max<int64_t>(1024, fleet->num_devices());
-      training.micro_batch = 1;
-      training.zero_stage = 1;
-      training.recompute = partitioner::Recompute::kSelective;
-    }
-    if (strategy.empty()) strategy = "auto";
+    TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
+    const partitioner::Fleet* fleet = &in.fleet;
+    const partitioner::ModelSpec* model = &in.model;
+    const partitioner::TrainingSpec& training = in.training;
+    const std::string& strategy = in.strategy;
     std::optional<partitioner::Plan> plan;
     if (!plan_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(plan_path_));
@@ -135,7 +107,8 @@ class SimulateCommand : public Command {
 
  private:
   using SimOptions = simulator::SimOptions;
-  std::string fleet_path_, model_path_, job_path_, strategy_, plan_path_, schedule_;
+  PlanningFlags inputs_;
+  std::string plan_path_, schedule_;
   std::string trace_path_, gantt_path_, fail_node_;
   std::vector<std::string> stragglers_;
   int64_t steps_ = 1;
