@@ -133,13 +133,16 @@ TEST(RuntimeTest, RebalancingMovesLayersAndKeepsTheMath) {
   TrainOptions options;
   options.steps = 6;
   options.rebalance_patience = 1;
-  options.slowdown_changes = {{1, 1, 12.0}};  // EMULATION: rank 1 becomes 12x slower at step 2
+  // EMULATION: ranks 1 and 2 become 12x slower at step 2. Whichever stages they hold, one of them
+  // then holds a decoder block that the fast rank 0 should take over.
+  options.slowdown_changes = {{1, 1, 12.0}, {2, 1, 12.0}};
   auto result = Train(job, 3, options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GE(result->replans, 1);
   EXPECT_GE(result->layers_moved, 1);
   ASSERT_FALSE(result->replan_log.empty());
-  EXPECT_THAT(result->replan_log[0], HasSubstr("rank 1"));
+  EXPECT_THAT(result->replan_log[0], HasSubstr("->0"));  // layers move to the fast rank 0
+  EXPECT_THAT(result->replan_log[0], HasSubstr("drifted"));
   ExpectSameParameters(SerialParameters(6), Flatten(result->layers));
 }
 
