@@ -16,9 +16,12 @@ namespace tangram::testing {
 namespace {
 
 int RunMpi(int ranks, const std::string& args, const std::string& log) {
-  std::string cmd = absl::StrCat(TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np ",
-                                 ranks, " -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " train ",
-                                 args, " --no-rebalance --timeout 60 >", log, " 2>&1");
+  // Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
+  // tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
+  std::string cmd = absl::StrCat("ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC,
+                                 " --allow-run-as-root --oversubscribe -np ", ranks,
+                                 " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY,
+                                 " train ", args, " --no-rebalance --timeout 60 >", log, " 2>&1");
   int raw = std::system(cmd.c_str());
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
