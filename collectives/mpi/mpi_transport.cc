@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 
 namespace tangram::collectives::mpi {
@@ -72,14 +73,27 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
     TANGRAM_MPI_CALL(MPI_Wait(request, MPI_STATUS_IGNORE), rank);
     return absl::OkStatus();
   }
+  // Spin first: most waits are short, and MPI only progresses inside MPI calls. A wait that lasts
+  // past kSpinFor is waiting for a peer, often one that still computes: then sleep between tests
+  // (backing off to kMaxNap), because on oversubscribed cores a spinning rank steals the very
+  // core its peer needs, and sched_yield alone does not give it back under CFS.
+  constexpr absl::Duration kSpinFor = absl::Milliseconds(1);
+  constexpr absl::Duration kMaxNap = absl::Microseconds(200);
+  const absl::Time start = absl::Now();
+  absl::Duration nap = absl::Microseconds(10);
   for (int spins = 0;; ++spins) {
     int done = 0;
     TANGRAM_MPI_CALL(MPI_Test(request, &done, MPI_STATUS_IGNORE), rank);
     if (done) return absl::OkStatus();
     if ((spins & 63) == 63) {
-      if (absl::Now() >= deadline) break;
-      // Oversubscribed ranks (more ranks than cores) must let their peers run.
-      if (spins > 4096) std::this_thread::yield();
+      const absl::Time now = absl::Now();
+      if (now >= deadline) break;
+      if (now - start > kSpinFor) {
+        absl::SleepFor(nap);
+        nap = std::min(nap * 2, kMaxNap);
+      } else if (spins > 4096) {
+        std::this_thread::yield();
+      }
     }
   }
   if (cancellable) {

@@ -77,13 +77,16 @@ class TrainCommand : public Command {
     launch.ranks = ranks_;
     launch.timeout = absl::Seconds(timeout_s_);
     TANGRAM_ASSIGN_OR_RETURN(TrainResult result, RunTraining(job, catalog, options_, launch));
-    if (result.reports.empty()) return absl::OkStatus();  // not the coordinator
+    if (result.rank != 0) return absl::OkStatus();  // the coordinator reports
     if (global.json) {
       nlohmann::json reports = nlohmann::json::array();
       for (const auto& r : result.reports) reports.push_back(r.ToJson());
       PrintJson({{"steps_done", result.steps_done},
                  {"reports", reports},
                  {"simulated_step_time_s", result.simulated_step_time_s},
+                 {"final_tflops", result.final_tflops},
+                 {"final_simulated_step_time_s", result.final_simulated_step_time_s},
+                 {"final_ideal_step_time_s", result.final_ideal_step_time_s},
                  {"plan", partitioner::PlanToJson(result.initial_plan)},
                  {"first_step", result.first_step},
                  {"losses", result.losses},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <numeric>
@@ -53,6 +54,7 @@ class Run {
       : world_(world), job_(job), catalog_(catalog), options_(options) {}
 
   absl::StatusOr<TrainResult> Execute() {
+    result_.rank = world_.rank();
     TANGRAM_RETURN_IF_ERROR(Setup());
     TANGRAM_RETURN_IF_ERROR(Measure());
     TANGRAM_RETURN_IF_ERROR(InitialPlan());
@@ -67,6 +69,14 @@ class Run {
     }
     result_.steps_done = std::max(result_.first_step, total_steps_);
     result_.plan = plan_;
+    result_.final_tflops = ema_tflops_;
+    if (coordinator() && !planning_fleet_.groups.empty()) {
+      auto simulated = SimulateStepTime(WithThroughput(planning_fleet_, ema_tflops_), job_, plan_);
+      if (simulated.ok()) result_.final_simulated_step_time_s = *simulated;
+    }
+    double summed = 0;
+    for (double t : ema_tflops_) summed += t;
+    if (summed > 0) result_.final_ideal_step_time_s = last_step_flops_ / (summed * 1e12);
     if (options_.collect_layers) TANGRAM_RETURN_IF_ERROR(CollectLayers());
     if (world_.rank() == 0 && emulation_.active()) Log(emulation_.Describe() + " (rank 0)");
     return result_;
@@ -109,6 +119,18 @@ class Run {
       slowdown = options_.slowdowns[world_.rank()];
     }
     SetSlowdown(slowdown);
+    if (coordinator() && !options_.metrics_path.empty()) {
+      // Opened before training so that a bad path fails the run at once, not silently later.
+      std::error_code ignored;
+      std::filesystem::path parent = std::filesystem::path(options_.metrics_path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+      metrics_.open(options_.metrics_path, std::ios::app);
+      if (!metrics_) {
+        // Reported with the plan, so that every rank stops instead of waiting for rank 0.
+        coordinator_error_ = absl::FailedPreconditionError(
+            absl::StrCat("cannot open the metrics file ", options_.metrics_path));
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -150,6 +172,7 @@ class Run {
 
   // Rank 0 only: the plan to start with, as JSON.
   absl::StatusOr<std::string> CoordinatorPlan() {
+    TANGRAM_RETURN_IF_ERROR(coordinator_error_);
     Plan plan;
     if (!options_.plan_path.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(options_.plan_path));
@@ -277,7 +300,11 @@ class Run {
     TANGRAM_RETURN_IF_ERROR(world_.AllGather(mine, all.data(), kMetricCount, DataType::kF64));
     double step_time = absl::ToDoubleSeconds(absl::Now() - start);
     double loss = 0;
-    for (int r = 0; r < world_.size(); ++r) loss += all[r * kMetricCount + kLossSum];
+    last_step_flops_ = 0;
+    for (int r = 0; r < world_.size(); ++r) {
+      loss += all[r * kMetricCount + kLossSum];
+      last_step_flops_ += all[r * kMetricCount + kFlops];
+    }
     loss /= static_cast<double>(job_.training.global_batch);
     result_.losses.push_back(loss);
     result_.step_times.push_back(step_time);
@@ -316,13 +343,12 @@ class Run {
     double tokens = static_cast<double>(job_.training.global_batch * job_.model.seq_len);
     Log(absl::StrFormat("step %4d/%d  loss %.4f  %.3f s  %.0f tokens/s  imbalance %.0f%%", step + 1,
                         total_steps_, loss, step_time, tokens / step_time, 100 * imbalance));
-    if (!options_.metrics_path.empty()) {
+    if (metrics_.is_open()) {
       nlohmann::json line = {{"step", step + 1},           {"loss", loss},
                              {"step_time_s", step_time},   {"tokens_per_s", tokens / step_time},
                              {"imbalance", imbalance},     {"replans", result_.replans},
                              {"strategy", plan_.strategy}, {"ranks", ranks}};
-      std::ofstream out(options_.metrics_path, std::ios::app);
-      out << line.dump() << "\n";
+      metrics_ << line.dump() << std::endl;
     }
   }
 
@@ -466,7 +492,10 @@ class Run {
   std::unique_ptr<train::Stage> stage_;
   std::vector<double> ema_tflops_, plan_tflops_;
   int streak_ = 0;
+  double last_step_flops_ = 0;
   std::string pending_reason_;
+  std::ofstream metrics_;           // rank 0
+  absl::Status coordinator_error_;  // rank 0: a setup error every rank learns with the plan
 };
 
 }  // namespace

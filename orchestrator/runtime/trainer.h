@@ -53,6 +53,7 @@ struct TrainOptions {
 };
 
 struct TrainResult {
+  int rank = 0;                    // the rank this result is from (0: the coordinator)
   int64_t first_step = 0;          // the step training started from (a checkpoint's, when resuming)
   int64_t steps_done = 0;          // the step reached
   std::vector<double> losses;      // mean loss of each step run
@@ -62,6 +63,10 @@ struct TrainResult {
   partitioner::Plan plan;            // the plan at the end
   double predicted_step_time_s = 0;  // the cost model's figure for the initial plan
   double simulated_step_time_s = 0;  // the fleet simulator's figure for the initial plan
+  // At the end of the run, on the throughput each rank showed in training (moving average):
+  std::vector<double> final_tflops;        // per rank
+  double final_simulated_step_time_s = 0;  // the simulator's figure for the final plan
+  double final_ideal_step_time_s = 0;      // the last step's FLOPs ÷ the summed throughput
   int replans = 0;
   std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
   int64_t layers_moved = 0;
