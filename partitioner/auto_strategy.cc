@@ -33,10 +33,28 @@ class AutoStrategy : public Strategy {
         if (cost.training().layout.tp && *cost.training().layout.tp != tp) continue;
         GridEvaluator grid(cost, tp);
         // Each family keeps its own best few, so auto never loses to hetero-pipeline either.
+        std::vector<ScoredLayout> moved;
         for (auto* family : {&HomogeneousReplicaLayouts, &MixedPipelineLayouts}) {
-          for (Plan& p : EvaluateBest(grid, family(grid, b), keep, "auto", &error)) {
+          std::vector<ScoredLayout> layouts = family(grid, b);
+          std::stable_sort(layouts.begin(), layouts.end(),
+                           [](const ScoredLayout& x, const ScoredLayout& y) {
+                             return x.step_time_s < y.step_time_s;
+                           });
+          // Small fleets: local moves from the best few reach replicas of different shapes.
+          for (size_t i = 0; i < std::min<size_t>(layouts.size(), 8); ++i) {
+            ScoredLayout s = layouts[i];
+            ImproveByMoves(grid, &s);
+            if (s.step_time_s < layouts[i].step_time_s) {
+              s.family = "mixed-replicas";
+              moved.push_back(std::move(s));
+            }
+          }
+          for (Plan& p : EvaluateBest(grid, std::move(layouts), keep, "auto", &error)) {
             plans.push_back(std::move(p));
           }
+        }
+        for (Plan& p : EvaluateBest(grid, std::move(moved), keep, "auto", &error)) {
+          plans.push_back(std::move(p));
         }
       }
       if (!plans.empty()) break;

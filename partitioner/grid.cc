@@ -155,7 +155,8 @@ std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& cla
   return bounds;
 }
 
-double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* samples) const {
+double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* samples,
+                               std::vector<WholeShare>* whole) const {
   const int pp = layout.pp();
   const int64_t dp = layout.dp();
   const int64_t batch = cost_.training().global_batch;
@@ -203,9 +204,45 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
       excess -= cut * layout.classes[c].count;
     }
   }
+  // Whole samples: the floors, then the remainder one sample at a time (a class's replicas in
+  // turn) to the class whose replicas finish earliest with one more — optimal for the slowest
+  // replica, which is what the step waits for.
+  auto pace = [&](size_t c, double n) { return sum[c] + (std::max(n, b) / b - 1) * max[c]; };
+  std::vector<WholeShare> w(nc);
+  int64_t left = batch;
+  for (size_t c = 0; c < nc; ++c) {
+    w[c].samples = std::max<int64_t>(1, static_cast<int64_t>(std::floor(s[c] + 1e-9)));
+    left -= w[c].samples * layout.classes[c].count;
+  }
+  while (left > 0) {
+    size_t best = 0;
+    double best_t = kInfeasible;
+    for (size_t c = 0; c < nc; ++c) {
+      const double t = pace(c, static_cast<double>(w[c].samples + 1));
+      if (t < best_t) best_t = t, best = c;
+    }
+    const int64_t give = std::min(left, layout.classes[best].count - w[best].extra);
+    w[best].extra += give;
+    left -= give;
+    if (w[best].extra == layout.classes[best].count) ++w[best].samples, w[best].extra = 0;
+  }
+  while (left < 0) {  // floors above the share (the one-sample minimum): take back from the slowest
+    size_t worst = nc;
+    double worst_t = -1;
+    for (size_t c = 0; c < nc; ++c) {
+      if (w[c].samples + (w[c].extra > 0) <= 1) continue;
+      const double t = pace(c, static_cast<double>(w[c].samples + (w[c].extra > 0)));
+      if (t > worst_t) worst_t = t, worst = c;
+    }
+    if (worst == nc) return kInfeasible;
+    if (w[worst].extra == 0) --w[worst].samples, w[worst].extra = layout.classes[worst].count;
+    const int64_t take = std::min(-left, w[worst].extra);
+    w[worst].extra -= take;
+    left += take;
+  }
   double pipeline = 0;
   for (size_t c = 0; c < nc; ++c) {
-    pipeline = std::max(pipeline, sum[c] + (std::max(s[c], b) / b - 1) * max[c]);
+    pipeline = std::max(pipeline, pace(c, static_cast<double>(w[c].samples + (w[c].extra > 0))));
   }
   // Data-parallel allreduce per stage, summarised per island from the pools.
   double exposed = 0;
@@ -235,6 +272,7 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
     exposed = std::max(exposed, ar - window[st]);
   }
   if (samples != nullptr) *samples = s;
+  if (whole != nullptr) *whole = std::move(w);
   return pipeline + exposed + optimizer;
 }
 

@@ -55,6 +55,12 @@ struct ReplicaClass {
   int64_t count = 1;       // replicas of this class
 };
 
+// A class's whole samples per replica: `extra` of its replicas take samples + 1, the rest samples.
+struct WholeShare {
+  int64_t samples = 1;
+  int64_t extra = 0;
+};
+
 struct GridLayout {
   int tp = 1;
   int64_t micro_batch = 1;
@@ -85,9 +91,12 @@ class GridEvaluator {
                                int64_t micro_batch, const std::vector<double>& weights = {}) const;
 
   // Predicted step time of `layout` (kInfeasible when it does not fit or cannot give every
-  // replica a sample); `samples` (optional) receives each class's per-replica share
-  // (continuous, from water-filling).
-  double StepTime(const GridLayout& layout, std::vector<double>* samples = nullptr) const;
+  // replica a sample), with whole samples per replica as Materialize assigns them; `samples`
+  // (optional) receives each class's per-replica share (continuous, from water-filling), `whole`
+  // (optional) the whole samples (water-filling's floors, then one sample at a time to the
+  // replicas that finish earliest with it).
+  double StepTime(const GridLayout& layout, std::vector<double>* samples = nullptr,
+                  std::vector<WholeShare>* whole = nullptr) const;
 
   // Balance with weights refined by the water-filled shares (two rounds); fills layout->bounds.
   // Returns the step time, kInfeasible when nothing fits.
@@ -105,7 +114,11 @@ class GridEvaluator {
 absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
                                  const std::vector<double>& samples, const std::string& strategy);
 
-// Materializes and evaluates (CostModel::Evaluate).
+// The same with whole samples per class (StepTime's `whole`).
+absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
+                                 const std::vector<WholeShare>& whole, const std::string& strategy);
+
+// Materializes (with StepTime's whole samples) and evaluates (CostModel::Evaluate).
 absl::StatusOr<Plan> MaterializeAndEvaluate(const GridEvaluator& grid, const GridLayout& layout,
                                             const std::string& strategy);
 

@@ -39,10 +39,10 @@ std::vector<int64_t> RoundShares(const std::vector<double>& share, int64_t batch
   return out;
 }
 
-}  // namespace
-
-absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
-                                 const std::vector<double>& samples, const std::string& strategy) {
+// Per-replica shares (`whole`: already whole samples, kept as they are).
+absl::StatusOr<Plan> MaterializeShares(const GridEvaluator& grid, const GridLayout& layout,
+                                       const std::vector<double>& replica_shares,
+                                       const std::string& strategy) {
   const CostModel& cost = grid.cost();
   const int pp = layout.pp();
   const int64_t dp = layout.dp();
@@ -79,7 +79,7 @@ absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& la
   for (size_t c = 0; c < layout.classes.size(); ++c) {
     const ReplicaClass& rc = layout.classes[c];
     for (int64_t k = 0; k < rc.count; ++k, ++replica) {
-      shares.push_back(samples.empty() ? static_cast<double>(batch) / dp : samples[c]);
+      shares.push_back(replica_shares[replica]);
       for (int s = 0; s < pp; ++s) {
         const Pool& pool = grid.pools()[rc.pools[s]];
         if (next[rc.pools[s]] >= pool.units.size()) {
@@ -114,11 +114,38 @@ absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& la
   return plan;
 }
 
+}  // namespace
+
+absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
+                                 const std::vector<double>& samples, const std::string& strategy) {
+  std::vector<double> shares;
+  const double even = static_cast<double>(grid.cost().training().global_batch) /
+                      static_cast<double>(std::max<int64_t>(1, layout.dp()));
+  for (size_t c = 0; c < layout.classes.size(); ++c) {
+    shares.insert(shares.end(), layout.classes[c].count, samples.empty() ? even : samples[c]);
+  }
+  return MaterializeShares(grid, layout, shares, strategy);
+}
+
+absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
+                                 const std::vector<WholeShare>& whole,
+                                 const std::string& strategy) {
+  if (whole.size() != layout.classes.size())
+    return Materialize(grid, layout, std::vector<double>{}, strategy);
+  std::vector<double> shares;
+  for (size_t c = 0; c < layout.classes.size(); ++c) {
+    for (int64_t k = 0; k < layout.classes[c].count; ++k) {
+      shares.push_back(static_cast<double>(whole[c].samples + (k < whole[c].extra ? 1 : 0)));
+    }
+  }
+  return MaterializeShares(grid, layout, shares, strategy);
+}
+
 absl::StatusOr<Plan> MaterializeAndEvaluate(const GridEvaluator& grid, const GridLayout& layout,
                                             const std::string& strategy) {
-  std::vector<double> samples;
-  grid.StepTime(layout, &samples);
-  TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, samples, strategy));
+  std::vector<WholeShare> whole;
+  grid.StepTime(layout, nullptr, &whole);
+  TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, whole, strategy));
   TANGRAM_RETURN_IF_ERROR(grid.cost().Evaluate(&plan));
   return plan;
 }

@@ -28,16 +28,34 @@ std::vector<std::vector<int>> PoolOrders(const GridEvaluator& grid, std::vector<
   return out;
 }
 
+// Oracle-sized fleets (≤ 16 devices and units), where a search may afford what would not scale.
+bool SmallFleet(const GridEvaluator& grid) {
+  int64_t units = 0;
+  for (const Pool& p : grid.pools()) units += p.size();
+  return units <= 16 && grid.cost().slots().size() <= 16;
+}
+
 // Pool subsets to try: all pools, then (on oracle-sized fleets, where a slow kind's batch
-// granularity or allreduce can cost more than its compute brings) the fastest k pools for every k.
+// granularity or allreduce can cost more than its compute brings) every proper subset — not only
+// the fastest k pools: two pools of one kind that differ in node size, or a fast kind whose memory
+// or link is poor, may be the ones worth leaving out.
 std::vector<std::vector<int>> PoolSubsets(const GridEvaluator& grid) {
   const std::vector<Pool>& pools = grid.pools();
   std::vector<int> order(pools.size());
   std::iota(order.begin(), order.end(), 0);
   std::vector<std::vector<int>> out = {order};
-  int64_t units = 0;
-  for (const Pool& p : pools) units += p.size();
-  if (units > 16 || grid.cost().slots().size() > 16 || pools.size() < 2) return out;
+  if (!SmallFleet(grid) || pools.size() < 2) return out;
+  if (pools.size() <= 6) {
+    const uint32_t all = (1u << pools.size()) - 1;
+    for (uint32_t mask = all - 1; mask >= 1; --mask) {
+      std::vector<int> subset;
+      for (size_t p = 0; p < pools.size(); ++p) {
+        if (mask & (1u << p)) subset.push_back(static_cast<int>(p));
+      }
+      out.push_back(std::move(subset));
+    }
+    return out;
+  }
   const CostModel& cost = grid.cost();
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     return cost.GroupTflops(pools[a].group) > cost.GroupTflops(pools[b].group);
@@ -50,11 +68,59 @@ std::vector<std::vector<int>> PoolSubsets(const GridEvaluator& grid) {
   return out;
 }
 
+// Distinct arrangements of a multiset with these multiplicities.
+double Arrangements(const std::vector<int64_t>& count) {
+  double n = 1;
+  int64_t placed = 0;
+  for (int64_t c : count) {
+    for (int64_t i = 1; i <= c; ++i) n = n * static_cast<double>(++placed) / static_cast<double>(i);
+  }
+  return n;
+}
+
+// Every split of L layers into pp non-empty stages, when there are at most `limit` of them
+// (C(L − 1, pp − 1)); false when there are more.
+bool SmallSplitCount(int64_t L, int64_t pp, int64_t limit) {
+  double n = 1;
+  for (int64_t i = 1; i < pp; ++i) {
+    n = n * static_cast<double>(L - i) / static_cast<double>(i);
+    if (n > static_cast<double>(limit)) return false;
+  }
+  return true;
+}
+
+// Tries every split (SmallSplitCount) against the full step time; keeps the best in *s.
+void ExhaustiveBounds(const GridEvaluator& grid, ScoredLayout* s) {
+  GridLayout trial = s->layout;
+  std::vector<int64_t>& b = trial.bounds;
+  const int pp = trial.pp();
+  const int64_t L = b[pp];
+  for (int i = 1; i < pp; ++i) b[i] = i;  // first split in lexicographic order
+  while (true) {
+    const double t = grid.StepTime(trial);
+    if (t < s->step_time_s * (1 - 1e-12)) {
+      s->step_time_s = t;
+      s->layout.bounds = b;
+    }
+    int i = pp - 1;  // next split: advance the last boundary that can move
+    while (i >= 1 && b[i] == L - (pp - i)) --i;
+    if (i < 1) break;
+    ++b[i];
+    for (int j = i + 1; j < pp; ++j) b[j] = b[j - 1] + 1;
+  }
+}
+
 // Balance minimises the slowest stage; the step also pays for the exposed allreduce and the
 // optimizer, which depend on where the boundaries fall. Move single boundaries by one layer while
 // the predicted step improves.
 void RefineBounds(const GridEvaluator& grid, ScoredLayout* s) {
   std::vector<int64_t>& b = s->layout.bounds;
+  // Few splits (small models): balance ties and the allreduce/optimizer terms are settled by
+  // trying them all.
+  if (b.size() >= 3 && SmallSplitCount(b.back(), static_cast<int64_t>(b.size()) - 1, 512)) {
+    ExhaustiveBounds(grid, s);
+    return;
+  }
   if (b.size() > 17) return;  // deep pipelines: the bottleneck term dominates; not worth the time
   for (int round = 0; round < 4; ++round) {
     bool improved = false;
@@ -77,7 +143,110 @@ void RefineBounds(const GridEvaluator& grid, ScoredLayout* s) {
   }
 }
 
+// On small fleets: every smaller replica count per class of a homogeneous layout (a pool's
+// extra replicas can cost more in allreduce or batch granularity than they bring).
+void FewerReplicas(const GridEvaluator& grid, const GridLayout& full,
+                   std::vector<ScoredLayout>* out) {
+  const PinnedLayout& pin = grid.cost().training().layout;
+  std::vector<int64_t> count(full.classes.size(), 1);
+  while (true) {
+    ScoredLayout s;
+    s.family = "homogeneous-replicas";
+    s.layout = full;
+    bool all = true;
+    for (size_t c = 0; c < count.size(); ++c) {
+      s.layout.classes[c].count = count[c];
+      all &= count[c] == full.classes[c].count;
+    }
+    if (!all && !Pinned(pin.dp, s.layout.dp())) {
+      s.step_time_s = grid.BalanceAndTime(&s.layout);
+      if (s.step_time_s < kInfeasible) out->push_back(std::move(s));
+    }
+    size_t i = 0;  // odometer
+    while (i < count.size() && count[i] == full.classes[i].count) count[i++] = 1;
+    if (i == count.size()) break;
+    ++count[i];
+  }
+}
+
+// Units of each pool a layout leaves free.
+std::vector<int64_t> SpareUnits(const GridEvaluator& grid, const GridLayout& layout) {
+  std::vector<int64_t> spare;
+  for (const Pool& p : grid.pools()) spare.push_back(p.size());
+  for (const ReplicaClass& c : layout.classes) {
+    for (int p : c.pools) spare[p] -= c.count;
+  }
+  return spare;
+}
+
+// Adds `seq` as one more replica of layout (merging with an equal class).
+void AddReplica(GridLayout* layout, const std::vector<int>& seq) {
+  for (ReplicaClass& c : layout->classes) {
+    if (c.pools == seq) {
+      ++c.count;
+      return;
+    }
+  }
+  layout->classes.push_back({seq, 1});
+}
+
 }  // namespace
+
+void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
+  if (!SmallFleet(grid)) return;
+  const PinnedLayout& pin = grid.cost().training().layout;
+  for (int round = 0; round < 8; ++round) {
+    const GridLayout base = s->layout;
+    const std::vector<int64_t> spare = SpareUnits(grid, base);
+    ScoredLayout best = *s;
+    auto consider = [&](GridLayout layout) {
+      if (Pinned(pin.dp, layout.dp())) return;
+      const double t = grid.BalanceAndTime(&layout);
+      if (t < best.step_time_s * (1 - 1e-9)) {
+        best.layout = std::move(layout);
+        best.step_time_s = t;
+      }
+    };
+    const int pp = base.pp();
+    for (size_t c = 0; c < base.classes.size(); ++c) {
+      // One replica (or the whole class) moves one stage to a pool with free units.
+      for (int st = 0; st < pp; ++st) {
+        for (size_t q = 0; q < spare.size(); ++q) {
+          if (spare[q] < 1 || static_cast<int>(q) == base.classes[c].pools[st]) continue;
+          std::vector<int> seq = base.classes[c].pools;
+          seq[st] = static_cast<int>(q);
+          GridLayout one = base;
+          if (--one.classes[c].count == 0) one.classes.erase(one.classes.begin() + c);
+          AddReplica(&one, seq);
+          consider(std::move(one));
+          if (spare[q] >= base.classes[c].count && base.classes[c].count > 1) {
+            GridLayout all = base;
+            all.classes[c].pools = seq;
+            consider(std::move(all));
+          }
+        }
+      }
+      // One more replica: this class's sequence with each stage on its pool or a free one.
+      std::vector<int64_t> left = spare;
+      std::vector<int> seq = base.classes[c].pools;
+      bool ok = true;
+      for (int st = 0; st < pp && ok; ++st) {
+        if (left[seq[st]] < 1) {
+          auto most = std::max_element(left.begin(), left.end());
+          seq[st] = static_cast<int>(most - left.begin());
+        }
+        ok = --left[seq[st]] >= 0;
+      }
+      if (ok && base.dp() < grid.cost().training().global_batch) {
+        GridLayout more = base;
+        AddReplica(&more, seq);
+        consider(std::move(more));
+      }
+    }
+    if (!(best.step_time_s < s->step_time_s)) return;
+    *s = std::move(best);
+  }
+}
 
 std::vector<int64_t> MicroBatchCandidates(const CostModel& cost) {
   std::vector<int64_t> out;
@@ -116,18 +285,31 @@ std::vector<ScoredLayout> MixedPipelineLayouts(const GridEvaluator& grid, int64_
         int64_t pp = 0;
         for (int64_t c : count) pp += c;
         if (pp <= grid.cost().num_layers() && !Pinned(pin.pp, pp)) {
+          // The stage sequences: each pool's stages contiguous, in every pool order; on small
+          // fleets with few arrangements, every arrangement (a pool may take both ends, where
+          // memory and the head's extra work differ from the middle).
+          std::vector<std::vector<int>> sequences;
           for (const std::vector<int>& order : orders) {
+            std::vector<int> seq;
+            for (int p : order) {
+              const size_t i = std::find(subset.begin(), subset.end(), p) - subset.begin();
+              seq.insert(seq.end(), count[i], p);
+            }
+            sequences.push_back(std::move(seq));
+          }
+          if (partial && subset.size() > 1 && Arrangements(count) <= 64) {
+            std::vector<int> seq = sequences.front();
+            std::sort(seq.begin(), seq.end());
+            sequences.clear();
+            do sequences.push_back(seq);
+            while (std::next_permutation(seq.begin(), seq.end()));
+          }
+          for (std::vector<int>& seq : sequences) {
             ScoredLayout s;
             s.family = "mixed-pipeline";
             s.layout.tp = grid.tp();
             s.layout.micro_batch = micro_batch;
-            ReplicaClass rc;
-            rc.count = dp;
-            for (int p : order) {
-              const size_t i = std::find(subset.begin(), subset.end(), p) - subset.begin();
-              rc.pools.insert(rc.pools.end(), count[i], p);
-            }
-            s.layout.classes.push_back(std::move(rc));
+            s.layout.classes.push_back({std::move(seq), dp});
             s.step_time_s = grid.BalanceAndTime(&s.layout);
             if (s.step_time_s < kInfeasible) out.push_back(std::move(s));
           }
@@ -188,6 +370,7 @@ std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid,
         members = std::move(fitting);
       }
       if (!(s.step_time_s < kInfeasible)) continue;
+      if (SmallFleet(grid)) FewerReplicas(grid, s.layout, &out);
       // The step time is close to unimodal in pp once the model fits: stop after a few worse.
       if (s.step_time_s < best) {
         best = s.step_time_s;
@@ -209,7 +392,10 @@ std::vector<Plan> EvaluateBest(const GridEvaluator& grid, std::vector<ScoredLayo
       layouts.begin(), layouts.end(),
       [](const ScoredLayout& a, const ScoredLayout& b) { return a.step_time_s < b.step_time_s; });
   std::vector<Plan> plans;
-  for (size_t i = 0; i < layouts.size() && plans.size() < keep; ++i) {
+  // The class-level ranking uses continuous sample shares; whole samples can reorder close
+  // candidates, so on small fleets a few more are evaluated exactly.
+  const size_t extra = SmallFleet(grid) ? 7 : 0;
+  for (size_t i = 0; i < layouts.size() && (plans.size() < keep || i < keep + extra); ++i) {
     RefineBounds(grid, &layouts[i]);
     absl::StatusOr<Plan> plan = MaterializeAndEvaluate(grid, layouts[i].layout, strategy);
     if (!plan.ok()) {

@@ -28,6 +28,12 @@ struct ScoredLayout {
 std::vector<ScoredLayout> MixedPipelineLayouts(const GridEvaluator& grid, int64_t micro_batch);
 std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid, int64_t micro_batch);
 
+// On small fleets (≤ 16 devices), local moves from a layout while its predicted step improves:
+// one replica (or a whole class) moves one stage to a pool with free units, or one more replica
+// is built from free units — which reaches layouts whose replicas differ in more than one pool.
+// Does nothing on larger fleets.
+void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s);
+
 // Sorts by predicted step time, materializes and evaluates the best `keep` distinct layouts,
 // and returns the evaluated plans sorted by their exact step time. Plans that fail to evaluate
 // are dropped; `first_error` (optional) receives the first such failure.
