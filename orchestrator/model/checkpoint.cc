@@ -33,9 +33,12 @@ absl::Status IoError(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+// Creates `path` and any missing parents (a job's checkpoint_dir need not exist yet).
 absl::Status MakeDirectory(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return absl::OkStatus();
-  return IoError("cannot create directory", path);
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (!error || std::filesystem::is_directory(path)) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("cannot create directory ", path, ": ", error.message()));
 }
 
 absl::Status SyncDirectory(const std::string& path) {

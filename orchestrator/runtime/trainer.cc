@@ -406,33 +406,46 @@ class Run {
     return absl::OkStatus();
   }
 
-  // Replica 0's ranks write their layers; rank 0 commits the manifest once all have.
+  // Replica 0's ranks write their layers; rank 0 commits the manifest once all have. A rank that
+  // fails to write says so in what it gathers, so every rank stops at once instead of waiting.
   absl::Status WriteCheckpoint(int64_t step) {
     nlohmann::json files = nlohmann::json::array();
+    std::string write_error;
     if (role_.active && role_.replica == 0) {
-      for (int64_t i = 0; i < stage_->size(); ++i) {
+      for (int64_t i = 0; i < stage_->size() && write_error.empty(); ++i) {
         absl::StatusOr<train::LayerFileInfo> info =
             train::WriteLayerCheckpoint(checkpoint_dir_, step, stage_->ExportLayer(i));
-        if (!info.ok())
-          return Annotate(info.status(), absl::StrCat("checkpoint on rank ", world_.rank()));
+        if (!info.ok()) {
+          write_error =
+              absl::StrCat("checkpoint on rank ", world_.rank(), ": ", info.status().message());
+          break;
+        }
         files.push_back({{"layer", info->layer},
                          {"file", info->file},
                          {"bytes", info->bytes},
                          {"checksum", info->checksum}});
       }
     }
+    if (!write_error.empty()) files = {{"error", write_error}};
     TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, files.dump()));
     absl::StatusOr<std::string> committed = std::string();
     if (coordinator()) {
       std::vector<train::LayerFileInfo> infos;
       for (const auto& text : gathered) {
-        for (const auto& f : nlohmann::json::parse(text)) {
+        nlohmann::json parsed = nlohmann::json::parse(text);
+        if (parsed.is_object()) {  // a rank's write error
+          committed = absl::InternalError(parsed["error"].get<std::string>());
+          break;
+        }
+        for (const auto& f : parsed) {
           infos.push_back({f["layer"].get<std::string>(), f["file"].get<std::string>(),
                            f["bytes"].get<int64_t>(), f["checksum"].get<uint64_t>()});
         }
       }
-      absl::Status status = train::CommitCheckpoint(checkpoint_dir_, step, infos);
-      if (!status.ok()) committed = status;
+      if (committed.ok()) {
+        absl::Status status = train::CommitCheckpoint(checkpoint_dir_, step, infos);
+        if (!status.ok()) committed = status;
+      }
     }
     TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed).status());
     Log(absl::StrFormat("checkpoint: step %d committed in %s", step, checkpoint_dir_));

@@ -4,6 +4,7 @@
 // bad plans, bad checkpoints and bad fleets are errors on every rank, never hangs.
 #include <fstream>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -163,6 +164,24 @@ TEST(RuntimeTest, MoreRanksThanFleetDevicesIsAClearError) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("describes 2 devices but 3 ranks"));
+}
+
+TEST(RuntimeTest, CheckpointDirectoryIsCreatedAndWriteErrorsStopEveryRank) {
+  TempJob job(2);
+  TrainOptions options;
+  options.plan_path =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 2, 4}, {8})));
+  options.steps = 1;
+  options.checkpoint_dir = job.dir() + "/not/yet/there";
+  ASSERT_TRUE(Train(job, 2, options).ok());
+  EXPECT_TRUE(train::LoadLatest(options.checkpoint_dir).ok());
+  // Under a regular file no directory can be made: both ranks fail, at once (not at the timeout).
+  options.checkpoint_dir = job.path() + "/ckpt";
+  absl::Time start = absl::Now();
+  auto result = Train(job, 2, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("cannot create directory"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
 TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
