@@ -84,8 +84,9 @@ void BM_Step16384(benchmark::State& state) { RunStep(state, 8, 16, 128); }
 
 void BM_Compare4096(benchmark::State& state) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn().value();
+  // The shipped configs: TANGRAM_SOURCE_DIR when set, else the tree this binary was built from.
   const char* root = std::getenv("TANGRAM_SOURCE_DIR");
-  const std::string dir = std::string(root != nullptr ? root : ".") + "/configs/";
+  const std::string dir = std::string(root != nullptr ? root : TANGRAM_BUILT_FROM) + "/configs/";
   auto fleet = partitioner::LoadFleet(dir + "fleets/large-4096.yaml", catalog);
   auto model = partitioner::LoadModel(dir + "models/llama3-70b.yaml");
   if (!fleet.ok() || !model.ok()) {
