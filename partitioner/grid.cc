@@ -89,17 +89,47 @@ GridEvaluator::GridEvaluator(const CostModel& cost, int tp)
       link_gbs_[a][b] = cost.LinkGbs(from, to);
     }
   }
+  for (const Pool& p : pools_) usable_bytes_.push_back(cost.UsableBytes(p.group));
+  const int64_t L = cost.num_layers();
+  for (int64_t mb = cost.training().micro_batch; mb >= 1; mb /= 2) {
+    ComputeTable table;
+    table.micro_batch = mb;
+    const double b = static_cast<double>(mb);
+    table.boundary_bytes = cost.BoundaryBytes(tp_, b);
+    for (const Pool& p : pools_) {
+      std::vector<double>& seconds = table.seconds.emplace_back((L + 1) * (L + 1), kInfeasible);
+      for (int64_t begin = 0; begin < L; ++begin) {
+        for (int64_t end = begin + 1; end <= L; ++end) {
+          const CostModel::CellCost c = cost.Cell(p.group, tp_, begin, end, b);
+          seconds[begin * (L + 1) + end] = c.forward_s + c.backward_s;
+        }
+      }
+    }
+    tables_.push_back(std::move(table));
+  }
+}
+
+const GridEvaluator::ComputeTable* GridEvaluator::FindTable(int64_t micro_batch) const {
+  for (const ComputeTable& t : tables_) {
+    if (t.micro_batch == micro_batch) return &t;
+  }
+  return nullptr;
 }
 
 double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, int pp, int64_t dp,
                                int64_t begin, int64_t end, int64_t micro_batch) const {
-  const int group = pools_[pool].group;
   const double b = static_cast<double>(micro_batch);
   const MemoryBreakdown m = cost_.StageMemory(tp_, static_cast<int>(dp), begin, end, pp - s, b);
-  if (m.total() > cost_.UsableBytes(group)) return kInfeasible;
-  const CostModel::CellCost c = cost_.Cell(group, tp_, begin, end, b);
-  double t = c.forward_s + c.backward_s;
-  const double bytes = cost_.BoundaryBytes(tp_, b);
+  if (m.total() > usable_bytes_[pool]) return kInfeasible;
+  double t, bytes;
+  if (const ComputeTable* table = FindTable(micro_batch); table != nullptr) {
+    t = table->seconds[pool][begin * (cost_.num_layers() + 1) + end];
+    bytes = table->boundary_bytes;
+  } else {
+    const CostModel::CellCost c = cost_.Cell(pools_[pool].group, tp_, begin, end, b);
+    t = c.forward_s + c.backward_s;
+    bytes = cost_.BoundaryBytes(tp_, b);
+  }
   if (next_pool >= 0)
     t += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
   if (prev_pool >= 0)

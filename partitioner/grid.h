@@ -12,7 +12,8 @@
 // is exact. Materialize turns a layout into a concrete Plan (units taken from each pool in fleet
 // order, samples split by water-filling).
 //
-// Thread-compatible; a GridEvaluator only reads its CostModel.
+// Thread-compatible; a GridEvaluator only reads its CostModel (its tables are built by the
+// constructor and read-only afterwards).
 #ifndef TANGRAM_PARTITIONER_GRID_H_
 #define TANGRAM_PARTITIONER_GRID_H_
 
@@ -103,10 +104,22 @@ class GridEvaluator {
   double BalanceAndTime(GridLayout* layout) const;
 
  private:
+  // Forward + backward time of one micro-batch (CostModel::Cell) for every pool and layer range,
+  // tabulated once per micro-batch size the searches use (the job's and its halvings): the
+  // dynamic program in Balance asks for the same ranges at every stage and for every layout.
+  struct ComputeTable {
+    int64_t micro_batch = 0;
+    double boundary_bytes = 0;                 // CostModel::BoundaryBytes
+    std::vector<std::vector<double>> seconds;  // [pool][begin × (L + 1) + end]
+  };
+  const ComputeTable* FindTable(int64_t micro_batch) const;
+
   const CostModel& cost_;
   int tp_;
   std::vector<Pool> pools_;
   std::vector<std::vector<double>> link_alpha_, link_gbs_;  // pool × pool, representative units
+  std::vector<double> usable_bytes_;                        // per pool, CostModel::UsableBytes
+  std::vector<ComputeTable> tables_;
 };
 
 // A concrete plan from `layout`: units from each pool in fleet order, each class's share rounded

@@ -7,9 +7,12 @@
 // time: the plan's predicted step time, its efficiency (bound ÷ step), and its throughput relative
 // to uniform's plan on the same fleet (speedup_vs_uniform) — the correctness check inside the
 // benchmark: a searching strategy must never be slower than the baseline.
-// Also: re-planning at 1,024 devices after one node is removed or slowed down.
+// Also: re-planning at 1,024 devices after one node is removed or slowed down. After the runs,
+// the scaling curve: devices against auto's planning time (process CPU time, single-threaded),
+// with uniform's time beside it as the baseline and the ratio of the two.
 #include <cstdio>
 #include <map>
+#include <regex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -123,7 +126,55 @@ TANGRAM_PLAN_BENCH(hetero_pipeline, "hetero-pipeline");
 TANGRAM_PLAN_BENCH(auto, "auto");
 BENCHMARK(BM_Replan)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+// The console output, plus each BM_Plan run's CPU time per iteration, kept for the curve.
+class CurveReporter : public benchmark::ConsoleReporter {
+ public:
+  // strategy → devices → milliseconds of CPU time per plan.
+  std::map<std::string, std::map<int64_t, double>> ms;
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    static const std::regex name(R"(BM_Plan/([a-z_]+)/([0-9]+)/.*)");
+    for (const Run& r : runs) {
+      std::smatch m;
+      const std::string n = r.benchmark_name();
+      if (r.error_occurred || r.run_type != Run::RT_Iteration || !std::regex_match(n, m, name)) {
+        continue;
+      }
+      ms[m[1]][std::stoll(m[2])] = r.GetAdjustedCPUTime() *
+                                   benchmark::GetTimeUnitMultiplier(benchmark::kMillisecond) /
+                                   benchmark::GetTimeUnitMultiplier(r.time_unit);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+void PrintCurve(const CurveReporter& reporter) {
+  auto get = [&](const std::string& strategy, int64_t devices) {
+    auto s = reporter.ms.find(strategy);
+    if (s == reporter.ms.end()) return -1.0;
+    auto d = s->second.find(devices);
+    return d == s->second.end() ? -1.0 : d->second;
+  };
+  std::printf(
+      "\nScaling curve (CPU ms per plan, one core; target: auto < 10 / 100 / 1000 / 5000 ms)\n");
+  std::printf("%8s %12s %12s %14s\n", "devices", "auto_ms", "uniform_ms", "auto/uniform");
+  for (int64_t devices : {64, 1024, 4096, 16384}) {
+    const double a = get("auto", devices), u = get("uniform", devices);
+    if (a < 0 && u < 0) continue;
+    std::printf("%8lld %12.3f %12.3f %14.1f\n", static_cast<long long>(devices), a, u,
+                a > 0 && u > 0 ? a / u : 0.0);
+  }
+}
+
 }  // namespace
 }  // namespace tangram::partitioner
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  tangram::partitioner::CurveReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  tangram::partitioner::PrintCurve(reporter);
+  benchmark::Shutdown();
+  return 0;
+}
