@@ -76,12 +76,18 @@ const char* ConfigKindName(ConfigKind kind) {
       return "model";
     case ConfigKind::kJob:
       return "job";
+    case ConfigKind::kPlan:
+      return "plan";
   }
   return "?";
 }
 
 absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc) {
   if (doc.root.IsMap()) {
+    if (doc.root["format"] && doc.root["format"].IsScalar() &&
+        doc.root["format"].Scalar() == "tangram-plan") {
+      return ConfigKind::kPlan;  // plan JSON is YAML too
+    }
     if (doc.root["devices"]) return ConfigKind::kCatalog;
     if (doc.root["nodes"]) return ConfigKind::kFleet;
     if (doc.root["fleet"] || doc.root["global_batch"]) return ConfigKind::kJob;
@@ -90,7 +96,7 @@ absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc
   return partitioner::ConfigError(
       doc.name, doc.root, "",
       "cannot tell what kind of config this is: expected a device catalog (devices:), a fleet "
-      "(nodes:), a model (layers:) or a job (fleet:, model:)");
+      "(nodes:), a model (layers:), a job (fleet:, model:) or a plan (format: tangram-plan)");
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
+#include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -13,7 +14,7 @@ class ValidateCommand : public Command {
  public:
   std::string Name() const override { return "validate"; }
   std::string Description() const override {
-    return "Check config files (device catalog, fleet, model or job; detected from content)";
+    return "Check config files (device catalog, fleet, model, job or plan; detected from content)";
   }
   void Configure(CLI::App* sub) override {
     sub->add_option("files", files_, "Config files to check")->required();
@@ -59,6 +60,8 @@ class ValidateCommand : public Command {
         return partitioner::ModelFromDocument(doc).status();
       case ConfigKind::kJob:
         return JobFromDocument(doc, catalog).status();
+      case ConfigKind::kPlan:
+        return partitioner::LoadPlanFile(file).status();
     }
     return absl::OkStatus();
   }

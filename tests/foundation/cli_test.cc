@@ -150,6 +150,20 @@ TEST_F(CliTest, MissingFileAndDirectoryExitTwo) {
   EXPECT_THAT(r.out, HasSubstr("configs/devices.yaml: ok"));
 }
 
+TEST_F(CliTest, PlanFilesValidateAndBadOnesExitTwo) {
+  std::string plan = (dir_ / "plan.json").string();
+  Result r = Run("plan --job configs/jobs/quota-mix-llama2-7b.yaml --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run("validate " + plan);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ok (plan)"));
+  std::string text = Slurp(plan);
+  text.replace(text.find("\"parallelism\""), 13, "\"parallelismX\"");
+  r = Run("validate " + Write("bad.json", text));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("parallelism"));
+}
+
 TEST_F(CliTest, BadCatalogExitsTwo) {
   std::string file = Write("cat.yaml", "devices:\n  - kind: X\n    vendor: Acme\n");
   Result r = Run("--catalog " + file + " devices");
