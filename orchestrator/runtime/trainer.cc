@@ -89,7 +89,13 @@ class Run {
   }
 
   absl::Status Setup() {
-    TANGRAM_ASSIGN_OR_RETURN(model_.spec, train::GptSpecFromModel(job_.model));
+    absl::StatusOr<train::GptSpec> spec = train::GptSpecFromModel(job_.model);
+    if (!spec.ok()) {
+      return Annotate(spec.status(),
+                      "`tangram train` runs the built-in CPU reference GPT (plan and simulate "
+                      "take any model)");
+    }
+    model_.spec = *spec;
     model_.granularity = train::Granularity::kBlock;
     model_.seed = job_.seed;
     layer_names_ = train::GptLayerNames(model_.spec, model_.granularity);
