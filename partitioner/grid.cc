@@ -274,7 +274,27 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
   for (size_t c = 0; c < nc; ++c) {
     pipeline = std::max(pipeline, pace(c, static_cast<double>(w[c].samples + (w[c].extra > 0))));
   }
-  // Data-parallel allreduce per stage, summarised per island from the pools.
+  // Data-parallel allreduce per stage, summarised per island from the pools. The nodes a stage
+  // spans decide between the intra-node and the inter-node ring; on layouts of few units they are
+  // counted exactly, taking units in Materialize's order (a pool of several nodes may still hold a
+  // stage's replicas inside one), otherwise bounded by the pool's node count.
+  std::vector<std::vector<std::pair<int, int64_t>>> stage_nodes;  // [stage]: (island, node)
+  if (dp * pp <= 256) {
+    stage_nodes.resize(pp);
+    std::vector<size_t> next(pools_.size(), 0);
+    for (size_t c = 0; c < nc; ++c) {
+      const std::vector<int>& p = layout.classes[c].pools;
+      for (int64_t k = 0; k < layout.classes[c].count; ++k) {
+        for (int st = 0; st < pp; ++st) {
+          const Pool& pool = pools_[p[st]];
+          if (next[p[st]] >= pool.units.size()) return kInfeasible;
+          const std::pair<int, int64_t> at{pool.island, pool.units[next[p[st]]++].node};
+          std::vector<std::pair<int, int64_t>>& seen = stage_nodes[st];
+          if (std::find(seen.begin(), seen.end(), at) == seen.end()) seen.push_back(at);
+        }
+      }
+    }
+  }
   double exposed = 0;
   const Fleet& fleet = cost_.fleet();
   for (int st = 0; st < pp && dp > 1; ++st) {
@@ -296,6 +316,13 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
       it->intra_gbs = std::min(it->intra_gbs, g.device.intra_node_link_gbs);
       group.inter_island_gbs = std::min(group.inter_island_gbs,
                                         fleet.network.inter_island_gbps / g.devices_per_node / 8);
+    }
+    if (!stage_nodes.empty()) {
+      for (AllreduceGroup::Part& part : group.parts) {
+        part.nodes =
+            std::count_if(stage_nodes[st].begin(), stage_nodes[st].end(),
+                          [&](const std::pair<int, int64_t>& n) { return n.first == part.island; });
+      }
     }
     const double ar = cost_.AllreduceTime(
         group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));

@@ -190,6 +190,31 @@ void AddReplica(GridLayout* layout, const std::vector<int>& seq) {
   layout->classes.push_back({seq, 1});
 }
 
+// Calls f with every sequence of pp pools that `units` can fill, when there are at most `limit`
+// sequences of pp pools.
+template <typename F>
+void ForEachSequence(const std::vector<int64_t>& units, int pp, double limit, F f) {
+  double n = 1;
+  for (int i = 0; i < pp; ++i) n *= static_cast<double>(units.size());
+  if (n > limit) return;
+  std::vector<int> seq(pp, 0);
+  std::vector<int64_t> left = units;
+  auto fill = [&](auto& self, int st) -> void {
+    if (st == pp) {
+      f(seq);
+      return;
+    }
+    for (size_t p = 0; p < left.size(); ++p) {
+      if (left[p] < 1) continue;
+      --left[p];
+      seq[st] = static_cast<int>(p);
+      self(self, st + 1);
+      ++left[p];
+    }
+  };
+  fill(fill, 0);
+}
+
 }  // namespace
 
 void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
@@ -201,11 +226,13 @@ void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
     ScoredLayout best = *s;
     auto consider = [&](GridLayout layout) {
       if (Pinned(pin.dp, layout.dp())) return;
-      const double t = grid.BalanceAndTime(&layout);
-      if (t < best.step_time_s * (1 - 1e-9)) {
-        best.layout = std::move(layout);
-        best.step_time_s = t;
-      }
+      ScoredLayout moved;
+      moved.step_time_s = grid.BalanceAndTime(&layout);
+      moved.layout = std::move(layout);
+      // Balance minimises the slowest stage; close candidates are judged with their best bounds
+      // (the allreduce and optimizer terms depend on where the boundaries fall).
+      if (moved.step_time_s < 1.02 * best.step_time_s) RefineBounds(grid, &moved);
+      if (moved.step_time_s < best.step_time_s * (1 - 1e-9)) best = std::move(moved);
     };
     const int pp = base.pp();
     for (size_t c = 0; c < base.classes.size(); ++c) {
@@ -225,6 +252,56 @@ void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
             consider(std::move(all));
           }
         }
+      }
+      // Swaps: one replica of this class trades a stage's pool with one replica of a class at or
+      // after it (unit counts unchanged, so no free units are needed) — which reaches replicas of
+      // three or more shapes that single moves cannot.
+      for (size_t d = c; d < base.classes.size(); ++d) {
+        if (d == c && base.classes[c].count < 2) continue;
+        for (int sc = 0; sc < pp; ++sc) {
+          for (int sd = 0; sd < pp; ++sd) {
+            const int pc = base.classes[c].pools[sc], pd = base.classes[d].pools[sd];
+            if (pc == pd) continue;
+            std::vector<int> seq_c = base.classes[c].pools, seq_d = base.classes[d].pools;
+            seq_c[sc] = pd;
+            seq_d[sd] = pc;
+            GridLayout swapped = base;
+            swapped.classes[c].count -= 1;
+            swapped.classes[d].count -= 1;
+            std::erase_if(swapped.classes, [](const ReplicaClass& x) { return x.count == 0; });
+            if (swapped.classes.empty()) {
+              swapped.classes.push_back({seq_c, 1});
+            } else {
+              AddReplica(&swapped, seq_c);
+            }
+            AddReplica(&swapped, seq_d);
+            consider(std::move(swapped));
+          }
+        }
+      }
+      // One replica fewer, or rebuilt as any sequence of the units then free (few pools and
+      // stages only: pools^pp sequences).
+      if (base.dp() > 1) {
+        GridLayout fewer = base;
+        if (--fewer.classes[c].count == 0) fewer.classes.erase(fewer.classes.begin() + c);
+        std::vector<int64_t> free_units = spare;
+        for (int p : base.classes[c].pools) ++free_units[p];
+        ForEachSequence(free_units, pp, 256, [&](const std::vector<int>& seq) {
+          GridLayout rebuilt = fewer;
+          AddReplica(&rebuilt, seq);
+          if (seq != base.classes[c].pools) consider(rebuilt);
+          // ... or as two replicas (few sequences only), which a move through a worse layout
+          // with one replica added first would otherwise be needed to reach.
+          std::vector<int64_t> after = free_units;
+          for (int p : seq) --after[p];
+          ForEachSequence(after, pp, 16, [&](const std::vector<int>& second) {
+            if (second < seq) return;
+            GridLayout two = rebuilt;
+            AddReplica(&two, second);
+            if (two.dp() <= grid.cost().training().global_batch) consider(std::move(two));
+          });
+        });
+        consider(std::move(fewer));
       }
       // One more replica: this class's sequence with each stage on its pool or a free one.
       std::vector<int64_t> left = spare;

@@ -29,8 +29,10 @@ std::vector<ScoredLayout> MixedPipelineLayouts(const GridEvaluator& grid, int64_
 std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid, int64_t micro_batch);
 
 // On small fleets (≤ 16 devices), local moves from a layout while its predicted step improves:
-// one replica (or a whole class) moves one stage to a pool with free units, or one more replica
-// is built from free units — which reaches layouts whose replicas differ in more than one pool.
+// one replica (or a whole class) moves one stage to a pool with free units; two replicas swap the
+// pools of one stage each; one replica is dropped, or rebuilt as any sequence (or two sequences)
+// of the units then free; or one more replica is built from free units — which reaches layouts
+// whose replicas come in three or more shapes. Close candidates get RefineBounds' boundaries.
 // Does nothing on larger fleets.
 void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s);
 
