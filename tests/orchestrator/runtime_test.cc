@@ -134,6 +134,9 @@ TEST(RuntimeTest, RebalancingMovesLayersAndKeepsTheMath) {
   TrainOptions options;
   options.steps = 6;
   options.rebalance_patience = 1;
+  // The first plan from the fleet file's (equal) figures, so that calibration noise cannot already
+  // have put both decoder blocks on rank 0; re-balancing then works on measured throughput.
+  options.catalog_throughput = true;
   // EMULATION: ranks 1 and 2 become 12x slower at step 2. Whichever stages they hold, one of them
   // then holds a decoder block that the fast rank 0 should take over.
   options.slowdown_changes = {{1, 1, 12.0}, {2, 1, 12.0}};
@@ -142,8 +145,9 @@ TEST(RuntimeTest, RebalancingMovesLayersAndKeepsTheMath) {
   EXPECT_GE(result->replans, 1);
   EXPECT_GE(result->layers_moved, 1);
   ASSERT_FALSE(result->replan_log.empty());
-  EXPECT_THAT(result->replan_log[0], HasSubstr("->0"));  // layers move to the fast rank 0
-  EXPECT_THAT(result->replan_log[0], HasSubstr("drifted"));
+  // Measurement noise may trigger an earlier re-plan; one of them must hand layers to fast rank 0.
+  EXPECT_THAT(result->replan_log, ::testing::Contains(HasSubstr("->0")));
+  EXPECT_THAT(result->replan_log, ::testing::Each(HasSubstr("drifted")));
   ExpectSameParameters(SerialParameters(6), Flatten(result->layers));
 }
 
