@@ -47,7 +47,9 @@ absl::Status RunOp(Communicator& comm, const std::string& op, size_t count, Algo
       }
     }
   } else if (op == "broadcast") {
-    if (me == 0) std::copy(send.begin(), send.begin() + count, recv.begin());
+    // Rank 0's data is put in place for the checked call only: the timed calls then broadcast
+    // it again, with no copy that the raw baseline would not make.
+    if (me == 0 && check) std::copy(send.begin(), send.begin() + count, recv.begin());
     status = comm.Broadcast(recv.data(), count, DataType::kF32, 0, call);
     want = 1.0f, check_count = count;
   } else if (op == "reduce") {
@@ -67,12 +69,19 @@ struct Row {
   size_t bytes, count;
   double seconds, wall_seconds, baseline_seconds = 0;
   bool correct;
+  double ratio = 0;  // baseline ÷ ours
 };
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
 
 void Print(const BenchmarkOptions& flags, int p, const Row& row, bool header) {
   const double algbw = row.seconds > 0 ? row.bytes / row.seconds / 1e9 : 0;
   const double busbw = algbw * BusFactor(flags.op, p);
-  const double ratio = row.seconds > 0 ? row.baseline_seconds / row.seconds : 0;
+  const double ratio = row.ratio;
   if (flags.json) {
     std::printf(
         "{\"op\":\"%s\",\"transport\":\"%s\",\"algo\":\"%s\",\"ranks\":%d,\"bytes\":%zu,"
@@ -105,28 +114,67 @@ void Print(const BenchmarkOptions& flags, int p, const Row& row, bool header) {
   std::fflush(stdout);
 }
 
-// Times `iters` calls on `comm` (after a checked call and warmup); seconds per call, max over
-// ranks.
-absl::StatusOr<double> TimeOnComm(Communicator& comm, const BenchmarkOptions& flags, size_t count,
-                                  Algorithm algorithm, bool* correct) {
+// At most this many rounds per size; the timed calls are spread over them.
+constexpr int kMaxRounds = 11;
+
+// Times ours and (with compare_raw) the raw baseline on `count` floats, interleaved: after one
+// checked call and `warmup` untimed calls of each, `iters` calls per side are split into up to
+// kMaxRounds rounds. Each round times a block of our calls and a block of baseline calls, each
+// after a barrier, the baseline first in every other round, on the same buffers. A block's time
+// is that of its slowest rank. Reports the median block time per call of each side, and as the
+// ratio the median over rounds of (baseline ÷ ours) within the round — pairs that ran moments
+// apart, so that load on a shared machine cancels out instead of landing on one side.
+absl::StatusOr<Row> MeasureMpi(Communicator& comm, const BenchmarkOptions& flags, size_t count,
+                               Algorithm algorithm) {
+  Row row{count * 4, count, 0, 0, 0, false};
   std::vector<float> send(count, static_cast<float>(comm.rank() + 1)), recv(count, 0.0f);
   const absl::Status check = RunOp(comm, flags.op, count, algorithm, send, recv, true);
-  *correct = check.ok();
+  row.correct = check.ok();
   if (!check.ok() && check.code() != absl::StatusCode::kInternal) return check;
-  for (int i = 0; i < flags.warmup; ++i) {
-    (void)RunOp(comm, flags.op, count, algorithm, send, recv, false);
+  auto ours = [&](int calls) -> absl::StatusOr<double> {
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < calls; ++i) {
+      absl::Status status = RunOp(comm, flags.op, count, algorithm, send, recv, false);
+      if (!status.ok()) return status;
+    }
+    return absl::ToDoubleSeconds(absl::Now() - start);
+  };
+  auto raw = [&](int calls) {
+    return TimeRawMpi(flags.op, send.data(), recv.data(), count, calls);
+  };
+  absl::StatusOr<double> warm = ours(flags.warmup);
+  if (warm.ok() && flags.compare_raw) warm = raw(flags.warmup);
+  if (!warm.ok()) return warm.status();
+
+  const int rounds = std::min(flags.iters, kMaxRounds);
+  const int calls = (flags.iters + rounds - 1) / rounds;
+  // [0, rounds): ours; [rounds, 2 rounds): the baseline; seconds per call, then max over ranks.
+  std::vector<double> times(2 * rounds, 0.0), slowest(2 * rounds, 0.0);
+  for (int round = 0; round < rounds; ++round) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const bool baseline = (turn + round) % 2 == 1;
+      if (baseline && !flags.compare_raw) continue;
+      absl::Status status = comm.Barrier();
+      if (!status.ok()) return status;
+      absl::StatusOr<double> seconds = baseline ? raw(calls) : ours(calls);
+      if (!seconds.ok()) return seconds.status();
+      times[round + (baseline ? rounds : 0)] = *seconds / calls;
+    }
   }
-  absl::Status status = comm.Barrier();
+  absl::Status status =
+      comm.AllReduce(times.data(), slowest.data(), times.size(), DataType::kF64, ReduceOp::kMax);
   if (!status.ok()) return status;
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < flags.iters; ++i) {
-    status = RunOp(comm, flags.op, count, algorithm, send, recv, false);
-    if (!status.ok()) return status;
+  const std::vector<double> our_times(slowest.begin(), slowest.begin() + rounds);
+  row.seconds = row.wall_seconds = Median(our_times);
+  if (flags.compare_raw) {
+    const std::vector<double> raw_times(slowest.begin() + rounds, slowest.end());
+    std::vector<double> ratios(rounds);
+    for (int round = 0; round < rounds; ++round)
+      ratios[round] = raw_times[round] / our_times[round];
+    row.baseline_seconds = Median(raw_times);
+    row.ratio = Median(ratios);
   }
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start) / flags.iters, slowest = 0;
-  status = comm.AllReduce(&seconds, &slowest, 1, DataType::kF64, ReduceOp::kMax);
-  if (!status.ok()) return status;
-  return slowest;
+  return row;
 }
 
 absl::Status RunMpi(const BenchmarkOptions& flags, Algorithm algorithm) {
@@ -136,16 +184,9 @@ absl::Status RunMpi(const BenchmarkOptions& flags, Algorithm algorithm) {
   bool header = (*comm)->rank() == 0;
   for (size_t bytes = flags.min_bytes; bytes <= flags.max_bytes; bytes *= 2) {
     const size_t count = std::max<size_t>(bytes / 4 / p * p, p);
-    Row row{count * 4, count, 0, 0, 0, false};
-    auto seconds = TimeOnComm(**comm, flags, count, algorithm, &row.correct);
-    if (!seconds.ok()) return seconds.status();
-    row.seconds = row.wall_seconds = *seconds;
-    if (flags.compare_raw) {
-      auto raw = TimeRawMpi(flags.op, count, flags.warmup, flags.iters);
-      if (!raw.ok()) return raw.status();
-      row.baseline_seconds = *raw;
-    }
-    if ((*comm)->rank() == 0) Print(flags, p, row, header);
+    absl::StatusOr<Row> row = MeasureMpi(**comm, flags, count, algorithm);
+    if (!row.ok()) return row.status();
+    if ((*comm)->rank() == 0) Print(flags, p, *row, header);
     header = false;
   }
   return absl::OkStatus();
@@ -188,6 +229,7 @@ absl::Status RunSim(const BenchmarkOptions& flags, Algorithm algorithm) {
       double flat_wall = 0;
       row.baseline_seconds = measure(count, Algorithm::kFlat, &flat_correct, &flat_wall);
       row.correct &= flat_correct;
+      row.ratio = row.seconds > 0 ? row.baseline_seconds / row.seconds : 0;
     }
     Print(flags, p, row, header);
     header = false;

@@ -8,7 +8,9 @@
 // reduce_scatter and allgather, 1 broadcast and reduce). On mpi/nccl t is wall time (slowest
 // rank); on sim t is the *virtual* time on the simulated fleet, and wall_us is the simulation's
 // own wall time. compare_raw times a baseline in the same run and prints ratio = baseline time
-// ÷ our time (> 1: we are faster): raw MPI_* on mpi, the flat (naive) algorithm on sim.
+// ÷ our time (> 1: we are faster): raw MPI_* on mpi, the flat (naive) algorithm on sim. On mpi the
+// two are interleaved in rounds on the same buffers and the ratio is the median of per-round
+// ratios (see MeasureMpi in benchmark.cc).
 #ifndef TANGRAM_COLLECTIVES_BENCHMARK_H_
 #define TANGRAM_COLLECTIVES_BENCHMARK_H_
 

@@ -1,6 +1,7 @@
-// The raw-MPI baseline of the collectives benchmark: times MPI's own blocking collective on
-// MPI_COMM_WORLD, outside our library, in the same run. Defined in mpi/benchmark_raw_mpi.cc when
-// MPI is built, else by unavailable/benchmark_raw_mpi.cc (returns kUnimplemented).
+// The raw-MPI baseline of the collectives benchmark: MPI's own blocking collective on
+// MPI_COMM_WORLD, outside our library, timed in the same run and on the same buffers as ours.
+// Defined in mpi/benchmark_raw_mpi.cc when MPI is built, else by unavailable/benchmark_raw_mpi.cc
+// (returns kUnimplemented).
 #ifndef TANGRAM_COLLECTIVES_BENCHMARK_RAW_MPI_H_
 #define TANGRAM_COLLECTIVES_BENCHMARK_RAW_MPI_H_
 
@@ -11,10 +12,13 @@
 
 namespace tangram::collectives {
 
-// Seconds per call of the raw MPI collective for `op` ("allreduce", "reduce_scatter",
-// "allgather", "broadcast", "reduce") on `count` floats (the whole array S, as the table's size),
-// averaged over `iters` calls after `warmup`, maximum over ranks. MPI must be initialised.
-absl::StatusOr<double> TimeRawMpi(const std::string& op, size_t count, int warmup, int iters);
+// Makes `calls` calls of the raw MPI collective for `op` ("allreduce", "reduce_scatter",
+// "allgather", "broadcast", "reduce") on `count` floats (the whole array S, as the table's size)
+// from `send` into `recv`, and returns this rank's wall seconds for all of them. No
+// synchronisation before or after: the caller places barriers and combines ranks. MPI must be
+// initialised.
+absl::StatusOr<double> TimeRawMpi(const std::string& op, const float* send, float* recv,
+                                  size_t count, int calls);
 
 }  // namespace tangram::collectives
 

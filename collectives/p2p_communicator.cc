@@ -15,6 +15,8 @@ namespace {
 // Below this many bytes kAuto picks halving-doubling (fewer steps); above, the ring (less data
 // per step once p grows).
 constexpr size_t kRingThresholdBytes = 64 << 10;
+// Scratch kept between calls; a call that needed more frees it when done.
+constexpr size_t kKeepScratchBytes = 64 << 20;
 
 class P2PRequest : public Request {
  public:
@@ -69,6 +71,7 @@ P2PCommunicator::P2PCommunicator(std::unique_ptr<Transport> transport,
     std::iota(locality_.begin(), locality_.end(), 0);
   }
   group_ = Group::Whole(*transport_, absl::InfiniteFuture());
+  group_.scratch = &scratch_;
 }
 
 absl::Time P2PCommunicator::Deadline(const CallOptions& options) const {
@@ -84,6 +87,7 @@ absl::Status P2PCommunicator::Run(const CallOptions& options,
   TANGRAM_RETURN_IF_ERROR(transport_->AbortStatus());
   group_.deadline = Deadline(options);
   absl::Status status = body(group_);
+  scratch_.Trim(kKeepScratchBytes);
   if (!status.ok()) transport_->Abort(status);
   return status;
 }

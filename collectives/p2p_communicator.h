@@ -76,7 +76,8 @@ class P2PCommunicator : public Communicator {
   CommunicatorOptions options_;
   std::string transport_name_;
   std::vector<int> locality_;
-  Group group_;  // the whole group; Run sets its deadline per call
+  Scratch scratch_;  // reused by the algorithms from call to call
+  Group group_;      // the whole group; Run sets its deadline per call
 };
 
 // Argument checks shared by every communicator (kInvalidArgument on failure).

@@ -69,6 +69,10 @@ class Transport {
   virtual void ChargeReduction(size_t /*bytes*/) {}
   // Advances the virtual clock by `seconds` (sim only; fault injection uses it for delays).
   virtual void AdvanceVirtualClock(double /*seconds*/) {}
+  // Ring reduce-scatter (and so ring allreduce) cuts each block into sub-chunks of about this
+  // many bytes and pipelines them, so that reducing one sub-chunk overlaps moving the next; 0
+  // (the default) sends whole blocks, the textbook schedule the virtual-clock formulas describe.
+  virtual size_t PipelineChunkBytes() const { return 0; }
 };
 
 // Blocking helpers on top of ISend/IRecv.

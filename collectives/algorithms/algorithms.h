@@ -20,7 +20,9 @@ namespace tangram::collectives {
 
 // Ring reduce-scatter (ring_reduce_scatter.cc): `send` holds the blocks of every member back to
 // back, block i having counts[i] elements; member i ends with the reduced block i in `recv_block`.
-// p-1 steps, each sending one block to the next member. Finishes kAvg.
+// p-1 steps, each sending one block to the next member. Finishes kAvg. With
+// group.pipeline_chunk_bytes > 0 each block travels as sub-chunk cells of about that size,
+// pipelined (same result; more messages, reduction overlapped with transfer).
 absl::Status RingReduceScatter(const Group& group, const void* send, void* recv_block,
                                absl::Span<const size_t> counts, DataType type, ReduceOp op);
 

@@ -8,6 +8,7 @@
 #define TANGRAM_COLLECTIVES_ALGORITHMS_GROUP_H_
 
 #include <cstddef>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -17,17 +18,49 @@
 
 namespace tangram::collectives {
 
+// Scratch memory for the algorithms, kept between calls by its owner (a communicator) so that a
+// collective neither allocates nor has fresh pages faulted in (and zeroed) on every call. One
+// algorithm at a time uses it; the contents do not survive from one Get to the next.
+class Scratch {
+ public:
+  // At least `bytes` bytes, uninitialised.
+  char* Get(size_t bytes) {
+    if (bytes > size_) {
+      data_.reset(new char[bytes]);
+      size_ = bytes;
+    }
+    return data_.get();
+  }
+  // Frees the memory when it holds more than `keep_bytes`, so that one huge call does not pin
+  // its scratch for the communicator's lifetime.
+  void Trim(size_t keep_bytes) {
+    if (size_ > keep_bytes) {
+      data_.reset();
+      size_ = 0;
+    }
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+};
+
 struct Group {
   Transport* transport = nullptr;
   std::vector<int> ranks;  // transport rank of each member, in group order
   int me = 0;              // this rank's index in `ranks`
   int tag = kCollectiveTag;
   absl::Time deadline = absl::InfiniteFuture();
+  // Ring reduce-scatter splits each block into sub-chunks of about this many bytes and pipelines
+  // them; 0 sends whole blocks (see algorithms.h). From Transport::PipelineChunkBytes.
+  size_t pipeline_chunk_bytes = 0;
+  Scratch* scratch = nullptr;  // may be null: algorithms then allocate their own
 
   // Every rank of `transport`, in rank order.
   static Group Whole(Transport& transport, absl::Time deadline) {
     Group group;
     group.transport = &transport;
+    group.pipeline_chunk_bytes = transport.PipelineChunkBytes();
     group.ranks.resize(transport.size());
     std::iota(group.ranks.begin(), group.ranks.end(), 0);
     group.me = transport.rank();
@@ -41,6 +74,8 @@ struct Group {
     group.transport = transport;
     group.tag = tag;
     group.deadline = deadline;
+    group.pipeline_chunk_bytes = pipeline_chunk_bytes;
+    group.scratch = scratch;
     for (size_t i = 0; i < members.size(); ++i) {
       if (members[i] == me) group.me = static_cast<int>(i);
       group.ranks.push_back(ranks[members[i]]);

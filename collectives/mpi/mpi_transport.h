@@ -56,6 +56,7 @@ class MpiTransport : public Transport {
   // MPI 4.1 cannot tell the other ranks; they find out through their own deadlines.
   void Abort(const absl::Status& reason) override;
   absl::Status AbortStatus() const override { return abort_status_; }
+  size_t PipelineChunkBytes() const override;
 
  private:
   MPI_Comm comm_;

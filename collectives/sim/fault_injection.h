@@ -82,6 +82,7 @@ class FaultInjectingTransport : public Transport {
   std::optional<double> VirtualSeconds() const override { return inner_->VirtualSeconds(); }
   void ChargeReduction(size_t bytes) override { inner_->ChargeReduction(bytes); }
   void AdvanceVirtualClock(double seconds) override { inner_->AdvanceVirtualClock(seconds); }
+  size_t PipelineChunkBytes() const override { return inner_->PipelineChunkBytes(); }
 
  private:
   // Applies kills and delays for the next operation; non-OK when this rank is (now) dead.

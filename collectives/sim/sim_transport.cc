@@ -2,14 +2,27 @@
 // deadlines, group aborts and dead-rank detection.
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_fabric.h"
 
 namespace tangram::collectives {
 namespace {
+
+// How many times a receiver yields its core before it blocks (see Fabric::TimedYield).
+constexpr int kYieldsBeforeBlocking = 16;
+// A yield that takes longer than this most likely gave the core to another process for a time
+// slice; with only our rank threads competing, one takes ~0.1-1 ms on 64 threads per 2 cores.
+constexpr int64_t kSlowYieldNs = 2'000'000;
+// Yielding is judged over windows of this many yields, switched off when more than one in
+// kSlowFractionInverse of them were slow, and stays off for kYieldOffNs before the next probe.
+constexpr int kYieldWindow = 64;
+constexpr int kSlowFractionInverse = 8;
+constexpr int64_t kYieldOffNs = 500'000'000;
 
 absl::Status AbortedStatus(SimGroup& group) {
   std::lock_guard<std::mutex> lock(group.mu);
@@ -109,6 +122,7 @@ class SimTransport : public Transport {
     state_->clock_s += fabric_->options().reduce_seconds_per_byte * static_cast<double>(bytes);
   }
   void AdvanceVirtualClock(double seconds) override { state_->clock_s += seconds; }
+  size_t PipelineChunkBytes() const override { return fabric_->options().pipeline_chunk_bytes; }
 
   // Blocks for the message `key` from group rank `src`; see TransportRequest::Wait.
   absl::Status Receive(int src, const SimMessageKey& key, void* data, size_t bytes,
@@ -117,7 +131,7 @@ class SimTransport : public Transport {
     SimMessage message;
     {
       std::unique_lock<std::mutex> lock(state_->mu);
-      while (true) {
+      for (int yields = 0;; ++yields) {
         auto it = state_->inbox.find(key);
         if (it != state_->inbox.end()) {
           message = std::move(it->second);
@@ -136,6 +150,12 @@ class SimTransport : public Transport {
           return absl::DeadlineExceededError(
               absl::StrCat("rank ", world_rank_, " timed out waiting for rank ", src_world,
                            " (tag ", key.tag, ", message ", key.seq, ")"));
+        }
+        if (yields < kYieldsBeforeBlocking && fabric_->YieldBeforeBlocking()) {
+          lock.unlock();
+          fabric_->TimedYield();
+          lock.lock();
+          continue;
         }
         state_->cv.wait_until(lock, absl::ToChronoTime(deadline));
       }
@@ -271,6 +291,25 @@ void SimWorld::Fabric::WakeAll(const std::vector<int>& world_ranks) {
     // Taking the lock orders this wake-up after any waiter's check of the flags.
     { std::lock_guard<std::mutex> lock(ranks_[r]->mu); }
     ranks_[r]->cv.notify_all();
+  }
+}
+
+bool SimWorld::Fabric::YieldBeforeBlocking() const {
+  const int64_t off_until = yield_off_until_ns_.load(std::memory_order_relaxed);
+  return off_until == 0 || absl::GetCurrentTimeNanos() >= off_until;
+}
+
+void SimWorld::Fabric::TimedYield() {
+  const int64_t start = absl::GetCurrentTimeNanos();
+  std::this_thread::yield();
+  const int64_t end = absl::GetCurrentTimeNanos();
+  if (end - start > kSlowYieldNs) window_slow_yields_.fetch_add(1, std::memory_order_relaxed);
+  if (window_yields_.fetch_add(1, std::memory_order_relaxed) + 1 == kYieldWindow) {
+    // The thread that completes a window judges it and starts the next one.
+    const int slow = window_slow_yields_.exchange(0, std::memory_order_relaxed);
+    window_yields_.store(0, std::memory_order_relaxed);
+    yield_off_until_ns_.store(slow * kSlowFractionInverse > kYieldWindow ? end + kYieldOffNs : 0,
+                              std::memory_order_relaxed);
   }
 }
 

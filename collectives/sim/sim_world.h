@@ -46,6 +46,10 @@ struct SimOptions {
   LinkModel links;
   double reduce_seconds_per_byte = 0.0;  // γ, charged for every byte combined
   bool checksums = true;                 // verify each message (catches FaultPlan corruption)
+  // Ring reduce-scatter/allreduce pipelining (Transport::PipelineChunkBytes): 0 sends whole
+  // blocks, the schedule the virtual-clock formulas assume; > 0 runs the pipelined ring in sub-
+  // chunks of about this many bytes (each one a message, so each costs α).
+  size_t pipeline_chunk_bytes = 0;
   FaultPlan faults;
   // Defaults of the communicators that Run creates.
   absl::Duration timeout = absl::Seconds(10);

@@ -2,7 +2,7 @@
 
 namespace tangram::collectives {
 
-absl::StatusOr<double> TimeRawMpi(const std::string&, size_t, int, int) {
+absl::StatusOr<double> TimeRawMpi(const std::string&, const float*, float*, size_t, int) {
   return absl::UnimplementedError("--compare-raw needs a build with MPI");
 }
 
