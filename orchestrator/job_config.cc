@@ -39,11 +39,11 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
 absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                           const partitioner::DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(
-      YamlMap m,
-      YamlMap::Of(doc.name, doc.root, "",
-                  {"name", "fleet", "model", "global_batch", "micro_batch", "precision",
-                   "zero_stage", "recompute", "strategy", "transport", "steps", "checkpoint_dir",
-                   "checkpoint_every", "seed", "learning_rate", "layout"}));
+      YamlMap m, YamlMap::Of(doc.name, doc.root, "",
+                             {"name", "fleet", "model", "global_batch", "micro_batch", "precision",
+                              "zero_stage", "recompute", "strategy", "transport", "steps",
+                              "checkpoint_dir", "checkpoint_every", "seed", "learning_rate",
+                              "layout", "attention", "sequence_parallel", "overlap_grad_reduce"}));
   JobConfig job;
   job.path = doc.name;
   TANGRAM_ASSIGN_OR_RETURN(auto name, m.OptionalString("name"));
@@ -64,6 +64,12 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   t.recompute = recompute == "none"        ? partitioner::Recompute::kNone
                 : recompute == "selective" ? partitioner::Recompute::kSelective
                                            : partitioner::Recompute::kFull;
+  TANGRAM_ASSIGN_OR_RETURN(auto attention, m.OptionalEnum("attention", {"flash", "unfused"}));
+  t.flash_attention = attention.value_or("flash") == "flash";
+  TANGRAM_ASSIGN_OR_RETURN(auto sp, m.OptionalBool("sequence_parallel"));
+  t.sequence_parallel = sp.value_or(true);
+  TANGRAM_ASSIGN_OR_RETURN(auto overlap, m.OptionalBool("overlap_grad_reduce"));
+  t.overlap_grad_reduce = overlap.value_or(true);
   TANGRAM_ASSIGN_OR_RETURN(job.strategy, m.String("strategy"));
   TANGRAM_ASSIGN_OR_RETURN(job.transport, m.Enum("transport", {"sim", "mpi", "nccl"}));
   TANGRAM_ASSIGN_OR_RETURN(job.steps, m.Int("steps", 1, int64_t{1} << 40));

@@ -40,12 +40,12 @@ class AutoStrategy : public Strategy {
                            [](const ScoredLayout& x, const ScoredLayout& y) {
                              return x.step_time_s < y.step_time_s;
                            });
-          // Small fleets: local moves from the best few (a couple of dozen on oracle-sized
+          // Small fleets: local moves from the best few (up to 64 on oracle-sized
           // fleets of ≤ 8 units, where each move is cheap) reach replicas of different shapes.
           // ImproveByMoves does nothing on larger fleets.
           int64_t units = 0;
           for (const Pool& pool : grid.pools()) units += pool.size();
-          const size_t starts = units <= 8 ? 24 : 8;
+          const size_t starts = units <= 8 ? 64 : 8;
           for (size_t i = 0; i < std::min(layouts.size(), starts); ++i) {
             ScoredLayout s = layouts[i];
             ImproveByMoves(grid, &s);

@@ -28,6 +28,31 @@ double Ring(int64_t q, double n, double gbs, double alpha) {
 
 }  // namespace
 
+double BestMatmulEfficiency(const std::string& kind) {
+  // Maximum achievable matmul FLOPS (bf16, no sparsity) ÷ datasheet peak, as measured by
+  // mamf-finder and tabulated in S. Bekman, "Machine Learning Engineering",
+  // compute/accelerator/README.md: A100 SXM 267.9-271.2 of 312 (86-87 %), H100 SXM 792.1-794.5
+  // of 989 (80 %), GH200 821-829 of 989 (83-84 %), MI300X 781.9 of 1,300 (60 %). A800 is the
+  // A100 die, H800 and H200 the H100 die at the same 700 W (H200 gets H100's figure, not the
+  // 900 W GH200's). Kinds nobody has measured get 0.80, the median of the table.
+  struct Entry {
+    const char* kind;
+    double efficiency;
+  };
+  static constexpr Entry kMeasured[] = {
+      {"A100-80G", 0.86}, {"A800", 0.86}, {"H100", 0.80},
+      {"H800", 0.80},     {"H200", 0.80}, {"MI300X", 0.60},
+  };
+  for (const Entry& e : kMeasured) {
+    if (kind == e.kind) return e.efficiency;
+  }
+  return 0.80;
+}
+
+double MatmulEfficiency(const std::string& kind) {
+  return BestMatmulEfficiency(kind) * kSustainedMatmulFraction;
+}
+
 int64_t AllreduceGroup::size() const {
   int64_t n = 0;
   for (const Part& p : parts) n += p.members;
@@ -37,8 +62,10 @@ int64_t AllreduceGroup::size() const {
 absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec& model,
                                             const TrainingSpec& training, CostOptions options) {
   if (fleet.groups.empty()) return absl::InvalidArgumentError("the fleet has no devices");
-  if (!(options.default_efficiency > 0 && options.default_efficiency <= 1)) {
-    return absl::InvalidArgumentError("default_efficiency must be in (0, 1]");
+  if (!(options.gemm_efficiency >= 0 && options.gemm_efficiency <= 1) ||
+      !(options.bandwidth_efficiency > 0 && options.bandwidth_efficiency <= 1)) {
+    return absl::InvalidArgumentError(
+        "gemm_efficiency must be in [0, 1] (0: per kind) and bandwidth_efficiency in (0, 1]");
   }
   if (training.global_batch < 1 || training.micro_batch < 1) {
     return absl::InvalidArgumentError("global_batch and micro_batch must be >= 1");
@@ -53,25 +80,52 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.options_ = options;
   c.layers_ = BuildLayers(model, training, options.layers);
   c.slots_ = FlattenFleet(fleet);
-  for (const NodeGroup& g : fleet.groups) {
-    double tflops =
-        g.measured_tflops.has_value()
-            ? *g.measured_tflops
-            : g.device.peak_tflops_bf16 * options.default_efficiency / g.emulate_slowdown;
-    c.group_tflops_.push_back(tflops);
-    c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
-    c.summed_peak_tflops_ += g.device.peak_tflops_bf16 * static_cast<double>(g.num_devices());
-  }
   c.fwd_flops_ = Prefix(c.layers_, [](const Layer& l) { return l.forward_flops_per_token; });
   c.bwd_flops_ = Prefix(c.layers_, [](const Layer& l) {
     return l.backward_flops_per_token + l.recompute_flops_per_token;
   });
+  c.fwd_bytes_ = Prefix(c.layers_, [](const Layer& l) { return l.forward_bytes_per_token; });
+  c.bwd_bytes_ = Prefix(c.layers_, [](const Layer& l) {
+    return 2 * l.forward_bytes_per_token + l.recompute_bytes_per_token;
+  });
+  c.fwd_shared_bytes_ =
+      Prefix(c.layers_, [](const Layer& l) { return l.forward_shared_bytes_per_token; });
+  c.bwd_shared_bytes_ = Prefix(c.layers_, [](const Layer& l) {
+    return 2 * l.forward_shared_bytes_per_token + l.recompute_shared_bytes_per_token;
+  });
+  // GroupTflops is the rate on one device (tp = 1), where shared and split bytes are alike.
+  const double flops = c.fwd_flops_.back() + c.bwd_flops_.back();
+  const double bytes = c.fwd_bytes_.back() + c.bwd_bytes_.back() + c.fwd_shared_bytes_.back() +
+                       c.bwd_shared_bytes_.back();
+  for (const NodeGroup& g : fleet.groups) {
+    double flop_rate, byte_rate, tflops;
+    if (g.measured_tflops.has_value()) {
+      flop_rate = *g.measured_tflops * 1e12;
+      byte_rate = std::numeric_limits<double>::infinity();
+      tflops = *g.measured_tflops;
+    } else {
+      const double gemm =
+          options.gemm_efficiency > 0 ? options.gemm_efficiency : MatmulEfficiency(g.device.kind);
+      flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
+      byte_rate =
+          g.device.memory_bandwidth_gbs * 1e9 * options.bandwidth_efficiency / g.emulate_slowdown;
+      tflops = flops / (flops / flop_rate + bytes / byte_rate) / 1e12;
+    }
+    c.flop_rate_.push_back(flop_rate);
+    c.byte_rate_.push_back(byte_rate);
+    c.group_tflops_.push_back(tflops);
+    c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
+    c.summed_peak_tflops_ += g.device.peak_tflops_bf16 * static_cast<double>(g.num_devices());
+  }
   c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
   c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
+  c.stored_shared_ =
+      Prefix(c.layers_, [](const Layer& l) { return l.stored_shared_bytes_per_token; });
   c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
   for (const Layer& l : c.layers_) {
     if (l.kind != LayerKind::kEmbedding && l.kind != LayerKind::kHead) {
       c.block_working_ = std::max(c.block_working_, l.working_activation_bytes_per_token);
+      c.block_working_shared_ = std::max(c.block_working_shared_, l.working_shared_bytes_per_token);
     }
   }
   return c;
@@ -85,13 +139,19 @@ double CostModel::ModelFlopsPerStep() const {
 double CostModel::ForwardTime(int group, int tp, int64_t begin, int64_t end,
                               double micro_batch) const {
   double tokens = micro_batch * static_cast<double>(model_.seq_len);
-  return tokens * Sum(fwd_flops_, begin, end) / (tp * group_tflops_[group] * 1e12);
+  return tokens * ((Sum(fwd_flops_, begin, end) / flop_rate_[group] +
+                    Sum(fwd_bytes_, begin, end) / byte_rate_[group]) /
+                       tp +
+                   Sum(fwd_shared_bytes_, begin, end) / byte_rate_[group]);
 }
 
 double CostModel::BackwardTime(int group, int tp, int64_t begin, int64_t end,
                                double micro_batch) const {
   double tokens = micro_batch * static_cast<double>(model_.seq_len);
-  return tokens * Sum(bwd_flops_, begin, end) / (tp * group_tflops_[group] * 1e12);
+  return tokens * ((Sum(bwd_flops_, begin, end) / flop_rate_[group] +
+                    Sum(bwd_bytes_, begin, end) / byte_rate_[group]) /
+                       tp +
+                   Sum(bwd_shared_bytes_, begin, end) / byte_rate_[group]);
 }
 
 double CostModel::TpCommTime(int group, int tp, int64_t begin, int64_t end,
@@ -231,8 +291,11 @@ MemoryBreakdown CostModel::StageMemory(int tp, int dp, int64_t begin, int64_t en
   m.gradients = p * (fp32 ? 4 : 2) / (z >= 2 ? dp : 1);
   m.optimizer = p * (fp32 ? 8 : 12) / (z >= 1 ? dp : 1);
   const double tokens = micro_batch * static_cast<double>(model_.seq_len);
-  m.activations = in_flight * tokens * Sum(stored_, begin, end) / tp;
-  if (training_.recompute == Recompute::kFull) m.activations += tokens * block_working_ / tp;
+  m.activations =
+      in_flight * tokens * (Sum(stored_, begin, end) / tp + Sum(stored_shared_, begin, end));
+  if (training_.recompute == Recompute::kFull) {
+    m.activations += tokens * (block_working_ / tp + block_working_shared_);
+  }
   m.buffers = options_.comm_buffer_gib * kGiB;
   return m;
 }

@@ -1,11 +1,24 @@
 // The cost model: one closed-form description of compute, memory and communication that every
 // strategy plans with, and that the simulator reuses so that the two agree when nothing contends.
 //
-// Compute. A device's throughput is its fleet's measured_tflops when given, else the catalog peak ×
-// CostOptions::default_efficiency (0.45: the middle of the 35–55 % of peak that large transformer
-// training achieves — Megatron-LM 44–52 % on A100, Llama 3 38–43 % on H100; see
-// ../shared/reference/devices.md), divided by any emulated slowdown. A layer range's time on a
-// tensor-parallel group = FLOPs ÷ (tp × throughput).
+// Compute (kernel level). A device's speed is given for the kernels themselves, never as an
+// end-to-end utilisation (bubbles, communication and the optimizer are modelled separately and
+// would otherwise be counted twice). A layer range's time on a tensor-parallel group of a kind
+// without a measured figure is
+//   matmul FLOPs ÷ (tp × peak × matmul efficiency)
+//   + memory-bound bytes ÷ (HBM bandwidth × bandwidth_efficiency), split bytes ÷ tp, shared not,
+// all divided by any emulated slowdown. The bytes are counted from the layer shapes (layers.h).
+// The matmul efficiency of a kind is what its best-shaped matmuls reach on an idle device
+// (BestMatmulEfficiency: measured per kind) × kSustainedMatmulFraction, the share of that which
+// a training step's matmuls sustain (fixed shapes, transposed backward layouts, a node's power
+// budget shared by eight loaded devices, launch gaps). The fraction has one source: Megatron-LM's
+// 22B GPT on one DGX A100 node (Korthikanti et al. 2022, Table 5: 1.42 s per iteration, no
+// pipeline, no data parallelism, so little else to model), re-simulated by this model with the
+// fraction solved for; tests/simulator/fidelity_test.cc re-derives it. bandwidth_efficiency
+// (0.80) is the fraction of HBM bandwidth that element-wise kernels reach (an assumption; STREAM-
+// style copies reach 85–90 %). A fleet's measured_tflops replaces both terms: a measured figure
+// is an achieved rate on the real work, so a range then takes FLOPs ÷ (tp × measured).
+// docs/simulator.md (fidelity) and docs/partitioner.md state the sources.
 //
 // Memory per device (bytes), for a stage of layers [b, e) at pipeline position i of p:
 //   weights + gradients + optimizer states, per parameter 2 + 2 + 12 bytes in bf16/fp16 (fp32
@@ -48,8 +61,11 @@
 namespace tangram::partitioner {
 
 struct CostOptions {
-  // Fraction of catalog peak a device achieves when the fleet gives no measured figure.
-  double default_efficiency = 0.45;
+  // Fraction of catalog peak that a training step's matmuls reach, for every kind; 0 = per kind
+  // (MatmulEfficiency). Only for kinds without measured_tflops.
+  double gemm_efficiency = 0;
+  // Fraction of catalog memory bandwidth that memory-bound kernels reach.
+  double bandwidth_efficiency = 0.8;
   LayerOptions layers;
   double comm_buffer_gib = 0.5;  // gradient buckets and collective-library buffers, per device
   double reserved_gib = 1.0;     // runtime context and allocator fragmentation, per device
@@ -74,6 +90,19 @@ struct AllreduceGroup {
   int64_t size() const;
 };
 
+// The fraction of `kind`'s catalog bf16 peak that its best-shaped matmuls achieve on an idle
+// device (measured; see the file comment).
+double BestMatmulEfficiency(const std::string& kind);
+
+// The share of the best-shape matmul rate that a training step's matmuls sustain, solved from
+// Korthikanti et al. 2022's 22B single-node run (0.715 of A100 peak ÷ A100's 0.86; see the file
+// comment). The same share is assumed for every kind: it is a property of the training software's
+// kernels more than of the chip, and only the A100 has a published single-node measurement.
+inline constexpr double kSustainedMatmulFraction = 0.715 / 0.86;
+
+// BestMatmulEfficiency(kind) × kSustainedMatmulFraction: the cost model's matmul rate ÷ peak.
+double MatmulEfficiency(const std::string& kind);
+
 class CostModel {
  public:
   static absl::StatusOr<CostModel> Create(const Fleet& fleet, const ModelSpec& model,
@@ -87,7 +116,9 @@ class CostModel {
   const std::vector<DeviceSlot>& slots() const { return slots_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
-  // Effective throughput (TFLOP/s) of one device of `group` (see the file comment).
+  // Effective throughput (TFLOP/s) of one device of `group` on this model: its measured figure,
+  // else the model's FLOPs per token (forward, backward, recompute) ÷ the time the kernel model
+  // gives them on one device. Used to rank and share work between kinds, and for the bound.
   double GroupTflops(int group) const { return group_tflops_[group]; }
   double DeviceTflops(int64_t device) const { return GroupTflops(slots_[device].group); }
   double SummedTflops() const { return summed_tflops_; }
@@ -153,8 +184,16 @@ class CostModel {
   std::vector<double> group_tflops_;
   double summed_tflops_ = 0;
   double summed_peak_tflops_ = 0;
+  // Per group: FLOP/s of matmuls and bytes/s of memory-bound kernels (bytes/s is infinite when
+  // the group is measured: its figure already contains them).
+  std::vector<double> flop_rate_, byte_rate_;
+  std::vector<double> fwd_bytes_, bwd_bytes_;
+  // The h-sized traffic that every tensor-parallel rank moves whole (no sequence parallelism).
+  std::vector<double> fwd_shared_bytes_, bwd_shared_bytes_, stored_shared_;
   std::vector<double> fwd_flops_, bwd_flops_, params_, stored_, collectives_;
-  double block_working_ = 0;  // one block's full activations per token (full recompute)
+  // One block's full activations per token (full recompute): split by tp, and whole.
+  double block_working_ = 0;
+  double block_working_shared_ = 0;
 };
 
 }  // namespace tangram::partitioner

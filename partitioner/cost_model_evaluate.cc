@@ -99,7 +99,8 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       slowest = r;
     }
   }
-  // Data-parallel allreduce per stage, hidden behind the last micro-batch's backward pass.
+  // Data-parallel allreduce per stage, hidden behind the last micro-batch's backward pass (when
+  // the job overlaps it).
   double exposed = 0;
   int exposed_stage = 0;
   std::vector<int64_t> members(dp);
@@ -113,6 +114,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
     stage.allreduce_s = AllreduceTime(
         SummarizeGroup(members), GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
         &stage.allreduce_algorithm);
+    if (!training_.overlap_grad_reduce) window = 0;  // the reduction starts after the backward
     double e = std::max(0.0, stage.allreduce_s - window);
     if (e > exposed) {
       exposed = e;

@@ -326,7 +326,7 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
     }
     const double ar = cost_.AllreduceTime(
         group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));
-    exposed = std::max(exposed, ar - window[st]);
+    exposed = std::max(exposed, ar - (cost_.training().overlap_grad_reduce ? window[st] : 0.0));
   }
   if (samples != nullptr) *samples = s;
   if (whole != nullptr) *whole = std::move(w);

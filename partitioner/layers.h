@@ -10,7 +10,9 @@
 //   * activation bytes kept for the backward pass under the chosen recompute mode, counted term by
 //     term as Korthikanti et al. 2022 (arXiv 2205.05198, §4) count them, generalised to GQA, SwiGLU
 //     and an arbitrary ffn_hidden (docs/partitioner.md derives each term).
-// All counts are for one device without tensor parallelism; the cost model divides by tp.
+// All counts are for one device without tensor parallelism; the cost model divides by tp all but
+// the *_shared_* counts: without sequence parallelism the h-sized tensors (norms, dropout,
+// residual adds) are whole on every tensor-parallel rank (Korthikanti's 10·s·b·h term).
 //
 // Plain data; thread-compatible.
 #ifndef TANGRAM_PARTITIONER_LAYERS_H_
@@ -37,11 +39,22 @@ struct Layer {
   double forward_flops_per_token = 0;    // model FLOPs
   double backward_flops_per_token = 0;   // 2× forward
   double recompute_flops_per_token = 0;  // extra hardware FLOPs under the recompute mode
+  // Bytes per token that the forward pass moves through device memory in memory-bound kernels
+  // (norms, bias + activation, bias + dropout + residual add, softmax and dropout of unfused
+  // attention, the cross-entropy), counted from the layer's shapes; the backward pass moves
+  // 2× these (it reads the saved input and the incoming gradient and writes a gradient), and
+  // recompute repeats the part of the forward it re-runs. docs/partitioner.md derives each term.
+  double forward_bytes_per_token = 0;
+  double forward_shared_bytes_per_token = 0;
+  double recompute_bytes_per_token = 0;
+  double recompute_shared_bytes_per_token = 0;
   // Bytes kept per token for the backward pass, under the recompute mode.
   double stored_activation_bytes_per_token = 0;
+  double stored_shared_bytes_per_token = 0;
   // Bytes per token the layer holds while its backward runs (its full activations; under full
   // recompute these exist for one layer of one micro-batch at a time).
   double working_activation_bytes_per_token = 0;
+  double working_shared_bytes_per_token = 0;
   // Tensor-parallel collectives (allreduce, or reduce-scatter + allgather under sequence
   // parallelism) per micro-batch over its activations, forward + backward (+ recompute).
   int tp_collectives = 0;
@@ -49,15 +62,13 @@ struct Layer {
 
 struct LayerOptions {
   LayerGranularity granularity = LayerGranularity::kBlock;
-  // FlashAttention keeps no s×s score matrix: the 5·a·s bytes per token of Korthikanti's formula
-  // become 4·a bytes (the fp32 log-sum-exp). Off reproduces Megatron-LM's published formulas.
-  bool flash_attention = true;
 };
 
 // Bytes per activation element (2 for bf16/fp16, 4 for fp32).
 int ActivationElementBytes(Precision precision);
 
-// The layer list of `model` trained under `training` (precision and recompute). Never empty:
+// The layer list of `model` trained under `training` (precision, recompute, attention kernel and
+// sequence parallelism). Never empty:
 // embedding, model.layers blocks (or 2× halves), head.
 std::vector<Layer> BuildLayers(const ModelSpec& model, const TrainingSpec& training,
                                const LayerOptions& options = {});

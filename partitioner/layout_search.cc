@@ -320,6 +320,26 @@ void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
         consider(std::move(more));
       }
     }
+    // One more replica of any sequence the free units can fill (few pools and stages only): a
+    // replica that mixes kinds no existing class has (a fast kind's stage beside a slow kind's).
+    if (base.dp() < grid.cost().training().global_batch) {
+      ForEachSequence(spare, pp, 64, [&](const std::vector<int>& seq) {
+        GridLayout more = base;
+        AddReplica(&more, seq);
+        // ... or two of it at once: one alone may split the batch worse than it adds speed.
+        std::vector<int64_t> after = spare;
+        for (int p : seq) after[p] -= 2;
+        const bool twice =
+            base.dp() + 1 < grid.cost().training().global_batch &&
+            std::all_of(after.begin(), after.end(), [](int64_t u) { return u >= 0; });
+        if (twice) {
+          GridLayout two = more;
+          AddReplica(&two, seq);
+          consider(std::move(two));
+        }
+        consider(std::move(more));
+      });
+    }
     if (!(best.step_time_s < s->step_time_s)) return;
     *s = std::move(best);
   }

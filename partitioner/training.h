@@ -30,6 +30,17 @@ struct TrainingSpec {
   Precision precision = Precision::kBf16;
   int zero_stage = 1;  // 0..3
   Recompute recompute = Recompute::kNone;
+  // FlashAttention keeps no s×s score matrix (no 5·a·s bytes per token stored, no memory-bound
+  // softmax and dropout over the scores). Off: Megatron-LM's unfused attention (its published
+  // runs up to 2022 and its activation formulas).
+  bool flash_attention = true;
+  // Sequence parallelism (Korthikanti et al. 2022) splits norms, dropout and residual adds over
+  // the tensor-parallel ranks too; off (Megatron-LM before 2022), each rank holds them whole.
+  bool sequence_parallel = true;
+  // Whether the data-parallel gradient reduction runs behind the backward pass (PyTorch DDP,
+  // Megatron-LM's overlap_grad_reduce) or after it (Megatron-LM before 2023, DeepSpeed ZeRO-1/2
+  // without overlap_comm).
+  bool overlap_grad_reduce = true;
   PinnedLayout layout;
 };
 

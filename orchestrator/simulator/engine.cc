@@ -168,11 +168,16 @@ class Engine {
       cs.in_flight += st.activation_bytes * f;
       cs.peak = std::max(cs.peak, cs.in_flight);
     } else if (op.micro_batch + 1 == rep.micro_batches) {
-      // The last backward of this chunk fills the gradient buckets, last layers first.
+      // The last backward of this chunk fills the gradient buckets, last layers first. Without
+      // overlap every bucket waits for the stage's last backward (chunk 0's, the last to run).
       const RowWork& rw = w_.rows[cw.stage];
-      if (!rows_[cw.stage].done) {
+      if (!rows_[cw.stage].done && w_.overlap_grad_reduce) {
         for (int32_t b = 0; b < rw.buckets; ++b) {
           Push(now_ + dur * (b + 1) / rw.buckets, kBucketReady, c, op.chunk, b);
+        }
+      } else if (!rows_[cw.stage].done && op.chunk == 0) {
+        for (int32_t chunk = 0; chunk < w_.chunks; ++chunk) {
+          for (int32_t b = 0; b < rw.buckets; ++b) Push(now_ + dur, kBucketReady, c, chunk, b);
         }
       }
     }

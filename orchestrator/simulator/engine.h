@@ -56,6 +56,10 @@ struct RowWork {
 
 struct Workload {
   int32_t pp = 1, dp = 1, chunks = 1;
+  // True: a stage's gradient buckets go out as its last backward fills them. False: all of them
+  // after that backward ends (Megatron-LM before overlap_grad_reduce, DeepSpeed without
+  // overlap_comm).
+  bool overlap_grad_reduce = true;
   std::vector<CellWork> cells;  // stage-major: stage × dp + replica
   std::vector<ReplicaWork> replicas;
   std::vector<RowWork> rows;  // one per stage

@@ -120,6 +120,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   w.pp = pp;
   w.dp = dp;
   w.chunks = chunks;
+  w.overlap_grad_reduce = cost.training().overlap_grad_reduce;
   w.cells.resize(static_cast<size_t>(pp) * dp);
   result->cells.assign(w.cells.size(), CellResult{});
   auto first = [&](int s, int r) { return plan.stages[s].cells[r].devices[0]; };

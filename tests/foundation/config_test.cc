@@ -87,9 +87,16 @@ TEST(ConfigTest, EveryShippedConfigLoads) {
     EXPECT_TRUE(j.ok()) << j.status();
     ++jobs;
   }
+  int published = 0;
+  for (const auto& e : fs::directory_iterator(kSource / "configs/published/jobs")) {
+    auto j = orchestrator::LoadJob(e.path().string(), Catalog());
+    EXPECT_TRUE(j.ok()) << j.status();
+    ++published;
+  }
   EXPECT_GE(fleets, 6);
   EXPECT_GE(models, 10);
   EXPECT_GE(jobs, 1);
+  EXPECT_GE(published, 13);
 }
 
 TEST(ConfigTest, ShippedFleetsHaveTheirAdvertisedShape) {
@@ -270,6 +277,28 @@ checkpoint_dir: ../ckpt
   EXPECT_EQ(ok->model.layers, 2);
   EXPECT_EQ(ok->training.micro_batch, 2);
   EXPECT_EQ(ok->name, "j");
+
+  // The software switches default to today's stack: FlashAttention, sequence parallelism, an
+  // overlapped gradient reduction.
+  EXPECT_TRUE(ok->training.flash_attention);
+  EXPECT_TRUE(ok->training.sequence_parallel);
+  EXPECT_TRUE(ok->training.overlap_grad_reduce);
+  auto old = orchestrator::LoadJob(
+      dir.Write("jobs/old.yaml", job + "attention: unfused\nsequence_parallel: false\n"
+                                       "overlap_grad_reduce: false\n")
+          .string(),
+      Catalog());
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->training.flash_attention);
+  EXPECT_FALSE(old->training.sequence_parallel);
+  EXPECT_FALSE(old->training.overlap_grad_reduce);
+  auto fused = orchestrator::LoadJob(
+      dir.Write("jobs/fused.yaml", job + "attention: fused\n").string(), Catalog());
+  EXPECT_THAT(std::string(fused.status().message()), HasSubstr("fused.yaml:12:12: attention"));
+  auto notbool = orchestrator::LoadJob(
+      dir.Write("jobs/nb2.yaml", job + "sequence_parallel: maybe\n").string(), Catalog());
+  EXPECT_THAT(std::string(notbool.status().message()),
+              HasSubstr("nb2.yaml:12:20: sequence_parallel"));
 
   auto missing = orchestrator::LoadJob(
       dir.Write("jobs/bad.yaml", Replace(job, "../fleets/f.yaml", "../fleets/gone.yaml")).string(),

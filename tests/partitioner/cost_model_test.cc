@@ -15,23 +15,56 @@ using testing::MakeCost;
 using testing::MakeFleet;
 using testing::MakeModel;
 
-TEST(CostModelTest, MeasuredThroughputOverridesCatalogTimesEfficiency) {
+TEST(CostModelTest, MeasuredThroughputOverridesTheKernelModel) {
   Fleet fleet = MakeFleet("H200:8x1,H20:8x1");
   fleet.groups[1].measured_tflops = 100;
   CostModel cost = MakeCost(fleet, Llama2_7B(), Job(64));
-  EXPECT_DOUBLE_EQ(cost.GroupTflops(0), 989 * 0.45);
+  // Catalog kind: below its matmul rate (memory-bound traffic costs time), above half of peak.
+  EXPECT_LT(cost.GroupTflops(0), 989 * MatmulEfficiency("H200"));
+  EXPECT_GT(cost.GroupTflops(0), 989 * 0.5);
   EXPECT_DOUBLE_EQ(cost.GroupTflops(1), 100);
-  EXPECT_DOUBLE_EQ(cost.SummedTflops(), 8 * 989 * 0.45 + 8 * 100);
+  EXPECT_DOUBLE_EQ(cost.SummedTflops(), 8 * cost.GroupTflops(0) + 8 * 100);
+  // Measured: every FLOP at the measured rate, no separate memory-bound term.
+  const double tokens = 4096;
+  EXPECT_NEAR(cost.ForwardTime(1, 1, 1, 2, 1),
+              tokens * cost.layers()[1].forward_flops_per_token / 100e12, 1e-15);
   EXPECT_NEAR(cost.BoundStepTime(), cost.ModelFlopsPerStep() / (cost.SummedTflops() * 1e12), 1e-12);
 }
 
-TEST(CostModelTest, ComputeTimeIsFlopsOverThroughput) {
+TEST(CostModelTest, ComputeTimeIsMatmulPlusMemoryBound) {
   CostModel cost = MakeCost(MakeFleet("H100:8x1"), Llama2_7B(), Job(64, 2, 1, Recompute::kNone));
   const Layer& block = cost.layers()[1];
+  EXPECT_EQ(block.forward_shared_bytes_per_token, 0);  // sequence parallelism: all split by tp
   const double tokens = 2.0 * 4096;
   EXPECT_NEAR(cost.ForwardTime(0, 4, 1, 2, 2),
-              tokens * block.forward_flops_per_token / (4 * 989 * 0.45e12), 1e-15);
+              tokens / 4 *
+                  (block.forward_flops_per_token / (989e12 * MatmulEfficiency("H100")) +
+                   block.forward_bytes_per_token / (3350e9 * 0.8)),
+              1e-15);
   EXPECT_NEAR(cost.BackwardTime(0, 1, 1, 2, 2) / cost.ForwardTime(0, 1, 1, 2, 2), 2.0, 1e-12);
+}
+
+// Without sequence parallelism the norms, dropout and residual adds run whole on every
+// tensor-parallel rank: their traffic is not divided by tp, so tp = 8 is less than 8× faster.
+TEST(CostModelTest, SharedTrafficIsNotSplitWithoutSequenceParallelism) {
+  TrainingSpec job = Job(64, 2, 1, Recompute::kNone);
+  job.sequence_parallel = false;
+  CostModel cost = MakeCost(MakeFleet("H100:8x1"), Llama2_7B(), job);
+  CostModel sp = MakeCost(MakeFleet("H100:8x1"), Llama2_7B(), Job(64, 2, 1, Recompute::kNone));
+  const Layer& block = cost.layers()[1];
+  ASSERT_GT(block.forward_shared_bytes_per_token, 0);
+  // Same total traffic, differently split.
+  EXPECT_NEAR(block.forward_bytes_per_token + block.forward_shared_bytes_per_token,
+              sp.layers()[1].forward_bytes_per_token, 1e-6);
+  const double tokens = 2.0 * 4096, bw = 3350e9 * 0.8;
+  EXPECT_NEAR(cost.ForwardTime(0, 8, 1, 2, 2),
+              tokens * ((block.forward_flops_per_token / (989e12 * MatmulEfficiency("H100")) +
+                         block.forward_bytes_per_token / bw) /
+                            8 +
+                        block.forward_shared_bytes_per_token / bw),
+              1e-15);
+  EXPECT_DOUBLE_EQ(cost.ForwardTime(0, 1, 1, 2, 2), sp.ForwardTime(0, 1, 1, 2, 2));
+  EXPECT_GT(cost.ForwardTime(0, 8, 1, 2, 2), sp.ForwardTime(0, 8, 1, 2, 2));
 }
 
 TEST(CostModelTest, RingAllreduceFollowsAlphaBeta) {

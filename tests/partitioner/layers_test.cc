@@ -22,7 +22,7 @@ TEST(LayersTest, EmbeddingBlocksHeadInOrder) {
   EXPECT_EQ(layers.front().kind, LayerKind::kEmbedding);
   EXPECT_EQ(layers[1].name, "block.0");
   EXPECT_EQ(layers.back().kind, LayerKind::kHead);
-  std::vector<Layer> halves = BuildLayers(m, Job(8), {LayerGranularity::kHalfBlock, true});
+  std::vector<Layer> halves = BuildLayers(m, Job(8), {LayerGranularity::kHalfBlock});
   ASSERT_EQ(halves.size(), 66u);
   EXPECT_EQ(halves[1].kind, LayerKind::kAttention);
   EXPECT_EQ(halves[2].kind, LayerKind::kMlp);

@@ -32,10 +32,11 @@ const Case kCases[] = {{"22B", 48, 6144, 64, 2048, 8, 1},
                        {"530B", 105, 20480, 128, 2048, 8, 35},
                        {"1T", 128, 25600, 160, 2048, 8, 64}};
 
-CostOptions Megatron() {
-  CostOptions o;
-  o.layers.flash_attention = false;
-  return o;
+// Megatron-LM's attention materialises the scores (no FlashAttention); `sp`: sequence parallelism.
+TrainingSpec Megatron(TrainingSpec t, bool sp = true) {
+  t.flash_attention = false;
+  t.sequence_parallel = sp;
+  return t;
 }
 
 TEST(MemoryModelTest, PerLayerActivationsEqualKorthikanti) {
@@ -43,7 +44,7 @@ TEST(MemoryModelTest, PerLayerActivationsEqualKorthikanti) {
     ModelSpec m = testing::MakeModel(c.layers, c.hidden, c.heads, c.seq, 51200, false);
     const double s = c.seq, h = c.hidden, a = c.heads;
     for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-      CostModel cost = MakeCost(MakeFleet("H100:8x1"), m, Job(8, 1, 0, r), Megatron());
+      CostModel cost = MakeCost(MakeFleet("H100:8x1"), m, Megatron(Job(8, 1, 0, r)));
       // Layer 1 is block 0; one micro-batch in flight, b = 1.
       double mine = cost.StageMemory(c.t, 1, 1, 2, 1, 1).activations;
       if (r == Recompute::kFull)
@@ -59,12 +60,35 @@ TEST(MemoryModelTest, PerLayerActivationsEqualKorthikanti) {
   }
 }
 
+// Without sequence parallelism (Korthikanti eq. 2 and §4.2): s·b·h·(10 + 24/t + 5·a·s/(h·t)) per
+// layer, the 10·s·b·h of norms, dropout masks and their inputs whole on every rank; full recompute
+// keeps the 2·s·b·h input whole too.
+TEST(MemoryModelTest, PerLayerActivationsWithoutSequenceParallelism) {
+  for (const Case& c : kCases) {
+    ModelSpec m = testing::MakeModel(c.layers, c.hidden, c.heads, c.seq, 51200, false);
+    const double s = c.seq, h = c.hidden, a = c.heads, t = c.t;
+    for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
+      CostModel cost = MakeCost(MakeFleet("H100:8x1"), m, Megatron(Job(8, 1, 0, r), false));
+      double mine = cost.StageMemory(c.t, 1, 1, 2, 1, 1).activations;
+      const Layer& block = cost.layers()[1];
+      if (r == Recompute::kFull) {
+        mine -= s * (block.working_activation_bytes_per_token / t +
+                     block.working_shared_bytes_per_token);
+      }
+      const double formula = r == Recompute::kNone ? s * h * (10 + 24 / t + 5 * a * s / (h * t))
+                             : r == Recompute::kSelective ? s * h * (10 + 24 / t)
+                                                          : 2 * s * h;
+      EXPECT_NEAR(mine / formula, 1.0, 1e-9) << c.name << " recompute " << RecomputeName(r);
+    }
+  }
+}
+
 TEST(MemoryModelTest, FirstStageTotalsMatchKorthikanti) {
   for (const Case& c : kCases) {
     ModelSpec m = testing::MakeModel(c.layers, c.hidden, c.heads, c.seq, 51200, false);
     const double s = c.seq, h = c.hidden, a = c.heads, L = c.layers;
     CostModel cost =
-        MakeCost(MakeFleet("H100:8x1"), m, Job(8, 1, 0, Recompute::kSelective), Megatron());
+        MakeCost(MakeFleet("H100:8x1"), m, Megatron(Job(8, 1, 0, Recompute::kSelective)));
     // First stage: the embedding + ⌈L/p⌉ blocks, p micro-batches in flight.
     const int64_t blocks = (c.layers + c.p - 1) / c.p;
     const double mine = cost.StageMemory(c.t, 1, 0, 1 + blocks, c.p, 1).activations;

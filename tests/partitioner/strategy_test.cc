@@ -71,6 +71,9 @@ using testing::MakeModel;
 
 TEST(StrategyTest, ProportionalSharesFollowThroughput) {
   Fleet fleet = MakeFleet("H200:4x1,H20:4x1");
+  // Measured figures, so that the expected shares are exact whole numbers.
+  fleet.groups[0].measured_tflops = 989;
+  fleet.groups[1].measured_tflops = 148;
   CostModel cost = MakeCost(fleet, MakeModel(8, 1024, 16, 1024), Job(4 * 989 + 4 * 148));
   auto plan = MakePlan(cost, "proportional");
   ASSERT_TRUE(plan.ok()) << plan.status();
