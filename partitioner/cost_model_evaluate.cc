@@ -34,6 +34,10 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   const int pp = plan->pp;
   const int dp = plan->dp;
   const int tp = plan->tp;
+  // Interleaved 1F1B (a pinned layout's virtual_stages v > 1; Narayanan et al. SC'21 §2.2.2): each
+  // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
+  // micro-batch crosses v times as many stage boundaries.
+  const int v = pp > 1 ? std::max(1, training_.layout.virtual_stages.value_or(1)) : 1;
   std::vector<double> sum_c(dp, 0), max_c(dp, 0);
   std::vector<int> max_stage(dp, 0);
   double optimizer = 0;
@@ -77,7 +81,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
             MemoryAdvice(training_, pp, rep.micro_batch_size));
       }
       optimizer = std::max(optimizer, OptimizerTime(group, m));
-      const double c = cell.forward_s + cell.backward_s + cell.send_s;
+      const double c = cell.forward_s + cell.backward_s + v * cell.send_s;
       sum_c[r] += c;
       if (c > max_c[r]) {
         max_c[r] = c;
@@ -93,7 +97,8 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   for (int r = 0; r < dp; ++r) {
     PlanReplica& rep = plan->replicas[r];
     double m = std::max(1.0, static_cast<double>(rep.samples) / rep.micro_batch_size);
-    rep.pipeline_s = sum_c[r] + (m - 1) * max_c[r];
+    // Σ c/v + (m·v − 1)·max c/v: for equal stages (m + (p − 1)/v)·c; v = 1 is plain 1F1B.
+    rep.pipeline_s = (sum_c[r] + (m * v - 1) * max_c[r]) / v;
     if (rep.pipeline_s > pipeline) {
       pipeline = rep.pipeline_s;
       slowest = r;
@@ -109,7 +114,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
     double window = std::numeric_limits<double>::infinity();
     for (int r = 0; r < dp; ++r) {
       members[r] = stage.cells[r].devices[0];
-      window = std::min(window, stage.cells[r].backward_s);
+      window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
     }
     stage.allreduce_s = AllreduceTime(
         SummarizeGroup(members), GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
@@ -125,7 +130,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   Prediction& p = plan->predicted;
   p = Prediction{};
   p.pipeline_s = pipeline;
-  p.bubble_s = sum_c[slowest] - max_c[slowest];
+  p.bubble_s = (sum_c[slowest] - max_c[slowest]) / v;
   p.exposed_allreduce_s = exposed;
   p.optimizer_s = optimizer;
   p.step_time_s = pipeline + exposed + optimizer;

@@ -46,6 +46,33 @@ TEST_P(AgreementTest, HomogeneousFleetMatchesCostModel) {
   }
 }
 
+// A pinned interleaved layout (virtual_stages v): the cost model's (m + (p − 1)/v)·c closed form
+// against the interleaved schedule played out, within the same 5%.
+TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
+  auto fleet = MakeFleet("H100", 8, 4);
+  for (int v : {2, 4}) {
+    auto training = Training(128, 2);
+    training.layout.virtual_stages = v;
+    auto cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), training);
+    auto plan = EvenPlan(cost, 8, 4, 1);
+    ASSERT_TRUE(cost.Evaluate(&plan).ok());
+    SimOptions options;
+    options.schedule = "interleaved";
+    options.virtual_stages = v;
+    auto res = Simulate(cost, plan, options);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_NEAR(res->step_time_s / plan.predicted.step_time_s, 1.0, 0.05)
+        << "v " << v << ": simulated " << res->step_time_s << " s, cost model "
+        << plan.predicted.step_time_s;
+    // The bubble shrinks by v against the plain schedule (plus the p2p of v× the crossings).
+    auto plain_training = Training(128, 2);
+    auto plain_cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), plain_training);
+    auto plain = EvenPlan(plain_cost, 8, 4, 1);
+    ASSERT_TRUE(plain_cost.Evaluate(&plain).ok());
+    EXPECT_NEAR(plan.predicted.bubble_s / (plain.predicted.bubble_s / v), 1.0, 0.05) << "v " << v;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, AgreementTest,
                          ::testing::Values(Layout{8, 4, 1}, Layout{8, 1, 4}, Layout{4, 2, 4},
                                            Layout{2, 4, 4}, Layout{1, 8, 4}, Layout{8, 2, 2}));
