@@ -93,8 +93,13 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.bwd_shared_bytes_ = Prefix(c.layers_, [](const Layer& l) {
     return 2 * l.forward_shared_bytes_per_token + l.recompute_shared_bytes_per_token;
   });
-  // GroupTflops is the rate on one device (tp = 1), where shared and split bytes are alike.
-  const double flops = c.fwd_flops_.back() + c.bwd_flops_.back();
+  // GroupTflops is the rate on one device (tp = 1), where shared and split bytes are alike, in
+  // *model* FLOPs (forward + backward, as the bound and MFU count them): recompute and memory-bound
+  // kernels cost the device time but are not model work, so a device's throughput on this job is
+  // the model FLOPs per token ÷ its time per token. A measured figure (model FLOPs per second of
+  // work without recompute, as the runtime's probe counts it) is scaled the same way.
+  const double flops = c.fwd_flops_.back() + c.bwd_flops_.back();  // hardware: with recompute
+  const double model_flops = 3 * c.fwd_flops_.back();
   const double bytes = c.fwd_bytes_.back() + c.bwd_bytes_.back() + c.fwd_shared_bytes_.back() +
                        c.bwd_shared_bytes_.back();
   for (const NodeGroup& g : fleet.groups) {
@@ -102,14 +107,14 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
     if (g.measured_tflops.has_value()) {
       flop_rate = *g.measured_tflops * 1e12;
       byte_rate = std::numeric_limits<double>::infinity();
-      tflops = *g.measured_tflops;
+      tflops = *g.measured_tflops * model_flops / flops;
     } else {
       const double gemm =
           options.gemm_efficiency > 0 ? options.gemm_efficiency : MatmulEfficiency(g.device.kind);
       flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
       byte_rate =
           g.device.memory_bandwidth_gbs * 1e9 * options.bandwidth_efficiency / g.emulate_slowdown;
-      tflops = flops / (flops / flop_rate + bytes / byte_rate) / 1e12;
+      tflops = model_flops / (flops / flop_rate + bytes / byte_rate) / 1e12;
     }
     c.flop_rate_.push_back(flop_rate);
     c.byte_rate_.push_back(byte_rate);

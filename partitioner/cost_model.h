@@ -116,9 +116,11 @@ class CostModel {
   const std::vector<DeviceSlot>& slots() const { return slots_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
-  // Effective throughput (TFLOP/s) of one device of `group` on this model: its measured figure,
-  // else the model's FLOPs per token (forward, backward, recompute) ÷ the time the kernel model
-  // gives them on one device. Used to rank and share work between kinds, and for the bound.
+  // Effective throughput of one device of `group` on this job, in model TFLOP/s: the model's
+  // FLOPs per token (forward + backward, no recompute) ÷ the time one device takes per token
+  // (recompute and memory-bound kernels included; from the measured figure when the fleet has
+  // one). Used to rank and share work between kinds, and for the bound, which is then reachable:
+  // model FLOPs per step ÷ the summed throughput is the step of a perfect split.
   double GroupTflops(int group) const { return group_tflops_[group]; }
   double DeviceTflops(int64_t device) const { return GroupTflops(slots_[device].group); }
   double SummedTflops() const { return summed_tflops_; }

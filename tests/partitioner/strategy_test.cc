@@ -31,12 +31,14 @@ TEST(StrategyTest, FactoryKnowsEveryNameAndRejectsOthers) {
 
 // Issue 4's quality target on the one shipped mixed fleet whose job is compute-bound
 // (docs/partitioner.md has the per-fleet table): h200-h20 with Llama-2 7B at the default batch.
-// auto reaches 0.946 there (whole-sample granularity of 16 H20 samples against 112 per H200).
+// The bound divides model FLOPs by the devices' model-FLOP throughput on this job (recompute and
+// memory-bound kernels cost time, not counted as work), so 1.0 is a perfect split; what auto
+// loses is whole-sample granularity (16 H20 samples against 112 per H200) and the allreduce.
 TEST(StrategyTest, H200H20Llama7BAutoEfficiencyOnTheComputeBoundShippedFleet) {
   CostModel cost = MakeCost(MakeFleet("H200:8x1,H20:8x1"), Llama2_7B(), Job(1024));
   absl::StatusOr<std::vector<Plan>> plans = CreateStrategy("auto").value()->Generate(cost, {});
   ASSERT_TRUE(plans.ok()) << plans.status();
-  EXPECT_GE(plans->front().efficiency, 0.94);
+  EXPECT_GE(plans->front().efficiency, 0.95);
   std::printf("h200-h20 llama2-7b: auto efficiency %.4f\n", plans->front().efficiency);
 }
 
