@@ -43,6 +43,15 @@ const Published kCalibration = {"korthikanti-22b-full.yaml",
 const Published kRuns[] = {
     // Narayanan et al., "Efficient Large-Scale Language Model Training on GPU Clusters Using
     // Megatron-LM", SC'21, arXiv 2104.04473: Table 2 (PTD-P, 175B) and Table 1 (530B, 1T).
+    // Table 1's weak-scaling rows, with examples/sc21/run_table_1.sh's layouts and micro-batches.
+    {"megatron-gpt-1.7b.yaml", "Narayanan et al. SC'21 Table 1 (1.7B, 32 A100)", 137},
+    {"megatron-gpt-3.6b.yaml", "Narayanan et al. SC'21 Table 1 (3.6B, 64 A100)", 138},
+    {"megatron-gpt-7.5b.yaml", "Narayanan et al. SC'21 Table 1 (7.5B, 128 A100)", 142},
+    {"megatron-gpt-18b.yaml", "Narayanan et al. SC'21 Table 1 (18B, 256 A100)", 135},
+    {"megatron-gpt-39b.yaml", "Narayanan et al. SC'21 Table 1 (39B, 512 A100)", 138},
+    {"megatron-gpt-76b.yaml", "Narayanan et al. SC'21 Table 1 (76B, 1,024 A100)", 140},
+    {"megatron-gpt-145b.yaml", "Narayanan et al. SC'21 Table 1 (145B, 1,536 A100)", 148},
+    {"megatron-gpt-310b.yaml", "Narayanan et al. SC'21 Table 1 (310B, 1,920 A100)", 155},
     {"megatron-gpt3-175b-384.yaml", "Narayanan et al. SC'21 Table 2 (175B, 384 A100)", 153},
     {"megatron-gpt3-175b-1536.yaml", "Narayanan et al. SC'21 Table 2 (175B, 1,536 A100)", 141},
     {"megatron-gpt-530b.yaml", "Narayanan et al. SC'21 Table 1 (530B, 2,520 A100)", 163},
