@@ -49,8 +49,16 @@ double BestMatmulEfficiency(const std::string& kind) {
   return 0.80;
 }
 
+double SustainedMatmulFraction(const std::string& kind) {
+  const double ampere = kAmpereSustainedMatmul / BestMatmulEfficiency("A100-80G");
+  if (kind == "H100" || kind == "H800" || kind == "H200" || kind == "H20") {
+    return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestMatmulEfficiency("H100");
+  }
+  return ampere;
+}
+
 double MatmulEfficiency(const std::string& kind) {
-  return BestMatmulEfficiency(kind) * kSustainedMatmulFraction;
+  return BestMatmulEfficiency(kind) * SustainedMatmulFraction(kind);
 }
 
 int64_t AllreduceGroup::size() const {

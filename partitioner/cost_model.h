@@ -9,14 +9,17 @@
 //   + memory-bound bytes ÷ (HBM bandwidth × bandwidth_efficiency), split bytes ÷ tp, shared not,
 // all divided by any emulated slowdown. The bytes are counted from the layer shapes (layers.h).
 // The matmul efficiency of a kind is what its best-shaped matmuls reach on an idle device
-// (BestMatmulEfficiency: measured per kind) × kSustainedMatmulFraction, the share of that which
-// a training step's matmuls sustain (fixed shapes, transposed backward layouts, a node's power
-// budget shared by eight loaded devices, launch gaps). The fraction has one source: Megatron-LM's
-// 22B GPT on one DGX A100 node (Korthikanti et al. 2022, Table 5: 1.42 s per iteration, no
-// pipeline, no data parallelism, so little else to model), re-simulated by this model with the
-// fraction solved for; tests/simulator/fidelity_test.cc re-derives it. bandwidth_efficiency
-// (0.80) is the fraction of HBM bandwidth that element-wise kernels reach (an assumption; STREAM-
-// style copies reach 85–90 %). A fleet's measured_tflops replaces both terms: a measured figure
+// (BestMatmulEfficiency: measured per kind) × SustainedMatmulFraction(kind), the share of that
+// which a training step's matmuls sustain (fixed shapes, transposed backward layouts, a node's
+// power budget shared by eight loaded devices, launch gaps). Ampere's (A100, A800) is solved
+// from one published single-node run re-simulated by this model: Megatron-LM's 22B GPT on one DGX
+// A100 (Korthikanti et al. 2022, Table 5: 1.42 s per iteration). Hopper's (H100, H800, H200, H20)
+// is Ampere's × the Hopper-to-Ampere ratio measured on one software stack: MosaicML's MPT-7B on
+// 8 H100 and on 8 A100 (llm-foundry benchmarks), each solved the same way.
+// tests/simulator/fidelity_test.cc re-derives all three. Other kinds take
+// the A100's (see SustainedMatmulFraction). bandwidth_efficiency (0.80) is the fraction of HBM
+// bandwidth that element-wise kernels reach (an assumption; STREAM-style copies reach 85–90 %).
+// A fleet's measured_tflops replaces both terms: a measured figure
 // is an achieved rate on the real work, so a range then takes FLOPs ÷ (tp × measured).
 // docs/simulator.md (fidelity) and docs/partitioner.md state the sources.
 //
@@ -94,13 +97,21 @@ struct AllreduceGroup {
 // device (measured; see the file comment).
 double BestMatmulEfficiency(const std::string& kind);
 
-// The share of the best-shape matmul rate that a training step's matmuls sustain, solved from
-// Korthikanti et al. 2022's 22B single-node run (0.715 of A100 peak ÷ A100's 0.86; see the file
-// comment). The same share is assumed for every kind: it is a property of the training software's
-// kernels more than of the chip, and only the A100 has a published single-node measurement.
-inline constexpr double kSustainedMatmulFraction = 0.715 / 0.86;
+// Matmul efficiencies (÷ peak) solved from the calibration runs (see the file comment): the A100
+// in Megatron-LM (Korthikanti 22B, 8 A100), and the ratio of the H100's to the A100's on one stack
+// (MosaicML MPT-7B on 8 H100: 0.503; on 8 A100: 0.677).
+inline constexpr double kAmpereSustainedMatmul = 0.715;
+inline constexpr double kHopperToAmpereMatmul = 0.503 / 0.677;
 
-// BestMatmulEfficiency(kind) × kSustainedMatmulFraction: the cost model's matmul rate ÷ peak.
+// The share of `kind`'s best-shape matmul rate that a training step's matmuls sustain: Ampere's
+// (A100-80G, A800: 0.715 ÷ 0.86 = 0.83) or Hopper's (H100, H800, H200, H20: 0.715 × 0.743 ÷ 0.80
+// = 0.66), from the calibration runs. The fraction follows the architecture (its kernels and
+// their software), not the product: the H20 is a Hopper die. Other kinds, which have no published
+// run here, take Ampere's; the two measured architectures differ, so for them it is an
+// assumption, and a fleet's measured_tflops replaces it.
+double SustainedMatmulFraction(const std::string& kind);
+
+// BestMatmulEfficiency(kind) × SustainedMatmulFraction(kind): the cost model's matmul rate ÷ peak.
 double MatmulEfficiency(const std::string& kind);
 
 class CostModel {

@@ -19,9 +19,9 @@ TEST(CostModelTest, MeasuredThroughputOverridesTheKernelModel) {
   Fleet fleet = MakeFleet("H200:8x1,H20:8x1");
   fleet.groups[1].measured_tflops = 100;
   CostModel cost = MakeCost(fleet, Llama2_7B(), Job(64));
-  // Catalog kind: below its matmul rate (memory-bound traffic costs time), above half of peak.
+  // Catalog kind: below its matmul rate (memory-bound traffic costs time), above 0.4 of peak.
   EXPECT_LT(cost.GroupTflops(0), 989 * MatmulEfficiency("H200"));
-  EXPECT_GT(cost.GroupTflops(0), 989 * 0.5);
+  EXPECT_GT(cost.GroupTflops(0), 989 * 0.4);
   // Measured figures are model FLOP/s without recompute; this job recomputes selectively, so
   // its model throughput is the measured rate × model ÷ hardware FLOPs.
   double model = 0, hardware = 0;

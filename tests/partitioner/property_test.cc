@@ -39,7 +39,9 @@ void CheckPlan(const CostModel& cost, const Plan& plan, const std::string& what)
   }
   ASSERT_EQ(samples, cost.training().global_batch) << what;
   EXPECT_GT(plan.predicted.step_time_s, 0) << what;
-  EXPECT_LE(plan.efficiency, 1.0 + 1e-9) << what;
+  // The bound rates each kind on the whole model; a pipeline that gives the memory-heavy layers
+  // (head, cross-entropy) to a high-bandwidth kind can beat that average by a hair.
+  EXPECT_LE(plan.efficiency, 1.01) << what;
 }
 
 TEST(PropertyTest, EveryPlanCoversEveryLayerAndSampleOnceAndFits) {

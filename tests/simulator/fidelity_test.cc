@@ -2,11 +2,12 @@
 // ran (configs/published/: layout, micro-batch, precision, recompute, attention kernel, sequence
 // parallelism, gradient-reduction overlap), predicted per-GPU throughput against the published
 // figure. Device speed is the cost model's kernel model: catalog peak × the measured best-shape
-// matmul efficiency × kSustainedMatmulFraction, plus memory-bound bytes at HBM bandwidth. That
-// fraction is the one constant taken from a run, and from one run only, chosen beforehand as the
-// least confounded: Megatron-LM's 22B on a single DGX A100 node (no pipeline, no data
-// parallelism). CalibrationRunGivesTheSustainedFraction re-derives it; the eight other runs are
-// the validation and must land within the issue's ±10%. Like is compared with like: every
+// matmul efficiency × SustainedMatmulFraction(kind), plus memory-bound bytes at HBM bandwidth.
+// That fraction is what is taken from runs, single-node runs chosen as the least confounded:
+// Megatron-LM's 22B on a DGX A100 (no pipeline, no data parallelism) for Ampere, and MosaicML's
+// MPT-7B on 8 H100 against the same on 8 A100 for the Hopper-to-Ampere ratio.
+// CalibrationRunsGiveTheSustainedFractions re-derives them; the twenty Megatron-LM and BLOOM runs
+// are the validation and must land within the issue's ±10%. Like is compared with like: every
 // published figure here is model TFLOP/s per GPU counted with recompute, 96·B·s·l·h²·(1 + s/6h +
 // V/16lh) per step (Narayanan et al. eq. 3; Megatron-DeepSpeed's formula for BLOOM), so the
 // simulated step time is converted with that same formula; Korthikanti et al. give iteration
@@ -32,13 +33,20 @@ struct Published {
   const char* job;  // under configs/published/jobs/
   const char* source;
   double tflops_per_gpu;  // as published: 96·B·s·l·h²·(1 + s/6h + V/16lh) per step ÷ time ÷ GPUs
-  double step_time_s = 0;  // when the source gives the iteration time instead of TFLOP/s
+  double step_time_s = 0;           // when the source gives the iteration time instead of TFLOP/s
+  double tokens_per_s_per_gpu = 0;  // when it gives tokens per second per GPU
 };
 
-// The calibration run (see the file comment): Korthikanti et al. 2022, Table 5, 22B, full
-// recompute, 1.42 s per iteration on 8 A100.
-const Published kCalibration = {"korthikanti-22b-full.yaml",
-                                "Korthikanti et al. 2022 Table 5 (22B, 8 A100)", 0, 1.42};
+// The calibration runs (see the file comment): Korthikanti et al. 2022, Table 5, 22B, full
+// recompute, 1.42 s per iteration on 8 A100, fixes Ampere's matmul efficiency; MosaicML's MPT-7B
+// on 8 H100 (10,643 tokens/s per GPU) and on 8 A100 (4,641), the same model, batch and software,
+// fix the Hopper-to-Ampere ratio.
+const Published kAmpereRun = {"korthikanti-22b-full.yaml",
+                              "Korthikanti et al. 2022 Table 5 (22B, 8 A100)", 0, 1.42};
+const Published kHopperPair[2] = {
+    {"mosaic-mpt-7b-h100.yaml", "MosaicML MPT benchmarks, H100 80GB BF16", 0, 0, 10643},
+    {"mosaic-mpt-7b-a100.yaml", "MosaicML MPT benchmarks, A100 80GB", 0, 0, 4641},
+};
 
 const Published kRuns[] = {
     // Narayanan et al., "Efficient Large-Scale Language Model Training on GPU Clusters Using
@@ -70,6 +78,19 @@ const Published kRuns[] = {
     {"korthikanti-1t-seqsel.yaml", "Korthikanti et al. 2022 Table 5 (1T seq+sel)", 0, 71.49},
 };
 
+// Other software stacks and kinds, simulated the same way: MosaicML's MPT benchmarks
+// (mosaicml/llm-foundry scripts/train/benchmarking/README.md; PyTorch FSDP, FlashAttention, no
+// pipeline), every one-node sequence-2048 row without activation checkpointing, on A100 80 GB and
+// on H100 80 GB. tokens/s per GPU as published.
+const Published kOtherStacks[] = {
+    {"mosaic-mpt-760m-a100.yaml", "MosaicML MPT benchmarks, A100 80GB", 0, 0, 32434},
+    {"mosaic-mpt-1b-a100.yaml", "MosaicML MPT benchmarks, A100 80GB", 0, 0, 20513},
+    {"mosaic-mpt-3b-a100.yaml", "MosaicML MPT benchmarks, A100 80GB", 0, 0, 10811},
+    {"mosaic-mpt-13b-a100.yaml", "MosaicML MPT benchmarks, A100 80GB", 0, 0, 2262},
+    {"mosaic-mpt-1b-h100.yaml", "MosaicML MPT benchmarks, H100 80GB BF16", 0, 0, 45455},
+    {"mosaic-mpt-13b-h100.yaml", "MosaicML MPT benchmarks, H100 80GB BF16", 0, 0, 4792},
+};
+
 constexpr double kTarget = 0.10;  // the issue's bound on the per-GPU throughput error
 
 std::string JobPath(const Published& p) {
@@ -78,8 +99,13 @@ std::string JobPath(const Published& p) {
 }
 
 struct Outcome {
-  double published = 0;  // TFLOP/s per GPU
-  double simulated = 0;
+  // Per-GPU throughput, published and simulated, in the source's own unit (TFLOP/s by the
+  // formula above, seconds per step, or tokens/s per GPU); error() is a ratio of step times.
+  double published = 0, simulated = 0;
+  const char* unit = "TFLOP/s";
+  double error() const {
+    return std::string(unit) == "s/step" ? published / simulated - 1 : simulated / published - 1;
+  }
 };
 
 // Simulates `p` exactly as it ran; gemm_efficiency 0 = the cost model's per-kind default.
@@ -108,47 +134,79 @@ absl::StatusOr<Outcome> Simulated(const Published& p, double gemm_efficiency = 0
   const double flops = 96 * batch * s * l * h * h * (1 + s / (6 * h) + vocab / (16 * l * h));
   const double devices = static_cast<double>(job->fleet.num_devices());
   Outcome o;
-  o.simulated = flops / step->step_time_s / devices / 1e12;
-  o.published = p.step_time_s > 0 ? flops / p.step_time_s / devices / 1e12 : p.tflops_per_gpu;
+  if (p.step_time_s > 0) {
+    o = {p.step_time_s, step->step_time_s, "s/step"};
+  } else if (p.tokens_per_s_per_gpu > 0) {
+    o = {p.tokens_per_s_per_gpu, batch * s / step->step_time_s / devices, "tokens/s"};
+  } else {
+    o = {p.tflops_per_gpu, flops / step->step_time_s / devices / 1e12, "TFLOP/s"};
+  }
   return o;
 }
 
-// Solves for the A100 matmul efficiency that reproduces the calibration run and checks that the
-// shipped constant is that solution (so nobody can retune it without this test saying so).
-TEST(FidelityTest, CalibrationRunGivesTheSustainedFraction) {
-  double lo = 0.3, hi = 1.0;
+// The matmul efficiency (every kind at the same value) that reproduces `p`.
+double Solve(const Published& p) {
+  double lo = 0.2, hi = 1.0;
   for (int i = 0; i < 30; ++i) {
     const double mid = (lo + hi) / 2;
-    auto o = Simulated(kCalibration, mid);
-    ASSERT_TRUE(o.ok()) << o.status();
-    (o->simulated < o->published ? lo : hi) = mid;
+    auto o = Simulated(p, mid);
+    if (!o.ok()) {
+      ADD_FAILURE() << p.job << ": " << o.status();
+      return 0;
+    }
+    (o->error() < 0 ? lo : hi) = mid;
   }
-  const double solved = (lo + hi) / 2;
-  const double shipped = partitioner::MatmulEfficiency("A100-80G");
+  return (lo + hi) / 2;
+}
+
+// Solves the calibration runs and checks that the shipped constants are their solutions (so
+// nobody can retune them without this test saying so).
+TEST(FidelityTest, CalibrationRunsGiveTheSustainedFractions) {
+  const double ampere = Solve(kAmpereRun);
+  const double h100 = Solve(kHopperPair[0]), a100 = Solve(kHopperPair[1]);
   std::cout << absl::StrFormat(
-      "calibration %s: A100 matmul efficiency solved %.4f, shipped %.4f (fraction %.4f of the "
-      "best-shape 0.86)\n",
-      kCalibration.job, solved, shipped, partitioner::kSustainedMatmulFraction);
-  EXPECT_NEAR(shipped, solved, 0.005);
-  auto o = Simulated(kCalibration);
+      "calibration: Ampere matmul efficiency %.4f (%s; shipped %.4f); Hopper / Ampere on one "
+      "stack %.4f / %.4f = %.4f (shipped %.4f); H100 %.4f of peak\n",
+      ampere, kAmpereRun.job, partitioner::kAmpereSustainedMatmul, h100, a100, h100 / a100,
+      partitioner::kHopperToAmpereMatmul, partitioner::MatmulEfficiency("H100"));
+  EXPECT_NEAR(partitioner::MatmulEfficiency("A100-80G"), ampere, 0.005);
+  EXPECT_NEAR(partitioner::kHopperToAmpereMatmul, h100 / a100, 0.005);
+  EXPECT_NEAR(partitioner::MatmulEfficiency("H100"), ampere * h100 / a100, 0.005);
+  auto o = Simulated(kAmpereRun);
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_NEAR(o->simulated / o->published, 1.0, 0.01);
+  EXPECT_NEAR(o->error(), 0.0, 0.01);
 }
 
 TEST(FidelityTest, PublishedRunsPerGpuThroughput) {
-  std::cout << absl::StrFormat("%-30s %12s %12s %8s\n", "run", "published", "simulated", "error");
+  std::cout << absl::StrFormat("%-30s %12s %12s %-9s %8s\n", "run", "published", "simulated",
+                               "unit", "error");
   double worst = 0;
   for (const Published& p : kRuns) {
     auto o = Simulated(p);
     ASSERT_TRUE(o.ok()) << p.job << ": " << o.status();
-    const double error = o->simulated / o->published - 1;
+    const double error = o->error();
     worst = std::max(worst, std::abs(error));
-    std::cout << absl::StrFormat("%-30s %12.1f %12.1f %+7.1f%%   (%s)\n", p.job, o->published,
-                                 o->simulated, 100 * error, p.source);
+    std::cout << absl::StrFormat("%-30s %12.2f %12.2f %-9s %+7.1f%%   (%s)\n", p.job, o->published,
+                                 o->simulated, o->unit, 100 * error, p.source);
     EXPECT_LT(std::abs(error), kTarget) << p.job;
   }
   std::cout << absl::StrFormat("worst |error| over %d runs: %.1f%% (target %.0f%%)\n",
                                static_cast<int>(std::size(kRuns)), 100 * worst, 100 * kTarget);
+}
+
+// Printed beside the main table; guarded at ±25 % against regressions only (not the target).
+// The rows besides MPT-13B are within +5 to +10 %; the two MPT-13B rows (micro-batch 2, FSDP
+// gathering 26 GB of weights twice per step) are 14 % and 23 % optimistic: the cost model hides
+// ZeRO-3's gathers and reduction behind the backward pass, which these runs evidently did not
+// (docs/simulator.md). The MPT-7B rows calibrate the Hopper-to-Ampere ratio.
+TEST(FidelityTest, OtherStacksAndKinds) {
+  for (const Published& p : kOtherStacks) {
+    auto o = Simulated(p);
+    ASSERT_TRUE(o.ok()) << p.job << ": " << o.status();
+    std::cout << absl::StrFormat("%-30s %12.2f %12.2f %-9s %+7.1f%%   (%s)\n", p.job, o->published,
+                                 o->simulated, o->unit, 100 * o->error(), p.source);
+    EXPECT_LT(std::abs(o->error()), 0.25) << p.job;
+  }
 }
 
 }  // namespace
