@@ -17,37 +17,42 @@ double ResidualStddev(const GptSpec& spec) {
   return 0.02 / std::sqrt(2.0 * static_cast<double>(spec.layers));
 }
 
+// Column-parallel QKV (this rank's heads: the k-th slice of each of q, k and v), row-parallel
+// output projection. With tp = 1 the shards are the whole tensors and nothing is summed.
 class Attention final : public GptLayerBase {
  public:
-  Attention(const GptSpec& spec, int64_t index, uint64_t seed)
-      : GptLayerBase(absl::StrCat("attention.", index), spec, seed) {
+  Attention(const GptSpec& spec, int64_t index, uint64_t seed, TensorParallelGroup* tp)
+      : GptLayerBase(absl::StrCat("attention.", index), spec, seed, tp) {
     const std::string p = absl::StrCat("h.", index, ".");
     lnw_ = Add(p + "ln_1.weight", {C()}, 0, 1.0f);
     lnb_ = Add(p + "ln_1.bias", {C()}, 0);
-    qkvw_ = Add(p + "attn.c_attn.weight", {3 * C(), C()}, 0.02);
-    qkvb_ = Add(p + "attn.c_attn.bias", {3 * C()}, 0);
-    projw_ = Add(p + "attn.c_proj.weight", {C(), C()}, ResidualStddev(spec));
+    qkvw_ = Add(p + "attn.c_attn.weight", {3 * C(), C()}, 0.02, 0, {0, 3});
+    qkvb_ = Add(p + "attn.c_attn.bias", {3 * C()}, 0, 0, {0, 3});
+    projw_ = Add(p + "attn.c_proj.weight", {C(), C()}, ResidualStddev(spec), 0, {1, 1});
     projb_ = Add(p + "attn.c_proj.bias", {C()}, 0);
   }
 
   absl::StatusOr<Tensor> Forward(const MicroBatch& mb, const Tensor& x) override {
     TANGRAM_RETURN_IF_ERROR(CheckActivation(x, mb, C()));
-    const int64_t b = mb.batch, t = mb.seq_len, n = b * t, nh = spec_.heads;
+    const int64_t b = mb.batch, t = mb.seq_len, n = b * t;
     Context ctx{b,
                 t,
                 x.data,
                 std::vector<float>(n * C()),
                 std::vector<float>(n),
                 std::vector<float>(n),
-                std::vector<float>(n * 3 * C()),
-                std::vector<float>(b * nh * t * t),
-                std::vector<float>(n * C())};
+                std::vector<float>(n * 3 * Cl()),
+                std::vector<float>(b * Heads() * t * t),
+                std::vector<float>(n * Cl())};
     kernels::LayerNormForward(ctx.ln.data(), ctx.mean.data(), ctx.rstd.data(), x.data.data(),
                               P(lnw_), P(lnb_), n, C());
-    kernels::MatmulForward(ctx.qkv.data(), ctx.ln.data(), P(qkvw_), P(qkvb_), n, C(), 3 * C());
-    kernels::AttentionForward(ctx.atty.data(), ctx.att.data(), ctx.qkv.data(), b, t, C(), nh);
+    kernels::MatmulForward(ctx.qkv.data(), ctx.ln.data(), P(qkvw_), P(qkvb_), n, C(), 3 * Cl());
+    kernels::AttentionForward(ctx.atty.data(), ctx.att.data(), ctx.qkv.data(), b, t, Cl(), Heads());
     Tensor out = Tensor::Zeros("", {b, t, C()});
-    kernels::MatmulForward(out.data.data(), ctx.atty.data(), P(projw_), P(projb_), n, C(), C());
+    // The bias joins once, on tensor-parallel rank 0, so the group's sum holds it once.
+    kernels::MatmulForward(out.data.data(), ctx.atty.data(), P(projw_),
+                           tp_rank() == 0 ? P(projb_) : nullptr, n, Cl(), C());
+    TANGRAM_RETURN_IF_ERROR(SumOverGroup(out.data));
     for (int64_t i = 0; i < n * C(); ++i) out.data[i] += x.data[i];
     TANGRAM_RETURN_IF_ERROR(contexts_.Put(mb.id, std::move(ctx)));
     return out;
@@ -59,15 +64,16 @@ class Attention final : public GptLayerBase {
     TANGRAM_RETURN_IF_ERROR(CheckSize(name_, dout, n * C()));
     Tensor dx = dout;  // the residual path
     dx.shape = {b, t, C()};
-    std::vector<float> datty(n * C(), 0.0f);
+    std::vector<float> datty(n * Cl(), 0.0f);
     kernels::MatmulBackward(datty.data(), G(projw_), G(projb_), dout.data.data(), ctx.atty.data(),
-                            P(projw_), n, C(), C());
-    std::vector<float> dqkv(n * 3 * C(), 0.0f);
-    kernels::AttentionBackward(dqkv.data(), datty.data(), ctx.qkv.data(), ctx.att.data(), b, t, C(),
-                               spec_.heads);
+                            P(projw_), n, Cl(), C());
+    std::vector<float> dqkv(n * 3 * Cl(), 0.0f);
+    kernels::AttentionBackward(dqkv.data(), datty.data(), ctx.qkv.data(), ctx.att.data(), b, t,
+                               Cl(), Heads());
     std::vector<float> dln(n * C(), 0.0f);
     kernels::MatmulBackward(dln.data(), G(qkvw_), G(qkvb_), dqkv.data(), ctx.ln.data(), P(qkvw_), n,
-                            C(), 3 * C());
+                            C(), 3 * Cl());
+    TANGRAM_RETURN_IF_ERROR(SumOverGroup(dln));
     kernels::LayerNormBackward(dx.data.data(), G(lnw_), G(lnb_), dln.data(), ctx.x.data(), P(lnw_),
                                ctx.mean.data(), ctx.rstd.data(), n, C());
     return dx;
@@ -76,9 +82,10 @@ class Attention final : public GptLayerBase {
   void Discard(int64_t id) override { contexts_.Discard(id); }
   int64_t in_flight() const override { return contexts_.size(); }
   double ForwardFlopsPerToken(int64_t seq_len) const override {
-    // QKV and output projections, then scores and the weighted sum (s² term, as the partitioner).
+    // QKV and output projections, then scores and the weighted sum (s² term, as the partitioner);
+    // this rank's share of the heads.
     const double c = static_cast<double>(C());
-    return 2.0 * 3 * c * c + 2.0 * c * c + 4.0 * static_cast<double>(seq_len) * c;
+    return (2.0 * 3 * c * c + 2.0 * c * c + 4.0 * static_cast<double>(seq_len) * c) / tp_size();
   }
 
  private:
@@ -87,20 +94,23 @@ class Attention final : public GptLayerBase {
     std::vector<float> x, ln, mean, rstd, qkv, att, atty;
   };
   int64_t C() const { return spec_.hidden; }
+  int64_t Cl() const { return spec_.hidden / tp_size(); }  // this rank's q (k, v) width
+  int64_t Heads() const { return spec_.heads / tp_size(); }
   int lnw_, lnb_, qkvw_, qkvb_, projw_, projb_;
   ContextStore<Context> contexts_;
 };
 
+// Column-parallel first linear (this rank's ffn_hidden / tp units), row-parallel second.
 class Mlp final : public GptLayerBase {
  public:
-  Mlp(const GptSpec& spec, int64_t index, uint64_t seed)
-      : GptLayerBase(absl::StrCat("mlp.", index), spec, seed) {
+  Mlp(const GptSpec& spec, int64_t index, uint64_t seed, TensorParallelGroup* tp)
+      : GptLayerBase(absl::StrCat("mlp.", index), spec, seed, tp) {
     const std::string p = absl::StrCat("h.", index, ".");
     lnw_ = Add(p + "ln_2.weight", {C()}, 0, 1.0f);
     lnb_ = Add(p + "ln_2.bias", {C()}, 0);
-    fcw_ = Add(p + "mlp.c_fc.weight", {F(), C()}, 0.02);
-    fcb_ = Add(p + "mlp.c_fc.bias", {F()}, 0);
-    projw_ = Add(p + "mlp.c_proj.weight", {C(), F()}, ResidualStddev(spec));
+    fcw_ = Add(p + "mlp.c_fc.weight", {F(), C()}, 0.02, 0, {0, 1});
+    fcb_ = Add(p + "mlp.c_fc.bias", {F()}, 0, 0, {0, 1});
+    projw_ = Add(p + "mlp.c_proj.weight", {C(), F()}, ResidualStddev(spec), 0, {1, 1});
     projb_ = Add(p + "mlp.c_proj.bias", {C()}, 0);
   }
 
@@ -113,14 +123,16 @@ class Mlp final : public GptLayerBase {
                 std::vector<float>(n * C()),
                 std::vector<float>(n),
                 std::vector<float>(n),
-                std::vector<float>(n * F()),
-                std::vector<float>(n * F())};
+                std::vector<float>(n * Fl()),
+                std::vector<float>(n * Fl())};
     kernels::LayerNormForward(ctx.ln.data(), ctx.mean.data(), ctx.rstd.data(), x.data.data(),
                               P(lnw_), P(lnb_), n, C());
-    kernels::MatmulForward(ctx.fc.data(), ctx.ln.data(), P(fcw_), P(fcb_), n, C(), F());
-    kernels::GeluForward(ctx.gelu.data(), ctx.fc.data(), n * F());
+    kernels::MatmulForward(ctx.fc.data(), ctx.ln.data(), P(fcw_), P(fcb_), n, C(), Fl());
+    kernels::GeluForward(ctx.gelu.data(), ctx.fc.data(), n * Fl());
     Tensor out = Tensor::Zeros("", {b, t, C()});
-    kernels::MatmulForward(out.data.data(), ctx.gelu.data(), P(projw_), P(projb_), n, F(), C());
+    kernels::MatmulForward(out.data.data(), ctx.gelu.data(), P(projw_),
+                           tp_rank() == 0 ? P(projb_) : nullptr, n, Fl(), C());
+    TANGRAM_RETURN_IF_ERROR(SumOverGroup(out.data));
     for (int64_t i = 0; i < n * C(); ++i) out.data[i] += x.data[i];
     TANGRAM_RETURN_IF_ERROR(contexts_.Put(mb.id, std::move(ctx)));
     return out;
@@ -132,14 +144,15 @@ class Mlp final : public GptLayerBase {
     TANGRAM_RETURN_IF_ERROR(CheckSize(name_, dout, n * C()));
     Tensor dx = dout;
     dx.shape = {b, t, C()};
-    std::vector<float> dgelu(n * F(), 0.0f);
+    std::vector<float> dgelu(n * Fl(), 0.0f);
     kernels::MatmulBackward(dgelu.data(), G(projw_), G(projb_), dout.data.data(), ctx.gelu.data(),
-                            P(projw_), n, F(), C());
-    std::vector<float> dfc(n * F(), 0.0f);
-    kernels::GeluBackward(dfc.data(), ctx.fc.data(), dgelu.data(), n * F());
+                            P(projw_), n, Fl(), C());
+    std::vector<float> dfc(n * Fl(), 0.0f);
+    kernels::GeluBackward(dfc.data(), ctx.fc.data(), dgelu.data(), n * Fl());
     std::vector<float> dln(n * C(), 0.0f);
     kernels::MatmulBackward(dln.data(), G(fcw_), G(fcb_), dfc.data(), ctx.ln.data(), P(fcw_), n,
-                            C(), F());
+                            C(), Fl());
+    TANGRAM_RETURN_IF_ERROR(SumOverGroup(dln));
     kernels::LayerNormBackward(dx.data.data(), G(lnw_), G(lnb_), dln.data(), ctx.x.data(), P(lnw_),
                                ctx.mean.data(), ctx.rstd.data(), n, C());
     return dx;
@@ -148,7 +161,7 @@ class Mlp final : public GptLayerBase {
   void Discard(int64_t id) override { contexts_.Discard(id); }
   int64_t in_flight() const override { return contexts_.size(); }
   double ForwardFlopsPerToken(int64_t) const override {
-    return 2.0 * 2.0 * static_cast<double>(C() * F());
+    return 2.0 * 2.0 * static_cast<double>(C() * Fl());
   }
 
  private:
@@ -158,6 +171,7 @@ class Mlp final : public GptLayerBase {
   };
   int64_t C() const { return spec_.hidden; }
   int64_t F() const { return spec_.ffn_hidden; }
+  int64_t Fl() const { return spec_.ffn_hidden / tp_size(); }  // this rank's hidden units
   int lnw_, lnb_, fcw_, fcb_, projw_, projb_;
   ContextStore<Context> contexts_;
 };
@@ -165,10 +179,10 @@ class Mlp final : public GptLayerBase {
 // A whole block as one layer: the two halves in sequence, under the name "block.i".
 class Block final : public Layer {
  public:
-  Block(const GptSpec& spec, int64_t index, uint64_t seed)
+  Block(const GptSpec& spec, int64_t index, uint64_t seed, TensorParallelGroup* tp)
       : name_(absl::StrCat("block.", index)),
-        attention_(spec, index, seed),
-        mlp_(spec, index, seed) {}
+        attention_(spec, index, seed, tp),
+        mlp_(spec, index, seed, tp) {}
 
   const std::string& name() const override { return name_; }
   absl::StatusOr<Tensor> Forward(const MicroBatch& mb, const Tensor& x) override {
@@ -193,6 +207,11 @@ class Block final : public Layer {
   std::vector<Tensor*> gradients() override {
     return Concat(attention_.gradients(), mlp_.gradients());
   }
+  std::vector<Sharding> parameter_sharding() const override {
+    std::vector<Sharding> out = attention_.parameter_sharding();
+    for (const Sharding& s : mlp_.parameter_sharding()) out.push_back(s);
+    return out;
+  }
   double ForwardFlopsPerToken(int64_t seq_len) const override {
     return attention_.ForwardFlopsPerToken(seq_len) + mlp_.ForwardFlopsPerToken(seq_len);
   }
@@ -209,14 +228,17 @@ class Block final : public Layer {
 
 }  // namespace
 
-std::unique_ptr<Layer> NewAttention(const GptSpec& spec, int64_t index, uint64_t seed) {
-  return std::make_unique<Attention>(spec, index, seed);
+std::unique_ptr<Layer> NewAttention(const GptSpec& spec, int64_t index, uint64_t seed,
+                                    TensorParallelGroup* tp) {
+  return std::make_unique<Attention>(spec, index, seed, tp);
 }
-std::unique_ptr<Layer> NewMlp(const GptSpec& spec, int64_t index, uint64_t seed) {
-  return std::make_unique<Mlp>(spec, index, seed);
+std::unique_ptr<Layer> NewMlp(const GptSpec& spec, int64_t index, uint64_t seed,
+                              TensorParallelGroup* tp) {
+  return std::make_unique<Mlp>(spec, index, seed, tp);
 }
-std::unique_ptr<Layer> NewBlock(const GptSpec& spec, int64_t index, uint64_t seed) {
-  return std::make_unique<Block>(spec, index, seed);
+std::unique_ptr<Layer> NewBlock(const GptSpec& spec, int64_t index, uint64_t seed,
+                                TensorParallelGroup* tp) {
+  return std::make_unique<Block>(spec, index, seed, tp);
 }
 
 }  // namespace tangram::train::gpt_internal

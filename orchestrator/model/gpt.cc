@@ -21,6 +21,17 @@ absl::Status ValidateSpec(const GptSpec& s) {
 
 }  // namespace
 
+absl::Status CheckTensorParallel(const GptSpec& spec, int tp) {
+  if (tp < 1) return absl::FailedPreconditionError(absl::StrCat("tensor parallelism tp=", tp));
+  if (spec.heads % tp != 0 || spec.ffn_hidden % tp != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor parallelism tp=", tp, " needs the model's heads (", spec.heads,
+                     ") and ffn_hidden (", spec.ffn_hidden,
+                     ") to be divisible by tp: choose a tp that divides ", "both"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GptSpec> GptSpecFromModel(const partitioner::ModelSpec& m) {
   if (m.kv_heads != 0 && m.kv_heads != m.heads) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -63,6 +74,14 @@ absl::StatusOr<std::vector<std::unique_ptr<Layer>>> BuildGptLayers(const GptOpti
     return absl::InvalidArgumentError(
         absl::StrCat("layer range [", begin, ", ", end, ") is not within [0, ", count, ")"));
   }
+  TensorParallelGroup* tp = options.tensor_parallel;
+  if (tp != nullptr) {
+    if (tp->rank() < 0 || tp->rank() >= tp->size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor-parallel rank ", tp->rank(), " of ", tp->size()));
+    }
+    if (absl::Status s = CheckTensorParallel(spec, tp->size()); !s.ok()) return s;
+  }
   // Explicit, per rank: see kernels.h for why one thread is the default.
   kernels::SetBlasThreads(options.blas_threads);
   std::vector<std::unique_ptr<Layer>> layers;
@@ -72,11 +91,11 @@ absl::StatusOr<std::vector<std::unique_ptr<Layer>>> BuildGptLayers(const GptOpti
     } else if (i == count - 1) {
       layers.push_back(gpt_internal::NewHead(spec, options.seed));
     } else if (options.granularity == Granularity::kBlock) {
-      layers.push_back(gpt_internal::NewBlock(spec, i - 1, options.seed));
+      layers.push_back(gpt_internal::NewBlock(spec, i - 1, options.seed, tp));
     } else if ((i - 1) % 2 == 0) {
-      layers.push_back(gpt_internal::NewAttention(spec, (i - 1) / 2, options.seed));
+      layers.push_back(gpt_internal::NewAttention(spec, (i - 1) / 2, options.seed, tp));
     } else {
-      layers.push_back(gpt_internal::NewMlp(spec, (i - 1) / 2, options.seed));
+      layers.push_back(gpt_internal::NewMlp(spec, (i - 1) / 2, options.seed, tp));
     }
   }
   return layers;

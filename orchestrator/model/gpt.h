@@ -8,6 +8,13 @@
 //   kHalfBlock: embedding, attention.0, mlp.0, .. attention.{L-1}, mlp.{L-1}, head  (2L + 2)
 // Parameter names follow GPT-2 ("wte.weight", "h.3.attn.c_attn.weight", "ln_f.bias", ...).
 //
+// Tensor parallelism (GptOptions::tensor_parallel, Megatron-LM style): inside a decoder block the
+// QKV projection (heads split) and the first MLP linear are column-parallel, the attention output
+// projection and the second MLP linear row-parallel; their partial outputs are summed over the
+// group in the forward pass, the gradient of the column-parallel linears' input in the backward
+// pass. Norms, the row-parallel linears' biases, the embedding and the head stay whole on every
+// rank: they see identical inputs and compute identical gradients.
+//
 // Initial weights are a function of (seed, parameter name) only (GPT-2's scheme: N(0, 0.02),
 // residual projections N(0, 0.02/√(2L)), norms 1 and 0, biases 0), so every rank builds the same
 // weights for a layer whatever the partition, the granularity or the order of construction.
@@ -46,7 +53,14 @@ struct GptOptions {
   uint64_t seed = 1;
   // OpenBLAS threads for this process. 1 by default: one rank is one unit of compute.
   int blas_threads = 1;
+  // The tensor-parallel group this rank's blocks are sharded over; nullptr = tp 1. Not owned: it
+  // must outlive the layers.
+  TensorParallelGroup* tensor_parallel = nullptr;
 };
+
+// OK when the model's blocks can be sharded over `tp` ranks (heads and ffn_hidden divide by tp);
+// kFailedPrecondition naming the numbers otherwise.
+absl::Status CheckTensorParallel(const GptSpec& spec, int tp);
 
 // The names of the model's layers, in order (the partitioner's list).
 std::vector<std::string> GptLayerNames(const GptSpec& spec, Granularity granularity);

@@ -20,19 +20,36 @@ class GptLayerBase : public Layer {
   const std::string& name() const override { return name_; }
   std::vector<Tensor*> parameters() override { return Pointers(params_); }
   std::vector<Tensor*> gradients() override { return Pointers(grads_); }
+  std::vector<Sharding> parameter_sharding() const override { return sharding_; }
 
  protected:
-  GptLayerBase(std::string name, const GptSpec& spec, uint64_t seed)
-      : name_(std::move(name)), spec_(spec), seed_(seed) {}
+  GptLayerBase(std::string name, const GptSpec& spec, uint64_t seed,
+               TensorParallelGroup* tp = nullptr)
+      : name_(std::move(name)), spec_(spec), seed_(seed), tp_(tp) {}
 
-  // Adds parameter `name` of `shape`, initialised as InitTensor does, with a zero gradient.
-  // Call only from constructors: returns an index into params_ / grads_.
-  int Add(std::string name, std::vector<int64_t> shape, double stddev, float constant = 0.0f) {
+  // Adds parameter `name` of whole `shape`, initialised as InitTensor does, then cut to this
+  // rank's shard under `sharding`, with a zero gradient. Call only from constructors (after a
+  // successful CheckTensorParallel): returns an index into params_ / grads_.
+  int Add(std::string name, std::vector<int64_t> shape, double stddev, float constant = 0.0f,
+          Sharding sharding = {}) {
     Tensor p = Tensor::Zeros(std::move(name), std::move(shape));
     InitTensor(p, seed_, stddev, constant);
+    if (tp_size() > 1 && !sharding.replicated()) p = *SliceShard(p, sharding, tp_size(), tp_rank());
     grads_.push_back(Tensor::Zeros(p.name, p.shape));
     params_.push_back(std::move(p));
+    sharding_.push_back(sharding);
     return static_cast<int>(params_.size()) - 1;
+  }
+  int tp_size() const { return tp_ == nullptr ? 1 : tp_->size(); }
+  int tp_rank() const { return tp_ == nullptr ? 0 : tp_->rank(); }
+  // Sums a partial result over the tensor-parallel group (nothing to do at tp 1).
+  absl::Status SumOverGroup(std::vector<float>& data) {
+    if (tp_size() == 1) return absl::OkStatus();
+    absl::Status s = tp_->AllReduceSum(data.data(), static_cast<int64_t>(data.size()));
+    if (!s.ok())
+      return absl::Status(s.code(),
+                          absl::StrCat(name_, ": tensor-parallel allreduce: ", s.message()));
+    return s;
   }
   float* P(int i) { return params_[i].data.data(); }
   float* G(int i) { return grads_[i].data.data(); }
@@ -60,8 +77,10 @@ class GptLayerBase : public Layer {
   const std::string name_;
   const GptSpec spec_;
   const uint64_t seed_;
+  TensorParallelGroup* const tp_;  // not owned; nullptr = tp 1
   std::vector<Tensor> params_;
   std::vector<Tensor> grads_;
+  std::vector<Sharding> sharding_;
 
  private:
   static std::vector<Tensor*> Pointers(std::vector<Tensor>& ts) {

@@ -16,10 +16,14 @@ namespace tangram::train::gpt_internal {
 void InitTensor(Tensor& t, uint64_t seed, double stddev, float constant = 0.0f);
 
 std::unique_ptr<Layer> NewEmbedding(const GptSpec& spec, uint64_t seed);
-// Block `index`: the attention half, the MLP half, or both as one layer.
-std::unique_ptr<Layer> NewAttention(const GptSpec& spec, int64_t index, uint64_t seed);
-std::unique_ptr<Layer> NewMlp(const GptSpec& spec, int64_t index, uint64_t seed);
-std::unique_ptr<Layer> NewBlock(const GptSpec& spec, int64_t index, uint64_t seed);
+// Block `index`: the attention half, the MLP half, or both as one layer, sharded over `tp`
+// (nullptr = whole; the caller has checked CheckTensorParallel).
+std::unique_ptr<Layer> NewAttention(const GptSpec& spec, int64_t index, uint64_t seed,
+                                    TensorParallelGroup* tp);
+std::unique_ptr<Layer> NewMlp(const GptSpec& spec, int64_t index, uint64_t seed,
+                              TensorParallelGroup* tp);
+std::unique_ptr<Layer> NewBlock(const GptSpec& spec, int64_t index, uint64_t seed,
+                                TensorParallelGroup* tp);
 std::unique_ptr<Layer> NewHead(const GptSpec& spec, uint64_t seed);
 
 }  // namespace tangram::train::gpt_internal

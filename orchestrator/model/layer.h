@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "orchestrator/model/sharding.h"
 #include "orchestrator/model/tensor.h"
 
 namespace tangram::train {
@@ -71,6 +72,13 @@ class Layer {
 
   virtual std::vector<Tensor*> parameters() = 0;
   virtual std::vector<Tensor*> gradients() = 0;
+
+  // Tensor parallelism: how each parameter, in parameters() order, is split over the layer's
+  // tensor-parallel group (sharding.h). parameters() then hold this rank's shards, named as the
+  // whole tensors. Empty (the default): every parameter is whole on every rank. A layer reports
+  // its sharding also when built for tp = 1, so that checkpoints of whole tensors can be cut for
+  // any tp.
+  virtual std::vector<Sharding> parameter_sharding() const { return {}; }
 
   // Forward FLOPs per token at `seq_len` (2 per multiply-add), for the throughput probe;
   // 0 when unknown.

@@ -96,6 +96,72 @@ absl::Status ImportLayerState(const LayerState& state, Layer& layer, AdamState* 
   return absl::OkStatus();
 }
 
+namespace {
+Sharding ShardingOf(const std::vector<Sharding>& sharding, size_t i) {
+  return i < sharding.size() ? sharding[i] : Sharding{};
+}
+}  // namespace
+
+absl::StatusOr<LayerState> SliceLayerState(const LayerState& whole,
+                                           const std::vector<Sharding>& sharding, int tp,
+                                           int rank) {
+  if (whole.optimizer.m.size() != whole.params.size() ||
+      whole.optimizer.v.size() != whole.params.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(whole.layer, ": optimizer state does not match the parameters"));
+  }
+  LayerState shard;
+  shard.layer = whole.layer;
+  shard.optimizer.step = whole.optimizer.step;
+  for (size_t i = 0; i < whole.params.size(); ++i) {
+    const Sharding s = ShardingOf(sharding, i);
+    absl::StatusOr<Tensor> p = SliceShard(whole.params[i], s, tp, rank);
+    absl::StatusOr<Tensor> m = SliceShard(whole.optimizer.m[i], s, tp, rank);
+    absl::StatusOr<Tensor> v = SliceShard(whole.optimizer.v[i], s, tp, rank);
+    for (const auto* t : {&p, &m, &v}) {
+      if (!t->ok()) return t->status();
+    }
+    shard.params.push_back(std::move(*p));
+    shard.optimizer.m.push_back(std::move(*m));
+    shard.optimizer.v.push_back(std::move(*v));
+  }
+  return shard;
+}
+
+absl::StatusOr<LayerState> JoinLayerStates(const std::vector<LayerState>& shards,
+                                           const std::vector<Sharding>& sharding) {
+  if (shards.empty()) return absl::InvalidArgumentError("no layer shards to join");
+  const LayerState& first = shards[0];
+  for (const LayerState& s : shards) {
+    if (s.layer != first.layer || s.params.size() != first.params.size() ||
+        s.optimizer.m.size() != first.params.size() ||
+        s.optimizer.v.size() != first.params.size() || s.optimizer.step != first.optimizer.step) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shards of layer ", first.layer, " disagree (", s.layer, ")"));
+    }
+  }
+  LayerState whole;
+  whole.layer = first.layer;
+  whole.optimizer.step = first.optimizer.step;
+  for (size_t i = 0; i < first.params.size(); ++i) {
+    std::vector<Tensor> p, m, v;
+    for (const LayerState& s : shards) {
+      p.push_back(s.params[i]);
+      m.push_back(s.optimizer.m[i]);
+      v.push_back(s.optimizer.v[i]);
+    }
+    const Sharding s = ShardingOf(sharding, i);
+    absl::StatusOr<Tensor> jp = JoinShards(p, s), jm = JoinShards(m, s), jv = JoinShards(v, s);
+    for (const auto* t : {&jp, &jm, &jv}) {
+      if (!t->ok()) return t->status();
+    }
+    whole.params.push_back(std::move(*jp));
+    whole.optimizer.m.push_back(std::move(*jm));
+    whole.optimizer.v.push_back(std::move(*jv));
+  }
+  return whole;
+}
+
 std::string SerializeLayerState(const LayerState& state) {
   std::string out(kMagic);
   PutString(out, state.layer);

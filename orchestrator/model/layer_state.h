@@ -33,6 +33,14 @@ LayerState ExportLayerState(Layer& layer, const AdamState& optimizer);
 // when the layer's name or any parameter's name or size differs.
 absl::Status ImportLayerState(const LayerState& state, Layer& layer, AdamState* optimizer);
 
+// Tensor parallelism: rank `rank`'s shard of a whole layer's state (parameters and AdamW moments
+// cut alike; `sharding` as Layer::parameter_sharding, empty = all whole), and the whole state from
+// every rank's shard in rank order. kInvalidArgument when the tensors do not split or join.
+absl::StatusOr<LayerState> SliceLayerState(const LayerState& whole,
+                                           const std::vector<Sharding>& sharding, int tp, int rank);
+absl::StatusOr<LayerState> JoinLayerStates(const std::vector<LayerState>& shards,
+                                           const std::vector<Sharding>& sharding);
+
 std::string SerializeLayerState(const LayerState& state);
 
 // Decodes bytes from SerializeLayerState. kDataLoss naming `source` (a file or peer) when the bytes

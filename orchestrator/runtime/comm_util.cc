@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 
 namespace tangram::orchestrator {
@@ -50,6 +52,75 @@ absl::StatusOr<std::vector<std::string>> AllGatherStrings(collectives::Communica
     offset += counts[r];
   }
   return out;
+}
+
+absl::Status CommTensorParallelGroup::AllReduceSum(float* data, int64_t count) {
+  if (size() == 1) return absl::OkStatus();
+  absl::Time start = absl::Now();
+  absl::Status status = comm_->AllReduce(data, data, static_cast<size_t>(count), DataType::kF32,
+                                         collectives::ReduceOp::kSum);
+  seconds_ += absl::ToDoubleSeconds(absl::Now() - start);
+  return status;
+}
+
+std::string PackLayerStates(const std::vector<train::LayerState>& states) {
+  std::string out;
+  for (const train::LayerState& state : states) {
+    std::string bytes = train::SerializeLayerState(state);
+    uint64_t length = bytes.size();
+    out.append(reinterpret_cast<const char*>(&length), sizeof(length));
+    out += bytes;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<train::LayerState>> UnpackLayerStates(absl::string_view bytes,
+                                                                 absl::string_view source) {
+  std::vector<train::LayerState> states;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    uint64_t length = 0;
+    if (bytes.size() - at < sizeof(length)) break;
+    std::memcpy(&length, bytes.data() + at, sizeof(length));
+    at += sizeof(length);
+    if (length > bytes.size() - at) break;
+    TANGRAM_ASSIGN_OR_RETURN(train::LayerState state,
+                             train::ParseLayerState(bytes.substr(at, length), source));
+    states.push_back(std::move(state));
+    at += length;
+  }
+  if (at != bytes.size()) {
+    return absl::DataLossError(absl::StrCat(source, ": layer states are truncated"));
+  }
+  return states;
+}
+
+absl::StatusOr<std::vector<train::LayerState>> GatherWholeLayers(collectives::Communicator* tp_comm,
+                                                                 train::Stage& stage) {
+  std::vector<train::LayerState> mine;
+  for (int64_t i = 0; i < stage.size(); ++i) mine.push_back(stage.ExportLayer(i));
+  if (tp_comm == nullptr || tp_comm->size() == 1) return mine;
+  TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(*tp_comm, PackLayerStates(mine)));
+  std::vector<std::vector<train::LayerState>> shards;  // [tp rank][layer]
+  for (size_t k = 0; k < gathered.size(); ++k) {
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto states, UnpackLayerStates(gathered[k], absl::StrCat("tensor-parallel rank ", k)));
+    if (states.size() != mine.size()) {
+      return absl::DataLossError(absl::StrCat("tensor-parallel rank ", k, " holds ", states.size(),
+                                              " layers, this rank ", mine.size()));
+    }
+    shards.push_back(std::move(states));
+  }
+  std::vector<train::LayerState> whole;
+  for (size_t l = 0; l < mine.size(); ++l) {
+    std::vector<train::LayerState> parts;
+    for (auto& rank_states : shards) parts.push_back(std::move(rank_states[l]));
+    TANGRAM_ASSIGN_OR_RETURN(
+        train::LayerState joined,
+        train::JoinLayerStates(parts, stage.layer(static_cast<int64_t>(l)).parameter_sharding()));
+    whole.push_back(std::move(joined));
+  }
+  return whole;
 }
 
 }  // namespace tangram::orchestrator

@@ -60,39 +60,60 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
 
 absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
                                                  const partitioner::DeviceCatalog& catalog,
-                                                 const partitioner::NetworkSpec& network) {
+                                                 const partitioner::NetworkSpec& network, int tp) {
   partitioner::Fleet fleet;
   fleet.name = "measured";
   fleet.network = network;
-  for (const auto& r : reports) {
+  tp = std::max(tp, 1);
+  for (size_t first = 0; first < reports.size();) {
+    // A node of `tp` ranks when the next tp ranks share a host and a device kind, else one rank.
+    size_t members = 1;
+    if (tp > 1 && first + tp <= reports.size()) {
+      members = static_cast<size_t>(tp);
+      for (size_t i = first + 1; i < first + tp; ++i) {
+        if (reports[i].host != reports[first].host ||
+            reports[i].device_kind != reports[first].device_kind) {
+          members = 1;
+        }
+      }
+    }
+    double slowest = 0;
+    for (size_t i = first; i < first + members; ++i) {
+      const NodeReport& r = reports[i];
+      if (!(r.measured_tflops > 0)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("rank ", r.rank, " measured no throughput"));
+      }
+      slowest = i == first ? r.measured_tflops : std::min(slowest, r.measured_tflops);
+    }
+    const NodeReport& r = reports[first];
     const partitioner::DeviceSpec* spec = catalog.Find(r.device_kind);
     if (spec == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat("rank ", r.rank, " reports device kind \"",
                                                         r.device_kind,
                                                         "\", which the catalog does not list"));
     }
-    if (!(r.measured_tflops > 0)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("rank ", r.rank, " measured no throughput"));
-    }
     partitioner::NodeGroup g;
     g.device = *spec;
-    g.devices_per_node = 1;
+    g.devices_per_node = static_cast<int>(members);
     g.count = 1;
-    g.nic_gbps = spec->nic_gbps;
-    g.measured_tflops = r.measured_tflops;
+    g.nic_gbps = spec->nic_gbps * static_cast<double>(members);
+    g.measured_tflops = slowest;
     g.island = spec->collective_library == "none" ? "host" : spec->collective_library;
     g.host = r.host;
     fleet.groups.push_back(std::move(g));
+    first += members;
   }
   return fleet;
 }
+
+int RuntimeTensorParallel(const JobConfig& job) { return job.training.layout.tp.value_or(1); }
 
 namespace {
 absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fleet,
                                                     const JobConfig& job) {
   partitioner::TrainingSpec training = job.training;
-  training.layout.tp = 1;
+  training.layout.tp = RuntimeTensorParallel(job);
   return partitioner::CostModel::Create(fleet, job.model, training);
 }
 }  // namespace
@@ -118,8 +139,15 @@ absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const J
 }
 
 partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops) {
-  for (size_t r = 0; r < fleet.groups.size() && r < tflops.size(); ++r) {
-    if (tflops[r] > 0) fleet.groups[r].measured_tflops = tflops[r];
+  size_t rank = 0;
+  for (partitioner::NodeGroup& g : fleet.groups) {
+    const size_t members = static_cast<size_t>(g.num_devices());
+    double slowest = 0;
+    for (size_t r = rank; r < rank + members && r < tflops.size(); ++r) {
+      if (tflops[r] > 0) slowest = slowest > 0 ? std::min(slowest, tflops[r]) : tflops[r];
+    }
+    if (slowest > 0) g.measured_tflops = slowest;
+    rank += members;
   }
   return fleet;
 }

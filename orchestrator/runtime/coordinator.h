@@ -27,13 +27,22 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
                                              double slowdown);
 
 // One node group per rank (count 1, its host, the catalog entry of its device kind, its measured
-// throughput); emulate_slowdown is 1 because the measurement already includes it.
+// throughput); emulate_slowdown is 1 because the measurement already includes it. With `tp` > 1
+// (the job pins tensor parallelism), each run of `tp` consecutive ranks on one host with one
+// device kind becomes one node of `tp` devices instead, at the slowest member's throughput (a
+// tensor-parallel group runs in lockstep), so that the partitioner can place a tp group on it;
+// device index == rank either way.
 absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
                                                  const partitioner::DeviceCatalog& catalog,
-                                                 const partitioner::NetworkSpec& network);
+                                                 const partitioner::NetworkSpec& network,
+                                                 int tp = 1);
 
-// Plans `job` on `fleet` with `strategy`, pinning tp = 1 (the CPU runtime has no tensor
-// parallelism). The plan's devices are world ranks.
+// The tensor parallelism the runtime plans with: the job's `layout: {tp: N}` when it pins one,
+// else 1 (CPU ranks gain nothing from tp, so planning does not search it).
+int RuntimeTensorParallel(const JobConfig& job);
+
+// Plans `job` on `fleet` with `strategy`, with tp = RuntimeTensorParallel(job). The plan's devices
+// are world ranks.
 absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, const JobConfig& job,
                                               const std::string& strategy);
 
@@ -45,7 +54,8 @@ absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const Jo
 absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
                                         const partitioner::Plan& plan);
 
-// `fleet` with rank r's measured throughput replaced by tflops[r] (entries <= 0 are kept).
+// `fleet` with rank r's measured throughput replaced by tflops[r] (entries <= 0 are kept); a
+// group of several ranks (in FlattenFleet order) takes its slowest member's figure.
 partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops);
 
 }  // namespace tangram::orchestrator

@@ -61,8 +61,11 @@ class StepRunner {
   absl::Status Compute(const std::function<absl::Status()>& phase) {
     absl::Time start = absl::Now();
     absl::Duration added_before = ctx_.emulation ? ctx_.emulation->added() : absl::ZeroDuration();
+    const double tp_before = ctx_.tensor_parallel ? ctx_.tensor_parallel->seconds() : 0;
     absl::Status status = ctx_.emulation ? ctx_.emulation->Run(phase) : phase();
-    stats_.compute_s += Seconds(start);
+    const double tp_comm = ctx_.tensor_parallel ? ctx_.tensor_parallel->seconds() - tp_before : 0;
+    stats_.compute_s += Seconds(start) - tp_comm;
+    stats_.comm_s += tp_comm;
     if (ctx_.emulation) {
       stats_.emulated_s += absl::ToDoubleSeconds(ctx_.emulation->added() - added_before);
     }
@@ -110,7 +113,8 @@ class StepRunner {
       if (output.data.size() != 1) {
         return absl::InternalError("the last stage did not end with the loss layer");
       }
-      stats_.loss_sum += static_cast<double>(output.data[0]) * batch;
+      // Every rank of the cell computes the same loss; one of them reports it.
+      if (role_.tp_rank == 0) stats_.loss_sum += static_cast<double>(output.data[0]) * batch;
       return absl::OkStatus();
     }
     return Send(std::move(output), role_.stage + 1, kForwardTag);

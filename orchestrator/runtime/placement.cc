@@ -8,25 +8,21 @@ constexpr int kIdleColorBase = 1 << 20;  // above any stage or replica index
 }  // namespace
 
 absl::StatusOr<RankRole> RoleOf(const partitioner::Plan& plan, int rank) {
-  if (plan.tp != 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the plan uses tensor parallelism (tp=", plan.tp,
-                     "); the CPU reference runtime executes tp=1 plans only (plan with the job's "
-                     "layout tp: 1)"));
-  }
   RankRole role;
+  role.tp = plan.tp;
   role.pp = plan.pp;
   role.dp = plan.dp;
   for (const auto& stage : plan.stages) {
     for (const auto& cell : stage.cells) {
-      for (int64_t device : cell.devices) {
-        if (device != rank) continue;
+      for (size_t k = 0; k < cell.devices.size(); ++k) {
+        if (cell.devices[k] != rank) continue;
         if (role.active) {
           return absl::InvalidArgumentError(absl::StrCat("plan places rank ", rank, " twice"));
         }
         role.active = true;
         role.stage = stage.index;
         role.replica = cell.replica;
+        role.tp_rank = static_cast<int>(k);
         role.layer_begin = stage.layer_begin;
         role.layer_end = stage.layer_end;
       }
@@ -58,12 +54,16 @@ std::vector<std::vector<int>> LayerHolders(const partitioner::Plan& plan) {
   return holders;
 }
 
+int TensorParallelColor(const RankRole& role, int rank) {
+  return role.active ? role.stage * role.dp + role.replica : kIdleColorBase + rank;
+}
+
 int PipelineColor(const RankRole& role, int rank) {
-  return role.active ? role.replica : kIdleColorBase + rank;
+  return role.active ? role.replica * role.tp + role.tp_rank : kIdleColorBase + rank;
 }
 
 int DataParallelColor(const RankRole& role, int rank) {
-  return role.active ? role.stage : kIdleColorBase + rank;
+  return role.active ? role.stage * role.tp + role.tp_rank : kIdleColorBase + rank;
 }
 
 }  // namespace tangram::orchestrator

@@ -187,7 +187,8 @@ class Run {
         planning_fleet_ = job_.fleet;
       } else {
         TANGRAM_ASSIGN_OR_RETURN(planning_fleet_,
-                                 MeasuredFleet(result_.reports, catalog_, job_.fleet.network));
+                                 MeasuredFleet(result_.reports, catalog_, job_.fleet.network,
+                                               RuntimeTensorParallel(job_)));
       }
       TANGRAM_ASSIGN_OR_RETURN(plan, PlanOnFleet(planning_fleet_, job_, Strategy()));
       auto predicted = PredictStepTime(planning_fleet_, job_, plan);
@@ -211,13 +212,29 @@ class Run {
                                                         job_.training.global_batch));
     }
     TANGRAM_RETURN_IF_ERROR(partitioner::ValidatePlan(plan, world_.size(), layer_names_.size()));
+    // Every rank checks the same plan against the same model, so all stop here together.
+    if (absl::Status s = train::CheckTensorParallel(model_.spec, plan.tp); !s.ok()) {
+      return Annotate(
+          s, absl::StrCat("the plan's tp=", plan.tp, " cannot shard model ", job_.model.name));
+    }
     TANGRAM_ASSIGN_OR_RETURN(role_, RoleOf(plan, world_.rank()));
     plan_ = std::move(plan);
+    tp_group_.Reset(nullptr);  // the layers built from here on use the new communicator
+    TANGRAM_ASSIGN_OR_RETURN(
+        tensor_parallel_, world_.Split(TensorParallelColor(role_, world_.rank()), role_.tp_rank));
     TANGRAM_ASSIGN_OR_RETURN(pipeline_,
                              world_.Split(PipelineColor(role_, world_.rank()), role_.stage));
     TANGRAM_ASSIGN_OR_RETURN(data_parallel_,
                              world_.Split(DataParallelColor(role_, world_.rank()), role_.replica));
+    tp_group_.Reset(tensor_parallel_.get());
     return absl::OkStatus();
+  }
+
+  // The model options this rank's stage is built with: sharded over its cell when tp > 1.
+  train::GptOptions StageModel() {
+    train::GptOptions options = model_;
+    if (role_.tp > 1) options.tensor_parallel = &tp_group_;
+    return options;
   }
 
   absl::Status InitialPlan() {
@@ -236,9 +253,10 @@ class Run {
         for (const auto& cell : stage.cells) {
           const auto& replica = plan_.replicas[cell.replica];
           Log(absl::StrFormat(
-              "  rank %d: stage %d (layers %d-%d), replica %d, %d samples in %d micro-batches",
-              cell.devices.empty() ? -1 : cell.devices[0], stage.index, stage.layer_begin,
-              stage.layer_end - 1, cell.replica, replica.samples, replica.micro_batches));
+              "  rank%s %s: stage %d (layers %d-%d), replica %d, %d samples in %d micro-batches",
+              cell.devices.size() > 1 ? "s" : "", absl::StrJoin(cell.devices, ","), stage.index,
+              stage.layer_begin, stage.layer_end - 1, cell.replica, replica.samples,
+              replica.micro_batches));
         }
       }
     }
@@ -256,17 +274,23 @@ class Run {
       Log(absl::StrFormat("resuming from %s at step %d", checkpoint_dir_, checkpoint->step));
     }
     if (!role_.active) return absl::OkStatus();
-    TANGRAM_ASSIGN_OR_RETURN(auto layers,
-                             train::BuildGptLayers(model_, role_.layer_begin, role_.layer_end));
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto layers, train::BuildGptLayers(StageModel(), role_.layer_begin, role_.layer_end));
     stage_ = std::make_unique<train::Stage>(std::move(layers));
     if (checkpoint) {
+      // Checkpoints hold whole layers (written under any tp); this rank loads its shard.
       for (int64_t l = role_.layer_begin; l < role_.layer_end; ++l) {
         const train::LayerState* state = checkpoint->Find(layer_names_[l]);
         if (state == nullptr) {
           return absl::DataLossError(
               absl::StrCat("checkpoint in ", checkpoint_dir_, " has no layer ", layer_names_[l]));
         }
-        TANGRAM_RETURN_IF_ERROR(stage_->ImportLayer(*state));
+        TANGRAM_ASSIGN_OR_RETURN(
+            train::LayerState shard,
+            train::SliceLayerState(*state,
+                                   stage_->layer(l - role_.layer_begin).parameter_sharding(),
+                                   role_.tp, role_.tp_rank));
+        TANGRAM_RETURN_IF_ERROR(stage_->ImportLayer(shard));
       }
     }
     return absl::OkStatus();
@@ -284,6 +308,7 @@ class Run {
       ctx.role = &role_;
       ctx.pipeline = pipeline_.get();
       ctx.data_parallel = data_parallel_.get();
+      ctx.tensor_parallel = &tp_group_;
       ctx.corpus = corpus_.get();
       ctx.step = step;
       ctx.global_batch = job_.training.global_batch;
@@ -362,6 +387,16 @@ class Run {
   absl::StatusOr<std::string> RebalanceDecision() {
     if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform")
       return std::string();
+    if (plan_.tp > 1) {
+      if (!rebalance_off_logged_) {
+        Log(
+            absl::StrFormat("re-balancing is off: the plan shards blocks over tp=%d ranks, and "
+                            "layer moves carry whole layers between single ranks (tp = 1 only)",
+                            plan_.tp));
+        rebalance_off_logged_ = true;
+      }
+      return std::string();
+    }
     partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
     TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));
     absl::StatusOr<Plan> candidate = PlanOnFleet(fleet, job_, Strategy());
@@ -412,15 +447,25 @@ class Run {
     return absl::OkStatus();
   }
 
-  // Replica 0's ranks write their layers; rank 0 commits the manifest once all have. A rank that
-  // fails to write says so in what it gathers, so every rank stops at once instead of waiting.
+  // This rank's layers, whole: a cell's shards gathered (collective over the cell's ranks).
+  absl::StatusOr<std::vector<train::LayerState>> WholeLayers() {
+    return GatherWholeLayers(role_.tp > 1 ? tensor_parallel_.get() : nullptr, *stage_);
+  }
+
+  // Replica 0's ranks of tp_rank 0 write their layers, whole (each cell gathers its shards first);
+  // rank 0 commits the manifest once all have. A rank that fails to write says so in what it
+  // gathers, so every rank stops at once instead of waiting.
   absl::Status WriteCheckpoint(int64_t step) {
     nlohmann::json files = nlohmann::json::array();
     std::string write_error;
+    std::vector<train::LayerState> whole;
     if (role_.active && role_.replica == 0) {
-      for (int64_t i = 0; i < stage_->size() && write_error.empty(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(whole, WholeLayers());
+    }
+    if (role_.active && role_.replica == 0 && role_.tp_rank == 0) {
+      for (size_t i = 0; i < whole.size() && write_error.empty(); ++i) {
         absl::StatusOr<train::LayerFileInfo> info =
-            train::WriteLayerCheckpoint(checkpoint_dir_, step, stage_->ExportLayer(i));
+            train::WriteLayerCheckpoint(checkpoint_dir_, step, whole[i]);
         if (!info.ok()) {
           write_error =
               absl::StrCat("checkpoint on rank ", world_.rank(), ": ", info.status().message());
@@ -458,31 +503,44 @@ class Run {
     return absl::OkStatus();
   }
 
-  // Each layer travels as an 8-byte length and its serialized state.
+  // Replica 0's layers, whole, to rank 0 (PackLayerStates' encoding). With tp > 1 every rank of
+  // replica 0's cells also reports its own shards, so that rank 0 can check that the replicated
+  // parameters stayed identical across each cell (TrainResult::tp_replica_difference).
   absl::Status CollectLayers() {
     std::string mine;
     if (role_.active && role_.replica == 0) {
-      for (int64_t i = 0; i < stage_->size(); ++i) {
-        std::string bytes = train::SerializeLayerState(stage_->ExportLayer(i));
-        uint64_t length = bytes.size();
-        mine.append(reinterpret_cast<const char*>(&length), sizeof(length));
-        mine += bytes;
-      }
+      TANGRAM_ASSIGN_OR_RETURN(auto whole, WholeLayers());
+      if (role_.tp_rank == 0) mine = PackLayerStates(whole);
     }
     TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, mine));
+    std::string shards;
+    if (role_.active && role_.replica == 0 && role_.tp > 1) {
+      std::vector<train::LayerState> own;
+      for (int64_t i = 0; i < stage_->size(); ++i) own.push_back(stage_->ExportLayer(i));
+      shards = PackLayerStates(own);
+    }
+    TANGRAM_ASSIGN_OR_RETURN(auto gathered_shards, AllGatherStrings(world_, shards));
     if (!coordinator()) return absl::OkStatus();
     for (const auto& text : gathered) {
-      size_t at = 0;
-      while (at + sizeof(uint64_t) <= text.size()) {
-        uint64_t length = 0;
-        std::memcpy(&length, text.data() + at, sizeof(length));
-        at += sizeof(length);
-        if (length > text.size() - at) return absl::DataLossError("gathered layers are truncated");
-        TANGRAM_ASSIGN_OR_RETURN(
-            train::LayerState state,
-            train::ParseLayerState(absl::string_view(text).substr(at, length), "gather"));
-        result_.layers.emplace(state.layer, std::move(state));
-        at += length;
+      TANGRAM_ASSIGN_OR_RETURN(auto states, UnpackLayerStates(text, "gathered layers"));
+      for (auto& state : states) result_.layers.emplace(state.layer, std::move(state));
+    }
+    // Replicated tensors: same name and size in the shard as in the whole layer.
+    for (const auto& text : gathered_shards) {
+      TANGRAM_ASSIGN_OR_RETURN(auto states, UnpackLayerStates(text, "gathered shards"));
+      for (const auto& state : states) {
+        auto whole = result_.layers.find(state.layer);
+        if (whole == result_.layers.end()) continue;
+        for (size_t i = 0; i < state.params.size() && i < whole->second.params.size(); ++i) {
+          const train::Tensor& a = state.params[i];
+          const train::Tensor& b = whole->second.params[i];
+          if (a.size() != b.size()) continue;  // a sharded tensor
+          for (int64_t j = 0; j < a.size(); ++j) {
+            result_.tp_replica_difference =
+                std::max(result_.tp_replica_difference,
+                         static_cast<double>(std::abs(a.data[j] - b.data[j])));
+          }
+        }
       }
     }
     return absl::OkStatus();
@@ -507,7 +565,9 @@ class Run {
   partitioner::Fleet planning_fleet_;
   Plan plan_;
   RankRole role_;
-  std::unique_ptr<Communicator> pipeline_, data_parallel_;
+  std::unique_ptr<Communicator> tensor_parallel_, pipeline_, data_parallel_;
+  CommTensorParallelGroup tp_group_;  // over tensor_parallel_; the sharded layers point here
+  bool rebalance_off_logged_ = false;
   std::unique_ptr<train::Stage> stage_;
   std::vector<double> ema_tflops_, plan_tflops_;
   int streak_ = 0;

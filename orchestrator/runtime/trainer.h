@@ -71,6 +71,10 @@ struct TrainResult {
   std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
   int64_t layers_moved = 0;
   std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
+  // Rank 0 with collect_layers and tp > 1: the largest difference between a tensor that every
+  // rank of a cell holds whole (norms, biases, embedding, head) on any rank of replica 0 and the
+  // same tensor on the cell's tp_rank 0 (0 when they stayed identical).
+  double tp_replica_difference = 0;
 };
 
 absl::StatusOr<TrainResult> TrainOnRank(collectives::Communicator& world, const JobConfig& job,

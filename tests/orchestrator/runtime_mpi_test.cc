@@ -1,12 +1,13 @@
 // The training runtime under a real `mpirun`: the tangram binary trains with hand-made plans on
-// 2, 3 and 4 processes, and its final checkpoint holds the serial reference's parameters; a run
-// resumes on another process count.
+// 2, 3 and 4 processes (tensor parallelism included: tp 2 alone and tp 2 × pp 2), and its final
+// checkpoint holds the serial reference's parameters; a run resumes on another process count.
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
@@ -47,6 +48,7 @@ struct MpiCase {
   int ranks;
   std::vector<int64_t> bounds;
   std::vector<int64_t> shares;
+  int tp = 1;  // tp > 1 trains the tensor-parallel test model (6 heads)
 };
 void PrintTo(const MpiCase& c, std::ostream* os) { *os << c.name; }
 
@@ -54,9 +56,10 @@ class MpiEquivalenceTest : public ::testing::TestWithParam<MpiCase> {};
 
 TEST_P(MpiEquivalenceTest, CheckpointMatchesSerialReference) {
   const MpiCase& c = GetParam();
-  TempJob job(c.ranks);
+  TempJob job(c.ranks, {}, "auto", "", c.tp > 1 ? kTpModel : kModel);
   std::string plan =
-      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan(c.bounds, c.shares)));
+      job.Write("plan.json",
+                partitioner::PlanToJsonString(MakeTestPlan(c.bounds, c.shares, kMicroBatch, c.tp)));
   std::string ckpt = job.dir() + "/ckpt", log = job.dir() + "/log";
   ASSERT_EQ(RunMpi(c.ranks,
                    absl::StrCat("--job ", job.path(), " --transport mpi --plan ", plan,
@@ -65,15 +68,18 @@ TEST_P(MpiEquivalenceTest, CheckpointMatchesSerialReference) {
             0)
       << Slurp(log);
   EXPECT_NE(Slurp(log).find("step    3/3"), std::string::npos) << Slurp(log);
-  ExpectSameParameters(SerialParameters(3), CheckpointParameters(ckpt));
+  ExpectSameParameters(SerialParameters(3, nullptr, c.tp > 1 ? kTpSpec : kSpec),
+                       CheckpointParameters(ckpt));
 }
 
-INSTANTIATE_TEST_SUITE_P(Mpirun, MpiEquivalenceTest,
-                         ::testing::Values(MpiCase{"Np2DataParallelUneven", 2, {0, 4}, {5, 3}},
-                                           MpiCase{"Np3PipelineUneven", 3, {0, 1, 3, 4}, {8}},
-                                           MpiCase{
-                                               "Np4PipelineAndDataParallel", 4, {0, 3, 4}, {6, 2}}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Mpirun, MpiEquivalenceTest,
+    ::testing::Values(MpiCase{"Np2DataParallelUneven", 2, {0, 4}, {5, 3}},
+                      MpiCase{"Np3PipelineUneven", 3, {0, 1, 3, 4}, {8}},
+                      MpiCase{"Np4PipelineAndDataParallel", 4, {0, 3, 4}, {6, 2}},
+                      MpiCase{"Np2TensorParallel", 2, {0, 4}, {8}, 2},
+                      MpiCase{"Np4TensorAndPipelineParallel", 4, {0, 2, 4}, {8}, 2}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(MpiRuntimeTest, ResumesOnAnotherProcessCount) {
   TempJob two(2), three(3);
@@ -96,6 +102,21 @@ TEST(MpiRuntimeTest, ResumesOnAnotherProcessCount) {
       << Slurp(log);
   EXPECT_NE(Slurp(log).find("resuming from"), std::string::npos);
   ExpectSameParameters(SerialParameters(4), CheckpointParameters(ckpt));
+}
+
+TEST(MpiRuntimeTest, TpThatDoesNotDivideTheHeadsFailsOnEveryRankWithoutHanging) {
+  TempJob job(4, {}, "auto", "", kTpModel);  // 6 heads, tp 4
+  std::string plan = job.Write(
+      "plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {8}, kMicroBatch, 4)));
+  std::string log = job.dir() + "/log";
+  absl::Time start = absl::Now();
+  EXPECT_NE(RunMpi(4,
+                   absl::StrCat("--job ", job.path(), " --transport mpi --plan ", plan,
+                                " --steps 1 --checkpoint-dir ", job.dir(), "/ckpt"),
+                   log),
+            0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "a rank waited for its deadline";
+  EXPECT_NE(Slurp(log).find("heads (6)"), std::string::npos) << Slurp(log);
 }
 
 TEST(MpiRuntimeTest, MeasuredPlanTrainsWithFallingLoss) {

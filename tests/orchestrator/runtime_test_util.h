@@ -38,6 +38,19 @@ vocab: 256
 seq_len: 16
 mlp: gelu
 )";
+// The tensor-parallel tests' model: 6 heads (and ffn_hidden 96) divide by tp 2 and 3.
+inline constexpr char kTpModel[] = R"(name: test-gpt-tp
+layers: 2
+hidden: 48
+ffn_hidden: 96
+heads: 6
+kv_heads: 6
+vocab: 256
+seq_len: 16
+mlp: gelu
+)";
+inline const train::GptSpec kSpec = {256, 16, 32, 2, 64, 2};
+inline const train::GptSpec kTpSpec = {256, 16, 48, 6, 96, 2};
 inline constexpr int kLayers = 4;
 inline constexpr int64_t kGlobalBatch = 8;
 inline constexpr int64_t kMicroBatch = 2;
@@ -48,7 +61,8 @@ class TempJob {
  public:
   // A job over `ranks` CPU devices on one host, with the given emulated slowdowns (default 1).
   explicit TempJob(int ranks, std::vector<double> slowdowns = {},
-                   const std::string& strategy = "auto", const std::string& extra = "") {
+                   const std::string& strategy = "auto", const std::string& extra = "",
+                   const std::string& model = kModel) {
     dir_ = fs::temp_directory_path() /
            absl::StrCat("tangram_runtime_", getpid(), "_",
                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_", ranks,
@@ -62,7 +76,7 @@ class TempJob {
                       "    host: local\n    emulate_slowdown: ", s, "\n");
     }
     Write("fleet.yaml", fleet);
-    Write("model.yaml", kModel);
+    Write("model.yaml", model);
     Write("job.yaml",
           absl::StrCat("fleet: fleet.yaml\nmodel: model.yaml\nglobal_batch: ", kGlobalBatch,
                        "\nmicro_batch: ", kMicroBatch,
@@ -96,14 +110,15 @@ class TempJob {
 
 inline std::vector<std::string> LayerNames() { return {"embedding", "block.0", "block.1", "head"}; }
 
-// A tp=1 plan: `bounds` are the stage boundaries (pp+1 entries, 0 .. kLayers), `shares` each
-// replica's samples; rank of (stage s, replica r) = r * pp + s.
+// A plan: `bounds` are the stage boundaries (pp+1 entries, 0 .. kLayers), `shares` each
+// replica's samples; rank of (stage s, replica r, tensor-parallel rank k) = (r * pp + s) * tp + k.
 inline partitioner::Plan MakeTestPlan(std::vector<int64_t> bounds, std::vector<int64_t> shares,
-                                      int64_t micro_batch = kMicroBatch) {
+                                      int64_t micro_batch = kMicroBatch, int tp = 1) {
   partitioner::Plan plan;
   plan.strategy = "test";
   plan.fleet = "test-fleet";
   plan.model = "test-gpt";
+  plan.tp = tp;
   plan.pp = static_cast<int>(bounds.size()) - 1;
   plan.dp = static_cast<int>(shares.size());
   plan.global_batch = kGlobalBatch;
@@ -118,7 +133,7 @@ inline partitioner::Plan MakeTestPlan(std::vector<int64_t> bounds, std::vector<i
     for (int r = 0; r < plan.dp; ++r) {
       partitioner::PlanCell cell;
       cell.replica = r;
-      cell.devices = {r * plan.pp + s};
+      for (int k = 0; k < tp; ++k) cell.devices.push_back((r * plan.pp + s) * tp + k);
       cell.kind = "cpu";
       stage.cells.push_back(cell);
     }
@@ -137,9 +152,9 @@ inline partitioner::Plan MakeTestPlan(std::vector<int64_t> bounds, std::vector<i
 
 // The serial reference: the whole model, the whole batch, one process.
 inline std::map<std::string, std::vector<float>> SerialParameters(
-    int steps, std::vector<double>* losses = nullptr) {
+    int steps, std::vector<double>* losses = nullptr, const train::GptSpec& spec = kSpec) {
   train::SerialTrainerOptions o;
-  o.model.spec = {256, 16, 32, 2, 64, 2};
+  o.model.spec = spec;
   o.model.seed = kSeed;
   o.corpus.seed = kSeed;
   o.corpus.seq_len = 16;

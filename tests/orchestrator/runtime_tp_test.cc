@@ -1,0 +1,145 @@
+// Tensor parallelism in the training runtime on the simulated transport (ranks as threads): tp 2
+// and 3 alone, tp 2 with uneven data parallelism and with a pipeline reach the serial reference's
+// parameters, with the replicated tensors identical across each cell; checkpoints hold whole
+// layers, so a run resumes across tp; a tp the model's heads do not divide is an error on every
+// rank before training; a job's pinned tp is planned and trained.
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/train_job.h"
+#include "runtime_test_util.h"
+
+namespace tangram::testing {
+namespace {
+
+using orchestrator::RunTraining;
+using orchestrator::TrainLaunch;
+using orchestrator::TrainOptions;
+using orchestrator::TrainResult;
+using ::testing::HasSubstr;
+
+absl::StatusOr<TrainResult> Train(const TempJob& job, int ranks, TrainOptions options) {
+  options.collect_layers = true;
+  if (options.checkpoint_dir.empty()) options.checkpoint_dir = job.dir() + "/ckpt";
+  TrainLaunch launch;
+  launch.transport = "sim";
+  launch.ranks = ranks;
+  launch.timeout = absl::Seconds(30);
+  return RunTraining(job.Load(), TempJob::Catalog(), options, launch);
+}
+
+std::string PlanFile(const TempJob& job, const partitioner::Plan& plan,
+                     const std::string& name = "plan.json") {
+  return job.Write(name, partitioner::PlanToJsonString(plan));
+}
+
+struct TpCase {
+  const char* name;
+  int ranks;
+  std::vector<int64_t> bounds;
+  std::vector<int64_t> shares;
+  int tp;
+};
+void PrintTo(const TpCase& c, std::ostream* os) { *os << c.name; }
+
+class TensorParallelTest : public ::testing::TestWithParam<TpCase> {};
+
+TEST_P(TensorParallelTest, MatchesSerialReference) {
+  const TpCase& c = GetParam();
+  TempJob job(c.ranks, {}, "auto", "", kTpModel);
+  TrainOptions options;
+  options.plan_path = PlanFile(job, MakeTestPlan(c.bounds, c.shares, kMicroBatch, c.tp));
+  options.steps = 3;
+  auto result = Train(job, c.ranks, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<double> serial_losses;
+  ExpectSameParameters(SerialParameters(3, &serial_losses, kTpSpec), Flatten(result->layers));
+  ASSERT_EQ(result->losses.size(), 3u);
+  for (int s = 0; s < 3; ++s)
+    EXPECT_NEAR(result->losses[s], serial_losses[s], 1e-4) << "step " << s;
+  // Norms, row-parallel biases, embedding and head: identical inputs, identical updates.
+  EXPECT_LT(result->tp_replica_difference, 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Plans, TensorParallelTest,
+                         ::testing::Values(TpCase{"Tp2", 2, {0, 4}, {8}, 2},
+                                           TpCase{"Tp3", 3, {0, 4}, {8}, 3},
+                                           TpCase{"Tp2Dp2Uneven", 4, {0, 4}, {5, 3}, 2},
+                                           TpCase{"Tp2Pp2", 4, {0, 2, 4}, {8}, 2}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(TensorParallelRuntimeTest, ResumesFromTp2OnTp1AndBack) {
+  TempJob tp2(2, {}, "auto", "", kTpModel), tp1(2, {}, "auto", "", kTpModel);
+  TrainOptions options;
+  options.checkpoint_dir = tp2.dir() + "/shared-ckpt";
+  options.plan_path = PlanFile(tp2, MakeTestPlan({0, 4}, {8}, kMicroBatch, 2));
+  options.steps = 1;
+  ASSERT_TRUE(Train(tp2, 2, options).ok());
+  // The checkpoint holds whole tensors, whatever the tp that wrote it.
+  auto written = train::LoadLatest(options.checkpoint_dir);
+  ASSERT_TRUE(written.ok()) << written.status();
+  const train::LayerState* block = written->Find("block.0");
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(block->params[2].name, "h.0.attn.c_attn.weight");
+  EXPECT_EQ(block->params[2].shape, (std::vector<int64_t>{3 * 48, 48}));
+
+  // tp 2 -> tp 1 (a pipeline of two ranks), then tp 1 -> tp 2 (two replicas of tp 2 shards: 4
+  // ranks would need another fleet; one cell of 2 suffices to cut the shards again).
+  options.plan_path = PlanFile(tp1, MakeTestPlan({0, 2, 4}, {8}));
+  options.steps = 2;
+  options.resume = true;
+  auto on_tp1 = Train(tp1, 2, options);
+  ASSERT_TRUE(on_tp1.ok()) << on_tp1.status();
+  EXPECT_EQ(on_tp1->first_step, 1);
+  ExpectSameParameters(SerialParameters(2, nullptr, kTpSpec), Flatten(on_tp1->layers));
+
+  options.plan_path = PlanFile(tp2, MakeTestPlan({0, 4}, {8}, kMicroBatch, 2), "plan-again.json");
+  options.steps = 3;
+  auto on_tp2 = Train(tp2, 2, options);
+  ASSERT_TRUE(on_tp2.ok()) << on_tp2.status();
+  EXPECT_EQ(on_tp2->first_step, 2);
+  ExpectSameParameters(SerialParameters(3, nullptr, kTpSpec), Flatten(on_tp2->layers));
+}
+
+TEST(TensorParallelRuntimeTest, HeadsNotDivisibleByTpFailOnEveryRankBeforeTraining) {
+  TempJob job(4, {}, "auto", "", kTpModel);  // 6 heads, tp 4
+  TrainOptions options;
+  options.plan_path = PlanFile(job, MakeTestPlan({0, 4}, {8}, kMicroBatch, 4));
+  absl::Time start = absl::Now();
+  auto result = Train(job, 4, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("heads (6)"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("tp=4"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // no rank waited for a timeout
+  EXPECT_FALSE(train::LoadLatest(job.dir() + "/ckpt").ok());
+}
+
+TEST(TensorParallelRuntimeTest, JobPinnedTpIsPlannedAndTrained) {
+  // The job pins tp 2 on 2 measured ranks: the coordinator plans one cell of 2 and re-balancing
+  // says why it is off.
+  TempJob job(2, {}, "auto", "layout:\n  tp: 2\n", kTpModel);
+  TrainOptions options;
+  options.steps = 3;
+  std::ostringstream log;
+  options.out = &log;
+  auto result = Train(job, 2, options);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
+  EXPECT_EQ(result->plan.tp, 2);
+  ExpectSameParameters(SerialParameters(3, nullptr, kTpSpec), Flatten(result->layers));
+  EXPECT_THAT(log.str(), HasSubstr("re-balancing is off"));
+}
+
+TEST(TensorParallelRuntimeTest, UnpinnedJobStillPlansTp1) {
+  TempJob job(2, {}, "auto", "", kTpModel);
+  TrainOptions options;
+  options.steps = 1;
+  auto result = Train(job, 2, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->plan.tp, 1);
+}
+
+}  // namespace
+}  // namespace tangram::testing
