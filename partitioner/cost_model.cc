@@ -222,9 +222,16 @@ double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
 double CostModel::GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const {
   double element = training_.precision == Precision::kFp32 ? 4 : 2;
   double bytes = Sum(params_, begin, end) / tp * element;
-  // ZeRO-3 gathers the parameters again in the forward and the backward pass: reduce-scatter +
-  // 2 allgathers = 1.5 allreduces of the same size.
-  return training_.zero_stage == 3 ? 1.5 * bytes : bytes;
+  // ZeRO-3 reduce-scatters the gradients (half an allreduce); its gathers are per micro-batch.
+  return training_.zero_stage == 3 ? 0.5 * bytes : bytes;
+}
+
+double CostModel::ParameterGatherTime(const AllreduceGroup& group, int tp, int64_t begin,
+                                      int64_t end) const {
+  if (training_.zero_stage != 3 || group.size() <= 1) return 0;
+  const double element = training_.precision == Precision::kFp32 ? 4 : 2;
+  // An allgather moves half of what an allreduce of the same array does.
+  return 0.5 * AllreduceTime(group, Sum(params_, begin, end) / tp * element);
 }
 
 AllreduceGroup CostModel::SummarizeGroup(std::span<const int64_t> devices) const {

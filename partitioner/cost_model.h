@@ -38,7 +38,8 @@
 // data-parallel gradient allreduce, the faster of a flat ring (bounded by the slowest link) and a
 // hierarchical reduce (ring inside each island, then across islands). What overlaps: the gradient
 // allreduce of a stage runs behind the backward pass of its last micro-batch; only the excess is
-// exposed. Pipeline p2p and tensor-parallel collectives are not overlapped (conservative).
+// exposed. Pipeline p2p, tensor-parallel collectives and ZeRO-3's per-micro-batch parameter
+// gathers (one allgather in the forward, one in the backward) are not overlapped (conservative).
 //
 // Step time of a plan = max over replicas of the 1F1B time Σ_s c_s + (m − 1)·max_s c_s (c_s: one
 // micro-batch's forward + backward + p2p at stage s; m may be fractional, the last micro-batch
@@ -99,13 +100,13 @@ double BestMatmulEfficiency(const std::string& kind);
 
 // Matmul efficiencies (÷ peak) solved from the calibration runs (see the file comment): the A100
 // in Megatron-LM (Korthikanti 22B, 8 A100), and the ratio of the H100's to the A100's on one stack
-// (MosaicML MPT-7B on 8 H100: 0.503; on 8 A100: 0.677).
+// (MosaicML MPT-7B on 8 H100: 0.5295; on 8 A100: 0.6997).
 inline constexpr double kAmpereSustainedMatmul = 0.715;
-inline constexpr double kHopperToAmpereMatmul = 0.503 / 0.677;
+inline constexpr double kHopperToAmpereMatmul = 0.5295 / 0.6997;
 
 // The share of `kind`'s best-shape matmul rate that a training step's matmuls sustain: Ampere's
-// (A100-80G, A800: 0.715 ÷ 0.86 = 0.83) or Hopper's (H100, H800, H200, H20: 0.715 × 0.743 ÷ 0.80
-// = 0.66), from the calibration runs. The fraction follows the architecture (its kernels and
+// (A100-80G, A800: 0.715 ÷ 0.86 = 0.83) or Hopper's (H100, H800, H200, H20: 0.715 × 0.757 ÷ 0.80
+// = 0.68), from the calibration runs. The fraction follows the architecture (its kernels and
 // their software), not the product: the H20 is a Hopper die. Other kinds, which have no published
 // run here, take Ampere's; the two measured architectures differ, so for them it is an
 // assumption, and a fleet's measured_tflops replaces it.
@@ -159,8 +160,16 @@ class CostModel {
   double LinkGbs(int64_t from, int64_t to) const;
   double LinkLatency(int64_t from, int64_t to) const;
 
-  // Gradient bytes a device of a stage allreduces per step (ZeRO-3 adds the parameter gathers).
+  // Gradient bytes a device of a stage allreduces per step, in allreduce-equivalent volume: its
+  // gradients (ZeRO-3: a reduce-scatter, half of that; its parameter gathers are
+  // ParameterGatherTime, per micro-batch).
   double GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const;
+  // ZeRO-3 only (else 0): one allgather of the stage's parameters over its data-parallel group,
+  // which the forward and the backward pass of every micro-batch each need once. Counted on the
+  // critical path: gathers prefetched a layer ahead still contend with the compute for SMs and
+  // memory bandwidth, and published FSDP runs at small micro-batches show them exposed
+  // (docs/simulator.md, fidelity on other stacks).
+  double ParameterGatherTime(const AllreduceGroup& group, int tp, int64_t begin, int64_t end) const;
   AllreduceGroup SummarizeGroup(std::span<const int64_t> devices) const;
   // The faster of ring and hierarchical; `algorithm` (optional) receives which.
   double AllreduceTime(const AllreduceGroup& group, double bytes,

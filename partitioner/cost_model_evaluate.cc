@@ -38,6 +38,16 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
   // micro-batch crosses v times as many stage boundaries.
   const int v = pp > 1 ? std::max(1, training_.layout.virtual_stages.value_or(1)) : 1;
+  // ZeRO-3's parameter gather per stage (its data-parallel group), once forward, once backward.
+  std::vector<double> gather(pp, 0);
+  if (training_.zero_stage == 3 && dp > 1) {
+    std::vector<int64_t> members(dp);
+    for (int s = 0; s < pp; ++s) {
+      for (int r = 0; r < dp; ++r) members[r] = plan->stages[s].cells[r].devices[0];
+      gather[s] = ParameterGatherTime(SummarizeGroup(members), tp, plan->stages[s].layer_begin,
+                                      plan->stages[s].layer_end);
+    }
+  }
   std::vector<double> sum_c(dp, 0), max_c(dp, 0);
   std::vector<int> max_stage(dp, 0);
   double optimizer = 0;
@@ -59,8 +69,8 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       const double b = static_cast<double>(rep.micro_batch_size);
       const CellCost cc = Cell(group, tp, stage.layer_begin, stage.layer_end, b);
       cell.kind = fleet_.groups[group].device.kind;
-      cell.forward_s = cc.forward_s;
-      cell.backward_s = cc.backward_s;
+      cell.forward_s = cc.forward_s + gather[s];
+      cell.backward_s = cc.backward_s + gather[s];
       const double bytes = BoundaryBytes(tp, b);
       cell.send_s = 0;
       if (s + 1 < pp)

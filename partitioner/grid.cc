@@ -295,7 +295,7 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
       }
     }
   }
-  double exposed = 0;
+  double exposed = 0, gather_sum = 0, gather_max = 0;
   const Fleet& fleet = cost_.fleet();
   for (int st = 0; st < pp && dp > 1; ++st) {
     AllreduceGroup group;
@@ -326,7 +326,21 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
     }
     const double ar = cost_.AllreduceTime(
         group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));
+    const double g =
+        cost_.ParameterGatherTime(group, tp_, layout.bounds[st], layout.bounds[st + 1]);
+    gather_sum += g;
+    gather_max = std::max(gather_max, g);
     exposed = std::max(exposed, ar - (cost_.training().overlap_grad_reduce ? window[st] : 0.0));
+  }
+  // ZeRO-3's gathers, one forward and one backward per micro-batch at every stage: they lengthen
+  // each stage's per-micro-batch time, so the 1F1B pace grows by 2·(Σ g + (m − 1)·max g) for the
+  // replica with the most micro-batches (exact at pp = 1; Evaluate adds them cell by cell).
+  if (gather_max > 0) {
+    double m = 1;
+    for (size_t c = 0; c < nc; ++c) {
+      m = std::max(m, std::ceil(static_cast<double>(w[c].samples + (w[c].extra > 0)) / b));
+    }
+    pipeline += 2 * (gather_sum + (m - 1) * gather_max);
   }
   if (samples != nullptr) *samples = s;
   if (whole != nullptr) *whole = std::move(w);

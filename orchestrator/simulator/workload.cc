@@ -141,6 +141,19 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
     }
   }
 
+  // ZeRO-3: each chunk gathers its parameters over its stage's data-parallel group in the forward
+  // and again in the backward of every micro-batch (CostModel::ParameterGatherTime); the same for
+  // every replica, so computed once per virtual stage.
+  std::vector<double> gathered(static_cast<size_t>(pp) * chunks, 0.0);
+  if (cost.training().zero_stage == 3 && dp > 1) {
+    std::vector<int64_t> stage_members(dp);
+    for (int k = 0; k < pp * chunks; ++k) {
+      for (int q = 0; q < dp; ++q) stage_members[q] = first(k % pp, q);
+      gathered[k] = cost.ParameterGatherTime(cost.SummarizeGroup(stage_members), tp,
+                                             ranges[k].first, ranges[k].second);
+    }
+  }
+
   w.replicas.resize(dp);
   for (int r = 0; r < dp; ++r) {
     const partitioner::PlanReplica& rep = plan.replicas[r];
@@ -151,6 +164,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
     rw.last_fraction = static_cast<double>(rep.samples - (m - 1) * rep.micro_batch_size) / b;
     const double bytes = cost.BoundaryBytes(tp, b);
     const int total = pp * chunks;
+
     rw.stages.resize(total);
     for (int k = 0; k < total; ++k) {
       const int s = k % pp;
@@ -162,8 +176,8 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       vs.cell = s * dp + r;
       vs.tp_forward_s = tpc / 3;
       vs.tp_backward_s = tpc * 2 / 3;
-      vs.forward_s = cost.ForwardTime(g, tp, lb, le, b) * slow + vs.tp_forward_s;
-      vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s;
+      vs.forward_s = cost.ForwardTime(g, tp, lb, le, b) * slow + vs.tp_forward_s + gathered[k];
+      vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s + gathered[k];
       vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
                             cost.StageMemory(tp, dp, lb, le, 0, b).activations;
       auto link = [&](int other, double* alpha, double* beta, PortClass* port) {

@@ -194,18 +194,20 @@ TEST(FidelityTest, PublishedRunsPerGpuThroughput) {
                                static_cast<int>(std::size(kRuns)), 100 * worst, 100 * kTarget);
 }
 
-// Printed beside the main table; guarded at ±25 % against regressions only (not the target).
-// The rows besides MPT-13B are within +5 to +10 %; the two MPT-13B rows (micro-batch 2, FSDP
-// gathering 26 GB of weights twice per step) are 14 % and 23 % optimistic: the cost model hides
-// ZeRO-3's gathers and reduction behind the backward pass, which these runs evidently did not
-// (docs/simulator.md). The MPT-7B rows calibrate the Hopper-to-Ampere ratio.
+// Printed beside the main table and held to the same ±10 %. History, so that nobody mistakes this
+// for an independent check of everything: the first comparison had the two MPT-13B rows
+// (micro-batch 2, FSDP gathering 26 GB of weights for every forward and backward) 14 % and 23 %
+// optimistic, because the cost model hid ZeRO-3's gathers behind the backward pass. ZeRO-3's
+// parameter gathers are now counted per micro-batch on the critical path
+// (CostModel::ParameterGatherTime) — a structural change, no constant — which moved every row of
+// this table to +4…+9 %. The MPT-7B rows calibrate the Hopper-to-Ampere ratio.
 TEST(FidelityTest, OtherStacksAndKinds) {
   for (const Published& p : kOtherStacks) {
     auto o = Simulated(p);
     ASSERT_TRUE(o.ok()) << p.job << ": " << o.status();
     std::cout << absl::StrFormat("%-30s %12.2f %12.2f %-9s %+7.1f%%   (%s)\n", p.job, o->published,
                                  o->simulated, o->unit, 100 * o->error(), p.source);
-    EXPECT_LT(std::abs(o->error()), 0.25) << p.job;
+    EXPECT_LT(std::abs(o->error()), kTarget) << p.job;
   }
 }
 
