@@ -51,14 +51,17 @@ absl::StatusOr<std::vector<LayerThroughput>> ProbeStage(Stage& stage, const Micr
 absl::Status ComputeEmulation::Run(const std::function<absl::Status()>& phase) {
   const absl::Time start = options_.now();
   absl::Status status = phase();
-  const absl::Duration took = options_.now() - start;
+  Stretch(options_.now() - start);
+  return status;
+}
+
+void ComputeEmulation::Stretch(absl::Duration took) {
   measured_ += took;
   if (active()) {
     const absl::Duration extra = took * (options_.slowdown - 1.0);
     options_.sleep(extra);
     added_ += extra;
   }
-  return status;
 }
 
 std::string ComputeEmulation::Describe() const {

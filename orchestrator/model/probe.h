@@ -56,6 +56,10 @@ class ComputeEmulation {
   // Runs `phase`; when k > 1, then sleeps (k - 1) × its measured duration (EMULATION).
   // Returns the phase's status.
   absl::Status Run(const std::function<absl::Status()>& phase);
+  // Stretches a phase the caller ran and timed itself: sleeps (k - 1) × `took` when k > 1 and
+  // counts it as Run does. For phases part of whose time must not be stretched (waits in a
+  // collective).
+  void Stretch(absl::Duration took);
 
   bool active() const { return options_.slowdown > 1.0; }
   absl::Duration measured() const { return measured_; }  // total time spent in phases

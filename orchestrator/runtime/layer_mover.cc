@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -17,6 +18,30 @@ constexpr int kMoveTagBase = 4096;  // above the pipeline's tags
 constexpr int kMaxTag = 16383;
 
 int TagFor(size_t layer) { return kMoveTagBase + 2 * static_cast<int>(layer); }
+
+// A rank that holds a layer under a plan, and which shard: its place in its cell.
+struct Holder {
+  int rank = 0;
+  int tp_rank = 0;
+  bool operator==(const Holder& other) const {
+    return rank == other.rank && tp_rank == other.tp_rank;
+  }
+};
+
+std::vector<std::vector<Holder>> HoldersByTpRank(const partitioner::Plan& plan) {
+  std::vector<std::vector<Holder>> holders(plan.layer_names.size());
+  for (const auto& stage : plan.stages) {
+    for (int64_t l = stage.layer_begin;
+         l < stage.layer_end && l < static_cast<int64_t>(holders.size()); ++l) {
+      for (const auto& cell : stage.cells) {
+        for (size_t k = 0; k < cell.devices.size(); ++k) {
+          holders[l].push_back({static_cast<int>(cell.devices[k]), static_cast<int>(k)});
+        }
+      }
+    }
+  }
+  return holders;
+}
 
 }  // namespace
 
@@ -44,29 +69,35 @@ absl::StatusOr<std::string> RecvBytes(collectives::Communicator& comm, int peer,
 
 std::vector<LayerMove> PlanLayerMoves(const partitioner::Plan& before,
                                       const partitioner::Plan& after) {
-  std::vector<std::vector<int>> old_holders = LayerHolders(before);
-  std::vector<std::vector<int>> new_holders = LayerHolders(after);
+  std::vector<std::vector<Holder>> old_holders = HoldersByTpRank(before);
+  std::vector<std::vector<Holder>> new_holders = HoldersByTpRank(after);
   std::vector<LayerMove> moves;
   for (size_t l = 0; l < new_holders.size() && l < old_holders.size(); ++l) {
-    if (old_holders[l].empty()) continue;
-    int source = *std::min_element(old_holders[l].begin(), old_holders[l].end());
-    for (int to : new_holders[l]) {
+    for (const Holder& to : new_holders[l]) {
       if (std::find(old_holders[l].begin(), old_holders[l].end(), to) != old_holders[l].end())
-        continue;
-      moves.push_back({after.layer_names[l], source, to});
+        continue;  // already holds this layer as the same shard
+      int source = -1;
+      for (const Holder& h : old_holders[l]) {
+        if (h.tp_rank == to.tp_rank && (source < 0 || h.rank < source)) source = h.rank;
+      }
+      if (source < 0) continue;  // no such shard before: plans of different tp (rejected)
+      moves.push_back({after.layer_names[l], source, to.rank, to.tp_rank});
     }
   }
   return moves;
 }
 
-absl::StatusOr<std::unique_ptr<train::Stage>> MoveLayers(collectives::Communicator& world,
-                                                         const partitioner::Plan& before,
-                                                         std::unique_ptr<train::Stage> stage,
-                                                         const partitioner::Plan& after,
-                                                         const RankRole& role_after,
-                                                         const train::GptOptions& model) {
+absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communicator& world,
+                                                          const partitioner::Plan& before,
+                                                          train::Stage* stage,
+                                                          const partitioner::Plan& after,
+                                                          const RankRole& role_after) {
   if (before.layer_names != after.layer_names) {
     return absl::InvalidArgumentError("re-plan changed the layer list; cannot move layers");
+  }
+  if (before.tp != after.tp) {
+    return absl::InvalidArgumentError(absl::StrCat("re-plan changed tp from ", before.tp, " to ",
+                                                   after.tp, "; cannot move shards"));
   }
   if (TagFor(after.layer_names.size()) > kMaxTag) {
     return absl::FailedPreconditionError("too many layers to move by tag");
@@ -75,9 +106,9 @@ absl::StatusOr<std::unique_ptr<train::Stage>> MoveLayers(collectives::Communicat
   std::map<std::string, size_t> index;
   for (size_t l = 0; l < after.layer_names.size(); ++l) index[after.layer_names[l]] = l;
 
-  // What this rank held before, by name, exported once.
+  // What this rank held before, by name, exported once (its own shards when tp > 1).
   std::map<std::string, train::LayerState> held;
-  if (stage) {
+  if (stage != nullptr) {
     for (int64_t i = 0; i < stage->size(); ++i) {
       train::LayerState state = stage->ExportLayer(i);
       held.emplace(state.layer, std::move(state));
@@ -85,7 +116,8 @@ absl::StatusOr<std::unique_ptr<train::Stage>> MoveLayers(collectives::Communicat
   }
   std::vector<LayerMove> moves = PlanLayerMoves(before, after);
   // Non-blocking sends first, then the receives, then wait for the sends: no rank can block in a
-  // send while its peer blocks in another.
+  // send while its peer blocks in another. A rank sends a layer to several ranks at most once per
+  // destination, and receives each layer from one source, so (peer, tag) pairs never repeat.
   std::vector<std::unique_ptr<collectives::Request>> pending;
   std::vector<std::unique_ptr<std::vector<int32_t>>> buffers;
   std::vector<std::unique_ptr<int64_t>> lengths;
@@ -115,28 +147,31 @@ absl::StatusOr<std::unique_ptr<train::Stage>> MoveLayers(collectives::Communicat
                              RecvBytes(world, move.from, TagFor(index[move.layer])));
     TANGRAM_ASSIGN_OR_RETURN(train::LayerState state,
                              train::ParseLayerState(bytes, absl::StrCat("rank ", move.from)));
-    received.emplace(move.layer, std::move(state));
+    if (state.layer != move.layer) {
+      return absl::DataLossError(absl::StrCat("rank ", me, " expected ", move.layer, " from rank ",
+                                              move.from, ", received ", state.layer));
+    }
+    received.insert_or_assign(move.layer, std::move(state));
   }
   for (auto& request : pending) TANGRAM_RETURN_IF_ERROR(request->Wait());
 
-  if (!role_after.active) return std::unique_ptr<train::Stage>();
-  TANGRAM_ASSIGN_OR_RETURN(
-      auto layers, train::BuildGptLayers(model, role_after.layer_begin, role_after.layer_end));
-  auto next = std::make_unique<train::Stage>(std::move(layers));
+  std::vector<train::LayerState> mine;
+  if (!role_after.active) return mine;
   for (int64_t l = role_after.layer_begin; l < role_after.layer_end; ++l) {
     const std::string& name = after.layer_names[l];
-    auto it = held.find(name);
-    const train::LayerState* state = it != held.end() ? &it->second : nullptr;
-    if (state == nullptr) {
-      auto r = received.find(name);
-      if (r == received.end()) {
-        return absl::InternalError(absl::StrCat("rank ", me, " received no state for ", name));
-      }
-      state = &r->second;
+    // A state received wins over one held: this rank may have held the layer as another shard.
+    auto r = received.find(name);
+    if (r != received.end()) {
+      mine.push_back(std::move(r->second));
+      continue;
     }
-    TANGRAM_RETURN_IF_ERROR(next->ImportLayer(*state));
+    auto it = held.find(name);
+    if (it == held.end()) {
+      return absl::InternalError(absl::StrCat("rank ", me, " received no state for ", name));
+    }
+    mine.push_back(std::move(it->second));
   }
-  return next;
+  return mine;
 }
 
 }  // namespace tangram::orchestrator

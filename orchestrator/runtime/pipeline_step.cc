@@ -1,5 +1,6 @@
 #include "orchestrator/runtime/pipeline_step.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <vector>
@@ -57,13 +58,19 @@ class StepRunner {
     return first;
   }
 
-  // Runs a compute phase, stretched by the emulation when one is active.
+  // Runs a compute phase, stretched by the emulation when one is active. Only the phase's own
+  // compute is stretched, not the time it spent in its cell's allreduces: those include waiting for
+  // the cell's other ranks, and stretching waits for ranks that stretch theirs too would compound
+  // phase after phase.
   absl::Status Compute(const std::function<absl::Status()>& phase) {
     absl::Time start = absl::Now();
     absl::Duration added_before = ctx_.emulation ? ctx_.emulation->added() : absl::ZeroDuration();
     const double tp_before = ctx_.tensor_parallel ? ctx_.tensor_parallel->seconds() : 0;
-    absl::Status status = ctx_.emulation ? ctx_.emulation->Run(phase) : phase();
+    absl::Status status = phase();
     const double tp_comm = ctx_.tensor_parallel ? ctx_.tensor_parallel->seconds() - tp_before : 0;
+    if (ctx_.emulation) {
+      ctx_.emulation->Stretch(absl::Seconds(std::max(0.0, Seconds(start) - tp_comm)));
+    }
     stats_.compute_s += Seconds(start) - tp_comm;
     stats_.comm_s += tp_comm;
     if (ctx_.emulation) {

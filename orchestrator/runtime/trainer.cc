@@ -387,20 +387,12 @@ class Run {
   absl::StatusOr<std::string> RebalanceDecision() {
     if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform")
       return std::string();
-    if (plan_.tp > 1) {
-      if (!rebalance_off_logged_) {
-        Log(
-            absl::StrFormat("re-balancing is off: the plan shards blocks over tp=%d ranks, and "
-                            "layer moves carry whole layers between single ranks (tp = 1 only)",
-                            plan_.tp));
-        rebalance_off_logged_ = true;
-      }
-      return std::string();
-    }
     partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
     TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));
     absl::StatusOr<Plan> candidate = PlanOnFleet(fleet, job_, Strategy());
-    if (!candidate.ok()) return std::string();  // keep training on the current plan
+    // Keep training on the current plan when no other fits. The re-plan keeps the plan's tp (the
+    // job's pinned tp, as the first plan): layer moves carry shards between cells of equal tp.
+    if (!candidate.ok() || candidate->tp != plan_.tp) return std::string();
     double predicted = candidate->predicted.step_time_s;
     streak_ = predicted < current * (1 - options_.rebalance_threshold) ? streak_ + 1 : 0;
     if (streak_ < options_.rebalance_patience) return std::string();
@@ -425,12 +417,22 @@ class Run {
     TANGRAM_ASSIGN_OR_RETURN(std::string json, ShareFromRoot(world_, mine));
     if (json.empty()) return absl::OkStatus();
     Plan before = plan_;
-    std::unique_ptr<train::Stage> old_stage = std::move(stage_);
     TANGRAM_ASSIGN_OR_RETURN(Plan after, partitioner::PlanFromJsonString(json));
     TANGRAM_ASSIGN_OR_RETURN(RankRole role_after, RoleOf(after, world_.rank()));
-    TANGRAM_ASSIGN_OR_RETURN(
-        stage_, MoveLayers(world_, before, std::move(old_stage), after, role_after, model_));
+    TANGRAM_ASSIGN_OR_RETURN(std::vector<train::LayerState> states,
+                             MoveLayers(world_, before, stage_.get(), after, role_after));
+    // The old stage's layers use the old tensor-parallel group; the new stage is built once the
+    // new plan's communicators exist, so that its sharded layers know their place in the new cell.
+    stage_.reset();
     TANGRAM_RETURN_IF_ERROR(AdoptPlan(json));
+    if (role_.active) {
+      TANGRAM_ASSIGN_OR_RETURN(
+          auto layers, train::BuildGptLayers(StageModel(), role_.layer_begin, role_.layer_end));
+      stage_ = std::make_unique<train::Stage>(std::move(layers));
+      for (const train::LayerState& state : states) {
+        TANGRAM_RETURN_IF_ERROR(stage_->ImportLayer(state));
+      }
+    }
     auto moves = PlanLayerMoves(before, after);
     result_.layers_moved += static_cast<int64_t>(moves.size());
     ++result_.replans;
@@ -439,8 +441,8 @@ class Run {
     for (const auto& m : moves)
       moved.push_back(absl::StrFormat("%s rank %d->%d", m.layer, m.from, m.to));
     std::string entry = absl::StrFormat(
-        "re-plan after step %d: %s; new plan pp=%d dp=%d; moved %s", step + 1, pending_reason_,
-        plan_.pp, plan_.dp,
+        "re-plan after step %d: %s; new plan tp=%d pp=%d dp=%d; moved %s", step + 1,
+        pending_reason_, plan_.tp, plan_.pp, plan_.dp,
         moved.empty() ? "no layers (new batch shares only)" : absl::StrJoin(moved, ", "));
     result_.replan_log.push_back(entry);
     Log(entry);
@@ -567,7 +569,6 @@ class Run {
   RankRole role_;
   std::unique_ptr<Communicator> tensor_parallel_, pipeline_, data_parallel_;
   CommTensorParallelGroup tp_group_;  // over tensor_parallel_; the sharded layers point here
-  bool rebalance_off_logged_ = false;
   std::unique_ptr<train::Stage> stage_;
   std::vector<double> ema_tflops_, plan_tflops_;
   int streak_ = 0;

@@ -69,7 +69,7 @@ struct TrainResult {
   double final_ideal_step_time_s = 0;      // the last step's FLOPs ÷ the summed throughput
   int replans = 0;
   std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
-  int64_t layers_moved = 0;
+  int64_t layers_moved = 0;  // moves made; with tp > 1, one per shard (tp per layer and cell)
   std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
   // Rank 0 with collect_layers and tp > 1: the largest difference between a tensor that every
   // rank of a cell holds whole (norms, biases, embedding, head) on any rank of replica 0 and the

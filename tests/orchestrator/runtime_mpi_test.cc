@@ -1,28 +1,33 @@
 // The training runtime under a real `mpirun`: the tangram binary trains with hand-made plans on
 // 2, 3 and 4 processes (tensor parallelism included: tp 2 alone and tp 2 × pp 2), and its final
-// checkpoint holds the serial reference's parameters; a run resumes on another process count.
+// checkpoint holds the serial reference's parameters; a run resumes on another process count;
+// tp 2 × pp 2 re-balances after an emulated slowdown, moving shards between cells.
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/coordinator.h"
 #include "runtime_test_util.h"
 
 namespace tangram::testing {
 namespace {
 
-int RunMpi(int ranks, const std::string& args, const std::string& log) {
+int RunMpi(int ranks, const std::string& args, const std::string& log, bool rebalance = false) {
   // Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
   // tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
-  std::string cmd = absl::StrCat("ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC,
-                                 " --allow-run-as-root --oversubscribe -np ", ranks,
-                                 " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY,
-                                 " train ", args, " --no-rebalance --timeout 60 >", log, " 2>&1");
+  std::string cmd = absl::StrCat(
+      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np ",
+      ranks, " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " train ", args,
+      rebalance ? "" : " --no-rebalance", " --timeout 60 >", log, " 2>&1");
   int raw = std::system(cmd.c_str());
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
@@ -117,6 +122,42 @@ TEST(MpiRuntimeTest, TpThatDoesNotDivideTheHeadsFailsOnEveryRankWithoutHanging) 
             0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "a rank waited for its deadline";
   EXPECT_NE(Slurp(log).find("heads (6)"), std::string::npos) << Slurp(log);
+}
+
+TEST(MpiRuntimeTest, TensorParallelRebalancingMovesShardsAndMatches) {
+  TempJob job(4, {}, "auto", "layout:\n  tp: 2\n  pp: 2\n", kTpModel);
+  // Two nodes of two ranks: one cell each; the first plan from the fleet file's equal figures.
+  job.Write("fleet.yaml",
+            "name: test-fleet\nnodes:\n  - device: cpu\n    devices_per_node: 2\n    count: 1\n"
+            "  - device: cpu\n    devices_per_node: 2\n    count: 1\n");
+  auto first = orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), "auto");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->tp, 2);
+  ASSERT_EQ(first->pp, 2);
+  const partitioner::PlanStage& slow = first->stages.back();
+  ASSERT_GT(slow.layer_end - slow.layer_begin, 1) << "the first plan leaves no block to move";
+  // EMULATION: the last stage's cell becomes 12x slower from step 2.
+  std::string changes;
+  for (int64_t device : slow.cells.front().devices)
+    absl::StrAppend(&changes, " --emulate-change ", device, ":1:12");
+  std::string ckpt = job.dir() + "/ckpt", log = job.dir() + "/log";
+  ASSERT_EQ(RunMpi(4,
+                   absl::StrCat("--job ", job.path(), " --transport mpi --catalog-throughput",
+                                changes, " --steps 6 --checkpoint-dir ", ckpt),
+                   log, /*rebalance=*/true),
+            0)
+      << Slurp(log);
+  std::string out = Slurp(log);
+  // The re-plans' log lines: one of them moves a decoder block's shards, and each keeps tp 2.
+  std::vector<std::string> replans;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (absl::StartsWith(line, "re-plan after step")) replans.emplace_back(line);
+  }
+  ASSERT_FALSE(replans.empty()) << out;
+  EXPECT_THAT(replans, ::testing::Contains(::testing::HasSubstr("block.")));
+  EXPECT_THAT(replans, ::testing::Each(::testing::HasSubstr("new plan tp=2 pp=2")));
+  EXPECT_EQ(out.find("re-balancing is off"), std::string::npos) << out;
+  ExpectSameParameters(SerialParameters(6, nullptr, kTpSpec), CheckpointParameters(ckpt));
 }
 
 TEST(MpiRuntimeTest, MeasuredPlanTrainsWithFallingLoss) {

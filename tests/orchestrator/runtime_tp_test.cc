@@ -2,12 +2,14 @@
 // and 3 alone, tp 2 with uneven data parallelism and with a pipeline reach the serial reference's
 // parameters, with the replicated tensors identical across each cell; checkpoints hold whole
 // layers, so a run resumes across tp; a tp the model's heads do not divide is an error on every
-// rank before training; a job's pinned tp is planned and trained.
+// rank before training; a job's pinned tp is planned and trained; re-balancing moves shards
+// between cells (tp 2 × pp 2, alone and with dp 2) and still matches.
 #include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/train_job.h"
 #include "runtime_test_util.h"
 
@@ -118,8 +120,7 @@ TEST(TensorParallelRuntimeTest, HeadsNotDivisibleByTpFailOnEveryRankBeforeTraini
 }
 
 TEST(TensorParallelRuntimeTest, JobPinnedTpIsPlannedAndTrained) {
-  // The job pins tp 2 on 2 measured ranks: the coordinator plans one cell of 2 and re-balancing
-  // says why it is off.
+  // The job pins tp 2 on 2 measured ranks: the coordinator plans one cell of 2.
   TempJob job(2, {}, "auto", "layout:\n  tp: 2\n", kTpModel);
   TrainOptions options;
   options.steps = 3;
@@ -129,8 +130,79 @@ TEST(TensorParallelRuntimeTest, JobPinnedTpIsPlannedAndTrained) {
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
   EXPECT_EQ(result->plan.tp, 2);
   ExpectSameParameters(SerialParameters(3, nullptr, kTpSpec), Flatten(result->layers));
-  EXPECT_THAT(log.str(), HasSubstr("re-balancing is off"));
+  EXPECT_THAT(log.str(), ::testing::Not(HasSubstr("re-balancing is off")));
 }
+
+struct RebalanceCase {
+  const char* name;
+  int ranks;
+  const char* layout;
+};
+void PrintTo(const RebalanceCase& c, std::ostream* os) { *os << c.name; }
+
+class TensorParallelRebalanceTest : public ::testing::TestWithParam<RebalanceCase> {};
+
+// Stage length (in layers) of the stage that holds `rank` in `plan`; 0 when the rank is idle.
+int64_t LayersOf(const partitioner::Plan& plan, int rank) {
+  for (const auto& stage : plan.stages) {
+    for (const auto& cell : stage.cells) {
+      for (int64_t device : cell.devices)
+        if (device == rank) return stage.layer_end - stage.layer_begin;
+    }
+  }
+  return 0;
+}
+
+TEST_P(TensorParallelRebalanceTest, MovesShardsBetweenCellsAndKeepsTheMath) {
+  const RebalanceCase& c = GetParam();
+  TempJob job(c.ranks, {}, "auto", c.layout, kTpModel);
+  // Nodes of two ranks each (one fleet entry per node, so that each gets its own measured figure
+  // when re-planning), so that the first plan (from the fleet file's equal figures: no calibration
+  // noise) puts one tensor-parallel cell on each node and balances the pipeline.
+  std::string fleet = "name: test-fleet\nnodes:\n";
+  for (int node = 0; node < c.ranks / 2; ++node)
+    absl::StrAppend(&fleet, "  - device: cpu\n    devices_per_node: 2\n    count: 1\n");
+  job.Write("fleet.yaml", fleet);
+  TrainOptions options;
+  options.steps = 5;
+  options.rebalance_patience = 1;
+  options.catalog_throughput = true;
+  std::ostringstream log;
+  options.out = &log;
+  // The first plan, as the coordinator makes it from the fleet file's figures.
+  auto first = orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), "auto");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->tp, 2);
+  ASSERT_EQ(first->tp * first->pp * first->dp, c.ranks);  // 8 ranks: dp 2, every rank busy
+  // EMULATION: from step 2 on, the cells of the last stage are 12x slower, so a re-plan hands one
+  // of their decoder blocks to the fast cells, shard by shard.
+  const partitioner::PlanStage& slow = first->stages.back();
+  ASSERT_GT(slow.layer_end - slow.layer_begin, 1) << "the first plan leaves no block to move";
+  const int slow_rank = static_cast<int>(slow.cells.front().devices.front());
+  for (const auto& cell : slow.cells) {
+    for (int64_t device : cell.devices)
+      options.slowdown_changes.push_back({static_cast<int>(device), 1, 12.0});
+  }
+  auto result = Train(job, c.ranks, options);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
+  EXPECT_GE(result->replans, 1) << log.str();
+  EXPECT_GE(result->layers_moved, 2) << log.str();  // a block's shards: one per tp rank
+  EXPECT_EQ(result->plan.tp, 2);                    // the re-plan keeps the plan's tp
+  EXPECT_EQ(result->plan.pp, 2);
+  EXPECT_LT(LayersOf(result->plan, slow_rank), LayersOf(*first, slow_rank)) << log.str();
+  EXPECT_THAT(result->replan_log, ::testing::Contains(HasSubstr("block.")));
+  EXPECT_THAT(result->replan_log, ::testing::Each(HasSubstr("drifted")));
+  EXPECT_THAT(result->replan_log, ::testing::Each(HasSubstr("tp=2")));
+  ExpectSameParameters(SerialParameters(5, nullptr, kTpSpec), Flatten(result->layers));
+  // Norms, row-parallel biases, embedding and head moved as each rank's own copy: still identical.
+  EXPECT_LT(result->tp_replica_difference, 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, TensorParallelRebalanceTest,
+    ::testing::Values(RebalanceCase{"Tp2Pp2", 4, "layout:\n  tp: 2\n  pp: 2\n"},
+                      RebalanceCase{"Tp2Pp2Dp2", 8, "layout:\n  tp: 2\n  pp: 2\n"}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(TensorParallelRuntimeTest, UnpinnedJobStillPlansTp1) {
   TempJob job(2, {}, "auto", "", kTpModel);
