@@ -31,16 +31,6 @@ struct EquivalenceCase {
 
 void PrintTo(const EquivalenceCase& c, std::ostream* os) { *os << c.name; }
 
-absl::StatusOr<TrainResult> Train(const TempJob& job, int ranks, TrainOptions options) {
-  options.collect_layers = true;
-  if (options.checkpoint_dir.empty()) options.checkpoint_dir = job.dir() + "/ckpt";
-  TrainLaunch launch;
-  launch.transport = "sim";
-  launch.ranks = ranks;
-  launch.timeout = absl::Seconds(30);
-  return RunTraining(job.Load(), TempJob::Catalog(), options, launch);
-}
-
 class EquivalenceTest : public ::testing::TestWithParam<EquivalenceCase> {};
 
 TEST_P(EquivalenceTest, MatchesSerialReference) {

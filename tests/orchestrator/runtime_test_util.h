@@ -19,6 +19,7 @@
 #include "orchestrator/job_config.h"
 #include "orchestrator/model/layer_state.h"
 #include "orchestrator/model/serial_trainer.h"
+#include "orchestrator/runtime/train_job.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/plan.h"
 #include "partitioner/plan_json.h"
@@ -213,6 +214,20 @@ inline void ExpectSameParameters(const std::map<std::string, std::vector<float>>
   EXPECT_LT(sum / n, kMeanTolerance) << "worst " << worst;
   if (std::getenv("TANGRAM_TEST_VERBOSE"))
     std::cerr << "worst " << worst << " mean " << sum / n << "\n";
+}
+
+// Trains `job` on `ranks` simulated ranks (threads in this process), collecting every rank's
+// layers for comparison with the serial reference; checkpoints go under the job's directory unless
+// `options` name another.
+inline absl::StatusOr<orchestrator::TrainResult> Train(const TempJob& job, int ranks,
+                                                       orchestrator::TrainOptions options) {
+  options.collect_layers = true;
+  if (options.checkpoint_dir.empty()) options.checkpoint_dir = job.dir() + "/ckpt";
+  orchestrator::TrainLaunch launch;
+  launch.transport = "sim";
+  launch.ranks = ranks;
+  launch.timeout = absl::Seconds(30);
+  return orchestrator::RunTraining(job.Load(), TempJob::Catalog(), options, launch);
 }
 
 }  // namespace tangram::testing

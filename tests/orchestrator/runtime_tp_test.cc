@@ -22,16 +22,6 @@ using orchestrator::TrainOptions;
 using orchestrator::TrainResult;
 using ::testing::HasSubstr;
 
-absl::StatusOr<TrainResult> Train(const TempJob& job, int ranks, TrainOptions options) {
-  options.collect_layers = true;
-  if (options.checkpoint_dir.empty()) options.checkpoint_dir = job.dir() + "/ckpt";
-  TrainLaunch launch;
-  launch.transport = "sim";
-  launch.ranks = ranks;
-  launch.timeout = absl::Seconds(30);
-  return RunTraining(job.Load(), TempJob::Catalog(), options, launch);
-}
-
 std::string PlanFile(const TempJob& job, const partitioner::Plan& plan,
                      const std::string& name = "plan.json") {
   return job.Write(name, partitioner::PlanToJsonString(plan));
