@@ -48,12 +48,8 @@ class Attention final : public GptLayerBase {
                               P(lnw_), P(lnb_), n, C());
     kernels::MatmulForward(ctx.qkv.data(), ctx.ln.data(), P(qkvw_), P(qkvb_), n, C(), 3 * Cl());
     kernels::AttentionForward(ctx.atty.data(), ctx.att.data(), ctx.qkv.data(), b, t, Cl(), Heads());
-    Tensor out = Tensor::Zeros("", {b, t, C()});
-    // The bias joins once, on tensor-parallel rank 0, so the group's sum holds it once.
-    kernels::MatmulForward(out.data.data(), ctx.atty.data(), P(projw_),
-                           tp_rank() == 0 ? P(projb_) : nullptr, n, Cl(), C());
-    TANGRAM_RETURN_IF_ERROR(SumOverGroup(out.data));
-    for (int64_t i = 0; i < n * C(); ++i) out.data[i] += x.data[i];
+    TANGRAM_ASSIGN_OR_RETURN(
+        Tensor out, RowParallelPlusResidual(ctx.atty.data(), projw_, projb_, x, b, t, Cl()));
     TANGRAM_RETURN_IF_ERROR(contexts_.Put(mb.id, std::move(ctx)));
     return out;
   }
@@ -129,11 +125,8 @@ class Mlp final : public GptLayerBase {
                               P(lnw_), P(lnb_), n, C());
     kernels::MatmulForward(ctx.fc.data(), ctx.ln.data(), P(fcw_), P(fcb_), n, C(), Fl());
     kernels::GeluForward(ctx.gelu.data(), ctx.fc.data(), n * Fl());
-    Tensor out = Tensor::Zeros("", {b, t, C()});
-    kernels::MatmulForward(out.data.data(), ctx.gelu.data(), P(projw_),
-                           tp_rank() == 0 ? P(projb_) : nullptr, n, Fl(), C());
-    TANGRAM_RETURN_IF_ERROR(SumOverGroup(out.data));
-    for (int64_t i = 0; i < n * C(); ++i) out.data[i] += x.data[i];
+    TANGRAM_ASSIGN_OR_RETURN(
+        Tensor out, RowParallelPlusResidual(ctx.gelu.data(), projw_, projb_, x, b, t, Fl()));
     TANGRAM_RETURN_IF_ERROR(contexts_.Put(mb.id, std::move(ctx)));
     return out;
   }

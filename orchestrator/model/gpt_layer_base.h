@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "orchestrator/model/gpt_layers.h"
+#include "orchestrator/model/kernels.h"
 #include "orchestrator/model/layer.h"
 
 namespace tangram::train::gpt_internal {
@@ -50,6 +51,18 @@ class GptLayerBase : public Layer {
       return absl::Status(s.code(),
                           absl::StrCat(name_, ": tensor-parallel allreduce: ", s.message()));
     return s;
+  }
+  // A block's row-parallel output: x + Σ over the tensor-parallel group of input[n × k] ·
+  // W[k × C] + bias. The bias joins on tp rank 0 only, so that the group's sum holds it once.
+  absl::StatusOr<Tensor> RowParallelPlusResidual(const float* input, int weight, int bias,
+                                                 const Tensor& x, int64_t b, int64_t t, int64_t k) {
+    const int64_t n = b * t, c = spec_.hidden;
+    Tensor out = Tensor::Zeros("", {b, t, c});
+    kernels::MatmulForward(out.data.data(), input, P(weight), tp_rank() == 0 ? P(bias) : nullptr, n,
+                           k, c);
+    if (absl::Status s = SumOverGroup(out.data); !s.ok()) return s;
+    for (int64_t i = 0; i < n * c; ++i) out.data[i] += x.data[i];
+    return out;
   }
   float* P(int i) { return params_[i].data.data(); }
   float* G(int i) { return grads_[i].data.data(); }
