@@ -126,7 +126,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       members[r] = stage.cells[r].devices[0];
       window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
     }
-    stage.allreduce_s = AllreduceTime(
+    stage.allreduce_s = GradientAllreduceTime(
         SummarizeGroup(members), GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
         &stage.allreduce_algorithm);
     if (!training_.overlap_grad_reduce) window = 0;  // the reduction starts after the backward

@@ -15,12 +15,6 @@ using partitioner::Plan;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-// The cost model's ring: 2(q−1)α + 2(q−1)/q · n / bw.
-double Ring(int64_t q, double n, double gbs, double alpha) {
-  if (q <= 1) return 0;
-  return 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * n / (gbs * 1e9);
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan& plan, int chunks) {
@@ -55,32 +49,9 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan&
 
 double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
                         const std::string& algorithm, std::string* chosen) {
-  const partitioner::NetworkSpec& net = cost.fleet().network;
-  const bool multi_island = group.parts.size() > 1;
-  if (algorithm == "auto" || !multi_island || group.size() <= 1 || bytes <= 0) {
-    return cost.AllreduceTime(group, bytes, chosen);
-  }
-  double slowest = group.parts[0].member_gbs;
-  for (const auto& p : group.parts) slowest = std::min(slowest, p.member_gbs);
-  if (algorithm == "ring") {
-    if (chosen != nullptr) *chosen = "ring";
-    return Ring(group.size(), bytes, std::min(slowest, group.inter_island_gbs),
-                net.inter_island_latency_us * 1e-6);
-  }
-  // Hierarchical: a ring inside each island (reduce-scatter + allgather), then across islands on
-  // the shards of the smallest island.
-  double inside = 0;
-  int64_t smallest = group.size();
-  for (const auto& p : group.parts) {
-    const double alpha =
-        (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
-    inside =
-        std::max(inside, Ring(p.members, bytes, p.nodes > 1 ? p.member_gbs : p.intra_gbs, alpha));
-    smallest = std::min(smallest, p.members);
-  }
-  if (chosen != nullptr) *chosen = "hierarchical";
-  return inside + Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
-                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
+  auto parsed = partitioner::ParseAllreduceAlgorithm(algorithm);
+  return cost.comm().AllreduceTime(
+      group, bytes, parsed.ok() ? *parsed : partitioner::AllreduceAlgorithm::kAuto, chosen);
 }
 
 absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
@@ -88,12 +59,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   const auto& slots = cost.slots();
   TANGRAM_RETURN_IF_ERROR(
       partitioner::ValidatePlan(plan, static_cast<int64_t>(slots.size()), cost.num_layers()));
-  if (options.allreduce != "auto" && options.allreduce != "ring" &&
-      options.allreduce != "hierarchical") {
-    return absl::InvalidArgumentError(absl::StrCat("unknown allreduce algorithm \"",
-                                                   options.allreduce,
-                                                   "\" (known: auto, ring, hierarchical)"));
-  }
+  TANGRAM_RETURN_IF_ERROR(partitioner::ParseAllreduceAlgorithm(options.allreduce).status());
   if (!options.device_slowdown.empty() && options.device_slowdown.size() != slots.size()) {
     return absl::InvalidArgumentError("device_slowdown needs one entry per fleet device");
   }
@@ -208,7 +174,6 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   w.rows.resize(pp);
   std::vector<int64_t> members(dp);
   double largest = -1;
-  const double bucket_bytes = options.bucket_mib * 1024 * 1024;
   for (int s = 0; s < pp; ++s) {
     RowWork& row = w.rows[s];
     for (int r = 0; r < dp; ++r) {
@@ -225,7 +190,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       most = std::max(most, bytes[c]);
     }
     row.buckets = static_cast<int32_t>(
-        std::clamp<double>(std::ceil(most / bucket_bytes), 1, options.max_buckets));
+        partitioner::GradientBuckets(most, options.bucket_mib, options.max_buckets));
     row.bucket_s.resize(chunks);
     std::string algorithm = "none";
     for (int c = 0; c < chunks; ++c) {
