@@ -112,6 +112,9 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
     if (pp) l.pp = static_cast<int>(*pp);
     if (dp) l.dp = static_cast<int>(*dp);
     if (vs) l.virtual_stages = static_cast<int>(*vs);
+    TANGRAM_ASSIGN_OR_RETURN(auto split,
+                             layout->OptionalEnum("chunk_split", {"decoder", "all_layers"}));
+    if (split == "all_layers") l.chunk_split = partitioner::ChunkSplit::kAllLayers;
     TANGRAM_RETURN_IF_ERROR(layout->RejectUnknownKeys());
   }
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());

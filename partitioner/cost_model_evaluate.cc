@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "partitioner/chunks.h"
 #include "partitioner/cost_model.h"
 
 namespace tangram::partitioner {
@@ -48,6 +49,14 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
                                       plan->stages[s].layer_end);
     }
   }
+  // Interleaved: the activations a rank holds at its peak depend on its chunks (chunks.h), the
+  // same figure the simulator reaches; equal chunks when the stages cannot be split as pinned
+  // (the simulator then refuses the plan and says why).
+  std::vector<std::pair<int64_t, int64_t>> chunk_ranges;
+  if (v > 1) {
+    auto ranges = ChunkRanges(*plan, v, training_.layout.chunk_split);
+    if (ranges.ok()) chunk_ranges = *std::move(ranges);
+  }
   std::vector<double> sum_c(dp, 0), max_c(dp, 0);
   std::vector<int> max_stage(dp, 0);
   double optimizer = 0;
@@ -76,7 +85,13 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       if (s + 1 < pp)
         cell.send_s += LinkTime(first, plan->stages[s + 1].cells[r].devices[0], bytes);
       if (s > 0) cell.send_s += LinkTime(first, plan->stages[s - 1].cells[r].devices[0], bytes);
-      const double in_flight = std::min<double>(pp - s, static_cast<double>(rep.micro_batches));
+      std::vector<double> chunk_bytes(v, 1.0);
+      for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
+        const auto [lb, le] = chunk_ranges[c * pp + s];
+        chunk_bytes[c] = StageMemory(tp, dp, lb, le, 1, b).activations -
+                         StageMemory(tp, dp, lb, le, 0, b).activations;
+      }
+      const double in_flight = PeakInFlight(s, pp, rep.micro_batches, chunk_bytes);
       MemoryBreakdown m = StageMemory(tp, dp, stage.layer_begin, stage.layer_end, in_flight, b);
       cell.memory_gib = m.total() / kGiB;
       cell.capacity_gib = CapacityBytes(group) / kGiB;

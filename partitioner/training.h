@@ -25,9 +25,13 @@ inline const char* RecomputeName(Recompute r) {
   return r == Recompute::kNone ? "none" : r == Recompute::kSelective ? "selective" : "full";
 }
 
+// How an interleaved stage's layers split over its model chunks (chunks.h).
+enum class ChunkSplit { kDecoder, kAllLayers };
+
 // A parallel layout fixed by the user (to re-simulate a run exactly as it ran); unset = search.
 struct PinnedLayout {
   std::optional<int> tp, pp, dp, virtual_stages;
+  ChunkSplit chunk_split = ChunkSplit::kDecoder;
 };
 
 struct TrainingSpec {

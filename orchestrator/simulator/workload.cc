@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/chunks.h"
 
 namespace tangram::simulator::internal {
 namespace {
@@ -16,36 +17,6 @@ using partitioner::Plan;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 }  // namespace
-
-absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan& plan, int chunks) {
-  const int pp = plan.pp;
-  std::vector<int64_t> len(static_cast<size_t>(pp) * chunks);
-  for (int s = 0; s < pp; ++s) {
-    // The decoder blocks of the stage go evenly over its chunks; the embedding (first layer of
-    // the model) stays with the first chunk, the head (last layer) with the last, as in
-    // Megatron-LM, so the chunks carry equal work.
-    const bool embedding = s == 0, head = s + 1 == pp;
-    const int64_t n = plan.stages[s].layer_end - plan.stages[s].layer_begin;
-    const int64_t body = n - (embedding ? 1 : 0) - (head ? 1 : 0);
-    if (body < chunks) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stage ", s, " has ", body, " decoder layers, fewer than ", chunks, " virtual stages"));
-    }
-    for (int c = 0; c < chunks; ++c) {
-      int64_t l = body / chunks + (c < body % chunks ? 1 : 0);
-      if (embedding && c == 0) ++l;
-      if (head && c + 1 == chunks) ++l;
-      len[c * pp + s] = l;
-    }
-  }
-  std::vector<std::pair<int64_t, int64_t>> out(len.size());
-  int64_t cursor = plan.stages[0].layer_begin;
-  for (size_t k = 0; k < len.size(); ++k) {
-    out[k] = {cursor, cursor + len[k]};
-    cursor += len[k];
-  }
-  return out;
-}
 
 double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
                         const std::string& algorithm, std::string* chosen) {
@@ -79,7 +50,8 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   if (schedule->interleaved() && chunks == 1) {
     TANGRAM_ASSIGN_OR_RETURN(schedule, CreateSchedule("1f1b"));  // what Megatron-LM runs then
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto ranges, ChunkRanges(plan, chunks));
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto ranges, partitioner::ChunkRanges(plan, chunks, cost.training().layout.chunk_split));
 
   const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
   Workload w;
