@@ -117,7 +117,6 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
     c.byte_rate_.push_back(byte_rate);
     c.group_tflops_.push_back(tflops);
     c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
-    c.summed_peak_tflops_ += g.device.peak_tflops_bf16 * static_cast<double>(g.num_devices());
   }
   c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
   c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });

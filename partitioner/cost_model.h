@@ -202,7 +202,6 @@ class CostModel {
   CommModel comm_;
   std::vector<double> group_tflops_;
   double summed_tflops_ = 0;
-  double summed_peak_tflops_ = 0;
   // Per group: FLOP/s of matmuls and bytes/s of memory-bound kernels (bytes/s is infinite when
   // the group is measured: its figure already contains them).
   std::vector<double> flop_rate_, byte_rate_;

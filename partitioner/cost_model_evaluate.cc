@@ -161,7 +161,17 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   p.step_time_s = pipeline + exposed + optimizer;
   const double flops = ModelFlopsPerStep();
   p.tokens_per_s = static_cast<double>(plan->global_batch * model_.seq_len) / p.step_time_s;
-  p.mfu = flops / p.step_time_s / (summed_peak_tflops_ * 1e12);
+  // MFU, one definition for plan and simulate (docs/partitioner.md): model FLOPs per second ÷ the
+  // summed catalog peak of the devices the plan uses; devices it leaves idle (unused_devices)
+  // are listed, not counted.
+  double used_peak = 0;
+  for (const PlanStage& st : plan->stages) {
+    for (const PlanCell& c : st.cells) {
+      for (int64_t d : c.devices)
+        used_peak += fleet_.groups[slots_[d].group].device.peak_tflops_bf16;
+    }
+  }
+  p.mfu = flops / p.step_time_s / (used_peak * 1e12);
   p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
   const PlanCell& hot = plan->stages[max_stage[slowest]].cells[slowest];
   if (exposed > 0.15 * p.step_time_s) {

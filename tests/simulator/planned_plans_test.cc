@@ -27,7 +27,7 @@ const char* kKinds[] = {"H200", "H100", "A100-80G", "Ascend910B", "L40S", "MI300
 TEST(PlannedPlansTest, EveryPlanThePlannerEmitsSimulatesAndFits) {
   std::mt19937 rng(11);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  int simulated = 0;
+  int simulated = 0, unused = 0;
   for (int i = 0; i < 300; ++i) {
     std::string fleet;
     const int groups = pick(1, 3);
@@ -52,9 +52,16 @@ TEST(PlannedPlansTest, EveryPlanThePlannerEmitsSimulatesAndFits) {
     ASSERT_TRUE(step.ok()) << what << ": " << step.status();
     EXPECT_TRUE(step->fits_memory)
         << what << ": simulated peak " << step->peak_memory_fraction << " of capacity";
+    // One MFU definition (the devices the plan uses) in plan and simulate: MFU × step time is the
+    // same model FLOPs ÷ the same peak in both.
+    const double planned = plan->predicted.mfu * plan->predicted.step_time_s;
+    EXPECT_NEAR(step->mfu * step->step_time_s / planned, 1.0, 1e-9)
+        << what << " (" << plan->unused_devices.size() << " unused devices)";
+    unused += plan->unused_devices.empty() ? 0 : 1;
     ++simulated;
   }
   EXPECT_GT(simulated, 100);
+  EXPECT_GT(unused, 0);  // some plans leave devices idle, where the two definitions differed
 }
 
 // A plan whose last stage holds only the output head (layer L + 1) simulates.
