@@ -22,37 +22,76 @@ std::vector<double> Prefix(const std::vector<Layer>& layers, double (*f)(const L
 
 }  // namespace
 
-double BestMatmulEfficiency(const std::string& kind) {
-  // Maximum achievable matmul FLOPS (bf16, no sparsity) ÷ datasheet peak, as measured by
-  // mamf-finder and tabulated in S. Bekman, "Machine Learning Engineering",
-  // compute/accelerator/README.md: A100 SXM 267.9-271.2 of 312 (86-87 %), H100 SXM 792.1-794.5
-  // of 989 (80 %), GH200 821-829 of 989 (83-84 %), MI300X 781.9 of 1,300 (60 %). A800 is the
-  // A100 die, H800 and H200 the H100 die at the same 700 W (H200 gets H100's figure, not the
-  // 900 W GH200's). Kinds nobody has measured get 0.80, the median of the table.
-  struct Entry {
-    const char* kind;
-    double efficiency;
-  };
-  static constexpr Entry kMeasured[] = {
-      {"A100-80G", 0.86}, {"A800", 0.86}, {"H100", 0.80},
-      {"H800", 0.80},     {"H200", 0.80}, {"MI300X", 0.60},
-  };
-  for (const Entry& e : kMeasured) {
+namespace {
+
+// Maximum achievable matmul FLOPS (bf16, no sparsity) ÷ datasheet peak, as measured by
+// mamf-finder and tabulated in S. Bekman, "Machine Learning Engineering",
+// compute/accelerator/README.md: A100 SXM 267.9-271.2 of 312 (86-87 %), H100 SXM 792.1-794.5
+// of 989 (80 %), GH200 821-829 of 989 (83-84 %), MI300X 781.9 of 1,300 (60 %). A800 is the
+// A100 die, H800 and H200 the H100 die at the same 700 W (H200 gets H100's figure, not the
+// 900 W GH200's).
+struct Measured {
+  const char* kind;
+  double efficiency;
+};
+constexpr Measured kMeasured[] = {
+    {"A100-80G", 0.86}, {"A800", 0.86}, {"H100", 0.80},
+    {"H800", 0.80},     {"H200", 0.80}, {"MI300X", 0.60},
+};
+// An unmeasured kind takes the figure of its architecture's measured kind: the kernels (tensor
+// core generation, library) set what a best-shaped matmul reaches more than the product does.
+constexpr std::pair<const char*, double> kByArchitecture[] = {
+    {"ampere", 0.86}, {"hopper", 0.80}, {"cdna3", 0.60}};
+// Kinds with no measured architecture: 0.80, the median of the table.
+constexpr double kMedianBest = 0.80;
+
+double BestFor(const std::string& kind, const std::string& architecture, std::string* warning) {
+  for (const Measured& e : kMeasured) {
     if (kind == e.kind) return e.efficiency;
   }
-  return 0.80;
+  for (const auto& [arch, e] : kByArchitecture) {
+    if (architecture == arch) {
+      if (warning != nullptr) {
+        *warning = absl::StrFormat(
+            "%s: no measured matmul efficiency; using its architecture's (%s, %.2f of peak)", kind,
+            architecture, e);
+      }
+      return e;
+    }
+  }
+  if (warning != nullptr) {
+    *warning = absl::StrFormat(
+        "%s: no measured matmul efficiency for it or its architecture (%s); assuming %.2f of "
+        "peak (median of the measured kinds); give the fleet a measured_tflops",
+        kind, architecture.empty() ? "unknown" : architecture, kMedianBest);
+  }
+  return kMedianBest;
 }
 
-double SustainedMatmulFraction(const std::string& kind) {
-  const double ampere = kAmpereSustainedMatmul / BestMatmulEfficiency("A100-80G");
-  if (kind == "H100" || kind == "H800" || kind == "H200" || kind == "H20") {
-    return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestMatmulEfficiency("H100");
+double SustainedFor(const std::string& architecture) {
+  const double ampere = kAmpereSustainedMatmul / BestFor("A100-80G", "ampere", nullptr);
+  if (architecture == "hopper") {
+    return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestFor("H100", "hopper", nullptr);
   }
   return ampere;
 }
 
+}  // namespace
+
+double BestMatmulEfficiency(const std::string& kind) {
+  return BestFor(kind, KnownArchitecture(kind), nullptr);
+}
+
+double SustainedMatmulFraction(const std::string& kind) {
+  return SustainedFor(KnownArchitecture(kind));
+}
+
 double MatmulEfficiency(const std::string& kind) {
   return BestMatmulEfficiency(kind) * SustainedMatmulFraction(kind);
+}
+
+double MatmulEfficiency(const DeviceSpec& device, std::string* warning) {
+  return BestFor(device.kind, device.architecture, warning) * SustainedFor(device.architecture);
 }
 
 absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec& model,
@@ -106,8 +145,13 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
       byte_rate = std::numeric_limits<double>::infinity();
       tflops = *g.measured_tflops * model_flops / flops;
     } else {
-      const double gemm =
-          options.gemm_efficiency > 0 ? options.gemm_efficiency : MatmulEfficiency(g.device.kind);
+      std::string warning;
+      const double gemm = options.gemm_efficiency > 0 ? options.gemm_efficiency
+                                                      : MatmulEfficiency(g.device, &warning);
+      if (!warning.empty() &&
+          std::find(c.warnings_.begin(), c.warnings_.end(), warning) == c.warnings_.end()) {
+        c.warnings_.push_back(warning);
+      }
       flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
       byte_rate =
           g.device.memory_bandwidth_gbs * 1e9 * options.bandwidth_efficiency / g.emulate_slowdown;

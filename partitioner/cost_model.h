@@ -105,6 +105,10 @@ double SustainedMatmulFraction(const std::string& kind);
 
 // BestMatmulEfficiency(kind) × SustainedMatmulFraction(kind): the cost model's matmul rate ÷ peak.
 double MatmulEfficiency(const std::string& kind);
+// The same for a catalog entry: an unmeasured kind takes its architecture's figures (the fraction
+// sustained follows the architecture too); `warning` (optional) says so, or that neither the
+// kind nor its architecture was measured (then the median, 0.80 best-shape).
+double MatmulEfficiency(const DeviceSpec& device, std::string* warning);
 
 class CostModel {
  public:
@@ -117,6 +121,9 @@ class CostModel {
   const CostOptions& options() const { return options_; }
   const std::vector<Layer>& layers() const { return layers_; }
   const std::vector<DeviceSlot>& slots() const { return slots_; }
+  // What the model had to assume (an unmeasured kind's matmul efficiency), once each; the CLI
+  // prints them.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
   // Effective throughput of one device of `group` on this job, in model TFLOP/s: the model's
@@ -200,6 +207,7 @@ class CostModel {
   std::vector<Layer> layers_;
   std::vector<DeviceSlot> slots_;
   CommModel comm_;
+  std::vector<std::string> warnings_;
   std::vector<double> group_tflops_;
   double summed_tflops_ = 0;
   // Per group: FLOP/s of matmuls and bytes/s of memory-bound kernels (bytes/s is infinite when

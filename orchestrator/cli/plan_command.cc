@@ -116,6 +116,7 @@ class PlanCommand : public Command {
     const std::string& strategy = in.strategy;
     TANGRAM_ASSIGN_OR_RETURN(auto cost,
                              partitioner::CostModel::Create(in.fleet, in.model, in.training));
+    for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
     if (compare_) return Compare(cost, global);
 
     TANGRAM_ASSIGN_OR_RETURN(auto s, partitioner::CreateStrategy(strategy));
