@@ -38,12 +38,27 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
 
 absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                           const partitioner::DeviceCatalog& catalog) {
-  TANGRAM_ASSIGN_OR_RETURN(
-      YamlMap m, YamlMap::Of(doc.name, doc.root, "",
-                             {"name", "fleet", "model", "global_batch", "micro_batch", "precision",
-                              "zero_stage", "recompute", "strategy", "transport", "steps",
-                              "checkpoint_dir", "checkpoint_every", "seed", "learning_rate",
-                              "layout", "attention", "sequence_parallel", "overlap_grad_reduce"}));
+  TANGRAM_ASSIGN_OR_RETURN(YamlMap m, YamlMap::Of(doc.name, doc.root, "",
+                                                  {"name",
+                                                   "fleet",
+                                                   "model",
+                                                   "global_batch",
+                                                   "micro_batch",
+                                                   "precision",
+                                                   "zero_stage",
+                                                   "recompute",
+                                                   "strategy",
+                                                   "transport",
+                                                   "steps",
+                                                   "checkpoint_dir",
+                                                   "checkpoint_every",
+                                                   "seed",
+                                                   "learning_rate",
+                                                   "layout",
+                                                   "attention",
+                                                   "sequence_parallel",
+                                                   "overlap_grad_reduce",
+                                                   "grad_reduce_dtype"}));
   JobConfig job;
   job.path = doc.name;
   TANGRAM_ASSIGN_OR_RETURN(auto name, m.OptionalString("name"));
@@ -70,6 +85,11 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   t.sequence_parallel = sp.value_or(true);
   TANGRAM_ASSIGN_OR_RETURN(auto overlap, m.OptionalBool("overlap_grad_reduce"));
   t.overlap_grad_reduce = overlap.value_or(true);
+  TANGRAM_ASSIGN_OR_RETURN(auto grad_dtype, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
+  if (grad_dtype) {
+    t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
+                                                : partitioner::GradReduceDtype::kBf16;
+  }
   TANGRAM_ASSIGN_OR_RETURN(job.strategy, m.String("strategy"));
   TANGRAM_ASSIGN_OR_RETURN(job.transport, m.Enum("transport", {"sim", "mpi", "nccl"}));
   TANGRAM_ASSIGN_OR_RETURN(job.steps, m.Int("steps", 1, int64_t{1} << 40));
@@ -92,6 +112,9 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
     if (pp) l.pp = static_cast<int>(*pp);
     if (dp) l.dp = static_cast<int>(*dp);
     if (vs) l.virtual_stages = static_cast<int>(*vs);
+    TANGRAM_ASSIGN_OR_RETURN(auto split,
+                             layout->OptionalEnum("chunk_split", {"decoder", "all_layers"}));
+    if (split == "all_layers") l.chunk_split = partitioner::ChunkSplit::kAllLayers;
     TANGRAM_RETURN_IF_ERROR(layout->RejectUnknownKeys());
   }
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());

@@ -20,51 +20,78 @@ std::vector<double> Prefix(const std::vector<Layer>& layers, double (*f)(const L
   return out;
 }
 
-// Ring allreduce of n bytes over q members: 2(q−1)α + 2(q−1)/q·n/bw.
-double Ring(int64_t q, double n, double gbs, double alpha) {
-  if (q <= 1) return 0;
-  return 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * n / (gbs * 1e9);
+}  // namespace
+
+namespace {
+
+// Maximum achievable matmul FLOPS (bf16, no sparsity) ÷ datasheet peak, as measured by
+// mamf-finder and tabulated in S. Bekman, "Machine Learning Engineering",
+// compute/accelerator/README.md: A100 SXM 267.9-271.2 of 312 (86-87 %), H100 SXM 792.1-794.5
+// of 989 (80 %), GH200 821-829 of 989 (83-84 %), MI300X 781.9 of 1,300 (60 %). A800 is the
+// A100 die, H800 and H200 the H100 die at the same 700 W (H200 gets H100's figure, not the
+// 900 W GH200's).
+struct Measured {
+  const char* kind;
+  double efficiency;
+};
+constexpr Measured kMeasured[] = {
+    {"A100-80G", 0.86}, {"A800", 0.86}, {"H100", 0.80},
+    {"H800", 0.80},     {"H200", 0.80}, {"MI300X", 0.60},
+};
+// An unmeasured kind takes the figure of its architecture's measured kind: the kernels (tensor
+// core generation, library) set what a best-shaped matmul reaches more than the product does.
+constexpr std::pair<const char*, double> kByArchitecture[] = {
+    {"ampere", 0.86}, {"hopper", 0.80}, {"cdna3", 0.60}};
+// Kinds with no measured architecture: 0.80, the median of the table.
+constexpr double kMedianBest = 0.80;
+
+double BestFor(const std::string& kind, const std::string& architecture, std::string* warning) {
+  for (const Measured& e : kMeasured) {
+    if (kind == e.kind) return e.efficiency;
+  }
+  for (const auto& [arch, e] : kByArchitecture) {
+    if (architecture == arch) {
+      if (warning != nullptr) {
+        *warning = absl::StrFormat(
+            "%s: no measured matmul efficiency; using its architecture's (%s, %.2f of peak)", kind,
+            architecture, e);
+      }
+      return e;
+    }
+  }
+  if (warning != nullptr) {
+    *warning = absl::StrFormat(
+        "%s: no measured matmul efficiency for it or its architecture (%s); assuming %.2f of "
+        "peak (median of the measured kinds); give the fleet a measured_tflops",
+        kind, architecture.empty() ? "unknown" : architecture, kMedianBest);
+  }
+  return kMedianBest;
+}
+
+double SustainedFor(const std::string& architecture) {
+  const double ampere = kAmpereSustainedMatmul / BestFor("A100-80G", "ampere", nullptr);
+  if (architecture == "hopper") {
+    return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestFor("H100", "hopper", nullptr);
+  }
+  return ampere;
 }
 
 }  // namespace
 
 double BestMatmulEfficiency(const std::string& kind) {
-  // Maximum achievable matmul FLOPS (bf16, no sparsity) ÷ datasheet peak, as measured by
-  // mamf-finder and tabulated in S. Bekman, "Machine Learning Engineering",
-  // compute/accelerator/README.md: A100 SXM 267.9-271.2 of 312 (86-87 %), H100 SXM 792.1-794.5
-  // of 989 (80 %), GH200 821-829 of 989 (83-84 %), MI300X 781.9 of 1,300 (60 %). A800 is the
-  // A100 die, H800 and H200 the H100 die at the same 700 W (H200 gets H100's figure, not the
-  // 900 W GH200's). Kinds nobody has measured get 0.80, the median of the table.
-  struct Entry {
-    const char* kind;
-    double efficiency;
-  };
-  static constexpr Entry kMeasured[] = {
-      {"A100-80G", 0.86}, {"A800", 0.86}, {"H100", 0.80},
-      {"H800", 0.80},     {"H200", 0.80}, {"MI300X", 0.60},
-  };
-  for (const Entry& e : kMeasured) {
-    if (kind == e.kind) return e.efficiency;
-  }
-  return 0.80;
+  return BestFor(kind, KnownArchitecture(kind), nullptr);
 }
 
 double SustainedMatmulFraction(const std::string& kind) {
-  const double ampere = kAmpereSustainedMatmul / BestMatmulEfficiency("A100-80G");
-  if (kind == "H100" || kind == "H800" || kind == "H200" || kind == "H20") {
-    return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestMatmulEfficiency("H100");
-  }
-  return ampere;
+  return SustainedFor(KnownArchitecture(kind));
 }
 
 double MatmulEfficiency(const std::string& kind) {
   return BestMatmulEfficiency(kind) * SustainedMatmulFraction(kind);
 }
 
-int64_t AllreduceGroup::size() const {
-  int64_t n = 0;
-  for (const Part& p : parts) n += p.members;
-  return n;
+double MatmulEfficiency(const DeviceSpec& device, std::string* warning) {
+  return BestFor(device.kind, device.architecture, warning) * SustainedFor(device.architecture);
 }
 
 absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec& model,
@@ -88,6 +115,7 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.options_ = options;
   c.layers_ = BuildLayers(model, training, options.layers);
   c.slots_ = FlattenFleet(fleet);
+  c.comm_ = CommModel(fleet, c.slots_);
   c.fwd_flops_ = Prefix(c.layers_, [](const Layer& l) { return l.forward_flops_per_token; });
   c.bwd_flops_ = Prefix(c.layers_, [](const Layer& l) {
     return l.backward_flops_per_token + l.recompute_flops_per_token;
@@ -117,8 +145,13 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
       byte_rate = std::numeric_limits<double>::infinity();
       tflops = *g.measured_tflops * model_flops / flops;
     } else {
-      const double gemm =
-          options.gemm_efficiency > 0 ? options.gemm_efficiency : MatmulEfficiency(g.device.kind);
+      std::string warning;
+      const double gemm = options.gemm_efficiency > 0 ? options.gemm_efficiency
+                                                      : MatmulEfficiency(g.device, &warning);
+      if (!warning.empty() &&
+          std::find(c.warnings_.begin(), c.warnings_.end(), warning) == c.warnings_.end()) {
+        c.warnings_.push_back(warning);
+      }
       flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
       byte_rate =
           g.device.memory_bandwidth_gbs * 1e9 * options.bandwidth_efficiency / g.emulate_slowdown;
@@ -128,7 +161,6 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
     c.byte_rate_.push_back(byte_rate);
     c.group_tflops_.push_back(tflops);
     c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
-    c.summed_peak_tflops_ += g.device.peak_tflops_bf16 * static_cast<double>(g.num_devices());
   }
   c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
   c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
@@ -172,9 +204,7 @@ double CostModel::TpCommTime(int group, int tp, int64_t begin, int64_t end,
   if (tp <= 1) return 0;
   double bytes = micro_batch * static_cast<double>(model_.seq_len) * model_.hidden *
                  ActivationElementBytes(training_.precision);
-  double one = Ring(tp, bytes, fleet_.groups[group].device.intra_node_link_gbs,
-                    fleet_.network.intra_node_latency_us * 1e-6);
-  return one * Sum(collectives_, begin, end);
+  return comm_.TpAllreduceTime(group, tp, bytes) * Sum(collectives_, begin, end);
 }
 
 CostModel::CellCost CostModel::Cell(int group, int tp, int64_t begin, int64_t end,
@@ -192,27 +222,10 @@ double CostModel::BoundaryBytes(int tp, double micro_batch) const {
          ActivationElementBytes(training_.precision) / tp;
 }
 
-double CostModel::LinkGbs(int64_t from, int64_t to) const {
-  const DeviceSlot& a = slots_[from];
-  const DeviceSlot& b = slots_[to];
-  const NodeGroup& ga = fleet_.groups[a.group];
-  const NodeGroup& gb = fleet_.groups[b.group];
-  if (a.node == b.node) {
-    return std::min(ga.device.intra_node_link_gbs, gb.device.intra_node_link_gbs);
-  }
-  double nic = std::min(ga.nic_gbps / ga.devices_per_node, gb.nic_gbps / gb.devices_per_node) / 8;
-  if (a.island == b.island) return nic;
-  int dpn = std::max(ga.devices_per_node, gb.devices_per_node);
-  return std::min(nic, fleet_.network.inter_island_gbps / dpn / 8);
-}
+double CostModel::LinkGbs(int64_t from, int64_t to) const { return comm_.LinkGbs(from, to); }
 
 double CostModel::LinkLatency(int64_t from, int64_t to) const {
-  const DeviceSlot& a = slots_[from];
-  const DeviceSlot& b = slots_[to];
-  const NetworkSpec& n = fleet_.network;
-  if (a.node == b.node) return n.intra_node_latency_us * 1e-6;
-  if (a.island == b.island) return n.inter_node_latency_us * 1e-6;
-  return n.inter_island_latency_us * 1e-6;
+  return comm_.LinkLatency(from, to);
 }
 
 double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
@@ -220,8 +233,7 @@ double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
 }
 
 double CostModel::GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const {
-  double element = training_.precision == Precision::kFp32 ? 4 : 2;
-  double bytes = Sum(params_, begin, end) / tp * element;
+  const double bytes = Sum(params_, begin, end) / tp * GradReduceElementBytes(training_);
   // ZeRO-3 reduce-scatters the gradients (half an allreduce); its gathers are per micro-batch.
   return training_.zero_stage == 3 ? 0.5 * bytes : bytes;
 }
@@ -235,70 +247,19 @@ double CostModel::ParameterGatherTime(const AllreduceGroup& group, int tp, int64
 }
 
 AllreduceGroup CostModel::SummarizeGroup(std::span<const int64_t> devices) const {
-  AllreduceGroup out;
-  std::map<int, size_t> part_of;
-  std::map<int, std::vector<int64_t>> nodes;
-  out.inter_island_gbs = std::numeric_limits<double>::infinity();
-  for (int64_t d : devices) {
-    const DeviceSlot& s = slots_[d];
-    const NodeGroup& g = fleet_.groups[s.group];
-    auto [it, fresh] = part_of.emplace(s.island, out.parts.size());
-    if (fresh) {
-      out.parts.push_back({s.island, 0, 0, std::numeric_limits<double>::infinity(),
-                           std::numeric_limits<double>::infinity()});
-    }
-    AllreduceGroup::Part& p = out.parts[it->second];
-    ++p.members;
-    std::vector<int64_t>& n = nodes[s.island];
-    if (std::find(n.begin(), n.end(), s.node) == n.end()) n.push_back(s.node);
-    p.member_gbs = std::min(p.member_gbs, g.nic_gbps / g.devices_per_node / 8);
-    p.intra_gbs = std::min(p.intra_gbs, g.device.intra_node_link_gbs);
-    out.inter_island_gbs =
-        std::min(out.inter_island_gbs, fleet_.network.inter_island_gbps / g.devices_per_node / 8);
-  }
-  for (AllreduceGroup::Part& p : out.parts) p.nodes = static_cast<int64_t>(nodes[p.island].size());
-  return out;
+  return comm_.Summarize(devices);
 }
 
 double CostModel::AllreduceTime(const AllreduceGroup& group, double bytes,
                                 std::string* algorithm) const {
-  const NetworkSpec& net = fleet_.network;
-  int64_t q = group.size();
-  auto set = [&](const char* name) {
-    if (algorithm != nullptr) *algorithm = name;
-  };
-  if (q <= 1 || bytes <= 0) {
-    set("none");
-    return 0;
-  }
-  if (group.parts.size() == 1 && group.parts[0].nodes == 1) {
-    set("intra-node");
-    return Ring(q, bytes, group.parts[0].intra_gbs, net.intra_node_latency_us * 1e-6);
-  }
-  double slowest = std::numeric_limits<double>::infinity();
-  for (const auto& p : group.parts) slowest = std::min(slowest, p.member_gbs);
-  if (group.parts.size() == 1) {
-    set("ring");
-    return Ring(q, bytes, slowest, net.inter_node_latency_us * 1e-6);
-  }
-  // Flat ring across islands: every step waits for the slowest hop.
-  double ring =
-      Ring(q, bytes, std::min(slowest, group.inter_island_gbs), net.inter_island_latency_us * 1e-6);
-  // Hierarchical: reduce-scatter inside each island, allreduce the shards across islands,
-  // allgather inside each island.
-  double inside = 0;
-  int64_t smallest = q;
-  for (const auto& p : group.parts) {
-    double alpha = (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
-    double gbs = p.nodes > 1 ? p.member_gbs : p.intra_gbs;
-    inside = std::max(inside, Ring(p.members, bytes, gbs, alpha));  // RS + AG = one allreduce
-    smallest = std::min(smallest, p.members);
-  }
-  double across = Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
-                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
-  double hierarchical = inside + across;
-  set(hierarchical < ring ? "hierarchical" : "ring");
-  return std::min(ring, hierarchical);
+  return comm_.AllreduceTime(group, bytes, AllreduceAlgorithm::kAuto, algorithm);
+}
+
+double CostModel::GradientAllreduceTime(const AllreduceGroup& group, double bytes,
+                                        std::string* algorithm) const {
+  return comm_.BucketedAllreduceTime(
+      group, bytes, GradientBuckets(bytes, options_.bucket_mib, options_.max_buckets),
+      AllreduceAlgorithm::kAuto, algorithm);
 }
 
 MemoryBreakdown CostModel::StageMemory(int tp, int dp, int64_t begin, int64_t end, double in_flight,

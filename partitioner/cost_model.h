@@ -56,6 +56,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "partitioner/comm_model.h"
 #include "partitioner/fleet.h"
 #include "partitioner/layers.h"
 #include "partitioner/model.h"
@@ -72,26 +73,16 @@ struct CostOptions {
   double bandwidth_efficiency = 0.8;
   LayerOptions layers;
   double comm_buffer_gib = 0.5;  // gradient buckets and collective-library buffers, per device
-  double reserved_gib = 1.0;     // runtime context and allocator fragmentation, per device
+  // Gradient buckets (PyTorch DDP's and the simulator's defaults): a stage's gradients are
+  // reduced in ceil(bytes ÷ bucket) allreduces, at most max_buckets, each paying its α terms.
+  double bucket_mib = 25;
+  int max_buckets = 64;
+  double reserved_gib = 1.0;  // runtime context and allocator fragmentation, per device
 };
 
 struct MemoryBreakdown {  // bytes per device
   double weights = 0, gradients = 0, optimizer = 0, activations = 0, buffers = 0;
   double total() const { return weights + gradients + optimizer + activations + buffers; }
-};
-
-// The members of one allreduce, summarised per island (all that the α-β formulas need).
-struct AllreduceGroup {
-  struct Part {
-    int island = 0;
-    int64_t members = 0;
-    int64_t nodes = 0;      // distinct nodes among the members
-    double member_gbs = 0;  // slowest member's network bandwidth, GB/s
-    double intra_gbs = 0;   // slowest member's intra-node link, GB/s
-  };
-  std::vector<Part> parts;
-  double inter_island_gbs = 0;  // per member across islands
-  int64_t size() const;
 };
 
 // The fraction of `kind`'s catalog bf16 peak that its best-shaped matmuls achieve on an idle
@@ -114,6 +105,10 @@ double SustainedMatmulFraction(const std::string& kind);
 
 // BestMatmulEfficiency(kind) × SustainedMatmulFraction(kind): the cost model's matmul rate ÷ peak.
 double MatmulEfficiency(const std::string& kind);
+// The same for a catalog entry: an unmeasured kind takes its architecture's figures (the fraction
+// sustained follows the architecture too); `warning` (optional) says so, or that neither the
+// kind nor its architecture was measured (then the median, 0.80 best-shape).
+double MatmulEfficiency(const DeviceSpec& device, std::string* warning);
 
 class CostModel {
  public:
@@ -126,6 +121,9 @@ class CostModel {
   const CostOptions& options() const { return options_; }
   const std::vector<Layer>& layers() const { return layers_; }
   const std::vector<DeviceSlot>& slots() const { return slots_; }
+  // What the model had to assume (an unmeasured kind's matmul efficiency), once each; the CLI
+  // prints them.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
   // Effective throughput of one device of `group` on this job, in model TFLOP/s: the model's
@@ -174,6 +172,11 @@ class CostModel {
   // The faster of ring and hierarchical; `algorithm` (optional) receives which.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
                        std::string* algorithm = nullptr) const;
+  // The gradient reduction of `bytes` in buckets (CostOptions::bucket_mib), α per bucket.
+  double GradientAllreduceTime(const AllreduceGroup& group, double bytes,
+                               std::string* algorithm = nullptr) const;
+  // The shared α-β model (comm_model.h) this cost model uses.
+  const CommModel& comm() const { return comm_; }
 
   // Memory of one device of a stage (see the file comment). `in_flight` micro-batches.
   MemoryBreakdown StageMemory(int tp, int dp, int64_t begin, int64_t end, double in_flight,
@@ -203,9 +206,10 @@ class CostModel {
   CostOptions options_;
   std::vector<Layer> layers_;
   std::vector<DeviceSlot> slots_;
+  CommModel comm_;
+  std::vector<std::string> warnings_;
   std::vector<double> group_tflops_;
   double summed_tflops_ = 0;
-  double summed_peak_tflops_ = 0;
   // Per group: FLOP/s of matmuls and bytes/s of memory-bound kernels (bytes/s is infinite when
   // the group is measured: its figure already contains them).
   std::vector<double> flop_rate_, byte_rate_;

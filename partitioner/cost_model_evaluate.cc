@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "partitioner/chunks.h"
 #include "partitioner/cost_model.h"
 
 namespace tangram::partitioner {
@@ -48,6 +49,14 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
                                       plan->stages[s].layer_end);
     }
   }
+  // Interleaved: the activations a rank holds at its peak depend on its chunks (chunks.h), the
+  // same figure the simulator reaches; equal chunks when the stages cannot be split as pinned
+  // (the simulator then refuses the plan and says why).
+  std::vector<std::pair<int64_t, int64_t>> chunk_ranges;
+  if (v > 1) {
+    auto ranges = ChunkRanges(*plan, v, training_.layout.chunk_split);
+    if (ranges.ok()) chunk_ranges = *std::move(ranges);
+  }
   std::vector<double> sum_c(dp, 0), max_c(dp, 0);
   std::vector<int> max_stage(dp, 0);
   double optimizer = 0;
@@ -76,7 +85,13 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       if (s + 1 < pp)
         cell.send_s += LinkTime(first, plan->stages[s + 1].cells[r].devices[0], bytes);
       if (s > 0) cell.send_s += LinkTime(first, plan->stages[s - 1].cells[r].devices[0], bytes);
-      const double in_flight = std::min<double>(pp - s, static_cast<double>(rep.micro_batches));
+      std::vector<double> chunk_bytes(v, 1.0);
+      for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
+        const auto [lb, le] = chunk_ranges[c * pp + s];
+        chunk_bytes[c] = StageMemory(tp, dp, lb, le, 1, b).activations -
+                         StageMemory(tp, dp, lb, le, 0, b).activations;
+      }
+      const double in_flight = PeakInFlight(s, pp, rep.micro_batches, chunk_bytes);
       MemoryBreakdown m = StageMemory(tp, dp, stage.layer_begin, stage.layer_end, in_flight, b);
       cell.memory_gib = m.total() / kGiB;
       cell.capacity_gib = CapacityBytes(group) / kGiB;
@@ -126,7 +141,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       members[r] = stage.cells[r].devices[0];
       window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
     }
-    stage.allreduce_s = AllreduceTime(
+    stage.allreduce_s = GradientAllreduceTime(
         SummarizeGroup(members), GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
         &stage.allreduce_algorithm);
     if (!training_.overlap_grad_reduce) window = 0;  // the reduction starts after the backward
@@ -146,7 +161,17 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   p.step_time_s = pipeline + exposed + optimizer;
   const double flops = ModelFlopsPerStep();
   p.tokens_per_s = static_cast<double>(plan->global_batch * model_.seq_len) / p.step_time_s;
-  p.mfu = flops / p.step_time_s / (summed_peak_tflops_ * 1e12);
+  // MFU, one definition for plan and simulate (docs/partitioner.md): model FLOPs per second ÷ the
+  // summed catalog peak of the devices the plan uses; devices it leaves idle (unused_devices)
+  // are listed, not counted.
+  double used_peak = 0;
+  for (const PlanStage& st : plan->stages) {
+    for (const PlanCell& c : st.cells) {
+      for (int64_t d : c.devices)
+        used_peak += fleet_.groups[slots_[d].group].device.peak_tflops_bf16;
+    }
+  }
+  p.mfu = flops / p.step_time_s / (used_peak * 1e12);
   p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
   const PlanCell& hot = plan->stages[max_stage[slowest]].cells[slowest];
   if (exposed > 0.15 * p.step_time_s) {

@@ -1,5 +1,8 @@
 #include "partitioner/device_catalog.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
@@ -37,23 +40,61 @@ absl::StatusOr<DeviceSpec> ReadDevice(YamlMap& m) {
   TANGRAM_ASSIGN_OR_RETURN(d.confidence,
                            m.Enum("confidence", {"datasheet", "secondary", "uncertain"}));
   TANGRAM_ASSIGN_OR_RETURN(d.source, m.String("source"));
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto arch,
+      m.OptionalEnum("architecture", {"volta", "turing", "ampere", "ada", "hopper", "blackwell",
+                                      "cdna2", "cdna3", "davinci", "hygon-dcu", "cpu", "unknown"}));
+  d.architecture = arch.value_or(KnownArchitecture(d.kind));
+  if (d.architecture.empty()) d.architecture = "unknown";
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return d;
 }
 
 }  // namespace
 
+std::string KnownArchitecture(absl::string_view kind) {
+  static constexpr std::pair<const char*, const char*> kTable[] = {
+      {"V100", "volta"},
+      {"T4", "turing"},
+      {"A100-80G", "ampere"},
+      {"A100-40G", "ampere"},
+      {"A800", "ampere"},
+      {"RTX3090", "ampere"},
+      {"L40S", "ada"},
+      {"L20", "ada"},
+      {"RTX4090", "ada"},
+      {"H100", "hopper"},
+      {"H800", "hopper"},
+      {"H200", "hopper"},
+      {"H20", "hopper"},
+      {"B200", "blackwell"},
+      {"MI250X", "cdna2"},
+      {"MI300X", "cdna3"},
+      {"MI325X", "cdna3"},
+      {"Ascend910B", "davinci"},
+      {"Ascend910C", "davinci"},
+      {"HygonK100", "hygon-dcu"},
+      {"cpu", "cpu"},
+  };
+  for (const auto& [k, a] : kTable) {
+    if (kind == k) return a;
+  }
+  return "";
+}
+
 absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& doc) {
   TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, ""));
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node list, root.Sequence("devices"));
+  TANGRAM_ASSIGN_OR_RETURN(auto replace, root.OptionalBool("replace"));
   TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
   DeviceCatalog catalog;
+  catalog.replaces_ = replace.value_or(false);
   for (size_t i = 0; i < list.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(YamlMap m,
-                             YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
-                                         {"kind", "vendor", "peak_tflops_bf16", "memory_gib",
-                                          "memory_bandwidth_gbs", "intra_node_link_gbs", "nic_gbps",
-                                          "collective_library", "confidence", "source"}));
+    TANGRAM_ASSIGN_OR_RETURN(
+        YamlMap m, YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
+                               {"kind", "vendor", "peak_tflops_bf16", "memory_gib",
+                                "memory_bandwidth_gbs", "intra_node_link_gbs", "nic_gbps",
+                                "collective_library", "confidence", "source", "architecture"}));
     TANGRAM_ASSIGN_OR_RETURN(DeviceSpec d, ReadDevice(m));
     if (catalog.Find(d.kind) != nullptr) {
       return m.Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice"));
@@ -72,6 +113,27 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::Parse(absl::string_view text,
 absl::StatusOr<DeviceCatalog> DeviceCatalog::LoadFile(const std::string& path) {
   TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::LoadFile(path));
   return FromDocument(doc);
+}
+
+absl::StatusOr<DeviceCatalog> DeviceCatalog::LoadOverBuiltIn(const std::string& path,
+                                                             bool replace) {
+  TANGRAM_ASSIGN_OR_RETURN(DeviceCatalog file, LoadFile(path));
+  if (replace || file.replaces()) return file;
+  TANGRAM_ASSIGN_OR_RETURN(DeviceCatalog merged, BuiltIn());
+  merged.Merge(file);
+  return merged;
+}
+
+void DeviceCatalog::Merge(const DeviceCatalog& other) {
+  for (const DeviceSpec& d : other.devices_) {
+    auto it = std::find_if(devices_.begin(), devices_.end(),
+                           [&](const DeviceSpec& e) { return e.kind == d.kind; });
+    if (it != devices_.end()) {
+      *it = d;
+    } else {
+      devices_.push_back(d);
+    }
+  }
 }
 
 absl::StatusOr<DeviceCatalog> DeviceCatalog::BuiltIn() {

@@ -27,7 +27,15 @@ struct DeviceSpec {
   std::string collective_library;   // nccl | rccl | hccl | none
   std::string confidence;           // datasheet | secondary | uncertain
   std::string source;               // where the figures come from
+  // GPU/NPU architecture (volta, turing, ampere, ada, hopper, blackwell, cdna2, cdna3, davinci,
+  // hygon-dcu, cpu); the matmul efficiency of a kind nobody measured is derived from it
+  // (cost_model.h). Optional in the file: a kind the built-in table knows gets its own,
+  // else "unknown".
+  std::string architecture;
 };
+
+// The architecture of a kind the built-in catalog lists ("" when unknown).
+std::string KnownArchitecture(absl::string_view kind);
 
 class DeviceCatalog {
  public:
@@ -35,6 +43,14 @@ class DeviceCatalog {
   static absl::StatusOr<DeviceCatalog> BuiltIn();
   // Loads a catalog file; errors name the file, line, column and field.
   static absl::StatusOr<DeviceCatalog> LoadFile(const std::string& path);
+  // The built-in catalog with `path`'s kinds merged in by kind (a kind listed in the file replaces
+  // the built-in entry, a new kind is added), or the file alone when `replace` is set or the file
+  // says `replace: true` at its top level.
+  static absl::StatusOr<DeviceCatalog> LoadOverBuiltIn(const std::string& path, bool replace);
+  // Adds `other`'s kinds, replacing entries of the same kind.
+  void Merge(const DeviceCatalog& other);
+  // Whether the file asked to replace the built-in catalog (`replace: true`).
+  bool replaces() const { return replaces_; }
   // Parses catalog text; `name` is used in error messages.
   static absl::StatusOr<DeviceCatalog> Parse(absl::string_view text, const std::string& name);
 
@@ -49,6 +65,7 @@ class DeviceCatalog {
 
  private:
   std::vector<DeviceSpec> devices_;
+  bool replaces_ = false;
 };
 
 // The text of configs/devices.yaml as built into this binary.

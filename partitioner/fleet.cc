@@ -25,6 +25,18 @@ absl::StatusOr<NodeGroup> ReadGroup(YamlMap& m, const DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(g.count, m.Int("count", 1, kMaxDevices));
   TANGRAM_ASSIGN_OR_RETURN(auto nic, m.OptionalNumber("nic_gbps", 0, 1e6));
   g.nic_gbps = nic.value_or(spec->nic_gbps * g.devices_per_node);
+  TANGRAM_ASSIGN_OR_RETURN(auto nics, m.OptionalInt("nics_per_node", 1, 64));
+  g.nics_per_node = static_cast<int>(nics.value_or(nic ? 1 : g.devices_per_node));
+  if (g.nics_per_node > g.devices_per_node) {
+    return m.Error("nics_per_node",
+                   absl::StrCat("more NICs (", g.nics_per_node, ") than devices per node (",
+                                g.devices_per_node, "): NICs no device uses add nothing"));
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto intra, m.OptionalNumber("intra_node_link_gbs", 0, 1e6));
+  if (intra) {
+    if (!(*intra > 0)) return m.Error("intra_node_link_gbs", "expected a bandwidth > 0 GB/s");
+    g.device.intra_node_link_gbs = *intra;
+  }
   TANGRAM_ASSIGN_OR_RETURN(g.measured_tflops, m.OptionalNumber("measured_tflops", 0, 1e6));
   TANGRAM_ASSIGN_OR_RETURN(auto island, m.OptionalString("island"));
   g.island =
@@ -148,8 +160,9 @@ absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCat
   for (size_t i = 0; i < nodes.size(); ++i) {
     TANGRAM_ASSIGN_OR_RETURN(
         YamlMap m, YamlMap::Of(doc.name, nodes[i], ElementPath(root, "nodes", i),
-                               {"device", "devices_per_node", "count", "nic_gbps",
-                                "measured_tflops", "island", "host", "emulate_slowdown"}));
+                               {"device", "devices_per_node", "count", "nic_gbps", "nics_per_node",
+                                "intra_node_link_gbs", "measured_tflops", "island", "host",
+                                "emulate_slowdown"}));
     TANGRAM_ASSIGN_OR_RETURN(NodeGroup g, ReadGroup(m, catalog));
     total += g.num_devices();
     if (total > kMaxDevices) {

@@ -6,6 +6,7 @@
 #ifndef TANGRAM_PARTITIONER_FLEET_H_
 #define TANGRAM_PARTITIONER_FLEET_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,8 +23,14 @@ namespace tangram::partitioner {
 struct NodeGroup {
   DeviceSpec device;  // resolved from the catalog
   int devices_per_node = 1;
-  int64_t count = 1;                      // nodes of this shape
-  double nic_gbps = 0;                    // per node; default catalog nic_gbps × devices_per_node
+  int64_t count = 1;    // nodes of this shape
+  double nic_gbps = 0;  // per node; default catalog nic_gbps × devices_per_node
+  // NICs the node's devices share: devices_per_node (one per device, DGX/HGX) by default when the
+  // NIC figure is the catalog's; 1 when the fleet gives a per-node nic_gbps without it (a PCIe
+  // server with one NIC). One flow gets nic_gbps ÷ nics_per_node alone.
+  int nics_per_node = 1;
+  // device.intra_node_link_gbs is the catalog's unless the node group overrides it
+  // (intra_node_link_gbs in the fleet: PCIe-only boxes of an NVLink-capable kind, no P2P).
   std::optional<double> measured_tflops;  // measured per-device throughput; overrides the catalog
   std::string island;                     // network island; default the collective library
   std::string host;                       // machine name (count 1 only); "" = own machine
@@ -34,12 +41,32 @@ struct NodeGroup {
   double stated_tflops() const { return measured_tflops.value_or(device.peak_tflops_bf16); }
 };
 
+// The three classes of link between two devices (comm_model.h).
+enum class LinkClass : int8_t { kSameNode = 0, kSameIsland = 1, kCrossIsland = 2 };
+inline constexpr int kLinkClasses = 3;
+inline const char* LinkClassName(LinkClass c) {
+  return c == LinkClass::kSameNode     ? "same-node"
+         : c == LinkClass::kSameIsland ? "same-island"
+                                       : "cross-island";
+}
+
+// α-β figures of one link class (per direction).
+struct LinkSpec {
+  double latency_us = 0;
+  double flow_gbs = 0;  // GB/s one device-to-device flow gets alone
+  double node_gbs = 0;  // GB/s all devices of a node get together on this class (0: no limit)
+};
+
 // Latencies and cross-island bandwidth; intra-node and NIC bandwidths come from the devices.
 struct NetworkSpec {
   double intra_node_latency_us = 2;
   double inter_node_latency_us = 5;
   double inter_island_gbps = 100;  // per node, Gbit/s, across islands (through host memory)
   double inter_island_latency_us = 20;
+  // Measured figures per link class (indexed by LinkClass), from a probe (`measured:` in the
+  // fleet file); each present one replaces the catalog-derived figures of its class for every
+  // pair of groups.
+  std::array<std::optional<LinkSpec>, kLinkClasses> measured_links;
 };
 
 struct Fleet {

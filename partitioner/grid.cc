@@ -299,23 +299,10 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
   const Fleet& fleet = cost_.fleet();
   for (int st = 0; st < pp && dp > 1; ++st) {
     AllreduceGroup group;
-    group.inter_island_gbs = kInfeasible;
     for (size_t c = 0; c < nc; ++c) {
       const Pool& pool = pools_[layout.classes[c].pools[st]];
-      const NodeGroup& g = fleet.groups[pool.group];
-      auto it =
-          std::find_if(group.parts.begin(), group.parts.end(),
-                       [&](const AllreduceGroup::Part& p) { return p.island == pool.island; });
-      if (it == group.parts.end()) {
-        group.parts.push_back({pool.island, 0, 0, kInfeasible, kInfeasible});
-        it = group.parts.end() - 1;
-      }
-      it->members += layout.classes[c].count;
-      it->nodes += std::min<int64_t>(layout.classes[c].count, pool.nodes);
-      it->member_gbs = std::min(it->member_gbs, g.nic_gbps / g.devices_per_node / 8);
-      it->intra_gbs = std::min(it->intra_gbs, g.device.intra_node_link_gbs);
-      group.inter_island_gbs = std::min(group.inter_island_gbs,
-                                        fleet.network.inter_island_gbps / g.devices_per_node / 8);
+      group.Add(fleet, pool.group, pool.island, layout.classes[c].count,
+                std::min<int64_t>(layout.classes[c].count, pool.nodes));
     }
     if (!stage_nodes.empty()) {
       for (AllreduceGroup::Part& part : group.parts) {
@@ -324,7 +311,7 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
                           [&](const std::pair<int, int64_t>& n) { return n.first == part.island; });
       }
     }
-    const double ar = cost_.AllreduceTime(
+    const double ar = cost_.GradientAllreduceTime(
         group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));
     const double g =
         cost_.ParameterGatherTime(group, tp_, layout.bounds[st], layout.bounds[st + 1]);

@@ -22,13 +22,22 @@ class HeteroPipelineStrategy : public Strategy {
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions& options) const override {
     absl::Status error;
+    bool any_layout = false;  // whether the pinned layout left any pipeline to evaluate
+    std::string pools_text;   // "4 × H200, 2 × H20" units per pool (tp of the last try)
     for (int64_t b : MicroBatchCandidates(cost)) {
       std::vector<Plan> plans;
       for (int tp : TpCandidates(cost)) {
         if (cost.training().layout.tp && *cost.training().layout.tp != tp) continue;
         GridEvaluator grid(cost, tp);
-        std::vector<Plan> some = EvaluateBest(grid, MixedPipelineLayouts(grid, b),
-                                              options.alternatives + 1, "hetero-pipeline", &error);
+        std::vector<ScoredLayout> layouts = MixedPipelineLayouts(grid, b);
+        any_layout |= !layouts.empty();
+        pools_text.clear();
+        for (const Pool& p : grid.pools()) {
+          absl::StrAppend(&pools_text, pools_text.empty() ? "" : ", ", p.size(), " x ", p.kind,
+                          " (tp ", tp, ")");
+        }
+        std::vector<Plan> some = EvaluateBest(grid, std::move(layouts), options.alternatives + 1,
+                                              "hetero-pipeline", &error);
         for (Plan& p : some) plans.push_back(std::move(p));
       }
       if (!plans.empty()) {
@@ -40,6 +49,22 @@ class HeteroPipelineStrategy : public Strategy {
       }
     }
     if (!error.ok()) return error;
+    // No pipeline to try at all: the pinned layout rules every one out, which is not a memory
+    // problem; say which pin does it.
+    const PinnedLayout& pin = cost.training().layout;
+    if (!any_layout && (pin.pp || pin.dp)) {
+      std::string why;
+      if (pin.pp && *pin.pp == 1) {
+        why = "the pinned pp = 1 leaves no pipeline to build (use uniform or proportional)";
+      } else if (pin.dp) {
+        why = absl::StrCat("the pinned dp = ", *pin.dp,
+                           " does not divide the units of the fleet's pools (", pools_text,
+                           "): every replica needs the same share of each pool");
+      } else {
+        why = absl::StrCat("no split of the fleet's pools (", pools_text, ") gives pp = ", *pin.pp);
+      }
+      return absl::FailedPreconditionError(absl::StrCat("hetero-pipeline: ", why));
+    }
     // Say what does not fit, with sizes: the deepest equal split is the closest to fitting.
     absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
     return absl::FailedPreconditionError(

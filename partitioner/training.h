@@ -11,6 +11,12 @@ namespace tangram::partitioner {
 
 enum class Precision { kBf16, kFp16, kFp32 };
 enum class Recompute { kNone, kSelective, kFull };
+// The dtype gradients travel in for the data-parallel reduction. kModel: the training precision
+// (bf16 runs reduce bf16 gradients, as PyTorch DDP/FSDP with bf16 parameters do); kFp32: fp32
+// gradient buffers reduced in fp32 (Megatron-LM's default for bf16,
+// accumulate_allreduce_grads_in_fp32; DeepSpeed ZeRO with fp32 communication_data_type), twice the
+// bytes of bf16.
+enum class GradReduceDtype { kModel, kFp32, kBf16 };
 
 inline const char* PrecisionName(Precision p) {
   return p == Precision::kBf16 ? "bf16" : p == Precision::kFp16 ? "fp16" : "fp32";
@@ -19,9 +25,13 @@ inline const char* RecomputeName(Recompute r) {
   return r == Recompute::kNone ? "none" : r == Recompute::kSelective ? "selective" : "full";
 }
 
+// How an interleaved stage's layers split over its model chunks (chunks.h).
+enum class ChunkSplit { kDecoder, kAllLayers };
+
 // A parallel layout fixed by the user (to re-simulate a run exactly as it ran); unset = search.
 struct PinnedLayout {
   std::optional<int> tp, pp, dp, virtual_stages;
+  ChunkSplit chunk_split = ChunkSplit::kDecoder;
 };
 
 struct TrainingSpec {
@@ -41,8 +51,22 @@ struct TrainingSpec {
   // Megatron-LM's overlap_grad_reduce) or after it (Megatron-LM before 2023, DeepSpeed ZeRO-1/2
   // without overlap_comm).
   bool overlap_grad_reduce = true;
+  GradReduceDtype grad_reduce_dtype = GradReduceDtype::kModel;
   PinnedLayout layout;
 };
+
+// Bytes per gradient element on the wire.
+inline double GradReduceElementBytes(const TrainingSpec& t) {
+  switch (t.grad_reduce_dtype) {
+    case GradReduceDtype::kFp32:
+      return 4;
+    case GradReduceDtype::kBf16:
+      return 2;
+    case GradReduceDtype::kModel:
+      break;
+  }
+  return t.precision == Precision::kFp32 ? 4 : 2;
+}
 
 }  // namespace tangram::partitioner
 

@@ -55,8 +55,7 @@ class UniformStrategy : public Strategy {
  private:
   static absl::StatusOr<Plan> Build(const CostModel& cost, int tp, int pp) {
     const TrainingSpec& t = cost.training();
-    const int64_t units = static_cast<int64_t>(cost.slots().size()) / tp;
-    const int dp = static_cast<int>(units / pp);
+    const int dp = static_cast<int>(static_cast<int64_t>(cost.slots().size()) / tp / pp);
     if (t.global_batch < dp) {
       return absl::FailedPreconditionError(absl::StrCat("uniform: the global batch (",
                                                         t.global_batch, ") is smaller than the ",
@@ -77,14 +76,23 @@ class UniformStrategy : public Strategy {
     plan.precision = t.precision;
     plan.recompute = t.recompute;
     for (const Layer& l : cost.layers()) plan.layer_names.push_back(l.name);
-    int64_t block = 0;
+    // Decoder blocks go evenly over the stages, the embedding with the first and the head with
+    // the last; with layout.chunk_split all_layers the embedding and the head count as a block
+    // each (Megatron-LM's account_for_embedding/loss_in_pipeline_split).
+    const bool all_layers = t.layout.chunk_split == ChunkSplit::kAllLayers;
+    const int64_t units = blocks + (all_layers ? 2 : 0);
+    const auto layer_of = [&](int64_t u) -> int64_t {  // first layer of unit u
+      if (!all_layers) return u == 0 ? 0 : u == blocks ? cost.num_layers() : 1 + u * per_block;
+      return u == 0 ? 0 : u == units ? cost.num_layers() : 1 + (u - 1) * per_block;
+    };
+    int64_t unit = 0;
     for (int s = 0; s < pp; ++s) {
       PlanStage stage;
       stage.index = s;
-      const int64_t take = blocks / pp + (s < blocks % pp ? 1 : 0);
-      stage.layer_begin = s == 0 ? 0 : 1 + block * per_block;
-      block += take;
-      stage.layer_end = s == pp - 1 ? cost.num_layers() : 1 + block * per_block;
+      const int64_t take = units / pp + (s < units % pp ? 1 : 0);
+      stage.layer_begin = layer_of(unit);
+      unit += take;
+      stage.layer_end = layer_of(unit);
       for (int r = 0; r < dp; ++r) {
         PlanCell cell;
         cell.replica = r;

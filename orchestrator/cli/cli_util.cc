@@ -12,7 +12,7 @@ namespace tangram::orchestrator {
 
 absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global) {
   if (global.catalog_path.empty()) return partitioner::DeviceCatalog::BuiltIn();
-  return partitioner::DeviceCatalog::LoadFile(global.catalog_path);
+  return partitioner::DeviceCatalog::LoadOverBuiltIn(global.catalog_path, global.catalog_replace);
 }
 
 void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {

@@ -19,8 +19,9 @@ inline constexpr int kExitUsageError = 2;  // bad flags or a bad configuration f
 
 // Options every subcommand understands.
 struct GlobalOptions {
-  bool json = false;         // machine-readable output on stdout
-  std::string catalog_path;  // "" = the built-in configs/devices.yaml
+  bool json = false;             // machine-readable output on stdout
+  std::string catalog_path;      // "" = the built-in configs/devices.yaml
+  bool catalog_replace = false;  // the file replaces the built-in catalog (else merges by kind)
 };
 
 class Command {

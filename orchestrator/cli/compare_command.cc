@@ -46,6 +46,7 @@ class CompareCommand : public Command {
     const partitioner::ModelSpec* model = &in.model;
     TANGRAM_ASSIGN_OR_RETURN(auto cost,
                              partitioner::CostModel::Create(*fleet, *model, in.training));
+    for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
     const auto start = std::chrono::steady_clock::now();
     const std::vector<std::string> names = partitioner::StrategyNames();
     std::vector<Row> rows;

@@ -16,7 +16,12 @@ int main(int argc, char** argv) {
     GlobalOptions global;
     app.add_flag("--json", global.json, "Machine-readable JSON on stdout")->configurable(false);
     app.add_option("--catalog", global.catalog_path,
-                   "Device catalog file (default: the built-in configs/devices.yaml)");
+                   "Device catalog file, merged into the built-in configs/devices.yaml by kind "
+                   "(a kind it lists replaces the built-in entry; new kinds are added)");
+    app.add_flag("--catalog-replace", global.catalog_replace,
+                 "Use the --catalog file alone, without the built-in kinds (also: `replace: "
+                 "true` at the file's top level)")
+        ->configurable(false);
     auto commands = AllCommands();
     std::vector<std::pair<CLI::App*, Command*>> subs;
     for (auto& c : commands) {

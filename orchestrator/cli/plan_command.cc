@@ -91,6 +91,10 @@ void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
       "  bound: %.3f s (model FLOPs per step / the fleet's summed %.0f TFLOP/s); efficiency %s\n",
       plan.bound_step_time_s, cost.SummedTflops(), Percent(plan.efficiency));
   std::cout << "  bottleneck: " << p.bottleneck << "\n";
+  // MFU counts the devices the plan uses; say how many it leaves idle so the two are not confused.
+  std::cout << absl::StrFormat("  unused devices: %d of %d (MFU is over the %d used)\n",
+                               plan.unused_devices.size(), cost.slots().size(),
+                               cost.slots().size() - plan.unused_devices.size());
   for (const std::string& note : plan.notes) std::cout << "  note: " << note << "\n";
 }
 
@@ -112,6 +116,7 @@ class PlanCommand : public Command {
     const std::string& strategy = in.strategy;
     TANGRAM_ASSIGN_OR_RETURN(auto cost,
                              partitioner::CostModel::Create(in.fleet, in.model, in.training));
+    for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
     if (compare_) return Compare(cost, global);
 
     TANGRAM_ASSIGN_OR_RETURN(auto s, partitioner::CreateStrategy(strategy));

@@ -162,6 +162,11 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
                         "%.1f TFLOP/s per device; efficiency %.1f%%\n",
                         s.step_time_s, p.predicted.step_time_s, diff, s.tokens_per_s, 100 * s.mfu,
                         s.tflops_per_device, 100 * p.bound_step_time_s / s.step_time_s);
+  for (const std::string& w : run.warnings) absl::StrAppend(&out, "  warning: ", w, "\n");
+  if (!p.unused_devices.empty()) {
+    absl::StrAppendFormat(&out, "  unused devices: %d (MFU is over the devices used)\n",
+                          p.unused_devices.size());
+  }
   absl::StrAppendFormat(&out,
                         "  pipeline %.4g s; bubble %.1f%%; busy %.1f%%; exposed comm %.4g s "
                         "(p2p %.4g, allreduce %.4g, %s); optimizer %.4g s\n",

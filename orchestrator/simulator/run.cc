@@ -61,6 +61,7 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
   const partitioner::Fleet fleet = ApplyNetwork(options.scenario, fleet_in);
   TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, training));
   RunResult run;
+  run.warnings = cost.warnings();
   if (plan) {
     run.plan = *plan;
     // A plan that does not fit memory is still simulated (what-if); Evaluate's other errors stop.

@@ -52,8 +52,9 @@ struct RunResult {
   StepResult last;         // the last step simulated in full (timeline if asked)
   std::vector<StepRecord> steps;
   std::optional<FailureReport> failure;
-  double total_s = 0;      // simulated time of all steps
-  double mean_step_s = 0;  // of the steps that did not fail
+  double total_s = 0;                 // simulated time of all steps
+  double mean_step_s = 0;             // of the steps that did not fail
+  std::vector<std::string> warnings;  // what the cost model assumed (CostModel::warnings)
 };
 
 // Plans with `strategy` (or uses `plan` when given: it is evaluated by the cost model first),

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/chunks.h"
 
 namespace tangram::simulator::internal {
 namespace {
@@ -15,72 +16,13 @@ using partitioner::Plan;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-// The cost model's ring: 2(q−1)α + 2(q−1)/q · n / bw.
-double Ring(int64_t q, double n, double gbs, double alpha) {
-  if (q <= 1) return 0;
-  return 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * n / (gbs * 1e9);
-}
-
 }  // namespace
-
-absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan& plan, int chunks) {
-  const int pp = plan.pp;
-  std::vector<int64_t> len(static_cast<size_t>(pp) * chunks);
-  for (int s = 0; s < pp; ++s) {
-    // The decoder blocks of the stage go evenly over its chunks; the embedding (first layer of
-    // the model) stays with the first chunk, the head (last layer) with the last, as in
-    // Megatron-LM, so the chunks carry equal work.
-    const bool embedding = s == 0, head = s + 1 == pp;
-    const int64_t n = plan.stages[s].layer_end - plan.stages[s].layer_begin;
-    const int64_t body = n - (embedding ? 1 : 0) - (head ? 1 : 0);
-    if (body < chunks) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stage ", s, " has ", body, " decoder layers, fewer than ", chunks, " virtual stages"));
-    }
-    for (int c = 0; c < chunks; ++c) {
-      int64_t l = body / chunks + (c < body % chunks ? 1 : 0);
-      if (embedding && c == 0) ++l;
-      if (head && c + 1 == chunks) ++l;
-      len[c * pp + s] = l;
-    }
-  }
-  std::vector<std::pair<int64_t, int64_t>> out(len.size());
-  int64_t cursor = plan.stages[0].layer_begin;
-  for (size_t k = 0; k < len.size(); ++k) {
-    out[k] = {cursor, cursor + len[k]};
-    cursor += len[k];
-  }
-  return out;
-}
 
 double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
                         const std::string& algorithm, std::string* chosen) {
-  const partitioner::NetworkSpec& net = cost.fleet().network;
-  const bool multi_island = group.parts.size() > 1;
-  if (algorithm == "auto" || !multi_island || group.size() <= 1 || bytes <= 0) {
-    return cost.AllreduceTime(group, bytes, chosen);
-  }
-  double slowest = group.parts[0].member_gbs;
-  for (const auto& p : group.parts) slowest = std::min(slowest, p.member_gbs);
-  if (algorithm == "ring") {
-    if (chosen != nullptr) *chosen = "ring";
-    return Ring(group.size(), bytes, std::min(slowest, group.inter_island_gbs),
-                net.inter_island_latency_us * 1e-6);
-  }
-  // Hierarchical: a ring inside each island (reduce-scatter + allgather), then across islands on
-  // the shards of the smallest island.
-  double inside = 0;
-  int64_t smallest = group.size();
-  for (const auto& p : group.parts) {
-    const double alpha =
-        (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
-    inside =
-        std::max(inside, Ring(p.members, bytes, p.nodes > 1 ? p.member_gbs : p.intra_gbs, alpha));
-    smallest = std::min(smallest, p.members);
-  }
-  if (chosen != nullptr) *chosen = "hierarchical";
-  return inside + Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
-                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
+  auto parsed = partitioner::ParseAllreduceAlgorithm(algorithm);
+  return cost.comm().AllreduceTime(
+      group, bytes, parsed.ok() ? *parsed : partitioner::AllreduceAlgorithm::kAuto, chosen);
 }
 
 absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
@@ -88,12 +30,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   const auto& slots = cost.slots();
   TANGRAM_RETURN_IF_ERROR(
       partitioner::ValidatePlan(plan, static_cast<int64_t>(slots.size()), cost.num_layers()));
-  if (options.allreduce != "auto" && options.allreduce != "ring" &&
-      options.allreduce != "hierarchical") {
-    return absl::InvalidArgumentError(absl::StrCat("unknown allreduce algorithm \"",
-                                                   options.allreduce,
-                                                   "\" (known: auto, ring, hierarchical)"));
-  }
+  TANGRAM_RETURN_IF_ERROR(partitioner::ParseAllreduceAlgorithm(options.allreduce).status());
   if (!options.device_slowdown.empty() && options.device_slowdown.size() != slots.size()) {
     return absl::InvalidArgumentError("device_slowdown needs one entry per fleet device");
   }
@@ -113,7 +50,8 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   if (schedule->interleaved() && chunks == 1) {
     TANGRAM_ASSIGN_OR_RETURN(schedule, CreateSchedule("1f1b"));  // what Megatron-LM runs then
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto ranges, ChunkRanges(plan, chunks));
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto ranges, partitioner::ChunkRanges(plan, chunks, cost.training().layout.chunk_split));
 
   const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
   Workload w;
@@ -208,7 +146,6 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   w.rows.resize(pp);
   std::vector<int64_t> members(dp);
   double largest = -1;
-  const double bucket_bytes = options.bucket_mib * 1024 * 1024;
   for (int s = 0; s < pp; ++s) {
     RowWork& row = w.rows[s];
     for (int r = 0; r < dp; ++r) {
@@ -225,7 +162,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       most = std::max(most, bytes[c]);
     }
     row.buckets = static_cast<int32_t>(
-        std::clamp<double>(std::ceil(most / bucket_bytes), 1, options.max_buckets));
+        partitioner::GradientBuckets(most, options.bucket_mib, options.max_buckets));
     row.bucket_s.resize(chunks);
     std::string algorithm = "none";
     for (int c = 0; c < chunks; ++c) {

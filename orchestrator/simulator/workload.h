@@ -12,15 +12,6 @@
 
 namespace tangram::simulator::internal {
 
-// Layer ranges [begin, end) of the `chunks` model chunks of each plan stage, in virtual-stage
-// order (k = chunk × pp + stage): stage s keeps its plan's layer count, its decoder layers split
-// evenly over its chunks (the embedding with the first chunk, the head with the last), and the
-// model's layers are laid along the virtual stages in order (Megatron-LM's interleaving when the
-// plan's stages are even). chunks = 1 gives the plan's own ranges. kInvalidArgument when a stage
-// has fewer decoder layers than chunks.
-absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const partitioner::Plan& plan,
-                                                                     int chunks);
-
 // Allreduce time of `bytes` over `group` by the named algorithm: "auto" (CostModel::
 // AllreduceTime's pick), "ring" or "hierarchical" (the cost model's two formulas, forced).
 double AllreduceSeconds(const partitioner::CostModel& cost,

@@ -64,6 +64,66 @@ TEST(ConfigTest, BuiltInCatalogHasEveryRequiredKind) {
   EXPECT_EQ(Catalog().Find("h200"), nullptr);  // kinds are exact
 }
 
+// Issue 10: kinds teams still run, each with a source and a confidence and an architecture.
+TEST(ConfigTest, CatalogHasOlderAndConsumerKindsWithSources) {
+  for (const char* kind : {"V100", "T4", "A100-40G", "RTX3090", "RTX4090", "MI250X", "MI325X"}) {
+    const partitioner::DeviceSpec* d = Catalog().Find(kind);
+    ASSERT_NE(d, nullptr) << kind;
+    EXPECT_FALSE(d->source.empty()) << kind;
+    EXPECT_NE(d->architecture, "unknown") << kind;
+  }
+  for (const partitioner::DeviceSpec& d : Catalog().devices()) {
+    EXPECT_NE(d.architecture, "unknown") << d.kind;
+  }
+}
+
+// --catalog FILE merges by kind: a listed kind replaces the built-in entry, a new kind is added,
+// the other built-in kinds stay; `replace: true` (or the flag) uses the file alone.
+TEST(ConfigTest, CatalogFileMergesByKind) {
+  const fs::path dir = fs::temp_directory_path() / "tangram-catalog-merge";
+  fs::create_directories(dir);
+  const std::string entry = R"(
+  - kind: H100
+    vendor: NVIDIA
+    peak_tflops_bf16: 900
+    memory_gib: 79.6
+    memory_bandwidth_gbs: 3350
+    intra_node_link_gbs: 450
+    nic_gbps: 400
+    collective_library: nccl
+    confidence: datasheet
+    source: "test"
+  - kind: MyNPU
+    vendor: generic
+    peak_tflops_bf16: 100
+    memory_gib: 32
+    memory_bandwidth_gbs: 1000
+    intra_node_link_gbs: 50
+    nic_gbps: 100
+    collective_library: none
+    confidence: uncertain
+    source: "test"
+)";
+  {
+    std::ofstream(dir / "merge.yaml") << "devices:" << entry;
+    std::ofstream(dir / "replace.yaml") << "replace: true\ndevices:" << entry;
+  }
+  auto merged = DeviceCatalog::LoadOverBuiltIn((dir / "merge.yaml").string(), false);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->devices().size(), Catalog().devices().size() + 1);
+  EXPECT_EQ(merged->Find("H100")->peak_tflops_bf16, 900);
+  ASSERT_NE(merged->Find("MyNPU"), nullptr);
+  EXPECT_EQ(merged->Find("MyNPU")->architecture, "unknown");
+  ASSERT_NE(merged->Find("H200"), nullptr);
+  auto alone = DeviceCatalog::LoadOverBuiltIn((dir / "merge.yaml").string(), true);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_EQ(alone->devices().size(), 2u);
+  auto replaced = DeviceCatalog::LoadOverBuiltIn((dir / "replace.yaml").string(), false);
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_EQ(replaced->devices().size(), 2u);
+  fs::remove_all(dir);
+}
+
 TEST(ConfigTest, BuiltInCatalogMatchesShippedFile) {
   auto file = DeviceCatalog::LoadFile((kSource / "configs/devices.yaml").string());
   ASSERT_TRUE(file.ok()) << file.status();

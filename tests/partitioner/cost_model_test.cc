@@ -147,3 +147,96 @@ TEST(CostModelTest, AMemoryOverflowNamesStageKindSizeAndRemedies) {
 
 }  // namespace
 }  // namespace tangram::partitioner
+
+namespace tangram::partitioner {
+namespace {
+
+Fleet ParseTestFleet(const std::string& yaml) {
+  auto fleet = ParseFleet(yaml, "comm-test.yaml", testing::Catalog());
+  EXPECT_TRUE(fleet.ok()) << fleet.status();
+  return *fleet;
+}
+
+// A ring across nodes uses each node's NIC once per direction: eight devices of a node in one
+// ring share the node's one NIC, they do not each get an eighth of it (issue 10, section 2).
+TEST(CommModelTest, ARingAcrossNodesUsesTheWholeNodeNic) {
+  const Fleet fleet = ParseTestFleet(
+      "name: pcie\nnodes:\n  - device: L40S\n    devices_per_node: 8\n    count: 2\n"
+      "    nic_gbps: 100\n");
+  EXPECT_EQ(fleet.groups[0].nics_per_node, 1);  // a per-node nic_gbps: one shared NIC
+  const CostModel cost = testing::MakeCost(fleet, testing::Llama2_7B(), testing::Job(16));
+  std::vector<int64_t> all(16);
+  for (int i = 0; i < 16; ++i) all[i] = i;
+  const double bytes = 1e9;
+  const double alpha = fleet.network.inter_node_latency_us * 1e-6;
+  // 100 Gb/s = 12.5 GB/s per node, below the PCIe link (32 GB/s).
+  EXPECT_DOUBLE_EQ(cost.AllreduceTime(cost.SummarizeGroup(all), bytes),
+                   RingAllreduceTime(16, bytes, 12.5, alpha));
+  // One device per node (tp 8 lanes each running their own ring): an eighth each.
+  const std::vector<int64_t> two = {0, 8};
+  EXPECT_DOUBLE_EQ(cost.AllreduceTime(cost.SummarizeGroup(two), bytes),
+                   RingAllreduceTime(2, bytes, 12.5 / 8, alpha));
+  // Pipeline p2p across nodes: every device of the node sends at once, an eighth of the NIC.
+  EXPECT_DOUBLE_EQ(cost.LinkGbs(0, 8), 12.5 / 8);
+}
+
+// PCIe-only nodes of an NVLink kind: the node group overrides the intra-node link, and tensor
+// parallelism pays for it.
+TEST(CommModelTest, IntraNodeLinkOverridePerNodeGroupSlowsTensorParallelism) {
+  const std::string base = "name: x\nnodes:\n  - device: A100-80G\n    devices_per_node: 8\n";
+  const Fleet nvlink = ParseTestFleet(base + "    count: 1\n");
+  const Fleet pcie = ParseTestFleet(base + "    count: 1\n    intra_node_link_gbs: 25\n");
+  EXPECT_EQ(pcie.groups[0].device.intra_node_link_gbs, 25);
+  const CostModel a = testing::MakeCost(nvlink, testing::Llama2_7B(), testing::Job(8));
+  const CostModel b = testing::MakeCost(pcie, testing::Llama2_7B(), testing::Job(8));
+  const int64_t n = a.num_layers();
+  EXPECT_GT(b.TpCommTime(0, 8, 0, n, 1), 10 * a.TpCommTime(0, 8, 0, n, 1));
+}
+
+// Gradients on the wire in fp32 move twice the bytes of bf16; buckets each pay their α.
+TEST(CommModelTest, GradReduceDtypeAndBuckets) {
+  const Fleet fleet = testing::MakeFleet("H100:8x2");
+  TrainingSpec job = testing::Job(16);
+  const CostModel bf16 = testing::MakeCost(fleet, testing::Llama2_7B(), job);
+  job.grad_reduce_dtype = GradReduceDtype::kFp32;
+  const CostModel fp32 = testing::MakeCost(fleet, testing::Llama2_7B(), job);
+  const int64_t n = bf16.num_layers();
+  EXPECT_DOUBLE_EQ(fp32.GradientAllreduceBytes(1, 0, n), 2 * bf16.GradientAllreduceBytes(1, 0, n));
+  const std::vector<int64_t> group = {0, 8};
+  const AllreduceGroup g = bf16.SummarizeGroup(group);
+  const double bytes = bf16.GradientAllreduceBytes(1, 0, n);
+  const int64_t buckets = GradientBuckets(bytes, 25, 64);
+  EXPECT_EQ(buckets, 64);  // 13 GB of gradients: the cap
+  EXPECT_DOUBLE_EQ(bf16.GradientAllreduceTime(g, bytes), 64 * bf16.AllreduceTime(g, bytes / 64));
+  EXPECT_GT(bf16.GradientAllreduceTime(g, bytes), bf16.AllreduceTime(g, bytes));
+}
+
+// A probe's measured figures replace the catalog's, class by class (fleet `measured:` section).
+TEST(CommModelTest, MeasuredLinkClassesOverrideTheCatalog) {
+  Fleet fleet = testing::MakeFleet("H100:8x2");
+  fleet.network.measured_links[static_cast<int>(LinkClass::kSameIsland)] = LinkSpec{50, 2.0, 8.0};
+  const CostModel cost = testing::MakeCost(fleet, testing::Llama2_7B(), testing::Job(16));
+  EXPECT_DOUBLE_EQ(cost.LinkGbs(0, 8), 1.0);  // 8 GB/s per node over 8 devices
+  EXPECT_DOUBLE_EQ(cost.LinkLatency(0, 8), 50e-6);
+  EXPECT_DOUBLE_EQ(cost.LinkGbs(0, 1), 450);  // same node: the catalog's NVLink
+}
+
+// An unlisted kind's matmul efficiency comes from its architecture, with a warning.
+TEST(CommModelTest, UnmeasuredKindWarnsAndUsesItsArchitecture) {
+  const CostModel a100 =
+      testing::MakeCost(testing::MakeFleet("A100-80G:8x1"), testing::Llama2_7B(), testing::Job(8));
+  EXPECT_TRUE(a100.warnings().empty());
+  const CostModel a40 =
+      testing::MakeCost(testing::MakeFleet("A100-40G:8x1"), testing::Llama2_7B(), testing::Job(8));
+  ASSERT_EQ(a40.warnings().size(), 1u);
+  EXPECT_NE(a40.warnings()[0].find("ampere"), std::string::npos) << a40.warnings()[0];
+  EXPECT_DOUBLE_EQ(MatmulEfficiency(*testing::Catalog().Find("A100-40G"), nullptr),
+                   MatmulEfficiency("A100-80G"));
+  const CostModel t4 =
+      testing::MakeCost(testing::MakeFleet("T4:8x1"), testing::Llama2_7B(), testing::Job(8));
+  ASSERT_EQ(t4.warnings().size(), 1u);
+  EXPECT_NE(t4.warnings()[0].find("turing"), std::string::npos) << t4.warnings()[0];
+}
+
+}  // namespace
+}  // namespace tangram::partitioner

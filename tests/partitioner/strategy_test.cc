@@ -126,6 +126,27 @@ TEST(StrategyTest, HeteroPipelineGivesFasterStagesMoreLayers) {
   EXPECT_GE(h20, 1);
 }
 
+// A pinned dp that does not divide the pools, or pp = 1, is not a memory problem: the refusal
+// says the real cause (it used to say "no pipeline through the fleet's pools fits memory").
+TEST(StrategyTest, HeteroPipelineNamesThePinThatRulesEveryPipelineOut) {
+  TrainingSpec job = Job(256);
+  job.layout.tp = 8;
+  job.layout.dp = 3;  // the pools have 2 units each
+  CostModel cost = MakeCost(MakeFleet("H200:8x2,H20:8x2"), Llama2_7B(), job);
+  auto plan = MakePlan(cost, "hetero-pipeline");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(plan.status().message().find("dp = 3 does not divide"), std::string::npos)
+      << plan.status();
+  EXPECT_EQ(plan.status().message().find("memory"), std::string::npos) << plan.status();
+  job.layout.dp.reset();
+  job.layout.pp = 1;
+  CostModel flat = MakeCost(MakeFleet("H200:8x2,H20:8x2"), Llama2_7B(), job);
+  plan = MakePlan(flat, "hetero-pipeline");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("pp = 1"), std::string::npos) << plan.status();
+}
+
 TEST(StrategyTest, AnInfeasibleJobIsRejectedByEveryStrategy) {
   ModelSpec m = MakeModel(80, 8192, 64, 4096, 32000, true, 8);
   CostModel cost = MakeCost(MakeFleet("Ascend910B:8x1"), m, Job(64, 1, 0, Recompute::kNone));

@@ -1,0 +1,217 @@
+#include "partitioner/comm_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s) {
+  if (q <= 1) return 0;
+  return 2.0 * (q - 1) * alpha_s + 2.0 * (q - 1) / q * bytes / (gbs * 1e9);
+}
+
+absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name) {
+  if (name == "auto") return AllreduceAlgorithm::kAuto;
+  if (name == "ring") return AllreduceAlgorithm::kRing;
+  if (name == "hierarchical") return AllreduceAlgorithm::kHierarchical;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown allreduce algorithm \"", name, "\" (known: auto, ring, hierarchical)"));
+}
+
+int64_t GradientBuckets(double bytes, double bucket_mib, int max_buckets) {
+  if (!(bytes > 0) || !(bucket_mib > 0)) return 1;
+  return static_cast<int64_t>(
+      std::clamp<double>(std::ceil(bytes / (bucket_mib * 1024 * 1024)), 1, max_buckets));
+}
+
+double AllreduceGroup::Part::CrossingGbs() const {
+  const double k =
+      std::ceil(static_cast<double>(members) / static_cast<double>(std::max<int64_t>(1, nodes)));
+  return std::min({intra_gbs, flow_gbs * k, share_gbs * k});
+}
+
+double AllreduceGroup::Part::RingGbs() const { return nodes <= 1 ? intra_gbs : CrossingGbs(); }
+
+int64_t AllreduceGroup::size() const {
+  int64_t n = 0;
+  for (const Part& p : parts) n += p.members;
+  return n;
+}
+
+void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t count, int64_t nodes) {
+  const NodeGroup& g = fleet.groups[group];
+  auto it =
+      std::find_if(parts.begin(), parts.end(), [&](const Part& p) { return p.island == island; });
+  if (it == parts.end()) {
+    if (parts.empty()) inter_island_gbs = kInf;
+    parts.push_back({island, 0, 0, kInf, kInf, kInf});
+    it = parts.end() - 1;
+  }
+  // Measured figures (a probe's) replace the per-group catalog ones, as in CommModel::Link.
+  const auto& measured = fleet.network.measured_links;
+  const auto& inter = measured[static_cast<int>(LinkClass::kSameIsland)];
+  const auto& same = measured[static_cast<int>(LinkClass::kSameNode)];
+  const auto& cross = measured[static_cast<int>(LinkClass::kCrossIsland)];
+  const double dpn = g.devices_per_node;
+  double node_gbs = g.nic_gbps / 8, flow = g.nic_gbps / 8 / g.nics_per_node;
+  if (inter) {
+    flow = inter->flow_gbs;
+    node_gbs = inter->node_gbs > 0 ? inter->node_gbs : inter->flow_gbs * g.nics_per_node;
+  }
+  it->members += count;
+  it->nodes += nodes;
+  it->share_gbs = std::min(it->share_gbs, node_gbs / dpn);
+  it->flow_gbs = std::min(it->flow_gbs, flow);
+  it->intra_gbs = std::min(it->intra_gbs, same ? same->flow_gbs : g.device.intra_node_link_gbs);
+  double island_gbs = fleet.network.inter_island_gbps / 8;
+  if (cross) island_gbs = cross->node_gbs > 0 ? cross->node_gbs : cross->flow_gbs * dpn;
+  inter_island_gbs = std::min(inter_island_gbs, island_gbs / dpn);
+}
+
+CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots)
+    : fleet_(fleet), slots_(std::move(slots)) {}
+
+LinkSpec CommModel::Link(LinkClass cls, int a, int b) const {
+  const auto& measured = fleet_.network.measured_links[static_cast<int>(cls)];
+  if (measured) return *measured;
+  const NodeGroup& ga = fleet_.groups[a];
+  const NodeGroup& gb = fleet_.groups[b];
+  const NetworkSpec& n = fleet_.network;
+  LinkSpec s;
+  switch (cls) {
+    case LinkClass::kSameNode:
+      s.latency_us = n.intra_node_latency_us;
+      s.flow_gbs = std::min(ga.device.intra_node_link_gbs, gb.device.intra_node_link_gbs);
+      s.node_gbs = 0;  // each device has its own link into the node's fabric
+      break;
+    case LinkClass::kSameIsland:
+      s.latency_us = n.inter_node_latency_us;
+      s.flow_gbs = std::min(ga.nic_gbps / ga.nics_per_node, gb.nic_gbps / gb.nics_per_node) / 8;
+      s.node_gbs = std::min(ga.nic_gbps, gb.nic_gbps) / 8;
+      break;
+    case LinkClass::kCrossIsland:
+      s.latency_us = n.inter_island_latency_us;
+      s.flow_gbs = std::min(ga.nic_gbps / ga.nics_per_node, gb.nic_gbps / gb.nics_per_node) / 8;
+      s.node_gbs = std::min({ga.nic_gbps, gb.nic_gbps, n.inter_island_gbps}) / 8;
+      s.flow_gbs = std::min(s.flow_gbs, s.node_gbs);
+      break;
+  }
+  return s;
+}
+
+LinkClass CommModel::ClassOf(int64_t from, int64_t to) const {
+  const DeviceSlot& a = slots_[from];
+  const DeviceSlot& b = slots_[to];
+  if (a.node == b.node) return LinkClass::kSameNode;
+  return a.island == b.island ? LinkClass::kSameIsland : LinkClass::kCrossIsland;
+}
+
+double CommModel::LinkGbs(int64_t from, int64_t to) const {
+  const LinkClass cls = ClassOf(from, to);
+  const int ga = slots_[from].group, gb = slots_[to].group;
+  const LinkSpec s = Link(cls, ga, gb);
+  if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs;
+  // Every device of the busier node sends at once: each gets its share of the node's NICs.
+  const int dpn = std::max(fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node);
+  return std::min(s.flow_gbs, s.node_gbs / dpn);
+}
+
+double CommModel::LinkLatency(int64_t from, int64_t to) const {
+  const LinkClass cls = ClassOf(from, to);
+  return Link(cls, slots_[from].group, slots_[to].group).latency_us * 1e-6;
+}
+
+AllreduceGroup CommModel::Summarize(std::span<const int64_t> devices) const {
+  AllreduceGroup out;
+  std::map<std::pair<int, int>, int64_t> members;  // (island, group) -> members
+  std::map<std::pair<int, int>, std::vector<int64_t>> nodes;
+  std::vector<std::pair<int, int>> order;
+  for (int64_t d : devices) {
+    const DeviceSlot& s = slots_[d];
+    const std::pair<int, int> key{s.island, s.group};
+    if (members[key]++ == 0) order.push_back(key);
+    std::vector<int64_t>& n = nodes[key];
+    if (std::find(n.begin(), n.end(), s.node) == n.end()) n.push_back(s.node);
+  }
+  for (const auto& key : order) {
+    out.Add(fleet_, key.second, key.first, members[key], static_cast<int64_t>(nodes[key].size()));
+  }
+  return out;
+}
+
+double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
+                                AllreduceAlgorithm algorithm, std::string* chosen) const {
+  const NetworkSpec& net = fleet_.network;
+  const auto alpha = [&](LinkClass c) {
+    const auto& m = net.measured_links[static_cast<int>(c)];
+    if (m) return m->latency_us * 1e-6;
+    return (c == LinkClass::kSameNode     ? net.intra_node_latency_us
+            : c == LinkClass::kSameIsland ? net.inter_node_latency_us
+                                          : net.inter_island_latency_us) *
+           1e-6;
+  };
+  const int64_t q = group.size();
+  auto set = [&](const char* name) {
+    if (chosen != nullptr) *chosen = name;
+  };
+  if (q <= 1 || bytes <= 0) {
+    set("none");
+    return 0;
+  }
+  if (group.parts.size() == 1 && group.parts[0].nodes == 1) {
+    set("intra-node");
+    return RingAllreduceTime(q, bytes, group.parts[0].intra_gbs, alpha(LinkClass::kSameNode));
+  }
+  if (group.parts.size() == 1) {
+    set("ring");
+    return RingAllreduceTime(q, bytes, group.parts[0].RingGbs(), alpha(LinkClass::kSameIsland));
+  }
+  // Flat ring across islands: every step waits for the slowest hop.
+  double slowest = kInf;
+  for (const auto& p : group.parts) slowest = std::min(slowest, p.CrossingGbs());
+  const double ring = RingAllreduceTime(q, bytes, std::min(slowest, group.inter_island_gbs),
+                                        alpha(LinkClass::kCrossIsland));
+  // Hierarchical: reduce-scatter inside each island, allreduce the shards across islands,
+  // allgather inside each island.
+  double inside = 0;
+  int64_t smallest = q;
+  for (const auto& p : group.parts) {
+    const double a = alpha(p.nodes > 1 ? LinkClass::kSameIsland : LinkClass::kSameNode);
+    inside = std::max(inside, RingAllreduceTime(p.members, bytes, p.RingGbs(), a));
+    smallest = std::min(smallest, p.members);
+  }
+  const double across =
+      RingAllreduceTime(static_cast<int64_t>(group.parts.size()), bytes / smallest,
+                        group.inter_island_gbs, alpha(LinkClass::kCrossIsland));
+  const double hierarchical = inside + across;
+  if (algorithm == AllreduceAlgorithm::kRing ||
+      (algorithm == AllreduceAlgorithm::kAuto && ring <= hierarchical)) {
+    set("ring");
+    return ring;
+  }
+  set("hierarchical");
+  return hierarchical;
+}
+
+double CommModel::BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
+                                        AllreduceAlgorithm algorithm, std::string* chosen) const {
+  buckets = std::max<int64_t>(1, buckets);
+  return static_cast<double>(buckets) *
+         AllreduceTime(group, bytes / static_cast<double>(buckets), algorithm, chosen);
+}
+
+double CommModel::TpAllreduceTime(int group, int tp, double bytes) const {
+  const LinkSpec s = Link(LinkClass::kSameNode, group, group);
+  return RingAllreduceTime(tp, bytes, s.flow_gbs, s.latency_us * 1e-6);
+}
+
+}  // namespace tangram::partitioner

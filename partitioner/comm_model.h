@@ -1,0 +1,106 @@
+// The α-β communication model: the one description of links and collectives that the cost model,
+// the grid search (grid.cc) and the simulator (orchestrator/simulator/workload.cc) all use, so the
+// formulas exist once.
+//
+// Links come in three classes (LinkClass): two devices of one node (NVLink, HCCS, Infinity
+// Fabric or PCIe: the kind's intra_node_link_gbs, overridable per node group in the fleet), two
+// nodes of one island (the nodes' NICs), two islands (the inter-island link, through host memory).
+// Each class has a latency α, the bandwidth one flow gets alone (flow_gbs: one NIC of the node,
+// node NIC ÷ nics_per_node) and the bandwidth the whole node gets on it (node_gbs: all its NICs).
+// The catalog and the fleet file give these; a fleet's measured figures (NetworkSpec::
+// measured_links, written by `tangram probe`) replace them class by class.
+//
+// Sharing. A node's NICs are shared by its devices. When every device of a node talks across
+// nodes at once (a pipeline's sends, the data-parallel rings of a grid layout), each device gets
+// its share node_gbs ÷ devices_per_node, never more than one flow alone. A ring with k members on
+// one node crosses that node's boundary once per direction, so it gets the k members' shares
+// (k × node_gbs ÷ devices_per_node): plain data parallelism with eight GPUs of a node in one ring
+// uses the whole NIC, not an eighth of it.
+//
+// Collectives (n bytes per member, q members, bandwidth bw GB/s per direction, latency α):
+//   ring allreduce      2(q−1)α + 2(q−1)/q · n/bw
+//   hierarchical        ring inside each island (reduce-scatter + allgather, one allreduce's
+//                       cost), then a ring across islands over the shards of the smallest island
+//   bucketed            b buckets of n/b bytes, each a full collective: b × T(n/b), so every
+//                       bucket pays its α terms (PyTorch DDP and Megatron-LM reduce in buckets)
+// Immutable after construction; safe to share between threads.
+#ifndef TANGRAM_PARTITIONER_COMM_MODEL_H_
+#define TANGRAM_PARTITIONER_COMM_MODEL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "partitioner/fleet.h"
+
+namespace tangram::partitioner {
+
+// Ring allreduce of `bytes` per member over `q` members: 2(q−1)α + 2(q−1)/q · bytes / bw.
+double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
+
+enum class AllreduceAlgorithm : int8_t { kAuto, kRing, kHierarchical };
+absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name);
+
+// The members of one allreduce, summarised per island (all that the α-β formulas need).
+struct AllreduceGroup {
+  struct Part {
+    int island = 0;
+    int64_t members = 0;
+    int64_t nodes = 0;     // distinct nodes among the members
+    double share_gbs = 0;  // slowest member's share of its node's NICs (node_gbs ÷ devices)
+    double flow_gbs = 0;   // slowest member's one-flow bandwidth across nodes
+    double intra_gbs = 0;  // slowest member's intra-node link, GB/s
+    // GB/s per direction of a ring over this part that leaves its nodes: the k = members ÷ nodes
+    // members of a node together use k shares of its NICs, bounded by the intra-node link the
+    // ring also takes inside each node.
+    double CrossingGbs() const;
+    // A ring inside the part: the intra-node link when it holds one node, else CrossingGbs.
+    double RingGbs() const;
+  };
+  std::vector<Part> parts;
+  double inter_island_gbs = 0;  // per member across islands
+  int64_t size() const;
+  // Adds `count` members of fleet group `group` on `nodes` distinct nodes of `island` (merging
+  // into that island's part).
+  void Add(const Fleet& fleet, int group, int island, int64_t count, int64_t nodes);
+};
+
+class CommModel {
+ public:
+  CommModel() = default;
+  CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots);
+
+  // Catalog- or measurement-derived figures of the class joining group `a` and group `b`.
+  LinkSpec Link(LinkClass cls, int a, int b) const;
+  LinkClass ClassOf(int64_t from, int64_t to) const;
+  // One device's transfer to another when every device of their nodes sends at once (a
+  // pipeline's steady state): GB/s per direction and latency in seconds.
+  double LinkGbs(int64_t from, int64_t to) const;
+  double LinkLatency(int64_t from, int64_t to) const;
+
+  AllreduceGroup Summarize(std::span<const int64_t> devices) const;
+  // Allreduce of `bytes` per member over `group`. kAuto takes the faster of ring and
+  // hierarchical; `chosen` (optional) receives "none", "intra-node", "ring" or "hierarchical".
+  double AllreduceTime(const AllreduceGroup& group, double bytes,
+                       AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
+                       std::string* chosen = nullptr) const;
+  // `buckets` allreduces of bytes ÷ buckets each, one after the other.
+  double BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
+                               AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
+                               std::string* chosen = nullptr) const;
+  // Tensor-parallel allreduce of `bytes` over `tp` devices of one node of group `group`.
+  double TpAllreduceTime(int group, int tp, double bytes) const;
+
+ private:
+  Fleet fleet_;
+  std::vector<DeviceSlot> slots_;
+};
+
+// The bucket count for `bytes` of gradients: ceil(bytes ÷ bucket), clamped to [1, max_buckets].
+int64_t GradientBuckets(double bytes, double bucket_mib, int max_buckets);
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_COMM_MODEL_H_
