@@ -114,6 +114,9 @@ absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fl
                                                     const JobConfig& job) {
   partitioner::TrainingSpec training = job.training;
   training.layout.tp = RuntimeTensorParallel(job);
+  // The CPU runtime reduces a stage's gradients in one allreduce after its last backward
+  // (pipeline_step.cc), never overlapped with it: predict that, whatever the job says.
+  training.overlap_grad_reduce = false;
   return partitioner::CostModel::Create(fleet, job.model, training);
 }
 }  // namespace
