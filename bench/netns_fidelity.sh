@@ -43,7 +43,7 @@ if [[ ! -x $TANGRAM ]]; then echo "no tangram binary at $TANGRAM (build it first
 
 WORK=$(mktemp -d /tmp/$P-fidelity.XXXXXX)
 UP=""
-cleanup() { [[ -n $UP ]] && "$NETNS" down "$P" >/dev/null 2>&1; rm -rf "$WORK"; }
+cleanup() { [[ -n $UP ]] && "$NETNS" down "$P" >/dev/null 2>&1; [[ -n ${KEEP:-} ]] || rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # Case shapes: hosts, ranks per host, layout (tp pp dp), islands (one letter per host),
@@ -97,16 +97,17 @@ write_configs() {  # layout -> $WORK/<layout>.job.yaml
   echo "$hosts $per $islands"
 }
 
-# Shapes every link of the mesh: inside an island at `rate`, or 2gbit for island4, whose
-# cross-island links run at `rate`.
+# Shapes every host's NIC (the harness's hosts hang off one switch) to `rate`; for island4 the
+# first island's hosts get 4x that, so that the islands differ and the cross-island path runs at
+# `rate`.
 shape_links() {
   local hosts=$1 islands=$2 rate=$3 layout=$4
   for ((a = 0; a < hosts; a++)); do
-    for ((b = a + 1; b < hosts; b++)); do
-      local r=$rate
-      if [[ $layout == island4 && ${islands:a:1} == "${islands:b:1}" ]]; then r=2gbit; fi
-      "$NETNS" shape "$P" "$a" "$b" "$r" >/dev/null
-    done
+    local r=$rate
+    if [[ $layout == island4 && ${islands:a:1} == A ]]; then
+      r=$(echo "$rate" | awk '{n=$1; sub(/[a-z]+$/, "", n); u=$1; sub(/^[0-9.]+/, "", u); print n*4 u}')
+    fi
+    "$NETNS" shape "$P" "$a" "$r" >/dev/null
   done
 }
 
@@ -143,7 +144,7 @@ j = json.loads(text[text.index("{"):])
 times = j["step_times_s"][2:] or j["step_times_s"]
 measured = statistics.median(times)
 sim = j["simulated_step_time_s"]
-p = j["plan"]
+p = j["plan"].get("parallelism", {})
 plan = "tp%dpp%ddp%d" % (p.get("tp", 1), p.get("pp", 1), p.get("dp", 1))
 err = sim / measured - 1
 links = ";".join("%s %.3gus %.3gGB/s" % (l["class"], l["latency_us"], l["bandwidth_gbs"]) for l in j.get("links", []))

@@ -142,14 +142,20 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kSameIsland)) {
     net.inter_node_latency_us = l->latency_us;
-    // A node's NIC: what its devices reach together. One pair's figure when they share it.
+    // A node's NIC: what its devices reach together (one pair's figure when they share it), in
+    // each direction while both are busy: a ring allreduce sends and receives on every NIC at
+    // once, and a link that is not full duplex (shared medium, a shaper's queue delaying the
+    // reverse flow's ACKs) gives each direction less than one-way traffic gets.
     double node_gbs = l->bandwidth_gbs;
     if (measured.nic) node_gbs = std::max(node_gbs, measured.nic->aggregate_gbs);
+    if (l->bidirectional_gbs) node_gbs *= std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs);
     for (NodeGroup& g : fleet->groups) g.nic_gbps = node_gbs * 8;
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kAcrossIslands)) {
     net.inter_island_latency_us = l->latency_us;
-    net.inter_island_gbps = l->bandwidth_gbs * 8;
+    net.inter_island_gbps = l->bidirectional_gbs
+                                ? std::min(*l->bidirectional_gbs, l->bandwidth_gbs) * 8
+                                : l->bandwidth_gbs * 8;
     // Islands joined only by the inter-island link: nodes' NICs are at least that fast.
     if (measured.Find(LinkClass::kSameIsland) == nullptr) {
       for (NodeGroup& g : fleet->groups) g.nic_gbps = std::max(g.nic_gbps, l->bandwidth_gbs * 8);

@@ -18,6 +18,7 @@ using partitioner::LinkClass;
 
 constexpr int kControlTag = 16001;
 constexpr int kDataTag = 16002;
+constexpr size_t kMinLargest = 512 << 10;
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -107,7 +108,11 @@ class Prober {
       double t = Median(one_way);
       samples.push_back({static_cast<double>(Floats(bytes) * 4), t});
       largest = static_cast<double>(Floats(bytes) * 4);
-      if (2 * t > options_.size_seconds) break;
+      // Stop growing past the budget, but not before a size well past a shaper's burst (a
+      // token bucket lets its first burst through at line rate): a slow link's β needs one.
+      if (2 * t > options_.size_seconds &&
+          (bytes >= kMinLargest || 2 * t > 4 * options_.size_seconds))
+        break;
     }
     auto [alpha, beta] = FitAlphaBeta(samples);
     // Bidirectional: both send the largest size at once, three times; each direction's rate.
@@ -255,6 +260,8 @@ class Prober {
 
 }  // namespace
 
+std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double>>& samples);
+
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
   if (a.host == b.host) return LinkClass::kSameNode;
   if (a.island == b.island) return LinkClass::kSameIsland;
@@ -262,6 +269,34 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
 }
 
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples) {
+  // β from the sizes of 128 KiB and more when there are two: below that, a token-bucket shaper
+  // (tc tbf, switch buffers) passes whole messages in its burst, which a fit over every size
+  // would read as bandwidth. α is then what the smallest size leaves over its bytes.
+  std::vector<std::pair<double, double>> large;
+  for (const auto& s : samples) {
+    if (s.first >= 128 << 10 && s.second > 0) large.push_back(s);
+  }
+  if (large.size() >= 2 && samples.size() > large.size()) {
+    double mn = 0, mt = 0;
+    for (const auto& [n, t] : large) {
+      mn += n / large.size();
+      mt += t / large.size();
+    }
+    double cov = 0, var = 0;
+    for (const auto& [n, t] : large) {
+      cov += (n - mn) * (t - mt);
+      var += (n - mn) * (n - mn);
+    }
+    double beta = var > 0 ? cov / var : 0;
+    if (beta > 0) {
+      const auto& smallest = samples.front();
+      return {std::max(0.0, smallest.second - smallest.first * beta), beta};
+    }
+  }
+  return WeightedFit(samples);
+}
+
+std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double>>& samples) {
   // Minimise Σ w (α + β n − t)², w = 1/t²: the normal equations of a 2-parameter fit.
   double sw = 0, sn = 0, snn = 0, st = 0, snt = 0;
   for (const auto& [n, t] : samples) {

@@ -65,8 +65,11 @@ absl::StatusOr<LinkProbeResult> ProbeLinks(collectives::Communicator& world,
 // The link class joining two placed ranks.
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
 
-// Weighted least squares of t = α + n·β over (bytes, seconds) samples, weights 1/t². Returns
-// {α seconds, β seconds per byte}, α clamped at >= 0. At least two distinct sizes are needed.
+// Fits t = α + n·β over (bytes, seconds) samples, sizes ascending. With two or more sizes of
+// 128 KiB and more (and a smaller one), β is the least-squares slope over those and α what the
+// smallest size leaves: a shaper's burst makes small messages look fast, and a fit through them
+// would overstate the bandwidth. Otherwise a least-squares fit over all, weighted by 1/t² (every
+// size counts by its relative error). Returns {α seconds, β seconds per byte}, α >= 0.
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples);
 
 }  // namespace tangram::orchestrator

@@ -137,7 +137,11 @@ absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const Jo
 absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
                                         const partitioner::Plan& plan) {
   TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
-  TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, {}));
+  // The runtime's gradient allreduce is one flat collective over the data-parallel group (MPI's
+  // native allreduce, a ring at these sizes), never the hierarchical one the cost model may pick.
+  simulator::SimOptions options;
+  options.allreduce = "ring";
+  TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, options));
   return step.step_time_s;
 }
 
