@@ -6,9 +6,9 @@
 //  1. Point-to-point α/β per link class present (same node = same host name; same island across
 //     nodes; across islands): one representative pair per class (the lowest ranks that form one)
 //     ping-pongs messages of growing sizes, each size `repetitions` round trips after one warm-up,
-//     until a round trip passes `size_seconds`; α and β are the least-squares fit of the median
-//     one-way times, weighted by 1/t² so that every size counts by its relative error (a plain fit
-//     lets the large sizes' noise swamp α). The fit is broadcast to every rank.
+//     until a round trip passes `size_seconds` (but not before 512 KiB); α and β are fitted
+//     (FitAlphaBeta) to the fastest round trip of each size, halved: on an oversubscribed host
+//     the others carry the scheduler's wake-up delays, not the link's. The fit is broadcast.
 //  2. One bidirectional probe per class: both ranks of the pair send the largest size at once;
 //     each direction's bandwidth = bytes ÷ (time − α).
 //  3. NIC sharing: every rank of the node with the most ranks (when it has two or more) sends at
@@ -41,7 +41,7 @@ struct RankPlace {
 struct LinkProbeOptions {
   // Ping-pong message sizes in bytes, ascending; stops early past `size_seconds` per round trip.
   std::vector<size_t> sizes = {8, 16 << 10, 128 << 10, 512 << 10, 2 << 20};
-  int repetitions = 5;
+  int repetitions = 7;
   double size_seconds = 0.25;
   std::vector<size_t> allreduce_bytes = {64 << 10, 1 << 20, 4 << 20};
   // Seconds now; default: the communicator's virtual clock when it has one, else the wall clock.

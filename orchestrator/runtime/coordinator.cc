@@ -141,6 +141,8 @@ absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const J
   // native allreduce, a ring at these sizes), never the hierarchical one the cost model may pick.
   simulator::SimOptions options;
   options.allreduce = "ring";
+  // Its pipeline sends are non-blocking, waited at the end of the step (pipeline_step.cc).
+  options.async_p2p = true;
   TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, options));
   return step.step_time_s;
 }
