@@ -147,14 +147,16 @@ std::vector<DeviceSlot> FlattenFleet(const Fleet& fleet) {
 }
 
 absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCatalog& catalog) {
-  TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, "",
-                                                     {"name", "description", "nodes", "network"}));
+  TANGRAM_ASSIGN_OR_RETURN(
+      YamlMap root,
+      YamlMap::Of(doc.name, doc.root, "", {"name", "description", "nodes", "network", "measured"}));
   Fleet fleet;
   TANGRAM_ASSIGN_OR_RETURN(fleet.name, root.String("name"));
   TANGRAM_ASSIGN_OR_RETURN(auto description, root.OptionalString("description"));
   (void)description;
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node nodes, root.Sequence("nodes"));
   TANGRAM_ASSIGN_OR_RETURN(auto network, root.OptionalMap("network"));
+  TANGRAM_ASSIGN_OR_RETURN(auto measured, root.OptionalMap("measured"));
   TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
   int64_t total = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -172,6 +174,12 @@ absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCat
   }
   if (network) {
     TANGRAM_ASSIGN_OR_RETURN(fleet.network, ReadNetwork(*network));
+  }
+  if (measured) {
+    // Measured figures win over the catalog's and the network section's (they are what the
+    // machines did); emulated slowdowns stay in the nodes, labelled as EMULATION.
+    TANGRAM_ASSIGN_OR_RETURN(fleet.measured, ReadMeasurements(*measured, fleet.groups.size()));
+    ApplyMeasurements(*fleet.measured, &fleet);
   }
   return fleet;
 }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "partitioner/device_catalog.h"
+#include "partitioner/measurements.h"
 
 namespace tangram::partitioner {
 
@@ -73,6 +74,8 @@ struct Fleet {
   std::string name;
   std::vector<NodeGroup> groups;
   NetworkSpec network;
+  // The file's `measured:` section (tangram probe), already applied to the groups and network.
+  std::optional<Measurements> measured;
 
   int64_t num_devices() const;
   int64_t num_nodes() const;

@@ -27,6 +27,17 @@ absl::StatusOr<SlowdownChange> ParseChange(const std::string& text) {
   return c;
 }
 
+nlohmann::json LinksJson(const TrainResult& result) {
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& l : result.links) {
+    links.push_back({{"class", partitioner::LinkClassName(l.link_class)},
+                     {"latency_us", l.latency_us},
+                     {"bandwidth_gbs", l.bandwidth_gbs},
+                     {"pair", l.pair}});
+  }
+  return links;
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -41,6 +52,8 @@ class TrainCommand : public Command {
     sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
     sub->add_flag("--catalog-throughput", options_.catalog_throughput,
                   "Plan on the fleet file's figures instead of measuring");
+    sub->add_flag("--no-link-probe", no_link_probe_,
+                  "Plan on the fleet file's link figures instead of measuring the network");
     sub->add_option("--steps", options_.steps, "Total steps (default: the job's)");
     sub->add_option("--metrics", options_.metrics_path,
                     "Append one JSON line per step to this file");
@@ -71,6 +84,7 @@ class TrainCommand : public Command {
       if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = resume_dir_;
     }
     options_.rebalance = !no_rebalance_;
+    options_.link_probe = !no_link_probe_;
     options_.out = global.json ? nullptr : &std::cout;
     TrainLaunch launch;
     launch.transport = transport_.empty() ? job.transport : transport_;
@@ -92,6 +106,8 @@ class TrainCommand : public Command {
                  {"losses", result.losses},
                  {"step_times_s", result.step_times},
                  {"predicted_step_time_s", result.predicted_step_time_s},
+                 {"link_probe_seconds", result.link_probe_seconds},
+                 {"links", LinksJson(result)},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
                  {"strategy", result.plan.strategy}});
@@ -103,6 +119,7 @@ class TrainCommand : public Command {
   std::string job_path_, transport_, resume_dir_;
   int ranks_ = 0;
   bool no_rebalance_ = false;
+  bool no_link_probe_ = false;
   double timeout_s_ = 120;
   std::vector<std::string> changes_;
   TrainOptions options_;

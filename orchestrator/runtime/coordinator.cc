@@ -114,6 +114,9 @@ absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fl
                                                     const JobConfig& job) {
   partitioner::TrainingSpec training = job.training;
   training.layout.tp = RuntimeTensorParallel(job);
+  // The CPU runtime reduces a stage's gradients in one allreduce after its last backward
+  // (pipeline_step.cc), never overlapped with it: predict that, whatever the job says.
+  training.overlap_grad_reduce = false;
   return partitioner::CostModel::Create(fleet, job.model, training);
 }
 }  // namespace
@@ -134,7 +137,13 @@ absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const Jo
 absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const JobConfig& job,
                                         const partitioner::Plan& plan) {
   TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
-  TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, {}));
+  // The runtime's gradient allreduce is one flat collective over the data-parallel group (MPI's
+  // native allreduce, a ring at these sizes), never the hierarchical one the cost model may pick.
+  simulator::SimOptions options;
+  options.allreduce = "ring";
+  // Its pipeline sends are non-blocking, waited at the end of the step (pipeline_step.cc).
+  options.async_p2p = true;
+  TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, options));
   return step.step_time_s;
 }
 

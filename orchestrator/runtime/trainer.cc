@@ -16,6 +16,8 @@
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/model/gpt.h"
 #include "orchestrator/model/probe.h"
+#include "orchestrator/probe/fleet_probe.h"
+#include "orchestrator/probe/link_probe.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/layer_mover.h"
@@ -158,6 +160,15 @@ class Run {
       result_.reports.push_back(r);
       ema_tflops_.push_back(r.measured_tflops);
     }
+    if (options_.link_probe && world_.size() > 1) {
+      absl::Time start = absl::Now();
+      absl::StatusOr<LinkProbeResult> links =
+          ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet));
+      if (!links.ok()) return Annotate(links.status(), "link probe");
+      result_.link_probe_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      result_.links = links->links;
+      result_.nic = links->nic;
+    }
     if (coordinator()) {
       Log(absl::StrFormat("measured %d ranks on the job's own layers (forward + backward):",
                           world_.size()));
@@ -167,6 +178,18 @@ class Run {
             r.emulate_slowdown != 1
                 ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
                 : ""));
+      }
+      for (const auto& l : result_.links) {
+        Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)",
+                            partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
+                            l.pair));
+      }
+      if (result_.nic) {
+        Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together",
+                            result_.nic->senders, result_.nic->node, result_.nic->aggregate_gbs));
+      }
+      if (!result_.links.empty()) {
+        Log(absl::StrFormat("  (network probe: %.2f s)", result_.link_probe_seconds));
       }
     }
     return absl::OkStatus();
@@ -189,6 +212,7 @@ class Run {
         TANGRAM_ASSIGN_OR_RETURN(planning_fleet_,
                                  MeasuredFleet(result_.reports, catalog_, job_.fleet.network,
                                                RuntimeTensorParallel(job_)));
+        ApplyMeasuredLinks();
       }
       TANGRAM_ASSIGN_OR_RETURN(plan, PlanOnFleet(planning_fleet_, job_, Strategy()));
       auto predicted = PredictStepTime(planning_fleet_, job_, plan);
@@ -197,6 +221,21 @@ class Run {
       if (simulated.ok()) result_.simulated_step_time_s = *simulated;
     }
     return partitioner::PlanToJsonString(plan, -1);
+  }
+
+  // The measured fleet takes the job fleet's islands (a logical grouping the ranks cannot see)
+  // and the links measured at the start, in place of the catalog's.
+  void ApplyMeasuredLinks() {
+    auto slots = partitioner::FlattenFleet(job_.fleet);
+    size_t rank = 0;
+    for (partitioner::NodeGroup& g : planning_fleet_.groups) {
+      if (rank < slots.size()) g.island = job_.fleet.groups[slots[rank].group].island;
+      rank += static_cast<size_t>(g.num_devices());
+    }
+    partitioner::Measurements links;
+    links.links = result_.links;
+    links.nic = result_.nic;
+    partitioner::ApplyMeasurements(links, &planning_fleet_);
   }
 
   absl::Status AdoptPlan(const std::string& json) {

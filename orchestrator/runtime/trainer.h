@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "orchestrator/model/layer_state.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/device_catalog.h"
+#include "partitioner/measurements.h"
 #include "partitioner/plan.h"
 
 namespace tangram::orchestrator {
@@ -35,11 +37,13 @@ struct TrainOptions {
   std::string strategy;             // "" = the job's strategy
   std::string plan_path;            // run this plan file instead of planning (devices = ranks)
   bool catalog_throughput = false;  // plan on the fleet file's figures instead of measurements
-  int64_t steps = 0;                // total steps; 0 = the job's
-  std::string checkpoint_dir;       // "" = the job's checkpoint_dir
-  int64_t checkpoint_every = -1;    // -1 = the job's
-  bool resume = false;              // continue from the latest checkpoint in checkpoint_dir
-  std::string metrics_path;         // rank 0 appends one JSON line per step; "" = none
+  // Measure the links (orchestrator/probe/link_probe.h) after the compute and plan on them.
+  bool link_probe = true;
+  int64_t steps = 0;              // total steps; 0 = the job's
+  std::string checkpoint_dir;     // "" = the job's checkpoint_dir
+  int64_t checkpoint_every = -1;  // -1 = the job's
+  bool resume = false;            // continue from the latest checkpoint in checkpoint_dir
+  std::string metrics_path;       // rank 0 appends one JSON line per step; "" = none
   // Re-balancing (only when planning from measurements with a strategy other than uniform).
   bool rebalance = true;
   double rebalance_threshold = 0.10;  // re-plan when the new plan is predicted this much faster
@@ -59,6 +63,10 @@ struct TrainResult {
   std::vector<double> losses;      // mean loss of each step run
   std::vector<double> step_times;  // seconds, as rank 0 measured them
   std::vector<NodeReport> reports;  // calibration of every rank
+  // The network as measured at the start (empty when not probed or not timed).
+  std::vector<partitioner::MeasuredLink> links;
+  std::optional<partitioner::MeasuredNic> nic;
+  double link_probe_seconds = 0;
   partitioner::Plan initial_plan;
   partitioner::Plan plan;            // the plan at the end
   double predicted_step_time_s = 0;  // the cost model's figure for the initial plan

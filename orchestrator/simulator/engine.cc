@@ -213,7 +213,7 @@ class Engine {
     const double work =
         op.backward ? st.prev_alpha_s + f * st.prev_beta_s : st.send_alpha_s + f * st.send_beta_s;
     const PortClass cls = op.backward ? st.prev_port : st.next_port;
-    cs.state = kSending;
+    cs.state = w_.async_p2p ? kIdle : kSending;
     cs.op_start = now_;
     Flow fl;
     fl.kind = FlowKind::kP2p;
@@ -223,6 +223,7 @@ class Engine {
     fl.res[0] = Port(c, cls, 0);
     fl.res[1] = Port(dst, cls, 1);
     StartFlow(fl, work);
+    if (w_.async_p2p) TryStart(c);
   }
 
   void OnBucketReady(int32_t c, int32_t chunk, int32_t bucket) {
@@ -323,9 +324,11 @@ class Engine {
       CellResult& r = out_->cells[f.src];
       r.send_s += now_ - f.start;
       if (record_) out_->timeline.push_back({f.src, SpanKind::kSend, 0, 0, f.start, now_, 0});
-      cells_[f.src].state = kIdle;
       TryStart(f.dst);
-      TryStart(f.src);
+      if (!w_.async_p2p) {
+        cells_[f.src].state = kIdle;
+        TryStart(f.src);
+      }
       return;
     }
     RowState& row = rows_[f.src];

@@ -60,6 +60,7 @@ struct Workload {
   // after that backward ends (Megatron-LM before overlap_grad_reduce, DeepSpeed without
   // overlap_comm).
   bool overlap_grad_reduce = true;
+  bool async_p2p = false;       // SimOptions::async_p2p
   std::vector<CellWork> cells;  // stage-major: stage × dp + replica
   std::vector<ReplicaWork> replicas;
   std::vector<RowWork> rows;  // one per stage

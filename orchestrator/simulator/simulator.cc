@@ -82,6 +82,7 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
   StepResult res;
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));
+  work.async_p2p = options.async_p2p;
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));
   Summarize(cost, plan, &res);

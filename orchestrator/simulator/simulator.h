@@ -43,7 +43,10 @@ struct SimOptions {
   double bucket_mib = 25;          // gradient bucket size (PyTorch DDP's default)
   int max_buckets = 64;            // per stage and chunk; larger stages get larger buckets
   bool contention = true;          // false: every transfer runs at its link's full bandwidth
-  bool record_timeline = false;    // keep every span (for trace.h and svg.h)
+  // Pipeline sends are synchronous (Megatron-LM's 1F1B: the sender waits for its send); true
+  // makes them non-blocking, as the CPU runtime's (it waits for them at the end of the step).
+  bool async_p2p = false;
+  bool record_timeline = false;  // keep every span (for trace.h and svg.h)
   // Compute slowdown per fleet device (1 = nominal, 2 = twice as slow); empty = all 1. A cell
   // runs at the pace of its slowest member; only compute stretches, not communication.
   std::vector<double> device_slowdown;

@@ -16,6 +16,8 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/runtime/coordinator.h"
+#include "partitioner/device_catalog.h"
+#include "partitioner/fleet.h"
 #include "runtime_test_util.h"
 
 namespace tangram::testing {
@@ -179,6 +181,36 @@ TEST(MpiRuntimeTest, MeasuredPlanTrainsWithFallingLoss) {
     losses.push_back(nlohmann::json::parse(line)["loss"]);
   ASSERT_EQ(losses.size(), 6u);
   EXPECT_LT(losses.back(), losses.front());
+}
+
+// `tangram probe` under a real mpirun (3 ranks, one host): every rank measures its compute on the
+// job's layers and the same-node link; the file it writes loads as a fleet and plans.
+TEST(MpiRuntimeTest, ProbeWritesAMeasuredFleetThatPlanUses) {
+  TempJob job(3, {1, 1, 2});
+  std::string out = job.dir() + "/measured.yaml", log = job.dir() + "/log";
+  std::string cmd = absl::StrCat(
+      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np 3",
+      " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " probe --job ", job.path(),
+      " --out ", out, " --timeout 60 >", log, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << Slurp(log);
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::LoadFleet(out, *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status() << "\n" << Slurp(out);
+  ASSERT_TRUE(fleet->measured.has_value());
+  EXPECT_EQ(fleet->measured->ranks, 3);
+  for (const auto& g : fleet->groups) {
+    ASSERT_TRUE(g.measured_tflops.has_value());
+    EXPECT_GT(*g.measured_tflops, 0);
+  }
+  EXPECT_EQ(fleet->groups[2].emulate_slowdown, 2);  // EMULATION stays labelled in the nodes
+  const partitioner::MeasuredLink* same = fleet->measured->Find(partitioner::LinkClass::kSameNode);
+  ASSERT_NE(same, nullptr) << Slurp(out);
+  EXPECT_GT(same->bandwidth_gbs, 0);
+  EXPECT_EQ(fleet->groups[0].device.intra_node_link_gbs, same->bandwidth_gbs);
+  std::string plan = absl::StrCat(TANGRAM_BINARY, " plan --fleet ", out, " --model ", job.dir(),
+                                  "/model.yaml >", log, " 2>&1");
+  EXPECT_EQ(std::system(plan.c_str()), 0) << Slurp(log);
 }
 
 }  // namespace

@@ -1,0 +1,340 @@
+#include "orchestrator/probe/link_probe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+using collectives::CallOptions;
+using collectives::Communicator;
+using collectives::DataType;
+using partitioner::LinkClass;
+
+constexpr int kControlTag = 16001;
+constexpr int kDataTag = 16002;
+constexpr size_t kMinLargest = 512 << 10;
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+size_t Floats(size_t bytes) { return std::max<size_t>(bytes / 4, 1); }
+
+// The lowest pair (a < b) of ranks joined by `c`, or {-1, -1}.
+std::pair<int, int> PairOf(const std::vector<RankPlace>& places, LinkClass c) {
+  for (size_t a = 0; a < places.size(); ++a) {
+    for (size_t b = a + 1; b < places.size(); ++b) {
+      if (ClassOf(places[a], places[b]) == c) return {static_cast<int>(a), static_cast<int>(b)};
+    }
+  }
+  return {-1, -1};
+}
+
+class Prober {
+ public:
+  Prober(Communicator& world, const std::vector<RankPlace>& places, const LinkProbeOptions& options)
+      : world_(world), places_(places), options_(options) {
+    clock_ = options.clock;
+    if (!clock_) {
+      if (world.VirtualSeconds().has_value()) {
+        clock_ = [&world] { return *world.VirtualSeconds(); };
+      } else {
+        clock_ = [] { return absl::ToUnixNanos(absl::Now()) * 1e-9; };
+      }
+    }
+    size_t largest = 8;
+    for (size_t s : options.sizes) largest = std::max(largest, s);
+    for (size_t s : options.allreduce_bytes) largest = std::max(largest, s);
+    buffer_.assign(Floats(largest) * 2, 1.0f);
+  }
+
+  absl::StatusOr<LinkProbeResult> Run() {
+    LinkProbeResult result;
+    bool moved = false;
+    for (LinkClass c : partitioner::kLinkClasses) {
+      auto [a, b] = PairOf(places_, c);
+      if (a < 0) continue;
+      // alpha (s), beta (s/byte), bidirectional GB/s, largest size: measured by a, sent to all.
+      double fit[4] = {0, 0, 0, 0};
+      if (world_.rank() == a) {
+        TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b));
+        std::tie(fit[0], fit[1], fit[2], fit[3]) = lead;
+      }
+      if (world_.rank() == b) TANGRAM_RETURN_IF_ERROR(PingPongFollow(a));
+      TANGRAM_RETURN_IF_ERROR(world_.Broadcast(fit, 4, DataType::kF64, a));
+      if (fit[1] <= 0 && fit[0] <= 0) continue;  // the clock did not move
+      moved = true;
+      partitioner::MeasuredLink link;
+      link.link_class = c;
+      link.latency_us = fit[0] * 1e6;
+      link.bandwidth_gbs = fit[1] > 0 ? 1e-9 / fit[1] : 1e6;
+      if (fit[2] > 0) link.bidirectional_gbs = fit[2];
+      link.pair = absl::StrCat(a, "-", b);
+      result.links.push_back(link);
+      fits_[c] = {fit[0], fit[1], fit[3]};
+    }
+    result.timed = moved;
+    if (!moved) return result;
+    TANGRAM_ASSIGN_OR_RETURN(result.nic, Nic());
+    TANGRAM_ASSIGN_OR_RETURN(result.allreduce, Allreduce());
+    return result;
+  }
+
+ private:
+  double Now() const { return clock_(); }
+
+  // Rank a of a pair: drives the sizes, returns {α, β, bidirectional GB/s, largest bytes}.
+  absl::StatusOr<std::tuple<double, double, double, double>> PingPongLead(int peer) {
+    std::vector<std::pair<double, double>> samples;
+    double largest = 0;
+    for (size_t bytes : options_.sizes) {
+      TANGRAM_RETURN_IF_ERROR(Control(peer, static_cast<double>(bytes)));
+      std::vector<double> one_way;
+      for (int r = -1; r < options_.repetitions; ++r) {  // r = -1: warm-up
+        double start = Now();
+        TANGRAM_RETURN_IF_ERROR(
+            world_.Send(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
+        TANGRAM_RETURN_IF_ERROR(
+            world_.Recv(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
+        if (r >= 0) one_way.push_back((Now() - start) / 2);
+      }
+      // The fastest round trip: the wire's time. What the others add is the scheduler's (a rank
+      // woken late on an oversubscribed host), which a receiver that already waits — the
+      // common case in training — does not pay per message.
+      double t = *std::min_element(one_way.begin(), one_way.end());
+      samples.push_back({static_cast<double>(Floats(bytes) * 4), t});
+      largest = static_cast<double>(Floats(bytes) * 4);
+      // Stop growing past the budget, but not before a size well past a shaper's burst (a
+      // token bucket lets its first burst through at line rate): a slow link's β needs one.
+      if (2 * t > options_.size_seconds &&
+          (bytes >= kMinLargest || 2 * t > 4 * options_.size_seconds))
+        break;
+    }
+    auto [alpha, beta] = FitAlphaBeta(samples);
+    // Bidirectional: both send the largest size at once, three times; each direction's rate.
+    TANGRAM_RETURN_IF_ERROR(Control(peer, -largest));
+    std::vector<double> times;
+    for (int r = 0; r < 3; ++r) {
+      TANGRAM_ASSIGN_OR_RETURN(double t, Exchange(peer, static_cast<size_t>(largest)));
+      times.push_back(t);
+    }
+    TANGRAM_RETURN_IF_ERROR(Control(peer, 0));
+    double t = Median(times) - alpha;
+    double bidir = t > 0 ? largest / t / 1e9 : 0;
+    return std::make_tuple(alpha, beta, bidir, largest);
+  }
+
+  absl::Status PingPongFollow(int peer) {
+    for (;;) {
+      double control = 0;
+      TANGRAM_RETURN_IF_ERROR(world_.Recv(&control, 1, DataType::kF64, peer, kControlTag));
+      if (control == 0) return absl::OkStatus();
+      if (control < 0) {
+        for (int r = 0; r < 3; ++r) {
+          TANGRAM_RETURN_IF_ERROR(Exchange(peer, static_cast<size_t>(-control)).status());
+        }
+        continue;
+      }
+      size_t n = Floats(static_cast<size_t>(control));
+      for (int r = -1; r < options_.repetitions; ++r) {
+        TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), n, DataType::kF32, peer, kDataTag));
+        TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), n, DataType::kF32, peer, kDataTag));
+      }
+    }
+  }
+
+  absl::Status Control(int peer, double value) {
+    return world_.Send(&value, 1, DataType::kF64, peer, kControlTag);
+  }
+
+  // Sends and receives `bytes` to and from `peer` at once; the seconds until both are done.
+  absl::StatusOr<double> Exchange(int peer, size_t bytes) {
+    size_t n = Floats(bytes);
+    double start = Now();
+    TANGRAM_ASSIGN_OR_RETURN(auto recv,
+                             world_.IRecv(buffer_.data() + n, n, DataType::kF32, peer, kDataTag));
+    TANGRAM_ASSIGN_OR_RETURN(auto send,
+                             world_.ISend(buffer_.data(), n, DataType::kF32, peer, kDataTag));
+    TANGRAM_RETURN_IF_ERROR(send->Wait());
+    TANGRAM_RETURN_IF_ERROR(recv->Wait());
+    return Now() - start;
+  }
+
+  // Concurrent sends from every rank of the most populated node to distinct ranks elsewhere.
+  absl::StatusOr<std::optional<partitioner::MeasuredNic>> Nic() {
+    std::map<std::string, std::vector<int>> by_host;
+    for (size_t r = 0; r < places_.size(); ++r) by_host[places_[r].host].push_back(int(r));
+    std::string node;
+    for (const auto& [host, ranks] : by_host) {
+      if (node.empty() || ranks.size() > by_host[node].size()) node = host;
+    }
+    std::vector<int> senders = by_host[node], receivers;
+    for (size_t r = 0; r < places_.size(); ++r) {
+      if (places_[r].host != node) receivers.push_back(int(r));
+    }
+    // Prefer receivers in the senders' island (the NIC, not the inter-island link, is measured).
+    std::stable_sort(receivers.begin(), receivers.end(), [&](int x, int y) {
+      return (places_[x].island != places_[senders[0]].island) <
+             (places_[y].island != places_[senders[0]].island);
+    });
+    size_t k = std::min(senders.size(), receivers.size());
+    if (k < 2) return std::optional<partitioner::MeasuredNic>();
+    LinkClass c = ClassOf(places_[senders[0]], places_[receivers[0]]);
+    auto fit = fits_.find(c);
+    if (fit == fits_.end()) return std::optional<partitioner::MeasuredNic>();
+    const auto [alpha, beta, largest] = fit->second;
+    size_t bytes = static_cast<size_t>(largest);
+    double mine = 0;
+    std::vector<double> times;
+    for (int r = 0; r < 3; ++r) {
+      TANGRAM_RETURN_IF_ERROR(world_.Barrier());
+      double start = Now();
+      for (size_t i = 0; i < k; ++i) {
+        if (world_.rank() == senders[i]) {
+          TANGRAM_RETURN_IF_ERROR(
+              world_.Send(buffer_.data(), Floats(bytes), DataType::kF32, receivers[i], kDataTag));
+        } else if (world_.rank() == receivers[i]) {
+          TANGRAM_RETURN_IF_ERROR(
+              world_.Recv(buffer_.data(), Floats(bytes), DataType::kF32, senders[i], kDataTag));
+        }
+      }
+      mine = Now() - start;
+      double slowest = 0;
+      TANGRAM_RETURN_IF_ERROR(
+          world_.AllReduce(&mine, &slowest, 1, DataType::kF64, collectives::ReduceOp::kMax));
+      times.push_back(slowest);
+    }
+    double t = Median(times) - alpha;
+    if (!(t > 0)) return std::optional<partitioner::MeasuredNic>();
+    partitioner::MeasuredNic nic;
+    nic.node = node;
+    nic.senders = static_cast<int>(k);
+    nic.aggregate_gbs = static_cast<double>(k) * Floats(bytes) * 4 / t / 1e9;
+    return std::optional<partitioner::MeasuredNic>(nic);
+  }
+
+  // Ring allreduce over the world at the configured sizes that fit the time budget.
+  absl::StatusOr<std::vector<partitioner::AllreduceSample>> Allreduce() {
+    std::vector<partitioner::AllreduceSample> out;
+    const int q = world_.size();
+    if (q < 2) return out;
+    // The slowest measured link bounds a flat ring.
+    double alpha = 0, beta = 0;
+    for (const auto& [c, f] : fits_) {
+      alpha = std::max(alpha, std::get<0>(f));
+      beta = std::max(beta, std::get<1>(f));
+    }
+    CallOptions ring;
+    ring.algorithm = collectives::Algorithm::kRing;
+    for (size_t bytes : options_.allreduce_bytes) {
+      double predicted = 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * bytes * beta;
+      if (predicted > options_.size_seconds && !out.empty()) break;
+      std::vector<double> times;
+      for (int r = 0; r < 3; ++r) {
+        TANGRAM_RETURN_IF_ERROR(world_.Barrier());
+        double start = Now();
+        TANGRAM_RETURN_IF_ERROR(world_.AllReduce(buffer_.data(), buffer_.data(), Floats(bytes),
+                                                 DataType::kF32, collectives::ReduceOp::kMax,
+                                                 ring));
+        double mine = Now() - start, slowest = 0;
+        TANGRAM_RETURN_IF_ERROR(
+            world_.AllReduce(&mine, &slowest, 1, DataType::kF64, collectives::ReduceOp::kMax));
+        times.push_back(slowest);
+      }
+      out.push_back({static_cast<double>(Floats(bytes) * 4), Median(times)});
+    }
+    return out;
+  }
+
+  Communicator& world_;
+  const std::vector<RankPlace>& places_;
+  const LinkProbeOptions& options_;
+  std::function<double()> clock_;
+  std::vector<float> buffer_;
+  std::map<LinkClass, std::tuple<double, double, double>> fits_;  // α, β, largest bytes
+};
+
+}  // namespace
+
+std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double>>& samples);
+
+partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
+  if (a.host == b.host) return LinkClass::kSameNode;
+  if (a.island == b.island) return LinkClass::kSameIsland;
+  return LinkClass::kAcrossIslands;
+}
+
+std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples) {
+  // β from the sizes of 128 KiB and more when there are two: below that, a token-bucket shaper
+  // (tc tbf, switch buffers) passes whole messages in its burst, which a fit over every size
+  // would read as bandwidth. α is then what the smallest size leaves over its bytes.
+  std::vector<std::pair<double, double>> large;
+  for (const auto& s : samples) {
+    if (s.first >= 128 << 10 && s.second > 0) large.push_back(s);
+  }
+  if (large.size() >= 2 && samples.size() > large.size()) {
+    double mn = 0, mt = 0;
+    for (const auto& [n, t] : large) {
+      mn += n / large.size();
+      mt += t / large.size();
+    }
+    double cov = 0, var = 0;
+    for (const auto& [n, t] : large) {
+      cov += (n - mn) * (t - mt);
+      var += (n - mn) * (n - mn);
+    }
+    double beta = var > 0 ? cov / var : 0;
+    if (beta > 0) {
+      const auto& smallest = samples.front();
+      return {std::max(0.0, smallest.second - smallest.first * beta), beta};
+    }
+  }
+  return WeightedFit(samples);
+}
+
+std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double>>& samples) {
+  // Minimise Σ w (α + β n − t)², w = 1/t²: the normal equations of a 2-parameter fit.
+  double sw = 0, sn = 0, snn = 0, st = 0, snt = 0;
+  for (const auto& [n, t] : samples) {
+    if (!(t > 0)) continue;
+    double w = 1 / (t * t);
+    sw += w;
+    sn += w * n;
+    snn += w * n * n;
+    st += w * t;
+    snt += w * n * t;
+  }
+  double det = sw * snn - sn * sn;
+  if (!(sw > 0) || std::abs(det) <= 1e-12 * sw * snn) {
+    // One size (or none timed): all time is latency.
+    return {sw > 0 ? st / sw : 0, 0};
+  }
+  double beta = (sw * snt - sn * st) / det;
+  double alpha = (st - beta * sn) / sw;
+  if (alpha < 0) {
+    // Latency below resolution: refit through the origin.
+    alpha = 0;
+    beta = snn > 0 ? snt / snn : 0;
+  }
+  return {alpha, std::max(beta, 0.0)};
+}
+
+absl::StatusOr<LinkProbeResult> ProbeLinks(collectives::Communicator& world,
+                                           const std::vector<RankPlace>& places,
+                                           const LinkProbeOptions& options) {
+  if (static_cast<int>(places.size()) != world.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("link probe: ", places.size(), " places for ", world.size(), " ranks"));
+  }
+  Prober prober(world, places, options);
+  return prober.Run();
+}
+
+}  // namespace tangram::orchestrator

@@ -1,0 +1,77 @@
+// Measuring the network a job runs on, over the Communicator API (so it runs on every transport;
+// on the simulated one it reads the virtual clock and recovers the link model exactly).
+//
+// Every rank of `world` calls ProbeLinks with the same `places` (host and island of each rank),
+// and all ranks take part in every step, in this order:
+//  1. Point-to-point α/β per link class present (same node = same host name; same island across
+//     nodes; across islands): one representative pair per class (the lowest ranks that form one)
+//     ping-pongs messages of growing sizes, each size `repetitions` round trips after one warm-up,
+//     until a round trip passes `size_seconds` (but not before 512 KiB); α and β are fitted
+//     (FitAlphaBeta) to the fastest round trip of each size, halved: on an oversubscribed host
+//     the others carry the scheduler's wake-up delays, not the link's. The fit is broadcast.
+//  2. One bidirectional probe per class: both ranks of the pair send the largest size at once;
+//     each direction's bandwidth = bytes ÷ (time − α).
+//  3. NIC sharing: every rank of the node with the most ranks (when it has two or more) sends at
+//     once to a distinct rank on another node; aggregate = the senders' bytes ÷ (slowest − α).
+//     Equal to one pair's bandwidth: the node's ranks share one NIC (or one link).
+//  4. A ring allreduce over the world at the sizes in `allreduce_bytes` that the measured links
+//     predict to take under `size_seconds` each (the slowest rank's time, median of 3).
+// Other ranks wait in a barrier while a pair measures, so nothing else crosses its link.
+// Thread-compatible (one call per rank, each with its own communicator).
+#ifndef TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
+#define TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collectives/communicator.h"
+#include "partitioner/measurements.h"
+
+namespace tangram::orchestrator {
+
+struct RankPlace {
+  std::string host;  // gethostname(): ranks with one host share a node
+  int island = 0;    // the fleet's island of this rank's device
+};
+
+struct LinkProbeOptions {
+  // Ping-pong message sizes in bytes, ascending; stops early past `size_seconds` per round trip.
+  std::vector<size_t> sizes = {8, 16 << 10, 128 << 10, 512 << 10, 2 << 20};
+  int repetitions = 7;
+  double size_seconds = 0.25;
+  std::vector<size_t> allreduce_bytes = {64 << 10, 1 << 20, 4 << 20};
+  // Seconds now; default: the communicator's virtual clock when it has one, else the wall clock.
+  std::function<double()> clock;
+};
+
+struct LinkProbeResult {
+  std::vector<partitioner::MeasuredLink> links;
+  std::optional<partitioner::MeasuredNic> nic;
+  std::vector<partitioner::AllreduceSample> allreduce;
+  // False when the clock did not move (e.g. the simulated transport with free links): there is
+  // nothing to fit, and no link figure is reported.
+  bool timed = true;
+};
+
+// Collective over `world`; see the file comment. `places` has one entry per rank.
+absl::StatusOr<LinkProbeResult> ProbeLinks(collectives::Communicator& world,
+                                           const std::vector<RankPlace>& places,
+                                           const LinkProbeOptions& options = {});
+
+// The link class joining two placed ranks.
+partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
+
+// Fits t = α + n·β over (bytes, seconds) samples, sizes ascending. With two or more sizes of
+// 128 KiB and more (and a smaller one), β is the least-squares slope over those and α what the
+// smallest size leaves: a shaper's burst makes small messages look fast, and a fit through them
+// would overstate the bandwidth. Otherwise a least-squares fit over all, weighted by 1/t² (every
+// size counts by its relative error). Returns {α seconds, β seconds per byte}, α >= 0.
+std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples);
+
+}  // namespace tangram::orchestrator
+
+#endif  // TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_

@@ -1,0 +1,204 @@
+#include "partitioner/measurements.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "partitioner/fleet.h"
+#include "partitioner/yaml_reader.h"
+
+namespace tangram::partitioner {
+namespace {
+
+constexpr double kMaxGbs = 1e6;        // 1 PB/s: past any link
+constexpr double kMaxLatencyUs = 1e7;  // 10 s
+
+absl::StatusOr<double> NumberAt(const YamlMap& m, const YAML::Node& node, const std::string& field,
+                                double min_inclusive) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value) ||
+      value < min_inclusive) {
+    return ConfigError(m.file(), node, field, absl::StrCat("expected a number >= ", min_inclusive));
+  }
+  return value;
+}
+
+absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
+  MeasuredLink link;
+  TANGRAM_ASSIGN_OR_RETURN(std::string name,
+                           m.Enum("class", {"same_node", "same_island", "across_islands"}));
+  for (LinkClass c : kLinkClasses) {
+    if (name == LinkClassName(c)) link.link_class = c;
+  }
+  TANGRAM_ASSIGN_OR_RETURN(link.latency_us, m.Number("latency_us", 0, kMaxLatencyUs));
+  TANGRAM_ASSIGN_OR_RETURN(link.bandwidth_gbs, m.Number("bandwidth_gbs", 0, kMaxGbs));
+  TANGRAM_ASSIGN_OR_RETURN(link.bidirectional_gbs,
+                           m.OptionalNumber("bidirectional_gbs", 0, kMaxGbs));
+  TANGRAM_ASSIGN_OR_RETURN(auto pair, m.OptionalString("pair"));
+  link.pair = pair.value_or("");
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return link;
+}
+
+}  // namespace
+
+const char* LinkClassName(LinkClass c) {
+  switch (c) {
+    case LinkClass::kSameNode:
+      return "same_node";
+    case LinkClass::kSameIsland:
+      return "same_island";
+    case LinkClass::kAcrossIslands:
+      return "across_islands";
+  }
+  return "?";
+}
+
+const MeasuredLink* Measurements::Find(LinkClass c) const {
+  for (const auto& l : links) {
+    if (l.link_class == c) return &l;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
+  Measurements out;
+  TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
+  TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how"));
+  TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
+  TANGRAM_ASSIGN_OR_RETURN(out.ranks, m.Int("ranks", 1, 1 << 20));
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, m.Sequence("hosts"));
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (!hosts[i].IsScalar()) {
+      return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i), "expected a host name");
+    }
+    out.hosts.push_back(hosts[i].Scalar());
+  }
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node tflops, m.Sequence("group_tflops"));
+  if (tflops.size() != groups) {
+    return m.Error("group_tflops", absl::StrCat("expected one figure per nodes[] entry (", groups,
+                                                "), found ", tflops.size()));
+  }
+  for (size_t i = 0; i < tflops.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(double t,
+                             NumberAt(m, tflops[i], ElementPath(m, "group_tflops", i), 0));
+    out.group_tflops.push_back(t);
+  }
+  if (m.Has("links")) {
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));
+    for (size_t i = 0; i < links.size(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(
+          YamlMap lm,
+          YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
+                      {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs", "pair"}));
+      TANGRAM_ASSIGN_OR_RETURN(MeasuredLink link, ReadLink(lm));
+      if (out.Find(link.link_class) != nullptr) {
+        return lm.Error("class", absl::StrCat("link class ", LinkClassName(link.link_class),
+                                              " is measured twice"));
+      }
+      out.links.push_back(std::move(link));
+    }
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto nic, m.OptionalMap("nic"));
+  if (nic) {
+    MeasuredNic n;
+    TANGRAM_RETURN_IF_ERROR(
+        YamlMap::Of(m.file(), nic->node(), nic->path(), {"node", "senders", "aggregate_gbs"})
+            .status());
+    TANGRAM_ASSIGN_OR_RETURN(n.node, nic->String("node"));
+    TANGRAM_ASSIGN_OR_RETURN(int64_t senders, nic->Int("senders", 2, 1 << 16));
+    n.senders = static_cast<int>(senders);
+    TANGRAM_ASSIGN_OR_RETURN(n.aggregate_gbs, nic->Number("aggregate_gbs", 0, kMaxGbs));
+    TANGRAM_RETURN_IF_ERROR(nic->RejectUnknownKeys());
+    out.nic = n;
+  }
+  if (m.Has("allreduce")) {
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node samples, m.Sequence("allreduce"));
+    for (size_t i = 0; i < samples.size(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(
+          YamlMap sm,
+          YamlMap::Of(m.file(), samples[i], ElementPath(m, "allreduce", i), {"bytes", "seconds"}));
+      AllreduceSample s;
+      TANGRAM_ASSIGN_OR_RETURN(s.bytes, sm.Number("bytes", 0, 1e15));
+      TANGRAM_ASSIGN_OR_RETURN(s.seconds, sm.Number("seconds", 0, 1e6));
+      TANGRAM_RETURN_IF_ERROR(sm.RejectUnknownKeys());
+      out.allreduce.push_back(s);
+    }
+  }
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return out;
+}
+
+void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
+  for (size_t g = 0; g < fleet->groups.size() && g < measured.group_tflops.size(); ++g) {
+    if (measured.group_tflops[g] > 0) fleet->groups[g].measured_tflops = measured.group_tflops[g];
+  }
+  NetworkSpec& net = fleet->network;
+  if (const MeasuredLink* l = measured.Find(LinkClass::kSameNode)) {
+    net.intra_node_latency_us = l->latency_us;
+    for (NodeGroup& g : fleet->groups) g.device.intra_node_link_gbs = l->bandwidth_gbs;
+  }
+  if (const MeasuredLink* l = measured.Find(LinkClass::kSameIsland)) {
+    net.inter_node_latency_us = l->latency_us;
+    // A node's NIC: what its devices reach together (one pair's figure when they share it), in
+    // each direction while both are busy: a ring allreduce sends and receives on every NIC at
+    // once, and a link that is not full duplex (shared medium, a shaper's queue delaying the
+    // reverse flow's ACKs) gives each direction less than one-way traffic gets.
+    double node_gbs = l->bandwidth_gbs;
+    if (measured.nic) node_gbs = std::max(node_gbs, measured.nic->aggregate_gbs);
+    if (l->bidirectional_gbs) node_gbs *= std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs);
+    for (NodeGroup& g : fleet->groups) g.nic_gbps = node_gbs * 8;
+  }
+  if (const MeasuredLink* l = measured.Find(LinkClass::kAcrossIslands)) {
+    net.inter_island_latency_us = l->latency_us;
+    net.inter_island_gbps = l->bidirectional_gbs
+                                ? std::min(*l->bidirectional_gbs, l->bandwidth_gbs) * 8
+                                : l->bandwidth_gbs * 8;
+    // Islands joined only by the inter-island link: nodes' NICs are at least that fast.
+    if (measured.Find(LinkClass::kSameIsland) == nullptr) {
+      for (NodeGroup& g : fleet->groups) g.nic_gbps = std::max(g.nic_gbps, l->bandwidth_gbs * 8);
+    }
+  }
+}
+
+std::string MeasurementsToYaml(const Measurements& m) {
+  std::string out = "measured:\n";
+  absl::StrAppend(&out, "  when: \"", m.when, "\"\n");
+  absl::StrAppend(&out, "  how: \"", m.how, "\"\n");
+  absl::StrAppend(&out, "  tool_version: \"", m.tool_version, "\"\n");
+  absl::StrAppend(&out, "  ranks: ", m.ranks, "\n");
+  absl::StrAppend(&out, "  hosts: [", absl::StrJoin(m.hosts, ", "), "]\n");
+  std::vector<std::string> t;
+  for (double x : m.group_tflops) t.push_back(absl::StrFormat("%.6g", x));
+  absl::StrAppend(&out, "  group_tflops: [", absl::StrJoin(t, ", "),
+                  "]   # per nodes[] entry, measured on the job's layers; 0 = not measured\n");
+  if (!m.links.empty()) {
+    absl::StrAppend(&out, "  links:\n");
+    for (const auto& l : m.links) {
+      absl::StrAppend(&out,
+                      absl::StrFormat("    - {class: %s, latency_us: %.6g, bandwidth_gbs: %.6g",
+                                      LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs));
+      if (l.bidirectional_gbs) {
+        absl::StrAppend(&out, absl::StrFormat(", bidirectional_gbs: %.6g", *l.bidirectional_gbs));
+      }
+      if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
+      absl::StrAppend(&out, "}\n");
+    }
+  }
+  if (m.nic) {
+    absl::StrAppend(&out, absl::StrFormat("  nic: {node: %s, senders: %d, aggregate_gbs: %.6g}\n",
+                                          m.nic->node, m.nic->senders, m.nic->aggregate_gbs));
+  }
+  if (!m.allreduce.empty()) {
+    absl::StrAppend(&out, "  allreduce:\n");
+    for (const auto& s : m.allreduce) {
+      absl::StrAppend(&out,
+                      absl::StrFormat("    - {bytes: %.0f, seconds: %.6g}\n", s.bytes, s.seconds));
+    }
+  }
+  return out;
+}
+
+}  // namespace tangram::partitioner

@@ -1,0 +1,90 @@
+// A fleet file's `measured:` section: what `tangram probe` (or the start of `tangram train`)
+// measured on the machines themselves, and how, so that a team can commit it beside the fleet.
+//
+//   measured:
+//     when: "2026-11-30T05:01:02Z"        # UTC, when the probe ran
+//     how: "..."                          # the method, in words
+//     tool_version: "0.9.0"
+//     ranks: 4
+//     hosts: [pn0, pn1]                   # distinct host names, in rank order of first appearance
+//     group_tflops: [0.012, 0.011, 0, 0]  # per nodes[] entry, model TFLOP/s; 0 = not measured
+//     links:                              # one entry per link class present
+//       - {class: same_node, latency_us: 3.1, bandwidth_gbs: 2.4, pair: "0-1",
+//       bidirectional_gbs: 3.9}
+//       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2"}
+//     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
+//     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
+//
+// Applied to a fleet (ApplyMeasurements), the figures replace the catalog's: group_tflops become
+// the groups' measured_tflops; same_node sets every group's intra-node link and the intra-node
+// latency; same_island sets the inter-node latency and each node's NIC (the larger of one pair's
+// bandwidth and the node's aggregate under concurrent sends: a shared NIC shows the same figure
+// for both, per-device NICs a multiple); across_islands sets the inter-island bandwidth and
+// latency. The allreduce samples are kept as evidence (the probe reports them against the cost
+// model's prediction) and do not change the model. Plain data; thread-compatible.
+#ifndef TANGRAM_PARTITIONER_MEASUREMENTS_H_
+#define TANGRAM_PARTITIONER_MEASUREMENTS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tangram::partitioner {
+
+struct Fleet;
+class YamlMap;
+
+enum class LinkClass { kSameNode, kSameIsland, kAcrossIslands };
+inline constexpr LinkClass kLinkClasses[] = {LinkClass::kSameNode, LinkClass::kSameIsland,
+                                             LinkClass::kAcrossIslands};
+// "same_node", "same_island", "across_islands".
+const char* LinkClassName(LinkClass c);
+
+struct MeasuredLink {
+  LinkClass link_class = LinkClass::kSameNode;
+  double latency_us = 0;                    // α of the least-squares fit, one way
+  double bandwidth_gbs = 0;                 // 1/β of the fit, GB/s (10^9 bytes/s), one way
+  std::optional<double> bidirectional_gbs;  // each direction while both send at once
+  std::string pair;                         // "a-b": the ranks that measured it
+};
+
+struct MeasuredNic {
+  std::string node;  // the host whose ranks sent at once
+  int senders = 0;
+  double aggregate_gbs = 0;  // their summed bandwidth
+};
+
+struct AllreduceSample {
+  double bytes = 0;
+  double seconds = 0;
+};
+
+struct Measurements {
+  std::string when, how, tool_version;
+  int64_t ranks = 0;
+  std::vector<std::string> hosts;
+  std::vector<double> group_tflops;  // per Fleet::groups entry; 0 = not measured
+  std::vector<MeasuredLink> links;
+  std::optional<MeasuredNic> nic;
+  std::vector<AllreduceSample> allreduce;
+
+  const MeasuredLink* Find(LinkClass c) const;
+};
+
+// Reads a `measured:` mapping; `groups` is the number of nodes[] entries (group_tflops must have
+// that many). Unknown keys and bad values are errors naming file:line:col and the field.
+absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups);
+
+// Replaces the catalog figures of `fleet` by the measured ones (see the file comment).
+void ApplyMeasurements(const Measurements& measured, Fleet* fleet);
+
+// The section as YAML text, indented under a `measured:` key (ends with a newline).
+std::string MeasurementsToYaml(const Measurements& measured);
+
+}  // namespace tangram::partitioner
+
+#endif  // TANGRAM_PARTITIONER_MEASUREMENTS_H_

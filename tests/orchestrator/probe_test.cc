@@ -1,0 +1,230 @@
+// The network probe on the simulated transport (whose virtual clock makes the links exact), the
+// measured section of a fleet file, and the round trip probe -> fleet file -> plan inputs.
+#include <cmath>
+#include <cstdio>
+
+#include "absl/time/clock.h"
+#include "collectives/sim/sim_world.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/probe/fleet_probe.h"
+#include "orchestrator/probe/link_probe.h"
+#include "partitioner/device_catalog.h"
+#include "partitioner/fleet.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+using collectives::LinkCost;
+using collectives::LinkModel;
+using collectives::SimOptions;
+using collectives::SimWorld;
+using partitioner::LinkClass;
+
+constexpr LinkCost kSameNode{2e-6, 40e9};
+constexpr LinkCost kSameIsland{10e-6, 3e9};
+constexpr LinkCost kAcross{50e-6, 0.5e9};
+
+// `ranks` ranks, `per_node` to a node, the nodes split into two islands (first half, second).
+struct Layout {
+  std::vector<int> node, island;
+  std::vector<RankPlace> places;
+};
+Layout MakeLayout(int ranks, int per_node) {
+  Layout l;
+  const int nodes = (ranks + per_node - 1) / per_node;
+  for (int r = 0; r < ranks; ++r) {
+    int node = r / per_node;
+    l.node.push_back(node);
+    l.island.push_back(nodes > 1 && node >= (nodes + 1) / 2 ? 1 : 0);
+    l.places.push_back({"host" + std::to_string(node), l.island.back()});
+  }
+  return l;
+}
+
+absl::StatusOr<LinkProbeResult> ProbeOnSim(int ranks, int per_node,
+                                           const LinkProbeOptions& o = {}) {
+  Layout l = MakeLayout(ranks, per_node);
+  SimOptions sim;
+  sim.ranks = ranks;
+  auto links = LinkModel::Hierarchical(l.node, l.island, kSameNode, kSameIsland, kAcross);
+  if (!links.ok()) return links.status();
+  sim.links = *links;
+  sim.timeout = absl::Seconds(60);
+  auto world = SimWorld::Create(sim);
+  if (!world.ok()) return world.status();
+  std::vector<LinkProbeResult> results(ranks);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeLinks(comm, l.places, o);
+    if (!r.ok()) return r.status();
+    results[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  // Every rank learns the same figures.
+  for (int r = 1; r < ranks; ++r) {
+    if (results[r].links.size() != results[0].links.size()) {
+      return absl::InternalError("ranks disagree on the links");
+    }
+  }
+  return results[0];
+}
+
+void ExpectLink(const LinkProbeResult& r, LinkClass c, LinkCost expected) {
+  const partitioner::MeasuredLink* found = nullptr;
+  for (const auto& l : r.links) {
+    if (l.link_class == c) found = &l;
+  }
+  ASSERT_NE(found, nullptr) << partitioner::LinkClassName(c);
+  EXPECT_NEAR(found->latency_us, expected.alpha_s * 1e6, 0.01 * expected.alpha_s * 1e6)
+      << partitioner::LinkClassName(c);
+  EXPECT_NEAR(found->bandwidth_gbs, expected.bandwidth_Bps / 1e9,
+              0.01 * expected.bandwidth_Bps / 1e9)
+      << partitioner::LinkClassName(c);
+}
+
+TEST(LinkProbeTest, FitRecoversAlphaAndBeta) {
+  std::vector<std::pair<double, double>> samples;
+  for (double n : {8.0, 16e3, 128e3, 1e6}) samples.push_back({n, 20e-6 + n / 1e9});
+  auto [alpha, beta] = FitAlphaBeta(samples);
+  EXPECT_NEAR(alpha, 20e-6, 1e-9);
+  EXPECT_NEAR(beta, 1e-9, 1e-13);
+  // One size: all of it is latency.
+  auto [a1, b1] = FitAlphaBeta({{8.0, 3e-6}});
+  EXPECT_NEAR(a1, 3e-6, 1e-12);
+  EXPECT_EQ(b1, 0);
+}
+
+TEST(LinkProbeTest, RecoversEveryLinkClassOnTheSimulatedTransport) {
+  for (auto [ranks, per_node] : {std::pair{8, 2}, std::pair{7, 3}, std::pair{5, 1}}) {
+    SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
+    auto r = ProbeOnSim(ranks, per_node);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->timed);
+    if (per_node > 1) ExpectLink(*r, LinkClass::kSameNode, kSameNode);
+    ExpectLink(*r, LinkClass::kSameIsland, kSameIsland);
+    ExpectLink(*r, LinkClass::kAcrossIslands, kAcross);
+    // The simulated transport gives every rank its own port: per-device NICs, so k senders of
+    // one node reach k times one pair's bandwidth.
+    if (per_node > 1) {
+      ASSERT_TRUE(r->nic.has_value());
+      EXPECT_NEAR(r->nic->aggregate_gbs, r->nic->senders * kSameIsland.bandwidth_Bps / 1e9,
+                  0.08 * r->nic->senders * kSameIsland.bandwidth_Bps / 1e9);
+    } else {
+      EXPECT_FALSE(r->nic.has_value());
+    }
+    ASSERT_FALSE(r->allreduce.empty());
+    for (const auto& s : r->allreduce) EXPECT_GT(s.seconds, 0);
+  }
+}
+
+TEST(LinkProbeTest, SixtyFourRanks) {
+  absl::Time start = absl::Now();
+  auto r = ProbeOnSim(64, 8);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectLink(*r, LinkClass::kSameNode, kSameNode);
+  ExpectLink(*r, LinkClass::kSameIsland, kSameIsland);
+  ExpectLink(*r, LinkClass::kAcrossIslands, kAcross);
+  // Reported, not asserted (the machine is shared): the issue's bound is 30 s at 64 ranks.
+  std::printf("probe of 64 simulated ranks: %.2f s wall\n",
+              absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+TEST(LinkProbeTest, FreeLinksAreNotTimed) {
+  SimOptions sim;
+  sim.ranks = 3;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  std::vector<RankPlace> places = {{"a", 0}, {"a", 0}, {"b", 0}};
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeLinks(comm, places);
+    if (!r.ok()) return r.status();
+    if (r->timed || !r->links.empty()) return absl::InternalError("free links reported a figure");
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) EXPECT_TRUE(s.ok()) << s;
+}
+
+constexpr char kFleet[] = R"(name: two-hosts
+nodes:
+  - device: cpu
+    devices_per_node: 2
+    count: 1
+    host: a
+  - device: cpu
+    devices_per_node: 2
+    count: 1
+    host: b
+    emulate_slowdown: 2
+)";
+
+TEST(MeasuredFleetTest, ProbeWritesAFleetThatPlanningReadsBack) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::ParseFleet(kFleet, "two-hosts.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  SimOptions sim;
+  sim.ranks = 4;
+  auto links = SimLinks(*fleet, 4);
+  ASSERT_TRUE(links.ok()) << links.status();
+  sim.links = *links;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  FleetProbeOptions options;
+  options.hosts = SimHosts(*fleet);
+  std::vector<FleetProbeResult> results(4);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeFleet(comm, *fleet, options);
+    if (!r.ok()) return r.status();
+    results[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s;
+  std::string yaml = FleetToYaml(results[0].fleet);
+  auto back = partitioner::ParseFleet(yaml, "measured.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
+  ASSERT_TRUE(back->measured.has_value());
+  EXPECT_EQ(back->measured->ranks, 4);
+  EXPECT_EQ(back->measured->hosts, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(back->groups[1].emulate_slowdown, 2);  // EMULATION stays in the nodes
+  // The catalog's cpu figures (20 GB/s inside a node, 10 Gbit/s NIC per device, 2 and 5 us)
+  // came back through the probe and the file.
+  EXPECT_NEAR(back->groups[0].device.intra_node_link_gbs, 20, 0.2);
+  EXPECT_NEAR(back->network.intra_node_latency_us, 2, 0.05);
+  EXPECT_NEAR(back->network.inter_node_latency_us, 5, 0.05);
+  // Two senders with a port each: the node reaches twice one pair's 1.25 GB/s.
+  EXPECT_NEAR(back->groups[0].nic_gbps, 20, 0.4);
+}
+
+TEST(MeasuredFleetTest, SectionIsStrict) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  std::string base = std::string(kFleet) +
+                     "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n  ranks: 4\n"
+                     "  hosts: [a, b]\n";
+  auto ok = partitioner::ParseFleet(base + "  group_tflops: [0.5, 0]\n", "f.yaml", *catalog);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->groups[0].measured_tflops.value_or(-1), 0.5);
+  EXPECT_FALSE(ok->groups[1].measured_tflops.has_value());
+
+  auto unknown =
+      partitioner::ParseFleet(base + "  group_tflops: [0.5, 0]\n  bogus: 1\n", "f.yaml", *catalog);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(std::string(unknown.status().message()),
+              testing::HasSubstr("f.yaml:19:3: measured.bogus"));
+  auto count = partitioner::ParseFleet(base + "  group_tflops: [0.5]\n", "f.yaml", *catalog);
+  ASSERT_FALSE(count.ok());
+  EXPECT_THAT(std::string(count.status().message()), testing::HasSubstr("one figure per nodes"));
+  auto link = partitioner::ParseFleet(
+      base +
+          "  group_tflops: [0.5, 0]\n  links:\n    - {class: same_rack, latency_us: 1, "
+          "bandwidth_gbs: 1}\n",
+      "f.yaml", *catalog);
+  ASSERT_FALSE(link.ok());
+  EXPECT_THAT(std::string(link.status().message()), testing::HasSubstr("measured.links[0].class"));
+}
+
+}  // namespace
+}  // namespace tangram::orchestrator
