@@ -42,15 +42,6 @@ struct NodeGroup {
   double stated_tflops() const { return measured_tflops.value_or(device.peak_tflops_bf16); }
 };
 
-// The three classes of link between two devices (comm_model.h).
-enum class LinkClass : int8_t { kSameNode = 0, kSameIsland = 1, kCrossIsland = 2 };
-inline constexpr int kLinkClasses = 3;
-inline const char* LinkClassName(LinkClass c) {
-  return c == LinkClass::kSameNode     ? "same-node"
-         : c == LinkClass::kSameIsland ? "same-island"
-                                       : "cross-island";
-}
-
 // α-β figures of one link class (per direction).
 struct LinkSpec {
   double latency_us = 0;

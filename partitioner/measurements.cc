@@ -1,5 +1,6 @@
 #include "partitioner/measurements.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -29,7 +30,7 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   MeasuredLink link;
   TANGRAM_ASSIGN_OR_RETURN(std::string name,
                            m.Enum("class", {"same_node", "same_island", "across_islands"}));
-  for (LinkClass c : kLinkClasses) {
+  for (LinkClass c : kAllLinkClasses) {
     if (name == LinkClassName(c)) link.link_class = c;
   }
   TANGRAM_ASSIGN_OR_RETURN(link.latency_us, m.Number("latency_us", 0, kMaxLatencyUs));
@@ -50,7 +51,7 @@ const char* LinkClassName(LinkClass c) {
       return "same_node";
     case LinkClass::kSameIsland:
       return "same_island";
-    case LinkClass::kAcrossIslands:
+    case LinkClass::kCrossIsland:
       return "across_islands";
   }
   return "?";
@@ -139,6 +140,8 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   if (const MeasuredLink* l = measured.Find(LinkClass::kSameNode)) {
     net.intra_node_latency_us = l->latency_us;
     for (NodeGroup& g : fleet->groups) g.device.intra_node_link_gbs = l->bandwidth_gbs;
+    net.measured_links[static_cast<int>(LinkClass::kSameNode)] =
+        LinkSpec{l->latency_us, l->bandwidth_gbs, 0};
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kSameIsland)) {
     net.inter_node_latency_us = l->latency_us;
@@ -150,12 +153,21 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     if (measured.nic) node_gbs = std::max(node_gbs, measured.nic->aggregate_gbs);
     if (l->bidirectional_gbs) node_gbs *= std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs);
     for (NodeGroup& g : fleet->groups) g.nic_gbps = node_gbs * 8;
+    // The communication model (comm_model.h) reads a class's measured figures as they are: one
+    // flow alone gets the pair's figure, the node all of its NICs together.
+    const double factor =
+        l->bidirectional_gbs ? std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs) : 1.0;
+    net.measured_links[static_cast<int>(LinkClass::kSameIsland)] =
+        LinkSpec{l->latency_us, l->bandwidth_gbs * factor, node_gbs};
   }
-  if (const MeasuredLink* l = measured.Find(LinkClass::kAcrossIslands)) {
+  if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;
     net.inter_island_gbps = l->bidirectional_gbs
                                 ? std::min(*l->bidirectional_gbs, l->bandwidth_gbs) * 8
                                 : l->bandwidth_gbs * 8;
+    const double island_gbs = net.inter_island_gbps / 8;
+    net.measured_links[static_cast<int>(LinkClass::kCrossIsland)] =
+        LinkSpec{l->latency_us, island_gbs, island_gbs};
     // Islands joined only by the inter-island link: nodes' NICs are at least that fast.
     if (measured.Find(LinkClass::kSameIsland) == nullptr) {
       for (NodeGroup& g : fleet->groups) g.nic_gbps = std::max(g.nic_gbps, l->bandwidth_gbs * 8);

@@ -38,9 +38,11 @@ namespace tangram::partitioner {
 struct Fleet;
 class YamlMap;
 
-enum class LinkClass { kSameNode, kSameIsland, kAcrossIslands };
-inline constexpr LinkClass kLinkClasses[] = {LinkClass::kSameNode, LinkClass::kSameIsland,
-                                             LinkClass::kAcrossIslands};
+// The three classes of link between two devices (comm_model.h models each with α-β figures).
+enum class LinkClass : int8_t { kSameNode = 0, kSameIsland = 1, kCrossIsland = 2 };
+inline constexpr int kLinkClasses = 3;
+inline constexpr LinkClass kAllLinkClasses[] = {LinkClass::kSameNode, LinkClass::kSameIsland,
+                                                LinkClass::kCrossIsland};
 // "same_node", "same_island", "across_islands".
 const char* LinkClassName(LinkClass c);
 

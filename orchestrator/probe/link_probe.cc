@@ -58,7 +58,7 @@ class Prober {
   absl::StatusOr<LinkProbeResult> Run() {
     LinkProbeResult result;
     bool moved = false;
-    for (LinkClass c : partitioner::kLinkClasses) {
+    for (LinkClass c : partitioner::kAllLinkClasses) {
       auto [a, b] = PairOf(places_, c);
       if (a < 0) continue;
       // alpha (s), beta (s/byte), bidirectional GB/s, largest size: measured by a, sent to all.
@@ -268,7 +268,7 @@ std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
   if (a.host == b.host) return LinkClass::kSameNode;
   if (a.island == b.island) return LinkClass::kSameIsland;
-  return LinkClass::kAcrossIslands;
+  return LinkClass::kCrossIsland;
 }
 
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples) {
