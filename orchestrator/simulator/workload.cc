@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "collectives/islands/island_cost.h"
 
 namespace tangram::simulator::internal {
 namespace {
@@ -67,20 +68,19 @@ double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, doub
     return Ring(group.size(), bytes, std::min(slowest, group.inter_island_gbs),
                 net.inter_island_latency_us * 1e-6);
   }
-  // Hierarchical: a ring inside each island (reduce-scatter + allgather), then across islands on
-  // the shards of the smallest island.
-  double inside = 0;
-  int64_t smallest = group.size();
+  // Hierarchical: the composed islands allreduce the runtime runs (collectives/islands/), costed
+  // by the same function that chooses its cross-island algorithm.
+  std::vector<collectives::IslandShape> islands;
   for (const auto& p : group.parts) {
     const double alpha =
         (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
-    inside =
-        std::max(inside, Ring(p.members, bytes, p.nodes > 1 ? p.member_gbs : p.intra_gbs, alpha));
-    smallest = std::min(smallest, p.members);
+    islands.push_back(
+        {static_cast<int>(p.members), {alpha, (p.nodes > 1 ? p.member_gbs : p.intra_gbs) * 1e9}});
   }
   if (chosen != nullptr) *chosen = "hierarchical";
-  return inside + Ring(static_cast<int64_t>(group.parts.size()), bytes / smallest,
-                       group.inter_island_gbs, net.inter_island_latency_us * 1e-6);
+  return collectives::IslandAllReduceSeconds(
+      bytes, islands, {net.inter_island_latency_us * 1e-6, group.inter_island_gbs * 1e9},
+      collectives::kDefaultSegmentBytes, nullptr);
 }
 
 absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
