@@ -42,6 +42,8 @@ struct BenchmarkOptions {
   double bridge_slowdown = 10;
   double bridge_alpha_us = 20;
   double bridge_gbs = 0;
+  size_t segment_bytes = 0;  // CommunicatorOptions::island_segment_bytes (0: default)
+  size_t chunk_bytes = 0;    // CommunicatorOptions::bridge_chunk_bytes (0: default)
 };
 
 // The islands benchmark (islands/island_benchmark.cc); RunBenchmark calls it when islands > 0.

@@ -122,6 +122,8 @@ absl::Status RunSimIslands(const BenchmarkOptions& flags) {
           o.sim_rank = r;
           o.island = island_of[r];
           o.timeout = options.timeout;
+          o.island_segment_bytes = flags.segment_bytes;
+          o.bridge_chunk_bytes = flags.chunk_bytes;
           TANGRAM_ASSIGN_OR_RETURN(auto comm, CreateCommunicator("islands", o));
           std::vector<float> data(count);
           for (int flat = 0; flat < 2; ++flat) {
@@ -168,6 +170,8 @@ absl::Status RunMpiIslands(const BenchmarkOptions& flags) {
   o.island = world->rank() * k / p;
   o.island_transport = "mpi";
   o.timeout = absl::Seconds(600);
+  o.island_segment_bytes = flags.segment_bytes;
+  o.bridge_chunk_bytes = flags.chunk_bytes;
   TANGRAM_ASSIGN_OR_RETURN(auto comm, CreateCommunicator("islands", o));
   if (comm->rank() == 0) PrintHeader(flags, p, k);
   for (size_t bytes = flags.min_bytes; bytes <= flags.max_bytes; bytes *= 2) {

@@ -40,6 +40,10 @@ class BenchCommand : public Command {
                              "sim --islands: bridge latency, microseconds (default 20)");
     collectives_->add_option("--bridge-gbs", o.bridge_gbs,
                              "mpi --islands: the bridge link's rate in GB/s (for bridge_fraction)");
+    collectives_->add_option("--segment-bytes", o.segment_bytes,
+                             "--islands: pipeline segment (default 4 MiB)");
+    collectives_->add_option("--chunk-bytes", o.chunk_bytes,
+                             "--islands: bridge message / staging chunk (default 1 MiB)");
     collectives_->fallthrough();
   }
 
