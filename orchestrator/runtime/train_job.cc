@@ -36,9 +36,8 @@ bool SeveralIslands(const std::vector<int>& island_of) {
 // This rank's island: --island, else TANGRAM_ISLAND (set by a launcher), else the fleet's.
 int IslandOf(const TrainLaunch& launch, const std::vector<int>& island_of, int rank) {
   if (launch.island >= 0) return launch.island;
-  if (const char* env = std::getenv("TANGRAM_ISLAND"); env != nullptr && *env != '\0') {
-    return std::atoi(env);
-  }
+  // -1: the islands factory reads (and validates) TANGRAM_ISLAND itself.
+  if (std::getenv("TANGRAM_ISLAND") != nullptr) return -1;
   return island_of[rank];
 }
 

@@ -2,7 +2,14 @@
 // communicator by itself, data-parallel gradients cross the islands through its hierarchical
 // allreduce, tensor-parallel groups stay inside one island, and the parameters equal the serial
 // reference (sim transport; tests/netns/islands_train.sh does the same across namespace hosts).
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
+
+#include "orchestrator/model/checkpoint.h"
 
 #include "gtest/gtest.h"
 #include "runtime_test_util.h"
@@ -58,6 +65,36 @@ TEST(RuntimeIslandsTest, TensorParallelInsideIslandsDataParallelAcross) {
   ASSERT_TRUE(result.ok()) << result.status();
   ExpectSameParameters(SerialParameters(3, nullptr, kTpSpec), Flatten(result->layers));
 }
+
+#if defined(TANGRAM_MPIEXEC) && defined(TANGRAM_BINARY)
+// The same under a real mpirun: 4 processes, islands {0, 1} and {2, 3} from the fleet file, MPI
+// sub-communicators inside each island and MPI point-to-point between; the final checkpoint holds
+// the serial reference's parameters.
+TEST(RuntimeIslandsTest, MpirunAcrossTwoIslandsMatchesSerialReference) {
+  TempJob job(4);
+  WriteIslandFleet(job, {"nvidia", "nvidia", "ascend", "ascend"});
+  const std::string plan =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {2, 2, 2, 2})));
+  const std::string ckpt = job.dir() + "/ckpt", log = job.dir() + "/log";
+  const std::string cmd = absl::StrCat(
+      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np 4",
+      " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " train --job ", job.path(),
+      " --transport mpi --plan ", plan, " --steps 3 --no-rebalance --timeout 60 --checkpoint-dir ",
+      ckpt, " >", log, " 2>&1");
+  const int raw = std::system(cmd.c_str());
+  std::ifstream in(log);
+  const std::string out((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << out;
+  EXPECT_NE(out.find("islands: 2 islands"), std::string::npos) << out;
+  auto checkpoint = train::LoadLatest(ckpt);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  std::map<std::string, std::vector<float>> parameters;
+  for (const auto& layer : checkpoint->layers) {
+    for (const auto& t : layer.params) parameters[t.name] = t.data;
+  }
+  ExpectSameParameters(SerialParameters(3), parameters);
+}
+#endif
 
 }  // namespace
 }  // namespace tangram::testing
