@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "collectives/algorithms/algorithms.h"
 #include "collectives/islands/bridge.h"
 
 namespace tangram::collectives {
@@ -90,8 +91,15 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   const int k = islands();
   const int l = local_->size();
   bool equal = true;
-  for (const auto& members : members_) equal &= static_cast<int>(members.size()) == l;
-  const bool bridging = equal || local_rank_ == 0;
+  int smallest = l;
+  for (const auto& members : members_) {
+    equal &= static_cast<int>(members.size()) == l;
+    smallest = std::min(smallest, static_cast<int>(members.size()));
+  }
+  // Uneven islands: the first `smallest` members of each island own one shard each (a Reduce to
+  // it inside the island, the bridge, a Broadcast from it); the others only take part inside.
+  const int owners = equal ? l : smallest;
+  const bool bridging = local_rank_ < owners;
 
   // Segments: about island_segment_bytes each, at least l elements each when there are enough.
   const size_t segments =
@@ -109,18 +117,20 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
     return g;
   };
 
-  // The bridge: the members holding this rank's shard (or the leaders), one per island. Every
+  // The bridge: the members holding this rank's shard, one per island. Every
   // member of it chooses from the same figures, so they all run the same algorithm.
   std::vector<int> peers;
-  for (const auto& members : members_) peers.push_back(members[equal ? local_rank_ : 0]);
+  if (bridging) {
+    for (const auto& members : members_) peers.push_back(members[local_rank_]);
+  }
   Group whole = Group::Whole(transport(), deadline);
   whole.scratch = &bridge_scratch_;
-  const size_t typical_shard = equal ? seg_count / static_cast<size_t>(l) : seg_count;
+  const size_t typical_shard = seg_count / static_cast<size_t>(owners);
   const CrossIslandAlgorithm algorithm =
       ChooseCrossIslandAlgorithm(static_cast<double>(typical_shard * element), k, bridge_link_);
   last_algorithm_ = algorithm;
 
-  const size_t max_shard = equal ? seg_count / static_cast<size_t>(l) + l : seg_count;
+  const size_t max_shard = seg_count / static_cast<size_t>(owners) + owners;
   const size_t shard_bytes = max_shard * element;
   char* slots[2] = {nullptr, nullptr};
   if (equal) {
@@ -150,8 +160,14 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   char* out = static_cast<char*>(recv);
   auto island_in = [&](const Segment& g) -> absl::Status {
     if (!equal) {
-      return local_->Reduce(in + g.begin * element, out + g.begin * element, g.n, type, inner, 0,
-                            Remaining(deadline));
+      const std::vector<size_t> counts = EvenCounts(g.n, owners);
+      size_t first = 0;
+      for (int j = 0; j < owners; first += counts[j++]) {
+        const size_t at = (g.begin + first) * element;
+        TANGRAM_RETURN_IF_ERROR(
+            local_->Reduce(in + at, out + at, counts[j], type, inner, j, Remaining(deadline)));
+      }
+      return absl::OkStatus();
     }
     TANGRAM_RETURN_IF_ERROR(local_->ReduceScatter(in + g.begin * element, g.shard, g.q, type, inner,
                                                   Remaining(deadline)));
@@ -162,7 +178,13 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   };
   auto island_out = [&](const Segment& g) -> absl::Status {
     if (!equal) {
-      return local_->Broadcast(out + g.begin * element, g.n, type, 0, Remaining(deadline));
+      const std::vector<size_t> counts = EvenCounts(g.n, owners);
+      size_t first = 0;
+      for (int j = 0; j < owners; first += counts[j++]) {
+        TANGRAM_RETURN_IF_ERROR(local_->Broadcast(out + (g.begin + first) * element, counts[j],
+                                                  type, j, Remaining(deadline)));
+      }
+      return absl::OkStatus();
     }
     std::vector<size_t> counts(l, g.q);
     counts[l - 1] += g.r;
@@ -170,8 +192,16 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   };
   auto bridge = [&](const Segment& g) {
     BridgeArgs a = args;
-    a.shard = equal ? g.shard : out + g.begin * element;
-    a.count = equal ? g.q + (local_rank_ == l - 1 ? g.r : 0) : g.n;
+    if (equal) {
+      a.shard = g.shard;
+      a.count = g.q + (local_rank_ == l - 1 ? g.r : 0);
+    } else {
+      const std::vector<size_t> counts = EvenCounts(g.n, owners);
+      size_t first = 0;
+      for (int j = 0; j < local_rank_; ++j) first += counts[j];
+      a.shard = out + (g.begin + first) * element;
+      a.count = counts[local_rank_];
+    }
     const Group across = whole.Subset(peers);
     return algorithm == CrossIslandAlgorithm::kExchange ? MakeExchangeStep(across, a, *memory_)
                                                         : MakeRingStep(across, a, *memory_);

@@ -10,8 +10,9 @@
 //
 // AllReduce (and ReduceScatter, which runs it) is hierarchical and pipelined in segments: a
 // reduce-scatter inside each island, the cross-island step on each member's shard (equal
-// islands; leaders with the whole segment otherwise), an allgather inside; the bridge step of
-// one segment overlaps the island-local steps of the next. kRing/kHalvingDoubling/kTree/kFlat
+// islands; uneven: the first m members of each island own a shard each, m the smallest island's
+// size, with a Reduce to each owner and a Broadcast from it), an allgather inside; the bridge step
+// of one segment overlaps the island-local steps of the next. kRing/kHalvingDoubling/kTree/kFlat
 // run our algorithm over the bridge across every rank instead (the flat baseline). The other
 // collectives and point-to-point go over the bridge; device buffers are staged through
 // page-locked host memory. Same semantics and errors as every Communicator; any failure aborts

@@ -14,13 +14,6 @@ double Ring(int p, double bytes, LinkCost link) {
          2.0 * (p - 1) / p * (link.bandwidth_Bps > 0 ? bytes / link.bandwidth_Bps : 0.0);
 }
 
-double Tree(int p, double bytes, LinkCost link) {
-  if (p <= 1) return 0;
-  const double levels = std::ceil(std::log2(static_cast<double>(p) + 1)) - 1;
-  return 2.0 * std::max(levels, 1.0) *
-         (link.Seconds(0) + (link.bandwidth_Bps > 0 ? bytes / link.bandwidth_Bps : 0.0));
-}
-
 }  // namespace
 
 absl::string_view CrossIslandAlgorithmName(CrossIslandAlgorithm algorithm) {
@@ -56,15 +49,22 @@ double IslandAllReduceSeconds(double bytes, const std::vector<IslandShape>& isla
   const int k = static_cast<int>(islands.size());
   if (k == 0 || bytes <= 0) return 0;
   bool equal = true;
-  for (const IslandShape& island : islands) equal &= island.members == islands[0].members;
+  int smallest = islands[0].members;
+  for (const IslandShape& island : islands) {
+    equal &= island.members == islands[0].members;
+    smallest = std::min(smallest, island.members);
+  }
   const double s = static_cast<double>(IslandSegments(bytes, segment_bytes));
   double inside = 0;
   for (const IslandShape& island : islands) {
-    inside = std::max(inside, equal ? Ring(island.members, bytes, island.inside)
-                                    : Tree(island.members, bytes, island.inside));
+    // Uneven islands reduce to and broadcast from m owners; the island libraries pipeline both
+    // (NCCL's and Open MPI's large-message reduce and broadcast are chunked rings), so they move
+    // the bytes of a reduce-scatter + allgather and are costed as one.
+    inside = std::max(inside, Ring(island.members, bytes, island.inside));
   }
-  // Per segment the bridge carries the shard of one member (equal) or the leader's segment.
-  const double shard = equal ? bytes / islands[0].members : bytes;
+  // Per segment the bridge carries one member's shard: of the island (equal) or of the smallest
+  // island (uneven: that many owners per island).
+  const double shard = bytes / (equal ? islands[0].members : smallest);
   const CrossIslandAlgorithm algorithm = ChooseCrossIslandAlgorithm(shard / s, k, bridge);
   const double cross = s * CrossIslandSeconds(algorithm, shard / s, k, bridge);
   if (chosen != nullptr) *chosen = absl::StrCat("islands/", CrossIslandAlgorithmName(algorithm));

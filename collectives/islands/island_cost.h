@@ -5,8 +5,9 @@
 //
 // Schedule modelled (island_communicator.cc): the vector is cut into S pipeline segments; per
 // segment, a ring reduce-scatter inside each island, the cross-island step on each member's shard
-// (equal islands) or on the leaders' whole segment (uneven islands: tree reduce to the leader and
-// tree broadcast instead of the rings), a ring allgather inside. Island-local steps of one segment
+// (equal islands; uneven: the first m members of every island own 1/m of the segment each, m the
+// smallest island's size, with reduces and broadcasts instead of the rings, costed as the rings:
+// the island libraries pipeline them), a ring allgather inside. Island-local steps of one segment
 // overlap the bridge step of the previous one, so
 //   T = (inside + cross) / S + (S − 1) / S · max(inside, cross).
 #ifndef TANGRAM_COLLECTIVES_ISLANDS_ISLAND_COST_H_

@@ -58,7 +58,9 @@ double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, doub
                         const std::string& algorithm, std::string* chosen) {
   const partitioner::NetworkSpec& net = cost.fleet().network;
   const bool multi_island = group.parts.size() > 1;
-  if (algorithm == "auto" || !multi_island || group.size() <= 1 || bytes <= 0) {
+  // "auto" on a group that spans islands is what the runtime runs there: the composed islands
+  // allreduce (below); inside one island, the cost model's pick.
+  if (!multi_island || group.size() <= 1 || bytes <= 0) {
     return cost.AllreduceTime(group, bytes, chosen);
   }
   double slowest = group.parts[0].member_gbs;
