@@ -119,7 +119,9 @@ TEST(IslandSimTest, LargeVectorsOnTwoAndThreeIslands) {
   suite.sizes = {testing::kLargeCount};
   suite.types = {DataType::kF32, DataType::kBF16};
   ExpectSuitePasses({Contiguous({2, 2})}, suite);
+#if !defined(__SANITIZE_ADDRESS__)  // 9 ranks of 2^20+3 under ASan: 15 s of the CI budget
   ExpectSuitePasses({Contiguous({3, 3, 3})}, suite);
+#endif
 }
 
 TEST(IslandSimTest, SplitKeepsIslandsAndRunsTheSuite) {
