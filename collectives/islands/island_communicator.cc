@@ -307,6 +307,26 @@ absl::Status IslandCommunicator::Recv(void* buffer, size_t count, DataType type,
   return Fail(memory_->Copy(buffer, host, bytes));
 }
 
+absl::StatusOr<std::unique_ptr<Request>> IslandCommunicator::ISend(const void* buffer, size_t count,
+                                                                   DataType type, int peer, int tag,
+                                                                   const CallOptions& options) {
+  if (memory_->IsDevice(buffer)) {
+    return absl::InvalidArgumentError(
+        "islands: ISend takes host buffers (Send stages device ones)");
+  }
+  return P2PCommunicator::ISend(buffer, count, type, peer, tag, options);
+}
+
+absl::StatusOr<std::unique_ptr<Request>> IslandCommunicator::IRecv(void* buffer, size_t count,
+                                                                   DataType type, int peer, int tag,
+                                                                   const CallOptions& options) {
+  if (memory_->IsDevice(buffer)) {
+    return absl::InvalidArgumentError(
+        "islands: IRecv takes host buffers (Recv stages device ones)");
+  }
+  return P2PCommunicator::IRecv(buffer, count, type, peer, tag, options);
+}
+
 absl::Status IslandCommunicator::Barrier(const CallOptions& options) {
   return Fail(P2PCommunicator::Barrier(options));
 }

@@ -60,6 +60,13 @@ class IslandCommunicator : public P2PCommunicator {
                     const CallOptions& options = {}) override;
   absl::Status Recv(void* buffer, size_t count, DataType type, int peer, int tag,
                     const CallOptions& options = {}) override;
+  // Host buffers only (kInvalidArgument for device memory; Send/Recv stage device buffers).
+  absl::StatusOr<std::unique_ptr<Request>> ISend(const void* buffer, size_t count, DataType type,
+                                                 int peer, int tag,
+                                                 const CallOptions& options = {}) override;
+  absl::StatusOr<std::unique_ptr<Request>> IRecv(void* buffer, size_t count, DataType type,
+                                                 int peer, int tag,
+                                                 const CallOptions& options = {}) override;
   absl::Status Barrier(const CallOptions& options = {}) override;
   absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key) override;
   void Abort(const absl::Status& reason) override;
