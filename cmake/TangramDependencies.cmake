@@ -66,3 +66,17 @@ elseif(TANGRAM_WITH_NCCL STREQUAL "ON" AND NOT TANGRAM_HAVE_CUDA)
   message(FATAL_ERROR "TANGRAM_WITH_NCCL=ON needs CUDA, which was not found")
 endif()
 _tangram_backend_state(NCCL _nccl_found)
+
+# HCCL (Ascend CANN): only the headers are needed at build time; libhccl.so and libascendcl.so are
+# dlopen'ed when an "hccl" island starts, so a build with the slot runs on machines without CANN.
+set(_hccl_found OFF)
+if(NOT TANGRAM_WITH_HCCL STREQUAL "OFF")
+  find_path(HCCL_INCLUDE_DIR hccl/hccl.h
+            HINTS ENV ASCEND_TOOLKIT_HOME ENV ASCEND_HOME_PATH
+                  /usr/local/Ascend/ascend-toolkit/latest
+            PATH_SUFFIXES include)
+  if(HCCL_INCLUDE_DIR AND EXISTS ${HCCL_INCLUDE_DIR}/acl/acl.h)
+    set(_hccl_found ON)
+  endif()
+endif()
+_tangram_backend_state(HCCL _hccl_found)

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "collectives/communicator.h"
+#include "collectives/transport.h"
 
 namespace tangram::collectives::internal {
 
@@ -15,6 +16,20 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
     const CommunicatorOptions& options);
 absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(
     const CommunicatorOptions& options);
+
+// The islands layer's entry points (islands/island_factory.cc).
+absl::StatusOr<std::unique_ptr<Communicator>> CreateIslandCommunicator(
+    const CommunicatorOptions& options);
+// Point-to-point over a duplicate of MPI_COMM_WORLD (the bridge between islands).
+absl::StatusOr<std::unique_ptr<Transport>> CreateMpiWorldTransport();
+// An NCCL (HCCL) communicator over the ranks of `bootstrap` (a host communicator over the same
+// ranks, used to agree on the library's unique id). Collective over `bootstrap`.
+absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicatorOver(
+    Communicator& bootstrap, const CommunicatorOptions& options);
+absl::StatusOr<std::unique_ptr<Communicator>> CreateHcclCommunicatorOver(
+    Communicator& bootstrap, const CommunicatorOptions& options);
+// True when this build has NCCL and this process sees a CUDA device.
+bool NcclUsable();
 
 }  // namespace tangram::collectives::internal
 

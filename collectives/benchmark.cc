@@ -252,6 +252,7 @@ absl::Status RunBenchmark(const BenchmarkOptions& options) {
     return absl::InvalidArgumentError(
         "need 4 <= min_bytes <= max_bytes, iters >= 1, warmup >= 0 and ranks >= 1");
   }
+  if (options.islands > 0) return RunIslandBenchmark(options);
   auto algorithm = ParseAlgorithm(options.algo);
   if (!algorithm.ok()) return algorithm.status();
   if (options.transport == "sim") return RunSim(options, *algorithm);

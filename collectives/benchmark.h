@@ -35,7 +35,19 @@ struct BenchmarkOptions {
   double bw_gbs = 25.0;
   bool compare_raw = false;
   bool json = false;  // one JSON object per row instead of the table
+  // Islands (islands/island_benchmark.cc): > 0 benchmarks the composed allreduce over this many
+  // islands against a flat ring over every rank (sim: the bridge is bw_gbs / bridge_slowdown with
+  // latency bridge_alpha_us; mpi: bridge_gbs is the measured link's rate, for bridge_fraction).
+  int islands = 0;
+  double bridge_slowdown = 10;
+  double bridge_alpha_us = 20;
+  double bridge_gbs = 0;
+  size_t segment_bytes = 0;  // CommunicatorOptions::island_segment_bytes (0: default)
+  size_t chunk_bytes = 0;    // CommunicatorOptions::bridge_chunk_bytes (0: default)
 };
+
+// The islands benchmark (islands/island_benchmark.cc); RunBenchmark calls it when islands > 0.
+absl::Status RunIslandBenchmark(const BenchmarkOptions& options);
 
 // Runs the benchmark and prints its rows on stdout (rank 0 only under MPI). kInvalidArgument for
 // bad options; errors of the transport pass through.

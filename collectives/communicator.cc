@@ -17,8 +17,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(
   }
   if (transport == "mpi") return internal::CreateMpiCommunicator(options);
   if (transport == "nccl") return internal::CreateNcclCommunicator(options);
+  if (transport == "islands") return internal::CreateIslandCommunicator(options);
   return absl::InvalidArgumentError(absl::StrCat("CreateCommunicator: unknown transport '",
-                                                 transport, "' (known: sim, mpi, nccl)"));
+                                                 transport, "' (known: sim, mpi, nccl, islands)"));
 }
 
 }  // namespace tangram::collectives

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -55,7 +56,7 @@ class Communicator {
 
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // "sim", "mpi" or "nccl".
+  // "sim", "mpi", "nccl" or "islands".
   virtual absl::string_view transport_name() const = 0;
 
   // recv[i] = op over ranks of send[i], for i < count, on every rank.
@@ -119,12 +120,26 @@ struct CommunicatorOptions {
 
   // nccl: CUDA device to use; -1 picks the local rank among the ranks on this host.
   int cuda_device = -1;
+
+  // islands (islands/island_communicator.h): this rank's island, >= 0; -1 reads the environment
+  // variable TANGRAM_ISLAND (set by the launcher). Ranks of one island share `island_transport`:
+  // "auto" (nccl when built and a GPU is usable, else mpi; sim under a SimWorld), "mpi", "sim",
+  // "nccl" or "hccl". Between islands the bridge is the sim transport when sim_world is set, else
+  // MPI point-to-point.
+  int island = -1;
+  std::string island_transport = "auto";
+  // islands: bytes per pipeline segment of the hierarchical allreduce and per bridge message
+  // (staging chunk for device buffers); 0 = the defaults (4 MiB segments, 1 MiB chunks).
+  size_t island_segment_bytes = 0;
+  size_t bridge_chunk_bytes = 0;
 };
 
 // Creates this rank's communicator over MPI_COMM_WORLD ("mpi", "nccl"; MPI is initialised if
-// needed and finalised at exit) or over a SimWorld ("sim"). Errors: kInvalidArgument for an unknown
-// name or bad options; kUnimplemented for a transport this build does not include;
-// kFailedPrecondition when the transport cannot start (no GPU for "nccl", not under mpirun).
+// needed and finalised at exit), over a SimWorld ("sim"), or over islands ("islands": each island
+// on its own transport, a bridge between them; see islands/island_communicator.h). Errors:
+// kInvalidArgument for an unknown name or bad options; kUnimplemented for a transport this build
+// does not include; kFailedPrecondition when the transport cannot start (no GPU for "nccl", not
+// under mpirun).
 absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(
     absl::string_view transport, const CommunicatorOptions& options = {});
 

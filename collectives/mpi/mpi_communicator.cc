@@ -251,5 +251,12 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
   return std::make_unique<mpi::MpiCommunicator>(std::move(transport), options, std::move(node_of));
 }
 
+absl::StatusOr<std::unique_ptr<Transport>> CreateMpiWorldTransport() {
+  TANGRAM_RETURN_IF_ERROR(mpi::EnsureInitialized());
+  MPI_Comm comm;
+  TANGRAM_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm), -1);
+  return std::make_unique<mpi::MpiTransport>(comm);
+}
+
 }  // namespace internal
 }  // namespace tangram::collectives

@@ -68,4 +68,38 @@ absl::StatusOr<Bootstrap> BootstrapFromMpi(int device) {
   return boot;
 }
 
+absl::StatusOr<Bootstrap> BootstrapOver(Communicator& host, int device) {
+  Bootstrap boot;
+  boot.rank = host.rank();
+  boot.size = host.size();
+  // Host names travel as 64 int32 words (the Communicator has no byte type).
+  constexpr size_t kWords = 64;
+  int32_t name[kWords] = {};
+  gethostname(reinterpret_cast<char*>(name), sizeof(name) - 1);
+  std::vector<int32_t> names(static_cast<size_t>(boot.size) * kWords);
+  TANGRAM_RETURN_IF_ERROR(host.AllGather(name, names.data(), kWords, DataType::kI32));
+  int local_rank = 0;
+  for (int r = 0; r < boot.rank; ++r) {
+    if (std::memcmp(&names[static_cast<size_t>(r) * kWords], name, sizeof(name)) == 0) {
+      ++local_rank;
+    }
+  }
+  int devices = 0;
+  const cudaError_t count_error = cudaGetDeviceCount(&devices);
+  // Every rank must reach the broadcast below even without a GPU, or the others would hang.
+  int32_t usable = count_error == cudaSuccess && devices > 0 ? 1 : 0, all_usable = 0;
+  TANGRAM_RETURN_IF_ERROR(host.AllReduce(&usable, &all_usable, 1, DataType::kI32, ReduceOp::kMin));
+  if (!all_usable) {
+    return absl::FailedPreconditionError("nccl: no usable CUDA device on a rank of this island");
+  }
+  boot.device = device >= 0 ? device : local_rank % devices;
+  TANGRAM_CUDA_CALL(cudaSetDevice(boot.device));
+  ncclUniqueId id;
+  if (boot.rank == 0) TANGRAM_NCCL_CALL(ncclGetUniqueId(&id));
+  static_assert(sizeof(id) % sizeof(int32_t) == 0);
+  TANGRAM_RETURN_IF_ERROR(host.Broadcast(&id, sizeof(id) / sizeof(int32_t), DataType::kI32, 0));
+  TANGRAM_NCCL_CALL(ncclCommInitRank(&boot.comm, boot.size, id, boot.rank));
+  return boot;
+}
+
 }  // namespace tangram::collectives::nccl

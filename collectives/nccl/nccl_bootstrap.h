@@ -6,6 +6,7 @@
 #include <nccl.h>
 
 #include "absl/status/statusor.h"
+#include "collectives/communicator.h"
 
 namespace tangram::collectives::nccl {
 
@@ -38,6 +39,10 @@ struct Bootstrap {
 // on this host when negative), has rank 0 create the NCCL unique id, broadcasts it over MPI and
 // initialises the NCCL communicator. kFailedPrecondition when this host has no GPU.
 absl::StatusOr<Bootstrap> BootstrapFromMpi(int device);
+
+// The same over any host communicator (the islands layer passes an island's MPI sub-communicator):
+// its AllGather finds the local rank, its Broadcast carries the unique id. Collective over `host`.
+absl::StatusOr<Bootstrap> BootstrapOver(Communicator& host, int device);
 
 }  // namespace tangram::collectives::nccl
 

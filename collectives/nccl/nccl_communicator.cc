@@ -320,5 +320,17 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(
   return std::make_unique<nccl::NcclCommunicator>(boot.comm, boot.device, options);
 }
 
+absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicatorOver(
+    Communicator& bootstrap, const CommunicatorOptions& options) {
+  TANGRAM_ASSIGN_OR_RETURN(nccl::Bootstrap boot,
+                           nccl::BootstrapOver(bootstrap, options.cuda_device));
+  return std::make_unique<nccl::NcclCommunicator>(boot.comm, boot.device, options);
+}
+
+bool NcclUsable() {
+  int devices = 0;
+  return cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
+}
+
 }  // namespace internal
 }  // namespace tangram::collectives

@@ -51,8 +51,11 @@ struct SimMessageKey {
 
 struct SimRankState {
   double clock_s = 0.0;
-  double port_free_s = 0.0;  // when the outgoing port is free again
-  int64_t wire_sends = 0;    // for FaultPlan::Drop and FaultPlan::Corrupt
+  // When each outgoing port is free again: [0] inside the island, [1] across islands (a node's
+  // NVLink-class fabric and its NIC are separate ports, so island-local traffic and the bridge
+  // between islands overlap; with one island only port 0 is used).
+  double port_free_s[2] = {0.0, 0.0};
+  int64_t wire_sends = 0;  // for FaultPlan::Drop and FaultPlan::Corrupt
   int64_t worlds_joined = 0;
   std::shared_ptr<RankFaultState> faults = std::make_shared<RankFaultState>();
   // Mailbox of messages addressed to this rank.

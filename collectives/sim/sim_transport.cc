@@ -66,12 +66,15 @@ class SimTransport : public Transport {
       message.payload.assign(static_cast<const char*>(data),
                              static_cast<const char*>(data) + bytes);
     if (fabric_->options().checksums) message.checksum = fabric_->Checksum(data, bytes);
-    const double start = std::max(state_->clock_s, state_->port_free_s);
     const LinkModel& links = fabric_->options().links;
+    const int port =
+        links.ranks() != 0 && links.island_of()[world_rank_] != links.island_of()[dst_world] ? 1
+                                                                                             : 0;
+    const double start = std::max(state_->clock_s, state_->port_free_s[port]);
     const double cost =
         links.ranks() == 0 ? 0.0 : links.Link(world_rank_, dst_world).Seconds(bytes);
     message.arrival_s = start + cost;
-    state_->port_free_s = message.arrival_s;
+    state_->port_free_s[port] = message.arrival_s;
     const int64_t wire_index = state_->wire_sends++;
     bool dropped = false;
     for (const FaultPlan::Drop& drop : fabric_->options().faults.drops) {

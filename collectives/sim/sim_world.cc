@@ -48,6 +48,14 @@ absl::StatusOr<std::unique_ptr<Communicator>> SimWorld::CreateCommunicator(
                                            Locality(fabric_->options().links));
 }
 
+absl::StatusOr<std::unique_ptr<Transport>> SimWorld::JoinTransport(int rank) {
+  if (rank < 0 || rank >= size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sim: rank ", rank, " is outside the world's [0, ", size(), ")"));
+  }
+  return fabric_->JoinWorld(rank);
+}
+
 std::vector<absl::Status> SimWorld::Run(absl::FunctionRef<absl::Status(Communicator&)> fn) {
   CommunicatorOptions options;
   options.timeout = fabric_->options().timeout;
@@ -83,7 +91,8 @@ double SimWorld::MaxVirtualSeconds() const {
 void SimWorld::ResetClocks() {
   for (int r = 0; r < size(); ++r) {
     fabric_->rank_state(r).clock_s = 0.0;
-    fabric_->rank_state(r).port_free_s = 0.0;
+    fabric_->rank_state(r).port_free_s[0] = 0.0;
+    fabric_->rank_state(r).port_free_s[1] = 0.0;
   }
 }
 

@@ -4,10 +4,11 @@
 // LinkModel describes.
 //
 // Virtual time: each rank has a clock. A message of n bytes from s to d starts when s's clock and
-// s's outgoing port are both free, occupies the port for Link(s, d).Seconds(n), and arrives at
-// start + that; a receive sets the receiver's clock to max(its clock, arrival); a completed send
-// sets the sender's clock to the arrival time. Reductions cost reduce_seconds_per_byte. With
-// deterministic algorithms this makes every clock deterministic, whatever the thread schedule.
+// s's outgoing port (one inside the island, one across islands) are both free, occupies the port
+// for Link(s, d).Seconds(n), and arrives at start + that; a receive sets the receiver's clock to
+// max(its clock, arrival); a completed send sets the sender's clock to the arrival time. Reductions
+// cost reduce_seconds_per_byte. With deterministic algorithms this makes every clock deterministic,
+// whatever the thread schedule.
 //
 // Timeouts are real wall-clock deadlines (a hang shows up as kDeadlineExceeded), and a failed
 // rank aborts its groups so the other ranks fail at once instead of waiting.
@@ -56,6 +57,8 @@ struct SimOptions {
   Algorithm algorithm = Algorithm::kAuto;
 };
 
+class Transport;
+
 class SimWorld {
  public:
   // kInvalidArgument for ranks < 1 or a link model whose size is neither 0 nor `ranks`.
@@ -74,6 +77,10 @@ class SimWorld {
   // once per rank (from that rank's thread or before starting it). `options` supplies defaults.
   absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(
       int rank, const CommunicatorOptions& options);
+
+  // Rank `rank`'s bare transport in the next world group it joins (what CreateCommunicator
+  // wraps; the islands layer builds its bridge on it). Same ordering rule as CreateCommunicator.
+  absl::StatusOr<std::unique_ptr<Transport>> JoinTransport(int rank);
 
   double VirtualSeconds(int rank) const;
   double MaxVirtualSeconds() const;

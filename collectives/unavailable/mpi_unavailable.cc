@@ -8,4 +8,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(const Commun
       "the mpi transport is not in this build (configure with MPI found, TANGRAM_WITH_MPI=ON)");
 }
 
+absl::StatusOr<std::unique_ptr<Transport>> CreateMpiWorldTransport() {
+  return absl::UnimplementedError(
+      "the islands bridge needs MPI, which is not in this build (TANGRAM_WITH_MPI=ON)");
+}
+
 }  // namespace tangram::collectives::internal

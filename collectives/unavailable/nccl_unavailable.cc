@@ -8,4 +8,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(const Commu
       "the nccl transport is not in this build (needs CUDA, NCCL and MPI; TANGRAM_WITH_NCCL=ON)");
 }
 
+absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicatorOver(
+    Communicator&, const CommunicatorOptions&) {
+  return CreateNcclCommunicator({});
+}
+
+bool NcclUsable() { return false; }
+
 }  // namespace tangram::collectives::internal

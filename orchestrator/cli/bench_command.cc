@@ -32,6 +32,18 @@ class BenchCommand : public Command {
     collectives_->add_option("--bw-gbs", o.bw_gbs, "sim: link bandwidth, GB/s");
     collectives_->add_flag("--compare-raw", o.compare_raw,
                            "Time the baseline in the same run: raw MPI_* (mpi) or flat (sim)");
+    collectives_->add_option("--islands", o.islands,
+                             "Composed allreduce over K islands vs a flat ring (bench/islands.sh)");
+    collectives_->add_option("--bridge-slowdown", o.bridge_slowdown,
+                             "sim --islands: bridge bandwidth = --bw-gbs / this (default 10)");
+    collectives_->add_option("--bridge-alpha-us", o.bridge_alpha_us,
+                             "sim --islands: bridge latency, microseconds (default 20)");
+    collectives_->add_option("--bridge-gbs", o.bridge_gbs,
+                             "mpi --islands: the bridge link's rate in GB/s (for bridge_fraction)");
+    collectives_->add_option("--segment-bytes", o.segment_bytes,
+                             "--islands: pipeline segment (default 4 MiB)");
+    collectives_->add_option("--chunk-bytes", o.chunk_bytes,
+                             "--islands: bridge message / staging chunk (default 1 MiB)");
     collectives_->fallthrough();
   }
 

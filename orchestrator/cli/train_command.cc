@@ -68,6 +68,11 @@ class TrainCommand : public Command {
                     "Re-plan when predicted this much faster (default 0.10)");
     sub->add_option("--emulate-change", changes_,
                     "EMULATION: RANK:STEP:FACTOR stretches RANK's compute FACTOR times from STEP");
+    sub->add_option("--island", launch_.island,
+                    "This rank's island (default: $TANGRAM_ISLAND, else the fleet's island of the "
+                    "device with this rank's index)");
+    sub->add_flag("--no-islands", no_islands_,
+                  "One transport for every rank even when the fleet has several islands");
     sub->add_option("--timeout", timeout_s_,
                     "Seconds before a communication call fails (default 120)");
   }
@@ -86,7 +91,8 @@ class TrainCommand : public Command {
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
     options_.out = global.json ? nullptr : &std::cout;
-    TrainLaunch launch;
+    TrainLaunch launch = launch_;
+    launch.islands = !no_islands_;
     launch.transport = transport_.empty() ? job.transport : transport_;
     launch.ranks = ranks_;
     launch.timeout = absl::Seconds(timeout_s_);
@@ -120,6 +126,8 @@ class TrainCommand : public Command {
   int ranks_ = 0;
   bool no_rebalance_ = false;
   bool no_link_probe_ = false;
+  bool no_islands_ = false;
+  TrainLaunch launch_;
   double timeout_s_ = 120;
   std::vector<std::string> changes_;
   TrainOptions options_;

@@ -1,6 +1,9 @@
 #include "orchestrator/runtime/train_job.h"
 
+#include <cstdlib>
 #include <optional>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +19,28 @@ bool IsConsequence(const absl::Status& s) {
          s.code() == absl::StatusCode::kCancelled;
 }
 
+// The fleet's island of each of `ranks` ranks (rank r runs device r; ranks past the fleet: 0).
+std::vector<int> IslandOfRanks(const JobConfig& job, int ranks) {
+  const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(job.fleet);
+  std::vector<int> island_of(ranks, 0);
+  for (int r = 0; r < ranks && r < static_cast<int>(slots.size()); ++r) {
+    island_of[r] = slots[r].island;
+  }
+  return island_of;
+}
+
+bool SeveralIslands(const std::vector<int>& island_of) {
+  return std::set<int>(island_of.begin(), island_of.end()).size() > 1;
+}
+
+// This rank's island: --island, else TANGRAM_ISLAND (set by a launcher), else the fleet's.
+int IslandOf(const TrainLaunch& launch, const std::vector<int>& island_of, int rank) {
+  if (launch.island >= 0) return launch.island;
+  // -1: the islands factory reads (and validates) TANGRAM_ISLAND itself.
+  if (std::getenv("TANGRAM_ISLAND") != nullptr) return -1;
+  return island_of[rank];
+}
+
 absl::StatusOr<TrainResult> RunSim(const JobConfig& job, const partitioner::DeviceCatalog& catalog,
                                    const TrainOptions& options, const TrainLaunch& launch) {
   collectives::SimOptions sim;
@@ -23,14 +48,45 @@ absl::StatusOr<TrainResult> RunSim(const JobConfig& job, const partitioner::Devi
   sim.timeout = launch.timeout;
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::SimWorld::Create(sim));
   std::optional<absl::StatusOr<TrainResult>> root;
-  std::vector<absl::Status> statuses = world->Run([&](collectives::Communicator& comm) {
+  auto train = [&](collectives::Communicator& comm) {
     TrainOptions mine = options;
     if (comm.rank() != 0) mine.out = nullptr;
     absl::StatusOr<TrainResult> r = TrainOnRank(comm, job, catalog, mine);
     absl::Status status = r.status();
     if (comm.rank() == 0) root = std::move(r);
     return status;
-  });
+  };
+  const std::vector<int> island_of = IslandOfRanks(job, sim.ranks);
+  std::vector<absl::Status> statuses;
+  if (!launch.islands || !SeveralIslands(island_of)) {
+    statuses = world->Run(train);
+  } else {
+    // One thread per rank, each with its islands communicator over the sim world.
+    if (options.out != nullptr) {
+      *options.out << "islands: " << std::set<int>(island_of.begin(), island_of.end()).size()
+                   << " islands; collectives through the composed communicator (sim inside each "
+                      "island, sim bridge between)\n";
+    }
+    statuses.resize(sim.ranks);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < sim.ranks; ++r) {
+      threads.emplace_back([&, r] {
+        collectives::CommunicatorOptions comm_options;
+        comm_options.timeout = launch.timeout;
+        comm_options.sim_world = world.get();
+        comm_options.sim_rank = r;
+        comm_options.island = island_of[r];
+        auto comm = collectives::CreateCommunicator("islands", comm_options);
+        if (!comm.ok()) {
+          statuses[r] = comm.status();
+          return;
+        }
+        statuses[r] = train(**comm);
+        if (!statuses[r].ok()) (*comm)->Abort(statuses[r]);
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
   for (const auto& s : statuses) {
     if (!s.ok() && !IsConsequence(s)) return s;
   }
@@ -46,6 +102,20 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
   collectives::CommunicatorOptions comm_options;
   comm_options.timeout = launch.timeout;
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::CreateCommunicator("mpi", comm_options));
+  const std::vector<int> island_of = IslandOfRanks(job, world->size());
+  const bool launcher_set = std::getenv("TANGRAM_ISLAND") != nullptr;
+  if (launch.islands && (SeveralIslands(island_of) || launch.island >= 0 || launcher_set)) {
+    // Inside each island its own transport (MPI sub-communicators for the CPU reference model;
+    // a GPU trainer would get NCCL/HCCL there), MPI point-to-point between islands.
+    comm_options.island = IslandOf(launch, island_of, world->rank());
+    comm_options.island_transport = "mpi";
+    TANGRAM_ASSIGN_OR_RETURN(world, collectives::CreateCommunicator("islands", comm_options));
+    if (world->rank() == 0 && options.out != nullptr) {
+      *options.out << "islands: " << std::set<int>(island_of.begin(), island_of.end()).size()
+                   << " islands; collectives through the composed communicator (mpi inside each "
+                      "island, MPI point-to-point bridge between)\n";
+    }
+  }
   TrainOptions mine = options;
   if (world->rank() != 0) mine.out = nullptr;
   if (world->rank() == 0 && mine.out != nullptr && world->size() == 1 &&

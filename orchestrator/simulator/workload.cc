@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "collectives/islands/island_cost.h"
 #include "partitioner/chunks.h"
 
 namespace tangram::simulator::internal {
@@ -21,8 +22,26 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
                         const std::string& algorithm, std::string* chosen) {
   auto parsed = partitioner::ParseAllreduceAlgorithm(algorithm);
-  return cost.comm().AllreduceTime(
-      group, bytes, parsed.ok() ? *parsed : partitioner::AllreduceAlgorithm::kAuto, chosen);
+  const auto algo = parsed.ok() ? *parsed : partitioner::AllreduceAlgorithm::kAuto;
+  // A group that spans islands runs the composed islands allreduce at run time
+  // (collectives/islands/); unless a flat ring is pinned, cost it by the same function that
+  // chooses its cross-island algorithm, so the simulator and the runtime run one algorithm.
+  const bool multi_island = group.parts.size() > 1;
+  if (!multi_island || group.size() <= 1 || bytes <= 0 ||
+      algo == partitioner::AllreduceAlgorithm::kRing) {
+    return cost.comm().AllreduceTime(group, bytes, algo, chosen);
+  }
+  const partitioner::NetworkSpec& net = cost.fleet().network;
+  std::vector<collectives::IslandShape> islands;
+  for (const auto& p : group.parts) {
+    const double alpha =
+        (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
+    islands.push_back({static_cast<int>(p.members), {alpha, p.RingGbs() * 1e9}});
+  }
+  if (chosen != nullptr) *chosen = "hierarchical";
+  return collectives::IslandAllReduceSeconds(
+      bytes, islands, {net.inter_island_latency_us * 1e-6, group.inter_island_gbs * 1e9},
+      collectives::kDefaultSegmentBytes, nullptr);
 }
 
 absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,

@@ -1,0 +1,266 @@
+// The islands communicator on the sim transport: the whole collective suite (every op × dtype ×
+// size, uneven shares) over island layouts of 1, 2, 3 and 5 members and 2 to 4 islands, equal
+// and uneven, contiguous and interleaved, with and without small pipeline segments; Split;
+// faults (a member of one island dies, a bridge message is lost) reaching every island; the
+// virtual time of the composed allreduce against the flat ring; factory errors.
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "collectives/islands/island_cost.h"
+#include "collectives/sim/sim_world.h"
+#include "gtest/gtest.h"
+#include "tests/collectives/collective_suite.h"
+
+namespace tangram::collectives {
+namespace {
+
+struct Layout {
+  std::vector<int> island_of;  // per rank
+  size_t segment_bytes = 0;    // 0: default
+  size_t chunk_bytes = 0;
+};
+
+// Runs `fn` on one islands communicator per rank (a thread each) over `world`.
+std::vector<absl::Status> RunIslands(SimWorld& world, const Layout& layout,
+                                     const std::function<absl::Status(Communicator&)>& fn,
+                                     absl::Duration timeout = absl::Seconds(30)) {
+  const int n = world.size();
+  std::vector<absl::Status> results(n);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r) {
+    threads.emplace_back([&, r] {
+      CommunicatorOptions options;
+      options.sim_world = &world;
+      options.sim_rank = r;
+      options.island = layout.island_of[r];
+      options.timeout = timeout;
+      options.island_segment_bytes = layout.segment_bytes;
+      options.bridge_chunk_bytes = layout.chunk_bytes;
+      auto comm = CreateCommunicator("islands", options);
+      if (!comm.ok()) {
+        results[r] = comm.status();
+        return;
+      }
+      results[r] = fn(**comm);
+      if (!results[r].ok()) (*comm)->Abort(results[r]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+std::unique_ptr<SimWorld> World(int ranks, FaultPlan faults = {},
+                                absl::Duration timeout = absl::Seconds(30)) {
+  SimOptions options;
+  options.ranks = ranks;
+  options.faults = std::move(faults);
+  options.timeout = timeout;
+  auto world = SimWorld::Create(options);
+  EXPECT_TRUE(world.ok()) << world.status();
+  return *std::move(world);
+}
+
+std::vector<int> Contiguous(const std::vector<int>& sizes) {
+  std::vector<int> island_of;
+  for (int i = 0; i < static_cast<int>(sizes.size()); ++i)
+    island_of.insert(island_of.end(), sizes[i], i);
+  return island_of;
+}
+
+void ExpectSuitePasses(const Layout& layout, const testing::SuiteOptions& suite) {
+  auto world = World(static_cast<int>(layout.island_of.size()));
+  const auto results = RunIslands(*world, layout, [&](Communicator& comm) {
+    EXPECT_EQ(comm.transport_name(), "islands");
+    return testing::RunCollectiveSuite(comm, suite);
+  });
+  for (size_t r = 0; r < results.size(); ++r) {
+    EXPECT_TRUE(results[r].ok()) << "islands " << absl::StrJoin(layout.island_of, ",") << " rank "
+                                 << r << ": " << results[r];
+  }
+}
+
+testing::SuiteOptions Suite() {
+  testing::SuiteOptions suite;
+  suite.sizes = {0, 1, 7, 1023, 70001};
+  suite.allreduce_algorithms = {Algorithm::kAuto, Algorithm::kRing};
+  suite.large_count = 1 << 16;
+  return suite;
+}
+
+TEST(IslandSimTest, SuiteOnEqualIslands) {
+  for (const auto& sizes : std::vector<std::vector<int>>{{2, 2}, {3, 3, 3}, {1, 1, 1, 1}, {5, 5}}) {
+    ExpectSuitePasses({Contiguous(sizes)}, Suite());
+  }
+}
+
+TEST(IslandSimTest, SuiteOnUnevenIslands) {
+  for (const auto& sizes : std::vector<std::vector<int>>{{1, 2}, {3, 5}, {2, 1, 3}, {5, 1, 2, 3}}) {
+    ExpectSuitePasses({Contiguous(sizes)}, Suite());
+  }
+}
+
+TEST(IslandSimTest, SuiteOnInterleavedIslandsWithSmallSegmentsAndChunks) {
+  // Ranks of one island are not contiguous; segments of 4 KiB and bridge chunks of 1000 bytes
+  // put many pipeline steps and chunks (and partial ones) in every call.
+  for (const auto& island_of :
+       std::vector<std::vector<int>>{{0, 1, 0, 1}, {2, 0, 1, 0, 1, 2}, {1, 0, 1, 1, 0}}) {
+    ExpectSuitePasses({island_of, 4096, 1000}, Suite());
+  }
+}
+
+TEST(IslandSimTest, LargeVectorsOnTwoAndThreeIslands) {
+  testing::SuiteOptions suite;
+  suite.sizes = {testing::kLargeCount};
+  suite.types = {DataType::kF32, DataType::kBF16};
+  ExpectSuitePasses({Contiguous({2, 2})}, suite);
+#if !defined(__SANITIZE_ADDRESS__)  // 9 ranks of 2^20+3 under ASan: 15 s of the CI budget
+  ExpectSuitePasses({Contiguous({3, 3, 3})}, suite);
+#endif
+}
+
+TEST(IslandSimTest, SplitKeepsIslandsAndRunsTheSuite) {
+  // 3 islands of 2: split by member index (one group spans every island, as a dp group does)
+  // and by island (a tp group inside one island).
+  const Layout layout{Contiguous({2, 2, 2})};
+  auto world = World(6);
+  testing::SuiteOptions suite = Suite();
+  suite.sizes = {0, 7, 1023};
+  const auto results = RunIslands(*world, layout, [&](Communicator& comm) -> absl::Status {
+    const int island = comm.rank() / 2, member = comm.rank() % 2;
+    auto across = comm.Split(member, comm.rank());
+    if (!across.ok()) return across.status();
+    if ((*across)->size() != 3) return absl::InternalError("across: wrong size");
+    absl::Status s = testing::RunCollectiveSuite(**across, suite);
+    if (!s.ok()) return s;
+    auto inside = comm.Split(island, -comm.rank());  // reversed order inside the island
+    if (!inside.ok()) return inside.status();
+    if ((*inside)->size() != 2 || (*inside)->rank() != 1 - member) {
+      return absl::InternalError("inside: wrong size or rank");
+    }
+    return testing::RunCollectiveSuite(**inside, suite);
+  });
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(IslandSimTest, DeadMemberOfOneIslandFailsEveryIsland) {
+  for (int64_t at_op : {3, 40, 150}) {
+    FaultPlan plan;
+    plan.kills.push_back({.rank = 4, .at_op = at_op});  // island 1's second member
+    const absl::Duration timeout = absl::Seconds(2);
+    auto world = World(6, plan, timeout);
+    const absl::Time start = absl::Now();
+    const auto results = RunIslands(
+        *world, {Contiguous({3, 3})},
+        [&](Communicator& comm) -> absl::Status {
+          std::vector<float> data(5000, 1.0f);
+          for (int i = 0; i < 40; ++i) {
+            absl::Status s = comm.AllReduce(data.data(), data.data(), data.size(), DataType::kF32,
+                                            ReduceOp::kSum);
+            if (!s.ok()) return s;
+          }
+          return absl::OkStatus();
+        },
+        timeout);
+    for (size_t r = 0; r < results.size(); ++r) {
+      EXPECT_FALSE(results[r].ok()) << "rank " << r << " at_op " << at_op;
+    }
+    EXPECT_LT(absl::Now() - start, 3 * timeout) << "at_op " << at_op;
+  }
+}
+
+TEST(IslandSimTest, LostBridgeMessageTimesOutEverywhere) {
+  FaultPlan plan;
+  plan.drops.push_back({.rank = 0, .at_send = 6});
+  const absl::Duration timeout = absl::Milliseconds(500);
+  auto world = World(4, plan, timeout);
+  const auto results = RunIslands(
+      *world, {Contiguous({2, 2}), 4096, 1000},
+      [&](Communicator& comm) -> absl::Status {
+        std::vector<float> data(20000, 1.0f);
+        return comm.AllReduce(data.data(), data.data(), data.size(), DataType::kF32,
+                              ReduceOp::kSum);
+      },
+      timeout);
+  for (const auto& s : results) EXPECT_FALSE(s.ok());
+}
+
+TEST(IslandSimTest, ComposedAllReduceBeatsTheFlatRingOverASlowBridge) {
+  // 2 islands of 4, island links 10x faster than the bridge; 16 MiB of f32.
+  const LinkCost inside{5e-6, 50e9}, bridge{20e-6, 5e9};
+  const std::vector<int> island_of = Contiguous({4, 4});
+  std::vector<int> node_of(8);
+  for (int r = 0; r < 8; ++r) node_of[r] = r;
+  auto links = LinkModel::Hierarchical(node_of, island_of, inside, inside, bridge);
+  ASSERT_TRUE(links.ok());
+  SimOptions options;
+  options.ranks = 8;
+  options.links = *links;
+  options.checksums = false;
+  auto world = SimWorld::Create(options);
+  ASSERT_TRUE(world.ok());
+  const size_t count = size_t{4} << 20;
+  double seconds[2] = {0, 0};
+  for (int flat = 0; flat < 2; ++flat) {
+    // Virtual seconds of the call alone: from the latest clock after a barrier (creating the
+    // communicator costs virtual time too) to the latest clock after the call.
+    std::vector<double> before(8), after(8);
+    const auto results = RunIslands(**world, {island_of}, [&](Communicator& comm) {
+      std::vector<float> data(count, 1.0f);
+      CallOptions call;
+      call.algorithm = flat ? Algorithm::kRing : Algorithm::kAuto;
+      absl::Status s = comm.Barrier();
+      before[comm.rank()] = *comm.VirtualSeconds();
+      if (s.ok()) {
+        s = comm.AllReduce(data.data(), data.data(), count, DataType::kF32, ReduceOp::kSum, call);
+      }
+      after[comm.rank()] = *comm.VirtualSeconds();
+      if (s.ok() && data[count - 1] != 8.0f) return absl::InternalError("wrong answer");
+      return s;
+    });
+    for (const auto& s : results) ASSERT_TRUE(s.ok()) << s;
+    seconds[flat] = *std::max_element(after.begin(), after.end()) -
+                    *std::max_element(before.begin(), before.end());
+  }
+  EXPECT_LT(2 * seconds[0], seconds[1]) << "composed " << seconds[0] << " s, flat " << seconds[1];
+  // The simulator's formula for the same schedule is within 15% of the sim's virtual time.
+  const double modelled =
+      IslandAllReduceSeconds(count * 4.0, {{4, inside}, {4, inside}}, bridge, 0, nullptr);
+  EXPECT_NEAR(modelled, seconds[0], 0.15 * seconds[0]) << "modelled " << modelled;
+}
+
+TEST(IslandSimTest, FactoryErrors) {
+  auto world = World(2);
+  setenv("TANGRAM_ISLAND", "x", 1);
+  std::vector<absl::Status> results =
+      RunIslands(*world, {{-1, -1}}, [](Communicator&) { return absl::OkStatus(); });
+  unsetenv("TANGRAM_ISLAND");
+  for (const auto& s : results) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("TANGRAM_ISLAND"), std::string::npos) << s;
+  }
+  CommunicatorOptions options;
+  options.sim_world = world.get();
+  options.sim_rank = 0;
+  options.island = 0;
+  options.island_transport = "mpi";
+  EXPECT_EQ(CreateCommunicator("islands", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(IslandCostTest, ChoosesTheExchangeForTwoIslandsAndTheRingForLargeShardsOnMore) {
+  const LinkCost bridge{20e-6, 12.5e9};
+  EXPECT_EQ(ChooseCrossIslandAlgorithm(1e9, 2, bridge), CrossIslandAlgorithm::kExchange);
+  EXPECT_EQ(ChooseCrossIslandAlgorithm(1e3, 4, bridge), CrossIslandAlgorithm::kExchange);
+  EXPECT_EQ(ChooseCrossIslandAlgorithm(64e6, 4, bridge), CrossIslandAlgorithm::kRing);
+  EXPECT_EQ(IslandSegments(1, 0), 1u);
+  EXPECT_EQ(IslandSegments(1e12, 0), 16u);
+}
+
+}  // namespace
+}  // namespace tangram::collectives
