@@ -43,7 +43,9 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                              {"name", "fleet", "model", "global_batch", "micro_batch", "precision",
                               "zero_stage", "recompute", "strategy", "transport", "steps",
                               "checkpoint_dir", "checkpoint_every", "seed", "learning_rate",
-                              "layout", "attention", "sequence_parallel", "overlap_grad_reduce"}));
+                              "layout", "attention", "sequence_parallel", "overlap_grad_reduce",
+                              // `tangram design`
+                              "train_tokens"}));
   JobConfig job;
   job.path = doc.name;
   TANGRAM_ASSIGN_OR_RETURN(auto name, m.OptionalString("name"));
@@ -81,6 +83,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   if (seed) job.seed = static_cast<uint64_t>(*seed);
   TANGRAM_ASSIGN_OR_RETURN(auto lr, m.OptionalNumber("learning_rate", 0, 10));
   job.learning_rate = lr.value_or(job.learning_rate);
+  TANGRAM_ASSIGN_OR_RETURN(auto train_tokens, m.OptionalNumber("train_tokens", 0, 1e18));
+  job.train_tokens = train_tokens.value_or(0);
   TANGRAM_ASSIGN_OR_RETURN(auto layout, m.OptionalMap("layout"));
   if (layout) {
     auto& l = t.layout;
