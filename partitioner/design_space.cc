@@ -181,8 +181,10 @@ absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
   return n;
 }
 
-absl::StatusOr<DesignSpace> SpaceFromDocument(const YamlDocument& doc,
-                                              const DeviceCatalog& catalog) {
+}  // namespace
+
+absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,
+                                                    const DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, "",
                                                      {"name", "description", "pricing", "objective",
                                                       "kinds", "constraints", "network"}));
@@ -226,8 +228,6 @@ absl::StatusOr<DesignSpace> SpaceFromDocument(const YamlDocument& doc,
   TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
   return space;
 }
-
-}  // namespace
 
 const char* DesignObjectiveName(DesignObjective o) {
   switch (o) {
@@ -372,12 +372,12 @@ std::string DesignSpace::Describe(const std::vector<int64_t>& nodes) const {
 absl::StatusOr<DesignSpace> ParseDesignSpace(absl::string_view text, const std::string& name,
                                              const DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::Parse(text, name));
-  return SpaceFromDocument(doc, catalog);
+  return DesignSpaceFromDocument(doc, catalog);
 }
 
 absl::StatusOr<DesignSpace> LoadDesignSpace(const std::string& path, const DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::LoadFile(path));
-  return SpaceFromDocument(doc, catalog);
+  return DesignSpaceFromDocument(doc, catalog);
 }
 
 }  // namespace tangram::partitioner

@@ -101,6 +101,8 @@ struct DesignSpace {
 // Loads a design space; kinds, prices and power come from `catalog` unless the space overrides
 // them. A price or power figure that neither gives is an error naming the entry.
 absl::StatusOr<DesignSpace> LoadDesignSpace(const std::string& path, const DeviceCatalog& catalog);
+absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,
+                                                    const DeviceCatalog& catalog);
 absl::StatusOr<DesignSpace> ParseDesignSpace(absl::string_view text, const std::string& name,
                                              const DeviceCatalog& catalog);
 

@@ -349,9 +349,17 @@ absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options)
   std::vector<DesignPoint> all;
   for (auto& [m, p] : planned) all.push_back(p);
   std::sort(all.begin(), all.end(), Better);
-  for (size_t i = 0; i < all.size() && static_cast<int>(i) < options.top; ++i) {
-    result.best.push_back(all[i]);
-    result.best.back().binding = space_.Binding(all[i].nodes);
+  // Runners-up that cost and draw no less than a better fleet are left out: an extra node the plan
+  // leaves idle would otherwise fill the list with copies of the best.
+  for (const DesignPoint& p : all) {
+    if (static_cast<int>(result.best.size()) >= options.top) break;
+    bool dominated = false;
+    for (const DesignPoint& q : result.best) {
+      dominated = dominated || (q.cost <= p.cost && q.power_w <= p.power_w);
+    }
+    if (dominated) continue;
+    result.best.push_back(p);
+    result.best.back().binding = space_.Binding(p.nodes);
   }
   if (options.frontier) {
     std::sort(all.begin(), all.end(), [&](const DesignPoint& a, const DesignPoint& b) {

@@ -93,7 +93,9 @@ struct DesignStats {
 };
 
 struct DesignResult {
-  std::vector<DesignPoint> best;      // by objective, best first
+  // By objective, best first; a runner-up is listed only when it is cheaper or draws less power
+  // than every fleet above it (else it is the same answer with idle nodes).
+  std::vector<DesignPoint> best;
   std::vector<DesignPoint> frontier;  // by increasing cost (power), strictly decreasing time
   DesignStats stats;
 };

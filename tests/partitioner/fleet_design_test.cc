@@ -188,7 +188,7 @@ TEST(FleetDesignTest, SearchMatchesExhaustiveEnumerationOnRandomSmallSpaces) {
   // A small model keeps each plan cheap: 4 blocks, h 1024, s 1024.
   const ModelSpec model = testing::MakeModel(4, 1024, 8, 1024);
   int spaces = 0, within = 0;
-  int64_t planned = 0, exhaustive_planned = 0;
+  int64_t planned = 0, exhaustive_planned = 0, best_only_planned = 0;
   for (int trial = 0; trial < 40 && spaces < 24; ++trial) {
     DesignSpace space = RandomSpace(rng);
     if (!ExplainInfeasible(space).ok()) continue;
@@ -201,6 +201,11 @@ TEST(FleetDesignTest, SearchMatchesExhaustiveEnumerationOnRandomSmallSpaces) {
     auto search = FleetDesigner::Create(space, model, job).value();
     auto full = FleetDesigner::Create(space, model, job).value();
     absl::StatusOr<DesignResult> r = search->Search(options);
+    // Best first alone (the frontier pass plans nearly every mix, which would hide a wrong prune).
+    options.frontier = false;
+    absl::StatusOr<DesignResult> b =
+        FleetDesigner::Create(space, model, job).value()->Search(options);
+    options.frontier = true;
     options.exhaustive = true;
     absl::StatusOr<DesignResult> e = full->Search(options);
     ASSERT_EQ(r.ok(), e.ok()) << r.status() << " / " << e.status();
@@ -213,6 +218,9 @@ TEST(FleetDesignTest, SearchMatchesExhaustiveEnumerationOnRandomSmallSpaces) {
     EXPECT_GE(best, truth * 0.99) << space.Describe(r->best.front().nodes) << " vs "
                                   << space.Describe(e->best.front().nodes);
     within += best >= truth * 0.99;
+    ASSERT_TRUE(b.ok());
+    EXPECT_GE(b->best.front().objective, truth * 0.99);
+    best_only_planned += b->stats.planned;
     // The frontier: the same (cost, time to train) points.
     ASSERT_EQ(r->frontier.size(), e->frontier.size()) << "space " << spaces;
     for (size_t i = 0; i < r->frontier.size(); ++i) {
@@ -232,8 +240,9 @@ TEST(FleetDesignTest, SearchMatchesExhaustiveEnumerationOnRandomSmallSpaces) {
   EXPECT_EQ(within, spaces);
   std::printf(
       "fleet design: %d random spaces, best within 1%% of exhaustive in %d; planned %lld "
-      "mixes (exhaustive %lld)\n",
-      spaces, within, static_cast<long long>(planned), static_cast<long long>(exhaustive_planned));
+      "mixes (best first alone %lld, exhaustive %lld)\n",
+      spaces, within, static_cast<long long>(planned), static_cast<long long>(best_only_planned),
+      static_cast<long long>(exhaustive_planned));
 }
 
 TEST(FleetDesignTest, CoarseLatticeRefinesToTheWholeNodeOptimum) {
