@@ -38,6 +38,19 @@ std::vector<int64_t> Levels(const DesignCandidate& c, int levels, int64_t* step)
   return out;
 }
 
+// `levels` counts of one candidate spaced geometrically from min to max (min, min + 1, ...), so
+// that a frontier walked on them reaches from the smallest fleets to the largest.
+std::vector<int64_t> GeometricLevels(const DesignCandidate& c, int levels) {
+  std::vector<int64_t> out;
+  const double range = static_cast<double>(c.max_nodes - c.min_nodes + 1);
+  for (int i = 0; i < levels; ++i) {
+    const int64_t n =
+        c.min_nodes + std::llround(std::pow(range, static_cast<double>(i) / (levels - 1)) - 1);
+    if (out.empty() || out.back() != n) out.push_back(std::min(n, c.max_nodes));
+  }
+  return out;
+}
+
 // Every combination of `levels` (one list per candidate).
 std::vector<Mix> Product(const std::vector<std::vector<int64_t>>& levels) {
   std::vector<Mix> out = {Mix()};
@@ -265,9 +278,11 @@ absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options)
     std::vector<Mix> grid = feasible;
     if (stats.coarse && !options.exhaustive) {
       std::vector<std::vector<int64_t>> coarse(k);
-      int64_t unused = 0;
       for (size_t i = 0; i < k; ++i) {
-        coarse[i] = Levels(space_.candidates[i], options.frontier_levels, &unused);
+        const DesignCandidate& c = space_.candidates[i];
+        coarse[i] = c.levels() <= options.frontier_levels
+                        ? levels[i]
+                        : GeometricLevels(c, std::max(2, options.frontier_levels));
       }
       grid.clear();
       for (Mix& m : Product(coarse)) {

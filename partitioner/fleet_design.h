@@ -13,7 +13,8 @@
 // when the next bound cannot beat the `top`-th best found. (3) Frontier: mixes in increasing cost
 // (or power), a mix skipped when the time to train its bound gives is no better than that of a
 // cheaper mix already planned (it is dominated); on a coarse space this pass walks a coarser
-// lattice (`frontier_levels` counts per candidate), and the frontier is that of every mix planned.
+// lattice (`frontier_levels` counts per candidate, geometrically spaced: 0, 1, 5, 13, 32), and the
+// frontier is that of every mix planned.
 // (4) When the lattice was coarse: pattern search around the best, halving each candidate's step to
 // one node, then ±1-node moves until none improves. Plans are cached by mix, so the passes, the
 // refinement and a quota sweep share them. On a space whose every candidate has ≤ max_levels counts

@@ -64,6 +64,27 @@ TEST(FleetDesignTest, SpaceReadsCatalogFiguresAndOverrides) {
   }
 }
 
+TEST(FleetDesignTest, HourlyPricingNeedsHourlyPricesAndCountsTokensPerDollar) {
+  std::string text = kSpace;
+  text.replace(text.find("pricing: capital"), 16, "pricing: per_hour");
+  text.replace(text.find("    max_nodes: 4\n"), 17, "    max_nodes: 4\n    price_usd: 4.5\n");
+  text.replace(text.find("price_usd: 20000"), 16, "price_usd: 1.5");
+  text.replace(text.find("budget_usd: 2.0e6"), 17, "budget_usd_per_hour: 500");
+  auto space = ParseDesignSpace(text, "space.yaml", Catalog());
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_EQ(space->pricing, Pricing::kPerHour);
+  EXPECT_EQ(*space->constraints.budget_usd, 500);
+  EXPECT_DOUBLE_EQ(space->Cost({1, 2}), 8 * 4.5 + 16 * 1.5);
+  // Per hour: tokens per dollar = tokens/s x 3600 / (USD per hour); capital: tokens/s per USD.
+  EXPECT_DOUBLE_EQ(
+      ObjectiveValue(DesignObjective::kTokensPerDollar, Pricing::kPerHour, 1000, 60, 1),
+      1000 * 3600 / 60.0);
+  EXPECT_DOUBLE_EQ(
+      ObjectiveValue(DesignObjective::kTokensPerDollar, Pricing::kCapital, 1000, 50, 1), 20);
+  EXPECT_DOUBLE_EQ(
+      ObjectiveValue(DesignObjective::kTokensPerWatt, Pricing::kCapital, 1000, 50, 400), 2.5);
+}
+
 TEST(FleetDesignTest, BadSpacesNameFileLineAndField) {
   struct Case {
     std::string from, to, message;
