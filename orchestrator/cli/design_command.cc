@@ -276,7 +276,8 @@ class DesignCommand : public Command {
               << PointTable(s, r.best).Render();
     if (!r.frontier.empty()) {
       std::cout << "\nPareto frontier (" << axis_ << " vs time to train; each row is faster than "
-                << "every cheaper one):\n"
+                << (axis_ == "cost" ? "every cheaper one" : "every one drawing less power")
+                << "):\n"
                 << PointTable(s, r.frontier).Render();
     }
     const partitioner::DesignStats& st = r.stats;
