@@ -58,7 +58,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "attention",
                                                    "sequence_parallel",
                                                    "overlap_grad_reduce",
-                                                   "grad_reduce_dtype"}));
+                                                   "grad_reduce_dtype",
+                                                   "train_tokens"}));
   JobConfig job;
   job.path = doc.name;
   TANGRAM_ASSIGN_OR_RETURN(auto name, m.OptionalString("name"));
@@ -101,6 +102,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   if (seed) job.seed = static_cast<uint64_t>(*seed);
   TANGRAM_ASSIGN_OR_RETURN(auto lr, m.OptionalNumber("learning_rate", 0, 10));
   job.learning_rate = lr.value_or(job.learning_rate);
+  TANGRAM_ASSIGN_OR_RETURN(auto train_tokens, m.OptionalNumber("train_tokens", 0, 1e18));
+  job.train_tokens = train_tokens.value_or(0);
   TANGRAM_ASSIGN_OR_RETURN(auto layout, m.OptionalMap("layout"));
   if (layout) {
     auto& l = t.layout;

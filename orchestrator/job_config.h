@@ -33,6 +33,9 @@ struct JobConfig {
   int64_t checkpoint_every = 0;  // steps; 0 = only at the end
   uint64_t seed = 0;
   double learning_rate = 1e-3;
+  // Tokens the whole training run consumes (`tangram design`: time to train = this ÷ tokens/s);
+  // 0 = not given.
+  double train_tokens = 0;
 };
 
 // Loads the job at `path`, then the fleet and model it names.

@@ -21,6 +21,32 @@ bool ValidKind(absl::string_view kind) {
   return true;
 }
 
+// The optional price and power figures; each figure needs its source and confidence, and a source
+// without its figure is a leftover.
+absl::Status ReadFigure(YamlMap& m, absl::string_view key, absl::string_view prefix,
+                        const std::vector<std::string>& confidences, std::optional<double>* value,
+                        std::string* source, std::string* confidence) {
+  const std::string source_key = absl::StrCat(prefix, "_source");
+  const std::string confidence_key = absl::StrCat(prefix, "_confidence");
+  TANGRAM_ASSIGN_OR_RETURN(*value, m.OptionalNumber(key, 0, kHuge));
+  if (!value->has_value()) {
+    for (const std::string& k : {source_key, confidence_key}) {
+      if (m.Has(k)) return m.Error(k, absl::StrCat("given without ", key));
+    }
+    return absl::OkStatus();
+  }
+  TANGRAM_ASSIGN_OR_RETURN(*source, m.String(source_key));
+  TANGRAM_ASSIGN_OR_RETURN(*confidence, m.Enum(confidence_key, confidences));
+  return absl::OkStatus();
+}
+
+absl::Status ReadEconomics(YamlMap& m, DeviceSpec* d) {
+  TANGRAM_RETURN_IF_ERROR(ReadFigure(m, "price_usd", "price", {"list", "secondary", "estimate"},
+                                     &d->price_usd, &d->price_source, &d->price_confidence));
+  return ReadFigure(m, "power_w", "power", {"datasheet", "secondary", "estimate"}, &d->power_w,
+                    &d->power_source, &d->power_confidence);
+}
+
 absl::StatusOr<DeviceSpec> ReadDevice(YamlMap& m) {
   DeviceSpec d;
   TANGRAM_ASSIGN_OR_RETURN(d.kind, m.String("kind"));
@@ -46,6 +72,7 @@ absl::StatusOr<DeviceSpec> ReadDevice(YamlMap& m) {
                                       "cdna2", "cdna3", "davinci", "hygon-dcu", "cpu", "unknown"}));
   d.architecture = arch.value_or(KnownArchitecture(d.kind));
   if (d.architecture.empty()) d.architecture = "unknown";
+  TANGRAM_RETURN_IF_ERROR(ReadEconomics(m, &d));
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return d;
 }
@@ -94,7 +121,10 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& do
         YamlMap m, YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
                                {"kind", "vendor", "peak_tflops_bf16", "memory_gib",
                                 "memory_bandwidth_gbs", "intra_node_link_gbs", "nic_gbps",
-                                "collective_library", "confidence", "source", "architecture"}));
+                                 "collective_library", "confidence", "source", "architecture",
+                                 // economics (ReadEconomics)
+                                 "price_usd", "price_source", "price_confidence", "power_w",
+                                 "power_source", "power_confidence"}));
     TANGRAM_ASSIGN_OR_RETURN(DeviceSpec d, ReadDevice(m));
     if (catalog.Find(d.kind) != nullptr) {
       return m.Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice"));

@@ -6,6 +6,7 @@
 #ifndef TANGRAM_PARTITIONER_DEVICE_CATALOG_H_
 #define TANGRAM_PARTITIONER_DEVICE_CATALOG_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,14 @@ struct DeviceSpec {
   // (cost_model.h). Optional in the file: a kind the built-in table knows gets its own,
   // else "unknown".
   std::string architecture;
+  // Economics, optional (`tangram design`): a purchase price per device and the board power, each
+  // with its own source and confidence, because they come from other places than the datasheet
+  // figures above. price_confidence: list | secondary | estimate; power_confidence: datasheet |
+  // secondary | estimate.
+  std::optional<double> price_usd;
+  std::string price_source, price_confidence;
+  std::optional<double> power_w;
+  std::string power_source, power_confidence;
 };
 
 // The architecture of a kind the built-in catalog lists ("" when unknown).

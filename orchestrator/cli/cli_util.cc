@@ -78,6 +78,8 @@ const char* ConfigKindName(ConfigKind kind) {
       return "job";
     case ConfigKind::kPlan:
       return "plan";
+    case ConfigKind::kDesignSpace:
+      return "design space";
   }
   return "?";
 }
@@ -92,11 +94,13 @@ absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc
     if (doc.root["nodes"]) return ConfigKind::kFleet;
     if (doc.root["fleet"] || doc.root["global_batch"]) return ConfigKind::kJob;
     if (doc.root["layers"] || doc.root["hidden"]) return ConfigKind::kModel;
+    if (doc.root["kinds"]) return ConfigKind::kDesignSpace;
   }
   return partitioner::ConfigError(
       doc.name, doc.root, "",
       "cannot tell what kind of config this is: expected a device catalog (devices:), a fleet "
-      "(nodes:), a model (layers:), a job (fleet:, model:) or a plan (format: tangram-plan)");
+      "(nodes:), a model (layers:), a job (fleet:, model:) or a plan (format: tangram-plan), or a "
+      "design space (kinds:)");
 }
 
 namespace {

@@ -20,7 +20,7 @@ namespace tangram::orchestrator {
 absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global);
 
 // What a config file holds, told from its top-level keys.
-enum class ConfigKind { kCatalog, kFleet, kModel, kJob, kPlan };
+enum class ConfigKind { kCatalog, kFleet, kModel, kJob, kPlan, kDesignSpace };
 const char* ConfigKindName(ConfigKind kind);
 absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc);
 

@@ -12,6 +12,7 @@ std::unique_ptr<Command> MakeSimulateCommand();
 std::unique_ptr<Command> MakeCompareCommand();
 std::unique_ptr<Command> MakeBenchCommand();
 std::unique_ptr<Command> MakeProbeCommand();
+std::unique_ptr<Command> MakeDesignCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
@@ -24,6 +25,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeCompareCommand());
   commands.push_back(MakeBenchCommand());
   commands.push_back(MakeProbeCommand());
+  commands.push_back(MakeDesignCommand());
   return commands;
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
+#include "partitioner/design_space.h"
 #include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
@@ -62,6 +63,8 @@ class ValidateCommand : public Command {
         return JobFromDocument(doc, catalog).status();
       case ConfigKind::kPlan:
         return partitioner::LoadPlanFile(file).status();
+      case ConfigKind::kDesignSpace:
+        return partitioner::DesignSpaceFromDocument(doc, catalog).status();
     }
     return absl::OkStatus();
   }

@@ -221,4 +221,79 @@ std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::stri
   return out;
 }
 
+std::string XyPlotSvg(const std::vector<XyPanel>& panels, const std::string& title,
+                      const std::string& x_label) {
+  const int left = 90, right = 170, top = 40, panel_h = 220, gap = 50, plot_w = 560;
+  const int n = std::max<int>(1, static_cast<int>(panels.size()));
+  const int width = left + plot_w + right;
+  const int height = top + n * panel_h + (n - 1) * gap + 50;
+  std::string out = Header(width, height);
+  out += Text(left, 22, title, "start", 14);
+  double x_min = 1e300, x_max = -1e300;
+  for (const XyPanel& p : panels) {
+    for (const XySeries& s : p.series) {
+      for (const auto& [x, y] : s.points) {
+        x_min = std::min(x_min, x);
+        x_max = std::max(x_max, x);
+      }
+    }
+  }
+  if (!(x_max > x_min)) {
+    x_min = x_min < 1e300 ? x_min - 1 : 0;
+    x_max = x_min + 2;
+  }
+  const double x_tick = TickStep(x_max - x_min, 6);
+  const double x0 = std::floor(x_min / x_tick) * x_tick, x1 = std::ceil(x_max / x_tick) * x_tick;
+  auto sx = [&](double x) { return left + plot_w * (x - x0) / (x1 - x0); };
+  for (size_t pi = 0; pi < panels.size(); ++pi) {
+    const XyPanel& p = panels[pi];
+    const int y_top = top + static_cast<int>(pi) * (panel_h + gap);
+    double y_max = 0;
+    for (const XySeries& s : p.series) {
+      for (const auto& [x, y] : s.points) y_max = std::max(y_max, y);
+    }
+    if (y_max <= 0) y_max = 1;
+    const double y_tick = TickStep(y_max, 4);
+    const double y1 = std::ceil(y_max * 1.05 / y_tick) * y_tick;
+    auto sy = [&](double y) { return y_top + panel_h - panel_h * y / y1; };
+    for (double v = 0; v <= y1 * 1.0001; v += y_tick) {
+      out += absl::StrFormat(
+          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eeeeee\"/>\n", left, sy(v),
+          left + plot_w, sy(v));
+      out += Text(left - 4, sy(v) + 4, absl::StrFormat("%.3g", v), "end", 10);
+    }
+    for (double v = x0; v <= x1 * 1.0001 + 1e-12; v += x_tick) {
+      out += Text(sx(v), y_top + panel_h + 14, absl::StrFormat("%.3g", v), "middle", 10);
+    }
+    out += absl::StrFormat(
+        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>\n",
+        left, y_top, plot_w, panel_h);
+    out += absl::StrFormat(
+        "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\" "
+        "font-size=\"11\">%s</text>\n",
+        y_top + panel_h / 2, y_top + panel_h / 2, XmlEscape(p.y_label));
+    int legend_y = y_top + 14;
+    for (const XySeries& s : p.series) {
+      std::string path;
+      for (const auto& [x, y] : s.points) {
+        absl::StrAppend(&path, path.empty() ? "" : " ", absl::StrFormat("%.1f,%.1f", sx(x), sy(y)));
+        out += absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", sx(x),
+                               sy(y), s.colour);
+      }
+      if (s.line && s.points.size() > 1) {
+        out += absl::StrFormat(
+            "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>\n", path,
+            s.colour);
+      }
+      out += absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n",
+                             left + plot_w + 12, legend_y - 9, s.colour);
+      out += Text(left + plot_w + 26, legend_y, s.name, "start", 10);
+      legend_y += 16;
+    }
+  }
+  out += Text(left + plot_w / 2.0, height - 12, x_label, "middle", 11);
+  out += "</svg>\n";
+  return out;
+}
+
 }  // namespace tangram::simulator

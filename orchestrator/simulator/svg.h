@@ -30,6 +30,21 @@ struct CompareEntry {
 
 std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::string& title);
 
+// Line charts sharing one x axis, one panel per y quantity, stacked (tangram design: a Pareto
+// frontier, a quota sweep). A series is drawn as markers, joined when `line`.
+struct XySeries {
+  std::string name;
+  std::vector<std::pair<double, double>> points;  // (x, y)
+  std::string colour = "#4e79a7";
+  bool line = true;
+};
+struct XyPanel {
+  std::string y_label;
+  std::vector<XySeries> series;
+};
+std::string XyPlotSvg(const std::vector<XyPanel>& panels, const std::string& title,
+                      const std::string& x_label);
+
 // Escapes &, <, >, " and ' for XML text and attributes.
 std::string XmlEscape(const std::string& s);
 
