@@ -77,7 +77,7 @@ absl::Status CheckWritableDirectory(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return absl::FailedPreconditionError(
-        absl::StrCat("checkpoint directory ", dir, ": cannot create it: ", ec.message()));
+        absl::StrCat("checkpoint: cannot create directory ", dir, ": ", ec.message()));
   }
   const std::string probe = absl::StrCat(dir, "/.tangram-write-probe-", getpid(), "-",
                                          std::hash<std::thread::id>()(std::this_thread::get_id()));

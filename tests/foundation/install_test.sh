@@ -20,7 +20,7 @@ fi
 if grep -qE '"/[^"]*lib(nccl|cudart)[^"]*"' "$targets"/tangramTargets*.cmake; then
   fail "the exported targets name an absolute CUDA/NCCL library path"
 fi
-if grep -q "tangram_model" "$targets"/tangramTargets*.cmake; then
+if grep -q "tangram::tangram_model" "$targets"/tangramTargets*.cmake; then
   fail "the model library is exported as tangram::tangram_model, not tangram::model"
 fi
 grep -q "tangram::model" "$targets"/tangramTargets*.cmake || fail "tangram::model is not exported"

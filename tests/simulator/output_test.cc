@@ -153,7 +153,12 @@ std::vector<TextBox> TextBoxes(const std::string& svg, double* width) {
   for (size_t at = svg.find("<text "); at != std::string::npos; at = svg.find("<text ", at + 1)) {
     const size_t close = svg.find('>', at);
     const std::string tag = svg.substr(at, close - at);
-    const std::string text = svg.substr(close + 1, svg.find("</text>", close) - close - 1);
+    std::string text = svg.substr(close + 1, svg.find("</text>", close) - close - 1);
+    for (const char* entity : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}) {
+      for (size_t e = text.find(entity); e != std::string::npos; e = text.find(entity, e + 1)) {
+        text.replace(e, std::string(entity).size(), "x");  // one character, as drawn
+      }
+    }
     const double x = std::stod(attr(tag, "x")), y = std::stod(attr(tag, "y"));
     const int size = std::stoi(attr(tag, "font-size"));
     const double w = EstimatedTextWidth(text, size);
