@@ -59,7 +59,6 @@ if(TANGRAM_HAVE_CUDA AND NOT TANGRAM_WITH_NCCL STREQUAL "OFF")
   find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64
                ENV NCCL_HOME PATH_SUFFIXES lib lib64)
   if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
-    # Used as plain paths (not an imported target) so that the exported package stays relocatable.
     set(_nccl_found ON)
   endif()
 elseif(TANGRAM_WITH_NCCL STREQUAL "ON" AND NOT TANGRAM_HAVE_CUDA)
@@ -80,3 +79,7 @@ if(NOT TANGRAM_WITH_HCCL STREQUAL "OFF")
   endif()
 endif()
 _tangram_backend_state(HCCL _hccl_found)
+
+if(TANGRAM_HAVE_NCCL)
+  include(TangramNccl)  # NCCL::nccl and the TANGRAM_AS_NEEDED link feature
+endif()

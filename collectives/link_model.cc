@@ -1,5 +1,6 @@
 #include "collectives/link_model.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <numeric>
@@ -51,6 +52,19 @@ absl::StatusOr<LinkModel> LinkModel::Hierarchical(const std::vector<int>& node_o
   model.node_of_ = node_of;
   model.island_of_ = island_of;
   return model;
+}
+
+LinkCost LinkModel::Slowest() const {
+  LinkCost worst;
+  bool infinite = true;
+  for (const LinkCost& c : costs_) {
+    worst.alpha_s = std::max(worst.alpha_s, c.alpha_s);
+    if (c.bandwidth_Bps > 0 && (infinite || c.bandwidth_Bps < worst.bandwidth_Bps)) {
+      worst.bandwidth_Bps = c.bandwidth_Bps;
+      infinite = false;
+    }
+  }
+  return worst;
 }
 
 LinkCost LinkModel::Link(int src, int dst) const {

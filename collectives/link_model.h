@@ -47,6 +47,10 @@ class LinkModel {
   // The cost of a message from src to dst (both in [0, ranks())). A rank to itself costs nothing.
   LinkCost Link(int src, int dst) const;
 
+  // The worst link of the model: the largest α and the smallest bandwidth of any of its links
+  // (what an algorithm that crosses every link waits for). Free links when ranks() == 0.
+  LinkCost Slowest() const;
+
   // Overrides one ordered pair (up to 65,535 distinct costs per model; more are ignored).
   void Set(int src, int dst, LinkCost cost);
 

@@ -12,9 +12,32 @@
 namespace tangram::collectives {
 namespace {
 
-// Below this many bytes kAuto picks halving-doubling (fewer steps); above, the ring (less data
-// per step once p grows).
+// Where the transport does not model its links (MPI), kAuto picks halving-doubling below this many
+// bytes (fewer steps) and the ring above (less data per step once p grows).
 constexpr size_t kRingThresholdBytes = 64 << 10;
+
+// kAuto's allreduce: on a transport that models its links (sim), the faster of the ring and
+// halving-doubling by the α-β formulas of their headers on the slowest link (the same link on
+// every rank, so every rank picks the same algorithm); elsewhere the size threshold above.
+Algorithm AutoAllReduce(const Transport& transport, size_t bytes) {
+  const std::optional<LinkCost> link = transport.SlowestLink();
+  const int p = transport.size();
+  if (!link || p < 2) {
+    return bytes < kRingThresholdBytes ? Algorithm::kHalvingDoubling : Algorithm::kRing;
+  }
+  const double a = link->alpha_s;
+  const double b = link->bandwidth_Bps > 0 ? 1.0 / link->bandwidth_Bps : 0.0;
+  const double n = static_cast<double>(bytes);
+  const double ring = 2.0 * (p - 1) * (a + n / p * b);
+  int q = 1, steps = 0;
+  while (q * 2 <= p) {
+    q *= 2;
+    ++steps;
+  }
+  double halving_doubling = 2.0 * steps * a + 2.0 * (q - 1) / q * n * b;
+  if (q != p) halving_doubling += 2.0 * (a + n * b);  // the extra ranks fold in and out
+  return halving_doubling <= ring ? Algorithm::kHalvingDoubling : Algorithm::kRing;
+}
 // Scratch kept between calls; a call that needed more frees it when done.
 constexpr size_t kKeepScratchBytes = 64 << 20;
 
@@ -97,10 +120,8 @@ absl::Status P2PCommunicator::AllReduce(const void* send, void* recv, size_t cou
   TANGRAM_RETURN_IF_ERROR(CheckBuffer(send, count, "AllReduce send buffer"));
   TANGRAM_RETURN_IF_ERROR(CheckBuffer(recv, count, "AllReduce recv buffer"));
   Algorithm algorithm = Resolve(options);
-  if (algorithm == Algorithm::kAuto) {
-    algorithm = count * DataTypeSize(type) < kRingThresholdBytes ? Algorithm::kHalvingDoubling
-                                                                 : Algorithm::kRing;
-  }
+  if (algorithm == Algorithm::kAuto)
+    algorithm = AutoAllReduce(*transport_, count * DataTypeSize(type));
   return Run(options, [&](const Group& group) -> absl::Status {
     switch (algorithm) {
       case Algorithm::kRing:

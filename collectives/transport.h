@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "collectives/link_model.h"
 
 namespace tangram::collectives {
 
@@ -73,6 +74,9 @@ class Transport {
   // many bytes and pipelines them, so that reducing one sub-chunk overlaps moving the next; 0
   // (the default) sends whole blocks, the textbook schedule the virtual-clock formulas describe.
   virtual size_t PipelineChunkBytes() const { return 0; }
+  // The α-β cost of the slowest link of the whole world, the same on every rank (sim only: the
+  // automatic algorithm choice uses it; nullopt where the transport does not model its links).
+  virtual std::optional<LinkCost> SlowestLink() const { return std::nullopt; }
 };
 
 // Blocking helpers on top of ISend/IRecv.

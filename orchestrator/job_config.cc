@@ -4,10 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/strategy.h"
 
 namespace tangram::orchestrator {
 namespace {
 
+using partitioner::Collect;
+using partitioner::ErrorList;
 using partitioner::YamlDocument;
 using partitioner::YamlMap;
 
@@ -30,6 +33,10 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
                                        "\" (resolved against the job "
                                        "file's directory to ",
                                        resolved, ")"));
+  }
+  if (result.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // Unreadable (permissions, a name too long for the file system): named from the job's field.
+    return m.Error(field, result.status().message());
   }
   return result.status();
 }
@@ -62,70 +69,67 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "train_tokens"}));
   JobConfig job;
   job.path = doc.name;
-  TANGRAM_ASSIGN_OR_RETURN(auto name, m.OptionalString("name"));
-  job.name = name.value_or(std::filesystem::path(doc.name).stem().string());
-  TANGRAM_ASSIGN_OR_RETURN(std::string fleet, m.String("fleet"));
-  TANGRAM_ASSIGN_OR_RETURN(std::string model, m.String("model"));
+  ErrorList errors;  // every field is read, so that all errors are reported at once
+  job.name = Collect(&errors, m.OptionalString("name"))
+                 .value_or(std::filesystem::path(doc.name).stem().string());
+  std::string fleet = Collect(&errors, m.String("fleet", partitioner::kMaxPathLength));
+  std::string model = Collect(&errors, m.String("model", partitioner::kMaxPathLength));
   auto& t = job.training;
-  TANGRAM_ASSIGN_OR_RETURN(t.global_batch, m.Int("global_batch", 1, int64_t{1} << 30));
-  TANGRAM_ASSIGN_OR_RETURN(t.micro_batch, m.Int("micro_batch", 1, int64_t{1} << 20));
-  TANGRAM_ASSIGN_OR_RETURN(std::string precision, m.Enum("precision", {"bf16", "fp16", "fp32"}));
+  t.global_batch = Collect<int64_t>(&errors, m.Int("global_batch", 1, int64_t{1} << 30), 1);
+  t.micro_batch = Collect<int64_t>(&errors, m.Int("micro_batch", 1, int64_t{1} << 20), 1);
+  std::string precision = Collect(&errors, m.Enum("precision", {"bf16", "fp16", "fp32"}));
   t.precision = precision == "bf16"   ? partitioner::Precision::kBf16
                 : precision == "fp16" ? partitioner::Precision::kFp16
                                       : partitioner::Precision::kFp32;
-  TANGRAM_ASSIGN_OR_RETURN(int64_t zero, m.Int("zero_stage", 0, 3));
-  t.zero_stage = static_cast<int>(zero);
-  TANGRAM_ASSIGN_OR_RETURN(std::string recompute,
-                           m.Enum("recompute", {"none", "selective", "full"}));
+  t.zero_stage = static_cast<int>(Collect<int64_t>(&errors, m.Int("zero_stage", 0, 3)));
+  std::string recompute = Collect(&errors, m.Enum("recompute", {"none", "selective", "full"}));
   t.recompute = recompute == "none"        ? partitioner::Recompute::kNone
                 : recompute == "selective" ? partitioner::Recompute::kSelective
                                            : partitioner::Recompute::kFull;
-  TANGRAM_ASSIGN_OR_RETURN(auto attention, m.OptionalEnum("attention", {"flash", "unfused"}));
+  auto attention = Collect(&errors, m.OptionalEnum("attention", {"flash", "unfused"}));
   t.flash_attention = attention.value_or("flash") == "flash";
-  TANGRAM_ASSIGN_OR_RETURN(auto sp, m.OptionalBool("sequence_parallel"));
-  t.sequence_parallel = sp.value_or(true);
-  TANGRAM_ASSIGN_OR_RETURN(auto overlap, m.OptionalBool("overlap_grad_reduce"));
-  t.overlap_grad_reduce = overlap.value_or(true);
-  TANGRAM_ASSIGN_OR_RETURN(auto grad_dtype, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
+  t.sequence_parallel = Collect(&errors, m.OptionalBool("sequence_parallel")).value_or(true);
+  t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
+  const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
   if (grad_dtype) {
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
                                                 : partitioner::GradReduceDtype::kBf16;
   }
-  TANGRAM_ASSIGN_OR_RETURN(job.strategy, m.String("strategy"));
-  TANGRAM_ASSIGN_OR_RETURN(job.transport, m.Enum("transport", {"sim", "mpi", "nccl"}));
-  TANGRAM_ASSIGN_OR_RETURN(job.steps, m.Int("steps", 1, int64_t{1} << 40));
-  TANGRAM_ASSIGN_OR_RETURN(std::string ckpt, m.String("checkpoint_dir"));
+  job.strategy = Collect(&errors, m.Enum("strategy", partitioner::StrategyNames()));
+  job.transport = Collect(&errors, m.Enum("transport", {"sim", "mpi", "nccl"}));
+  job.steps = Collect<int64_t>(&errors, m.Int("steps", 1, int64_t{1} << 40), 1);
+  std::string ckpt = Collect(&errors, m.String("checkpoint_dir", partitioner::kMaxPathLength));
   job.checkpoint_dir = Resolve(doc.name, ckpt);
-  TANGRAM_ASSIGN_OR_RETURN(auto every, m.OptionalInt("checkpoint_every", 0, int64_t{1} << 40));
-  job.checkpoint_every = every.value_or(0);
-  TANGRAM_ASSIGN_OR_RETURN(auto seed, m.OptionalInt("seed", 0, int64_t{1} << 62));
-  if (seed) job.seed = static_cast<uint64_t>(*seed);
-  TANGRAM_ASSIGN_OR_RETURN(auto lr, m.OptionalNumber("learning_rate", 0, 10));
-  job.learning_rate = lr.value_or(job.learning_rate);
-  TANGRAM_ASSIGN_OR_RETURN(auto train_tokens, m.OptionalNumber("train_tokens", 0, 1e18));
-  job.train_tokens = train_tokens.value_or(0);
-  TANGRAM_ASSIGN_OR_RETURN(auto layout, m.OptionalMap("layout"));
+  job.checkpoint_every =
+      Collect(&errors, m.OptionalInt("checkpoint_every", 0, int64_t{1} << 40)).value_or(0);
+  job.seed = static_cast<uint64_t>(
+      Collect(&errors, m.OptionalInt("seed", 0, int64_t{1} << 62)).value_or(job.seed));
+  job.learning_rate =
+      Collect(&errors, m.OptionalNumber("learning_rate", 0, 10)).value_or(job.learning_rate);
+  job.train_tokens = Collect(&errors, m.OptionalNumber("train_tokens", 0, 1e18)).value_or(0);
+  std::optional<YamlMap> layout = Collect(&errors, m.OptionalMap("layout"));
   if (layout) {
     auto& l = t.layout;
-    TANGRAM_ASSIGN_OR_RETURN(auto tp, layout->OptionalInt("tp", 1, 1024));
-    TANGRAM_ASSIGN_OR_RETURN(auto pp, layout->OptionalInt("pp", 1, 100000));
-    TANGRAM_ASSIGN_OR_RETURN(auto dp, layout->OptionalInt("dp", 1, 1 << 20));
-    TANGRAM_ASSIGN_OR_RETURN(auto vs, layout->OptionalInt("virtual_stages", 1, 1024));
+    auto tp = Collect(&errors, layout->OptionalInt("tp", 1, 1024));
+    auto pp = Collect(&errors, layout->OptionalInt("pp", 1, 100000));
+    auto dp = Collect(&errors, layout->OptionalInt("dp", 1, 1 << 20));
+    auto vs = Collect(&errors, layout->OptionalInt("virtual_stages", 1, 1024));
     if (tp) l.tp = static_cast<int>(*tp);
     if (pp) l.pp = static_cast<int>(*pp);
     if (dp) l.dp = static_cast<int>(*dp);
     if (vs) l.virtual_stages = static_cast<int>(*vs);
-    TANGRAM_ASSIGN_OR_RETURN(auto split,
-                             layout->OptionalEnum("chunk_split", {"decoder", "all_layers"}));
+    const auto split =
+        Collect(&errors, layout->OptionalEnum("chunk_split", {"decoder", "all_layers"}));
     if (split == "all_layers") l.chunk_split = partitioner::ChunkSplit::kAllLayers;
-    TANGRAM_RETURN_IF_ERROR(layout->RejectUnknownKeys());
+    errors.Add(layout->RejectUnknownKeys());
   }
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  errors.Add(m.RejectUnknownKeys());
   if (t.global_batch % t.micro_batch != 0) {
-    return m.Error("micro_batch",
-                   absl::StrCat("micro_batch (", t.micro_batch, ") must divide global_batch (",
-                                t.global_batch, ")"));
+    errors.Add(
+        m.Error("micro_batch", absl::StrCat("micro_batch (", t.micro_batch,
+                                            ") must divide global_batch (", t.global_batch, ")")));
   }
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
 
   job.fleet_path = Resolve(doc.name, fleet);
   job.model_path = Resolve(doc.name, model);

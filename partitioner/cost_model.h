@@ -132,7 +132,6 @@ class CostModel {
   // one). Used to rank and share work between kinds, and for the bound, which is then reachable:
   // model FLOPs per step ÷ the summed throughput is the step of a perfect split.
   double GroupTflops(int group) const { return group_tflops_[group]; }
-  double DeviceTflops(int64_t device) const { return GroupTflops(slots_[device].group); }
   double SummedTflops() const { return summed_tflops_; }
   // Model FLOPs of one optimizer step (3 × forward, no recompute) and the bound: those FLOPs ÷ the
   // fleet's summed throughput.

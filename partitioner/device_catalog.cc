@@ -47,33 +47,32 @@ absl::Status ReadEconomics(YamlMap& m, DeviceSpec* d) {
                     &d->power_source, &d->power_confidence);
 }
 
-absl::StatusOr<DeviceSpec> ReadDevice(YamlMap& m) {
+// Reads every field, adding each failure to `errors`.
+DeviceSpec ReadDevice(YamlMap& m, ErrorList* errors) {
   DeviceSpec d;
-  TANGRAM_ASSIGN_OR_RETURN(d.kind, m.String("kind"));
-  if (!ValidKind(d.kind)) {
-    return m.Error("kind",
-                   absl::StrCat("expected letters, digits, '-' or '_', found \"", d.kind, "\""));
+  d.kind = Collect(errors, m.String("kind", 64));
+  if (!d.kind.empty() && !ValidKind(d.kind)) {
+    errors->Add(m.Error(
+        "kind", absl::StrCat("expected letters, digits, '-' or '_', found \"", d.kind, "\"")));
   }
-  TANGRAM_ASSIGN_OR_RETURN(d.vendor,
-                           m.Enum("vendor", {"NVIDIA", "AMD", "Huawei", "Hygon", "generic"}));
-  TANGRAM_ASSIGN_OR_RETURN(d.peak_tflops_bf16, m.Number("peak_tflops_bf16", 0, kHuge));
-  TANGRAM_ASSIGN_OR_RETURN(d.memory_gib, m.Number("memory_gib", 0, kHuge));
-  TANGRAM_ASSIGN_OR_RETURN(d.memory_bandwidth_gbs, m.Number("memory_bandwidth_gbs", 0, kHuge));
-  TANGRAM_ASSIGN_OR_RETURN(d.intra_node_link_gbs, m.Number("intra_node_link_gbs", 0, kHuge));
-  TANGRAM_ASSIGN_OR_RETURN(d.nic_gbps, m.Number("nic_gbps", 0, kHuge));
-  TANGRAM_ASSIGN_OR_RETURN(d.collective_library,
-                           m.Enum("collective_library", {"nccl", "rccl", "hccl", "none"}));
-  TANGRAM_ASSIGN_OR_RETURN(d.confidence,
-                           m.Enum("confidence", {"datasheet", "secondary", "uncertain"}));
-  TANGRAM_ASSIGN_OR_RETURN(d.source, m.String("source"));
-  TANGRAM_ASSIGN_OR_RETURN(
-      auto arch,
+  d.vendor = Collect(errors, m.Enum("vendor", {"NVIDIA", "AMD", "Huawei", "Hygon", "generic"}));
+  d.peak_tflops_bf16 = Collect(errors, m.Number("peak_tflops_bf16", 0, kHuge));
+  d.memory_gib = Collect(errors, m.Number("memory_gib", 0, kHuge));
+  d.memory_bandwidth_gbs = Collect(errors, m.Number("memory_bandwidth_gbs", 0, kHuge));
+  d.intra_node_link_gbs = Collect(errors, m.Number("intra_node_link_gbs", 0, kHuge));
+  d.nic_gbps = Collect(errors, m.Number("nic_gbps", 0, kHuge));
+  d.collective_library =
+      Collect(errors, m.Enum("collective_library", {"nccl", "rccl", "hccl", "none"}));
+  d.confidence = Collect(errors, m.Enum("confidence", {"datasheet", "secondary", "uncertain"}));
+  d.source = Collect(errors, m.String("source", kMaxPathLength));
+  const auto arch = Collect(
+      errors,
       m.OptionalEnum("architecture", {"volta", "turing", "ampere", "ada", "hopper", "blackwell",
                                       "cdna2", "cdna3", "davinci", "hygon-dcu", "cpu", "unknown"}));
   d.architecture = arch.value_or(KnownArchitecture(d.kind));
   if (d.architecture.empty()) d.architecture = "unknown";
-  TANGRAM_RETURN_IF_ERROR(ReadEconomics(m, &d));
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  errors->Add(ReadEconomics(m, &d));
+  errors->Add(m.RejectUnknownKeys());
   return d;
 }
 
@@ -116,21 +115,24 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& do
   TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
   DeviceCatalog catalog;
   catalog.replaces_ = replace.value_or(false);
+  ErrorList errors;
   for (size_t i = 0; i < list.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(
-        YamlMap m, YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
-                               {"kind", "vendor", "peak_tflops_bf16", "memory_gib",
-                                "memory_bandwidth_gbs", "intra_node_link_gbs", "nic_gbps",
-                                 "collective_library", "confidence", "source", "architecture",
-                                 // economics (ReadEconomics)
-                                 "price_usd", "price_source", "price_confidence", "power_w",
-                                 "power_source", "power_confidence"}));
-    TANGRAM_ASSIGN_OR_RETURN(DeviceSpec d, ReadDevice(m));
-    if (catalog.Find(d.kind) != nullptr) {
-      return m.Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice"));
+    absl::StatusOr<YamlMap> m =
+        YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i),
+                    {"kind", "vendor", "peak_tflops_bf16", "memory_gib", "memory_bandwidth_gbs",
+                     "intra_node_link_gbs", "nic_gbps", "collective_library", "confidence",
+                     "source", "architecture",
+                     // economics (ReadEconomics)
+                     "price_usd", "price_source", "price_confidence", "power_w", "power_source",
+                     "power_confidence"});
+    if (!errors.Add(m.status())) continue;
+    DeviceSpec d = ReadDevice(*m, &errors);
+    if (!d.kind.empty() && catalog.Find(d.kind) != nullptr) {
+      errors.Add(m->Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice")));
     }
     catalog.devices_.push_back(std::move(d));
   }
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   return catalog;
 }
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "partitioner/yaml_reader.h"
@@ -11,52 +12,60 @@ namespace {
 
 constexpr int64_t kMaxDevices = 1 << 20;  // a million devices: far past any fleet we plan
 
-absl::StatusOr<NodeGroup> ReadGroup(YamlMap& m, const DeviceCatalog& catalog) {
+// Reads every field of one node group, adding each failure to `errors` (so that all are reported).
+NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors) {
   NodeGroup g;
-  TANGRAM_ASSIGN_OR_RETURN(std::string kind, m.String("device"));
+  std::string kind = Collect(errors, m.String("device"));
   const DeviceSpec* spec = catalog.Find(kind);
-  if (spec == nullptr) {
-    return m.Error("device", absl::StrCat("unknown device kind \"", kind,
-                                          "\" (known: ", catalog.KnownKinds(), ")"));
+  if (spec == nullptr && !kind.empty()) {
+    std::vector<std::string> kinds;
+    for (const DeviceSpec& d : catalog.devices()) kinds.push_back(d.kind);
+    const std::string hint = SuggestName(kind, kinds);
+    errors->Add(m.Error("device", absl::StrCat("unknown device kind \"", kind, "\" (known: ",
+                                               catalog.KnownKinds(), ")", hint.empty() ? "" : "; ",
+                                               absl::StripTrailingAsciiWhitespace(hint))));
   }
-  g.device = *spec;
-  TANGRAM_ASSIGN_OR_RETURN(int64_t per_node, m.Int("devices_per_node", 1, 64));
-  g.devices_per_node = static_cast<int>(per_node);
-  TANGRAM_ASSIGN_OR_RETURN(g.count, m.Int("count", 1, kMaxDevices));
-  TANGRAM_ASSIGN_OR_RETURN(auto nic, m.OptionalNumber("nic_gbps", 0, 1e6));
-  g.nic_gbps = nic.value_or(spec->nic_gbps * g.devices_per_node);
-  TANGRAM_ASSIGN_OR_RETURN(auto nics, m.OptionalInt("nics_per_node", 1, 64));
+  if (spec != nullptr) g.device = *spec;
+  g.devices_per_node =
+      static_cast<int>(Collect<int64_t>(errors, m.Int("devices_per_node", 1, 64), 1));
+  g.count = Collect<int64_t>(errors, m.Int("count", 1, kMaxDevices), 1);
+  auto nic = Collect(errors, m.OptionalNumber("nic_gbps", 0, 1e6));
+  g.nic_gbps = nic.value_or(g.device.nic_gbps * g.devices_per_node);
+  auto nics = Collect(errors, m.OptionalInt("nics_per_node", 1, 64));
   g.nics_per_node = static_cast<int>(nics.value_or(nic ? 1 : g.devices_per_node));
   if (g.nics_per_node > g.devices_per_node) {
-    return m.Error("nics_per_node",
-                   absl::StrCat("more NICs (", g.nics_per_node, ") than devices per node (",
-                                g.devices_per_node, "): NICs no device uses add nothing"));
+    errors->Add(m.Error("nics_per_node",
+                        absl::StrCat("more NICs (", g.nics_per_node, ") than devices per node (",
+                                     g.devices_per_node, "): NICs no device uses add nothing")));
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto intra, m.OptionalNumber("intra_node_link_gbs", 0, 1e6));
+  auto intra = Collect(errors, m.OptionalNumber("intra_node_link_gbs", 0, 1e6));
   if (intra) {
-    if (!(*intra > 0)) return m.Error("intra_node_link_gbs", "expected a bandwidth > 0 GB/s");
-    g.device.intra_node_link_gbs = *intra;
+    if (!(*intra > 0)) {
+      errors->Add(m.Error("intra_node_link_gbs", "expected a bandwidth > 0 GB/s"));
+    } else {
+      g.device.intra_node_link_gbs = *intra;
+    }
   }
-  TANGRAM_ASSIGN_OR_RETURN(g.measured_tflops, m.OptionalNumber("measured_tflops", 0, 1e6));
-  TANGRAM_ASSIGN_OR_RETURN(auto island, m.OptionalString("island"));
+  g.measured_tflops = Collect(errors, m.OptionalNumber("measured_tflops", 0, 1e6));
+  auto island = Collect(errors, m.OptionalString("island"));
   g.island =
-      island.value_or(spec->collective_library == "none" ? "host" : spec->collective_library);
-  TANGRAM_ASSIGN_OR_RETURN(auto host, m.OptionalString("host"));
-  g.host = host.value_or("");
+      island.value_or(g.device.collective_library == "none" ? "host" : g.device.collective_library);
+  g.host = Collect(errors, m.OptionalString("host")).value_or("");
   if (!g.host.empty() && g.count != 1) {
-    return m.Error("host", "a named host is one machine: use it only with count: 1");
+    errors->Add(m.Error("host", "a named host is one machine: use it only with count: 1"));
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto slowdown, m.OptionalNumber("emulate_slowdown", 0, 1000));
+  auto slowdown = Collect(errors, m.OptionalNumber("emulate_slowdown", 0, 1000));
   if (slowdown) {
-    if (*slowdown < 1)
-      return m.Error("emulate_slowdown", "expected a factor >= 1 (1 = no slowdown)");
-    if (spec->vendor != "generic") {
-      return m.Error("emulate_slowdown",
-                     "emulated slowdown is for CPU ranks only (a real accelerator is measured)");
+    if (*slowdown < 1) {
+      errors->Add(m.Error("emulate_slowdown", "expected a factor >= 1 (1 = no slowdown)"));
+    } else if (spec != nullptr && spec->vendor != "generic") {
+      errors->Add(m.Error("emulate_slowdown",
+                          "emulated slowdown is for CPU ranks only (a real "
+                          "accelerator is measured)"));
     }
     g.emulate_slowdown = *slowdown;
   }
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  errors->Add(m.RejectUnknownKeys());
   return g;
 }
 
@@ -151,30 +160,30 @@ absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCat
       YamlMap root,
       YamlMap::Of(doc.name, doc.root, "", {"name", "description", "nodes", "network", "measured"}));
   Fleet fleet;
-  TANGRAM_ASSIGN_OR_RETURN(fleet.name, root.String("name"));
-  TANGRAM_ASSIGN_OR_RETURN(auto description, root.OptionalString("description"));
-  (void)description;
-  TANGRAM_ASSIGN_OR_RETURN(YAML::Node nodes, root.Sequence("nodes"));
-  TANGRAM_ASSIGN_OR_RETURN(auto network, root.OptionalMap("network"));
-  TANGRAM_ASSIGN_OR_RETURN(auto measured, root.OptionalMap("measured"));
-  TANGRAM_RETURN_IF_ERROR(root.RejectUnknownKeys());
+  ErrorList errors;  // every field is read, so that all errors are reported at once
+  fleet.name = Collect(&errors, root.String("name"));
+  Collect(&errors, root.OptionalString("description", kMaxPathLength));
+  YAML::Node nodes = Collect(&errors, root.Sequence("nodes"));
+  std::optional<YamlMap> network = Collect(&errors, root.OptionalMap("network"));
+  std::optional<YamlMap> measured = Collect(&errors, root.OptionalMap("measured"));
+  errors.Add(root.RejectUnknownKeys());
   int64_t total = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(
-        YamlMap m, YamlMap::Of(doc.name, nodes[i], ElementPath(root, "nodes", i),
-                               {"device", "devices_per_node", "count", "nic_gbps", "nics_per_node",
-                                "intra_node_link_gbs", "measured_tflops", "island", "host",
-                                "emulate_slowdown"}));
-    TANGRAM_ASSIGN_OR_RETURN(NodeGroup g, ReadGroup(m, catalog));
+    absl::StatusOr<YamlMap> m = YamlMap::Of(
+        doc.name, nodes[i], ElementPath(root, "nodes", i),
+        {"device", "devices_per_node", "count", "nic_gbps", "nics_per_node", "intra_node_link_gbs",
+         "measured_tflops", "island", "host", "emulate_slowdown"});
+    if (!errors.Add(m.status())) continue;
+    NodeGroup g = ReadGroup(*m, catalog, &errors);
     total += g.num_devices();
     if (total > kMaxDevices) {
-      return m.Error("count", absl::StrCat("the fleet exceeds ", kMaxDevices, " devices"));
+      errors.Add(m->Error("count", absl::StrCat("the fleet exceeds ", kMaxDevices, " devices")));
+      break;
     }
     fleet.groups.push_back(std::move(g));
   }
-  if (network) {
-    TANGRAM_ASSIGN_OR_RETURN(fleet.network, ReadNetwork(*network));
-  }
+  if (network) fleet.network = Collect(&errors, ReadNetwork(*network));
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   if (measured) {
     // Measured figures win over the catalog's and the network section's (they are what the
     // machines did); emulated slowdowns stay in the nodes, labelled as EMULATION.

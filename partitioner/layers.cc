@@ -4,22 +4,6 @@
 
 namespace tangram::partitioner {
 
-const char* LayerKindName(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::kEmbedding:
-      return "embedding";
-    case LayerKind::kBlock:
-      return "block";
-    case LayerKind::kAttention:
-      return "attention";
-    case LayerKind::kMlp:
-      return "mlp";
-    case LayerKind::kHead:
-      return "head";
-  }
-  return "block";
-}
-
 int ActivationElementBytes(Precision precision) { return precision == Precision::kFp32 ? 4 : 2; }
 
 namespace {

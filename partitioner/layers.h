@@ -30,8 +30,6 @@ namespace tangram::partitioner {
 enum class LayerKind { kEmbedding, kBlock, kAttention, kMlp, kHead };
 enum class LayerGranularity { kBlock, kHalfBlock };
 
-const char* LayerKindName(LayerKind kind);
-
 struct Layer {
   std::string name;  // "embedding", "block.3", "attention.3", "mlp.3", "head"
   LayerKind kind = LayerKind::kBlock;

@@ -46,21 +46,21 @@ absl::StatusOr<ModelSpec> ModelFromDocument(const YamlDocument& doc) {
                              {"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads",
                               "vocab", "seq_len", "mlp", "tie_embeddings", "source"}));
   ModelSpec s;
-  TANGRAM_ASSIGN_OR_RETURN(s.name, m.String("name"));
-  TANGRAM_ASSIGN_OR_RETURN(s.layers, m.Int("layers", 1, 100000));
-  TANGRAM_ASSIGN_OR_RETURN(s.hidden, m.Int("hidden", 1, kMaxDim));
-  TANGRAM_ASSIGN_OR_RETURN(s.ffn_hidden, m.Int("ffn_hidden", 1, kMaxDim));
-  TANGRAM_ASSIGN_OR_RETURN(s.heads, m.Int("heads", 1, 65536));
-  TANGRAM_ASSIGN_OR_RETURN(s.kv_heads, m.Int("kv_heads", 1, 65536));
-  TANGRAM_ASSIGN_OR_RETURN(s.vocab, m.Int("vocab", 1, kMaxDim));
-  TANGRAM_ASSIGN_OR_RETURN(s.seq_len, m.Int("seq_len", 1, kMaxDim));
-  TANGRAM_ASSIGN_OR_RETURN(std::string mlp, m.Enum("mlp", {"gelu", "swiglu"}));
+  ErrorList errors;  // every field is read, so that all errors are reported at once
+  s.name = Collect(&errors, m.String("name"));
+  s.layers = Collect<int64_t>(&errors, m.Int("layers", 1, 100000), 1);
+  s.hidden = Collect<int64_t>(&errors, m.Int("hidden", 1, kMaxDim), 1);
+  s.ffn_hidden = Collect<int64_t>(&errors, m.Int("ffn_hidden", 1, kMaxDim), 1);
+  s.heads = Collect<int64_t>(&errors, m.Int("heads", 1, 65536), 1);
+  s.kv_heads = Collect<int64_t>(&errors, m.Int("kv_heads", 1, 65536), 1);
+  s.vocab = Collect<int64_t>(&errors, m.Int("vocab", 1, kMaxDim), 1);
+  s.seq_len = Collect<int64_t>(&errors, m.Int("seq_len", 1, kMaxDim), 1);
+  std::string mlp = Collect(&errors, m.Enum("mlp", {"gelu", "swiglu"}));
   s.mlp = mlp == "swiglu" ? MlpKind::kSwiGlu : MlpKind::kGelu;
-  TANGRAM_ASSIGN_OR_RETURN(auto tie, m.OptionalBool("tie_embeddings"));
-  s.tie_embeddings = tie.value_or(false);
-  TANGRAM_ASSIGN_OR_RETURN(auto source, m.OptionalString("source"));
-  s.source = source.value_or("");
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  s.tie_embeddings = Collect(&errors, m.OptionalBool("tie_embeddings")).value_or(false);
+  s.source = Collect(&errors, m.OptionalString("source", kMaxPathLength)).value_or("");
+  errors.Add(m.RejectUnknownKeys());
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   if (s.hidden % s.heads != 0) {
     return m.Error("heads",
                    absl::StrCat("heads (", s.heads, ") must divide hidden (", s.hidden, ")"));

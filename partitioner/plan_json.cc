@@ -1,10 +1,8 @@
 #include "partitioner/plan_json.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/yaml_reader.h"
 
 namespace tangram::partitioner {
 namespace {
@@ -200,11 +198,9 @@ absl::StatusOr<Plan> PlanFromJsonString(std::string_view text) {
 }
 
 absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the plan file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  absl::StatusOr<Plan> plan = PlanFromJsonString(buffer.str());
+  // A plan of 100,000 devices is a few MiB; anything past 64 MiB is not a plan.
+  TANGRAM_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, size_t{64} << 20));
+  absl::StatusOr<Plan> plan = PlanFromJsonString(text);
   if (!plan.ok()) return Annotate(plan.status(), path);
   return plan;
 }

@@ -1,16 +1,19 @@
 #include "partitioner/yaml_reader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 
 namespace tangram::partitioner {
@@ -18,6 +21,14 @@ namespace {
 
 constexpr size_t kMaxFileBytes = 16u << 20;
 constexpr int kMaxDepth = 64;
+// Nodes visited when the document is walked with its aliases expanded. The largest shipped config
+// has a few thousand; an alias bomb (ten levels of ten aliases) has 10^10.
+constexpr int64_t kMaxNodes = 1 << 18;
+
+std::string Location(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null()) return file;
+  return absl::StrCat(file, ":", mark.line + 1, ":", mark.column + 1);
+}
 
 // Text config files are UTF-8 without NUL bytes; anything else is almost surely a wrong path.
 bool LooksBinary(absl::string_view text) {
@@ -39,22 +50,42 @@ bool LooksBinary(absl::string_view text) {
   return false;
 }
 
-// Iterative depth check: a recursive walk of hostile input is how parsers overflow the stack.
-int Depth(const YAML::Node& root) {
-  int max_depth = 0;
+// One iterative walk over the parsed document (a recursive walk of hostile input is how parsers
+// overflow the stack) that enforces the nesting and node limits and rejects duplicate keys.
+// Aliases are walked as often as they are referenced, so the node limit caps alias expansion.
+absl::Status CheckStructure(const std::string& name, const YAML::Node& root) {
+  int64_t visited = 0;
   std::vector<std::pair<YAML::Node, int>> stack = {{root, 1}};
   while (!stack.empty()) {
     auto [node, depth] = stack.back();
     stack.pop_back();
-    max_depth = std::max(max_depth, depth);
-    if (depth > kMaxDepth) return depth;
+    if (depth > kMaxDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": nesting deeper than ", kMaxDepth, " levels; not a Tangram config"));
+    }
+    if (++visited > kMaxNodes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": more than ", kMaxNodes,
+                       " nodes once aliases are expanded; not a Tangram config (alias bomb?)"));
+    }
     if (node.IsSequence()) {
       for (const auto& child : node) stack.push_back({child, depth + 1});
     } else if (node.IsMap()) {
-      for (const auto& kv : node) stack.push_back({kv.second, depth + 1});
+      std::map<std::string, YAML::Mark> seen;
+      for (const auto& kv : node) {
+        if (kv.first.IsScalar()) {
+          auto [it, fresh] = seen.emplace(kv.first.Scalar(), kv.first.Mark());
+          if (!fresh) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                Location(name, kv.first.Mark()), ": duplicate key \"", kv.first.Scalar(),
+                "\" (first at line ", it->second.line + 1, "); YAML keys must be unique"));
+          }
+        }
+        stack.push_back({kv.second, depth + 1});
+      }
     }
   }
-  return max_depth;
+  return absl::OkStatus();
 }
 
 // Flow-style nesting ("[[[[...") is checked on the text, before the parser recurses into it.
@@ -95,9 +126,25 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
-std::string Location(const std::string& file, const YAML::Mark& mark) {
-  if (mark.is_null()) return file;
-  return absl::StrCat(file, ":", mark.line + 1, ":", mark.column + 1);
+// "did you mean \"auto\"? " when one of `known` is within two edits of `value` (or equal but for
+// case); "" otherwise.
+std::string DidYouMean(absl::string_view value, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& k : known) {
+    size_t d = value.size() > 64 ? 99 : EditDistance(value, k);
+    if (absl::EqualsIgnoreCase(value, k)) d = 0;
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  return best.empty() ? "" : absl::StrCat("did you mean \"", best, "\"? ");
+}
+
+// "; did you mean \"x\"?" from a DidYouMean hint, or "" without one.
+std::string Suffix(const std::string& hint) {
+  return hint.empty() ? "" : absl::StrCat("; ", hint.substr(0, hint.size() - 1));
 }
 
 std::string Describe(const YAML::Node& node) {
@@ -109,7 +156,41 @@ std::string Describe(const YAML::Node& node) {
 
 }  // namespace
 
+bool ErrorList::Add(const absl::Status& status) {
+  if (status.ok()) return true;
+  // A status that already joins several errors (one per line) counts as that many.
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(status.message(), '\n')) {
+    if (line.empty() || absl::StartsWith(line, "(")) continue;
+    ++lines;
+    if (++total_ <= kMaxErrors) errors_.push_back(absl::Status(status.code(), line));
+  }
+  if (lines == 0 && ++total_ <= kMaxErrors) errors_.push_back(status);
+  return false;
+}
+
+absl::Status ErrorList::ToStatus() const {
+  if (errors_.empty()) return absl::OkStatus();
+  if (errors_.size() == 1 && total_ == 1) return errors_[0];
+  std::string message;
+  for (const absl::Status& e : errors_) {
+    absl::StrAppend(&message, message.empty() ? "" : "\n", e.message());
+  }
+  if (total_ > kMaxErrors) {
+    absl::StrAppend(&message, "\n(", total_ - kMaxErrors, " more errors not shown)");
+  }
+  return absl::Status(errors_[0].code(), message);
+}
+
+std::string SuggestName(absl::string_view value, const std::vector<std::string>& known) {
+  return DidYouMean(value, known);
+}
+
 absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::string name) {
+  if (text.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", text.size(), " bytes; configs are limited to 16 MiB"));
+  }
   if (LooksBinary(text)) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": not a text file (binary content or invalid UTF-8); expected YAML"));
@@ -131,33 +212,64 @@ absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::st
   if (!doc.root.IsDefined() || doc.root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": empty file; expected a mapping"));
   }
-  if (Depth(doc.root) > kMaxDepth) {
-    return absl::InvalidArgumentError(absl::StrCat(doc.name, ": nesting deeper than ", kMaxDepth,
-                                                   " levels; not a Tangram config"));
-  }
+  TANGRAM_RETURN_IF_ERROR(CheckStructure(doc.name, doc.root));
   return doc;
 }
 
-absl::StatusOr<YamlDocument> YamlDocument::LoadFile(const std::string& path) {
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO with no writer must not block; it is refused below anyway.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(err)));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(path, ": cannot open: ", std::strerror(err)));
+  }
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    bool dir = S_ISDIR(st.st_mode);
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, dir ? ": is a directory" : ": not a regular file (device, FIFO or socket)",
+        "; expected a config file"));
   }
-  if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory; expected a YAML file"));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": file is ", st.st_size,
+                                                   " bytes; config files are limited to ",
+                                                   max_bytes >> 20, " MiB"));
   }
-  if (static_cast<size_t>(st.st_size) > kMaxFileBytes) {
+  // Read at most max_bytes + 1 even if the file grows while we read it.
+  std::string text;
+  text.resize(max_bytes + 1 < static_cast<size_t>(st.st_size) + 4096
+                  ? max_bytes + 1
+                  : static_cast<size_t>(st.st_size) + 4096);
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": cannot read: ", std::strerror(err)));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (got > max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": file is ", st.st_size, " bytes; configs are limited to 16 MiB"));
+        absl::StrCat(path, ": config files are limited to ", max_bytes >> 20, " MiB"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return Parse(buffer.str(), path);
+  text.resize(got);
+  return text;
+}
+
+absl::StatusOr<YamlDocument> YamlDocument::LoadFile(const std::string& path) {
+  TANGRAM_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, kMaxFileBytes));
+  return Parse(text, path);
 }
 
 absl::Status ConfigError(const std::string& file, const YAML::Node& node, absl::string_view field,
@@ -204,35 +316,62 @@ absl::Status YamlMap::Error(absl::string_view key, absl::string_view message) co
   return ConfigError(file_, node_, FieldPath(key), message);
 }
 
+absl::Status YamlMap::EmptyError(absl::string_view key) const {
+  return Error(key, "required field is empty (null); give it a value");
+}
+
 absl::StatusOr<std::optional<YAML::Node>> YamlMap::Scalar(absl::string_view key, bool required) {
   consumed_.insert(std::string(key));
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
     if (!kv.second.IsScalar()) {
-      if (kv.second.IsNull() && !required) return std::optional<YAML::Node>();
+      if (kv.second.IsNull()) {
+        if (!required) return std::optional<YAML::Node>();
+        return ConfigError(file_, kv.second, FieldPath(key),
+                           "required field is empty (null); give it a value");
+      }
       return ConfigError(file_, kv.second, FieldPath(key),
                          absl::StrCat("expected a single value, found ", Describe(kv.second)));
     }
     return std::optional<YAML::Node>(kv.second);
   }
-  if (required) return ConfigError(file_, node_, FieldPath(key), "required field is missing");
+  if (required) return MissingError(key, "");
   return std::optional<YAML::Node>();
 }
 
-absl::StatusOr<std::optional<std::string>> YamlMap::OptionalString(absl::string_view key) {
+absl::Status YamlMap::MissingError(absl::string_view key, absl::string_view expected) const {
+  std::string where = path_.empty() ? "the top-level mapping" : absl::StrCat("the mapping ", path_);
+  if (node_.IsDefined() && !node_.Mark().is_null()) {
+    absl::StrAppend(&where, " (starting at line ", node_.Mark().line + 1, ")");
+  }
+  return ConfigError(file_, node_, FieldPath(key),
+                     absl::StrCat("required field is missing from ", where, expected));
+}
+
+absl::Status YamlMap::CheckString(absl::string_view key, const YAML::Node& node,
+                                  size_t max_length) const {
+  if (node.Scalar().empty()) {
+    return ConfigError(file_, node, FieldPath(key), "expected a non-empty string");
+  }
+  if (node.Scalar().size() > max_length) {
+    return ConfigError(file_, node, FieldPath(key),
+                       absl::StrCat("string of ", node.Scalar().size(), " characters; at most ",
+                                    max_length, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> YamlMap::OptionalString(absl::string_view key,
+                                                                   size_t max_length) {
   TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
   if (!node) return std::optional<std::string>();
-  if (node->Scalar().empty()) {
-    return ConfigError(file_, *node, FieldPath(key), "expected a non-empty string");
-  }
+  TANGRAM_RETURN_IF_ERROR(CheckString(key, *node, max_length));
   return std::optional<std::string>(node->Scalar());
 }
 
-absl::StatusOr<std::string> YamlMap::String(absl::string_view key) {
+absl::StatusOr<std::string> YamlMap::String(absl::string_view key, size_t max_length) {
   TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, true));
-  if (node->Scalar().empty()) {
-    return ConfigError(file_, *node, FieldPath(key), "expected a non-empty string");
-  }
+  TANGRAM_RETURN_IF_ERROR(CheckString(key, *node, max_length));
   return node->Scalar();
 }
 
@@ -243,20 +382,20 @@ absl::StatusOr<std::optional<std::string>> YamlMap::OptionalEnum(
   for (const auto& a : allowed) {
     if (node->Scalar() == a) return std::optional<std::string>(a);
   }
-  return ConfigError(
-      file_, *node, FieldPath(key),
-      absl::StrCat("expected one of ", absl::StrJoin(allowed, " | "), ", found ", Describe(*node)));
+  std::string found = node->Scalar().size() > 64 ? "a long string" : Describe(*node);
+  return ConfigError(file_, *node, FieldPath(key),
+                     absl::StrCat("expected one of ", absl::StrJoin(allowed, " | "), ", found ",
+                                  found, Suffix(DidYouMean(node->Scalar(), allowed))));
 }
 
 absl::StatusOr<std::string> YamlMap::Enum(absl::string_view key,
                                           const std::vector<std::string>& allowed) {
   if (!Has(key)) {
     consumed_.insert(std::string(key));
-    return ConfigError(
-        file_, node_, FieldPath(key),
-        absl::StrCat("required field is missing (one of ", absl::StrJoin(allowed, " | "), ")"));
+    return MissingError(key, absl::StrCat(" (one of ", absl::StrJoin(allowed, " | "), ")"));
   }
   TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalEnum(key, allowed));
+  if (!value) return EmptyError(key);
   return *value;
 }
 
@@ -281,6 +420,7 @@ absl::StatusOr<std::optional<int64_t>> YamlMap::OptionalInt(absl::string_view ke
 absl::StatusOr<int64_t> YamlMap::Int(absl::string_view key, int64_t min, int64_t max) {
   if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
   TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalInt(key, min, max));
+  if (!value) return EmptyError(key);
   return *value;
 }
 
@@ -304,6 +444,7 @@ absl::StatusOr<std::optional<double>> YamlMap::OptionalNumber(absl::string_view 
 absl::StatusOr<double> YamlMap::Number(absl::string_view key, double min_exclusive, double max) {
   if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
   TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalNumber(key, min_exclusive, max));
+  if (!value) return EmptyError(key);
   return *value;
 }
 
@@ -318,12 +459,6 @@ absl::StatusOr<std::optional<bool>> YamlMap::OptionalBool(absl::string_view key)
   return std::optional<bool>(value);
 }
 
-absl::StatusOr<bool> YamlMap::Bool(absl::string_view key) {
-  if (!Has(key)) TANGRAM_RETURN_IF_ERROR(Scalar(key, true).status());
-  TANGRAM_ASSIGN_OR_RETURN(auto value, OptionalBool(key));
-  return *value;
-}
-
 absl::StatusOr<YAML::Node> YamlMap::Sequence(absl::string_view key) {
   consumed_.insert(std::string(key));
   for (const auto& kv : node_) {
@@ -334,7 +469,7 @@ absl::StatusOr<YAML::Node> YamlMap::Sequence(absl::string_view key) {
     }
     return kv.second;
   }
-  return ConfigError(file_, node_, FieldPath(key), "required list is missing");
+  return MissingError(key, " (a list)");
 }
 
 absl::StatusOr<std::optional<YamlMap>> YamlMap::OptionalMap(absl::string_view key) {
@@ -348,19 +483,18 @@ absl::StatusOr<std::optional<YamlMap>> YamlMap::OptionalMap(absl::string_view ke
 }
 
 absl::Status YamlMap::RejectUnknownKeys() const {
+  ErrorList errors;
   for (const auto& kv : node_) {
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
     if (kv.first.IsScalar() && consumed_.count(key)) continue;
+    if (key.size() > kMaxNameLength) key = key.substr(0, 32) + "...";
     std::vector<std::string> known(consumed_.begin(), consumed_.end());
-    std::string hint;
-    for (const auto& k : known) {
-      if (EditDistance(k, key) <= 2) hint = absl::StrCat("did you mean \"", k, "\"? ");
-    }
-    return ConfigError(
-        file_, kv.first, FieldPath(key.empty() ? "(key)" : key),
-        absl::StrCat("unknown field; ", hint, "known: ", absl::StrJoin(known, ", ")));
+    std::string hint = DidYouMean(key, known);
+    errors.Add(
+        ConfigError(file_, kv.first, FieldPath(key.empty() ? "(key)" : key),
+                    absl::StrCat("unknown field; ", hint, "known: ", absl::StrJoin(known, ", "))));
   }
-  return absl::OkStatus();
+  return errors.ToStatus();
 }
 
 std::string ElementPath(const YamlMap& map, absl::string_view key, size_t index) {

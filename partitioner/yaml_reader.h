@@ -24,17 +24,55 @@
 
 namespace tangram::partitioner {
 
+// Longest accepted names (fleet, model, device, island, host) and paths.
+inline constexpr size_t kMaxNameLength = 256;
+inline constexpr size_t kMaxPathLength = 4096;
+
+// Reads a whole config file of at most `max_bytes`. Only regular files are read (a FIFO, a device
+// such as /dev/zero or a socket is refused without blocking); kNotFound when it does not exist,
+// kInvalidArgument when it is not a regular file or too large, kFailedPrecondition when unreadable.
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path, size_t max_bytes);
+
 // A parsed document and the name under which errors refer to it (the path as the user wrote it).
 struct YamlDocument {
   std::string name;
   YAML::Node root;
 
-  // Reads and parses `path`. Rejects directories, missing files, empty files, files larger than
-  // 16 MiB, binary content and nesting deeper than 64 levels, each with a message naming `path`.
+  // Reads and parses `path`. Rejects directories and other non-regular files, missing files, empty
+  // files, files larger than 16 MiB, binary content, nesting deeper than 64 levels, more than 2^18
+  // nodes once aliases are expanded and duplicate keys, each with a message naming `path`.
   static absl::StatusOr<YamlDocument> LoadFile(const std::string& path);
   // Parses `text`; `name` is used in error messages.
   static absl::StatusOr<YamlDocument> Parse(absl::string_view text, std::string name);
 };
+
+// The errors of one config file, so that a loader reports them all rather than only the first:
+// it reads every field, collecting failures, and returns ToStatus() at the end. At most kMaxErrors
+// are kept (a wrong file would otherwise print hundreds of lines).
+class ErrorList {
+ public:
+  static constexpr int kMaxErrors = 20;
+  // Records `status` if it is an error; returns status.ok().
+  bool Add(const absl::Status& status);
+  bool empty() const { return total_ == 0; }
+  // OK; the one error; or kInvalidArgument with one error per line (and how many were left out).
+  absl::Status ToStatus() const;
+
+ private:
+  std::vector<absl::Status> errors_;
+  int total_ = 0;
+};
+
+// The value of `result`, or `fallback` after adding its error to `errors`.
+template <typename T>
+T Collect(ErrorList* errors, absl::StatusOr<T> result, T fallback = T{}) {
+  if (errors->Add(result.status())) return *std::move(result);
+  return fallback;
+}
+
+// "did you mean \"plan\"? " when one of `known` is within two edits of `value` (or differs only in
+// case), else "".
+std::string SuggestName(absl::string_view value, const std::vector<std::string>& known);
 
 // Formats "name:line:col: field: message" for `node` (line and column are 1-based).
 absl::Status ConfigError(const std::string& file, const YAML::Node& node, absl::string_view field,
@@ -52,9 +90,13 @@ class YamlMap {
 
   bool Has(absl::string_view key) const;
 
-  absl::StatusOr<std::string> String(absl::string_view key);
-  absl::StatusOr<std::optional<std::string>> OptionalString(absl::string_view key);
-  // A string that must be one of `allowed`.
+  // A non-empty string of at most `max_length` characters (kMaxPathLength for paths).
+  absl::StatusOr<std::string> String(absl::string_view key, size_t max_length = kMaxNameLength);
+  absl::StatusOr<std::optional<std::string>> OptionalString(absl::string_view key,
+                                                            size_t max_length = kMaxNameLength);
+  // A string that must be one of `allowed` (the error suggests the nearest one).
+  // Required accessors (String, Enum, Int, Number) fail naming the field when it is missing
+  // (located at the mapping that lacks it) or present but empty (`key:` or `key: null`).
   absl::StatusOr<std::string> Enum(absl::string_view key, const std::vector<std::string>& allowed);
   absl::StatusOr<std::optional<std::string>> OptionalEnum(absl::string_view key,
                                                           const std::vector<std::string>& allowed);
@@ -66,14 +108,13 @@ class YamlMap {
   absl::StatusOr<double> Number(absl::string_view key, double min_exclusive, double max);
   absl::StatusOr<std::optional<double>> OptionalNumber(absl::string_view key, double min_exclusive,
                                                        double max);
-  absl::StatusOr<bool> Bool(absl::string_view key);
   absl::StatusOr<std::optional<bool>> OptionalBool(absl::string_view key);
   // A non-empty sequence; the caller reads its elements with Element().
   absl::StatusOr<YAML::Node> Sequence(absl::string_view key);
   // A nested mapping (optional: nullopt when absent).
   absl::StatusOr<std::optional<YamlMap>> OptionalMap(absl::string_view key);
 
-  // Reports the first key that no accessor consumed, listing the keys that are allowed.
+  // Reports every key that no accessor consumed (one per line), listing the keys that are allowed.
   absl::Status RejectUnknownKeys() const;
 
   // An error located at `key`'s value (or at the mapping when `key` is absent).
@@ -88,6 +129,9 @@ class YamlMap {
  private:
   YamlMap(std::string file, YAML::Node node, std::string path)
       : file_(std::move(file)), node_(std::move(node)), path_(std::move(path)) {}
+  absl::Status MissingError(absl::string_view key, absl::string_view expected) const;
+  absl::Status EmptyError(absl::string_view key) const;
+  absl::Status CheckString(absl::string_view key, const YAML::Node& node, size_t max_length) const;
   // The scalar at `key`, or an error when it is missing or not a scalar.
   absl::StatusOr<std::optional<YAML::Node>> Scalar(absl::string_view key, bool required);
 

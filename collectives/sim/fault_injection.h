@@ -83,6 +83,7 @@ class FaultInjectingTransport : public Transport {
   void ChargeReduction(size_t bytes) override { inner_->ChargeReduction(bytes); }
   void AdvanceVirtualClock(double seconds) override { inner_->AdvanceVirtualClock(seconds); }
   size_t PipelineChunkBytes() const override { return inner_->PipelineChunkBytes(); }
+  std::optional<LinkCost> SlowestLink() const override { return inner_->SlowestLink(); }
 
  private:
   // Applies kills and delays for the next operation; non-OK when this rank is (now) dead.

@@ -126,6 +126,11 @@ class SimTransport : public Transport {
   }
   void AdvanceVirtualClock(double seconds) override { state_->clock_s += seconds; }
   size_t PipelineChunkBytes() const override { return fabric_->options().pipeline_chunk_bytes; }
+  std::optional<LinkCost> SlowestLink() const override {
+    const LinkModel& links = fabric_->options().links;
+    if (links.ranks() == 0) return std::nullopt;
+    return links.Slowest();
+  }
 
   // Blocks for the message `key` from group rank `src`; see TransportRequest::Wait.
   absl::Status Receive(int src, const SimMessageKey& key, void* data, size_t bytes,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -70,11 +71,22 @@ std::vector<absl::Status> SimWorld::Run(absl::FunctionRef<absl::Status(Communica
   std::vector<std::thread> threads;
   threads.reserve(size());
   for (int r = 0; r < size(); ++r) {
-    threads.emplace_back([&, r] {
-      results[r] = fn(*comms[r]);
-      // A rank that gives up must not leave the others waiting for it.
-      if (!results[r].ok()) comms[r]->Abort(results[r]);
-    });
+    try {
+      threads.emplace_back([&, r] {
+        results[r] = fn(*comms[r]);
+        // A rank that gives up must not leave the others waiting for it.
+        if (!results[r].ok()) comms[r]->Abort(results[r]);
+      });
+    } catch (const std::system_error& e) {
+      // The machine cannot start another thread: fail every rank, started or not, with a Status
+      // (the started ones see their peers abort and return).
+      absl::Status failed = absl::ResourceExhaustedError(
+          absl::StrCat("sim: cannot start the thread of rank ", r, " of ", size(), " (", e.what(),
+                       "); run fewer ranks"));
+      for (int k = r; k < size(); ++k) results[k] = failed;
+      for (int k = 0; k < size(); ++k) comms[k]->Abort(failed);
+      break;
+    }
   }
   for (std::thread& thread : threads) thread.join();
   return results;

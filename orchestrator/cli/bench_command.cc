@@ -1,5 +1,9 @@
 // `tangram bench collectives ...`: the nccl-tests-style collectives benchmark (algbw, busbw, a
 // correctness check, and a baseline in the same run). Run it under mpirun for --transport mpi.
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "collectives/benchmark.h"
 #include "orchestrator/cli/cli_util.h"
@@ -23,13 +27,19 @@ class BenchCommand : public Command {
                              "allreduce | reduce_scatter | allgather | broadcast | reduce");
     collectives_->add_option(
         "--algo", o.algo, "auto | native | ring | halving_doubling | tree | hierarchical | flat");
-    collectives_->add_option("--min-bytes", o.min_bytes, "Smallest message (default 1 KiB)");
-    collectives_->add_option("--max-bytes", o.max_bytes, "Largest message (default 16 MiB)");
-    collectives_->add_option("--ranks", o.ranks, "sim: ranks (default 8)");
-    collectives_->add_option("--iters", o.iters, "Timed calls per size (default 20)");
-    collectives_->add_option("--warmup", o.warmup, "Untimed calls per size (default 3)");
-    collectives_->add_option("--alpha-us", o.alpha_us, "sim: link latency, microseconds");
-    collectives_->add_option("--bw-gbs", o.bw_gbs, "sim: link bandwidth, GB/s");
+    collectives_->add_option("--min-bytes", o.min_bytes, "Smallest message (default 1 KiB)")
+        ->check(IntIn(1, kMaxBenchBytes));
+    collectives_->add_option("--max-bytes", o.max_bytes, "Largest message (default 16 MiB)")
+        ->check(IntIn(1, kMaxBenchBytes));
+    collectives_->add_option("--ranks", o.ranks, "sim: ranks (default 8)")->check(IntIn(1, 1024));
+    collectives_->add_option("--iters", o.iters, "Timed calls per size (default 20)")
+        ->check(IntIn(1, 1000000));
+    collectives_->add_option("--warmup", o.warmup, "Untimed calls per size (default 3)")
+        ->check(IntIn(0, 1000000));
+    collectives_->add_option("--alpha-us", o.alpha_us, "sim: link latency, microseconds")
+        ->check(FiniteIn(0, 1e6));
+    collectives_->add_option("--bw-gbs", o.bw_gbs, "sim: link bandwidth, GB/s")
+        ->check(FiniteIn(1e-6, 1e6));
     collectives_->add_flag("--compare-raw", o.compare_raw,
                            "Time the baseline in the same run: raw MPI_* (mpi) or flat (sim)");
     collectives_->add_option("--islands", o.islands,
@@ -49,6 +59,22 @@ class BenchCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     options_.json = options_.json || global.json;
+    if (options_.min_bytes > options_.max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--min-bytes (", options_.min_bytes, ") exceeds --max-bytes (", options_.max_bytes, ")"));
+    }
+    // Estimate the memory first: on sim every rank (a thread here) holds a send, a receive and a
+    // scratch buffer of the largest message; under MPI this process holds one rank's.
+    const double ranks_here = options_.transport == "sim" ? options_.ranks : 1;
+    const double needed = 3.0 * static_cast<double>(options_.max_bytes) * ranks_here;
+    const double physical =
+        static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    if (physical > 0 && needed > physical / 2) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--max-bytes %d on %g rank(s) needs ~%.1f GiB of buffers, more than half of this "
+          "machine's %.1f GiB: use a smaller --max-bytes or fewer --ranks",
+          options_.max_bytes, ranks_here, needed / (1 << 30), physical / (1 << 30)));
+    }
     return collectives::RunBenchmark(options_);
   }
 

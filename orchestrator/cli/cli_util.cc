@@ -1,12 +1,19 @@
 #include "orchestrator/cli/cli_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/format.h"
 #include "base/status_macros.h"
+#include "partitioner/design_space.h"
+#include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
 
@@ -24,6 +31,33 @@ void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {
                     "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
                     "job's, else auto)");
   }
+}
+
+CLI::Validator FiniteIn(double min, double max) {
+  std::string range = absl::StrCat("a finite number in [", min, ", ", max, "]");
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double value = 0;
+        if (!absl::SimpleAtod(text, &value) || !std::isfinite(value) || value < min ||
+            value > max) {
+          return absl::StrCat("expected ", range, ", found \"", text, "\"");
+        }
+        return "";
+      },
+      absl::StrCat("[", min, ", ", max, "]"));
+}
+
+CLI::Validator IntIn(int64_t min, int64_t max) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+          return absl::StrCat("expected an integer in [", min, ", ", max, "], found \"", text,
+                              "\"");
+        }
+        return "";
+      },
+      absl::StrCat("[", min, ", ", max, "]"));
 }
 
 partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet) {
@@ -103,6 +137,27 @@ absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc
       "design space (kinds:)");
 }
 
+absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
+                                    const partitioner::DeviceCatalog& catalog, std::string* kind) {
+  TANGRAM_ASSIGN_OR_RETURN(ConfigKind k, DetectConfigKind(doc));
+  *kind = ConfigKindName(k);
+  switch (k) {
+    case ConfigKind::kCatalog:
+      return partitioner::DeviceCatalog::FromDocument(doc).status();
+    case ConfigKind::kFleet:
+      return partitioner::FleetFromDocument(doc, catalog).status();
+    case ConfigKind::kModel:
+      return partitioner::ModelFromDocument(doc).status();
+    case ConfigKind::kJob:
+      return JobFromDocument(doc, catalog).status();
+    case ConfigKind::kPlan:
+      return partitioner::LoadPlanFile(doc.name).status();
+    case ConfigKind::kDesignSpace:
+      return partitioner::DesignSpaceFromDocument(doc, catalog).status();
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 bool LooksNumeric(const std::string& s) {
   if (s.empty()) return false;
@@ -149,14 +204,14 @@ std::string Table::Render(int indent) const {
 
 std::string Fixed(double value, int digits) { return absl::StrFormat("%.*f", digits, value); }
 
-std::string Human(double value) {
-  const char* units[] = {"", " K", " M", " B", " T", " P", " E"};
-  int u = 0;
-  while (std::abs(value) >= 1000 && u < 6) {
-    value /= 1000;
-    ++u;
+std::string Human(double value) { return HumanCount(value); }
+
+std::string JoinDistinct(const std::vector<std::string>& items, const std::string& separator) {
+  std::vector<std::string> seen;
+  for (const std::string& item : items) {
+    if (std::find(seen.begin(), seen.end(), item) == seen.end()) seen.push_back(item);
   }
-  return absl::StrFormat(u == 0 ? "%.0f%s" : "%.2f%s", value, units[u]);
+  return absl::StrJoin(seen, separator);
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

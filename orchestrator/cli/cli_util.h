@@ -23,6 +23,10 @@ absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& glob
 enum class ConfigKind { kCatalog, kFleet, kModel, kJob, kPlan, kDesignSpace };
 const char* ConfigKindName(ConfigKind kind);
 absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc);
+// Checks a parsed config of any kind as `tangram validate` does; sets *kind once it is known.
+// Errors name doc.name (a plan's as "plan"); a job's fleet and model are loaded relative to it.
+absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
+                                    const partitioner::DeviceCatalog& catalog, std::string* kind);
 
 // What plan, simulate and compare work on: a fleet, a model and a training setup, from --job,
 // with --fleet / --model overriding the job's; without a job, DefaultTraining(fleet).
@@ -45,6 +49,22 @@ absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
 // selective recompute.
 partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet);
 
+// Option validators for CLI11's check(): the error names the option ("--timeout: ..."), so main()
+// exits 2 before anything runs. NaN and infinities are refused by FiniteIn (CLI::Range lets NaN
+// through).
+CLI::Validator FiniteIn(double min, double max);
+CLI::Validator IntIn(int64_t min, int64_t max);
+
+// Upper bounds of counts given on the command line, each set by what one machine can hold.
+// Sim ranks are threads of this process (1,024 already costs ~8 GiB of thread stacks reserved).
+inline constexpr int64_t kMaxSimRanks = 1024;
+// Training keeps a few numbers per step (loss, step time): 10^7 steps is ~0.3 GB.
+inline constexpr int64_t kMaxTrainSteps = 10'000'000;
+// The simulator keeps one result record per step (~1 KiB with its scenario state).
+inline constexpr int64_t kMaxSimulatedSteps = 1'000'000;
+// One benchmark message; every sim rank holds a few buffers of it (checked against RAM too).
+inline constexpr int64_t kMaxBenchBytes = int64_t{1} << 30;
+
 // A text table: columns are left-aligned, except those whose every cell looks numeric.
 class Table {
  public:
@@ -62,6 +82,10 @@ std::string Fixed(double value, int digits);
 std::string Human(double value);
 
 void PrintJson(const nlohmann::json& j);
+
+// The distinct items in first-seen order, joined: {"H200", "H20", "H200"} -> "H200+H20". Items are
+// compared whole (a substring test would take "H20" as already seen inside "H200").
+std::string JoinDistinct(const std::vector<std::string>& items, const std::string& separator);
 
 // JSON descriptions shared by describe, validate and later commands.
 nlohmann::json FleetSummaryJson(const partitioner::Fleet& fleet);

@@ -35,7 +35,7 @@ class CompareCommand : public Command {
   void Configure(CLI::App* sub) override {
     inputs_.Add(sub, /*with_strategy=*/false);
     sub->add_option("--chart", chart_path_,
-                    "SVG bar chart to write (default compare.svg; '' = none)");
+                    "Also write an SVG bar chart to this file (default: none)");
     sub->add_option("--schedule", options_.schedule, "1f1b (default) | gpipe | interleaved");
     sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
   }
@@ -144,7 +144,7 @@ class CompareCommand : public Command {
 
  private:
   PlanningFlags inputs_;
-  std::string chart_path_ = "compare.svg";
+  std::string chart_path_;  // "" = no chart: nothing is written unless asked
   simulator::SimOptions options_;
   bool no_progress_ = false;
 };

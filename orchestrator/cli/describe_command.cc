@@ -76,7 +76,7 @@ class DescribeCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     if (job_path_.empty() && fleet_path_.empty() && model_path_.empty()) {
-      return absl::InvalidArgumentError("describe: give --fleet, --model or --job");
+      return absl::InvalidArgumentError("give --fleet, --model or --job");
     }
     TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
     std::optional<partitioner::Fleet> fleet;

@@ -1,11 +1,13 @@
 // The `tangram` command line: parses flags with CLI11, runs one subcommand, maps its status to an
 // exit code (0 ok, 1 runtime failure, 2 usage or configuration error). Nothing escapes as an
 // exception: every error is one message on stderr.
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
 #include "orchestrator/cli/command.h"
 #include "orchestrator/version.h"
+#include "partitioner/yaml_reader.h"
 
 int main(int argc, char** argv) {
   using namespace tangram::orchestrator;
@@ -24,12 +26,31 @@ int main(int argc, char** argv) {
         ->configurable(false);
     auto commands = AllCommands();
     std::vector<std::pair<CLI::App*, Command*>> subs;
+    std::vector<std::string> names;
     for (auto& c : commands) {
       CLI::App* sub = app.add_subcommand(c->Name(), c->Description());
       // Global flags are accepted after the subcommand too: `tangram describe --json ...`.
       sub->fallthrough();
+      sub->footer(
+          "Global options (before or after the subcommand):\n"
+          "  --json            Machine-readable JSON on stdout\n"
+          "  --catalog FILE    Device catalog file (default: the built-in configs/devices.yaml)");
       c->Configure(sub);
       subs.push_back({sub, c.get()});
+      names.push_back(c->Name());
+    }
+    // A misspelt subcommand gets a suggestion instead of CLI11's "A subcommand is required".
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--catalog") {
+        ++i;
+        continue;
+      }
+      if (arg.empty() || arg[0] == '-') continue;
+      if (std::find(names.begin(), names.end(), arg) != names.end()) break;
+      std::cerr << "tangram: unknown command \"" << arg << "\"; "
+                << tangram::partitioner::SuggestName(arg, names) << "run `tangram --help`\n";
+      return kExitUsageError;
     }
     try {
       app.parse(argc, argv);
@@ -41,8 +62,13 @@ int main(int argc, char** argv) {
       if (!sub->parsed()) continue;
       absl::Status status = command->Run(global);
       if (status.ok()) return kExitOk;
-      if (!status.message().empty())
-        std::cerr << "tangram " << command->Name() << ": " << status.message() << "\n";
+      if (!status.message().empty()) {
+        // Say the command once: "tangram describe: x.yaml: ..." (not "describe: describe: ...").
+        absl::string_view message = status.message();
+        const std::string own = command->Name() + ": ";
+        while (message.substr(0, own.size()) == own) message.remove_prefix(own.size());
+        std::cerr << "tangram " << command->Name() << ": " << message << "\n";
+      }
       return ExitCodeFor(status);
     }
     return kExitUsageError;

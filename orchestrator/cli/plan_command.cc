@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
@@ -39,7 +40,7 @@ void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
     double memory = 0, capacity = 1e30, time = 0;
     size_t devices = 0;
     for (const partitioner::PlanCell& c : s.cells) {
-      ++kinds[c.kind];
+      kinds[c.kind] += static_cast<int>(c.devices.size());
       devices += c.devices.size();
       if (c.memory_gib > memory) {
         memory = c.memory_gib;
@@ -49,7 +50,7 @@ void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
     }
     std::string kind_text;
     for (const auto& [k, n] : kinds) {
-      absl::StrAppend(&kind_text, kind_text.empty() ? "" : ", ", k, " x", n);
+      absl::StrAppend(&kind_text, kind_text.empty() ? "" : ", ", k, "×", n);  // devices
     }
     std::string first =
         devices > 0 && s.cells.size() == 1
@@ -65,12 +66,9 @@ void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
   // Replica batch shares, grouped by the kinds of their stages.
   std::map<std::string, std::vector<int64_t>> shares;
   for (const partitioner::PlanReplica& r : plan.replicas) {
-    std::string kinds;
-    for (const partitioner::PlanStage& s : plan.stages) {
-      const std::string& k = s.cells[r.index].kind;
-      if (kinds.find(k) == std::string::npos) absl::StrAppend(&kinds, kinds.empty() ? "" : "+", k);
-    }
-    shares[kinds].push_back(r.samples);
+    std::vector<std::string> kinds;
+    for (const partitioner::PlanStage& s : plan.stages) kinds.push_back(s.cells[r.index].kind);
+    shares[JoinDistinct(kinds, "+")].push_back(r.samples);
   }
   Table replicas({"replicas on", "count", "samples each", "micro-batch"});
   for (const auto& [kinds, s] : shares) {
@@ -107,7 +105,8 @@ class PlanCommand : public Command {
   void Configure(CLI::App* sub) override {
     inputs_.Add(sub, /*with_strategy=*/true);
     sub->add_flag("--compare", compare_, "Every strategy side by side");
-    sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan");
+    sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan")
+        ->check(IntIn(0, 1000));
     sub->add_option("--out", out_path_, "Also write the plan JSON to this file");
   }
 
@@ -165,7 +164,10 @@ class PlanCommand : public Command {
       if (!plan.ok()) {
         entry["error"] = std::string(plan.status().message());
         t.AddRow({name, "-", "-", "-", "-", "-", "-", "-", "-", Fixed(ms, 1)});
-        notes_.push_back(absl::StrCat(name, ": ", plan.status().message()));
+        // Strategy errors often start with the strategy's name already ("oracle is ...").
+        absl::string_view message = plan.status().message();
+        notes_.push_back(absl::StartsWith(message, name) ? std::string(message)
+                                                         : absl::StrCat(name, ": ", message));
       } else {
         if (name == "uniform") uniform = plan->predicted.tokens_per_s;
         entry["plan"] = partitioner::PlanToJson(*plan);

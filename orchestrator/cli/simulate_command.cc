@@ -32,12 +32,15 @@ class SimulateCommand : public Command {
   void Configure(CLI::App* sub) override {
     inputs_.Add(sub, /*with_strategy=*/true);
     sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
-    sub->add_option("--steps", steps_, "Steps to simulate (default 1)");
+    sub->add_option("--steps", steps_, "Steps to simulate (default 1)")
+        ->check(IntIn(1, kMaxSimulatedSteps));
     sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved");
     sub->add_option("--virtual-stages", virtual_stages_,
-                    "Model chunks per pipeline rank (interleaved; default: the job's layout)");
+                    "Model chunks per pipeline rank (interleaved; default: the job's layout)")
+        ->check(IntIn(1, 1024));
     sub->add_option("--allreduce", options_.allreduce, "auto (default) | ring | hierarchical");
-    sub->add_option("--bucket-mib", options_.bucket_mib, "Gradient bucket size, MiB (default 25)");
+    sub->add_option("--bucket-mib", options_.bucket_mib, "Gradient bucket size, MiB (default 25)")
+        ->check(FiniteIn(1e-3, 1e6));
     sub->add_flag("--no-contention", no_contention_,
                   "Every transfer at its link's full bandwidth (as the cost model assumes)");
     sub->add_option("--trace", trace_path_, "Write a Chrome/Perfetto trace of the last step");
@@ -47,9 +50,11 @@ class SimulateCommand : public Command {
         "DEVICE:PERCENT[@STEP]: device computes PERCENT% slower from STEP (repeatable)");
     sub->add_option("--fail-node", fail_node_, "NODE[@STEP]: the node fails in STEP; re-plan");
     sub->add_option("--cross-island-slowdown", run_.scenario.cross_island_slowdown,
-                    "Inter-island links this many times slower (>= 1)");
+                    "Inter-island links this many times slower (>= 1)")
+        ->check(FiniteIn(1, 1e6));
     sub->add_option("--drift", run_.scenario.drift_percent,
-                    "Per-step random walk of every device's speed, +-PERCENT");
+                    "Per-step random walk of every device's speed, +-PERCENT")
+        ->check(FiniteIn(0, 99));
     sub->add_option("--seed", run_.scenario.seed, "Seed of the drift (default 1)");
     sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
   }

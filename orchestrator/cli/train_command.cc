@@ -1,5 +1,6 @@
 // `tangram train --job J`: measure every rank, plan on the measurements, train the reference model
 // (under mpirun with --transport mpi, or as threads with --transport sim --ranks N).
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -13,15 +14,19 @@
 namespace tangram::orchestrator {
 namespace {
 
+// A rank stretched further sleeps for minutes per step while the others wait on it.
+constexpr double kMaxEmulatedFactor = 100;
+
 absl::StatusOr<SlowdownChange> ParseChange(const std::string& text) {
   std::vector<std::string> parts = absl::StrSplit(text, ':');
   SlowdownChange c;
   if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &c.rank) ||
       !absl::SimpleAtoi(parts[1], &c.step) || !absl::SimpleAtod(parts[2], &c.factor) ||
-      c.rank < 0 || c.step < 0 || !(c.factor >= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--emulate-change \"", text,
-                     "\": expected RANK:STEP:FACTOR with FACTOR >= 1 (e.g. 2:5:4)"));
+      c.rank < 0 || c.step < 1 || !(c.factor >= 1 && c.factor <= kMaxEmulatedFactor)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--emulate-change \"", text,
+        "\": expected RANK:STEP:FACTOR with STEP >= 1 (steps count from 1) and 1 <= FACTOR <= ",
+        kMaxEmulatedFactor, " (e.g. 2:5:4)"));
   }
   c.step -= 1;  // users count steps from 1
   return c;
@@ -38,6 +43,21 @@ nlohmann::json LinksJson(const TrainResult& result) {
   return links;
 }
 
+// --resume DIR must hold a committed checkpoint: a LATEST file or a step with a manifest.
+absl::Status CheckResumeDir(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--resume ", dir, ": not a directory (give a --checkpoint-dir of a run)"));
+  }
+  if (std::filesystem::exists(std::filesystem::path(dir) / "LATEST", ec)) return absl::OkStatus();
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (std::filesystem::exists(entry.path() / "MANIFEST.json", ec)) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--resume ", dir, ": no committed checkpoint (no LATEST, no step manifest)"));
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -47,25 +67,30 @@ class TrainCommand : public Command {
   void Configure(CLI::App* sub) override {
     sub->add_option("--job", job_path_, "Job file (configs/jobs/*.yaml)")->required();
     sub->add_option("--transport", transport_, "sim | mpi (default: the job's)");
-    sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)");
+    sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)")
+        ->check(IntIn(1, kMaxSimRanks));
     sub->add_option("--strategy", options_.strategy, "Partition strategy (default: the job's)");
     sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
     sub->add_flag("--catalog-throughput", options_.catalog_throughput,
                   "Plan on the fleet file's figures instead of measuring");
     sub->add_flag("--no-link-probe", no_link_probe_,
                   "Plan on the fleet file's link figures instead of measuring the network");
-    sub->add_option("--steps", options_.steps, "Total steps (default: the job's)");
+    sub->add_option("--steps", options_.steps, "Total steps (default: the job's)")
+        ->check(IntIn(1, kMaxTrainSteps));
     sub->add_option("--metrics", options_.metrics_path,
                     "Append one JSON line per step to this file");
     sub->add_option("--checkpoint-dir", options_.checkpoint_dir,
                     "Default: the job's checkpoint_dir");
-    sub->add_option("--checkpoint-every", options_.checkpoint_every, "Steps between checkpoints");
+    sub->add_option("--checkpoint-every", options_.checkpoint_every,
+                    "Steps between checkpoints (0: only at the end)")
+        ->check(IntIn(0, kMaxTrainSteps));
     sub->add_option(
         "--resume", resume_dir_,
         "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
     sub->add_flag("--no-rebalance", no_rebalance_, "Never re-plan during the run");
     sub->add_option("--rebalance-threshold", options_.rebalance_threshold,
-                    "Re-plan when predicted this much faster (default 0.10)");
+                    "Re-plan when predicted this much faster (default 0.10)")
+        ->check(FiniteIn(0, 10));
     sub->add_option("--emulate-change", changes_,
                     "EMULATION: RANK:STEP:FACTOR stretches RANK's compute FACTOR times from STEP");
     sub->add_option("--island", launch_.island,
@@ -74,19 +99,30 @@ class TrainCommand : public Command {
     sub->add_flag("--no-islands", no_islands_,
                   "One transport for every rank even when the fleet has several islands");
     sub->add_option("--timeout", timeout_s_,
-                    "Seconds before a communication call fails (default 120)");
+                    "Seconds before a communication call fails (default 120)")
+        ->check(FiniteIn(0.001, 86400));
   }
 
   absl::Status Run(const GlobalOptions& global) override {
-    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
-    TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    // Everything the flags alone can tell is checked before the job is measured and planned.
     for (const auto& text : changes_) {
       TANGRAM_ASSIGN_OR_RETURN(SlowdownChange c, ParseChange(text));
       options_.slowdown_changes.push_back(c);
     }
     if (!resume_dir_.empty()) {
+      TANGRAM_RETURN_IF_ERROR(CheckResumeDir(resume_dir_));
       options_.resume = true;
+      options_.resume_dir = resume_dir_;
       if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = resume_dir_;
+    }
+    TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
+    TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    const int64_t ranks = ranks_ > 0 ? ranks_ : job.fleet.num_devices();
+    for (const SlowdownChange& c : options_.slowdown_changes) {
+      if ((transport_.empty() ? job.transport : transport_) == "sim" && c.rank >= ranks) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--emulate-change: rank ", c.rank, " does not exist (ranks are 0..", ranks - 1, ")"));
+      }
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;

@@ -50,23 +50,7 @@ class ValidateCommand : public Command {
   static absl::Status ValidateOne(const std::string& file,
                                   const partitioner::DeviceCatalog& catalog, std::string* kind) {
     TANGRAM_ASSIGN_OR_RETURN(auto doc, partitioner::YamlDocument::LoadFile(file));
-    TANGRAM_ASSIGN_OR_RETURN(ConfigKind k, DetectConfigKind(doc));
-    *kind = ConfigKindName(k);
-    switch (k) {
-      case ConfigKind::kCatalog:
-        return partitioner::DeviceCatalog::FromDocument(doc).status();
-      case ConfigKind::kFleet:
-        return partitioner::FleetFromDocument(doc, catalog).status();
-      case ConfigKind::kModel:
-        return partitioner::ModelFromDocument(doc).status();
-      case ConfigKind::kJob:
-        return JobFromDocument(doc, catalog).status();
-      case ConfigKind::kPlan:
-        return partitioner::LoadPlanFile(file).status();
-      case ConfigKind::kDesignSpace:
-        return partitioner::DesignSpaceFromDocument(doc, catalog).status();
-    }
-    return absl::OkStatus();
+    return ValidateConfigDocument(doc, catalog, kind);
   }
 
   std::vector<std::string> files_;

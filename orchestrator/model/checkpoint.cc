@@ -167,15 +167,20 @@ absl::Status CommitCheckpoint(const std::string& dir, int64_t step,
   TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, kManifest, manifest.dump(2) + "\n"));
   TANGRAM_RETURN_IF_ERROR(WriteAtomically(dir, kLatest, StepName(step) + "\n"));
 
-  // Retention: only once the new checkpoint is durable.
+  // Retention: only once the new checkpoint is durable. Steps newer than `step` are orphans of an
+  // abandoned run (LATEST now names `step`): they are removed, and never count among the `keep`.
   const Steps steps = ListSteps(dir);
-  std::vector<int64_t> committed(steps.committed.begin(), steps.committed.end());
+  std::vector<int64_t> committed;
   std::error_code ec;
+  for (int64_t s : steps.committed) {
+    if (s <= step) committed.push_back(s);
+    if (s > step) std::filesystem::remove_all(StepDirectory(dir, s), ec);
+  }
   for (size_t i = 0; i + std::max(keep, 1) < committed.size(); ++i) {
-    if (committed[i] < step) std::filesystem::remove_all(StepDirectory(dir, committed[i]), ec);
+    std::filesystem::remove_all(StepDirectory(dir, committed[i]), ec);
   }
   for (int64_t s : steps.unfinished) {
-    if (s < step) std::filesystem::remove_all(StepDirectory(dir, s), ec);
+    if (s != step) std::filesystem::remove_all(StepDirectory(dir, s), ec);
   }
   return absl::OkStatus();
 }
@@ -194,7 +199,11 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step) 
     return absl::DataLossError(absl::StrCat(manifest_path, ": invalid manifest (", why, ")"));
   };
   if (manifest.is_discarded() || !manifest.is_object()) return bad_manifest("not JSON");
-  if (manifest.value("format", "") != kFormat || manifest.value("version", 0) != kVersion) {
+  // Types first: json::value() throws when a field holds another type than the default's.
+  if (!manifest.contains("format") || !manifest["format"].is_string() ||
+      !manifest.contains("version") || !manifest["version"].is_number_integer() ||
+      manifest["format"].get<std::string>() != kFormat ||
+      manifest["version"].get<int64_t>() != kVersion) {
     return bad_manifest("unknown format or version");
   }
   if (!manifest.contains("step") || !manifest["step"].is_number_integer() ||

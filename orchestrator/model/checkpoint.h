@@ -46,8 +46,10 @@ absl::StatusOr<LayerFileInfo> DescribeLayerFile(const std::string& dir, int64_t 
 
 // Makes step `step` the latest checkpoint: writes its MANIFEST.json, then LATEST (both temp +
 // fsync + rename, then the directory fsynced), then deletes committed steps older than the `keep`
-// newest (keep >= 1) and unfinished steps older than `step`. kInvalidArgument for an empty or
-// duplicated layer list; kInternal naming the path on an I/O error.
+// newest up to `step` (keep >= 1), every other unfinished step, and any step newer than `step`
+// (an orphan of an abandoned run: LATEST never named it, and it must not crowd out committed ones).
+// kInvalidArgument for an empty or duplicated layer list; kInternal naming the path on an I/O
+// error.
 absl::Status CommitCheckpoint(const std::string& dir, int64_t step,
                               const std::vector<LayerFileInfo>& layers, int keep = 2);
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "collectives/transport.h"
 #include "orchestrator/model/layer_state.h"
 
 namespace tangram::orchestrator {
@@ -15,7 +16,6 @@ namespace {
 using collectives::DataType;
 
 constexpr int kMoveTagBase = 4096;  // above the pipeline's tags
-constexpr int kMaxTag = 16383;
 
 int TagFor(size_t layer) { return kMoveTagBase + 2 * static_cast<int>(layer); }
 
@@ -44,15 +44,6 @@ std::vector<std::vector<Holder>> HoldersByTpRank(const partitioner::Plan& plan) 
 }
 
 }  // namespace
-
-absl::Status SendBytes(collectives::Communicator& comm, const std::string& bytes, int peer,
-                       int tag) {
-  int64_t length = static_cast<int64_t>(bytes.size());
-  TANGRAM_RETURN_IF_ERROR(comm.Send(&length, 1, DataType::kI64, peer, tag));
-  std::vector<int32_t> words((bytes.size() + 3) / 4, 0);
-  if (!bytes.empty()) std::memcpy(words.data(), bytes.data(), bytes.size());
-  return comm.Send(words.data(), words.size(), DataType::kI32, peer, tag + 1);
-}
 
 absl::StatusOr<std::string> RecvBytes(collectives::Communicator& comm, int peer, int tag) {
   int64_t length = 0;
@@ -99,7 +90,7 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
     return absl::InvalidArgumentError(absl::StrCat("re-plan changed tp from ", before.tp, " to ",
                                                    after.tp, "; cannot move shards"));
   }
-  if (TagFor(after.layer_names.size()) > kMaxTag) {
+  if (TagFor(after.layer_names.size()) > collectives::kMaxUserTag) {
     return absl::FailedPreconditionError("too many layers to move by tag");
   }
   const int me = world.rank();

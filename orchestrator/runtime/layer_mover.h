@@ -48,9 +48,8 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
                                                           const partitioner::Plan& after,
                                                           const RankRole& role_after);
 
-// Serialized layer state through a communicator: its length, then its bytes as 32-bit words.
-absl::Status SendBytes(collectives::Communicator& comm, const std::string& bytes, int peer,
-                       int tag);
+// Receives one serialized layer state as MoveLayers sends it: its length (tag), then its bytes as
+// 32-bit words (tag + 1).
 absl::StatusOr<std::string> RecvBytes(collectives::Communicator& comm, int peer, int tag);
 
 }  // namespace tangram::orchestrator

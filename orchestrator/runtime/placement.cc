@@ -41,19 +41,6 @@ absl::StatusOr<RankRole> RoleOf(const partitioner::Plan& plan, int rank) {
   return role;
 }
 
-std::vector<std::vector<int>> LayerHolders(const partitioner::Plan& plan) {
-  std::vector<std::vector<int>> holders(plan.layer_names.size());
-  for (const auto& stage : plan.stages) {
-    for (int64_t l = stage.layer_begin;
-         l < stage.layer_end && l < static_cast<int64_t>(holders.size()); ++l) {
-      for (const auto& cell : stage.cells) {
-        for (int64_t device : cell.devices) holders[l].push_back(static_cast<int>(device));
-      }
-    }
-  }
-  return holders;
-}
-
 int TensorParallelColor(const RankRole& role, int rank) {
   return role.active ? role.stage * role.dp + role.replica : kIdleColorBase + rank;
 }

@@ -34,9 +34,6 @@ struct RankRole {
 // The role of world rank `rank` in `plan`. kInvalidArgument when the plan places a rank twice.
 absl::StatusOr<RankRole> RoleOf(const partitioner::Plan& plan, int rank);
 
-// For every layer index, the world ranks that hold it under `plan` (tp per replica).
-std::vector<std::vector<int>> LayerHolders(const partitioner::Plan& plan);
-
 // Split colours: ranks with the same colour form a communicator. Idle ranks get a colour of their
 // own (Split requires colour >= 0 from every rank).
 //   tensor parallel: the tp ranks of one cell (one stage of one replica), keyed by tp_rank;

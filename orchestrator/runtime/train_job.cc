@@ -1,6 +1,16 @@
 #include "orchestrator/runtime/train_job.h"
 
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <thread>
@@ -99,6 +109,7 @@ absl::StatusOr<TrainResult> RunSim(const JobConfig& job, const partitioner::Devi
 
 absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::DeviceCatalog& catalog,
                                    const TrainOptions& options, const TrainLaunch& launch) {
+  TANGRAM_RETURN_IF_ERROR(DieWithParent());
   collectives::CommunicatorOptions comm_options;
   comm_options.timeout = launch.timeout;
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::CreateCommunicator("mpi", comm_options));
@@ -129,9 +140,48 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
 
 }  // namespace
 
+absl::Status CheckWritableDirectory(const std::string& dir) {
+  if (dir.empty()) return absl::OkStatus();  // no checkpoints
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint: cannot create directory ", dir, ": ", ec.message()));
+  }
+  const std::string probe = absl::StrCat(dir, "/.tangram-write-probe-", getpid(), "-",
+                                         std::hash<std::thread::id>()(std::this_thread::get_id()));
+  {
+    std::ofstream out(probe);
+    out << "probe\n";
+    out.flush();
+    if (!out) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint directory ", dir, ": not writable (", std::strerror(errno), ")"));
+    }
+  }
+  std::filesystem::remove(probe, ec);
+  return absl::OkStatus();
+}
+
+absl::Status DieWithParent() {
+#ifdef __linux__
+  const pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    return absl::InternalError(absl::StrCat("prctl(PR_SET_PDEATHSIG): ", std::strerror(errno)));
+  }
+  // The parent may have died before the call: then it was re-parented already.
+  if (getppid() != parent) {
+    return absl::AbortedError("the launcher (parent process) is gone; not starting");
+  }
+#endif
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
                                         const partitioner::DeviceCatalog& catalog,
                                         const TrainOptions& options, const TrainLaunch& launch) {
+  TANGRAM_RETURN_IF_ERROR(CheckWritableDirectory(
+      options.checkpoint_dir.empty() ? job.checkpoint_dir : options.checkpoint_dir));
   if (launch.transport == "sim") return RunSim(job, catalog, options, launch);
   if (launch.transport == "mpi") return RunMpi(job, catalog, options, launch);
   if (launch.transport == "nccl") {

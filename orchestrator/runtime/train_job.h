@@ -32,6 +32,16 @@ absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
                                         const partitioner::DeviceCatalog& catalog,
                                         const TrainOptions& options, const TrainLaunch& launch);
 
+// Creates `dir` if needed and writes and removes a probe file in it, so that an unwritable
+// checkpoint directory fails the run before training rather than at the first checkpoint.
+// kFailedPrecondition naming the directory.
+absl::Status CheckWritableDirectory(const std::string& dir);
+
+// Makes the kernel kill this process (SIGKILL) when its parent, the launcher (mpirun or its
+// daemon), dies, so that an orphaned rank stops before it commits another checkpoint.
+// kAborted when the parent is already gone; a no-op returning OK where unsupported (not Linux).
+absl::Status DieWithParent();
+
 }  // namespace tangram::orchestrator
 
 #endif  // TANGRAM_ORCHESTRATOR_RUNTIME_TRAIN_JOB_H_

@@ -1,6 +1,7 @@
 #include "orchestrator/runtime/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/format.h"
 #include "base/status_macros.h"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/model/gpt.h"
@@ -117,6 +119,13 @@ class Run {
       return absl::FailedPreconditionError(absl::StrCat(
           "the job's fleet (", job_.fleet_path, ") describes ", devices, " devices but ",
           world_.size(), " ranks are running: give the fleet one device per rank"));
+    }
+    for (const auto& change : options_.slowdown_changes) {
+      if (change.rank < 0 || change.rank >= world_.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("--emulate-change: rank ", change.rank,
+                                                       " does not exist (ranks are 0..",
+                                                       world_.size() - 1, ")"));
+      }
     }
     auto slots = partitioner::FlattenFleet(job_.fleet);
     double slowdown = job_.fleet.groups[slots[world_.rank()].group].emulate_slowdown;
@@ -305,12 +314,17 @@ class Run {
   absl::Status BuildInitialStage() {
     std::optional<train::Checkpoint> checkpoint;
     if (options_.resume) {
-      absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(checkpoint_dir_);
-      if (!loaded.ok())
-        return Annotate(loaded.status(), absl::StrCat("resume from ", checkpoint_dir_));
+      const std::string& from = options_.resume_dir.empty() ? checkpoint_dir_ : options_.resume_dir;
+      absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(from);
+      if (absl::IsNotFound(loaded.status()) || absl::IsDataLoss(loaded.status())) {
+        // A missing and a damaged checkpoint are refused alike (exit 2: give another --resume).
+        return absl::FailedPreconditionError(absl::StrCat(
+            "resume from ", from, ": checkpoint refused: ", loaded.status().message()));
+      }
+      if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
       checkpoint = std::move(*loaded);
       result_.first_step = checkpoint->step;
-      Log(absl::StrFormat("resuming from %s at step %d", checkpoint_dir_, checkpoint->step));
+      Log(absl::StrFormat("resuming from %s at step %d", from, checkpoint->step));
     }
     if (!role_.active) return absl::OkStatus();
     TANGRAM_ASSIGN_OR_RETURN(
@@ -376,6 +390,12 @@ class Run {
       last_step_flops_ += all[r * kMetricCount + kFlops];
     }
     loss /= static_cast<double>(job_.training.global_batch);
+    if (!std::isfinite(loss)) {
+      // Every rank sees the same gathered loss, so all stop here, before this step is committed.
+      return absl::DataLossError(absl::StrCat(
+          "step ", step + 1, ": the loss is ", loss,
+          " (non-finite weights or gradients); stopping before anything is committed"));
+    }
     result_.losses.push_back(loss);
     result_.step_times.push_back(step_time);
     // Moving average of each rank's throughput in training (its layers' FLOPs ÷ compute time).
@@ -411,8 +431,9 @@ class Run {
     }
     double imbalance = max_compute > 0 ? 1 - sum_compute / active / max_compute : 0;
     double tokens = static_cast<double>(job_.training.global_batch * job_.model.seq_len);
-    Log(absl::StrFormat("step %4d/%d  loss %.4f  %.3f s  %.0f tokens/s  imbalance %.0f%%", step + 1,
-                        total_steps_, loss, step_time, tokens / step_time, 100 * imbalance));
+    Log(absl::StrFormat("step %4d/%d  loss %.4f  %.3f s  %s tokens/s  imbalance %.0f%%", step + 1,
+                        total_steps_, loss, step_time, HumanCount(tokens / step_time),
+                        100 * imbalance));
     if (metrics_.is_open()) {
       nlohmann::json line = {{"step", step + 1},           {"loss", loss},
                              {"step_time_s", step_time},   {"tokens_per_s", tokens / step_time},
@@ -504,6 +525,19 @@ class Run {
       TANGRAM_ASSIGN_OR_RETURN(whole, WholeLayers());
     }
     if (role_.active && role_.replica == 0 && role_.tp_rank == 0) {
+      // A gradient that went non-finite in this step's update leaves the loss finite but the
+      // weights not: refuse to commit them (every rank learns of it through the gather below).
+      for (const train::LayerState& layer : whole) {
+        for (const train::Tensor& t : layer.params) {
+          if (!std::all_of(t.data.begin(), t.data.end(),
+                           [](float v) { return std::isfinite(v); })) {
+            write_error = absl::StrCat("step ", step, ": non-finite weights in ", t.name,
+                                       "; stopping before the checkpoint is committed");
+            break;
+          }
+        }
+        if (!write_error.empty()) break;
+      }
       for (size_t i = 0; i < whole.size() && write_error.empty(); ++i) {
         absl::StatusOr<train::LayerFileInfo> info =
             train::WriteLayerCheckpoint(checkpoint_dir_, step, whole[i]);

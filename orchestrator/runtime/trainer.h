@@ -43,6 +43,7 @@ struct TrainOptions {
   std::string checkpoint_dir;     // "" = the job's checkpoint_dir
   int64_t checkpoint_every = -1;  // -1 = the job's
   bool resume = false;            // continue from the latest checkpoint in checkpoint_dir
+  std::string resume_dir;         // resume from here instead ("" = checkpoint_dir)
   std::string metrics_path;       // rank 0 appends one JSON line per step; "" = none
   // Re-balancing (only when planning from measurements with a strategy other than uniform).
   bool rebalance = true;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/format.h"
 
 namespace tangram::simulator {
 namespace {
@@ -21,7 +22,7 @@ std::vector<StageSummary> Stages(const StepResult& step) {
   for (const CellResult& c : step.cells) {
     if (c.stage >= static_cast<int>(out.size())) out.resize(c.stage + 1);
     StageSummary& s = out[c.stage];
-    ++s.kinds[c.kind];
+    s.kinds[c.kind] += static_cast<int>(c.devices.size());  // "H200×16": devices, as everywhere
     ++s.cells;
     s.compute_s = std::max(s.compute_s, c.compute_s);
     s.send_s = std::max(s.send_s, c.send_s);
@@ -39,7 +40,7 @@ std::vector<StageSummary> Stages(const StepResult& step) {
 
 std::string Kinds(const StageSummary& s) {
   std::string out;
-  for (const auto& [k, n] : s.kinds) absl::StrAppend(&out, out.empty() ? "" : "+", k, "x", n);
+  for (const auto& [k, n] : s.kinds) absl::StrAppend(&out, out.empty() ? "" : "+", k, "×", n);
   return out;
 }
 
@@ -128,12 +129,13 @@ nlohmann::json RunJson(const RunResult& run, const SimOptions& options) {
   };
   nlohmann::json steps = nlohmann::json::array();
   for (const StepRecord& r : run.steps) {
-    steps.push_back({{"step", r.step}, {"step_time_s", r.step_time_s}, {"failed", r.failed}});
+    // Steps count from 1 for users, as in `train` and the --straggler/--fail-node flags.
+    steps.push_back({{"step", r.step + 1}, {"step_time_s", r.step_time_s}, {"failed", r.failed}});
   }
   j["steps"] = std::move(steps);
   if (run.failure) {
     const FailureReport& f = *run.failure;
-    j["failure"] = {{"step", f.step},
+    j["failure"] = {{"step", f.step + 1},
                     {"node", f.node},
                     {"lost_s", f.lost_s},
                     {"replan_wall_s", f.replan_wall_s},
@@ -158,10 +160,11 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
   const double diff =
       p.predicted.step_time_s > 0 ? 100 * (s.step_time_s / p.predicted.step_time_s - 1) : 0;
   absl::StrAppendFormat(&out,
-                        "  step %.4g s (cost model %.4g s, %+.1f%%); %.4g tokens/s; MFU %.1f%%; "
+                        "  step %.4g s (cost model %.4g s, %+.1f%%); %s tokens/s; MFU %.1f%%; "
                         "%.1f TFLOP/s per device; efficiency %.1f%%\n",
-                        s.step_time_s, p.predicted.step_time_s, diff, s.tokens_per_s, 100 * s.mfu,
-                        s.tflops_per_device, 100 * p.bound_step_time_s / s.step_time_s);
+                        s.step_time_s, p.predicted.step_time_s, diff, HumanCount(s.tokens_per_s),
+                        100 * s.mfu, s.tflops_per_device,
+                        100 * p.bound_step_time_s / s.step_time_s);
   for (const std::string& w : run.warnings) absl::StrAppend(&out, "  warning: ", w, "\n");
   if (!p.unused_devices.empty()) {
     absl::StrAppendFormat(&out, "  unused devices: %d (MFU is over the devices used)\n",
@@ -197,7 +200,7 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
   if (run.failure) {
     const FailureReport& f = *run.failure;
     absl::StrAppendFormat(&out, "  node %d fails in step %d: %.4g s lost (half a step + %s)\n",
-                          f.node, f.step, f.lost_s, "the collective timeout");
+                          f.node, f.step + 1, f.lost_s, "the collective timeout");
     if (f.error.empty()) {
       absl::StrAppendFormat(&out,
                             "  re-plan (%s) on %d of %d devices took %.3f s of planning; step "

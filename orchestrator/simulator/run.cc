@@ -1,8 +1,10 @@
 #include "orchestrator/simulator/run.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "orchestrator/simulator/progress.h"
 #include "partitioner/strategy.h"
@@ -49,6 +51,25 @@ FailureReport Replan(const partitioner::Fleet& fleet, const partitioner::ModelSp
   return r;
 }
 
+// The event simulation holds every task of a step (a forward and a backward per micro-batch, stage
+// and chunk, ~200 bytes each with its dependencies): refuse a step that would not fit in memory,
+// e.g. global_batch 2^30 with micro-batch 1, before allocating any of it.
+absl::Status CheckSimulationSize(const partitioner::Plan& plan, const SimOptions& sim) {
+  constexpr double kMaxTasks = 1 << 25;  // ~6 GiB of tasks
+  double micro_batches = 0;
+  for (const partitioner::PlanReplica& r : plan.replicas) micro_batches += r.micro_batches;
+  const double tasks = 2.0 * micro_batches * static_cast<double>(plan.stages.size()) *
+                       std::max(1, sim.virtual_stages);
+  if (tasks > kMaxTasks) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "one step is %.3g tasks (%.3g micro-batches x %d stages x fwd+bwd), more than the %.3g "
+        "this machine can simulate (~%.0f GiB); use a larger micro_batch or a smaller global_batch",
+        tasks, micro_batches, static_cast<int>(plan.stages.size()), kMaxTasks,
+        tasks * 200 / (1 << 30)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
@@ -70,6 +91,7 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
   } else {
     TANGRAM_ASSIGN_OR_RETURN(run.plan, partitioner::MakePlan(cost, strategy));
   }
+  TANGRAM_RETURN_IF_ERROR(CheckSimulationSize(run.plan, options.sim));
   SlowdownSchedule slowdowns(options.scenario, fleet.num_devices());
   Progress progress("simulating", options.steps, options.progress);
   SimOptions sim = options.sim;

@@ -13,18 +13,10 @@ absl::Status Bad(const std::string& what, const std::string& text, const char* f
   return absl::InvalidArgumentError(absl::StrCat(what, " \"", text, "\": expected ", form));
 }
 
-// splitmix64: a tiny, seedable generator, identical on every platform.
-uint64_t Next(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 absl::StatusOr<Straggler> ParseStraggler(const std::string& text) {
-  const char* form = "DEVICE:PERCENT[@STEP], e.g. 3:50@2";
+  const char* form = "DEVICE:PERCENT[@STEP] with STEP >= 1 (steps count from 1), e.g. 3:50@2";
   std::vector<std::string> at = absl::StrSplit(text, '@');
   if (at.size() > 2) return Bad("--straggler", text, form);
   std::vector<std::string> parts = absl::StrSplit(at[0], ':');
@@ -34,21 +26,25 @@ absl::StatusOr<Straggler> ParseStraggler(const std::string& text) {
       s.percent > 1e6) {
     return Bad("--straggler", text, form);
   }
-  if (at.size() == 2 && (!absl::SimpleAtoi(at[1], &s.from_step) || s.from_step < 0)) {
-    return Bad("--straggler", text, form);
+  if (at.size() == 2) {
+    if (!absl::SimpleAtoi(at[1], &s.from_step) || s.from_step < 1) {
+      return Bad("--straggler", text, form);
+    }
+    s.from_step -= 1;  // users count steps from 1, as `train --emulate-change` does
   }
   return s;
 }
 
 absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text) {
-  const char* form = "NODE[@STEP], e.g. 5@3";
+  const char* form = "NODE[@STEP] with STEP >= 1 (steps count from 1), e.g. 5@3";
   std::vector<std::string> at = absl::StrSplit(text, '@');
   NodeFailure f;
   if (at.size() > 2 || !absl::SimpleAtoi(at[0], &f.node) || f.node < 0) {
     return Bad("--fail-node", text, form);
   }
-  if (at.size() == 2 && (!absl::SimpleAtoi(at[1], &f.step) || f.step < 0)) {
-    return Bad("--fail-node", text, form);
+  if (at.size() == 2) {
+    if (!absl::SimpleAtoi(at[1], &f.step) || f.step < 1) return Bad("--fail-node", text, form);
+    f.step -= 1;  // users count steps from 1
   }
   return f;
 }
@@ -98,13 +94,13 @@ partitioner::Fleet RemoveNode(const partitioner::Fleet& fleet, int64_t node) {
 }
 
 SlowdownSchedule::SlowdownSchedule(const Scenario& scenario, int64_t devices)
-    : scenario_(scenario), drift_(devices, 1.0), current_(devices, 1.0), state_(scenario.seed) {}
+    : scenario_(scenario), drift_(devices, 1.0), current_(devices, 1.0), rng_(scenario.seed) {}
 
 const std::vector<double>& SlowdownSchedule::Step(int64_t step) {
   const double x = scenario_.drift_percent / 100;
   if (x > 0 && step > 0) {
     for (double& d : drift_) {
-      const double u = static_cast<double>(Next(&state_) >> 11) * 0x1.0p-53 * 2 - 1;  // [-1, 1)
+      const double u = rng_.Uniform() * 2 - 1;  // [-1, 1)
       d = std::clamp(d * (1 + x * u), 0.5, 2.0);
     }
   }

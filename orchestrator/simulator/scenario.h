@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/model/random.h"
 #include "partitioner/fleet.h"
 
 namespace tangram::simulator {
@@ -21,7 +22,7 @@ namespace tangram::simulator {
 struct Straggler {
   int64_t device = 0;
   double percent = 0;     // compute takes (1 + percent/100)× as long
-  int64_t from_step = 0;  // 0-based
+  int64_t from_step = 0;  // 0-based here; --straggler D:P@K counts K from 1
 };
 
 struct NodeFailure {
@@ -41,9 +42,10 @@ struct Scenario {
   }
 };
 
-// "DEVICE:PERCENT[@STEP]" (e.g. "3:50@2"); kInvalidArgument naming the text otherwise.
+// "DEVICE:PERCENT[@STEP]" (e.g. "3:50@2": from the second step on). STEP counts from 1 (as every
+// step number users see does) and defaults to 1; kInvalidArgument naming the text otherwise.
 absl::StatusOr<Straggler> ParseStraggler(const std::string& text);
-// "NODE[@STEP]".
+// "NODE[@STEP]", STEP counting from 1 as above.
 absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text);
 
 // Checks device and node ids against the fleet; kInvalidArgument naming the bad one.
@@ -64,7 +66,7 @@ class SlowdownSchedule {
  private:
   const Scenario& scenario_;
   std::vector<double> drift_, current_;
-  uint64_t state_;
+  train::Rng rng_;  // the drift's random walk
 };
 
 }  // namespace tangram::simulator

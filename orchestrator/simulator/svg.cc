@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/format.h"
 
 namespace tangram::simulator {
 namespace {
@@ -54,6 +56,12 @@ std::string Text(double x, double y, const std::string& s, const char* anchor = 
 
 }  // namespace
 
+double EstimatedTextWidth(const std::string& text, int font_size) {
+  size_t characters = 0;
+  for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return 0.62 * font_size * static_cast<double>(characters);
+}
+
 std::string XmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -97,9 +105,20 @@ std::string GanttSvg(const StepResult& step, const std::string& title, int max_r
   std::vector<int> row_of(n, -1);
   for (size_t i = 0; i < rows.size(); ++i) row_of[rows[i]] = static_cast<int>(i);
 
-  const int left = 190, right = 20, top = 50, row_h = 16, gap = 3;
+  std::vector<std::string> labels;
+  double widest = 0;
+  for (int cell : rows) {
+    const CellResult& c = step.cells[cell];
+    labels.push_back(absl::StrFormat("stage %d · replica %d · %s×%d", c.stage, c.replica, c.kind,
+                                     c.devices.size()));
+    widest = std::max(widest, EstimatedTextWidth(labels.back(), 11));
+  }
+  // The gutter fits the longest label (a fixed one clipped long device names).
+  const int left = std::max(120, static_cast<int>(std::ceil(widest)) + 16);
+  const int right = 30, top = 50, row_h = 16, gap = 3;
   const int plot_w = 1000;
-  const int width = left + plot_w + right;
+  const int width = std::max(left + plot_w + right,
+                             left + static_cast<int>(EstimatedTextWidth(title, 14)) + right);
   const int height = top + static_cast<int>(rows.size()) * (row_h + gap) + 70;
   const double span = std::max(step.step_time_s, 1e-12);
   auto x_of = [&](double t) { return left + plot_w * t / span; };
@@ -122,26 +141,41 @@ std::string GanttSvg(const StepResult& step, const std::string& title, int max_r
     out += Text(x_of(t), axis_y + 14, absl::StrFormat("%.4g s", t), "middle");
   }
   for (size_t i = 0; i < rows.size(); ++i) {
-    const CellResult& c = step.cells[rows[i]];
     const int y = top + static_cast<int>(i) * (row_h + gap);
-    out += Text(left - 6, y + row_h - 4,
-                absl::StrFormat("stage %d · replica %d · %s×%d", c.stage, c.replica, c.kind,
-                                c.devices.size()),
-                "end");
+    out += Text(left - 6, y + row_h - 4, labels[i], "end");
   }
+  // Spans of one row and kind in time order; those that touch on the drawing merge into one rect.
+  std::vector<const Span*> spans;
   for (const Span& s : step.timeline) {
-    const int row = row_of[s.cell];
-    if (row < 0) continue;
-    const int y = top + row * (row_h + gap);
+    if (s.cell >= 0 && s.cell < n && row_of[s.cell] >= 0) spans.push_back(&s);
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](const Span* a, const Span* b) {
+    return std::tie(a->cell, a->kind, a->start_s) < std::tie(b->cell, b->kind, b->start_s);
+  });
+  const double touch_s = 0.25 * span / plot_w;  // a quarter pixel
+  for (size_t i = 0; i < spans.size();) {
+    const Span& first = *spans[i];
+    double end_s = first.end_s;
+    int merged = 1;
+    for (++i; i < spans.size() && spans[i]->cell == first.cell && spans[i]->kind == first.kind &&
+              spans[i]->start_s <= end_s + touch_s;
+         ++i) {
+      end_s = std::max(end_s, spans[i]->end_s);
+      ++merged;
+    }
+    const int y = top + row_of[first.cell] * (row_h + gap);
     // Compute spans fill the row; communication spans the lower half, so both show.
-    const bool comm = s.kind == SpanKind::kSend || s.kind == SpanKind::kAllreduce;
-    const double w = std::max(0.3, x_of(s.end_s) - x_of(s.start_s));
+    const bool comm = first.kind == SpanKind::kSend || first.kind == SpanKind::kAllreduce;
+    const double w = std::max(0.3, x_of(end_s) - x_of(first.start_s));
+    const std::string what =
+        merged == 1 ? absl::StrFormat("%s mb %d", SpanKindName(first.kind), first.micro_batch)
+                    : absl::StrFormat("%s ×%d", SpanKindName(first.kind), merged);
     out += absl::StrFormat(
         "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
         "fill=\"%s\"><title>%s</title></rect>\n",
-        x_of(s.start_s), comm ? y + row_h / 2 : y, w, comm ? row_h / 2 : row_h, Colour(s.kind),
-        XmlEscape(absl::StrFormat("%s mb %d: %.4g–%.4g s", SpanKindName(s.kind), s.micro_batch,
-                                  s.start_s, s.end_s)));
+        x_of(first.start_s), comm ? y + row_h / 2 : y, w, comm ? row_h / 2 : row_h,
+        Colour(first.kind),
+        XmlEscape(absl::StrFormat("%s: %.4g–%.4g s", what, first.start_s, end_s)));
   }
   int lx = left;
   const int ly = axis_y + 36;
@@ -157,14 +191,21 @@ std::string GanttSvg(const StepResult& step, const std::string& title, int max_r
 }
 
 std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::string& title) {
-  const int left = 90, right = 30, top = 50, panel_h = 200, gap = 70;
+  // Tick labels end 4 px left of the plot; the vertical axis titles sit at kTitleX.
+  constexpr int kTitleX = 14;
+  const int left = 80, right = 30, top = 50, panel_h = 200, gap = 70;
   const int group_w = 120;
   const int n = static_cast<int>(entries.size());
-  const int width = left + std::max(1, n) * group_w + right;
+  const char* kLegend = "efficiency (dark) = bound ÷ simulated step; MFU (light)";
+  const char* kSubtitle = "simulated (dark) and cost-model prediction (light)";
+  const int width = std::max({left + std::max(1, n) * group_w + right,
+                              left + static_cast<int>(EstimatedTextWidth(title, 14)) + right,
+                              left + static_cast<int>(EstimatedTextWidth(kLegend, 10)) + right,
+                              left + static_cast<int>(EstimatedTextWidth(kSubtitle, 11)) + right});
   const int height = top + 2 * panel_h + gap + 60;
   std::string out = Header(width, height);
   out += Text(left, 22, title, "start", 14);
-  out += Text(left, 38, "simulated (dark) and cost-model prediction (light)");
+  out += Text(left, 38, kSubtitle);
   double max_tput = 0;
   for (const CompareEntry& e : entries) {
     max_tput = std::max({max_tput, e.simulated_tokens_per_s, e.predicted_tokens_per_s});
@@ -173,7 +214,11 @@ std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::stri
   auto panel = [&](int y0, const char* label, double vmax, auto value, auto light, auto fmt) {
     out += absl::StrFormat("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n",
                            left, y0 + panel_h, width - right, y0 + panel_h);
-    out += Text(12, y0 + panel_h / 2, label);
+    // The axis title runs vertically at the left edge, clear of the tick labels.
+    out += absl::StrFormat(
+        "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\" "
+        "transform=\"rotate(-90 %d %d)\">%s</text>\n",
+        kTitleX, y0 + panel_h / 2, kTitleX, y0 + panel_h / 2, XmlEscape(label));
     const double tick = TickStep(vmax, 4);
     for (double v = 0; v <= vmax * 1.0001; v += tick) {
       const double y = y0 + panel_h - panel_h * v / vmax;
@@ -206,13 +251,12 @@ std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::stri
       top, "tokens/s", max_tput * 1.1,
       [](const CompareEntry& e) { return e.simulated_tokens_per_s; },
       [](const CompareEntry& e) { return e.predicted_tokens_per_s; },
-      [](double v) { return absl::StrFormat("%.3g", v); });
+      [](double v) { return HumanCount(v); });
   panel(
       top + panel_h + gap, "efficiency", 1.0, [](const CompareEntry& e) { return e.efficiency; },
       [](const CompareEntry& e) { return e.mfu; },
       [](double v) { return absl::StrFormat("%.0f%%", 100 * v); });
-  out += Text(left, top + panel_h + gap - 8,
-              "efficiency (dark) = bound ÷ simulated step; MFU (light)", "start", 10);
+  out += Text(left, top + panel_h + gap - 8, kLegend, "start", 10);
   for (int i = 0; i < n; ++i) {
     out +=
         Text(left + i * group_w + 55, top + 2 * panel_h + gap + 18, entries[i].strategy, "middle");

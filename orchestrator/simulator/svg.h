@@ -2,7 +2,9 @@
 // scripts, no external fonts):
 //   * GanttSvg: one step, one row per pipeline cell (stage × replica, its devices move together),
 //     forward / backward / pipeline send / allreduce / optimizer in distinct colours, a time axis.
-//     Large plans show the first `max_rows` cells, replica 0's stages first, and say so.
+//     Large plans show the first `max_rows` cells, replica 0's stages first, and say so. The label
+//     gutter fits the longest row label; adjacent spans of one kind that touch on the drawing
+//     (within a quarter pixel) are drawn as one rectangle, which keeps files small.
 //   * CompareSvg: every strategy's throughput (tokens/s) and efficiency (bound ÷ step time) as
 //     two bar panels, simulated next to the cost model's prediction.
 // Pure functions; thread-safe.
@@ -29,6 +31,10 @@ struct CompareEntry {
 };
 
 std::string CompareSvg(const std::vector<CompareEntry>& entries, const std::string& title);
+
+// The width a sans-serif text of `font_size` px takes, estimated generously (0.62 em per
+// character, UTF-8 aware): the charts size their margins with it so that no label is clipped.
+double EstimatedTextWidth(const std::string& text, int font_size);
 
 // Line charts sharing one x axis, one panel per y quantity, stacked (tangram design: a Pareto
 // frontier, a quota sweep). A series is drawn as markers, joined when `line`.

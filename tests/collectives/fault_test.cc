@@ -1,9 +1,10 @@
 // Fault injection on the sim transport, on 3, 8 and 64 ranks: under every fault each surviving
-// rank returns within its timeout, and no rank reports a wrong answer as success.
+// rank returns with the status that names the fault's cause, and no rank reports a wrong answer as
+// success. No wall-clock bounds: which status comes back tells whether a timeout was involved (a
+// hang is caught by ctest's timeout), and injected delays are checked on the virtual clock.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "collectives/sim/sim_world.h"
 #include "gtest/gtest.h"
 
@@ -19,7 +20,7 @@ constexpr size_t kCount = 1000;
 
 struct Outcome {
   std::vector<absl::Status> results;
-  absl::Duration wall;
+  double virtual_s = 0;  // the latest rank's virtual clock at the end
 };
 
 // Three ring allreduces of kCount f32 per rank; a rank whose result is wrong reports kInternal
@@ -32,7 +33,6 @@ Outcome RunWithFaults(int ranks, FaultPlan faults, absl::Duration timeout = kTim
   options.faults = std::move(faults);
   auto world = SimWorld::Create(options);
   EXPECT_TRUE(world.ok());
-  const absl::Time start = absl::Now();
   Outcome outcome;
   outcome.results = (*world)->Run([&](Communicator& comm) -> absl::Status {
     std::vector<float> data(kCount);
@@ -48,7 +48,7 @@ Outcome RunWithFaults(int ranks, FaultPlan faults, absl::Duration timeout = kTim
     }
     return absl::OkStatus();
   });
-  outcome.wall = absl::Now() - start;
+  outcome.virtual_s = (*world)->MaxVirtualSeconds();
   return outcome;
 }
 
@@ -71,14 +71,15 @@ TEST_P(FaultTest, KilledRankFailsEveryRankWithUnavailable) {
   for (int64_t at_op : {0, 5}) {
     FaultPlan plan;
     plan.kills.push_back({.rank = 1, .at_op = at_op});
-    const Outcome outcome = RunWithFaults(ranks, plan);
+    // A generous timeout: had the death reached a rank through a timeout, its status would be
+    // kDeadlineExceeded, not kUnavailable.
+    const Outcome outcome = RunWithFaults(ranks, plan, kGenerousTimeout);
     ExpectNoWrongAnswer(outcome);
     // Every rank needs rank 1's data, so no rank can succeed; the death propagates at once.
     for (int r = 0; r < ranks; ++r) {
       EXPECT_EQ(outcome.results[r].code(), absl::StatusCode::kUnavailable)
           << "rank " << r << " at_op " << at_op << ": " << outcome.results[r];
     }
-    EXPECT_LT(outcome.wall, kTimeout) << "a dead peer should not cost a timeout";
   }
 }
 
@@ -87,6 +88,9 @@ TEST_P(FaultTest, ShortDelayOnlyShowsInVirtualTime) {
   plan.delays.push_back({.rank = 0, .at_op = 2, .wall = absl::Milliseconds(20), .virtual_s = 1.5});
   const Outcome outcome = RunWithFaults(GetParam(), plan, kGenerousTimeout);
   for (const absl::Status& status : outcome.results) EXPECT_TRUE(status.ok()) << status;
+  // The injected 1.5 virtual seconds are on the clock: rank 0 was late, and every rank waited.
+  const Outcome baseline = RunWithFaults(GetParam(), FaultPlan{}, kGenerousTimeout);
+  EXPECT_NEAR(outcome.virtual_s - baseline.virtual_s, 1.5, 1e-6);
 }
 
 TEST_P(FaultTest, DelayPastTheTimeoutFailsEveryRank) {
@@ -99,7 +103,6 @@ TEST_P(FaultTest, DelayPastTheTimeoutFailsEveryRank) {
   for (const absl::Status& status : outcome.results) {
     EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   }
-  EXPECT_LT(outcome.wall, delay + 4 * kTimeout);
 }
 
 TEST_P(FaultTest, DroppedMessageTimesOutInsteadOfHanging) {
@@ -112,19 +115,19 @@ TEST_P(FaultTest, DroppedMessageTimesOutInsteadOfHanging) {
   for (const absl::Status& status : outcome.results) {
     EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   }
-  EXPECT_LT(outcome.wall, 4 * kTimeout);
 }
 
 TEST_P(FaultTest, CorruptedMessageIsCaughtByTheChecksum) {
   FaultPlan plan;
   plan.corrupts.push_back({.rank = 0, .at_send = 1});
-  const Outcome outcome = RunWithFaults(GetParam(), plan);
+  // A generous timeout: kDataLoss everywhere (not kDeadlineExceeded) shows that the checksum
+  // failure, not a timeout, stopped every rank.
+  const Outcome outcome = RunWithFaults(GetParam(), plan, kGenerousTimeout);
   ExpectNoWrongAnswer(outcome);
   EXPECT_EQ(Failures(outcome), GetParam());
   for (const absl::Status& status : outcome.results) {
     EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   }
-  EXPECT_LT(outcome.wall, kTimeout);
 }
 
 INSTANTIATE_TEST_SUITE_P(RankCounts, FaultTest, ::testing::Values(3, 8, 64),

@@ -1,5 +1,6 @@
 // Virtual time: on a uniform fleet with known α, β (and γ), each algorithm's simulated time
 // equals its α-β formula from shared/reference/devices.md; the clock is deterministic.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -55,6 +56,21 @@ TEST_P(VirtualClockTest, HalvingDoublingAllReduceMatchesFormula) {
   const double want =
       2 * std::log2(p) * kAlpha + 2.0 * (p - 1) / p * n / kBandwidth + (p - 1.0) / p * n * kGamma;
   EXPECT_NEAR(got, want, want * 1e-9);
+}
+
+// kAuto takes whichever of the ring and halving-doubling the link's α-β model makes faster
+// (a fixed 64 KiB switch to the ring was 2x slower at 8 ranks and 64 KiB).
+TEST_P(VirtualClockTest, AutoPicksTheFasterAlgorithmOfTheLinkModel) {
+  const int p = GetParam();
+  for (size_t bytes : {size_t{1} << 10, size_t{64} << 10, size_t{4} << 20}) {
+    const size_t count = bytes / 4;
+    auto time = [&](Algorithm algorithm) {
+      return Simulate(p, 0,
+                      [&](Communicator& comm) { return AllReduceWith(comm, algorithm, count); });
+    };
+    const double best = std::min(time(Algorithm::kRing), time(Algorithm::kHalvingDoubling));
+    EXPECT_LE(time(Algorithm::kAuto), best * (1 + 1e-9)) << p << " ranks, " << bytes << " bytes";
+  }
 }
 
 TEST_P(VirtualClockTest, RingReduceScatterAndAllGatherMatchFormulas) {

@@ -1,5 +1,6 @@
 // The `tangram` binary as a user meets it: exit codes (0 ok, 1 runtime, 2 usage/config), errors
 // on stderr naming file, line and field, and no crash on hostile input.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,11 +13,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/cli/cli_util.h"
 
 namespace tangram {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 struct Result {
@@ -169,6 +172,137 @@ TEST_F(CliTest, BadCatalogExitsTwo) {
   Result r = Run("--catalog " + file + " devices");
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("cat.yaml:3:13: devices[0].vendor: expected one of NVIDIA"));
+}
+
+// Every option's range is checked before anything runs: exit 2 naming the option.
+TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
+  const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";
+  struct Case {
+    std::string args, option;
+  } cases[] = {
+      {"train " + job + " --ranks 0", "--ranks"},
+      {"train " + job + " --ranks -5", "--ranks"},
+      {"train " + job + " --ranks 100000", "--ranks"},
+      {"train " + job + " --steps 0", "--steps"},
+      {"train " + job + " --steps -1", "--steps"},
+      {"train " + job + " --steps 99999999999", "--steps"},
+      {"train " + job + " --timeout nan", "--timeout"},
+      {"train " + job + " --timeout 0", "--timeout"},
+      {"train " + job + " --rebalance-threshold nan", "--rebalance-threshold"},
+      {"train " + job + " --rebalance-threshold -1", "--rebalance-threshold"},
+      {"train " + job + " --checkpoint-every -1", "--checkpoint-every"},
+      {"train " + job + " --emulate-change 99:1:2", "--emulate-change"},
+      {"train " + job + " --emulate-change 1:0:2", "--emulate-change"},
+      {"train " + job + " --emulate-change 1:1:1000 --timeout 5", "--emulate-change"},
+      {"simulate --job configs/jobs/local-tiny-gpt.yaml --steps 99999999999", "--steps"},
+      {"simulate --job configs/jobs/local-tiny-gpt.yaml --drift nan", "--drift"},
+      {"bench collectives --bw-gbs 0", "--bw-gbs"},
+      {"bench collectives --bw-gbs nan", "--bw-gbs"},
+      {"bench collectives --alpha-us -1", "--alpha-us"},
+      {"bench collectives --min-bytes 17179869184", "--min-bytes"},
+      {"bench collectives --ranks 1024 --max-bytes 1073741824", "--max-bytes"},
+      {"bench collectives --ranks 0", "--ranks"},
+  };
+  for (const auto& c : cases) {
+    Result r = Run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.option)) << c.args;
+    EXPECT_THAT(r.out, Not(HasSubstr("step "))) << c.args;  // nothing ran
+  }
+}
+
+TEST_F(CliTest, BadResumeIsCheckedBeforeMeasuring) {
+  Result r = Run("train --job configs/jobs/local-tiny-gpt.yaml --transport sim --resume " +
+                 (dir_ / "nothing").string() + " --checkpoint-dir " + (dir_ / "ckpt").string());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--resume"));
+  EXPECT_TRUE(r.out.empty()) << r.out;  // no measuring or planning output
+}
+
+TEST_F(CliTest, HostileFilesAreRefusedWithoutReading) {
+  std::string fifo = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Result r = Run("validate " + fifo);  // blocked forever before
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("fifo.yaml: not a regular file"));
+  r = Run("train --transport sim --job " + fifo);
+  EXPECT_EQ(r.code, 2);
+  r = Run("describe --fleet /dev/zero");  // read until memory ran out before
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("/dev/zero: not a regular file"));
+}
+
+TEST_F(CliTest, HugeGlobalBatchIsRefusedBeforeSimulating) {
+  std::string job = Write(
+      "job.yaml", Slurp(std::string(TANGRAM_SOURCE_DIR) + "/configs/jobs/local-tiny-gpt.yaml"));
+  std::string text = Slurp(job);
+  text.replace(text.find("global_batch: 96"), 16, "global_batch: 1073741824");
+  text.replace(text.find("../fleets/"), 10, std::string(TANGRAM_SOURCE_DIR) + "/configs/fleets/");
+  text.replace(text.find("../models/"), 10, std::string(TANGRAM_SOURCE_DIR) + "/configs/models/");
+  Write("job.yaml", text);
+  Result r = Run("simulate --no-progress --job " + job);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("micro-batches"));
+}
+
+TEST_F(CliTest, MisspeltCommandGetsASuggestion) {
+  Result r = Run("plna --job configs/jobs/local-tiny-gpt.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("did you mean \"plan\"?"));
+}
+
+TEST_F(CliTest, SubcommandHelpShowsTheGlobalOptions) {
+  Result r = Run("plan --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("--json"));
+  EXPECT_THAT(r.out, HasSubstr("--catalog"));
+}
+
+TEST_F(CliTest, ErrorsSayTheCommandOnce) {
+  Result r = Run("describe");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tangram describe: give --fleet"));
+  EXPECT_THAT(r.err, Not(HasSubstr("describe: describe:")));
+  r = Run("plan --compare --job configs/jobs/quota-mix-llama2-7b.yaml");  // oracle refuses 48
+  EXPECT_THAT(r.out + r.err, HasSubstr("oracle is exhaustive"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("oracle: oracle")));
+}
+
+TEST_F(CliTest, CompareWritesNoChartUnlessAsked) {
+  std::string cmd = "cd " + dir_.string() + " && " + TANGRAM_BINARY +
+                    " compare --no-progress --fleet " + TANGRAM_SOURCE_DIR +
+                    "/configs/fleets/local-cpu.yaml --model " + TANGRAM_SOURCE_DIR +
+                    "/configs/models/tiny-gpt.yaml >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_FALSE(fs::exists(dir_ / "compare.svg"));
+}
+
+TEST_F(CliTest, StepNumbersCountFromOne) {
+  const std::string base =
+      "simulate --json --no-progress --fleet configs/fleets/h200-h20.yaml --model "
+      "configs/models/llama2-7b.yaml --steps 3 ";
+  Result r = Run(base + "--straggler 0:100@2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto steps = nlohmann::json::parse(r.out)["steps"];
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0]["step"], 1);
+  // "@2" slows the second step, as `train --emulate-change R:2:F` would.
+  EXPECT_LT(steps[0]["step_time_s"].get<double>(), steps[1]["step_time_s"].get<double>());
+  EXPECT_EQ(steps[1]["step_time_s"], steps[2]["step_time_s"]);
+  r = Run(base + "--straggler 0:100@0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("steps count from 1"));
+  r = Run(base + "--fail-node 0@0");
+  EXPECT_EQ(r.code, 2);
+  r = Run(base + "--fail-node 1@2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
+}
+
+TEST(CliUtilTest, JoinDistinctComparesWholeNames) {
+  // "H20" is not already listed because "H200" contains it.
+  EXPECT_EQ(orchestrator::JoinDistinct({"H200", "H20", "H200", "A100"}, "+"), "H200+H20+A100");
+  EXPECT_EQ(orchestrator::JoinDistinct({"H20", "H200"}, "+"), "H20+H200");
 }
 
 }  // namespace

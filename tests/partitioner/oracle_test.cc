@@ -126,10 +126,10 @@ TEST(OracleTest, AutoIsWithinTolerancesOfTheOracleOnRandomSmallCases) {
   EXPECT_EQ(st.hetero_ok, st.hetero_cases);
 }
 
-// The issue's target: on 500 random small cases, auto within 1 % of the oracle in >= 99 % of them
+// The quality target: on 500 random small cases, auto within 1 % of the oracle in >= 99 % of them
 // and never worse than 5 %; hetero-pipeline never better than the oracle. Draws cases until 500
 // are feasible (a fixed seed: deterministic). ORACLE_DEBUG=1 prints the misses.
-TEST(OracleTest, AutoMeetsTheIssueTargetsOnFiveHundredSmallCases) {
+TEST(OracleTest, AutoMeetsItsQualityTargetsOnFiveHundredSmallCases) {
   constexpr int kFeasibleCases = 500;
   // One case in ten has up to 16 decoder layers (the oracle's limit), the rest up to 8.
   OracleStats st = CompareWithOracle(kFeasibleCases, 4 * kFeasibleCases,

@@ -134,6 +134,98 @@ TEST(SvgTest, CompareIsWellFormed) {
   EXPECT_TRUE(WellFormedXml(CompareSvg({}, "empty")));
 }
 
+// Every <text> of `svg` as a box [x0, x1] x [y - size, y] (rotated ones as a vertical box), with
+// the width the charts themselves estimate.
+struct TextBox {
+  double x0, x1, y0, y1;
+  std::string text;
+};
+std::vector<TextBox> TextBoxes(const std::string& svg, double* width) {
+  auto attr = [](const std::string& tag, const std::string& name) -> std::string {
+    size_t at = tag.find(" " + name + "=\"");
+    if (at == std::string::npos) return "";
+    size_t start = at + name.size() + 3;
+    return tag.substr(start, tag.find('"', start) - start);
+  };
+  size_t svg_at = svg.find("<svg ");
+  *width = std::stod(attr(svg.substr(svg_at, svg.find('>', svg_at) - svg_at), "width"));
+  std::vector<TextBox> boxes;
+  for (size_t at = svg.find("<text "); at != std::string::npos; at = svg.find("<text ", at + 1)) {
+    const size_t close = svg.find('>', at);
+    const std::string tag = svg.substr(at, close - at);
+    std::string text = svg.substr(close + 1, svg.find("</text>", close) - close - 1);
+    for (const char* entity : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}) {
+      for (size_t e = text.find(entity); e != std::string::npos; e = text.find(entity, e + 1)) {
+        text.replace(e, std::string(entity).size(), "x");  // one character, as drawn
+      }
+    }
+    const double x = std::stod(attr(tag, "x")), y = std::stod(attr(tag, "y"));
+    const int size = std::stoi(attr(tag, "font-size"));
+    const double w = EstimatedTextWidth(text, size);
+    const std::string anchor = attr(tag, "text-anchor");
+    if (!attr(tag, "transform").empty()) {  // rotate(-90): runs upwards, centred on (x, y)
+      boxes.push_back({x - size, x, y - w / 2, y + w / 2, text});
+      continue;
+    }
+    const double x0 = anchor == "end" ? x - w : anchor == "middle" ? x - w / 2 : x;
+    boxes.push_back({x0, x0 + w, y - size, y, text});
+  }
+  return boxes;
+}
+
+::testing::AssertionResult LabelsInsideTheCanvas(const std::string& svg) {
+  double width = 0;
+  for (const TextBox& b : TextBoxes(svg, &width)) {
+    if (b.x0 < 0 || b.x1 > width) {
+      return ::testing::AssertionFailure()
+             << "\"" << b.text << "\" spans [" << b.x0 << ", " << b.x1 << "] of " << width;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(SvgTest, GanttLabelsFitTheirGutter) {
+  StepResult step = Recorded(2, 4, 2);
+  for (CellResult& c : step.cells) c.kind = "Ascend910B-with-a-very-long-catalog-name";
+  const std::string svg = GanttSvg(
+      step, "a title long enough to need more than the plot's width " + std::string(200, 'w'));
+  EXPECT_TRUE(LabelsInsideTheCanvas(svg));
+  EXPECT_TRUE(LabelsInsideTheCanvas(GanttSvg(Recorded(1, 4, 4), "short")));
+}
+
+TEST(SvgTest, GanttMergesTouchingSpansOfOneKind) {
+  // GPipe runs every forward of a stage back to back: one rectangle each, not one per micro-batch.
+  StepResult step = Recorded(1, 2, 1, "gpipe");
+  size_t forwards = 0;
+  for (const Span& s : step.timeline) forwards += s.kind == SpanKind::kForward && s.cell == 0;
+  ASSERT_GT(forwards, 4u);
+  const std::string svg = GanttSvg(step, "gpipe");
+  size_t rects = 0;
+  for (size_t at = svg.find("<title>forward"); at != std::string::npos;
+       at = svg.find("<title>forward", at + 1)) {
+    ++rects;
+  }
+  EXPECT_LE(rects, 2u * 2u);  // a few per row at most, against `forwards` per row before
+  EXPECT_TRUE(WellFormedXml(svg));
+}
+
+TEST(SvgTest, CompareTextsNeitherOverlapNorLeaveTheCanvas) {
+  std::vector<CompareEntry> entries = {{"uniform", true, "", 1.5e6, 1.6e6, 0.5, 0.3},
+                                       {"hetero-pipeline", true, "", 3e6, 2.9e6, 0.9, 0.6}};
+  const std::string svg = CompareSvg(entries, "compare");
+  EXPECT_TRUE(LabelsInsideTheCanvas(svg));
+  double width = 0;
+  std::vector<TextBox> boxes = TextBoxes(svg, &width);
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    for (size_t j = i + 1; j < boxes.size(); ++j) {
+      const TextBox &a = boxes[i], &b = boxes[j];
+      const bool overlap = a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+      EXPECT_FALSE(overlap) << "\"" << a.text << "\" overlaps \"" << b.text << "\"";
+    }
+  }
+  EXPECT_EQ(svg.find("e+06"), std::string::npos);  // throughput ticks read "1.50 M"
+}
+
 TEST(SvgTest, CheckerCatchesBrokenXml) {
   EXPECT_FALSE(WellFormedXml("<svg><rect></svg>"));
   EXPECT_FALSE(WellFormedXml("<svg a=b></svg>"));
