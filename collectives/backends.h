@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "collectives/communicator.h"
 
 namespace tangram::collectives::internal {
@@ -15,6 +16,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
     const CommunicatorOptions& options);
 absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(
     const CommunicatorOptions& options);
+
+// Under a multi-rank MPI job (MPI initialised, not finalised): ends the whole job (MPI_Abort after
+// `grace`) and does not return. Otherwise returns at once.
+void EndMpiJobAfterFailure(int exit_code, absl::Duration grace);
 
 }  // namespace tangram::collectives::internal
 

@@ -8,4 +8,6 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(const Commun
       "the mpi transport is not in this build (configure with MPI found, TANGRAM_WITH_MPI=ON)");
 }
 
+void EndMpiJobAfterFailure(int, absl::Duration) {}
+
 }  // namespace tangram::collectives::internal

@@ -11,6 +11,7 @@ std::unique_ptr<Command> MakeTrainCommand();
 std::unique_ptr<Command> MakeSimulateCommand();
 std::unique_ptr<Command> MakeCompareCommand();
 std::unique_ptr<Command> MakeBenchCommand();
+std::unique_ptr<Command> MakeHostfileCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
@@ -22,6 +23,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeSimulateCommand());
   commands.push_back(MakeCompareCommand());
   commands.push_back(MakeBenchCommand());
+  commands.push_back(MakeHostfileCommand());
   return commands;
 }
 

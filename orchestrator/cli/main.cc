@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "collectives/job_control.h"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/version.h"
 
@@ -37,12 +38,16 @@ int main(int argc, char** argv) {
       absl::Status status = command->Run(global);
       if (status.ok()) return kExitOk;
       if (!status.message().empty())
-        std::cerr << "tangram " << command->Name() << ": " << status.message() << "\n";
+        std::cerr << "tangram " << command->Name() << ": " << status.message() << std::endl;
+      // One failed rank of an MPI job ends the whole job: returning would finalize MPI, which
+      // waits for peers that may never come (a stopped rank, a cut link).
+      tangram::collectives::EndJobAfterFailure(ExitCodeFor(status));
       return ExitCodeFor(status);
     }
     return kExitUsageError;
   } catch (const std::exception& e) {
-    std::cerr << "tangram: internal error: " << e.what() << "\n";
+    std::cerr << "tangram: internal error: " << e.what() << std::endl;
+    tangram::collectives::EndJobAfterFailure(kExitRuntimeError);
     return kExitRuntimeError;
   } catch (...) {
     std::cerr << "tangram: internal error\n";

@@ -1,5 +1,6 @@
 // `tangram train --job J`: measure every rank, plan on the measurements, train the reference model
 // (under mpirun with --transport mpi, or as threads with --transport sim --ranks N).
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -36,6 +37,8 @@ class TrainCommand : public Command {
   void Configure(CLI::App* sub) override {
     sub->add_option("--job", job_path_, "Job file (configs/jobs/*.yaml)")->required();
     sub->add_option("--transport", transport_, "sim | mpi (default: the job's)");
+    sub->add_option("--fleet", fleet_path_,
+                    "Run on this fleet file instead of the job's (e.g. after losing a host)");
     sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)");
     sub->add_option("--strategy", options_.strategy, "Partition strategy (default: the job's)");
     sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
@@ -50,6 +53,9 @@ class TrainCommand : public Command {
     sub->add_option(
         "--resume", resume_dir_,
         "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
+    sub->add_flag("--auto-resume", auto_resume_,
+                  "Resume from the checkpoint directory's latest checkpoint when it has one, else "
+                  "start from step 0 (for requeued and restarted jobs)");
     sub->add_flag("--no-rebalance", no_rebalance_, "Never re-plan during the run");
     sub->add_option("--rebalance-threshold", options_.rebalance_threshold,
                     "Re-plan when predicted this much faster (default 0.10)");
@@ -62,6 +68,10 @@ class TrainCommand : public Command {
   absl::Status Run(const GlobalOptions& global) override {
     TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
     TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    if (!fleet_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(job.fleet, partitioner::LoadFleet(fleet_path_, catalog));
+      job.fleet_path = fleet_path_;
+    }
     for (const auto& text : changes_) {
       TANGRAM_ASSIGN_OR_RETURN(SlowdownChange c, ParseChange(text));
       options_.slowdown_changes.push_back(c);
@@ -69,6 +79,13 @@ class TrainCommand : public Command {
     if (!resume_dir_.empty()) {
       options_.resume = true;
       if (options_.checkpoint_dir.empty()) options_.checkpoint_dir = resume_dir_;
+    }
+    if (auto_resume_ && !options_.resume) {
+      const std::string dir =
+          options_.checkpoint_dir.empty() ? job.checkpoint_dir : options_.checkpoint_dir;
+      // A committed checkpoint has LATEST (docs/checkpoints.md); an empty directory starts fresh.
+      std::error_code ignored;
+      options_.resume = !dir.empty() && std::filesystem::exists(dir + "/LATEST", ignored);
     }
     options_.rebalance = !no_rebalance_;
     options_.out = global.json ? nullptr : &std::cout;
@@ -94,15 +111,17 @@ class TrainCommand : public Command {
                  {"predicted_step_time_s", result.predicted_step_time_s},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
+                 {"warnings", result.warnings},
                  {"strategy", result.plan.strategy}});
     }
     return absl::OkStatus();
   }
 
  private:
-  std::string job_path_, transport_, resume_dir_;
+  std::string job_path_, transport_, resume_dir_, fleet_path_;
   int ranks_ = 0;
   bool no_rebalance_ = false;
+  bool auto_resume_ = false;
   double timeout_s_ = 120;
   std::vector<std::string> changes_;
   TrainOptions options_;

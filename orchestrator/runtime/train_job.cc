@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
+#include "orchestrator/runtime/hosts.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -47,6 +48,7 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
   comm_options.timeout = launch.timeout;
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::CreateCommunicator("mpi", comm_options));
   TrainOptions mine = options;
+  mine.check_hosts = true;
   if (world->rank() != 0) mine.out = nullptr;
   if (world->rank() == 0 && mine.out != nullptr && world->size() == 1 &&
       job.fleet.num_devices() > 1) {
@@ -62,6 +64,15 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
 absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
                                         const partitioner::DeviceCatalog& catalog,
                                         const TrainOptions& options, const TrainLaunch& launch) {
+  std::string source;
+  if (launch.transport == "sim" && LauncherWorldSize(&source) > 1) {
+    // Every rank would train its own private simulated world and write the same checkpoints.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "transport \"sim\" runs every rank as a thread of one process, but a launcher started ",
+        LauncherWorldSize(), " processes (", source,
+        "): pass --transport mpi (or set `transport: mpi` in ", job.path,
+        "), or run without mpirun/srun"));
+  }
   if (launch.transport == "sim") return RunSim(job, catalog, options, launch);
   if (launch.transport == "mpi") return RunMpi(job, catalog, options, launch);
   if (launch.transport == "nccl") {

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Elastic recovery across three namespace hosts (2 ranks each), under deploy/launch.sh --elastic:
+#   kill:      every process of host 2 is SIGKILLed mid-run;
+#   link-down: host 2's NIC goes down mid-run.
+# Either way the job must finish its steps on the two other hosts, resuming from the last
+# committed checkpoint (no committed step lost: the restart resumes at the newest step committed
+# before the fault), with the final parameters of an uninterrupted one-process run of the same
+# job (the contract: every plan trains the same parameters, up to the order of summation, so "an
+# uninterrupted run that followed the same plan changes" has the one-process run's parameters
+# within the runtime tests' tolerance), and the metrics must hold every step (the loss curve
+# continues). Prints the detection time (fault -> first failure report) and the restart time
+# (the failed attempt's end -> the first step of the next attempt).
+#   netns_elastic_test.sh TANGRAM_BINARY CHECKPOINT_DIFF [kill|link-down|both]
+set -u
+tangram=${1:?tangram binary}
+diff_tool=${2:?checkpoint_diff binary}
+which_faults=${3:-both}
+source "$(dirname "$0")/netns_lib.sh"
+P=mhe
+dir=$(mktemp -d /tmp/tangram_netns_elastic.XXXXXX)
+trap 'bash "$netns" down $P; rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; [ -n "${log:-}" ] && [ -f "$log" ] && tail -40 "$log"; exit 1; }
+launch="$here/../../deploy/launch.sh"
+steps=12
+timeout_s=5
+
+# Healthy when the host's network stack answers a TCP connection (refused or accepted) in 2 s.
+cat >"$dir/tcp-check" <<'SH'
+#!/usr/bin/env bash
+out=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/9" 2>&1); rc=$?
+[ "$rc" -eq 0 ] || [[ "$out" == *refused* ]]
+SH
+chmod +x "$dir/tcp-check"
+
+mkdir -p "$dir/reference"
+write_tiny_job "$dir/reference" 6 "${P}0 ${P}1 ${P}2" "$steps"
+"$tangram" train --job "$dir/reference/job.yaml" --transport sim --ranks 1 --no-rebalance \
+  >"$dir/reference/log" 2>&1 || fail "one-process reference failed"
+
+scenario() {
+  local fault=$1
+  local d="$dir/$fault"
+  mkdir -p "$d"
+  write_tiny_job "$d" 6 "${P}0 ${P}1 ${P}2" "$steps" 2
+  bash "$netns" up $P 3 || fail "netns up"
+  log="$d/launch.log"
+  bash "$netns" exec $P 0 bash "$launch" --elastic --rsh "/tmp/netns-$P/rsh" \
+    --health-check "$dir/tcp-check" --workdir "$d/launch" --max-restarts 2 \
+    --mpirun-arg=--mca --mpirun-arg=btl --mpirun-arg=tcp,vader,self \
+    --mpirun-arg=--mca --mpirun-arg=btl_tcp_if_include --mpirun-arg=10.99.0.0/24 \
+    --mpirun-arg=--mca --mpirun-arg=oob_tcp_if_include --mpirun-arg=10.99.0.0/24 \
+    --mpirun-arg=-x --mpirun-arg=OMPI_ALLOW_RUN_AS_ROOT=1 \
+    --mpirun-arg=-x --mpirun-arg=OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    "$d/job.yaml" --timeout "$timeout_s" --no-rebalance --metrics "$d/metrics.jsonl" \
+    >"$log" 2>&1 &
+  local sup=$!
+  for _ in $(seq 1 600); do
+    grep -q "step    5/$steps" "$log" && break
+    kill -0 $sup 2>/dev/null || fail "$fault: the job ended before step 5"
+    sleep 0.2
+  done
+  grep -q "step    5/$steps" "$log" || fail "$fault: no step 5 in 120 s"
+  local committed fault_at
+  committed=$(grep -oE 'checkpoint: step [0-9]+ committed' "$log" | tail -1 | awk '{print $3}')
+  fault_at=$EPOCHREALTIME
+  if [ "$fault" = kill ]; then
+    bash "$netns" kill $P 2
+  else
+    bash "$netns" link $P 2 down
+  fi
+  # The supervisor must be done well within the test's time limit.
+  for _ in $(seq 1 900); do kill -0 $sup 2>/dev/null || break; sleep 0.2; done
+  kill -0 $sup 2>/dev/null && { kill $sup; fail "$fault: the supervisor is still running"; }
+  wait $sup || fail "$fault: the elastic job failed"
+  # Committed steps at the fault: the newest the log showed (one more may have committed since).
+  local resumed first_report failed_end first_new
+  resumed=$(grep -oE 'resuming from .* at step [0-9]+' "$log" | tail -1 | awk '{print $NF}')
+  [ -n "$resumed" ] || fail "$fault: the restart did not resume from a checkpoint"
+  [ "$resumed" -ge "$committed" ] || fail "$fault: resumed at step $resumed < committed $committed"
+  grep -q "launch: host ${P}2 left out" "$log" || fail "$fault: host ${P}2 not left out"
+  grep -q "launch: attempt 1: 4 ranks on ${P}0 ${P}1" "$log" || fail "$fault: no restart on 4 ranks"
+  grep -q "step   $steps/$steps" "$log" || fail "$fault: the restarted job did not finish"
+  "$diff_tool" "$dir/reference/ckpt" "$d/ckpt" || fail "$fault: parameters differ from one process"
+  for s in $(seq 1 $steps); do
+    grep -q "\"step\":$s," "$d/metrics.jsonl" || fail "$fault: step $s missing from the metrics"
+  done
+  first_report=$(grep -m1 'launch: attempt 0 failed' "$log" | grep -oE 'first failure report at [0-9.]+' |
+    awk '{print $NF}')
+  failed_end=$(grep -m1 'launch: attempt 0 failed' "$log" | awk '{print $1}')
+  first_new=$(awk '/launch: attempt 1:/ {on = 1} on && / step +[0-9]+\// {print $1; exit}' "$log")
+  echo "ok: $fault: resumed at step $resumed (last commit seen before the fault: $committed)," \
+    "finished $steps steps on 2 hosts, parameters equal to one process"
+  echo "  detection: $(elapsed "$fault_at" "${first_report:-$failed_end}") s fault -> first failure" \
+    "report; $(elapsed "$fault_at" "$failed_end") s fault -> attempt 0 ended (timeout ${timeout_s} s)"
+  echo "  restart: $(elapsed "$failed_end" "$first_new") s attempt 0 ended -> first new step"
+  bash "$netns" down $P
+}
+
+[ "$which_faults" = link-down ] || scenario kill
+[ "$which_faults" = kill ] || scenario link-down
+echo PASS
