@@ -1,6 +1,7 @@
 #include "collectives/mpi/liveness.h"
 
 #include <mpi.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,22 @@ struct Liveness {
   std::vector<std::string> hosts;
   int probes = 0;
 };
+
+volatile sig_atomic_t terminating = 0;
+
+void OnTerminate(int) {
+  terminating = 1;
+  alarm(2);  // SIGALRM's default action ends the process if no wait notices the request
+}
+
+void InstallTerminateHandler() {
+  struct sigaction current;
+  if (sigaction(SIGTERM, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) return;
+  struct sigaction action = {};
+  action.sa_handler = OnTerminate;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 Liveness& State() {
   static Liveness* state = new Liveness();  // used from atexit: never destroyed
@@ -73,6 +90,7 @@ absl::Status StartLiveness() {
     s.hosts.emplace_back(name, strnlen(name, kHostBytes));
   }
   PostIncoming(s);
+  InstallTerminateHandler();
   s.started = true;
   return absl::OkStatus();
 }
@@ -137,6 +155,8 @@ std::string DescribeUnresponsive(absl::Duration window) {
                       absl::FormatDuration(window), "): ", absl::StrJoin(silent, ", "));
 }
 
+bool TerminationRequested() { return terminating != 0; }
+
 std::string HostOfWorldRank(int rank) {
   const Liveness& s = State();
   if (rank < 0 || rank >= static_cast<int>(s.hosts.size())) return "?";
@@ -151,6 +171,7 @@ void StopLiveness() {
 }
 
 void AbortWorld(int exit_code, absl::Duration grace) {
+  if (TerminationRequested()) _exit(exit_code);  // the launcher is ending the job already
   const auto watchdog = absl::ToChronoMilliseconds(grace + absl::Seconds(5));
   std::thread([exit_code, watchdog] {
     std::this_thread::sleep_for(watchdog);

@@ -32,6 +32,13 @@ void ServiceLiveness();
 // that did not answer, with their hosts; "" before StartLiveness.
 std::string DescribeUnresponsive(absl::Duration window);
 
+// True once the launcher has asked this process to stop (SIGTERM: mpirun and srun send it before
+// SIGKILL when they end a job, e.g. after losing a host). StartLiveness installs the handler
+// (unless the application set its own), which also arms a 2 s alarm so that the process still
+// ends if it never reaches another wait. A wait that sees the request stops, probes its peers and
+// reports them, so that each rank says which peers it was waiting for when the job was ended.
+bool TerminationRequested();
+
 // The host name world rank `rank` reported at start-up ("?" when unknown).
 std::string HostOfWorldRank(int rank);
 

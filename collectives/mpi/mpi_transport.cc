@@ -90,6 +90,8 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
   // Healthy peers answer a probe within milliseconds (they wait in this loop); a longer window
   // would only delay the error past the configured timeout.
   constexpr absl::Duration kProbeWindow = absl::Milliseconds(500);
+  // The launcher sends SIGKILL about 1 s after SIGTERM (Open MPI's odls_base_sigkill_timeout).
+  constexpr absl::Duration kTerminateProbeWindow = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
   absl::Duration nap = absl::Microseconds(10);
   for (int tests = 1;; ++tests) {
@@ -98,6 +100,15 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
     if (done) return absl::OkStatus();
     if (tests % kTestsPerClockRead == 0) {
       ServiceLiveness();  // a peer that timed out asks whether this rank is alive
+      if (TerminationRequested()) {
+        if (cancellable) {
+          MPI_Cancel(request);
+          MPI_Request_free(request);
+        }
+        return absl::AbortedError(absl::StrCat("the launcher ended the job (SIGTERM) while ", what,
+                                               " on rank ", rank, " waited",
+                                               DescribeUnresponsive(kTerminateProbeWindow)));
+      }
       const absl::Time now = absl::Now();
       if (now >= deadline) break;
       if (now - start > kSpinFor) {

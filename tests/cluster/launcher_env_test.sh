@@ -45,4 +45,12 @@ printf '%s\nnot-this-host\n' "$(hostname)" | diff - "$dir/log" || fail "slurm ho
 printf '%s slots=1 max_slots=1\n' "$(hostname)" | diff - "$dir/log" || fail "--exclude hostfile"
 "$tangram" validate "$dir/small.yaml" >/dev/null || fail "the reduced fleet does not validate"
 echo "ok: tangram hostfile (openmpi, slurm, --exclude)"
+# Steps much slower than the plan predicts (EMULATION: rank 1's compute stretched 40x from step 2)
+# are reported once per streak, measured against predicted.
+write_tiny_job "$dir" 2 local 6
+"$tangram" train --job "$dir/job.yaml" --transport sim --ranks 2 --no-rebalance \
+  --emulate-change 1:2:40 >"$dir/log" 2>&1 || fail "emulated slow run failed"
+grep -qE "^warning: steps [0-9]+-[0-9]+ took [0-9.]+ s \(last\) against a predicted [0-9.]+ s \(\+[0-9]+%, more than 50% over for 3 steps\)" \
+  "$dir/log" || fail "no slow-step warning"
+echo "ok: $(grep -m1 '^warning: steps' "$dir/log")"
 echo PASS

@@ -84,6 +84,17 @@ scenario() {
   for s in $(seq 1 $steps); do
     grep -q "\"step\":$s," "$d/metrics.jsonl" || fail "$fault: step $s missing from the metrics"
   done
+  # The loss curve continues: the first step after the restart has the loss that step had before
+  # the fault (when attempt 0 got that far): same parameters, same data.
+  local next=$((resumed + 1)) before after
+  before=$(awk -v s="$next" '/launch: attempt 1:/ {exit} $2 == "step" && $3 == s "/'$steps'" {print $5}' "$log")
+  after=$(awk -v s="$next" '/launch: attempt 1:/ {on = 1} on && $2 == "step" && $3 == s "/'$steps'" {print $5; exit}' "$log")
+  [ -n "$after" ] || fail "$fault: no step $next after the restart"
+  if [ -n "$before" ]; then
+    awk -v a="$before" -v b="$after" 'BEGIN{d = a - b; exit !(d < 2e-3 && d > -2e-3)}' ||
+      fail "$fault: step $next's loss $after after the restart, $before before"
+    echo "  loss of step $next: $before before the fault, $after after the restart"
+  fi
   first_report=$(grep -m1 'launch: attempt 0 failed' "$log" | grep -oE 'first failure report at [0-9.]+' |
     awk '{print $NF}')
   failed_end=$(grep -m1 'launch: attempt 0 failed' "$log" | awk '{print $1}')
