@@ -67,7 +67,7 @@ say() { echo "$EPOCHREALTIME launch: $*"; }
 # waiting for it for minutes (docs/cluster.md). Later --mpirun-arg values override these.
 extra=(--mca oob_tcp_keepalive_time 1 --mca oob_tcp_keepalive_intvl 1
        --mca oob_tcp_keepalive_probes 3 "${extra[@]}")
-[ "$(nproc)" -lt 64 ] && base_flags+=(--oversubscribe)  # CPU ranks often outnumber cores
+base_flags+=(--oversubscribe)  # -np = the hostfile's slots; CPU ranks may outnumber cores
 
 # The hosts of the job's full fleet, in fleet order.
 "$tangram" hostfile --job "$job" --out "$workdir/hostfile.full" || exit 2

@@ -5,13 +5,16 @@
 # `tangram hostfile` writes the hostfile in fleet order.
 #   launcher_env_test.sh TANGRAM_BINARY MPIRUN
 set -u
+# Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
+# tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 tangram=${1:?tangram binary}
 mpirun=${2:-mpirun}
 dir=$(mktemp -d /tmp/tangram_launcher.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; echo "--- log"; cat "$dir/log" 2>/dev/null; exit 1; }
 source "$(dirname "$0")/tiny_job.sh"
-run() { "$mpirun" --allow-run-as-root --oversubscribe -np 2 -x OPENBLAS_NUM_THREADS=1 \
+run() { "$mpirun" --allow-run-as-root --oversubscribe -np 2 -x OPENBLAS_NUM_THREADS=1 -x ASAN_OPTIONS \
   "$tangram" train --job "$dir/job.yaml" --no-rebalance --timeout 30 "$@" >"$dir/log" 2>&1; }
 
 write_tiny_job "$dir" 2 local 2

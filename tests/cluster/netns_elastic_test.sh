@@ -104,6 +104,7 @@ scenario() {
   echo "  detection: $(elapsed "$fault_at" "${first_report:-$failed_end}") s fault -> first failure" \
     "report; $(elapsed "$fault_at" "$failed_end") s fault -> attempt 0 ended (timeout ${timeout_s} s)"
   echo "  restart: $(elapsed "$failed_end" "$first_new") s attempt 0 ended -> first new step"
+  [ -n "${TANGRAM_KEEP_LOGS:-}" ] && cp "$log" "$TANGRAM_KEEP_LOGS/elastic-$fault.log"
   bash "$netns" down $P
 }
 

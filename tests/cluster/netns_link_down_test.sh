@@ -9,7 +9,7 @@ source "$(dirname "$0")/netns_lib.sh"
 P=mhl
 dir=$(mktemp -d /tmp/tangram_netns_link.XXXXXX)
 mpid=""
-trap '[ -n "$mpid" ] && kill -KILL $mpid 2>/dev/null; bash "$netns" down $P; rm -rf "$dir"' EXIT
+trap '[ -n "$mpid" ] && kill -KILL $mpid 2>/dev/null; bash "$netns" down $P; cp "$dir/log" /tmp/mh_linkdown.log 2>/dev/null; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; tail -40 "$dir/log"; exit 1; }
 timeout_s=${TIMEOUT_S:-15}
 
@@ -41,4 +41,5 @@ awk -v e="$took" -v l="$((timeout_s + 10))" 'BEGIN{exit !(e <= l)}' || fail "end
 [ "$rc" -ne 0 ] || fail "exit code 0 after a cut link"
 grep -E "Remote daemon.* on node ${P}1|unresponsive.*\(host ${P}1\)" "$dir/log" ||
   fail "no message names host ${P}1"
+grep "unresponsive" "$dir/log"
 echo PASS

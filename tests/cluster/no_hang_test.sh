@@ -4,6 +4,9 @@
 # not MPI_Finalize) within the timeout + 10 s, with a non-zero exit code.
 #   no_hang_test.sh TANGRAM_BINARY MPIRUN
 set -u
+# Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
+# tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 tangram=${1:?tangram binary}
 mpirun=${2:-mpirun}
 timeout_s=5
@@ -24,7 +27,7 @@ fail() { echo "FAIL: $*"; echo "--- log"; cat "$dir/log"; exit 1; }
 source "$(dirname "$0")/tiny_job.sh"
 write_tiny_job "$dir" "$ranks" local 400
 
-"$mpirun" --allow-run-as-root --oversubscribe -np "$ranks" -x OPENBLAS_NUM_THREADS=1 \
+"$mpirun" --allow-run-as-root --oversubscribe -np "$ranks" -x OPENBLAS_NUM_THREADS=1 -x ASAN_OPTIONS \
   "$tangram" train --job "$dir/job.yaml" --no-rebalance --timeout "$timeout_s" >"$dir/log" 2>&1 &
 mpid=$!
 
