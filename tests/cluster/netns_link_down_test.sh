@@ -9,7 +9,7 @@ source "$(dirname "$0")/netns_lib.sh"
 P=mhl
 dir=$(mktemp -d /tmp/tangram_netns_link.XXXXXX)
 mpid=""
-trap '[ -n "$mpid" ] && kill -KILL $mpid 2>/dev/null; bash "$netns" down $P; cp "$dir/log" /tmp/mh_linkdown.log 2>/dev/null; rm -rf "$dir"' EXIT
+trap '[ -n "$mpid" ] && kill -KILL $mpid 2>/dev/null; bash "$netns" down $P; [ -n "${TANGRAM_KEEP_LOGS:-}" ] && cp "$dir/log" "$TANGRAM_KEEP_LOGS/link-down.log"; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; tail -40 "$dir/log"; exit 1; }
 timeout_s=${TIMEOUT_S:-15}
 
