@@ -2,7 +2,6 @@
 // (no Kubernetes schema validator is packaged in Debian 12, so the fields the MPI Operator
 // v2beta1 needs are checked here), the container recipes' stages, the Slurm scripts' resume and
 // placement steps, and the shipped 2 x 8 cluster jobs.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,10 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Source(const std::string& path) {
-  const char* root = std::getenv("TANGRAM_SOURCE_DIR");
-  return std::string(root != nullptr ? root : ".") + "/" + path;
-}
+std::string Source(const std::string& path) { return std::string(TANGRAM_SOURCE_DIR) + "/" + path; }
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(Source(path));
@@ -55,6 +51,7 @@ const partitioner::DeviceCatalog& Catalog() {
 }
 
 struct MpiJobCase {
+  const char* name;
   const char* file;
   const char* image;
   const char* job;  // the job the launcher trains, relative to share/tangram (= the repository)
@@ -131,10 +128,11 @@ TEST_P(MpiJobTest, HasWhatTheMpiOperatorNeeds) {
 
 INSTANTIATE_TEST_SUITE_P(
     Recipes, MpiJobTest,
-    ::testing::Values(MpiJobCase{"deploy/kubernetes/mpijob.yaml", "tangram:cpu",
+    ::testing::Values(MpiJobCase{"Cpu", "deploy/kubernetes/mpijob.yaml", "tangram:cpu",
                                  "configs/jobs/cluster-cpu-2x8.yaml", false},
-                      MpiJobCase{"deploy/kubernetes/mpijob-cuda.yaml", "tangram:cuda",
-                                 "configs/jobs/cluster-h200-2x8.yaml", true}));
+                      MpiJobCase{"Cuda", "deploy/kubernetes/mpijob-cuda.yaml", "tangram:cuda",
+                                 "configs/jobs/cluster-h200-2x8.yaml", true}),
+    [](const ::testing::TestParamInfo<MpiJobCase>& info) { return std::string(info.param.name); });
 
 TEST(RecipesTest, ContainerImagesAreMultiStageWithASlimRuntimeRunningSshd) {
   for (const char* file : {"deploy/container/Dockerfile", "deploy/container/Dockerfile.cuda"}) {

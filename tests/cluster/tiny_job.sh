@@ -5,6 +5,7 @@
 write_tiny_job() {
   local dir=$1 ranks=$2 hosts=$3 steps=$4 every=${5:-0}
   local -a list=($hosts)
+  local r
   local per=$(((ranks + ${#list[@]} - 1) / ${#list[@]}))
   {
     echo "name: tiny-fleet"
