@@ -97,7 +97,7 @@ blame=()
 while :; do
   excluded=()
   for h in "${all_hosts[@]}"; do
-    if printf '%s\n' "${blame[@]}" | grep -qx "$h"; then
+    if [ ${#blame[@]} -gt 0 ] && printf '%s\n' "${blame[@]}" | grep -qx "$h"; then
       say "host $h left out: the last attempt failed on it"
       excluded+=("$h")
     elif ! healthy "$h"; then
@@ -105,6 +105,12 @@ while :; do
       excluded+=("$h")
     fi
   done
+  if [ ${#excluded[@]} -eq ${#all_hosts[@]} ] && [ ${#blame[@]} -gt 0 ]; then
+    # Every host blamed (e.g. both sides of a cut named each other): trust the health check alone.
+    say "every host was blamed: keeping those that pass the health check"
+    excluded=()
+    for h in "${all_hosts[@]}"; do healthy "$h" || excluded+=("$h"); done
+  fi
   fleet_args=()
   if [ ${#excluded[@]} -gt 0 ]; then
     list=$(IFS=,; echo "${excluded[*]}")
