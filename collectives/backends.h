@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "collectives/communicator.h"
 #include "collectives/transport.h"
 
@@ -30,6 +31,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateHcclCommunicatorOver(
     Communicator& bootstrap, const CommunicatorOptions& options);
 // True when this build has NCCL and this process sees a CUDA device.
 bool NcclUsable();
+// Under a multi-rank MPI job (MPI initialised, not finalised): ends the whole job (MPI_Abort after
+// `grace`) and does not return. Otherwise returns at once.
+void EndMpiJobAfterFailure(int exit_code, absl::Duration grace);
 
 }  // namespace tangram::collectives::internal
 

@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libopenblas-dev
   clang-format python3
+  iproute2 procps  # the multi-host tests: ip netns, tc (tests/netns), pgrep (tests/cluster)
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "collectives/backends.h"
+#include "collectives/mpi/liveness.h"
 #include "collectives/mpi/mpi_transport.h"
 #include "collectives/p2p_communicator.h"
 #include "collectives/reduce.h"
@@ -244,6 +245,7 @@ namespace internal {
 absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
     const CommunicatorOptions& options) {
   TANGRAM_RETURN_IF_ERROR(mpi::EnsureInitialized());
+  TANGRAM_RETURN_IF_ERROR(mpi::StartLiveness());
   MPI_Comm comm;
   TANGRAM_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm), -1);
   auto transport = std::make_unique<mpi::MpiTransport>(comm);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "collectives/mpi/liveness.h"
 
 namespace tangram::collectives::mpi {
 namespace {
@@ -14,7 +15,9 @@ namespace {
 void FinalizeAtExit() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Finalize();
+  if (finalized) return;
+  StopLiveness();
+  MPI_Finalize();
 }
 
 class MpiRequest : public TransportRequest {
@@ -84,6 +87,11 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
   constexpr absl::Duration kSpinFor = absl::Milliseconds(10);
   constexpr absl::Duration kMaxNap = absl::Microseconds(200);
   constexpr int kTestsPerClockRead = 64;
+  // Healthy peers answer a probe within milliseconds (they wait in this loop); a longer window
+  // would only delay the error past the configured timeout.
+  constexpr absl::Duration kProbeWindow = absl::Milliseconds(500);
+  // The launcher sends SIGKILL about 1 s after SIGTERM (Open MPI's odls_base_sigkill_timeout).
+  constexpr absl::Duration kTerminateProbeWindow = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
   absl::Duration nap = absl::Microseconds(10);
   for (int tests = 1;; ++tests) {
@@ -91,6 +99,16 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
     TANGRAM_MPI_CALL(MPI_Test(request, &done, MPI_STATUS_IGNORE), rank);
     if (done) return absl::OkStatus();
     if (tests % kTestsPerClockRead == 0) {
+      ServiceLiveness();  // a peer that timed out asks whether this rank is alive
+      if (TerminationRequested()) {
+        if (cancellable) {
+          MPI_Cancel(request);
+          MPI_Request_free(request);
+        }
+        return absl::AbortedError(absl::StrCat("the launcher ended the job (SIGTERM) while ", what,
+                                               " on rank ", rank, " waited",
+                                               DescribeUnresponsive(kTerminateProbeWindow)));
+      }
       const absl::Time now = absl::Now();
       if (now >= deadline) break;
       if (now - start > kSpinFor) {
@@ -103,7 +121,11 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
     MPI_Cancel(request);
     MPI_Request_free(request);
   }
-  return absl::DeadlineExceededError(absl::StrCat(what, " on rank ", rank, " timed out"));
+  // Whoever is missing is named here: every rank that times out probes its peers.
+  return absl::DeadlineExceededError(
+      absl::StrCat(what, " on rank ", rank, " timed out after ",
+                   absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
+                   DescribeUnresponsive(kProbeWindow)));
 }
 
 MpiTransport::MpiTransport(MPI_Comm comm) : comm_(comm) {

@@ -12,5 +12,6 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateMpiWorldTransport() {
   return absl::UnimplementedError(
       "the islands bridge needs MPI, which is not in this build (TANGRAM_WITH_MPI=ON)");
 }
+void EndMpiJobAfterFailure(int, absl::Duration) {}
 
 }  // namespace tangram::collectives::internal

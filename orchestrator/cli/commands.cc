@@ -13,6 +13,7 @@ std::unique_ptr<Command> MakeCompareCommand();
 std::unique_ptr<Command> MakeBenchCommand();
 std::unique_ptr<Command> MakeProbeCommand();
 std::unique_ptr<Command> MakeDesignCommand();
+std::unique_ptr<Command> MakeHostfileCommand();
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> commands;
@@ -26,6 +27,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   commands.push_back(MakeBenchCommand());
   commands.push_back(MakeProbeCommand());
   commands.push_back(MakeDesignCommand());
+  commands.push_back(MakeHostfileCommand());
   return commands;
 }
 

@@ -5,6 +5,7 @@
 #include <exception>
 #include <iostream>
 
+#include "collectives/job_control.h"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/version.h"
 #include "partitioner/yaml_reader.h"
@@ -69,11 +70,15 @@ int main(int argc, char** argv) {
         while (message.substr(0, own.size()) == own) message.remove_prefix(own.size());
         std::cerr << "tangram " << command->Name() << ": " << message << "\n";
       }
+      // One failed rank of an MPI job ends the whole job: returning would finalize MPI, which
+      // waits for peers that may never come (a stopped rank, a cut link).
+      tangram::collectives::EndJobAfterFailure(ExitCodeFor(status));
       return ExitCodeFor(status);
     }
     return kExitUsageError;
   } catch (const std::exception& e) {
-    std::cerr << "tangram: internal error: " << e.what() << "\n";
+    std::cerr << "tangram: internal error: " << e.what() << std::endl;
+    tangram::collectives::EndJobAfterFailure(kExitRuntimeError);
     return kExitRuntimeError;
   } catch (...) {
     std::cerr << "tangram: internal error\n";

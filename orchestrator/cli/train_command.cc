@@ -67,6 +67,8 @@ class TrainCommand : public Command {
   void Configure(CLI::App* sub) override {
     sub->add_option("--job", job_path_, "Job file (configs/jobs/*.yaml)")->required();
     sub->add_option("--transport", transport_, "sim | mpi (default: the job's)");
+    sub->add_option("--fleet", fleet_path_,
+                    "Run on this fleet file instead of the job's (e.g. after losing a host)");
     sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)")
         ->check(IntIn(1, kMaxSimRanks));
     sub->add_option("--strategy", options_.strategy, "Partition strategy (default: the job's)");
@@ -87,6 +89,9 @@ class TrainCommand : public Command {
     sub->add_option(
         "--resume", resume_dir_,
         "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
+    sub->add_flag("--auto-resume", auto_resume_,
+                  "Resume from the checkpoint directory's latest checkpoint when it has one, else "
+                  "start from step 0 (for requeued and restarted jobs)");
     sub->add_flag("--no-rebalance", no_rebalance_, "Never re-plan during the run");
     sub->add_option("--rebalance-threshold", options_.rebalance_threshold,
                     "Re-plan when predicted this much faster (default 0.10)")
@@ -117,12 +122,23 @@ class TrainCommand : public Command {
     }
     TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
     TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    if (!fleet_path_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(job.fleet, partitioner::LoadFleet(fleet_path_, catalog));
+      job.fleet_path = fleet_path_;
+    }
     const int64_t ranks = ranks_ > 0 ? ranks_ : job.fleet.num_devices();
     for (const SlowdownChange& c : options_.slowdown_changes) {
       if ((transport_.empty() ? job.transport : transport_) == "sim" && c.rank >= ranks) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--emulate-change: rank ", c.rank, " does not exist (ranks are 0..", ranks - 1, ")"));
       }
+    }
+    if (auto_resume_ && !options_.resume) {
+      const std::string dir =
+          options_.checkpoint_dir.empty() ? job.checkpoint_dir : options_.checkpoint_dir;
+      // A committed checkpoint has LATEST (docs/checkpoints.md); an empty directory starts fresh.
+      std::error_code ignored;
+      options_.resume = !dir.empty() && std::filesystem::exists(dir + "/LATEST", ignored);
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
@@ -152,18 +168,20 @@ class TrainCommand : public Command {
                  {"links", LinksJson(result)},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
+                 {"warnings", result.warnings},
                  {"strategy", result.plan.strategy}});
     }
     return absl::OkStatus();
   }
 
  private:
-  std::string job_path_, transport_, resume_dir_;
+  std::string job_path_, transport_, resume_dir_, fleet_path_;
   int ranks_ = 0;
   bool no_rebalance_ = false;
   bool no_link_probe_ = false;
   bool no_islands_ = false;
   TrainLaunch launch_;
+  bool auto_resume_ = false;
   double timeout_s_ = 120;
   std::vector<std::string> changes_;
   TrainOptions options_;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
+#include "orchestrator/runtime/hosts.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -128,6 +129,7 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
     }
   }
   TrainOptions mine = options;
+  mine.check_hosts = true;
   if (world->rank() != 0) mine.out = nullptr;
   if (world->rank() == 0 && mine.out != nullptr && world->size() == 1 &&
       job.fleet.num_devices() > 1) {
@@ -180,6 +182,15 @@ absl::Status DieWithParent() {
 absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
                                         const partitioner::DeviceCatalog& catalog,
                                         const TrainOptions& options, const TrainLaunch& launch) {
+  std::string source;
+  if (launch.transport == "sim" && LauncherWorldSize(&source) > 1) {
+    // Every rank would train its own private simulated world and write the same checkpoints.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "transport \"sim\" runs every rank as a thread of one process, but a launcher started ",
+        LauncherWorldSize(), " processes (", source,
+        "): pass --transport mpi (or set `transport: mpi` in ", job.path,
+        "), or run without mpirun/srun"));
+  }
   TANGRAM_RETURN_IF_ERROR(CheckWritableDirectory(
       options.checkpoint_dir.empty() ? job.checkpoint_dir : options.checkpoint_dir));
   if (launch.transport == "sim") return RunSim(job, catalog, options, launch);

@@ -22,6 +22,7 @@
 #include "orchestrator/probe/link_probe.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
+#include "orchestrator/runtime/hosts.h"
 #include "orchestrator/runtime/layer_mover.h"
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
@@ -168,6 +169,12 @@ class Run {
       TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
       result_.reports.push_back(r);
       ema_tflops_.push_back(r.measured_tflops);
+    }
+    if (options_.check_hosts) {
+      // Every rank holds every report, so all stop here together on a misplaced rank.
+      std::vector<std::string> hosts;
+      for (const auto& r : result_.reports) hosts.push_back(r.host);
+      TANGRAM_RETURN_IF_ERROR(CheckPlacement(job_.fleet, hosts));
     }
     if (options_.link_probe && world_.size() > 1) {
       absl::Time start = absl::Now();
@@ -406,8 +413,31 @@ class Run {
         ema_tflops_[r] = options_.ema_alpha * tflops + (1 - options_.ema_alpha) * ema_tflops_[r];
       }
     }
-    if (coordinator()) Report(step, loss, step_time, all);
+    if (coordinator()) {
+      Report(step, loss, step_time, all);
+      WatchStepTime(step, step_time);
+    }
     return absl::OkStatus();
+  }
+
+  // Rank 0: a step that takes much longer than the plan predicts, step after step, means the
+  // plan's picture of the fleet is wrong (a slow link, a busy host): say so once per streak.
+  void WatchStepTime(int64_t step, double step_time) {
+    const double predicted = plan_.predicted.step_time_s;
+    if (predicted <= 0) return;  // a hand-made plan without a prediction
+    if (step_time <= predicted * (1 + options_.slow_step_margin)) {
+      slow_steps_ = 0;
+      return;
+    }
+    if (++slow_steps_ != options_.slow_step_patience) return;
+    std::string warning = absl::StrFormat(
+        "warning: steps %d-%d took %.3f s (last) against a predicted %.3f s (%+.0f%%, more than "
+        "%.0f%% over for %d steps): the network or a host is slower than the plan assumes",
+        step + 2 - options_.slow_step_patience, step + 1, step_time, predicted,
+        100 * (step_time / predicted - 1), 100 * options_.slow_step_margin,
+        options_.slow_step_patience);
+    result_.warnings.push_back(warning);
+    Log(warning);
   }
 
   void Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
@@ -645,6 +675,7 @@ class Run {
   std::unique_ptr<train::Stage> stage_;
   std::vector<double> ema_tflops_, plan_tflops_;
   int streak_ = 0;
+  int slow_steps_ = 0;  // rank 0: consecutive steps slower than predicted by the margin
   double last_step_flops_ = 0;
   std::string pending_reason_;
   std::ofstream metrics_;           // rank 0

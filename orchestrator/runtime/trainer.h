@@ -54,6 +54,13 @@ struct TrainOptions {
   // Per-rank emulated slowdown; empty = the fleet file's emulate_slowdown of device `rank`.
   std::vector<double> slowdowns;
   bool collect_layers = false;  // rank 0 gathers every layer's final state into the result
+  // Check each rank's host name against the fleet's `host` of its device (hosts.h); off on the
+  // simulated transport, whose ranks are threads of one process.
+  bool check_hosts = false;
+  // Warn when the measured step exceeds the plan's prediction by more than `slow_step_margin`
+  // (0.5 = 50 %) for `slow_step_patience` consecutive steps.
+  double slow_step_margin = 0.5;
+  int slow_step_patience = 3;
   std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
 };
 
@@ -78,6 +85,7 @@ struct TrainResult {
   double final_ideal_step_time_s = 0;      // the last step's FLOPs ÷ the summed throughput
   int replans = 0;
   std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
+  std::vector<std::string> warnings;    // rank 0: e.g. steps slower than predicted
   int64_t layers_moved = 0;  // moves made; with tp > 1, one per shard (tp per layer and cell)
   std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
   // Rank 0 with collect_layers and tp > 1: the largest difference between a tensor that every
