@@ -185,7 +185,7 @@ TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
       job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {4, 4})));
   options.steps = 1;
   ASSERT_TRUE(Train(job, 2, options).ok());
-  std::string file = train::StepDirectory(job.dir() + "/ckpt", 1) + "/layer-block.0.bin";
+  std::string file = train::StepDirectory(job.dir() + "/ckpt", 1) + "/layer-block.0.safetensors";
   {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
@@ -196,7 +196,7 @@ TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
   auto result = Train(job, 2, options);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.bin"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.safetensors"));
 }
 
 }  // namespace
