@@ -1,0 +1,78 @@
+"""Uneven pipelines (pp 2, pp 3, pp 2 x dp 2) with partial micro-batches reach the parameters of a
+single-process full-batch run; a re-plan mid-run moves blocks (module + Adam state) between
+ranks and the run still matches.
+
+    mpirun -np 2 /usr/bin/python3 tests/python/pipeline_equivalence.py pp2 bad_input
+    mpirun -np 3 ... pp3 replan | mpirun -np 4 ... pp2dp2
+(several cases per run: one interpreter start-up, which dominates the time, for all of them)
+"""
+
+import sys
+
+from pipeline_common import (ATOL_ADAM, ATOL_SGD, batch, build_model, communicator, compare,
+                             loss_fn, make_optimizer, reference, require_torch_package)
+
+require_torch_package()
+from tangram.torch.pipeline import Pipeline, PipelinePlan  # noqa: E402
+
+# name: (ranks, plan, optimizer, steps)
+CASES = {
+    # Blocks 0-4 | 5-6; one replica, micro-batches 4 + 4 + 2.
+    "pp2": (2, PipelinePlan([0, 5, 7], [[0], [1]], [10], 4), "sgd", 3),
+    # Uneven stages 0-1 | 2-5 | 6; micro-batches 3 + 3 + 3 + 1.
+    "pp3": (3, PipelinePlan([0, 2, 6, 7], [[0], [1], [2]], [10], 3), "sgd", 3),
+    # pp 2 x dp 2: replica 0 (ranks 0, 2) trains 7 samples (3 + 3 + 1), replica 1 (ranks 1, 3)
+    # trains 3 (2 + 1).
+    "pp2dp2": (4, PipelinePlan([0, 3, 7], [[0, 1], [2, 3]], [7, 3], [3, 2]), "sgd", 3),
+}
+
+
+def run_case(name):
+    ranks, plan, kind, steps = CASES[name]
+    comm = communicator()
+    assert comm.size == ranks, f"{name} needs {ranks} ranks, got {comm.size}"
+    model = build_model()
+    pipe = Pipeline(model, plan, comm, loss_fn)
+    opt = make_optimizer(kind, model.parameters())
+    losses = []
+    for step in range(steps):
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        losses.append(pipe.train_step(x, y))
+        opt.step()
+    ref_model, ref_losses = reference(steps, kind)
+    for a, b in zip(losses, ref_losses):
+        assert abs(a - b) < 1e-5, f"loss {a} vs reference {b}"
+    compare(pipe, ref_model, ATOL_SGD if kind == "sgd" else ATOL_ADAM, name)
+
+
+def run_replan():
+    """3 ranks, Adam. Steps 0-1 on stages 0-2 | 3-6 (pp 2, rank 2 idle), then a re-plan to
+    pp 3 (0-1 | 2-4 | 5-6): blocks 2, 5, 6 move with their Adam moments; steps 2-3; then a
+    re-plan to pp 1 x dp 3 with uneven shares (every block moves to ranks that lack it); step 4."""
+    comm = communicator()
+    model = build_model()
+    pipe = Pipeline(model, PipelinePlan([0, 3, 7], [[0], [1]], [10], 4), comm, loss_fn)
+    opt = make_optimizer("adam", model.parameters())
+    plans = {2: PipelinePlan([0, 2, 5, 7], [[0], [1], [2]], [10], 3),
+             4: PipelinePlan([0, 7], [[0, 1, 2]], [5, 3, 2], 2)}
+    for step in range(5):
+        if step in plans:
+            pipe.replan(plans[step], opt)
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        pipe.train_step(x, y)
+        opt.step()
+    compare(pipe, reference(5, "adam")[0], ATOL_ADAM, "replan")
+
+
+if __name__ == "__main__":
+    for case in sys.argv[1:]:
+        if case == "replan":
+            run_replan()
+        elif case == "bad_input":
+            import pipeline_bad_input
+            pipeline_bad_input.main()
+        else:
+            run_case(case)
+        print(f"PASS {case}", flush=True)
