@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libopenblas-dev
   clang-format python3
+  python3-torch pybind11-dev python3-dev
 )
 
 missing=()

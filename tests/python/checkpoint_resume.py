@@ -5,6 +5,7 @@ moments; a corrupted file is refused by name on every rank.
 
     mpirun -np 2 /usr/bin/python3 tests/python/checkpoint_resume.py save DIR
     mpirun -np 3 /usr/bin/python3 tests/python/checkpoint_resume.py resume DIR   (then corrupt)
+(ctest: torch_checkpoint_save_np2, then torch_checkpoint_resume_np3, a fixture)
 """
 
 import json
@@ -36,6 +37,10 @@ def train(pipe, opt, steps):
 def save(directory):
     """2 ranks, pp 2 (blocks 0-3 | 4-6), Adam; checkpoint after step 2."""
     comm = communicator()
+    if comm.rank == 0:  # a previous run's files
+        for d in (directory, f"{directory}-flip", f"{directory}-header"):
+            shutil.rmtree(d, ignore_errors=True)
+    comm.wait(comm.barrier(60.0))
     model = build_model()
     pipe = Pipeline(model, PipelinePlan([0, 4, 7], [[0], [1]], [10], 4), comm, loss_fn)
     opt = make_optimizer("adam", model.parameters())
@@ -136,6 +141,9 @@ def corrupt(directory):
         else:
             print(f"rank {comm.rank}: FAIL {kind}: a corrupted checkpoint loaded", flush=True)
             sys.exit(1)
+        comm.wait(comm.barrier(60.0))
+        if comm.rank == 0:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 if __name__ == "__main__":

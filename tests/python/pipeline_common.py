@@ -25,8 +25,8 @@ _COMM = []
 def communicator(timeout_s=60.0):
     """This process's MPI communicator (one per process: the cases of one run share it)."""
     if not _COMM:
-        from tangram import _tangram
-        _COMM.append(_tangram.Communicator.create("mpi", timeout_s))
+        import tangram.torch
+        _COMM.append(tangram.torch.init(timeout=timeout_s).comm)
     return _COMM[0]
 
 

@@ -59,16 +59,21 @@ class PipelinePlan:
 
     @classmethod
     def from_plan(cls, plan):
-        """From a Tangram plan: its JSON text, the parsed dict, or an object with to_json()/
-        to_dict(). Cell i's first device is taken as the rank (one rank per device, tp = 1)."""
-        if hasattr(plan, "to_dict"):
-            plan = plan.to_dict()
-        elif hasattr(plan, "to_json"):
-            plan = plan.to_json()
-        if isinstance(plan, (str, bytes)):
-            plan = json.loads(plan)
+        """From a Tangram plan: a tangram.torch.Plan (calibrate_and_plan), its JSON text, the
+        parsed dict, or a PipelinePlan. A cell's first device is its rank (tp = 1)."""
         if isinstance(plan, PipelinePlan):
             return plan
+        if hasattr(plan, "stages") and hasattr(plan, "replicas") and not isinstance(plan, dict):
+            if int(getattr(plan, "tp", 1)) != 1:
+                raise PipelineError("tangram: Pipeline supports plans with tp = 1 only")
+            stages = list(plan.stages)  # [(begin, end, [[ranks of replica j's cell], ...])]
+            return cls([int(stages[0][0])] + [int(s[1]) for s in stages],
+                       [[int(cell[0]) for cell in s[2]] for s in stages],
+                       [int(r[0]) for r in plan.replicas], [int(r[1]) for r in plan.replicas],
+                       getattr(plan, "layer_names", None) or
+                       getattr(getattr(plan, "native", None), "layer_names", None))
+        if isinstance(plan, (str, bytes)):
+            plan = json.loads(plan)
         if int(plan.get("tp", 1)) != 1:
             raise PipelineError("tangram: Pipeline supports plans with tp = 1 only")
         stages = sorted(plan["stages"], key=lambda s: s.get("index", 0))

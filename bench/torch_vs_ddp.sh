@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tangram.torch beside torch DistributedDataParallel, side by side in one run, on 4 CPU ranks of
+# this machine under mpirun: the same model (examples/torch/gpt.py, tiny-gpt shape), data (the
+# shipped corpus), global batch (48) and optimizer (AdamW), alternated DDP / Tangram, `reps` times:
+#   hetero:      EMULATION slowdowns 1/1/3/6 (configs/fleets/local-cpu.yaml) on the ranks of BOTH
+#                (the same Stretch hooks); DDP splits the batch evenly (gloo), Tangram by its
+#                measured plan.                       target: Tangram >= 2.5x DDP's samples/s
+#   homogeneous: no slowdown.                         target: Tangram >= 0.95x DDP's samples/s
+# Ratios are medians over the repetitions of (Tangram samples/s ÷ DDP samples/s) measured back to
+# back. The machine is shared: read the ratios, not the absolute figures. The last line is
+#   {"hetero_speedup_vs_ddp": x, "homogeneous_ratio_vs_ddp": y}
+# Usage: bench/torch_vs_ddp.sh [REPS] [STEPS]   (PYTHON=/usr/bin/python3 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps="${1:-3}"
+steps="${2:-12}"
+python="${PYTHON:-/usr/bin/python3}"
+build="${TANGRAM_BUILD_DIR:-build/default}"
+if ! "$python" -c "import torch" 2>/dev/null; then
+  echo "torch_vs_ddp: $python has no torch (install python3-torch); skipped" >&2
+  exit 0
+fi
+if [ ! -d "$build/python/tangram" ]; then
+  cmake --preset default >/dev/null && cmake --build "$build" --target _tangram >/dev/null
+fi
+export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1
+export MASTER_ADDR=127.0.0.1
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+run() {  # run MODE FLEET SLOWDOWNS
+  export MASTER_PORT=$((20000 + RANDOM % 20000))
+  mpirun -np 4 --oversubscribe --allow-run-as-root --bind-to none \
+    -x PYTHONPATH -x OMP_NUM_THREADS -x MASTER_ADDR -x MASTER_PORT \
+    "$python" bench/torch_vs_ddp.py --mode "$1" --fleet "$2" --slowdowns "$3" --steps "$steps" \
+    | grep '^{' | tail -1
+}
+for rep in $(seq 1 "$reps"); do
+  for fleet in hetero homogeneous; do
+    slow=1,1,3,6
+    [ "$fleet" = homogeneous ] && slow=1,1,1,1
+    d=$(run ddp "$fleet" "$slow")
+    t=$(run tangram "$fleet" "$slow")
+    echo "rep $rep $fleet: ddp $d" >&2
+    echo "rep $rep $fleet: tangram $t" >&2
+    echo "$fleet $d $t" >>"$out/runs"
+  done
+done
+"$python" - "$out/runs" <<'PY'
+import json, statistics, sys
+ratios = {"hetero": [], "homogeneous": []}
+for line in open(sys.argv[1]):
+    fleet, rest = line.split(" ", 1)
+    d, t = rest.strip().split("} {")
+    d, t = json.loads(d + "}"), json.loads("{" + t)
+    ratios[fleet].append(t["samples_per_s"] / d["samples_per_s"])
+for k, v in ratios.items():
+    print(f"{k}: Tangram / DDP samples/s per repetition: {', '.join(f'{x:.2f}' for x in v)}",
+          file=sys.stderr)
+print(json.dumps({"hetero_speedup_vs_ddp": round(statistics.median(ratios["hetero"]), 3),
+                  "homogeneous_ratio_vs_ddp": round(statistics.median(ratios["homogeneous"]), 3)}))
+PY
