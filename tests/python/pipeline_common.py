@@ -5,8 +5,8 @@ single-process reference trained on the full batch, against which every rank che
 parameters of the blocks it computes.
 """
 
-import os
 import sys
+import threading
 
 import torch
 from torch import nn
@@ -20,21 +20,34 @@ SKIP = 77
 
 
 _COMM = []
+_THREAD = threading.local()
+
+
+def use_thread_communicator(comm):
+    """Ranks as threads (--sim): this thread's rank uses `comm`."""
+    _THREAD.comm = comm
 
 
 def communicator(timeout_s=60.0):
-    """This process's MPI communicator (one per process: the cases of one run share it)."""
+    """This rank's communicator: the thread's (sim) or this process's MPI one (one per process:
+    the cases of one run share it)."""
+    if getattr(_THREAD, "comm", None) is not None:
+        return _THREAD.comm
     if not _COMM:
         import tangram.torch
         _COMM.append(tangram.torch.init(timeout=timeout_s).comm)
     return _COMM[0]
 
 
+_SEED_LOCK = threading.Lock()  # ranks as threads share torch's global RNG
+
+
 def build_model(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
-        nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3))
+    with _SEED_LOCK:
+        torch.manual_seed(seed)
+        return nn.Sequential(
+            nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
+            nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3))
 
 
 def batch(step):
