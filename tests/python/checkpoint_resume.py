@@ -91,6 +91,21 @@ def resume(directory):
     train(pipe, opt, range(SAVE_AT, TOTAL))
     compare(pipe, reference(TOTAL, "adam")[0], ATOL_ADAM, "resume 2 -> 3 ranks")
 
+    # A plain module (a replica on every rank, as under data parallelism): rank 0 writes every
+    # top-level child; here only rank 0's own (trained) blocks are compared.
+    plain_dir = f"{directory}-plain"
+    save_checkpoint(model, opt, plain_dir, TOTAL, comm=comm)
+    other = build_model(seed=7)
+    other_opt = make_optimizer("adam", other.parameters())
+    assert load_checkpoint(other, other_opt, plain_dir, comm=comm) == TOTAL
+    for block in pipe.owned_layers if comm.rank == 0 else []:
+        for a, b in zip(model[block].parameters(), other[block].parameters()):
+            assert torch.equal(a, b)
+            assert torch.equal(opt.state[a]["exp_avg"], other_opt.state[b]["exp_avg"])
+    comm.wait(comm.barrier(60.0))
+    if comm.rank == 0:
+        shutil.rmtree(plain_dir, ignore_errors=True)
+
 
 def fnv1a64(data):
     h = 14695981039346656037

@@ -10,6 +10,7 @@ ranks and the run still matches.
 """
 
 import sys
+from types import SimpleNamespace
 
 from pipeline_common import (ATOL_ADAM, ATOL_SGD, batch, build_model, communicator, compare,
                              loss_fn, make_optimizer, reference, require_torch_package)
@@ -28,8 +29,10 @@ CASES = {
                            for s, b in enumerate([[0, 2], [2, 6], [6, 7]])],
                 "replicas": [{"index": 0, "samples": 10, "micro_batch_size": 3}]}, "sgd", 3),
     # pp 2 x dp 2: replica 0 (ranks 0, 2) trains 7 samples (3 + 3 + 1), replica 1 (ranks 1, 3)
-    # trains 3 (2 + 1).
-    "pp2dp2": (4, PipelinePlan([0, 3, 7], [[0, 1], [2, 3]], [7, 3], [3, 2]), "sgd", 3),
+    # trains 3 (2 + 1). Given in the shape of a tangram.torch.Plan (calibrate_and_plan's result):
+    # stages [(begin, end, [ranks of each replica's cell])], replicas [(samples, mbs, count)].
+    "pp2dp2": (4, SimpleNamespace(tp=1, stages=[(0, 3, [[0], [1]]), (3, 7, [[2], [3]])],
+                                  replicas=[(7, 3, 3), (3, 2, 2)]), "sgd", 3),
 }
 
 
