@@ -39,15 +39,17 @@ def communicator(timeout_s=60.0):
     return _COMM[0]
 
 
-_SEED_LOCK = threading.Lock()  # ranks as threads share torch's global RNG
-
-
 def build_model(seed=0):
-    with _SEED_LOCK:
-        torch.manual_seed(seed)
-        return nn.Sequential(
-            nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
-            nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3))
+    """Initialised from its own generator, not torch's global RNG: ranks as threads (--sim)
+    build models concurrently."""
+    model = nn.Sequential(
+        nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
+        nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (0.5 if p.dim() > 1 else 0.1))
+    return model
 
 
 def batch(step):

@@ -96,7 +96,7 @@ class P2P:
     def isend_bytes(self, data, peer, tag):
         n = len(data)
         padded = bytes(data) + b"\0" * ((4 - n % 4) % 4)
-        words = torch.frombuffer(bytearray(padded), dtype=torch.int32) if padded else \
+        words = torch.frombuffer(bytearray(padded), dtype=torch.int32).clone() if padded else \
             torch.zeros(0, dtype=torch.int32)
         return [self.isend(torch.tensor([n], dtype=torch.int64), peer, tag),
                 self.isend(words, peer, tag)]

@@ -21,7 +21,6 @@ stage; the other blocks' parameters get no gradient, and torch optimizers skip p
 """
 
 import json
-import math
 
 import torch
 from torch import nn
@@ -31,7 +30,6 @@ from tangram.torch._p2p import P2P, dtype_name
 _TAG_ACT = 21
 _TAG_GRAD = 22
 _TAG_DP = 23
-_TAG_AGREE = 24
 
 
 class PipelineError(ValueError):
@@ -175,8 +173,11 @@ class Pipeline:
         self._set_plan(PipelinePlan.from_plan(plan))
 
     # -- the plan ------------------------------------------------------------------------------
-    def _set_plan(self, plan):
-        self._check_split(plan)
+    def _set_plan(self, plan, checked=False):
+        if not checked:
+            self._check_split(plan)
+            if self._probe is not None:
+                self._check_boundaries(plan, self._probe)
         self.plan = plan
         cell = plan.cell_of(self.p2p.rank)
         self.stage, self.replica = cell if cell else (None, None)
@@ -185,8 +186,6 @@ class Pipeline:
         else:
             begin, end = plan.bounds[self.stage], plan.bounds[self.stage + 1]
             self.stage_module = nn.Sequential(*self.blocks[begin:end])
-        if self._probe is not None:
-            self._check_boundaries(plan, self._probe)
 
     @property
     def owned_layers(self):
@@ -253,7 +252,10 @@ class Pipeline:
                                 f"tangram: the model is not splittable at the planned boundary "
                                 f"{i + 1}: {e}") from None
         finally:
-            torch.set_rng_state(rng)
+            # Eval mode draws no random numbers in the usual blocks (dropout is off); restore
+            # only if a block did, so that other threads' draws (ranks as threads) are untouched.
+            if not torch.equal(torch.get_rng_state(), rng):
+                torch.set_rng_state(rng)
             if modes is not None:
                 for m, t in zip(self.model.modules(), modes):
                     m.training = t
@@ -367,18 +369,14 @@ class Pipeline:
         from tangram.torch.rebalance import move_layers
 
         new = PipelinePlan.from_plan(plan)
-        self._check_split(new)
+        self._check_split(new)  # on every rank, before anything moves
         if self._probe is not None:
             self._check_boundaries(new, self._probe)
         old_owned = set(self.owned_layers)
         move_layers(self, self.plan, new, optimizer)
-        self._set_plan(new)
+        self._set_plan(new, checked=True)
         for i in old_owned - set(self.owned_layers):
             for p in self.blocks[i].parameters():
                 p.grad = None
                 if optimizer is not None:
                     optimizer.state.pop(p, None)
-
-
-def micro_batch_count(samples, micro_batch_size):
-    return math.ceil(samples / micro_batch_size)
