@@ -44,7 +44,12 @@ class Handle:
     def wait(self):
         if not self._done:
             self._done = True
-            self._ctx.comm.wait(self._work, self._p2p)
+            try:
+                self._ctx.comm.wait(self._work, self._p2p)
+            except TangramError as e:
+                if e.code != "INVALID_ARGUMENT" and self._ctx.failed is None:
+                    self._ctx.failed = e  # the communicator is aborted (see Context.shutdown)
+                raise
             if self._finish is not None:
                 self._finish()
             self._keep = None
