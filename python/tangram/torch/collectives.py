@@ -81,6 +81,10 @@ def _check(ctx, tensor, what):
                            f"'{ctx.transport}'); move it to the CPU or init(transport='nccl')")
     if not tensor.is_cuda and tensor.device.type != "cpu":
         raise TangramError("INVALID_ARGUMENT", f"{what}: unsupported device {tensor.device}")
+    if tensor.is_cuda:
+        # NCCL runs on the communicator's own stream: the kernels that produce the tensor on
+        # torch's current stream must have finished first.
+        torch.cuda.current_stream(tensor.device).synchronize()
 
 
 def _contiguous(tensor):
