@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--slowdowns", default="1,1,3,6")
     ap.add_argument("--fleet", default="hetero")
     ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--global-batch", type=int, default=48)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -70,11 +70,9 @@ def main():
         x, y = data.batch(range(10**9, 10**9 + 4))
         plan = tt.calibrate_and_plan(lambda: gpt.lm_loss(model(x), y), batch_size=4,
                                      module=model)
-        shares = plan.shares
-        scale = B / plan.global_batch
-        if scale != 1:
-            shares = [max(1, round(s * scale)) for s in shares]
-        net = tt.DataParallel(model, shares=shares)
+        if plan.global_batch != B:
+            raise SystemExit(f"the job's global batch {plan.global_batch} is not {B}")
+        net = tt.DataParallel(model, plan)  # re-balancing on, as users run it
         opt = tt.DistributedOptimizer(torch.optim.AdamW(model.parameters(), lr=1e-3), net)
         sampler = tt.ShareSampler(net)
 
@@ -98,6 +96,8 @@ def main():
     elapsed = time.perf_counter() - start
     if rank == 0:
         total = sum(shares) * args.steps
+        if args.mode == "tangram":
+            shares = net.shares  # after any re-plan (the timed steps ran with these or the plan's)
         print(json.dumps({"mode": args.mode, "fleet": args.fleet, "samples_per_s": total / elapsed,
                           "step_s": elapsed / args.steps, "shares": shares}), flush=True)
 

@@ -8,15 +8,14 @@ start as soon as autograd has produced all of a bucket's gradients, so communica
 rest of the backward pass; buckets start in the same order on every rank (a bucket waits for the
 ones before it), because Tangram's collectives are matched by order.
 
-Re-balancing: each rank times its compute (forward start to its last gradient) per sample, as a
-moving average; after every step the ranks exchange these figures, and when shares proportional
+Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
+clock of clock.py) per sample, as a moving average; after every step the ranks exchange these figures, and when shares proportional
 to them would make the step `rebalance_threshold` faster for `rebalance_patience` steps in a row,
 rank 0 re-plans with the C++ partitioner on the newly measured fleet and every rank takes the new
 shares from the next step on. Layer moves (pipelines) are not done here.
 """
 
 import json
-import time
 import zlib
 
 import torch
@@ -25,6 +24,7 @@ from tangram import _tangram
 from tangram.errors import TangramError
 from tangram.torch import collectives
 from tangram.torch.context import current
+from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
 
 
@@ -87,6 +87,7 @@ class DataParallel(torch.nn.Module):
         self._threshold = rebalance_threshold
         self._patience = rebalance_patience
         self._alpha = ema_alpha
+        self._clock = for_module(module)
         self._ema = None  # seconds per sample of this rank (moving average)
         self._streak = 0
         self.last_times = None  # every rank's moving average after the last step
@@ -111,7 +112,7 @@ class DataParallel(torch.nn.Module):
 
     def forward(self, *args, **kwargs):
         if self._step_start is None:
-            self._step_start = time.perf_counter()
+            self._step_start = self._clock.now()
         return self.module(*args, **kwargs)
 
     class _NoSync:
@@ -155,7 +156,7 @@ class DataParallel(torch.nn.Module):
 
     def _make_hook(self, i):
         def hook(*unused):
-            self._last_grad = time.perf_counter()
+            self._last_grad = self._clock.now()
             if not self._sync:
                 return
             b = self._bucket_of[i]
@@ -185,8 +186,10 @@ class DataParallel(torch.nn.Module):
         """Waits for the gradient reductions of this step and leaves the full-batch gradient in
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
         after backward (a rank with share 0 calls it without a backward pass)."""
-        end = self._last_grad or time.perf_counter()
-        compute = end - self._step_start if self._step_start is not None else 0.0
+        compute = 0.0
+        if self._step_start is not None:
+            end = self._last_grad if self._last_grad is not None else self._clock.now()
+            compute = self._clock.seconds(self._step_start, end, self._ctx.slowdown)
         self._launch_ready(force=True)
         for b, flat, handle in self._handles:
             handle.wait()
