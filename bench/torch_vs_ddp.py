@@ -1,6 +1,6 @@
 """One side of bench/torch_vs_ddp.sh, on 4 ranks under mpirun: trains the example GPT
-(examples/torch/gpt.py, the tiny-gpt shape) on the shipped corpus for --steps timed steps after
-warm-up, either with torch DistributedDataParallel (gloo, the global batch split evenly) or with
+(examples/torch/gpt.py, the tiny-gpt shape; bench/torch-bench-job.yaml) on the shipped corpus for
+--steps timed steps after warm-up, either with torch DistributedDataParallel (gloo, the global batch split evenly) or with
 tangram.torch (measured plan, uneven shares). Every rank's compute is stretched by the same
 EMULATION factors (--slowdowns) in both modes, with the same Stretch hooks. Rank 0 prints one JSON
 line: {"mode", "fleet", "samples_per_s", "step_s", "shares"}.
@@ -27,17 +27,17 @@ def main():
     ap.add_argument("--slowdowns", default="1,1,3,6")
     ap.add_argument("--fleet", default="hetero")
     ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--global-batch", type=int, default=48)
+    ap.add_argument("--warmup", type=int, default=5)
+
     args = ap.parse_args()
     torch.set_num_threads(1)
     slowdowns = [float(s) for s in args.slowdowns.split(",")]
-    job = _tangram.load_job(os.path.join(REPO, "configs/jobs/local-torch-gpt.yaml"))
+    job = _tangram.load_job(os.path.join(REPO, "bench/torch-bench-job.yaml"))
     shape = job.model
     torch.manual_seed(1)
     model = gpt.gpt(**shape)
     data = gpt.CorpusBatches(_tangram.MarkovCorpus(seed=1, seq_len=shape["seq_len"]))
-    B = args.global_batch
+    B = job.global_batch
 
     if args.mode == "ddp":
         import torch.distributed as dist
@@ -69,12 +69,8 @@ def main():
         tt.set_slowdown(slowdowns[rank])  # EMULATION
         x, y = data.batch(range(10**9, 10**9 + 4))
         plan = tt.calibrate_and_plan(lambda: gpt.lm_loss(model(x), y), batch_size=4,
-                                     module=model)
-        shares = plan.shares
-        scale = B / plan.global_batch
-        if scale != 1:
-            shares = [max(1, round(s * scale)) for s in shares]
-        net = tt.DataParallel(model, shares=shares)
+                                     module=model, warmup=1, iterations=2, probes=2)
+        net = tt.DataParallel(model, plan)  # re-balancing on, as users run it
         opt = tt.DistributedOptimizer(torch.optim.AdamW(model.parameters(), lr=1e-3), net)
         sampler = tt.ShareSampler(net)
 
@@ -97,7 +93,9 @@ def main():
     barrier()
     elapsed = time.perf_counter() - start
     if rank == 0:
-        total = sum(shares) * args.steps
+        total = B * args.steps
+        if args.mode == "tangram":
+            shares = net.shares  # after any re-plan (the timed steps ran with these or the plan's)
         print(json.dumps({"mode": args.mode, "fleet": args.fleet, "samples_per_s": total / elapsed,
                           "step_s": elapsed / args.steps, "shares": shares}), flush=True)
 

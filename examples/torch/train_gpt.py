@@ -62,7 +62,8 @@ def main():
     log(plan.text)
     log(f"shares of each global batch of {plan.global_batch}: {plan.shares}")
 
-    dp = tt.DataParallel(model, plan, log=log)
+    # Patience 3: on a shared machine single steps are noisy; a drift lasts.
+    dp = tt.DataParallel(model, plan, rebalance_patience=3, log=log)
     opt = tt.DistributedOptimizer(torch.optim.AdamW(model.parameters(), lr=job.learning_rate),
                                   dp)
     sampler = tt.ShareSampler(dp)

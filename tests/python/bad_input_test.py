@@ -5,6 +5,8 @@
 2. A tensor of an unsupported dtype: INVALID_ARGUMENT naming the dtype, before anything is sent.
 3. A dead rank (the last one stops answering: it sleeps past the deadline): every other rank's
    allreduce raises DEADLINE_EXCEEDED within the timeout; the late rank's own call then fails too.
+   The job has then failed: each rank exits with status 1 (without MPI_Finalize), so the test
+   passes when every rank printed its OK line (run_torch_test.sh --expect-ok).
 """
 
 import time
@@ -52,6 +54,11 @@ def main():
         assert elapsed < TIMEOUT + 5, f"rank {r} waited {elapsed:.1f} s"
     print(f"bad_input_test: rank {r}: different models, bad dtype, dead rank -> {e.code} OK",
           flush=True)
+    # The job has failed (a rank died): every rank leaves with status 1 at exit, without
+    # MPI_Finalize, and mpirun stops the others as soon as one leaves; so the early ranks wait
+    # for the late one to have reported.
+    if r != p - 1:
+        time.sleep(max(0.0, 2 * TIMEOUT + 4 - (time.monotonic() - start)))
 
 
 if __name__ == "__main__":

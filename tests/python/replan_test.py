@@ -34,6 +34,8 @@ def main():
     if r == 0:
         print(plan.text)
     shares = plan.shares
+    if r == 0:
+        print(f"measured plan: shares {shares}", flush=True)
     assert sum(shares) == 24 and plan.pp == 1, shares
     assert shares[3] < shares[0] and shares[3] < shares[1], f"6x-slow rank 3 got {shares}"
     assert shares[2] < shares[0] and shares[2] < shares[1], f"3x-slow rank 2 got {shares}"

@@ -44,7 +44,12 @@ class Handle:
     def wait(self):
         if not self._done:
             self._done = True
-            self._ctx.comm.wait(self._work, self._p2p)
+            try:
+                self._ctx.comm.wait(self._work, self._p2p)
+            except TangramError as e:
+                if e.code != "INVALID_ARGUMENT" and self._ctx.failed is None:
+                    self._ctx.failed = e  # the communicator is aborted (see Context.shutdown)
+                raise
             if self._finish is not None:
                 self._finish()
             self._keep = None
@@ -76,6 +81,10 @@ def _check(ctx, tensor, what):
                            f"'{ctx.transport}'); move it to the CPU or init(transport='nccl')")
     if not tensor.is_cuda and tensor.device.type != "cpu":
         raise TangramError("INVALID_ARGUMENT", f"{what}: unsupported device {tensor.device}")
+    if tensor.is_cuda:
+        # NCCL runs on the communicator's own stream: the kernels that produce the tensor on
+        # torch's current stream must have finished first.
+        torch.cuda.current_stream(tensor.device).synchronize()
 
 
 def _contiguous(tensor):

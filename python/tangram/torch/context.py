@@ -40,8 +40,18 @@ class Context:
         self.slowdown = float(slowdown)
         self.timeout = float(timeout)
         self.plan = None
+        self.failed = None  # the first communication failure (TangramError), if any
 
     def shutdown(self):
+        if self.failed is not None and self.transport in ("mpi", "nccl"):
+            # A timed-out or aborted MPI call may still be in flight inside the MPI library (a
+            # native collective cannot be cancelled); finalising would progress it on freed
+            # buffers or wait for a dead peer. The job has failed: leave without MPI_Finalize.
+            import sys
+            print(f"tangram: rank {self.rank}: communication failed ({self.failed}); exiting "
+                  f"with status 1 without MPI_Finalize", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(1)
         self.comm.shutdown()
 
 

@@ -8,15 +8,15 @@ start as soon as autograd has produced all of a bucket's gradients, so communica
 rest of the backward pass; buckets start in the same order on every rank (a bucket waits for the
 ones before it), because Tangram's collectives are matched by order.
 
-Re-balancing: each rank times its compute (forward start to its last gradient) per sample, as a
-moving average; after every step the ranks exchange these figures, and when shares proportional
+Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
+clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures (on the tail of the last gradient
+bucket, no collective of their own), and when shares proportional
 to them would make the step `rebalance_threshold` faster for `rebalance_patience` steps in a row,
 rank 0 re-plans with the C++ partitioner on the newly measured fleet and every rank takes the new
 shares from the next step on. Layer moves (pipelines) are not done here.
 """
 
 import json
-import time
 import zlib
 
 import torch
@@ -25,6 +25,7 @@ from tangram import _tangram
 from tangram.errors import TangramError
 from tangram.torch import collectives
 from tangram.torch.context import current
+from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
 
 
@@ -87,6 +88,7 @@ class DataParallel(torch.nn.Module):
         self._threshold = rebalance_threshold
         self._patience = rebalance_patience
         self._alpha = ema_alpha
+        self._clock = for_module(module)
         self._ema = None  # seconds per sample of this rank (moving average)
         self._streak = 0
         self.last_times = None  # every rank's moving average after the last step
@@ -111,7 +113,7 @@ class DataParallel(torch.nn.Module):
 
     def forward(self, *args, **kwargs):
         if self._step_start is None:
-            self._step_start = time.perf_counter()
+            self._step_start = self._clock.now()
         return self.module(*args, **kwargs)
 
     class _NoSync:
@@ -134,6 +136,10 @@ class DataParallel(torch.nn.Module):
         self._buckets, current_bucket, size = [], [], 0
         for i in reversed(range(len(self._params))):
             p = self._params[i]
+            if current_bucket and (p.dtype != self._params[current_bucket[-1]].dtype or
+                                   p.device != self._params[current_bucket[-1]].device):
+                self._buckets.append(current_bucket)  # a bucket holds one dtype on one device
+                current_bucket, size = [], 0
             current_bucket.append(i)
             size += p.numel() * p.element_size()
             if size >= cap:
@@ -155,7 +161,7 @@ class DataParallel(torch.nn.Module):
 
     def _make_hook(self, i):
         def hook(*unused):
-            self._last_grad = time.perf_counter()
+            self._last_grad = self._clock.now()
             if not self._sync:
                 return
             b = self._bucket_of[i]
@@ -179,15 +185,30 @@ class DataParallel(torch.nn.Module):
                                                                          device=p.device))
         flat = torch.cat(parts)
         flat.mul_(self.local_share / self.global_batch)
+        if self._rebalance and b == len(self._buckets) - 1:
+            # Re-balancing's figures ride on the last bucket (no collective of their own): rank r
+            # adds its moving-average seconds per sample at position r of a zero tail.
+            self._update_ema()
+            tail = torch.zeros(self._ctx.size, dtype=flat.dtype, device=flat.device)
+            tail[self._ctx.rank] = self._ema if self._ema is not None else 0.0
+            flat = torch.cat([flat, tail])
         self._handles.append((b, flat, collectives.allreduce(flat, "sum", async_op=True)))
+
+    def _update_ema(self):
+        """Folds this step's compute per sample (first forward to now) into the moving average."""
+        if self._step_start is None or self.local_share <= 0:
+            return
+        end = self._last_grad if self._last_grad is not None else self._clock.now()
+        t = self._clock.seconds(self._step_start, end, self._ctx.slowdown) / self.local_share
+        if t > 0:
+            self._ema = t if self._ema is None else self._alpha * t + (1 - self._alpha) * self._ema
 
     def synchronize(self):
         """Waits for the gradient reductions of this step and leaves the full-batch gradient in
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
         after backward (a rank with share 0 calls it without a backward pass)."""
-        end = self._last_grad or time.perf_counter()
-        compute = end - self._step_start if self._step_start is not None else 0.0
         self._launch_ready(force=True)
+        times = None
         for b, flat, handle in self._handles:
             handle.wait()
             offset = 0
@@ -200,24 +221,16 @@ class DataParallel(torch.nn.Module):
                 else:
                     p.grad.copy_(view)
                 offset += n
+            if offset < flat.numel():
+                times = flat[offset:].double().tolist()
         self._reset_step()
         self.steps += 1
-        self._after_step(compute)
+        if times is not None:
+            self._after_step(times)
 
     # -- re-balancing ---------------------------------------------------------------------------
 
-    def _after_step(self, compute_s):
-        if not self._rebalance:
-            return
-        ctx = self._ctx
-        if self.local_share > 0 and compute_s > 0:
-            t = compute_s / self.local_share
-            self._ema = t if self._ema is None else self._alpha * t + (1 - self._alpha) * self._ema
-        mine = self._ema if self._ema is not None else 0.0
-        times = torch.tensor([mine], dtype=torch.float64)
-        everyone = torch.zeros(ctx.size, dtype=torch.float64)
-        collectives.allgather(everyone, times)
-        times = everyone.tolist()
+    def _after_step(self, times):
         self.last_times = times
         if min(times) <= 0:
             return  # a rank has no figure yet

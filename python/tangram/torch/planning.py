@@ -12,6 +12,7 @@ import torch
 from tangram import _tangram
 from tangram.errors import TangramError
 from tangram.torch import collectives
+from tangram.torch.clock import for_module
 from tangram.torch.context import current
 
 
@@ -50,10 +51,12 @@ class Plan:
         return self.text or self.json
 
 
-def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=3, probes=3):
+def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=4, probes=3):
     """Measures this rank: seconds per sample of forward + backward of `loss_fn()` (which runs the
-    user's model on a sample micro-batch of `batch_size` samples and returns the loss), the
-    median of `probes` probes of `iterations` passes after `warmup` passes. Gradients the passes
+    user's model on a sample micro-batch of `batch_size` samples and returns the loss): after
+    `warmup` passes, `probes` probes of `iterations` passes each; a probe's figure is its fastest
+    pass, and the median probe counts. Time is the compute clock of clock.py (thread CPU time x
+    EMULATION factor for a CPU module, wall time for a CUDA one). Gradients the passes
     leave on `module`'s parameters are cleared. With an EMULATION slowdown k the rank idles (k-1)
     times each probe, as it will in training, and the figure is k times the measured one.
 
@@ -65,21 +68,24 @@ def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=3, probes=3
         loss = loss_fn()
         loss.backward()
 
+    clock = for_module(module)
     for _ in range(warmup):
         one()
-    totals = []
+    fastest = []
     for _ in range(probes):
         start = time.perf_counter()
+        passes = []
         for _ in range(iterations):
+            t0 = clock.now()
             one()
-        elapsed = time.perf_counter() - start
-        if ctx.slowdown > 1:
-            time.sleep(elapsed * (ctx.slowdown - 1))  # EMULATION (see emulation.py)
-        totals.append(elapsed)
+            passes.append(clock.seconds(t0, clock.now(), ctx.slowdown))
+        if ctx.slowdown > 1:  # EMULATION: idle as in training (see emulation.py)
+            time.sleep((time.perf_counter() - start) * (ctx.slowdown - 1))
+        fastest.append(min(passes))
     if module is not None:
         for p in module.parameters():
             p.grad = None
-    seconds = statistics.median(totals) / iterations * ctx.slowdown
+    seconds = statistics.median(fastest)
     report = json.loads(_tangram.describe_host(ctx.rank))
     job = ctx.job
     kinds = job.device_kinds if job is not None else []
