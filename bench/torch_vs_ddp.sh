@@ -6,7 +6,7 @@
 #   hetero:      the 1/1/3/6 fleet of configs/fleets/local-cpu.yaml, EMULATED on the ranks of BOTH
 #                (the same Stretch hooks); DDP splits the batch evenly (gloo), Tangram by its
 #                measured plan, re-balancing on.      target: Tangram >= 2.5x DDP's samples/s
-#                The emulated devices run at 1/BASE of a core (slowdowns BASE x 1/1/3/6, BASE=4
+#                The emulated devices run at 1/BASE of a core (slowdowns BASE x 1/1/3/6, BASE=10
 #                by default): four ranks share this machine's cores with other jobs, and at BASE 1
 #                the emulated fleet would need more CPU than the host gives four ranks, so the
 #                host, not the balance, would set Tangram's pace (at BASE 1 on a loaded 2-core
@@ -15,12 +15,13 @@
 # Ratios are medians over the repetitions of (Tangram samples/s ÷ DDP samples/s) measured back to
 # back. The machine is shared: read the ratios, not the absolute figures. The last line is
 #   {"hetero_speedup_vs_ddp": x, "homogeneous_ratio_vs_ddp": y}
-# Usage: bench/torch_vs_ddp.sh [REPS] [STEPS]   (PYTHON=/usr/bin/python3, BASE=4 by default)
+# Usage: bench/torch_vs_ddp.sh [REPS] [STEPS]   (defaults: 1 repetition, 4 timed steps, BASE=10,
+# PYTHON=/usr/bin/python3; one repetition takes about 7 minutes on the loaded 2-core machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reps="${1:-3}"
-steps="${2:-6}"
-base="${BASE:-4}"
+reps="${1:-1}"
+steps="${2:-4}"
+base="${BASE:-10}"
 hetero=$(awk -v b="$base" 'BEGIN { printf "%g,%g,%g,%g", b, b, 3 * b, 6 * b }')
 python="${PYTHON:-/usr/bin/python3}"
 build="${TANGRAM_BUILD_DIR:-build/default}"

@@ -9,11 +9,11 @@ rest of the backward pass; buckets start in the same order on every rank (a buck
 ones before it), because Tangram's collectives are matched by order.
 
 Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
-clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures (on the tail of the last gradient
-bucket, no collective of their own), and when shares proportional
-to them would make the step `rebalance_threshold` faster for `rebalance_patience` steps in a row,
-rank 0 re-plans with the C++ partitioner on the newly measured fleet and every rank takes the new
-shares from the next step on. Layer moves (pipelines) are not done here.
+clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures
+(on the tail of the last gradient bucket, no collective of their own), and when shares
+proportional to them would make the step `rebalance_threshold` faster for `rebalance_patience`
+steps in a row, rank 0 re-plans with the C++ partitioner on the newly measured fleet and every
+rank takes the new shares from the next step on. Layer moves (pipelines) are not done here.
 """
 
 import json
