@@ -41,6 +41,16 @@ for op in allreduce allgather reduce_scatter broadcast; do
     --min-bytes 1024 --max-bytes $((256 << 20)) --iters 20 --warmup 5
 done
 
+if /usr/bin/python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  step "tangram.torch on CUDA tensors over NCCL, one rank per GPU (${gpus})"
+  cmake --build "${build}" -j "${jobs}" --target _tangram
+  TANGRAM_SOURCE_DIR="${root}" PYTHONPATH="${build}/python" timeout 180 mpirun -np "${gpus}" \
+    "${mpi_flags[@]}" -x PYTHONPATH -x TANGRAM_SOURCE_DIR /usr/bin/python3 \
+    "${root}/tests/python/cuda_nccl_test.py"
+else
+  step "tangram.torch CUDA check skipped: /usr/bin/python3 has no CUDA-enabled torch"
+fi
+
 step "MPI suite for comparison (np 2)"
 timeout 120 mpirun -np 2 "${mpi_flags[@]}" "${build}/tests/collectives/collectives_mpi_test"
 

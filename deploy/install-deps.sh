@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev
   clang-format python3
   iproute2 procps  # the multi-host tests: ip netns, tc (tests/netns), pgrep (tests/cluster)
+  python3-torch pybind11-dev python3-dev
 )
 
 missing=()

@@ -5,7 +5,9 @@
 #   2. plan it: every strategy side by side, `auto` beside `uniform`;
 #   3. simulate the auto plan event by event: timeline trace, Gantt chart, strategy bar chart;
 #   4. train the reference GPT under mpirun on this machine: 4 CPU ranks, two of them slowed by
-#      EMULATION (3x and 6x), measured, planned from the measurements, trained to a falling loss.
+#      EMULATION (3x and 6x), measured, planned from the measurements, trained to a falling loss;
+#   5. the same with a PyTorch model (tangram.torch, examples/torch/train_gpt.py), where torch is
+#      installed (skipped with a message otherwise).
 # Outputs land in out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +39,15 @@ echo "== 4. Train under mpirun on this machine (configs/jobs/local-tiny-gpt.yaml
 rm -rf out/local-tiny-gpt
 bash deploy/launch.sh -np 4 configs/jobs/local-tiny-gpt.yaml --metrics out/local-tiny-gpt-metrics.jsonl
 echo "   per-step metrics: out/local-tiny-gpt-metrics.jsonl; checkpoints: out/local-tiny-gpt/checkpoints"
+
+echo
+echo "== 5. Train your own PyTorch model: examples/torch/train_gpt.py under mpirun (4 ranks)"
+python=${TANGRAM_PYTHON:-/usr/bin/python3}
+if "$python" -c "import torch" 2>/dev/null && cmake --build --preset default --target _tangram >/dev/null 2>&1; then
+  PYTHONPATH=build/default/python OMP_NUM_THREADS=1 mpirun -np 4 --oversubscribe --allow-run-as-root \
+    --bind-to none -x PYTHONPATH -x OMP_NUM_THREADS "$python" examples/torch/train_gpt.py \
+    --metrics out/local-torch-gpt-metrics.jsonl
+  echo "   per-step metrics: out/local-torch-gpt-metrics.jsonl (docs/torch.md)"
+else
+  echo "   skipped: $python has no torch, or the tangram Python package did not build (install python3-torch, pybind11-dev, python3-dev)"
+fi

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
+#include "orchestrator/cli/plan_text.h"
 #include "partitioner/plan_json.h"
 #include "partitioner/strategy.h"
 
@@ -24,77 +25,6 @@ namespace {
 using partitioner::Plan;
 
 std::string Percent(double x) { return absl::StrFormat("%.1f%%", 100 * x); }
-
-void PrintPlan(const Plan& plan, const partitioner::CostModel& cost) {
-  std::cout << absl::StrFormat(
-      "Plan (%s): fleet %s (%d devices), model %s, global batch %d x %d tokens, %s, ZeRO-%d, "
-      "%s recompute\n",
-      plan.strategy, plan.fleet, cost.slots().size(), plan.model, plan.global_batch, plan.seq_len,
-      partitioner::PrecisionName(plan.precision), plan.zero_stage,
-      partitioner::RecomputeName(plan.recompute));
-  std::cout << absl::StrFormat("  tp %d, pp %d, dp %d\n", plan.tp, plan.pp, plan.dp);
-  Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",
-                "capacity GiB", "fwd+bwd s/mb", "allreduce s"});
-  for (const partitioner::PlanStage& s : plan.stages) {
-    std::map<std::string, int> kinds;
-    double memory = 0, capacity = 1e30, time = 0;
-    size_t devices = 0;
-    for (const partitioner::PlanCell& c : s.cells) {
-      kinds[c.kind] += static_cast<int>(c.devices.size());
-      devices += c.devices.size();
-      if (c.memory_gib > memory) {
-        memory = c.memory_gib;
-        capacity = c.capacity_gib;
-      }
-      time = std::max(time, c.forward_s + c.backward_s);
-    }
-    std::string kind_text;
-    for (const auto& [k, n] : kinds) {
-      absl::StrAppend(&kind_text, kind_text.empty() ? "" : ", ", k, "×", n);  // devices
-    }
-    std::string first =
-        devices > 0 && s.cells.size() == 1
-            ? absl::StrCat(s.cells[0].devices.front(), "-", s.cells[0].devices.back())
-            : std::to_string(devices);
-    stages.AddRow(
-        {std::to_string(s.index), absl::StrCat(s.layer_begin, "-", s.layer_end - 1),
-         absl::StrCat(plan.layer_names[s.layer_begin], "..", plan.layer_names[s.layer_end - 1]),
-         first, kind_text, Fixed(memory, 1), Fixed(capacity, 1), Fixed(time, 3),
-         Fixed(s.allreduce_s, 3)});
-  }
-  std::cout << stages.Render();
-  // Replica batch shares, grouped by the kinds of their stages.
-  std::map<std::string, std::vector<int64_t>> shares;
-  for (const partitioner::PlanReplica& r : plan.replicas) {
-    std::vector<std::string> kinds;
-    for (const partitioner::PlanStage& s : plan.stages) kinds.push_back(s.cells[r.index].kind);
-    shares[JoinDistinct(kinds, "+")].push_back(r.samples);
-  }
-  Table replicas({"replicas on", "count", "samples each", "micro-batch"});
-  for (const auto& [kinds, s] : shares) {
-    auto [lo, hi] = std::minmax_element(s.begin(), s.end());
-    replicas.AddRow({kinds, std::to_string(s.size()),
-                     *lo == *hi ? std::to_string(*lo) : absl::StrCat(*lo, "-", *hi),
-                     std::to_string(plan.replicas[0].micro_batch_size)});
-  }
-  std::cout << replicas.Render();
-  const partitioner::Prediction& p = plan.predicted;
-  std::cout << absl::StrFormat(
-      "  predicted: step %.3f s, %s tokens/s, MFU %s, %.1f TFLOP/s per device\n"
-      "             (1F1B %.3f s of which bubble %.3f s; exposed allreduce %.3f s; optimizer "
-      "%.3f s)\n",
-      p.step_time_s, Human(p.tokens_per_s), Percent(p.mfu), p.tflops_per_device, p.pipeline_s,
-      p.bubble_s, p.exposed_allreduce_s, p.optimizer_s);
-  std::cout << absl::StrFormat(
-      "  bound: %.3f s (model FLOPs per step / the fleet's summed %.0f TFLOP/s); efficiency %s\n",
-      plan.bound_step_time_s, cost.SummedTflops(), Percent(plan.efficiency));
-  std::cout << "  bottleneck: " << p.bottleneck << "\n";
-  // MFU counts the devices the plan uses; say how many it leaves idle so the two are not confused.
-  std::cout << absl::StrFormat("  unused devices: %d of %d (MFU is over the %d used)\n",
-                               plan.unused_devices.size(), cost.slots().size(),
-                               cost.slots().size() - plan.unused_devices.size());
-  for (const std::string& note : plan.notes) std::cout << "  note: " << note << "\n";
-}
 
 class PlanCommand : public Command {
  public:
@@ -138,7 +68,7 @@ class PlanCommand : public Command {
     }
     for (size_t i = 0; i < plans.size(); ++i) {
       if (i > 0) std::cout << "\nAlternative " << i << ":\n";
-      PrintPlan(plans[i], cost);
+      std::cout << FormatPlan(plans[i], cost);
     }
     return absl::OkStatus();
   }

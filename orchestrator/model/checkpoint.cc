@@ -27,7 +27,11 @@ namespace {
 constexpr char kManifest[] = "MANIFEST.json";
 constexpr char kLatest[] = "LATEST";
 constexpr char kFormat[] = "tangram-checkpoint";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;     // layer files in safetensors
+constexpr int kOldVersion = 1;  // layer files in LayerState's byte encoding; read, not written
+constexpr char kLayerFormat[] = "tangram-layer";
+constexpr char kExpAvg[] = "optimizer.exp_avg.";
+constexpr char kExpAvgSq[] = "optimizer.exp_avg_sq.";
 
 absl::Status IoError(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -113,7 +117,101 @@ Steps ListSteps(const std::string& dir) {
   return steps;
 }
 
-std::string LayerFileName(const std::string& layer) { return "layer-" + layer + ".bin"; }
+std::string LayerFileName(const std::string& layer) { return "layer-" + layer + ".safetensors"; }
+
+// One layer file of a committed step, its size and checksum verified against the manifest.
+struct VerifiedFile {
+  std::string layer, path, bytes;
+};
+struct VerifiedStep {
+  int version = kVersion;
+  std::vector<VerifiedFile> files;
+};
+
+absl::StatusOr<VerifiedStep> ReadVerified(const std::string& dir, int64_t step) {
+  const std::string step_dir = StepDirectory(dir, step);
+  const std::string manifest_path = step_dir + "/" + kManifest;
+  absl::StatusOr<std::string> text = ReadFile(manifest_path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat("checkpoint step ", step, " in ", dir,
+                                            " has no manifest (", manifest_path, ")"));
+  }
+  if (!text.ok()) return text.status();
+  const nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto bad_manifest = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(manifest_path, ": invalid manifest (", why, ")"));
+  };
+  if (manifest.is_discarded() || !manifest.is_object()) return bad_manifest("not JSON");
+  VerifiedStep verified;
+  verified.version = manifest.contains("version") && manifest["version"].is_number_integer()
+                         ? manifest["version"].get<int>()
+                         : 0;
+  // Types first: json::value() throws when a field holds another type than the default's.
+  if (!manifest.contains("format") || !manifest["format"].is_string() ||
+      manifest["format"].get<std::string>() != kFormat ||
+      (verified.version != kVersion && verified.version != kOldVersion)) {
+    return bad_manifest("unknown format or version");
+  }
+  if (!manifest.contains("step") || !manifest["step"].is_number_integer() ||
+      manifest["step"].get<int64_t>() != step || !manifest.contains("layers") ||
+      !manifest["layers"].is_array()) {
+    return bad_manifest("missing step or layers");
+  }
+  for (const nlohmann::json& l : manifest["layers"]) {
+    if (!l.is_object() || !l.contains("file") || !l["file"].is_string() || !l.contains("bytes") ||
+        !l["bytes"].is_number_integer() || !l.contains("fnv1a64") || !l["fnv1a64"].is_string() ||
+        !l.contains("name") || !l["name"].is_string()) {
+      return bad_manifest("malformed layer entry");
+    }
+    const std::string file = l["file"].get<std::string>();
+    if (file.find('/') != std::string::npos) return bad_manifest("layer file outside the step");
+    const std::string path = step_dir + "/" + file;
+    absl::StatusOr<std::string> bytes = ReadFile(path);
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(absl::StrCat(path, ": listed in the manifest but missing"));
+    }
+    if (!bytes.ok()) return bytes.status();
+    const int64_t expected = l["bytes"].get<int64_t>();
+    if (static_cast<int64_t>(bytes->size()) != expected) {
+      return absl::DataLossError(absl::StrCat(path, ": truncated or resized: ", bytes->size(),
+                                              " bytes, the manifest says ", expected));
+    }
+    const std::string checksum = absl::StrFormat("%016x", Fnv1a64(*bytes));
+    if (checksum != l["fnv1a64"].get<std::string>()) {
+      return absl::DataLossError(absl::StrCat(path, ": corrupted: checksum ", checksum,
+                                              ", the manifest says ",
+                                              l["fnv1a64"].get<std::string>()));
+    }
+    verified.files.push_back({l["name"].get<std::string>(), path, std::move(*bytes)});
+  }
+  return verified;
+}
+
+absl::Status CheckLayerName(const std::string& path, const std::string& found,
+                            const std::string& expected) {
+  if (found == expected) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat(path, ": holds layer ", found, ", the manifest says ", expected));
+}
+
+std::string FloatBytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+SafeTensor F32Tensor(std::string name, const Tensor& t) {
+  return SafeTensor{std::move(name), Dtype::kF32, t.shape, FloatBytes(t.data)};
+}
+
+absl::StatusOr<Tensor> TensorFrom(const SafetensorsFile& file, const std::string& key,
+                                  const std::string& name, absl::string_view source) {
+  const SafeTensor* t = file.Find(key);
+  if (t == nullptr || t->dtype != Dtype::kF32) {
+    return absl::DataLossError(absl::StrCat(source, ": no F32 tensor ", key));
+  }
+  Tensor out{name, t->shape, std::vector<float>(static_cast<size_t>(t->elements()))};
+  std::memcpy(out.data.data(), t->data.data(), t->data.size());
+  return out;
+}
 
 }  // namespace
 
@@ -128,16 +226,80 @@ const LayerState* Checkpoint::Find(const std::string& layer) const {
   return nullptr;
 }
 
-absl::StatusOr<LayerFileInfo> WriteLayerCheckpoint(const std::string& dir, int64_t step,
-                                                   const LayerState& state) {
+SafetensorsFile LayerStateToSafetensors(const LayerState& state) {
+  SafetensorsFile file;
+  nlohmann::json order = nlohmann::json::array();
+  for (size_t i = 0; i < state.params.size(); ++i) {
+    const Tensor& p = state.params[i];
+    order.push_back(p.name);
+    file.tensors.push_back(F32Tensor(p.name, p));
+    if (i < state.optimizer.m.size()) {
+      file.tensors.push_back(F32Tensor(kExpAvg + p.name, state.optimizer.m[i]));
+    }
+    if (i < state.optimizer.v.size()) {
+      file.tensors.push_back(F32Tensor(kExpAvgSq + p.name, state.optimizer.v[i]));
+    }
+  }
+  file.metadata = {{"format", kLayerFormat},
+                   {"layer", state.layer},
+                   {"optimizer", "adamw"},
+                   {"step", absl::StrCat(state.optimizer.step)},
+                   {"parameters", order.dump()}};
+  return file;
+}
+
+absl::StatusOr<LayerState> LayerStateFromSafetensors(const SafetensorsFile& file,
+                                                     absl::string_view source) {
+  auto missing = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat(source, ": not a Tangram layer (", what, ")"));
+  };
+  auto get = [&](const char* key) -> std::string {
+    auto it = file.metadata.find(key);
+    return it == file.metadata.end() ? std::string() : it->second;
+  };
+  if (get("format") != kLayerFormat) return missing("metadata format");
+  LayerState state;
+  state.layer = get("layer");
+  if (state.layer.empty()) return missing("metadata layer");
+  if (!absl::SimpleAtoi(get("step"), &state.optimizer.step)) return missing("metadata step");
+  const nlohmann::json order =
+      nlohmann::json::parse(get("parameters"), nullptr, /*allow_exceptions=*/false);
+  if (order.is_discarded() || !order.is_array()) return missing("metadata parameters");
+  for (const nlohmann::json& name : order) {
+    if (!name.is_string()) return missing("metadata parameters");
+    const std::string n = name.get<std::string>();
+    TANGRAM_ASSIGN_OR_RETURN(Tensor p, TensorFrom(file, n, n, source));
+    TANGRAM_ASSIGN_OR_RETURN(Tensor m, TensorFrom(file, kExpAvg + n, n, source));
+    TANGRAM_ASSIGN_OR_RETURN(Tensor v, TensorFrom(file, kExpAvgSq + n, n, source));
+    if (m.shape != p.shape || v.shape != p.shape) {
+      return absl::DataLossError(absl::StrCat(source, ": moments of ", n, " are mis-shaped"));
+    }
+    state.params.push_back(std::move(p));
+    state.optimizer.m.push_back(std::move(m));
+    state.optimizer.v.push_back(std::move(v));
+  }
+  return state;
+}
+
+absl::StatusOr<LayerFileInfo> WriteLayerFile(const std::string& dir, int64_t step,
+                                             const std::string& layer,
+                                             const SafetensorsFile& file) {
+  if (layer.empty() || layer.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint: bad layer name '", layer, "'"));
+  }
+  TANGRAM_ASSIGN_OR_RETURN(std::string bytes, EncodeSafetensors(file));
   TANGRAM_RETURN_IF_ERROR(MakeDirectory(dir));
   const std::string step_dir = StepDirectory(dir, step);
   TANGRAM_RETURN_IF_ERROR(MakeDirectory(step_dir));
-  const std::string bytes = SerializeLayerState(state);
-  LayerFileInfo info{state.layer, LayerFileName(state.layer), static_cast<int64_t>(bytes.size()),
+  LayerFileInfo info{layer, LayerFileName(layer), static_cast<int64_t>(bytes.size()),
                      Fnv1a64(bytes)};
   TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, info.file, bytes));
   return info;
+}
+
+absl::StatusOr<LayerFileInfo> WriteLayerCheckpoint(const std::string& dir, int64_t step,
+                                                   const LayerState& state) {
+  return WriteLayerFile(dir, step, state.layer, LayerStateToSafetensors(state));
 }
 
 absl::StatusOr<LayerFileInfo> DescribeLayerFile(const std::string& dir, int64_t step,
@@ -185,71 +347,47 @@ absl::Status CommitCheckpoint(const std::string& dir, int64_t step,
   return absl::OkStatus();
 }
 
+absl::StatusOr<CheckpointFiles> LoadCheckpointFiles(const std::string& dir, int64_t step) {
+  TANGRAM_ASSIGN_OR_RETURN(VerifiedStep verified, ReadVerified(dir, step));
+  CheckpointFiles out;
+  out.step = step;
+  for (VerifiedFile& f : verified.files) {
+    SafetensorsFile file;
+    if (verified.version == kOldVersion) {
+      TANGRAM_ASSIGN_OR_RETURN(LayerState state, ParseLayerState(f.bytes, f.path));
+      TANGRAM_RETURN_IF_ERROR(CheckLayerName(f.path, state.layer, f.layer));
+      file = LayerStateToSafetensors(state);
+    } else {
+      TANGRAM_ASSIGN_OR_RETURN(file, DecodeSafetensors(f.bytes, f.path));
+      auto layer = file.metadata.find("layer");
+      if (layer != file.metadata.end()) {
+        TANGRAM_RETURN_IF_ERROR(CheckLayerName(f.path, layer->second, f.layer));
+      }
+    }
+    out.layers.emplace_back(f.layer, std::move(file));
+  }
+  return out;
+}
+
 absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step) {
-  const std::string step_dir = StepDirectory(dir, step);
-  const std::string manifest_path = step_dir + "/" + kManifest;
-  absl::StatusOr<std::string> text = ReadFile(manifest_path);
-  if (absl::IsNotFound(text.status())) {
-    return absl::NotFoundError(absl::StrCat("checkpoint step ", step, " in ", dir,
-                                            " has no manifest (", manifest_path, ")"));
-  }
-  if (!text.ok()) return text.status();
-  const nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  auto bad_manifest = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(manifest_path, ": invalid manifest (", why, ")"));
-  };
-  if (manifest.is_discarded() || !manifest.is_object()) return bad_manifest("not JSON");
-  // Types first: json::value() throws when a field holds another type than the default's.
-  if (!manifest.contains("format") || !manifest["format"].is_string() ||
-      !manifest.contains("version") || !manifest["version"].is_number_integer() ||
-      manifest["format"].get<std::string>() != kFormat ||
-      manifest["version"].get<int64_t>() != kVersion) {
-    return bad_manifest("unknown format or version");
-  }
-  if (!manifest.contains("step") || !manifest["step"].is_number_integer() ||
-      manifest["step"].get<int64_t>() != step || !manifest.contains("layers") ||
-      !manifest["layers"].is_array()) {
-    return bad_manifest("missing step or layers");
-  }
+  TANGRAM_ASSIGN_OR_RETURN(VerifiedStep verified, ReadVerified(dir, step));
   Checkpoint checkpoint;
   checkpoint.step = step;
-  for (const nlohmann::json& l : manifest["layers"]) {
-    if (!l.is_object() || !l.contains("file") || !l["file"].is_string() || !l.contains("bytes") ||
-        !l["bytes"].is_number_integer() || !l.contains("fnv1a64") || !l["fnv1a64"].is_string() ||
-        !l.contains("name") || !l["name"].is_string()) {
-      return bad_manifest("malformed layer entry");
+  for (VerifiedFile& f : verified.files) {
+    LayerState state;
+    if (verified.version == kOldVersion) {
+      TANGRAM_ASSIGN_OR_RETURN(state, ParseLayerState(f.bytes, f.path));
+    } else {
+      TANGRAM_ASSIGN_OR_RETURN(SafetensorsFile file, DecodeSafetensors(f.bytes, f.path));
+      TANGRAM_ASSIGN_OR_RETURN(state, LayerStateFromSafetensors(file, f.path));
     }
-    const std::string file = l["file"].get<std::string>();
-    if (file.find('/') != std::string::npos) return bad_manifest("layer file outside the step");
-    const std::string path = step_dir + "/" + file;
-    absl::StatusOr<std::string> bytes = ReadFile(path);
-    if (absl::IsNotFound(bytes.status())) {
-      return absl::DataLossError(absl::StrCat(path, ": listed in the manifest but missing"));
-    }
-    if (!bytes.ok()) return bytes.status();
-    const int64_t expected = l["bytes"].get<int64_t>();
-    if (static_cast<int64_t>(bytes->size()) != expected) {
-      return absl::DataLossError(absl::StrCat(path, ": truncated or resized: ", bytes->size(),
-                                              " bytes, the manifest says ", expected));
-    }
-    const std::string checksum = absl::StrFormat("%016x", Fnv1a64(*bytes));
-    if (checksum != l["fnv1a64"].get<std::string>()) {
-      return absl::DataLossError(absl::StrCat(path, ": corrupted: checksum ", checksum,
-                                              ", the manifest says ",
-                                              l["fnv1a64"].get<std::string>()));
-    }
-    TANGRAM_ASSIGN_OR_RETURN(LayerState state, ParseLayerState(*bytes, path));
-    if (state.layer != l["name"].get<std::string>()) {
-      return absl::DataLossError(absl::StrCat(path, ": holds layer ", state.layer,
-                                              ", the manifest says ",
-                                              l["name"].get<std::string>()));
-    }
+    TANGRAM_RETURN_IF_ERROR(CheckLayerName(f.path, state.layer, f.layer));
     checkpoint.layers.push_back(std::move(state));
   }
   return checkpoint;
 }
 
-absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir) {
+absl::StatusOr<int64_t> LatestStep(const std::string& dir) {
   absl::StatusOr<std::string> latest = ReadFile(dir + "/" + kLatest);
   if (latest.ok()) {
     std::string name(latest->substr(0, latest->find('\n')));
@@ -257,14 +395,24 @@ absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir) {
     if (name.rfind("step-", 0) != 0 || !absl::SimpleAtoi(name.substr(5), &step)) {
       return absl::DataLossError(absl::StrCat(dir, "/", kLatest, ": invalid content"));
     }
-    return LoadCheckpoint(dir, step);
+    return step;
   }
   if (!absl::IsNotFound(latest.status())) return latest.status();
   const Steps steps = ListSteps(dir);
   if (steps.committed.empty()) {
     return absl::NotFoundError(absl::StrCat("no committed checkpoint in ", dir));
   }
-  return LoadCheckpoint(dir, *steps.committed.rbegin());
+  return *steps.committed.rbegin();
+}
+
+absl::StatusOr<CheckpointFiles> LoadLatestFiles(const std::string& dir) {
+  TANGRAM_ASSIGN_OR_RETURN(int64_t step, LatestStep(dir));
+  return LoadCheckpointFiles(dir, step);
+}
+
+absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir) {
+  TANGRAM_ASSIGN_OR_RETURN(int64_t step, LatestStep(dir));
+  return LoadCheckpoint(dir, step);
 }
 
 }  // namespace tangram::train

@@ -3,10 +3,14 @@
 // docs/checkpoints.md).
 //
 // Layout:
-//   DIR/step-000010/layer-embedding.bin   one LayerState each (layer_state.h), any rank writes
-//   DIR/step-000010/MANIFEST.json         written last, by the coordinator: step, and each layer
-//                                          file's size and FNV-1a 64 checksum (checksum.h)
-//   DIR/LATEST                             "step-000010": the newest committed checkpoint
+//   DIR/step-000010/layer-embedding.safetensors  one layer each, any rank writes: a safetensors
+//                                                 file (safetensors.h) of the parameters with the
+//                                                 optimizer moments beside them
+//   DIR/step-000010/MANIFEST.json                written last, by the coordinator: step, and each
+//                                                 layer file's size and FNV-1a 64 (checksum.h)
+//   DIR/LATEST                                    "step-000010": the newest committed checkpoint
+// Version 1 checkpoints (layer-*.bin in LayerState's byte encoding) still load, so that a run
+// resumes from one; every checkpoint written now is version 2.
 // Every file is written to a temporary name, fsynced, renamed into place, and its directory
 // fsynced. A step directory without a manifest is an unfinished checkpoint and is never loaded.
 // CommitCheckpoint then keeps the `keep` newest committed steps and deletes older ones.
@@ -18,11 +22,13 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/model/layer_state.h"
+#include "orchestrator/model/safetensors.h"
 
 namespace tangram::train {
 
@@ -34,10 +40,23 @@ struct LayerFileInfo {
   uint64_t checksum = 0;  // FNV-1a 64 of the file's bytes
 };
 
-// Writes `state` as DIR/step-<step>/layer-<name>.bin (temp + fsync + rename + fsync directory),
-// creating the directories. kInternal naming the path on an I/O error.
+// Writes `state` as DIR/step-<step>/layer-<name>.safetensors (temp + fsync + rename + fsync
+// directory), creating the directories. kInternal naming the path on an I/O error.
 absl::StatusOr<LayerFileInfo> WriteLayerCheckpoint(const std::string& dir, int64_t step,
                                                    const LayerState& state);
+
+// The same for any tensors (the Python front end's module and optimizer state): `file` becomes
+// layer `layer`'s file. kInvalidArgument when `file` does not encode (safetensors.h).
+absl::StatusOr<LayerFileInfo> WriteLayerFile(const std::string& dir, int64_t step,
+                                             const std::string& layer, const SafetensorsFile& file);
+
+// LayerState as safetensors: each parameter under its own name, the AdamW moments as
+// "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" (PyTorch's names), and metadata
+// format "tangram-layer", layer, optimizer step, and the parameter order.
+SafetensorsFile LayerStateToSafetensors(const LayerState& state);
+// The inverse. kDataLoss naming `source` when a tensor or metadata entry is missing or not F32.
+absl::StatusOr<LayerState> LayerStateFromSafetensors(const SafetensorsFile& file,
+                                                     absl::string_view source);
 
 // Reads an already written layer file back and describes it (for a coordinator on a shared file
 // system that did not gather LayerFileInfo). kNotFound / kInternal naming the path.
@@ -61,6 +80,15 @@ struct Checkpoint {
   const LayerState* Find(const std::string& layer) const;
 };
 
+// A checkpoint's layer files as written, whatever wrote them (version 1 files are converted).
+struct CheckpointFiles {
+  int64_t step = 0;
+  std::vector<std::pair<std::string, SafetensorsFile>> layers;  // (layer, file) in manifest order
+};
+// As LoadCheckpoint / LoadLatest below, without converting to LayerState.
+absl::StatusOr<CheckpointFiles> LoadCheckpointFiles(const std::string& dir, int64_t step);
+absl::StatusOr<CheckpointFiles> LoadLatestFiles(const std::string& dir);
+
 // Loads step `step`, verifying every file's size and checksum against the manifest.
 // kNotFound when the step has no manifest; kDataLoss naming the file for a truncated, corrupted
 // or unparsable file (manifest included). Never returns partially verified data.
@@ -68,6 +96,7 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step);
 
 // Loads the step LATEST names (or, if LATEST is missing, the newest step with a manifest).
 // kNotFound when DIR holds no committed checkpoint; otherwise as LoadCheckpoint.
+absl::StatusOr<int64_t> LatestStep(const std::string& dir);
 absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir);
 
 // "DIR/step-000010": the directory of a step.

@@ -2,13 +2,16 @@
 // serial reference's parameters under data parallelism with uneven shares, uneven pipelines and
 // both; resume (same plan, other rank count); re-balancing moves layers without changing the math;
 // bad plans, bad checkpoints and bad fleets are errors on every rank, never hangs.
+#include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
+#include "orchestrator/model/checksum.h"
 #include "orchestrator/runtime/train_job.h"
 #include "runtime_test_util.h"
 
@@ -101,6 +104,44 @@ TEST(RuntimeTest, ResumeWithSamePlanMatchesUninterrupted) {
   ExpectSameParameters(SerialParameters(4), Flatten(resumed->layers));
 }
 
+// A checkpoint in the format before safetensors (manifest version 1, layer-*.bin in LayerState's
+// encoding) resumes; the run's next checkpoint is written in the new format.
+TEST(RuntimeTest, ResumesFromAVersion1Checkpoint) {
+  TempJob job(2);
+  TrainOptions options;
+  options.plan_path =
+      job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 2, 4}, {8})));
+  options.steps = 2;
+  ASSERT_TRUE(Train(job, 2, options).ok());
+  // Rewrite step 2 as Tangram wrote it before.
+  const std::string dir = job.dir() + "/ckpt", step_dir = train::StepDirectory(dir, 2);
+  auto current = train::LoadCheckpoint(dir, 2);
+  ASSERT_TRUE(current.ok()) << current.status();
+  nlohmann::json manifest = {{"format", "tangram-checkpoint"}, {"version", 1}, {"step", 2}};
+  for (const train::LayerState& state : current->layers) {
+    const std::string bytes = train::SerializeLayerState(state);
+    const std::string file = "layer-" + state.layer + ".bin";
+    std::ofstream(step_dir + "/" + file, std::ios::binary) << bytes;
+    std::remove((step_dir + "/layer-" + state.layer + ".safetensors").c_str());
+    manifest["layers"].push_back({{"name", state.layer},
+                                  {"file", file},
+                                  {"bytes", bytes.size()},
+                                  {"fnv1a64", absl::StrFormat("%016x", train::Fnv1a64(bytes))}});
+  }
+  std::ofstream(step_dir + "/MANIFEST.json") << manifest.dump();
+
+  options.steps = 4;
+  options.resume = true;
+  auto resumed = Train(job, 2, options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->first_step, 2);
+  ExpectSameParameters(SerialParameters(4), Flatten(resumed->layers));
+  std::ifstream in(train::StepDirectory(dir, 4) + "/MANIFEST.json");
+  const nlohmann::json written = nlohmann::json::parse(in);
+  EXPECT_EQ(written["version"], 2);
+  EXPECT_THAT(written["layers"][0]["file"].get<std::string>(), HasSubstr(".safetensors"));
+}
+
 TEST(RuntimeTest, ResumeOnAnotherRankCountAndPlan) {
   TempJob two(2), three(3);
   TrainOptions options;
@@ -185,7 +226,7 @@ TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
       job.Write("plan.json", partitioner::PlanToJsonString(MakeTestPlan({0, 4}, {4, 4})));
   options.steps = 1;
   ASSERT_TRUE(Train(job, 2, options).ok());
-  std::string file = train::StepDirectory(job.dir() + "/ckpt", 1) + "/layer-block.0.bin";
+  std::string file = train::StepDirectory(job.dir() + "/ckpt", 1) + "/layer-block.0.safetensors";
   {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
@@ -197,7 +238,7 @@ TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
   ASSERT_FALSE(result.ok());
   // Refused like a missing checkpoint (one exit code, 2), naming the damaged file.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.bin"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.safetensors"));
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+"""Start-up: which rank this process is, its communicator, and the job it trains.
+
+One Context per rank. Under mpirun (transport "mpi" or "nccl") there is one per process; with the
+"sim" transport every rank is a thread of one process and each thread has its own (see
+`tangram.torch.sim_world`), so the module-level functions (rank(), allreduce(), ...) act on the
+calling thread's context.
+"""
+
+import atexit
+import os
+import threading
+
+from tangram import _tangram
+from tangram.errors import TangramError
+
+_local = threading.local()
+_process_context = None
+_lock = threading.Lock()
+
+
+class Context:
+    """This rank's view of the job.
+
+    Attributes:
+        comm: the `_tangram.Communicator` (worker thread over the C++ Communicator).
+        rank, size: this rank and the number of ranks.
+        transport: "mpi", "nccl" or "sim".
+        job: the `_tangram.Job` (job file, its fleet and model), or None.
+        slowdown: this rank's EMULATION factor (the fleet file's emulate_slowdown of device
+            `rank`, or the override given to init); 1.0 means none.
+        timeout: default deadline of each communication call, in seconds.
+    """
+
+    def __init__(self, comm, job, slowdown, timeout):
+        self.comm = comm
+        self.rank = comm.rank
+        self.size = comm.size
+        self.transport = comm.transport
+        self.job = job
+        self.slowdown = float(slowdown)
+        self.timeout = float(timeout)
+        self.plan = None
+        self.failed = None  # the first communication failure (TangramError), if any
+
+    def shutdown(self):
+        if self.failed is not None and self.transport in ("mpi", "nccl"):
+            # A timed-out or aborted MPI call may still be in flight inside the MPI library (a
+            # native collective cannot be cancelled); finalising would progress it on freed
+            # buffers or wait for a dead peer. The job has failed: leave without MPI_Finalize.
+            import sys
+            print(f"tangram: rank {self.rank}: communication failed ({self.failed}); exiting "
+                  f"with status 1 without MPI_Finalize", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(1)
+        self.comm.shutdown()
+
+
+def _default_transport(job):
+    if job is not None and job.transport in ("mpi", "nccl"):
+        return job.transport
+    return "mpi"
+
+
+def _slowdown_for(job, rank, override):
+    if override is not None:
+        return float(override)
+    env = os.environ.get("TANGRAM_EMULATE_SLOWDOWN")
+    if env:
+        return float(env.split(",")[rank]) if "," in env else float(env)
+    if job is not None:
+        slowdowns = job.slowdowns
+        if rank < len(slowdowns):
+            return float(slowdowns[rank])
+    return 1.0
+
+
+def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None, rank=None,
+         cuda_device=-1):
+    """Starts this rank and returns its Context.
+
+    Args:
+        job: path of a job file (configs/jobs/*.yaml) or a loaded `_tangram.Job`; None for
+            collectives only (no planning, no emulation).
+        transport: "mpi" (one process per rank under mpirun), "nccl" (CUDA tensors; needs a build
+            with NCCL), or "sim" (ranks as threads, with sim_world and rank). None: the job's
+            transport when it is mpi or nccl, else "mpi".
+        timeout: deadline of each communication call in seconds; past it the call raises
+            TangramError with code DEADLINE_EXCEEDED.
+        slowdown: EMULATION factor for this rank, overriding the fleet file's emulate_slowdown
+            (also settable with TANGRAM_EMULATE_SLOWDOWN="1,1,3,6").
+        sim_world, rank: for transport "sim", the world (`sim_world(n)`) and this thread's rank.
+        cuda_device: for "nccl", the CUDA device (-1: the local rank on its host).
+
+    Raises:
+        TangramError: the job file is invalid (INVALID_ARGUMENT, naming file, line and field),
+            the transport is not built (UNIMPLEMENTED) or cannot start (FAILED_PRECONDITION).
+    """
+    global _process_context
+    if isinstance(job, (str, os.PathLike)):
+        job = _tangram.load_job(os.fspath(job))
+    if transport is None:
+        transport = "sim" if sim_world is not None else _default_transport(job)
+    if transport == "sim":
+        if sim_world is None or rank is None:
+            raise TangramError("INVALID_ARGUMENT",
+                               "init(transport='sim') needs sim_world=... and rank=...")
+        comm = sim_world.communicator(rank, timeout)
+    elif transport in ("mpi", "nccl"):
+        with _lock:
+            if _process_context is not None:
+                return _process_context
+            comm = _tangram.Communicator.create(transport, timeout, cuda_device)
+    else:
+        raise TangramError("INVALID_ARGUMENT",
+                           f"init: unknown transport '{transport}' (known: mpi, nccl, sim)")
+    ctx = Context(comm, job, _slowdown_for(job, comm.rank, slowdown), timeout)
+    if transport == "sim":
+        _local.context = ctx
+    else:
+        _process_context = ctx
+        atexit.register(shutdown)
+    return ctx
+
+
+def sim_world(ranks, timeout=30.0):
+    """A world of `ranks` ranks as threads of this process (for tests): start one thread per rank
+    and call init(transport="sim", sim_world=world, rank=r) in each."""
+    return _tangram.SimWorld(ranks, timeout)
+
+
+def current():
+    """The calling rank's Context; raises TangramError(FAILED_PRECONDITION) before init()."""
+    ctx = getattr(_local, "context", None) or _process_context
+    if ctx is None:
+        raise TangramError("FAILED_PRECONDITION", "tangram.torch.init() was not called")
+    return ctx
+
+
+def shutdown():
+    """Finishes queued calls and releases the communicator (also run at exit)."""
+    global _process_context
+    ctx = getattr(_local, "context", None)
+    if ctx is not None:
+        _local.context = None
+        ctx.shutdown()
+        return
+    with _lock:
+        ctx, _process_context = _process_context, None
+    if ctx is not None:
+        ctx.shutdown()
+
+
+def rank():
+    return current().rank
+
+
+def size():
+    return current().size

@@ -1,0 +1,351 @@
+"""Data parallelism with uneven per-rank batch shares (the plan's), Horovod/DDP-shaped.
+
+Every rank holds the whole model and trains on its share n_r of each global batch of B samples;
+its loss is the mean over its own samples. The gradients are reduced so that the update equals
+the full-batch one: each rank weights its gradient by n_r / B and the weighted gradients are
+summed. The reduction runs in buckets (about bucket_cap_mb each, in reverse parameter order) that
+start as soon as autograd has produced all of a bucket's gradients, so communication overlaps the
+rest of the backward pass; buckets start in the same order on every rank (a bucket waits for the
+ones before it), because Tangram's collectives are matched by order.
+
+Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
+clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures
+(on the tail of the last gradient bucket, no collective of their own), and when shares
+proportional to them would make the step `rebalance_threshold` faster for `rebalance_patience`
+steps in a row, rank 0 re-plans with the C++ partitioner on the newly measured fleet and every
+rank takes the new shares from the next step on. Layer moves (pipelines) are not done here.
+"""
+
+import json
+import zlib
+
+import torch
+
+from tangram import _tangram
+from tangram.errors import TangramError
+from tangram.torch import collectives
+from tangram.torch.context import current
+from tangram.torch.clock import for_module
+from tangram.torch.emulation import Stretch
+
+
+class DataParallel(torch.nn.Module):
+    """Wraps `module` for uneven data parallelism.
+
+    Args:
+        module: the model; every rank must build the same one (checked: parameter count, shapes).
+        plan: a tangram.torch Plan (shares from it); or
+        shares: samples per rank of each global batch (list of size() ints), instead of a plan.
+        bucket_cap_mb: gradient bucket size.
+        broadcast: start from rank 0's parameters and buffers.
+        rebalance: re-plan when measured throughput drifts (needs a plan from a job).
+        emulate: apply this rank's EMULATION slowdown (the fleet file's emulate_slowdown).
+
+    Use: out = dp(x); loss = mean loss over this rank's samples; loss.backward();
+    dp.synchronize() (or a DistributedOptimizer's step()); optimizer.step().
+    """
+
+    def __init__(self, module, plan=None, shares=None, bucket_cap_mb=2.0, broadcast=True,
+                 rebalance=True, rebalance_threshold=0.10, rebalance_patience=2, ema_alpha=0.5,
+                 emulate=True, log=None):
+        super().__init__()
+        ctx = current()
+        self.module = module
+        self._ctx = ctx
+        self.plan = plan
+        if plan is not None:
+            if plan.pp != 1:
+                raise TangramError(
+                    "FAILED_PRECONDITION",
+                    f"the plan has pp {plan.pp}: DataParallel runs pp 1 plans only (pin "
+                    f"`layout: {{pp: 1}}` in the job, or use a pipeline front end)")
+            shares = plan.shares
+        if shares is None:
+            shares = [1] * ctx.size
+        shares = [int(s) for s in shares]
+        if len(shares) != ctx.size or min(shares) < 0 or sum(shares) <= 0:
+            raise TangramError("INVALID_ARGUMENT",
+                               f"shares {shares} must give each of {ctx.size} ranks >= 0 samples, "
+                               f"> 0 in all")
+        self.shares = shares
+        self.steps = 0
+        self.replans = 0
+        self.replan_log = []
+        self._log = log
+        self._params = [p for p in module.parameters() if p.requires_grad]
+        self._check_same_model()
+        if broadcast:
+            collectives.broadcast_parameters(module, root=0)
+        self._make_buckets(bucket_cap_mb)
+        self._hooks = []
+        for i, p in enumerate(self._params):
+            acc = p.expand_as(p).grad_fn.next_functions[0][0]
+            acc.register_hook(self._make_hook(i))
+            self._hooks.append(acc)  # the node must outlive the hook
+        self._sync = True
+        self._stretch = Stretch(module, lambda: ctx.slowdown) if emulate else None
+        self._rebalance = rebalance and plan is not None and ctx.job is not None
+        self._threshold = rebalance_threshold
+        self._patience = rebalance_patience
+        self._alpha = ema_alpha
+        self._clock = for_module(module)
+        self._ema = None  # seconds per sample of this rank (moving average)
+        self._streak = 0
+        self.last_times = None  # every rank's moving average after the last step
+        self._reset_step()
+
+    # -- shares ---------------------------------------------------------------------------------
+
+    @property
+    def global_batch(self):
+        return sum(self.shares)
+
+    @property
+    def local_share(self):
+        return self.shares[self._ctx.rank]
+
+    @property
+    def offset(self):
+        """Where this rank's share starts inside each global batch."""
+        return sum(self.shares[:self._ctx.rank])
+
+    # -- the step -------------------------------------------------------------------------------
+
+    def forward(self, *args, **kwargs):
+        if self._step_start is None:
+            self._step_start = self._clock.now()
+        return self.module(*args, **kwargs)
+
+    class _NoSync:
+        def __init__(self, dp):
+            self._dp = dp
+
+        def __enter__(self):
+            self._dp._sync = False
+
+        def __exit__(self, *exc):
+            self._dp._sync = True
+
+    def no_sync(self):
+        """Backward passes inside accumulate gradients without reducing them (micro-batches);
+        the backward pass after the block reduces the sum."""
+        return DataParallel._NoSync(self)
+
+    def _make_buckets(self, cap_mb):
+        cap = int(cap_mb * 1024 * 1024)
+        self._buckets, current_bucket, size = [], [], 0
+        for i in reversed(range(len(self._params))):
+            p = self._params[i]
+            if current_bucket and (p.dtype != self._params[current_bucket[-1]].dtype or
+                                   p.device != self._params[current_bucket[-1]].device):
+                self._buckets.append(current_bucket)  # a bucket holds one dtype on one device
+                current_bucket, size = [], 0
+            current_bucket.append(i)
+            size += p.numel() * p.element_size()
+            if size >= cap:
+                self._buckets.append(current_bucket)
+                current_bucket, size = [], 0
+        if current_bucket:
+            self._buckets.append(current_bucket)
+        self._bucket_of = {}
+        for b, members in enumerate(self._buckets):
+            for i in members:
+                self._bucket_of[i] = b
+
+    def _reset_step(self):
+        self._pending = [len(b) for b in self._buckets]
+        self._launched = 0  # buckets [0, _launched) have started
+        self._handles = []
+        self._step_start = None
+        self._last_grad = None
+
+    def _make_hook(self, i):
+        def hook(*unused):
+            self._last_grad = self._clock.now()
+            if not self._sync:
+                return
+            b = self._bucket_of[i]
+            self._pending[b] -= 1
+            self._launch_ready()
+        return hook
+
+    def _launch_ready(self, force=False):
+        while self._launched < len(self._buckets) and (force or
+                                                       self._pending[self._launched] <= 0):
+            self._launch(self._launched)
+            self._launched += 1
+
+    def _launch(self, b):
+        members = self._buckets[b]
+        parts = []
+        for i in members:
+            p = self._params[i]
+            g = p.grad
+            parts.append(g.reshape(-1) if g is not None else torch.zeros(p.numel(), dtype=p.dtype,
+                                                                         device=p.device))
+        flat = torch.cat(parts)
+        flat.mul_(self.local_share / self.global_batch)
+        if self._rebalance and b == len(self._buckets) - 1:
+            # Re-balancing's figures ride on the last bucket (no collective of their own): rank r
+            # adds its moving-average seconds per sample at position r of a zero tail.
+            self._update_ema()
+            tail = torch.zeros(self._ctx.size, dtype=flat.dtype, device=flat.device)
+            tail[self._ctx.rank] = self._ema if self._ema is not None else 0.0
+            flat = torch.cat([flat, tail])
+        self._handles.append((b, flat, collectives.allreduce(flat, "sum", async_op=True)))
+
+    def _update_ema(self):
+        """Folds this step's compute per sample (first forward to now) into the moving average."""
+        if self._step_start is None or self.local_share <= 0:
+            return
+        end = self._last_grad if self._last_grad is not None else self._clock.now()
+        t = self._clock.seconds(self._step_start, end, self._ctx.slowdown) / self.local_share
+        if t > 0:
+            self._ema = t if self._ema is None else self._alpha * t + (1 - self._alpha) * self._ema
+
+    def synchronize(self):
+        """Waits for the gradient reductions of this step and leaves the full-batch gradient in
+        every parameter's .grad; then re-balances if throughput drifted. Call once per step,
+        after backward (a rank with share 0 calls it without a backward pass)."""
+        self._launch_ready(force=True)
+        times = None
+        for b, flat, handle in self._handles:
+            handle.wait()
+            offset = 0
+            for i in self._buckets[b]:
+                p = self._params[i]
+                n = p.numel()
+                view = flat[offset:offset + n].view_as(p)
+                if p.grad is None:
+                    p.grad = view.clone()
+                else:
+                    p.grad.copy_(view)
+                offset += n
+            if offset < flat.numel():
+                times = flat[offset:].double().tolist()
+        self._reset_step()
+        self.steps += 1
+        if times is not None:
+            self._after_step(times)
+
+    # -- re-balancing ---------------------------------------------------------------------------
+
+    def _after_step(self, times):
+        self.last_times = times
+        if min(times) <= 0:
+            return  # a rank has no figure yet
+        current_s = max(n * t for n, t in zip(self.shares, times))
+        balanced_s = self.global_batch / sum(1.0 / t for t in times)
+        gain = 1.0 - balanced_s / current_s if current_s > 0 else 0.0
+        self._streak = self._streak + 1 if gain > self._threshold else 0
+        if self._streak >= self._patience:
+            self._streak = 0
+            self._replan(times, current_s, balanced_s)
+
+    def _replan(self, times, current_s, balanced_s):
+        from tangram.torch import planning  # here: planning imports this module's peers
+
+        ctx = self._ctx
+        reports = [dict(r) for r in self.plan.reports]
+        flops = ctx.job.flops_per_sample
+        for r, t in zip(reports, times):
+            r["seconds_per_sample"] = t
+            r["measured_tflops"] = flops / t / 1e12
+        old = list(self.shares)
+        plan = planning.plan_from_reports(reports, self.plan.strategy)
+        if plan.pp != 1:
+            return  # keep the shares: this front end does not move layers
+        self.plan = plan
+        self.shares = list(plan.shares)
+        self.replans += 1
+        line = (f"step {self.steps}: re-plan (measured s/sample per rank "
+                f"{[round(t, 5) for t in times]}; predicted step {current_s:.3f} s -> "
+                f"{balanced_s:.3f} s): shares {old} -> {self.shares}")
+        self.replan_log.append(line)
+        if self._log is not None and ctx.rank == 0:
+            self._log(line)
+
+    def _check_same_model(self):
+        ctx = self._ctx
+        shapes = ";".join(f"{tuple(p.shape)}:{p.dtype}" for p in self._params)
+        mine = [len(self._params), sum(p.numel() for p in self._params),
+                zlib.crc32(shapes.encode())]
+        everyone = torch.zeros(3 * ctx.size, dtype=torch.int64)
+        collectives.allgather(everyone, torch.tensor(mine, dtype=torch.int64))
+        rows = everyone.view(ctx.size, 3).tolist()
+        for r, row in enumerate(rows):
+            if row != rows[0]:
+                raise TangramError(
+                    "FAILED_PRECONDITION",
+                    f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
+                    f"{row[1]} values vs {rows[0][0]}, {rows[0][1]}; shape digest "
+                    f"{row[2]:#x} vs {rows[0][2]:#x}): every rank must build the same model")
+
+
+class DistributedOptimizer:
+    """An optimizer whose step() first completes the gradient reduction (Horovod's shape)."""
+
+    def __init__(self, optimizer, dp):
+        self.optimizer = optimizer
+        self.dp = dp
+
+    def zero_grad(self, set_to_none=False):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        self.dp.synchronize()
+        return self.optimizer.step(closure)
+
+    def state_dict(self):
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state)
+
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+
+class ShareSampler:
+    """This rank's share of every global batch.
+
+    Global batch `step` is B = dp.global_batch sample indices, the same on every rank (a seeded
+    permutation of range(num_samples) per epoch, or consecutive indices with shuffle=False, or
+    the sample ids step*B .. step*B+B-1 when num_samples is None — an endless stream like the
+    shipped corpus). Rank r takes its slice [offset_r, offset_r + n_r), with the shares dp holds at
+    that step (they change after a re-plan).
+    """
+
+    def __init__(self, dp, num_samples=None, seed=0, shuffle=True):
+        self.dp = dp
+        self.num_samples = num_samples
+        self.seed = seed
+        self.shuffle = shuffle
+        self._perms = {}
+        self._position = 0  # samples consumed by earlier global batches
+
+    def global_indices(self, first, count):
+        pos = torch.arange(first, first + count, dtype=torch.int64)
+        if self.num_samples is None:
+            return pos
+        n = self.num_samples
+        if not self.shuffle:
+            return pos % n
+        out = torch.empty(count, dtype=torch.int64)
+        epochs = pos // n
+        for e in torch.unique(epochs).tolist():
+            perm = self._perms.get(e)
+            if perm is None:
+                g = torch.Generator().manual_seed(self.seed * 1000003 + e)
+                perm = torch.randperm(n, generator=g)
+                self._perms = {e: perm}
+            mask = epochs == e
+            out[mask] = perm[pos[mask] % n]
+        return out
+
+    def next_indices(self):
+        """This rank's indices of the next global batch (advances the stream)."""
+        first = self._position + self.dp.offset
+        self._position += self.dp.global_batch
+        return self.global_indices(first, self.dp.local_share)

@@ -1,0 +1,124 @@
+"""Uneven pipelines (pp 2, pp 3, pp 2 x dp 2) with partial micro-batches reach the parameters of a
+single-process full-batch run; a re-plan mid-run moves blocks (module + Adam state) between
+ranks and the run still matches.
+
+    mpirun -np 2 /usr/bin/python3 tests/python/pipeline_equivalence.py pp2 bad_input
+    mpirun -np 3 ... pp3 replan | mpirun -np 4 ... pp2dp2
+    /usr/bin/python3 tests/python/pipeline_equivalence.py --sim pp2 pp3 pp2dp2 replan bad_input
+(several cases per run: one interpreter start-up, which dominates the time, for all of them;
+--sim runs each case's ranks as threads of this process on the simulated transport)
+"""
+
+import sys
+from types import SimpleNamespace
+
+from pipeline_common import (ATOL_ADAM, ATOL_SGD, batch, build_model, communicator, compare,
+                             loss_fn, make_optimizer, reference, require_torch_package)
+
+require_torch_package()
+from tangram.torch.pipeline import Pipeline, PipelinePlan  # noqa: E402
+
+# name: (ranks, plan, optimizer, steps)
+CASES = {
+    # Blocks 0-4 | 5-6; one replica, micro-batches 4 + 4 + 2.
+    "pp2": (2, PipelinePlan([0, 5, 7], [[0], [1]], [10], 4), "sgd", 3),
+    # Uneven stages 0-1 | 2-5 | 6; micro-batches 3 + 3 + 3 + 1. Given as a Tangram plan's JSON
+    # (the fields `tangram plan` writes that a pipeline reads).
+    "pp3": (3, {"tp": 1,
+                "stages": [{"index": s, "layers": b, "cells": [{"replica": 0, "devices": [s]}]}
+                           for s, b in enumerate([[0, 2], [2, 6], [6, 7]])],
+                "replicas": [{"index": 0, "samples": 10, "micro_batch_size": 3}]}, "sgd", 3),
+    # pp 2 x dp 2: replica 0 (ranks 0, 2) trains 7 samples (3 + 3 + 1), replica 1 (ranks 1, 3)
+    # trains 3 (2 + 1). Given in the shape of a tangram.torch.Plan (calibrate_and_plan's result):
+    # stages [(begin, end, [ranks of each replica's cell])], replicas [(samples, mbs, count)].
+    "pp2dp2": (4, SimpleNamespace(tp=1, stages=[(0, 3, [[0], [1]]), (3, 7, [[2], [3]])],
+                                  replicas=[(7, 3, 3), (3, 2, 2)]), "sgd", 3),
+}
+
+
+def run_case(name):
+    ranks, plan, kind, steps = CASES[name]
+    comm = communicator()
+    assert comm.size == ranks, f"{name} needs {ranks} ranks, got {comm.size}"
+    model = build_model()
+    pipe = Pipeline(model, plan, comm, loss_fn)
+    opt = make_optimizer(kind, model.parameters())
+    losses = []
+    for step in range(steps):
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        losses.append(pipe.train_step(x, y))
+        opt.step()
+    ref_model, ref_losses = reference(steps, kind)
+    for a, b in zip(losses, ref_losses):
+        assert abs(a - b) < 1e-5, f"loss {a} vs reference {b}"
+    compare(pipe, ref_model, ATOL_SGD if kind == "sgd" else ATOL_ADAM, name)
+
+
+def run_replan():
+    """3 ranks, Adam. Steps 0-1 on stages 0-2 | 3-6 (pp 2, rank 2 idle), then a re-plan to
+    pp 3 (0-1 | 2-4 | 5-6): blocks 2, 5, 6 move with their Adam moments; steps 2-3; then a
+    re-plan to pp 1 x dp 3 with uneven shares (every block moves to ranks that lack it); step 4."""
+    comm = communicator()
+    model = build_model()
+    pipe = Pipeline(model, PipelinePlan([0, 3, 7], [[0], [1]], [10], 4), comm, loss_fn)
+    opt = make_optimizer("adam", model.parameters())
+    plans = {2: PipelinePlan([0, 2, 5, 7], [[0], [1], [2]], [10], 3),
+             4: PipelinePlan([0, 7], [[0, 1, 2]], [5, 3, 2], 2)}
+    for step in range(5):
+        if step in plans:
+            pipe.replan(plans[step], opt)
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        pipe.train_step(x, y)
+        opt.step()
+    compare(pipe, reference(5, "adam")[0], ATOL_ADAM, "replan")
+
+
+def run(case):
+    if case == "replan":
+        run_replan()
+    elif case == "bad_input":
+        import pipeline_bad_input
+        pipeline_bad_input.main()
+    else:
+        run_case(case)
+    print(f"PASS {case}", flush=True)
+
+
+def run_sim(case):
+    """The case's ranks as threads on the simulated transport; exits 1 if any rank failed."""
+    import threading
+
+    import tangram.torch as tt
+    from pipeline_common import use_thread_communicator
+
+    ranks = CASES[case][0] if case in CASES else {"replan": 3, "bad_input": 2}[case]
+    world = tt.sim_world(ranks, timeout=30)
+    failures = []
+
+    def rank_main(r):
+        try:
+            use_thread_communicator(tt.init(transport="sim", sim_world=world, rank=r,
+                                            timeout=30).comm)
+            run(case)
+        except BaseException as e:  # noqa: B902 (SystemExit from compare() included)
+            failures.append(f"rank {r}: {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(ranks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        print(f"FAIL {case} (sim): {failures}", flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--sim":
+        for case in sys.argv[2:]:
+            run_sim(case)
+    else:
+        for case in sys.argv[1:]:
+            run(case)
