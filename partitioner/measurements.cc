@@ -67,7 +67,7 @@ const MeasuredLink* Measurements::Find(LinkClass c) const {
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
   Measurements out;
   TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
-  TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how"));
+  TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how", kMaxPathLength));  // a sentence or two
   TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
   TANGRAM_ASSIGN_OR_RETURN(out.ranks, m.Int("ranks", 1, 1 << 20));
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, m.Sequence("hosts"));

@@ -358,6 +358,11 @@ absl::Status YamlMap::CheckString(absl::string_view key, const YAML::Node& node,
                        absl::StrCat("string of ", node.Scalar().size(), " characters; at most ",
                                     max_length, " allowed"));
   }
+  // A NUL (YAML's "\0" escape) would cut the string short wherever it reaches a C API: a path
+  // "a\0b" would open "a". No name or path in a config has one.
+  if (node.Scalar().find('\0') != std::string::npos) {
+    return ConfigError(file_, node, FieldPath(key), "expected a string without NUL characters");
+  }
   return absl::OkStatus();
 }
 

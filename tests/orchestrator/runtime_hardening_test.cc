@@ -87,7 +87,7 @@ TEST(RuntimeHardeningTest, RefusedCheckpointsShareOneCode) {
   options.resume = true;
   // Damaged: a layer file's bytes changed.
   const std::string step_dir = train::StepDirectory(job.dir() + "/ckpt", 1);
-  std::ofstream(step_dir + "/layer-head.bin", std::ios::app) << "x";
+  std::ofstream(step_dir + "/layer-head.safetensors", std::ios::app) << "x";
   auto damaged = Train(job, 2, options);
   EXPECT_EQ(damaged.status().code(), absl::StatusCode::kFailedPrecondition) << damaged.status();
   EXPECT_THAT(std::string(damaged.status().message()), HasSubstr("checkpoint refused"));

@@ -232,6 +232,11 @@ class DataParallel(torch.nn.Module):
 
     def _after_step(self, times):
         self.last_times = times
+        # A rank with share 0 computes nothing and so measures nothing: keep the figure it was
+        # planned on (its calibration, or the last re-plan's), so that it can be taken back in.
+        reports = self.plan.reports or []
+        times = [t if t > 0 or i >= len(reports) else float(reports[i].get("seconds_per_sample", 0))
+                 for i, t in enumerate(times)]
         if min(times) <= 0:
             return  # a rank has no figure yet
         current_s = max(n * t for n, t in zip(self.shares, times))
