@@ -83,6 +83,8 @@ TEST_P(MpiJobTest, HasWhatTheMpiOperatorNeeds) {
   for (const auto& part : lc["command"]) script += part.as<std::string>() + " ";
   for (const auto& part : lc["args"]) script += part.as<std::string>() + " ";
   EXPECT_THAT(script, HasSubstr("mpirun --hostfile /tmp/hostfile --map-by slot"));
+  // A host the launcher can no longer reach ends the job within seconds (docs/cluster.md).
+  EXPECT_THAT(script, HasSubstr("--mca oob_tcp_keepalive_time 1"));
   EXPECT_THAT(script, HasSubstr("tangram hostfile --job"));
   EXPECT_THAT(script, HasSubstr(absl::StrCat("-np ", workers * slots, " ")));
   EXPECT_THAT(script, HasSubstr("tangram train --job \"$job\" --transport mpi --auto-resume"));
@@ -170,6 +172,7 @@ TEST(RecipesTest, SlurmScriptsPlaceByFleetAndResumeAfterRequeue) {
     EXPECT_THAT(*script, HasSubstr("tangram hostfile --job \"$job\" --nodes \"$nodes\""));
   }
   EXPECT_THAT(mpirun, HasSubstr("mpirun --hostfile \"$hostfile\" --map-by slot"));
+  EXPECT_THAT(mpirun, HasSubstr("--mca oob_tcp_keepalive_time 1"));
   EXPECT_THAT(srun, HasSubstr("srun --mpi=pmix --distribution=arbitrary"));
   EXPECT_THAT(srun, HasSubstr("--format slurm --out \"$SLURM_HOSTFILE\""));
 }
