@@ -7,7 +7,7 @@
 set -u
 # Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
 # tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"  # the last setting wins
 tangram=${1:?tangram binary}
 mpirun=${2:-mpirun}
 dir=$(mktemp -d /tmp/tangram_launcher.XXXXXX)

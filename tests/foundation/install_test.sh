@@ -37,9 +37,15 @@ for header in $(cd "$include" && find . -name '*.h'); do
   done
 done
 
+# A sanitized build's libraries need the sanitizer runtimes at link time; a consumer of such a
+# build (ours under the asan preset) links them itself, as any user of sanitized libraries must.
+link_flags=""
+if grep -q "^TANGRAM_SANITIZE:BOOL=ON" "$build/CMakeCache.txt" 2>/dev/null; then
+  link_flags="-fsanitize=address,undefined"
+fi
 cmake -S "$source/tests/foundation/install_consumer" -B "$prefix/consumer" \
   -DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS="$link_flags" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 cmake --build "$prefix/consumer" -j2 >/dev/null
 if grep -q -- "-Werror\|-Wall\|-Wextra" "$prefix/consumer/compile_commands.json"; then
   fail "the consumer's compile line carries Tangram's warning options"
