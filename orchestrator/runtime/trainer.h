@@ -61,6 +61,10 @@ struct TrainOptions {
   // (0.5 = 50 %) for `slow_step_patience` consecutive steps.
   double slow_step_margin = 0.5;
   int slow_step_patience = 3;
+  // Each such warning also re-probes the links (with link_probe, on more than one rank) and
+  // re-plans on them, at most this many times per run: a host that is only busy is not probed
+  // forever.
+  int max_reprobes = 3;
   std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
 };
 
@@ -84,8 +88,10 @@ struct TrainResult {
   double final_simulated_step_time_s = 0;  // the simulator's figure for the final plan
   double final_ideal_step_time_s = 0;      // the last step's FLOPs ÷ the summed throughput
   int replans = 0;
-  std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
-  std::vector<std::string> warnings;    // rank 0: e.g. steps slower than predicted
+  std::vector<std::string> replan_log;   // reason and layer moves of each re-plan
+  int reprobes = 0;                      // link re-probes after slow steps (every rank counts)
+  std::vector<std::string> reprobe_log;  // rank 0: what each re-probe measured and decided
+  std::vector<std::string> warnings;     // rank 0: e.g. steps slower than predicted
   int64_t layers_moved = 0;  // moves made; with tp > 1, one per shard (tp per layer and cell)
   std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
   // Rank 0 with collect_layers and tp > 1: the largest difference between a tensor that every
