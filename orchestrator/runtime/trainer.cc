@@ -42,6 +42,26 @@ enum Metric { kLossSum, kSamples, kCompute, kComm, kEmulated, kFlops, kStepSecon
 // re-probe; any other non-empty answer is a plan in JSON (which starts with '{').
 constexpr char kReprobeRequest[] = "reprobe";
 
+// The largest change of a link class's figures from `before` to `after`, as a factor minus one
+// (either way: 2x and 0.5x are both 1); infinity for a class that `before` lacks.
+double LinkChange(const std::vector<partitioner::MeasuredLink>& before,
+                  const std::vector<partitioner::MeasuredLink>& after) {
+  auto factor = [](double a, double b) {
+    if (a <= 0 || b <= 0) return a == b ? 0.0 : HUGE_VAL;
+    return std::max(a / b, b / a) - 1;
+  };
+  double change = 0;
+  for (const auto& l : after) {
+    auto old = std::find_if(before.begin(), before.end(), [&](const partitioner::MeasuredLink& o) {
+      return o.link_class == l.link_class;
+    });
+    if (old == before.end()) return HUGE_VAL;
+    change = std::max({change, factor(l.bandwidth_gbs, old->bandwidth_gbs),
+                       factor(l.latency_us, old->latency_us)});
+  }
+  return change;
+}
+
 // Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or 'E' + message.
 absl::StatusOr<std::string> ShareFromRoot(Communicator& world,
                                           const absl::StatusOr<std::string>& mine) {
@@ -572,6 +592,12 @@ class Run {
     if (!probed.timed || probed.links.empty()) {
       // Nothing new to plan on; drifting throughput is re-balancing's to handle.
       outcome = "re-plan: none (nothing measured)";
+    } else if (const double change = LinkChange(before, probed.links);
+               change <= options_.reprobe_link_change) {
+      outcome = absl::StrFormat(
+          "re-plan: none (every link within %.0f%% of the figures planned on: the slowness is not "
+          "the network's)",
+          100 * options_.reprobe_link_change);
     } else if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform") {
       outcome = "re-plan: none (the plan is fixed: --plan, --no-rebalance or uniform)";
       result_.links = probed.links;

@@ -65,6 +65,11 @@ struct TrainOptions {
   // re-plans on them, at most this many times per run: a host that is only busy is not probed
   // forever.
   int max_reprobes = 3;
+  // ... and re-plans only when a link class's bandwidth or latency moved by more than this
+  // fraction (either way: 0.5 = beyond 1.5x or below 1/1.5 of the figure planned on), or a class
+  // was measured for the first time: on unchanged links the slowness is not the network's, and
+  // drifting compute throughput is re-balancing's to handle.
+  double reprobe_link_change = 0.5;
   std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
 };
 

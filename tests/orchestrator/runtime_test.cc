@@ -221,6 +221,8 @@ TEST(RuntimeTest, SlowStepsReprobeLinksOnEveryRankAndKeepTheMath) {
   options.slow_step_margin = -1;
   options.slow_step_patience = 2;
   options.max_reprobes = 3;
+  // The sim's links do not change: re-plan on every re-probe all the same.
+  options.reprobe_link_change = -1;
   auto results = TrainOnTimedLinks(job, 3, options);
   for (int r = 0; r < 3; ++r) {
     ASSERT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].status();
@@ -235,6 +237,25 @@ TEST(RuntimeTest, SlowStepsReprobeLinksOnEveryRankAndKeepTheMath) {
   EXPECT_THAT(root.reprobe_log, ::testing::Each(HasSubstr("re-plan on them")));
   EXPECT_THAT(root.replan_log, ::testing::Contains(HasSubstr("links re-probed")));
   ExpectSameParameters(SerialParameters(8), Flatten(root.layers));
+}
+
+// Links that measure as they did when the plan was made: re-probed, but no re-plan on them.
+TEST(RuntimeTest, ReprobeOnUnchangedLinksKeepsThePlan) {
+  TempJob job(2);
+  TrainOptions options;
+  options.steps = 4;
+  options.slow_step_margin = -1;
+  options.slow_step_patience = 2;
+  options.rebalance = false;
+  auto results = TrainOnTimedLinks(job, 2, options);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].status();
+    EXPECT_EQ(results[r]->reprobes, 1) << "rank " << r;
+    EXPECT_EQ(results[r]->replans, 0) << "rank " << r;
+  }
+  ASSERT_EQ(results[0]->reprobe_log.size(), 1u);
+  EXPECT_THAT(results[0]->reprobe_log[0], HasSubstr("re-plan: none (every link within 50%"));
+  ExpectSameParameters(SerialParameters(4), Flatten(results[0]->layers));
 }
 
 // --no-link-probe: the slow streak is reported (once) but nothing is probed.
