@@ -600,8 +600,6 @@ class Run {
           100 * options_.reprobe_link_change);
     } else if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform") {
       outcome = "re-plan: none (the plan is fixed: --plan, --no-rebalance or uniform)";
-      result_.links = probed.links;
-      result_.nic = probed.nic;
     } else {
       result_.links = probed.links;
       result_.nic = probed.nic;
@@ -615,10 +613,9 @@ class Run {
         outcome = absl::StrFormat(
             "re-plan on them: predicted step %.4f s on the current plan, %.4f s on the new",
             current, candidate->predicted.step_time_s);
-        pending_reason_ = absl::StrFormat(
-            "links re-probed after %d slow steps; predicted step "
-            "%.4f s -> %.4f s",
-            options_.slow_step_patience, current, candidate->predicted.step_time_s);
+        pending_reason_ =
+            absl::StrFormat("links re-probed after %d slow steps; predicted step %.4f s -> %.4f s",
+                            options_.slow_step_patience, current, candidate->predicted.step_time_s);
         decision = partitioner::PlanToJsonString(*candidate, -1);
       }
     }

@@ -80,7 +80,8 @@ struct TrainResult {
   std::vector<double> losses;      // mean loss of each step run
   std::vector<double> step_times;  // seconds, as rank 0 measured them
   std::vector<NodeReport> reports;  // calibration of every rank
-  // The network as measured at the start (empty when not probed or not timed).
+  // The network as measured at the start, or at the last re-probe that was planned on (empty when
+  // not probed or not timed).
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   double link_probe_seconds = 0;
