@@ -168,6 +168,8 @@ class TrainCommand : public Command {
                  {"links", LinksJson(result)},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
+                 {"reprobes", result.reprobes},
+                 {"reprobe_log", result.reprobe_log},
                  {"warnings", result.warnings},
                  {"strategy", result.plan.strategy}});
     }

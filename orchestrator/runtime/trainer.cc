@@ -38,6 +38,30 @@ using partitioner::Plan;
 // Per-rank figures gathered after every step, in this order.
 enum Metric { kLossSum, kSamples, kCompute, kComm, kEmulated, kFlops, kStepSeconds, kMetricCount };
 
+// Rank 0's answer in the per-step decision (MaybeRebalance) when slow steps ask for a link
+// re-probe; any other non-empty answer is a plan in JSON (which starts with '{').
+constexpr char kReprobeRequest[] = "reprobe";
+
+// The largest change of a link class's figures from `before` to `after`, as a factor minus one
+// (either way: 2x and 0.5x are both 1); infinity for a class that `before` lacks.
+double LinkChange(const std::vector<partitioner::MeasuredLink>& before,
+                  const std::vector<partitioner::MeasuredLink>& after) {
+  auto factor = [](double a, double b) {
+    if (a <= 0 || b <= 0) return a == b ? 0.0 : HUGE_VAL;
+    return std::max(a / b, b / a) - 1;
+  };
+  double change = 0;
+  for (const auto& l : after) {
+    auto old = std::find_if(before.begin(), before.end(), [&](const partitioner::MeasuredLink& o) {
+      return o.link_class == l.link_class;
+    });
+    if (old == before.end()) return HUGE_VAL;
+    change = std::max({change, factor(l.bandwidth_gbs, old->bandwidth_gbs),
+                       factor(l.latency_us, old->latency_us)});
+  }
+  return change;
+}
+
 // Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or 'E' + message.
 absl::StatusOr<std::string> ShareFromRoot(Communicator& world,
                                           const absl::StatusOr<std::string>& mine) {
@@ -430,12 +454,23 @@ class Run {
       return;
     }
     if (++slow_steps_ != options_.slow_step_patience) return;
+    const bool reprobe = options_.link_probe && world_.size() > 1;
+    if (reprobe && reprobes_requested_ < options_.max_reprobes) {
+      // Every rank learns it in this step's re-plan decision (MaybeRebalance).
+      reprobe_requested_ = true;
+      ++reprobes_requested_;
+    }
     std::string warning = absl::StrFormat(
         "warning: steps %d-%d took %.3f s (last) against a predicted %.3f s (%+.0f%%, more than "
         "%.0f%% over for %d steps): the network or a host is slower than the plan assumes",
         step + 2 - options_.slow_step_patience, step + 1, step_time, predicted,
         100 * (step_time / predicted - 1), 100 * options_.slow_step_margin,
         options_.slow_step_patience);
+    if (reprobe && !reprobe_requested_) {
+      absl::StrAppend(&warning, absl::StrFormat(" (links not re-probed: the run's %d re-probes "
+                                                "are spent)",
+                                                options_.max_reprobes));
+    }
     result_.warnings.push_back(warning);
     Log(warning);
   }
@@ -502,10 +537,96 @@ class Run {
     return partitioner::PlanToJsonString(*candidate, -1);
   }
 
+  // Collective: rank 0's decision after each step (a link re-probe, a new plan or nothing).
   absl::Status MaybeRebalance(int64_t step) {
-    absl::StatusOr<std::string> mine = coordinator() ? RebalanceDecision() : std::string();
+    absl::StatusOr<std::string> mine = std::string();
+    if (coordinator())
+      mine = reprobe_requested_ ? std::string(kReprobeRequest) : RebalanceDecision();
+    reprobe_requested_ = false;
+    TANGRAM_ASSIGN_OR_RETURN(std::string json, ShareFromRoot(world_, mine));
+    if (json == kReprobeRequest) return Reprobe(step);
+    if (json.empty()) return absl::OkStatus();
+    return Replan(step, json);
+  }
+
+  // Collective: every rank probes the links again (steps were slower than the plan predicts for
+  // slow_step_patience steps); rank 0 puts the measured links in the planning fleet and re-plans
+  // on them and on the throughput measured in training, through the re-balancing path.
+  absl::Status Reprobe(int64_t step) {
+    ++result_.reprobes;
+    slow_steps_ = 0;
+    const std::vector<partitioner::MeasuredLink> before = result_.links;
+    absl::Time start = absl::Now();
+    absl::StatusOr<LinkProbeResult> links =
+        ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet));
+    if (!links.ok()) return Annotate(links.status(), "link re-probe");
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    absl::StatusOr<std::string> mine = std::string();
+    if (coordinator()) mine = ReprobeDecision(step, before, *links, seconds);
     TANGRAM_ASSIGN_OR_RETURN(std::string json, ShareFromRoot(world_, mine));
     if (json.empty()) return absl::OkStatus();
+    return Replan(step, json);
+  }
+
+  // Rank 0 only: takes the re-probed links and returns the plan to switch to ("" = none).
+  absl::StatusOr<std::string> ReprobeDecision(int64_t step,
+                                              const std::vector<partitioner::MeasuredLink>& before,
+                                              const LinkProbeResult& probed, double seconds) {
+    std::vector<std::string> measured;
+    for (const auto& l : probed.links) {
+      std::string was;
+      for (const auto& old : before) {
+        if (old.link_class == l.link_class)
+          was = absl::StrFormat(", was %.4g GB/s %.1f us", old.bandwidth_gbs, old.latency_us);
+      }
+      measured.push_back(absl::StrFormat("%s %.4g GB/s %.1f us%s",
+                                         partitioner::LinkClassName(l.link_class), l.bandwidth_gbs,
+                                         l.latency_us, was));
+    }
+    std::string line =
+        absl::StrFormat("re-probed links after %d slow steps (after step %d, probe %.2f s): %s",
+                        options_.slow_step_patience, step + 1, seconds,
+                        measured.empty() ? "no link timed" : absl::StrJoin(measured, "; "));
+    absl::StatusOr<std::string> decision = std::string();
+    std::string outcome;
+    if (!probed.timed || probed.links.empty()) {
+      // Nothing new to plan on; drifting throughput is re-balancing's to handle.
+      outcome = "re-plan: none (nothing measured)";
+    } else if (const double change = LinkChange(before, probed.links);
+               change <= options_.reprobe_link_change) {
+      outcome = absl::StrFormat(
+          "re-plan: none (every link within %.0f%% of the figures planned on: the slowness is not "
+          "the network's)",
+          100 * options_.reprobe_link_change);
+    } else if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform") {
+      outcome = "re-plan: none (the plan is fixed: --plan, --no-rebalance or uniform)";
+    } else {
+      result_.links = probed.links;
+      result_.nic = probed.nic;
+      ApplyMeasuredLinks();
+      partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
+      TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));
+      absl::StatusOr<Plan> candidate = PlanOnFleet(fleet, job_, Strategy());
+      if (!candidate.ok() || candidate->tp != plan_.tp) {
+        outcome = "re-plan: none (no other plan fits)";
+      } else {
+        outcome = absl::StrFormat(
+            "re-plan on them: predicted step %.4f s on the current plan, %.4f s on the new",
+            current, candidate->predicted.step_time_s);
+        pending_reason_ =
+            absl::StrFormat("links re-probed after %d slow steps; predicted step %.4f s -> %.4f s",
+                            options_.slow_step_patience, current, candidate->predicted.step_time_s);
+        decision = partitioner::PlanToJsonString(*candidate, -1);
+      }
+    }
+    absl::StrAppend(&line, "; ", outcome);
+    result_.reprobe_log.push_back(line);
+    Log(line);
+    return decision;
+  }
+
+  // Collective: every rank switches to the plan `json`, moving layers between ranks.
+  absl::Status Replan(int64_t step, const std::string& json) {
     Plan before = plan_;
     TANGRAM_ASSIGN_OR_RETURN(Plan after, partitioner::PlanFromJsonString(json));
     TANGRAM_ASSIGN_OR_RETURN(RankRole role_after, RoleOf(after, world_.rank()));
@@ -675,7 +796,9 @@ class Run {
   std::unique_ptr<train::Stage> stage_;
   std::vector<double> ema_tflops_, plan_tflops_;
   int streak_ = 0;
-  int slow_steps_ = 0;  // rank 0: consecutive steps slower than predicted by the margin
+  int slow_steps_ = 0;              // rank 0: consecutive steps slower than predicted by the margin
+  bool reprobe_requested_ = false;  // rank 0: slow steps ask MaybeRebalance for a link re-probe
+  int reprobes_requested_ = 0;      // rank 0: against max_reprobes
   double last_step_flops_ = 0;
   std::string pending_reason_;
   std::ofstream metrics_;           // rank 0

@@ -61,6 +61,15 @@ struct TrainOptions {
   // (0.5 = 50 %) for `slow_step_patience` consecutive steps.
   double slow_step_margin = 0.5;
   int slow_step_patience = 3;
+  // Each such warning also re-probes the links (with link_probe, on more than one rank) and
+  // re-plans on them, at most this many times per run: a host that is only busy is not probed
+  // forever.
+  int max_reprobes = 3;
+  // ... and re-plans only when a link class's bandwidth or latency moved by more than this
+  // fraction (either way: 0.5 = beyond 1.5x or below 1/1.5 of the figure planned on), or a class
+  // was measured for the first time: on unchanged links the slowness is not the network's, and
+  // drifting compute throughput is re-balancing's to handle.
+  double reprobe_link_change = 0.5;
   std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
 };
 
@@ -71,7 +80,8 @@ struct TrainResult {
   std::vector<double> losses;      // mean loss of each step run
   std::vector<double> step_times;  // seconds, as rank 0 measured them
   std::vector<NodeReport> reports;  // calibration of every rank
-  // The network as measured at the start (empty when not probed or not timed).
+  // The network as measured at the start, or at the last re-probe that was planned on (empty when
+  // not probed or not timed).
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   double link_probe_seconds = 0;
@@ -84,8 +94,10 @@ struct TrainResult {
   double final_simulated_step_time_s = 0;  // the simulator's figure for the final plan
   double final_ideal_step_time_s = 0;      // the last step's FLOPs ÷ the summed throughput
   int replans = 0;
-  std::vector<std::string> replan_log;  // reason and layer moves of each re-plan
-  std::vector<std::string> warnings;    // rank 0: e.g. steps slower than predicted
+  std::vector<std::string> replan_log;   // reason and layer moves of each re-plan
+  int reprobes = 0;                      // link re-probes after slow steps (every rank counts)
+  std::vector<std::string> reprobe_log;  // rank 0: what each re-probe measured and decided
+  std::vector<std::string> warnings;     // rank 0: e.g. steps slower than predicted
   int64_t layers_moved = 0;  // moves made; with tp > 1, one per shard (tp per layer and cell)
   std::map<std::string, train::LayerState> layers;  // rank 0 with collect_layers: final states
   // Rank 0 with collect_layers and tp > 1: the largest difference between a tensor that every

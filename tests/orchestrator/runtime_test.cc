@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "collectives/link_model.h"
+#include "collectives/sim/sim_world.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -180,6 +182,98 @@ TEST(RuntimeTest, RebalancingMovesLayersAndKeepsTheMath) {
   EXPECT_THAT(result->replan_log, ::testing::Contains(HasSubstr("->0")));
   EXPECT_THAT(result->replan_log, ::testing::Each(HasSubstr("drifted")));
   ExpectSameParameters(SerialParameters(6), Flatten(result->layers));
+}
+
+// Trains `job` on a sim world with timed links (virtual clock, so that the link probe measures
+// something), one TrainOnRank per rank; returns every rank's result.
+std::vector<absl::StatusOr<TrainResult>> TrainOnTimedLinks(const TempJob& job, int ranks,
+                                                           TrainOptions options) {
+  options.collect_layers = true;
+  options.checkpoint_dir = job.dir() + "/ckpt";
+  if (std::getenv("TANGRAM_TEST_VERBOSE")) options.out = &std::cerr;  // rank 0's log
+  collectives::SimOptions sim;
+  sim.ranks = ranks;
+  sim.timeout = absl::Seconds(30);
+  sim.links = collectives::LinkModel::Uniform(ranks, {.alpha_s = 5e-6, .bandwidth_Bps = 1e9});
+  std::vector<absl::StatusOr<TrainResult>> results(ranks, absl::UnknownError("not run"));
+  auto world = collectives::SimWorld::Create(sim);
+  EXPECT_TRUE(world.ok()) << world.status();
+  if (!world.ok()) return results;
+  const orchestrator::JobConfig config = job.Load();
+  (*world)->Run([&](collectives::Communicator& comm) {
+    auto result = orchestrator::TrainOnRank(comm, config, TempJob::Catalog(), options);
+    absl::Status status = result.status();
+    results[comm.rank()] = std::move(result);
+    return status;
+  });
+  return results;
+}
+
+// Steps slower than predicted re-probe the links on every rank and re-plan on them, without
+// changing the math. slow_step_margin -1 counts every step as slow (wall-clock step times are not
+// asserted), so the warning comes every 2 steps: after steps 2, 4 and 6 the links are re-probed,
+// after step 8 (the last) the run's 3 re-probes are spent.
+TEST(RuntimeTest, SlowStepsReprobeLinksOnEveryRankAndKeepTheMath) {
+  // A 3-stage pipeline with one slower rank, so that a re-plan can move stage boundaries.
+  TempJob job(3, {1, 1, 2}, "auto", "layout:\n  pp: 3\n");
+  TrainOptions options;
+  options.steps = 8;
+  options.slow_step_margin = -1;
+  options.slow_step_patience = 2;
+  options.max_reprobes = 3;
+  // The sim's links do not change: re-plan on every re-probe all the same.
+  options.reprobe_link_change = -1;
+  auto results = TrainOnTimedLinks(job, 3, options);
+  for (int r = 0; r < 3; ++r) {
+    ASSERT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].status();
+    EXPECT_EQ(results[r]->reprobes, 3) << "rank " << r;
+  }
+  const TrainResult& root = *results[0];
+  EXPECT_FALSE(root.links.empty());
+  ASSERT_EQ(root.warnings.size(), 4u);  // a re-probe starts a new streak
+  EXPECT_THAT(root.warnings.back(), HasSubstr("re-probes are spent"));
+  ASSERT_EQ(root.reprobe_log.size(), 3u);
+  EXPECT_THAT(root.reprobe_log, ::testing::Each(HasSubstr("re-probed links after 2 slow steps")));
+  EXPECT_THAT(root.reprobe_log, ::testing::Each(HasSubstr("re-plan on them")));
+  EXPECT_THAT(root.replan_log, ::testing::Contains(HasSubstr("links re-probed")));
+  ExpectSameParameters(SerialParameters(8), Flatten(root.layers));
+}
+
+// Links that measure as they did when the plan was made: re-probed, but no re-plan on them.
+TEST(RuntimeTest, ReprobeOnUnchangedLinksKeepsThePlan) {
+  TempJob job(2);
+  TrainOptions options;
+  options.steps = 4;
+  options.slow_step_margin = -1;
+  options.slow_step_patience = 2;
+  options.rebalance = false;
+  auto results = TrainOnTimedLinks(job, 2, options);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].status();
+    EXPECT_EQ(results[r]->reprobes, 1) << "rank " << r;
+    EXPECT_EQ(results[r]->replans, 0) << "rank " << r;
+  }
+  ASSERT_EQ(results[0]->reprobe_log.size(), 1u);
+  EXPECT_THAT(results[0]->reprobe_log[0], HasSubstr("re-plan: none (every link within 50%"));
+  ExpectSameParameters(SerialParameters(4), Flatten(results[0]->layers));
+}
+
+// --no-link-probe: the slow streak is reported (once) but nothing is probed.
+TEST(RuntimeTest, NoLinkProbeMeansNoReprobe) {
+  TempJob job(2);
+  TrainOptions options;
+  options.steps = 4;
+  options.slow_step_margin = -1;
+  options.slow_step_patience = 2;
+  options.link_probe = false;
+  auto results = TrainOnTimedLinks(job, 2, options);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].status();
+    EXPECT_EQ(results[r]->reprobes, 0) << "rank " << r;
+  }
+  EXPECT_EQ(results[0]->warnings.size(), 1u);
+  EXPECT_TRUE(results[0]->reprobe_log.empty());
+  ExpectSameParameters(SerialParameters(4), Flatten(results[0]->layers));
 }
 
 TEST(RuntimeTest, PlanForAnotherModelFailsOnEveryRank) {
