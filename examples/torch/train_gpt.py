@@ -34,6 +34,11 @@ def parse_args():
                          "('' = none)")
     ap.add_argument("--metrics", default="", help="rank 0 writes one JSON line per step here")
     ap.add_argument("--strategy", default="", help="'' = the job's")
+    ap.add_argument("--checkpoint-dir", default=os.path.join(REPO, "out/local-torch-gpt/checkpoints"),
+                    help="per-layer safetensors checkpoints go here ('' = none)")
+    ap.add_argument("--checkpoint-every", type=int, default=10, help="steps between checkpoints")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the latest checkpoint in --checkpoint-dir (any rank count)")
     return ap.parse_args()
 
 
@@ -70,8 +75,16 @@ def main():
     drift = [float(v) for v in args.drift.split(":")] if args.drift else None
     metrics = open(args.metrics, "w") if args.metrics and rank == 0 else None
     losses = []
+    first = 0
+    if args.resume:
+        # Every rank loads every layer (weights and AdamW moments); the plan may differ from the
+        # run that wrote it. The sampler skips the global batches already trained on.
+        first = tt.load_checkpoint(model, opt.optimizer, args.checkpoint_dir, comm=ctx.comm)
+        for _ in range(first):
+            sampler.next_indices()
+        log(f"resumed from step {first} of {args.checkpoint_dir}")
     start = time.perf_counter()
-    for step in range(steps):
+    for step in range(first, steps):
         if drift and step == int(drift[0]) and rank == int(drift[1]):
             tt.set_slowdown(drift[2])
             print(f"rank {rank}: EMULATION drift, compute now {drift[2]:g}x slower", flush=True)
@@ -93,9 +106,16 @@ def main():
         if metrics:
             metrics.write(json.dumps({"step": step, "loss": losses[-1], "step_s": dt,
                                       "shares": shares}) + "\n")
+        done = step + 1
+        if args.checkpoint_dir and (done % args.checkpoint_every == 0 or done == steps):
+            tt.save_checkpoint(model, opt.optimizer, args.checkpoint_dir, done, comm=ctx.comm)
+            log(f"checkpoint: step {done} committed in {args.checkpoint_dir}")
     total = time.perf_counter() - start
     floor = data.corpus.entropy_rate
-    log(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (corpus entropy floor {floor:.3f}) in {steps} "
+    if not losses:
+        log(f"nothing to train: the checkpoint is at step {first} of {steps}")
+        return
+    log(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} (corpus entropy floor {floor:.3f}) in {steps - first} "
         f"steps, {total:.1f} s; re-plans {dp.replans}")
     for line in dp.replan_log:
         log("  " + line)
