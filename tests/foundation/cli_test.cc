@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -21,46 +22,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
+using Result = cli_testing::CliResult;
+using cli_testing::Slurp;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tangram_cli_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Result Run(const std::string& args) {
-    std::string cmd = std::string("cd ") + TANGRAM_SOURCE_DIR + " && " + TANGRAM_BINARY + " " +
-                      args + " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string() +
-                      " </dev/null";
-    int raw = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = Slurp(dir_ / "out");
-    r.err = Slurp(dir_ / "err");
-    return r;
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-    return (dir_ / name).string();
-  }
-  fs::path dir_;
-};
+class CliTest : public cli_testing::CliFixture {};
 
 TEST_F(CliTest, VersionAndHelp) {
   Result r = Run("--version");
