@@ -167,20 +167,6 @@ absl::StatusOr<DesignConstraints> ReadConstraints(YamlMap& m, Pricing pricing,
   return c;
 }
 
-absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
-  NetworkSpec n;
-  TANGRAM_ASSIGN_OR_RETURN(auto a, m.OptionalNumber("intra_node_latency_us", 0, 1e6));
-  TANGRAM_ASSIGN_OR_RETURN(auto b, m.OptionalNumber("inter_node_latency_us", 0, 1e6));
-  TANGRAM_ASSIGN_OR_RETURN(auto c, m.OptionalNumber("inter_island_gbps", 0, 1e6));
-  TANGRAM_ASSIGN_OR_RETURN(auto d, m.OptionalNumber("inter_island_latency_us", 0, 1e6));
-  n.intra_node_latency_us = a.value_or(n.intra_node_latency_us);
-  n.inter_node_latency_us = b.value_or(n.inter_node_latency_us);
-  n.inter_island_gbps = c.value_or(n.inter_island_gbps);
-  n.inter_island_latency_us = d.value_or(n.inter_island_latency_us);
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
-  return n;
-}
-
 }  // namespace
 
 absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,

@@ -69,6 +69,8 @@ NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors)
   return g;
 }
 
+}  // namespace
+
 absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
   NetworkSpec n;
   TANGRAM_ASSIGN_OR_RETURN(auto a, m.OptionalNumber("intra_node_latency_us", 0, 1e6));
@@ -82,8 +84,6 @@ absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return n;
 }
-
-}  // namespace
 
 int64_t Fleet::num_devices() const {
   int64_t n = 0;

@@ -89,6 +89,9 @@ struct DeviceSlot {
 // Flattens `fleet` into one slot per device. O(num_devices).
 std::vector<DeviceSlot> FlattenFleet(const Fleet& fleet);
 
+// Reads a fleet's (or a design space's) `network:` mapping; unknown keys are errors.
+absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m);
+
 // Loads and validates a fleet file against `catalog`; errors name file:line:col and field.
 absl::StatusOr<Fleet> LoadFleet(const std::string& path, const DeviceCatalog& catalog);
 absl::StatusOr<Fleet> ParseFleet(absl::string_view text, const std::string& name,
