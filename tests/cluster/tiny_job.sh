@@ -2,6 +2,21 @@
 # (RANKS cpu devices; HOSTS is "local" or a space-separated list of host names, one node group per
 # rank, ranks spread over the hosts in order, RANKS/#HOSTS each), DIR/model.yaml (the runtime
 # tests' 2-block model) and DIR/job.yaml (transport mpi, checkpoints in DIR/ckpt).
+# write_tiny_model DIR: DIR/model.yaml, the runtime tests' 2-block model (runtime_test_util.h).
+write_tiny_model() {
+  cat >"$1/model.yaml" <<'MODEL'
+name: test-gpt
+layers: 2
+hidden: 32
+ffn_hidden: 64
+heads: 2
+kv_heads: 2
+vocab: 256
+seq_len: 16
+mlp: gelu
+MODEL
+}
+
 write_tiny_job() {
   local dir=$1 ranks=$2 hosts=$3 steps=$4 every=${5:-0}
   local -a list=($hosts)
@@ -14,17 +29,7 @@ write_tiny_job() {
       echo "  - {device: cpu, devices_per_node: 1, count: 1, host: ${list[$((r / per))]}}"
     done
   } >"$dir/fleet.yaml"
-  cat >"$dir/model.yaml" <<'MODEL'
-name: test-gpt
-layers: 2
-hidden: 32
-ffn_hidden: 64
-heads: 2
-kv_heads: 2
-vocab: 256
-seq_len: 16
-mlp: gelu
-MODEL
+  write_tiny_model "$dir"
   cat >"$dir/job.yaml" <<JOB
 fleet: fleet.yaml
 model: model.yaml

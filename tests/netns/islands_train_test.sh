@@ -33,17 +33,8 @@ nodes:
     host: ${P}1
     island: ascend
 YAML
-cat >"$work/model.yaml" <<YAML
-name: test-gpt
-layers: 2
-hidden: 32
-ffn_hidden: 64
-heads: 2
-kv_heads: 2
-vocab: 256
-seq_len: 16
-mlp: gelu
-YAML
+source "$(dirname "$0")/../cluster/tiny_job.sh"
+write_tiny_model "$work"
 cat >"$work/job.yaml" <<YAML
 fleet: fleet.yaml
 model: model.yaml
