@@ -1,6 +1,10 @@
 // CostModel::Evaluate: a whole plan's step time, memory and bottleneck from the per-stage pieces.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,6 +32,168 @@ std::string MemoryAdvice(const TrainingSpec& t, int pp, int64_t micro_batch) {
   return out;
 }
 
+// ZeRO-3's parameter gather per stage (over its data-parallel group), once forward, once
+// backward per micro-batch; zeros otherwise.
+std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
+  const int pp = plan.pp, dp = plan.dp;
+  std::vector<double> gather(pp, 0);
+  if (cost.training().zero_stage != 3 || dp <= 1) return gather;
+  std::vector<int64_t> members(dp);
+  for (int s = 0; s < pp; ++s) {
+    for (int r = 0; r < dp; ++r) members[r] = plan.stages[s].cells[r].devices[0];
+    gather[s] = cost.ParameterGatherTime(cost.SummarizeGroup(members), plan.tp,
+                                         plan.stages[s].layer_begin, plan.stages[s].layer_end);
+  }
+  return gather;
+}
+
+// What the cells of a plan add up to: per replica Σ and max over its stages of one micro-batch's
+// cell time (and the stage of the max), the slowest optimizer step, and the worst memory
+// overflow's message (empty when everything fits).
+struct CellTotals {
+  std::vector<double> sum_c, max_c;
+  std::vector<int> max_stage;
+  double optimizer = 0;
+  std::string memory_error;
+};
+
+// Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
+// nodes.
+absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
+  const int pp = plan->pp, dp = plan->dp, tp = plan->tp;
+  const auto& slots = cost.slots();
+  const std::vector<double> gather = StageGathers(cost, *plan);
+  // Interleaved: the activations a rank holds at its peak depend on its chunks (chunks.h), the
+  // same figure the simulator reaches; equal chunks when the stages cannot be split as pinned
+  // (the simulator then refuses the plan and says why).
+  std::vector<std::pair<int64_t, int64_t>> chunk_ranges;
+  if (v > 1) {
+    auto ranges = ChunkRanges(*plan, v, cost.training().layout.chunk_split);
+    if (ranges.ok()) chunk_ranges = *std::move(ranges);
+  }
+  CellTotals out;
+  out.sum_c.assign(dp, 0);
+  out.max_c.assign(dp, 0);
+  out.max_stage.assign(dp, 0);
+  double worst_over = 0;
+  for (int s = 0; s < pp; ++s) {
+    PlanStage& stage = plan->stages[s];
+    for (int r = 0; r < dp; ++r) {
+      PlanCell& cell = stage.cells[r];
+      const PlanReplica& rep = plan->replicas[r];
+      const int64_t first = cell.devices[0];
+      const int group = slots[first].group;
+      for (int64_t d : cell.devices) {
+        if (slots[d].node != slots[first].node) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "stage ", s, " replica ", r, ": a tensor-parallel group must sit inside one node"));
+        }
+      }
+      const double b = static_cast<double>(rep.micro_batch_size);
+      const CostModel::CellCost cc = cost.Cell(group, tp, stage.layer_begin, stage.layer_end, b);
+      cell.kind = cost.fleet().groups[group].device.kind;
+      cell.forward_s = cc.forward_s + gather[s];
+      cell.backward_s = cc.backward_s + gather[s];
+      const double bytes = cost.BoundaryBytes(tp, b);
+      cell.send_s = 0;
+      if (s + 1 < pp)
+        cell.send_s += cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0], bytes);
+      if (s > 0)
+        cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0], bytes);
+      std::vector<double> chunk_bytes(v, 1.0);
+      for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
+        const auto [lb, le] = chunk_ranges[c * pp + s];
+        chunk_bytes[c] = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
+                         cost.StageMemory(tp, dp, lb, le, 0, b).activations;
+      }
+      const double in_flight = PeakInFlight(s, pp, rep.micro_batches, chunk_bytes);
+      MemoryBreakdown m =
+          cost.StageMemory(tp, dp, stage.layer_begin, stage.layer_end, in_flight, b);
+      cell.memory_gib = m.total() / kGiB;
+      cell.capacity_gib = cost.CapacityBytes(group) / kGiB;
+      const double over = m.total() - cost.UsableBytes(group);
+      if (over > worst_over) {
+        worst_over = over;
+        out.memory_error = absl::StrFormat(
+            "stage %d (layers %d-%d) needs %.1f GiB per device on %s (%.1f GiB, %.1f reserved): "
+            "%.1f GiB too much; %s",
+            s, stage.layer_begin, stage.layer_end - 1, cell.memory_gib, cell.kind,
+            cell.capacity_gib, cost.options().reserved_gib, over / kGiB,
+            MemoryAdvice(cost.training(), pp, rep.micro_batch_size));
+      }
+      out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
+      const double c = cell.forward_s + cell.backward_s + v * cell.send_s;
+      out.sum_c[r] += c;
+      if (c > out.max_c[r]) {
+        out.max_c[r] = c;
+        out.max_stage[r] = s;
+      }
+    }
+  }
+  return out;
+}
+
+// The largest gradient reduction left exposed over the stages (and its stage), after the window
+// behind the last micro-batch's backward pass when the job overlaps it; fills each stage's
+// allreduce_s and algorithm.
+std::pair<double, int> ExposedAllreduce(const CostModel& cost, int v, Plan* plan) {
+  double exposed = 0;
+  int exposed_stage = 0;
+  std::vector<int64_t> members(plan->dp);
+  for (int s = 0; s < plan->pp; ++s) {
+    PlanStage& stage = plan->stages[s];
+    double window = std::numeric_limits<double>::infinity();
+    for (int r = 0; r < plan->dp; ++r) {
+      members[r] = stage.cells[r].devices[0];
+      window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
+    }
+    stage.allreduce_s = cost.GradientAllreduceTime(
+        cost.SummarizeGroup(members),
+        cost.GradientAllreduceBytes(plan->tp, stage.layer_begin, stage.layer_end),
+        &stage.allreduce_algorithm);
+    if (!cost.training().overlap_grad_reduce) window = 0;  // the reduction starts after backward
+    double e = std::max(0.0, stage.allreduce_s - window);
+    if (e > exposed) {
+      exposed = e;
+      exposed_stage = s;
+    }
+  }
+  return {exposed, exposed_stage};
+}
+
+// The summed catalog peak (TFLOP/s) of the devices the plan uses.
+double UsedPeakTflops(const CostModel& cost, const Plan& plan) {
+  double used_peak = 0;
+  for (const PlanStage& st : plan.stages) {
+    for (const PlanCell& c : st.cells) {
+      for (int64_t d : c.devices)
+        used_peak += cost.fleet().groups[cost.slots()[d].group].device.peak_tflops_bf16;
+    }
+  }
+  return used_peak;
+}
+
+// What limits the step, in words: an exposed allreduce, the bubble, p2p, or a stage's compute.
+std::string Bottleneck(const Plan& plan, const CellTotals& totals, int slowest, int exposed_stage) {
+  const Prediction& p = plan.predicted;
+  const int hot_stage = totals.max_stage[slowest];
+  const PlanCell& hot = plan.stages[hot_stage].cells[slowest];
+  if (p.exposed_allreduce_s > 0.15 * p.step_time_s) {
+    return absl::StrFormat("data-parallel allreduce of stage %d (%.3f s exposed, %s)",
+                           exposed_stage, p.exposed_allreduce_s,
+                           plan.stages[exposed_stage].allreduce_algorithm);
+  }
+  if (p.bubble_s > 0.15 * p.step_time_s) {
+    return absl::StrFormat("pipeline bubble (%.0f%% of the step, %d stages)",
+                           100 * p.bubble_s / p.step_time_s, plan.pp);
+  }
+  if (hot.send_s > 0.3 * (hot.forward_s + hot.backward_s)) {
+    return absl::StrFormat("pipeline p2p at stage %d (%s)", hot_stage, hot.kind);
+  }
+  return absl::StrFormat("compute: stage %d of replica %d (%s), %.3f s per micro-batch", hot_stage,
+                         slowest, hot.kind, hot.forward_s + hot.backward_s + hot.send_s);
+}
+
 }  // namespace
 
 absl::Status CostModel::Evaluate(Plan* plan) const {
@@ -39,82 +205,8 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
   // micro-batch crosses v times as many stage boundaries.
   const int v = pp > 1 ? std::max(1, training_.layout.virtual_stages.value_or(1)) : 1;
-  // ZeRO-3's parameter gather per stage (its data-parallel group), once forward, once backward.
-  std::vector<double> gather(pp, 0);
-  if (training_.zero_stage == 3 && dp > 1) {
-    std::vector<int64_t> members(dp);
-    for (int s = 0; s < pp; ++s) {
-      for (int r = 0; r < dp; ++r) members[r] = plan->stages[s].cells[r].devices[0];
-      gather[s] = ParameterGatherTime(SummarizeGroup(members), tp, plan->stages[s].layer_begin,
-                                      plan->stages[s].layer_end);
-    }
-  }
-  // Interleaved: the activations a rank holds at its peak depend on its chunks (chunks.h), the
-  // same figure the simulator reaches; equal chunks when the stages cannot be split as pinned
-  // (the simulator then refuses the plan and says why).
-  std::vector<std::pair<int64_t, int64_t>> chunk_ranges;
-  if (v > 1) {
-    auto ranges = ChunkRanges(*plan, v, training_.layout.chunk_split);
-    if (ranges.ok()) chunk_ranges = *std::move(ranges);
-  }
-  std::vector<double> sum_c(dp, 0), max_c(dp, 0);
-  std::vector<int> max_stage(dp, 0);
-  double optimizer = 0;
-  double worst_over = 0;
-  std::string memory_error;
-  for (int s = 0; s < pp; ++s) {
-    PlanStage& stage = plan->stages[s];
-    for (int r = 0; r < dp; ++r) {
-      PlanCell& cell = stage.cells[r];
-      const PlanReplica& rep = plan->replicas[r];
-      const int64_t first = cell.devices[0];
-      const int group = slots_[first].group;
-      for (int64_t d : cell.devices) {
-        if (slots_[d].node != slots_[first].node) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "stage ", s, " replica ", r, ": a tensor-parallel group must sit inside one node"));
-        }
-      }
-      const double b = static_cast<double>(rep.micro_batch_size);
-      const CellCost cc = Cell(group, tp, stage.layer_begin, stage.layer_end, b);
-      cell.kind = fleet_.groups[group].device.kind;
-      cell.forward_s = cc.forward_s + gather[s];
-      cell.backward_s = cc.backward_s + gather[s];
-      const double bytes = BoundaryBytes(tp, b);
-      cell.send_s = 0;
-      if (s + 1 < pp)
-        cell.send_s += LinkTime(first, plan->stages[s + 1].cells[r].devices[0], bytes);
-      if (s > 0) cell.send_s += LinkTime(first, plan->stages[s - 1].cells[r].devices[0], bytes);
-      std::vector<double> chunk_bytes(v, 1.0);
-      for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
-        const auto [lb, le] = chunk_ranges[c * pp + s];
-        chunk_bytes[c] = StageMemory(tp, dp, lb, le, 1, b).activations -
-                         StageMemory(tp, dp, lb, le, 0, b).activations;
-      }
-      const double in_flight = PeakInFlight(s, pp, rep.micro_batches, chunk_bytes);
-      MemoryBreakdown m = StageMemory(tp, dp, stage.layer_begin, stage.layer_end, in_flight, b);
-      cell.memory_gib = m.total() / kGiB;
-      cell.capacity_gib = CapacityBytes(group) / kGiB;
-      const double over = m.total() - UsableBytes(group);
-      if (over > worst_over) {
-        worst_over = over;
-        memory_error = absl::StrFormat(
-            "stage %d (layers %d-%d) needs %.1f GiB per device on %s (%.1f GiB, %.1f reserved): "
-            "%.1f GiB too much; %s",
-            s, stage.layer_begin, stage.layer_end - 1, cell.memory_gib, cell.kind,
-            cell.capacity_gib, options_.reserved_gib, over / kGiB,
-            MemoryAdvice(training_, pp, rep.micro_batch_size));
-      }
-      optimizer = std::max(optimizer, OptimizerTime(group, m));
-      const double c = cell.forward_s + cell.backward_s + v * cell.send_s;
-      sum_c[r] += c;
-      if (c > max_c[r]) {
-        max_c[r] = c;
-        max_stage[r] = s;
-      }
-    }
-  }
-  if (!memory_error.empty()) return absl::FailedPreconditionError(memory_error);
+  TANGRAM_ASSIGN_OR_RETURN(const CellTotals totals, CostCells(*this, v, plan));
+  if (!totals.memory_error.empty()) return absl::FailedPreconditionError(totals.memory_error);
 
   // 1F1B per replica; the slowest replica sets the pace.
   double pipeline = 0;
@@ -123,71 +215,29 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
     PlanReplica& rep = plan->replicas[r];
     double m = std::max(1.0, static_cast<double>(rep.samples) / rep.micro_batch_size);
     // Σ c/v + (m·v − 1)·max c/v: for equal stages (m + (p − 1)/v)·c; v = 1 is plain 1F1B.
-    rep.pipeline_s = (sum_c[r] + (m * v - 1) * max_c[r]) / v;
+    rep.pipeline_s = (totals.sum_c[r] + (m * v - 1) * totals.max_c[r]) / v;
     if (rep.pipeline_s > pipeline) {
       pipeline = rep.pipeline_s;
       slowest = r;
     }
   }
-  // Data-parallel allreduce per stage, hidden behind the last micro-batch's backward pass (when
-  // the job overlaps it).
-  double exposed = 0;
-  int exposed_stage = 0;
-  std::vector<int64_t> members(dp);
-  for (int s = 0; s < pp; ++s) {
-    PlanStage& stage = plan->stages[s];
-    double window = std::numeric_limits<double>::infinity();
-    for (int r = 0; r < dp; ++r) {
-      members[r] = stage.cells[r].devices[0];
-      window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
-    }
-    stage.allreduce_s = GradientAllreduceTime(
-        SummarizeGroup(members), GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
-        &stage.allreduce_algorithm);
-    if (!training_.overlap_grad_reduce) window = 0;  // the reduction starts after the backward
-    double e = std::max(0.0, stage.allreduce_s - window);
-    if (e > exposed) {
-      exposed = e;
-      exposed_stage = s;
-    }
-  }
+  const auto [exposed, exposed_stage] = ExposedAllreduce(*this, v, plan);
 
   Prediction& p = plan->predicted;
   p = Prediction{};
   p.pipeline_s = pipeline;
-  p.bubble_s = (sum_c[slowest] - max_c[slowest]) / v;
+  p.bubble_s = (totals.sum_c[slowest] - totals.max_c[slowest]) / v;
   p.exposed_allreduce_s = exposed;
-  p.optimizer_s = optimizer;
-  p.step_time_s = pipeline + exposed + optimizer;
+  p.optimizer_s = totals.optimizer;
+  p.step_time_s = pipeline + exposed + totals.optimizer;
   const double flops = ModelFlopsPerStep();
   p.tokens_per_s = static_cast<double>(plan->global_batch * model_.seq_len) / p.step_time_s;
   // MFU, one definition for plan and simulate (docs/partitioner.md): model FLOPs per second ÷ the
   // summed catalog peak of the devices the plan uses; devices it leaves idle (unused_devices)
   // are listed, not counted.
-  double used_peak = 0;
-  for (const PlanStage& st : plan->stages) {
-    for (const PlanCell& c : st.cells) {
-      for (int64_t d : c.devices)
-        used_peak += fleet_.groups[slots_[d].group].device.peak_tflops_bf16;
-    }
-  }
-  p.mfu = flops / p.step_time_s / (used_peak * 1e12);
+  p.mfu = flops / p.step_time_s / (UsedPeakTflops(*this, *plan) * 1e12);
   p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
-  const PlanCell& hot = plan->stages[max_stage[slowest]].cells[slowest];
-  if (exposed > 0.15 * p.step_time_s) {
-    p.bottleneck =
-        absl::StrFormat("data-parallel allreduce of stage %d (%.3f s exposed, %s)", exposed_stage,
-                        exposed, plan->stages[exposed_stage].allreduce_algorithm);
-  } else if (p.bubble_s > 0.15 * p.step_time_s) {
-    p.bottleneck = absl::StrFormat("pipeline bubble (%.0f%% of the step, %d stages)",
-                                   100 * p.bubble_s / p.step_time_s, pp);
-  } else if (hot.send_s > 0.3 * (hot.forward_s + hot.backward_s)) {
-    p.bottleneck = absl::StrFormat("pipeline p2p at stage %d (%s)", max_stage[slowest], hot.kind);
-  } else {
-    p.bottleneck = absl::StrFormat("compute: stage %d of replica %d (%s), %.3f s per micro-batch",
-                                   max_stage[slowest], slowest, hot.kind,
-                                   hot.forward_s + hot.backward_s + hot.send_s);
-  }
+  p.bottleneck = Bottleneck(*plan, totals, slowest, exposed_stage);
   plan->bound_step_time_s = BoundStepTime();
   plan->efficiency = plan->bound_step_time_s / p.step_time_s;
   return absl::OkStatus();

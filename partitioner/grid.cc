@@ -185,70 +185,106 @@ std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& cla
   return bounds;
 }
 
-double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* samples,
-                               std::vector<WholeShare>* whole) const {
+namespace {
+
+// What the 1F1B pace of each replica class needs from its cells: Σ and max over the stages of one
+// micro-batch's cell time, and per stage the shortest backward (the window that hides the
+// gradient reduction) and the slowest optimizer step.
+struct ClassPaces {
+  std::vector<double> sum, max, window;
+  double optimizer = 0;
+};
+
+// False when a cell does not fit its pool's memory.
+bool ComputePaces(const GridEvaluator& grid, const GridLayout& layout, ClassPaces* out) {
+  const CostModel& cost = grid.cost();
   const int pp = layout.pp();
   const int64_t dp = layout.dp();
-  const int64_t batch = cost_.training().global_batch;
-  if (pp < 1 || dp < 1 || dp > batch) return kInfeasible;
   const double b = static_cast<double>(layout.micro_batch);
   const size_t nc = layout.classes.size();
-  std::vector<double> sum(nc, 0), max(nc, 0), window(pp, kInfeasible);
-  double optimizer = 0;
+  out->sum.assign(nc, 0);
+  out->max.assign(nc, 0);
+  out->window.assign(pp, kInfeasible);
   for (size_t c = 0; c < nc; ++c) {
     const std::vector<int>& p = layout.classes[c].pools;
     for (int s = 0; s < pp; ++s) {
       const int64_t a = layout.bounds[s], e = layout.bounds[s + 1];
-      const double t = CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp, dp,
-                                a, e, layout.micro_batch);
-      if (!(t < kInfeasible)) return kInfeasible;
-      sum[c] += t;
-      max[c] = std::max(max[c], t);
-      const int group = pools_[p[s]].group;
-      window[s] = std::min(window[s], cost_.Cell(group, tp_, a, e, b).backward_s);
-      optimizer = std::max(
-          optimizer, cost_.OptimizerTime(
-                         group, cost_.StageMemory(tp_, static_cast<int>(dp), a, e, pp - s, b)));
+      const double t = grid.CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp,
+                                     dp, a, e, layout.micro_batch);
+      if (!(t < kInfeasible)) return false;
+      out->sum[c] += t;
+      out->max[c] = std::max(out->max[c], t);
+      const int group = grid.pools()[p[s]].group;
+      out->window[s] = std::min(out->window[s], cost.Cell(group, grid.tp(), a, e, b).backward_s);
+      out->optimizer =
+          std::max(out->optimizer,
+                   cost.OptimizerTime(
+                       group, cost.StageMemory(grid.tp(), static_cast<int>(dp), a, e, pp - s, b)));
     }
   }
-  // Water-filling: the pace T at which the classes together take the whole batch.
+  return true;
+}
+
+// Class c's 1F1B time with n samples per replica: Σ c + (micro-batches − 1) · max c.
+double Pace(const ClassPaces& paces, size_t c, double n, double b) {
+  return paces.sum[c] + (std::max(n, b) / b - 1) * paces.max[c];
+}
+
+// Samples per replica of each class (at least one) with which all classes finish together and
+// take the whole batch: water-filling, bisecting the common pace.
+std::vector<double> WaterFill(const GridLayout& layout, const ClassPaces& paces, int64_t batch) {
+  const double b = static_cast<double>(layout.micro_batch);
+  const size_t nc = layout.classes.size();
+  const std::vector<double>& sum = paces.sum;
+  const std::vector<double>& max = paces.max;
   auto share = [&](size_t c, double T) { return std::max(1.0, b * (1 + (T - sum[c]) / max[c])); };
   std::vector<double> s(nc);
   if (nc == 1) {
-    s[0] = static_cast<double>(batch) / dp;
-  } else {
-    double lo = 0, hi = 0;
-    for (size_t c = 0; c < nc; ++c) hi = std::max(hi, sum[c] + batch / b * max[c]);
-    for (int it = 0; it < 64; ++it) {
-      double mid = 0.5 * (lo + hi), total = 0;
-      for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * share(c, mid);
-      (total >= batch ? hi : lo) = mid;
-    }
-    double total = 0;
-    for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * (s[c] = share(c, hi));
-    // Trim the overshoot of the last bisection step proportionally (never below one sample).
-    double excess = total - batch;
-    for (size_t c = 0; c < nc && excess > 0; ++c) {
-      double cut = std::min(excess / layout.classes[c].count, s[c] - 1) * (s[c] > 1 ? 1 : 0);
-      s[c] -= cut;
-      excess -= cut * layout.classes[c].count;
-    }
+    s[0] = static_cast<double>(batch) / layout.dp();
+    return s;
   }
-  // Whole samples: the floors, then the remainder one sample at a time (a class's replicas in
-  // turn) to the class whose replicas finish earliest with one more — optimal for the slowest
-  // replica, which is what the step waits for.
-  auto pace = [&](size_t c, double n) { return sum[c] + (std::max(n, b) / b - 1) * max[c]; };
-  std::vector<WholeShare> w(nc);
+  double lo = 0, hi = 0;
+  for (size_t c = 0; c < nc; ++c) hi = std::max(hi, sum[c] + batch / b * max[c]);
+  for (int it = 0; it < 64; ++it) {
+    double mid = 0.5 * (lo + hi), total = 0;
+    for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * share(c, mid);
+    (total >= batch ? hi : lo) = mid;
+  }
+  double total = 0;
+  for (size_t c = 0; c < nc; ++c) total += layout.classes[c].count * (s[c] = share(c, hi));
+  // Trim the overshoot of the last bisection step proportionally (never below one sample).
+  double excess = total - batch;
+  for (size_t c = 0; c < nc && excess > 0; ++c) {
+    double cut = std::min(excess / layout.classes[c].count, s[c] - 1) * (s[c] > 1 ? 1 : 0);
+    s[c] -= cut;
+    excess -= cut * layout.classes[c].count;
+  }
+  return s;
+}
+
+// The largest whole-sample count a replica of the class holds.
+int64_t MostSamples(const WholeShare& w) { return w.samples + (w.extra > 0); }
+
+// Whole samples from the continuous shares: the floors, then the remainder one sample at a time
+// (a class's replicas in turn) to the class whose replicas finish earliest with one more —
+// optimal for the slowest replica, which is what the step waits for. False when the one-sample
+// minimum cannot be met.
+bool WholeSamples(const GridLayout& layout, const ClassPaces& paces,
+                  const std::vector<double>& shares, int64_t batch, std::vector<WholeShare>* out) {
+  const double b = static_cast<double>(layout.micro_batch);
+  const size_t nc = layout.classes.size();
+  std::vector<WholeShare>& w = *out;
+  w.assign(nc, WholeShare{});
   int64_t left = batch;
   for (size_t c = 0; c < nc; ++c) {
-    w[c].samples = std::max<int64_t>(1, static_cast<int64_t>(std::floor(s[c] + 1e-9)));
+    w[c].samples = std::max<int64_t>(1, static_cast<int64_t>(std::floor(shares[c] + 1e-9)));
     left -= w[c].samples * layout.classes[c].count;
   }
   while (left > 0) {
     size_t best = 0;
     double best_t = kInfeasible;
     for (size_t c = 0; c < nc; ++c) {
-      const double t = pace(c, static_cast<double>(w[c].samples + 1));
+      const double t = Pace(paces, c, static_cast<double>(w[c].samples + 1), b);
       if (t < best_t) best_t = t, best = c;
     }
     const int64_t give = std::min(left, layout.classes[best].count - w[best].extra);
@@ -260,49 +296,59 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
     size_t worst = nc;
     double worst_t = -1;
     for (size_t c = 0; c < nc; ++c) {
-      if (w[c].samples + (w[c].extra > 0) <= 1) continue;
-      const double t = pace(c, static_cast<double>(w[c].samples + (w[c].extra > 0)));
+      if (MostSamples(w[c]) <= 1) continue;
+      const double t = Pace(paces, c, static_cast<double>(MostSamples(w[c])), b);
       if (t > worst_t) worst_t = t, worst = c;
     }
-    if (worst == nc) return kInfeasible;
+    if (worst == nc) return false;
     if (w[worst].extra == 0) --w[worst].samples, w[worst].extra = layout.classes[worst].count;
     const int64_t take = std::min(-left, w[worst].extra);
     w[worst].extra -= take;
     left += take;
   }
-  double pipeline = 0;
-  for (size_t c = 0; c < nc; ++c) {
-    pipeline = std::max(pipeline, pace(c, static_cast<double>(w[c].samples + (w[c].extra > 0))));
-  }
-  // Data-parallel allreduce per stage, summarised per island from the pools. The nodes a stage
-  // spans decide between the intra-node and the inter-node ring; on layouts of few units they are
-  // counted exactly, taking units in Materialize's order (a pool of several nodes may still hold a
-  // stage's replicas inside one), otherwise bounded by the pool's node count.
-  std::vector<std::vector<std::pair<int, int64_t>>> stage_nodes;  // [stage]: (island, node)
-  if (dp * pp <= 256) {
-    stage_nodes.resize(pp);
-    std::vector<size_t> next(pools_.size(), 0);
-    for (size_t c = 0; c < nc; ++c) {
-      const std::vector<int>& p = layout.classes[c].pools;
-      for (int64_t k = 0; k < layout.classes[c].count; ++k) {
-        for (int st = 0; st < pp; ++st) {
-          const Pool& pool = pools_[p[st]];
-          if (next[p[st]] >= pool.units.size()) return kInfeasible;
-          const std::pair<int, int64_t> at{pool.island, pool.units[next[p[st]]++].node};
-          std::vector<std::pair<int, int64_t>>& seen = stage_nodes[st];
-          if (std::find(seen.begin(), seen.end(), at) == seen.end()) seen.push_back(at);
-        }
+  return true;
+}
+
+// The (island, node) pairs each stage's units occupy, taking units in Materialize's order (a pool
+// of several nodes may still hold a stage's replicas inside one). False when a pool runs out.
+using StageNodes = std::vector<std::vector<std::pair<int, int64_t>>>;
+bool CountStageNodes(const std::vector<Pool>& pools, const GridLayout& layout, StageNodes* out) {
+  const int pp = layout.pp();
+  out->assign(pp, {});
+  std::vector<size_t> next(pools.size(), 0);
+  for (const ReplicaClass& rc : layout.classes) {
+    for (int64_t k = 0; k < rc.count; ++k) {
+      for (int st = 0; st < pp; ++st) {
+        const Pool& pool = pools[rc.pools[st]];
+        if (next[rc.pools[st]] >= pool.units.size()) return false;
+        const std::pair<int, int64_t> at{pool.island, pool.units[next[rc.pools[st]]++].node};
+        std::vector<std::pair<int, int64_t>>& seen = (*out)[st];
+        if (std::find(seen.begin(), seen.end(), at) == seen.end()) seen.push_back(at);
       }
     }
   }
+  return true;
+}
+
+// The data-parallel part of a step: the largest exposed gradient reduction over the stages and
+// ZeRO-3's parameter gathers (their sum and maximum over the stages).
+struct DataParallelCost {
   double exposed = 0, gather_sum = 0, gather_max = 0;
-  const Fleet& fleet = cost_.fleet();
-  for (int st = 0; st < pp && dp > 1; ++st) {
+};
+
+// Per stage, the allreduce group summarised per island from the pools; the node counts are exact
+// when `stage_nodes` is given, else bounded by the pool's node count.
+DataParallelCost DataParallel(const GridEvaluator& grid, const GridLayout& layout,
+                              const std::vector<double>& window, const StageNodes& stage_nodes) {
+  const CostModel& cost = grid.cost();
+  const Fleet& fleet = cost.fleet();
+  DataParallelCost out;
+  if (layout.dp() <= 1) return out;
+  for (int st = 0; st < layout.pp(); ++st) {
     AllreduceGroup group;
-    for (size_t c = 0; c < nc; ++c) {
-      const Pool& pool = pools_[layout.classes[c].pools[st]];
-      group.Add(fleet, pool.group, pool.island, layout.classes[c].count,
-                std::min<int64_t>(layout.classes[c].count, pool.nodes));
+    for (const ReplicaClass& rc : layout.classes) {
+      const Pool& pool = grid.pools()[rc.pools[st]];
+      group.Add(fleet, pool.group, pool.island, rc.count, std::min<int64_t>(rc.count, pool.nodes));
     }
     if (!stage_nodes.empty()) {
       for (AllreduceGroup::Part& part : group.parts) {
@@ -311,27 +357,52 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
                           [&](const std::pair<int, int64_t>& n) { return n.first == part.island; });
       }
     }
-    const double ar = cost_.GradientAllreduceTime(
-        group, cost_.GradientAllreduceBytes(tp_, layout.bounds[st], layout.bounds[st + 1]));
-    const double g =
-        cost_.ParameterGatherTime(group, tp_, layout.bounds[st], layout.bounds[st + 1]);
-    gather_sum += g;
-    gather_max = std::max(gather_max, g);
-    exposed = std::max(exposed, ar - (cost_.training().overlap_grad_reduce ? window[st] : 0.0));
+    const int64_t a = layout.bounds[st], e = layout.bounds[st + 1];
+    const double ar =
+        cost.GradientAllreduceTime(group, cost.GradientAllreduceBytes(grid.tp(), a, e));
+    const double g = cost.ParameterGatherTime(group, grid.tp(), a, e);
+    out.gather_sum += g;
+    out.gather_max = std::max(out.gather_max, g);
+    out.exposed =
+        std::max(out.exposed, ar - (cost.training().overlap_grad_reduce ? window[st] : 0.0));
   }
+  return out;
+}
+
+}  // namespace
+
+double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* samples,
+                               std::vector<WholeShare>* whole) const {
+  const int pp = layout.pp();
+  const int64_t dp = layout.dp();
+  const int64_t batch = cost_.training().global_batch;
+  if (pp < 1 || dp < 1 || dp > batch) return kInfeasible;
+  const double b = static_cast<double>(layout.micro_batch);
+  ClassPaces paces;
+  if (!ComputePaces(*this, layout, &paces)) return kInfeasible;
+  std::vector<double> s = WaterFill(layout, paces, batch);
+  std::vector<WholeShare> w;
+  if (!WholeSamples(layout, paces, s, batch, &w)) return kInfeasible;
+  double pipeline = 0;
+  for (size_t c = 0; c < w.size(); ++c) {
+    pipeline = std::max(pipeline, Pace(paces, c, static_cast<double>(MostSamples(w[c])), b));
+  }
+  // The nodes a stage spans decide between the intra-node and the inter-node ring: counted
+  // exactly on layouts of few units.
+  StageNodes stage_nodes;
+  if (dp * pp <= 256 && !CountStageNodes(pools_, layout, &stage_nodes)) return kInfeasible;
+  const DataParallelCost dpc = DataParallel(*this, layout, paces.window, stage_nodes);
   // ZeRO-3's gathers, one forward and one backward per micro-batch at every stage: they lengthen
   // each stage's per-micro-batch time, so the 1F1B pace grows by 2·(Σ g + (m − 1)·max g) for the
   // replica with the most micro-batches (exact at pp = 1; Evaluate adds them cell by cell).
-  if (gather_max > 0) {
+  if (dpc.gather_max > 0) {
     double m = 1;
-    for (size_t c = 0; c < nc; ++c) {
-      m = std::max(m, std::ceil(static_cast<double>(w[c].samples + (w[c].extra > 0)) / b));
-    }
-    pipeline += 2 * (gather_sum + (m - 1) * gather_max);
+    for (const WholeShare& ws : w) m = std::max(m, std::ceil(MostSamples(ws) / b));
+    pipeline += 2 * (dpc.gather_sum + (m - 1) * dpc.gather_max);
   }
   if (samples != nullptr) *samples = s;
   if (whole != nullptr) *whole = std::move(w);
-  return pipeline + exposed + optimizer;
+  return pipeline + dpc.exposed + paces.optimizer;
 }
 
 double GridEvaluator::BalanceAndTime(GridLayout* layout) const {

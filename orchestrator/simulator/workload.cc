@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -44,8 +48,12 @@ double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, doub
       collectives::kDefaultSegmentBytes, nullptr);
 }
 
-absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
-                                       const SimOptions& options, StepResult* result) {
+namespace {
+
+// The schedule the options name, checked against the plan; `chunks` receives the model chunks
+// per rank.
+absl::StatusOr<std::unique_ptr<Schedule>> CheckedSchedule(const CostModel& cost, const Plan& plan,
+                                                          const SimOptions& options, int* chunks) {
   const auto& slots = cost.slots();
   TANGRAM_RETURN_IF_ERROR(
       partitioner::ValidatePlan(plan, static_cast<int64_t>(slots.size()), cost.num_layers()));
@@ -57,39 +65,40 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
     return absl::InvalidArgumentError("bucket_mib must be > 0 and max_buckets >= 1");
   }
   TANGRAM_ASSIGN_OR_RETURN(auto schedule, CreateSchedule(options.schedule));
-  int chunks = options.virtual_stages;
-  if (chunks < 1) return absl::InvalidArgumentError("virtual_stages must be >= 1");
-  if (chunks > 1 && !schedule->interleaved()) {
+  *chunks = options.virtual_stages;
+  if (*chunks < 1) return absl::InvalidArgumentError("virtual_stages must be >= 1");
+  if (*chunks > 1 && !schedule->interleaved()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("virtual_stages = ", chunks, " needs the interleaved schedule"));
+        absl::StrCat("virtual_stages = ", *chunks, " needs the interleaved schedule"));
   }
   if (schedule->interleaved() && plan.pp < 2) {
     return absl::FailedPreconditionError("the interleaved schedule needs at least 2 stages");
   }
-  if (schedule->interleaved() && chunks == 1) {
+  if (schedule->interleaved() && *chunks == 1) {
     TANGRAM_ASSIGN_OR_RETURN(schedule, CreateSchedule("1f1b"));  // what Megatron-LM runs then
   }
-  TANGRAM_ASSIGN_OR_RETURN(
-      auto ranges, partitioner::ChunkRanges(plan, chunks, cost.training().layout.chunk_split));
+  return schedule;
+}
 
-  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
-  Workload w;
-  w.pp = pp;
-  w.dp = dp;
-  w.chunks = chunks;
-  w.overlap_grad_reduce = cost.training().overlap_grad_reduce;
-  w.cells.resize(static_cast<size_t>(pp) * dp);
-  result->cells.assign(w.cells.size(), CellResult{});
-  auto first = [&](int s, int r) { return plan.stages[s].cells[r].devices[0]; };
-  auto group_of = [&](int s, int r) { return slots[first(s, r)].group; };
+// The plan's first device of stage s, replica r: it stands for its tensor-parallel cell.
+int64_t FirstDevice(const Plan& plan, int s, int r) { return plan.stages[s].cells[r].devices[0]; }
+int GroupOf(const CostModel& cost, const Plan& plan, int s, int r) {
+  return cost.slots()[FirstDevice(plan, s, r)].group;
+}
+
+// result->cells: stage, replica, devices, kind, capacity and the slowest device's slowdown.
+void LabelCells(const CostModel& cost, const Plan& plan, const SimOptions& options,
+                StepResult* result) {
+  const int pp = plan.pp, dp = plan.dp;
+  result->cells.assign(static_cast<size_t>(pp) * dp, CellResult{});
   for (int s = 0; s < pp; ++s) {
     for (int r = 0; r < dp; ++r) {
       CellResult& cr = result->cells[s * dp + r];
       cr.stage = s;
       cr.replica = r;
       cr.devices = plan.stages[s].cells[r].devices;
-      cr.kind = cost.fleet().groups[group_of(s, r)].device.kind;
-      cr.capacity_gib = cost.CapacityBytes(group_of(s, r)) / kGiB;
+      cr.kind = cost.fleet().groups[GroupOf(cost, plan, s, r)].device.kind;
+      cr.capacity_gib = cost.CapacityBytes(GroupOf(cost, plan, s, r)) / kGiB;
       for (int64_t d : cr.devices) {
         if (!options.device_slowdown.empty()) {
           cr.slowdown = std::max(cr.slowdown, options.device_slowdown[d]);
@@ -97,78 +106,80 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       }
     }
   }
+}
 
-  // ZeRO-3: each chunk gathers its parameters over its stage's data-parallel group in the forward
-  // and again in the backward of every micro-batch (CostModel::ParameterGatherTime); the same for
-  // every replica, so computed once per virtual stage.
+// ZeRO-3: each chunk gathers its parameters over its stage's data-parallel group in the forward
+// and again in the backward of every micro-batch (CostModel::ParameterGatherTime); the same for
+// every replica, so computed once per virtual stage. Zero otherwise.
+std::vector<double> ParameterGathers(const CostModel& cost, const Plan& plan, int chunks,
+                                     const std::vector<std::pair<int64_t, int64_t>>& ranges) {
+  const int pp = plan.pp, dp = plan.dp;
   std::vector<double> gathered(static_cast<size_t>(pp) * chunks, 0.0);
-  if (cost.training().zero_stage == 3 && dp > 1) {
-    std::vector<int64_t> stage_members(dp);
-    for (int k = 0; k < pp * chunks; ++k) {
-      for (int q = 0; q < dp; ++q) stage_members[q] = first(k % pp, q);
-      gathered[k] = cost.ParameterGatherTime(cost.SummarizeGroup(stage_members), tp,
-                                             ranges[k].first, ranges[k].second);
-    }
+  if (cost.training().zero_stage != 3 || dp <= 1) return gathered;
+  std::vector<int64_t> stage_members(dp);
+  for (int k = 0; k < pp * chunks; ++k) {
+    for (int q = 0; q < dp; ++q) stage_members[q] = FirstDevice(plan, k % pp, q);
+    gathered[k] = cost.ParameterGatherTime(cost.SummarizeGroup(stage_members), plan.tp,
+                                           ranges[k].first, ranges[k].second);
   }
+  return gathered;
+}
 
-  w.replicas.resize(dp);
-  for (int r = 0; r < dp; ++r) {
-    const partitioner::PlanReplica& rep = plan.replicas[r];
-    const double b = static_cast<double>(rep.micro_batch_size);
-    ReplicaWork& rw = w.replicas[r];
-    const int64_t m = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
-    rw.micro_batches = static_cast<int32_t>(m);
-    rw.last_fraction = static_cast<double>(rep.samples - (m - 1) * rep.micro_batch_size) / b;
-    const double bytes = cost.BoundaryBytes(tp, b);
-    const int total = pp * chunks;
-
-    rw.stages.resize(total);
-    for (int k = 0; k < total; ++k) {
-      const int s = k % pp;
-      const auto [lb, le] = ranges[k];
-      const int g = group_of(s, r);
-      const double slow = result->cells[s * dp + r].slowdown;
-      const double tpc = cost.TpCommTime(g, tp, lb, le, b);
-      VirtualStage& vs = rw.stages[k];
-      vs.cell = s * dp + r;
-      vs.tp_forward_s = tpc / 3;
-      vs.tp_backward_s = tpc * 2 / 3;
-      vs.forward_s = cost.ForwardTime(g, tp, lb, le, b) * slow + vs.tp_forward_s + gathered[k];
-      vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s + gathered[k];
-      vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
-                            cost.StageMemory(tp, dp, lb, le, 0, b).activations;
-      auto link = [&](int other, double* alpha, double* beta, PortClass* port) {
-        const int64_t a = first(s, r), o = first(other % pp, r);
-        *alpha = cost.LinkLatency(a, o);
-        *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
-        *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
-      };
-      if (k + 1 < total) link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port);
-      if (k > 0) link(k - 1, &vs.prev_alpha_s, &vs.prev_beta_s, &vs.prev_port);
-    }
+// Replica r's micro-batches and, per virtual stage, its pass times (compute × slowdown + tensor-
+// parallel collectives + ZeRO-3 gathers), activation bytes and the links to its neighbours.
+ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int chunks,
+                          const std::vector<std::pair<int64_t, int64_t>>& ranges,
+                          const std::vector<double>& gathered, const StepResult& result) {
+  const auto& slots = cost.slots();
+  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  const partitioner::PlanReplica& rep = plan.replicas[r];
+  const double b = static_cast<double>(rep.micro_batch_size);
+  ReplicaWork rw;
+  const int64_t m = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
+  rw.micro_batches = static_cast<int32_t>(m);
+  rw.last_fraction = static_cast<double>(rep.samples - (m - 1) * rep.micro_batch_size) / b;
+  const double bytes = cost.BoundaryBytes(tp, b);
+  const int total = pp * chunks;
+  rw.stages.resize(total);
+  for (int k = 0; k < total; ++k) {
+    const int s = k % pp;
+    const auto [lb, le] = ranges[k];
+    const int g = GroupOf(cost, plan, s, r);
+    const double slow = result.cells[s * dp + r].slowdown;
+    const double tpc = cost.TpCommTime(g, tp, lb, le, b);
+    VirtualStage& vs = rw.stages[k];
+    vs.cell = s * dp + r;
+    vs.tp_forward_s = tpc / 3;
+    vs.tp_backward_s = tpc * 2 / 3;
+    vs.forward_s = cost.ForwardTime(g, tp, lb, le, b) * slow + vs.tp_forward_s + gathered[k];
+    vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s + gathered[k];
+    vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
+                          cost.StageMemory(tp, dp, lb, le, 0, b).activations;
+    auto link = [&](int other, double* alpha, double* beta, PortClass* port) {
+      const int64_t a = FirstDevice(plan, s, r), o = FirstDevice(plan, other % pp, r);
+      *alpha = cost.LinkLatency(a, o);
+      *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
+      *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
+    };
+    if (k + 1 < total) link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port);
+    if (k > 0) link(k - 1, &vs.prev_alpha_s, &vs.prev_beta_s, &vs.prev_port);
   }
+  return rw;
+}
 
-  for (int s = 0; s < pp; ++s) {
-    const partitioner::PlanStage& st = plan.stages[s];
-    for (int r = 0; r < dp; ++r) {
-      CellWork& cw = w.cells[s * dp + r];
-      cw.stage = s;
-      cw.replica = r;
-      const double b = static_cast<double>(plan.replicas[r].micro_batch_size);
-      cw.optimizer_s = cost.OptimizerTime(
-          group_of(s, r), cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b));
-      cw.ops.reserve(2 * static_cast<size_t>(chunks) * w.replicas[r].micro_batches);
-      schedule->Order(s, pp, w.replicas[r].micro_batches, chunks, &cw.ops);
-    }
-  }
-
-  w.rows.resize(pp);
+// Per stage: the data-parallel row's members, port, bucket count and per-bucket allreduce time of
+// each chunk; result->allreduce_algorithm names the algorithm of the stage with most gradients.
+std::vector<RowWork> GradientRows(const CostModel& cost, const Plan& plan, int chunks,
+                                  const std::vector<std::pair<int64_t, int64_t>>& ranges,
+                                  const SimOptions& options, StepResult* result) {
+  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  std::vector<RowWork> rows(pp);
   std::vector<int64_t> members(dp);
   double largest = -1;
   for (int s = 0; s < pp; ++s) {
-    RowWork& row = w.rows[s];
+    RowWork& row = rows[s];
     for (int r = 0; r < dp; ++r) {
-      members[r] = first(s, r);
+      members[r] = FirstDevice(plan, s, r);
       row.cells.push_back(s * dp + r);
     }
     const partitioner::AllreduceGroup group = cost.SummarizeGroup(members);
@@ -193,6 +204,48 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       result->allreduce_algorithm = dp > 1 ? algorithm : "none";
     }
   }
+  return rows;
+}
+
+}  // namespace
+
+absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
+                                       const SimOptions& options, StepResult* result) {
+  int chunks = 1;
+  TANGRAM_ASSIGN_OR_RETURN(auto schedule, CheckedSchedule(cost, plan, options, &chunks));
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto ranges, partitioner::ChunkRanges(plan, chunks, cost.training().layout.chunk_split));
+
+  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  Workload w;
+  w.pp = pp;
+  w.dp = dp;
+  w.chunks = chunks;
+  w.overlap_grad_reduce = cost.training().overlap_grad_reduce;
+  w.cells.resize(static_cast<size_t>(pp) * dp);
+  LabelCells(cost, plan, options, result);
+
+  const std::vector<double> gathered = ParameterGathers(cost, plan, chunks, ranges);
+  w.replicas.reserve(dp);
+  for (int r = 0; r < dp; ++r) {
+    w.replicas.push_back(ReplicaStages(cost, plan, r, chunks, ranges, gathered, *result));
+  }
+
+  for (int s = 0; s < pp; ++s) {
+    const partitioner::PlanStage& st = plan.stages[s];
+    for (int r = 0; r < dp; ++r) {
+      CellWork& cw = w.cells[s * dp + r];
+      cw.stage = s;
+      cw.replica = r;
+      const double b = static_cast<double>(plan.replicas[r].micro_batch_size);
+      cw.optimizer_s = cost.OptimizerTime(
+          GroupOf(cost, plan, s, r), cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b));
+      cw.ops.reserve(2 * static_cast<size_t>(chunks) * w.replicas[r].micro_batches);
+      schedule->Order(s, pp, w.replicas[r].micro_batches, chunks, &cw.ops);
+    }
+  }
+
+  w.rows = GradientRows(cost, plan, chunks, ranges, options, result);
   return w;
 }
 
