@@ -65,6 +65,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "attention",
                                                    "sequence_parallel",
                                                    "overlap_grad_reduce",
+                                                   "tp_comm_overlap",
+                                                   "overlap_param_gather",
                                                    "grad_reduce_dtype",
                                                    "train_tokens"}));
   JobConfig job;
@@ -90,6 +92,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   t.flash_attention = attention.value_or("flash") == "flash";
   t.sequence_parallel = Collect(&errors, m.OptionalBool("sequence_parallel")).value_or(true);
   t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
+  t.tp_comm_overlap = Collect(&errors, m.OptionalBool("tp_comm_overlap")).value_or(false);
+  t.overlap_param_gather = Collect(&errors, m.OptionalBool("overlap_param_gather")).value_or(false);
   const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
   if (grad_dtype) {
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
@@ -128,6 +132,16 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
     errors.Add(
         m.Error("micro_batch", absl::StrCat("micro_batch (", t.micro_batch,
                                             ") must divide global_batch (", t.global_batch, ")")));
+  }
+  if (t.tp_comm_overlap && !t.sequence_parallel) {
+    errors.Add(m.Error("tp_comm_overlap",
+                       "needs sequence_parallel (its allgathers and "
+                       "reduce-scatters are what overlaps; Megatron-Core refuses it without)"));
+  }
+  if (t.overlap_param_gather && t.zero_stage != 2) {
+    errors.Add(
+        m.Error("overlap_param_gather",
+                absl::StrCat("applies to zero_stage 2 only (the job has ", t.zero_stage, ")")));
   }
   TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
 

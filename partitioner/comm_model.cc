@@ -19,6 +19,15 @@ double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s) {
   return 2.0 * (q - 1) * alpha_s + 2.0 * (q - 1) / q * bytes / (gbs * 1e9);
 }
 
+double TpOverlapExposed(int tp, double collective_s, double gemm_s) {
+  if (tp <= 1 || !(collective_s > 0)) return 0;
+  const double hidden = (static_cast<double>(tp) - 1) / tp;  // the steps with a GEMM beside them
+  const double c = collective_s / 2, g = gemm_s / 2;         // per direction
+  const double allgather = std::max(0.0, c - hidden * g);
+  const double reduce_scatter = c / tp + hidden * std::max(0.0, c - g);
+  return allgather + reduce_scatter;
+}
+
 absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name) {
   if (name == "auto") return AllreduceAlgorithm::kAuto;
   if (name == "ring") return AllreduceAlgorithm::kRing;
@@ -207,6 +216,16 @@ double CommModel::BucketedAllreduceTime(const AllreduceGroup& group, double byte
   buckets = std::max<int64_t>(1, buckets);
   return static_cast<double>(buckets) *
          AllreduceTime(group, bytes / static_cast<double>(buckets), algorithm, chosen);
+}
+
+double CommModel::ReduceScatterTime(const AllreduceGroup& group, double bytes,
+                                    AllreduceAlgorithm algorithm) const {
+  return 0.5 * AllreduceTime(group, bytes, algorithm);
+}
+
+double CommModel::AllgatherTime(const AllreduceGroup& group, double bytes,
+                                AllreduceAlgorithm algorithm) const {
+  return 0.5 * AllreduceTime(group, bytes, algorithm);
 }
 
 double CommModel::TpAllreduceTime(int group, int tp, double bytes) const {

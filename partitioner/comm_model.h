@@ -23,6 +23,9 @@
 //                       cost), then a ring across islands over the shards of the smallest island
 //   bucketed            b buckets of n/b bytes, each a full collective: b × T(n/b), so every
 //                       bucket pays its α terms (PyTorch DDP and Megatron-LM reduce in buckets)
+//   reduce-scatter, allgather   one phase of the allreduce each, half its time (ZeRO-2's gradient
+//                       reduction and parameter gather, ZeRO-3's per-micro-batch gathers)
+//   tensor-parallel collective overlapped with its GEMM (tp_comm_overlap): see TpOverlapExposed.
 // Immutable after construction; safe to share between threads.
 #ifndef TANGRAM_PARTITIONER_COMM_MODEL_H_
 #define TANGRAM_PARTITIONER_COMM_MODEL_H_
@@ -39,6 +42,21 @@ namespace tangram::partitioner {
 
 // Ring allreduce of `bytes` per member over `q` members: 2(q−1)α + 2(q−1)/q · bytes / bw.
 double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
+
+// What stays exposed of one tensor-parallel collective pair (an allgather before a
+// column-parallel GEMM and a reduce-scatter after a row-parallel one; `collective_s` together, the
+// time of one allreduce of the activations, c/2 each) when it is pipelined with `gemm_s` of the
+// GEMMs beside it (g/2 each), as TransformerEngine's userbuffers overlap does (Megatron-Core
+// --tp-comm-overlap; Wang et al., "Overlap Communication with Dependent Computation via
+// Decomposition", ASPLOS'23, the scheme TE implements): the activations go in tp chunks.
+//   allgather (ring exchange): the GEMM starts on the local chunk while chunk i+1 arrives behind
+//     chunk i's GEMM; exposed max(0, c/2 − (tp−1)/tp · g/2).
+//   reduce-scatter (pipelined): chunk i's reduce-scatter runs behind chunk i+1's GEMM; the last
+//     chunk's waits for the GEMM's end: c/(2·tp) + (tp−1)/tp · max(0, c/2 − g/2).
+// A GEMM-bound layer keeps 1/(2·tp) of its communication exposed, one without GEMMs all of it.
+// No fitted constant; what this leaves out (the SMs the communication kernels take from the GEMM)
+// makes it optimistic where the GEMMs are short.
+double TpOverlapExposed(int tp, double collective_s, double gemm_s);
 
 enum class AllreduceAlgorithm : int8_t { kAuto, kRing, kHierarchical };
 absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name);
@@ -90,6 +108,12 @@ class CommModel {
   double BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
                                AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
                                std::string* chosen = nullptr) const;
+  // One phase of the allreduce of `bytes` per member (ring: (q−1)α + (q−1)/q · n/bw): half its
+  // time, by the same algorithm.
+  double ReduceScatterTime(const AllreduceGroup& group, double bytes,
+                           AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto) const;
+  double AllgatherTime(const AllreduceGroup& group, double bytes,
+                       AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto) const;
   // Tensor-parallel allreduce of `bytes` over `tp` devices of one node of group `group`.
   double TpAllreduceTime(int group, int tp, double bytes) const;
 

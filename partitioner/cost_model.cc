@@ -167,6 +167,18 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.stored_shared_ =
       Prefix(c.layers_, [](const Layer& l) { return l.stored_shared_bytes_per_token; });
   c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
+  for (size_t i = 0; i < c.layers_.size(); ++i) {
+    const Layer& l = c.layers_[i];
+    auto it = std::find_if(c.tp_shapes_.begin(), c.tp_shapes_.end(), [&](const TpShape& t) {
+      return t.collectives == l.tp_collectives && t.overlap_flops == l.tp_overlap_flops_per_token;
+    });
+    if (it == c.tp_shapes_.end()) {
+      c.tp_shapes_.push_back({l.tp_collectives, l.tp_overlap_flops_per_token,
+                              std::vector<double>(c.layers_.size() + 1, 0.0)});
+      it = c.tp_shapes_.end() - 1;
+    }
+    for (TpShape& t : c.tp_shapes_) t.prefix[i + 1] = t.prefix[i] + (&t == &*it ? 1 : 0);
+  }
   for (const Layer& l : c.layers_) {
     if (l.kind != LayerKind::kEmbedding && l.kind != LayerKind::kHead) {
       c.block_working_ = std::max(c.block_working_, l.working_activation_bytes_per_token);
@@ -202,9 +214,18 @@ double CostModel::BackwardTime(int group, int tp, int64_t begin, int64_t end,
 double CostModel::TpCommTime(int group, int tp, int64_t begin, int64_t end,
                              double micro_batch) const {
   if (tp <= 1) return 0;
-  double bytes = micro_batch * static_cast<double>(model_.seq_len) * model_.hidden *
-                 ActivationElementBytes(training_.precision);
-  return comm_.TpAllreduceTime(group, tp, bytes) * Sum(collectives_, begin, end);
+  const double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  const double bytes = tokens * model_.hidden * ActivationElementBytes(training_.precision);
+  const double one = comm_.TpAllreduceTime(group, tp, bytes);
+  if (!training_.tp_comm_overlap) return one * Sum(collectives_, begin, end);
+  double exposed = 0;
+  for (const TpShape& t : tp_shapes_) {
+    const double layers = Sum(t.prefix, begin, end);
+    if (layers == 0 || t.collectives == 0) continue;
+    const double gemm = tokens * t.overlap_flops / t.collectives / (tp * flop_rate_[group]);
+    exposed += layers * t.collectives * TpOverlapExposed(tp, one, gemm);
+  }
+  return exposed;
 }
 
 CostModel::CellCost CostModel::Cell(int group, int tp, int64_t begin, int64_t end,
@@ -234,16 +255,23 @@ double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
 
 double CostModel::GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const {
   const double bytes = Sum(params_, begin, end) / tp * GradReduceElementBytes(training_);
-  // ZeRO-3 reduce-scatters the gradients (half an allreduce); its gathers are per micro-batch.
-  return training_.zero_stage == 3 ? 0.5 * bytes : bytes;
+  // ZeRO-2 and -3 reduce-scatter the gradients (half an allreduce); the weights come back after
+  // the step (ZeRO-2) or per micro-batch (ZeRO-3).
+  return training_.zero_stage >= 2 ? 0.5 * bytes : bytes;
 }
 
 double CostModel::ParameterGatherTime(const AllreduceGroup& group, int tp, int64_t begin,
                                       int64_t end) const {
   if (training_.zero_stage != 3 || group.size() <= 1) return 0;
   const double element = training_.precision == Precision::kFp32 ? 4 : 2;
-  // An allgather moves half of what an allreduce of the same array does.
-  return 0.5 * AllreduceTime(group, Sum(params_, begin, end) / tp * element);
+  return comm_.AllgatherTime(group, Sum(params_, begin, end) / tp * element);
+}
+
+double CostModel::ParameterGatherAfterStepTime(const AllreduceGroup& group, int tp, int64_t begin,
+                                               int64_t end) const {
+  if (training_.zero_stage != 2 || training_.overlap_param_gather || group.size() <= 1) return 0;
+  const double element = training_.precision == Precision::kFp32 ? 4 : 2;
+  return comm_.AllgatherTime(group, Sum(params_, begin, end) / tp * element);
 }
 
 AllreduceGroup CostModel::SummarizeGroup(std::span<const int64_t> devices) const {

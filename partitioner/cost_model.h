@@ -147,7 +147,9 @@ class CostModel {
     double forward_s = 0, backward_s = 0;
   };
   CellCost Cell(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
-  // Tensor-parallel collectives of those layers, forward + backward (0 when tp = 1).
+  // Tensor-parallel collectives of those layers on the critical path, forward + backward (0 when
+  // tp = 1): all of them, or with tp_comm_overlap what TpOverlapExposed leaves of each beside the
+  // GEMMs it feeds (comm_model.h).
   double TpCommTime(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
   // Bytes each device sends to the next stage per micro-batch (one direction).
   double BoundaryBytes(int tp, double micro_batch) const;
@@ -158,8 +160,9 @@ class CostModel {
   double LinkLatency(int64_t from, int64_t to) const;
 
   // Gradient bytes a device of a stage allreduces per step, in allreduce-equivalent volume: its
-  // gradients (ZeRO-3: a reduce-scatter, half of that; its parameter gathers are
-  // ParameterGatherTime, per micro-batch).
+  // gradients (ZeRO-2 and ZeRO-3: a reduce-scatter, half of that, in buckets during the backward
+  // as the gradients shard; the parameters come back by ParameterGatherAfterStepTime (ZeRO-2) or
+  // ParameterGatherTime (ZeRO-3, per micro-batch)).
   double GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const;
   // ZeRO-3 only (else 0): one allgather of the stage's parameters over its data-parallel group,
   // which the forward and the backward pass of every micro-batch each need once. Counted on the
@@ -167,6 +170,12 @@ class CostModel {
   // memory bandwidth, and published FSDP runs at small micro-batches show them exposed
   // (docs/simulator.md, fidelity on other stacks).
   double ParameterGatherTime(const AllreduceGroup& group, int tp, int64_t begin, int64_t end) const;
+  // ZeRO-2 only (else 0): after the optimizer step each device holds updated weights for its
+  // shard only; one allgather of the stage's parameters over its data-parallel group follows the
+  // step on the critical path (DeepSpeed ZeRO-2), unless overlap_param_gather hides it behind
+  // the next step's forward (Megatron-Core's distributed optimizer).
+  double ParameterGatherAfterStepTime(const AllreduceGroup& group, int tp, int64_t begin,
+                                      int64_t end) const;
   AllreduceGroup SummarizeGroup(std::span<const int64_t> devices) const;
   // The faster of ring and hierarchical; `algorithm` (optional) receives which.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
@@ -216,6 +225,15 @@ class CostModel {
   // The h-sized traffic that every tensor-parallel rank moves whole (no sequence parallelism).
   std::vector<double> fwd_shared_bytes_, bwd_shared_bytes_, stored_shared_;
   std::vector<double> fwd_flops_, bwd_flops_, params_, stored_, collectives_;
+  // Layers of one shape (collectives, overlappable FLOPs) share what tp_comm_overlap leaves
+  // exposed; per shape, the count of its layers before each index (prefix), so that a range's
+  // TpCommTime stays O(shapes).
+  struct TpShape {
+    int collectives = 0;
+    double overlap_flops = 0;  // per token
+    std::vector<double> prefix;
+  };
+  std::vector<TpShape> tp_shapes_;
   // One block's full activations per token (full recompute): split by tp, and whole.
   double block_working_ = 0;
   double block_working_shared_ = 0;

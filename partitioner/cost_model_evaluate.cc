@@ -133,12 +133,17 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
   return out;
 }
 
-// The largest gradient reduction left exposed over the stages (and its stage), after the window
-// behind the last micro-batch's backward pass when the job overlaps it; fills each stage's
-// allreduce_s and algorithm.
-std::pair<double, int> ExposedAllreduce(const CostModel& cost, int v, Plan* plan) {
-  double exposed = 0;
-  int exposed_stage = 0;
+// The data-parallel communication a step waits for.
+struct ExposedReduction {
+  double exposed = 0;     // the largest gradient reduction left exposed over the stages
+  int stage = 0;          // and its stage
+  double after_step = 0;  // the longest parameter allgather after the optimizer step (ZeRO-2)
+};
+
+// Per stage, the gradient reduction exposed after the window behind the last micro-batch's
+// backward pass when the job overlaps it; fills each stage's allreduce_s and algorithm.
+ExposedReduction ExposedAllreduce(const CostModel& cost, int v, Plan* plan) {
+  ExposedReduction out;
   std::vector<int64_t> members(plan->dp);
   for (int s = 0; s < plan->pp; ++s) {
     PlanStage& stage = plan->stages[s];
@@ -147,18 +152,21 @@ std::pair<double, int> ExposedAllreduce(const CostModel& cost, int v, Plan* plan
       members[r] = stage.cells[r].devices[0];
       window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
     }
+    const AllreduceGroup group = cost.SummarizeGroup(members);
     stage.allreduce_s = cost.GradientAllreduceTime(
-        cost.SummarizeGroup(members),
-        cost.GradientAllreduceBytes(plan->tp, stage.layer_begin, stage.layer_end),
+        group, cost.GradientAllreduceBytes(plan->tp, stage.layer_begin, stage.layer_end),
         &stage.allreduce_algorithm);
+    out.after_step = std::max(
+        out.after_step,
+        cost.ParameterGatherAfterStepTime(group, plan->tp, stage.layer_begin, stage.layer_end));
     if (!cost.training().overlap_grad_reduce) window = 0;  // the reduction starts after backward
     double e = std::max(0.0, stage.allreduce_s - window);
-    if (e > exposed) {
-      exposed = e;
-      exposed_stage = s;
+    if (e > out.exposed) {
+      out.exposed = e;
+      out.stage = s;
     }
   }
-  return {exposed, exposed_stage};
+  return out;
 }
 
 // The summed catalog peak (TFLOP/s) of the devices the plan uses.
@@ -221,15 +229,18 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       slowest = r;
     }
   }
-  const auto [exposed, exposed_stage] = ExposedAllreduce(*this, v, plan);
+  const ExposedReduction reduction = ExposedAllreduce(*this, v, plan);
+  const double exposed = reduction.exposed;
+  // The optimizer step, then ZeRO-2's parameter allgather (unless it overlaps the next forward).
+  const double optimizer = totals.optimizer + reduction.after_step;
 
   Prediction& p = plan->predicted;
   p = Prediction{};
   p.pipeline_s = pipeline;
   p.bubble_s = (totals.sum_c[slowest] - totals.max_c[slowest]) / v;
   p.exposed_allreduce_s = exposed;
-  p.optimizer_s = totals.optimizer;
-  p.step_time_s = pipeline + exposed + totals.optimizer;
+  p.optimizer_s = optimizer;
+  p.step_time_s = pipeline + exposed + optimizer;
   const double flops = ModelFlopsPerStep();
   p.tokens_per_s = static_cast<double>(plan->global_batch * model_.seq_len) / p.step_time_s;
   // MFU, one definition for plan and simulate (docs/partitioner.md): model FLOPs per second ÷ the
@@ -237,7 +248,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   // are listed, not counted.
   p.mfu = flops / p.step_time_s / (UsedPeakTflops(*this, *plan) * 1e12);
   p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
-  p.bottleneck = Bottleneck(*plan, totals, slowest, exposed_stage);
+  p.bottleneck = Bottleneck(*plan, totals, slowest, reduction.stage);
   plan->bound_step_time_s = BoundStepTime();
   plan->efficiency = plan->bound_step_time_s / p.step_time_s;
   return absl::OkStatus();

@@ -330,10 +330,11 @@ bool CountStageNodes(const std::vector<Pool>& pools, const GridLayout& layout, S
   return true;
 }
 
-// The data-parallel part of a step: the largest exposed gradient reduction over the stages and
-// ZeRO-3's parameter gathers (their sum and maximum over the stages).
+// The data-parallel part of a step: the largest exposed gradient reduction over the stages,
+// ZeRO-3's parameter gathers (their sum and maximum over the stages) and ZeRO-2's after the step.
 struct DataParallelCost {
   double exposed = 0, gather_sum = 0, gather_max = 0;
+  double after_step = 0;  // ZeRO-2's parameter allgather after the optimizer step, longest stage
 };
 
 // Per stage, the allreduce group summarised per island from the pools; the node counts are exact
@@ -361,6 +362,8 @@ DataParallelCost DataParallel(const GridEvaluator& grid, const GridLayout& layou
     const double ar =
         cost.GradientAllreduceTime(group, cost.GradientAllreduceBytes(grid.tp(), a, e));
     const double g = cost.ParameterGatherTime(group, grid.tp(), a, e);
+    out.after_step =
+        std::max(out.after_step, cost.ParameterGatherAfterStepTime(group, grid.tp(), a, e));
     out.gather_sum += g;
     out.gather_max = std::max(out.gather_max, g);
     out.exposed =
@@ -402,7 +405,7 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
   }
   if (samples != nullptr) *samples = s;
   if (whole != nullptr) *whole = std::move(w);
-  return pipeline + dpc.exposed + paces.optimizer;
+  return pipeline + dpc.exposed + paces.optimizer + dpc.after_step;
 }
 
 double GridEvaluator::BalanceAndTime(GridLayout* layout) const {

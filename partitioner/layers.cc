@@ -81,6 +81,7 @@ Layer MakeLayer(std::string name, LayerKind kind, std::initializer_list<Half> ha
   layer.name = std::move(name);
   layer.kind = kind;
   const bool sp = training.sequence_parallel;
+  double linear = 0;  // forward FLOPs of the linear layers, whose GEMMs the collectives feed
   double core = 0, split_bytes = 0, shared_bytes = 0, quadratic = 0, core_traffic = 0;
   for (const Half& half : halves) {
     layer.parameters += half.parameters;
@@ -89,6 +90,7 @@ Layer MakeLayer(std::string name, LayerKind kind, std::initializer_list<Half> ha
     layer.forward_shared_bytes_per_token += sp ? 0 : half.shared_traffic;
     core_traffic += half.core_traffic;
     core += half.core_flops;
+    linear += half.forward_flops - half.core_flops;
     split_bytes += half.linear_bytes + half.quadratic_bytes + (sp ? half.shared_bytes : 0);
     shared_bytes += sp ? 0 : half.shared_bytes;
     quadratic += half.quadratic_bytes;
@@ -98,6 +100,7 @@ Layer MakeLayer(std::string name, LayerKind kind, std::initializer_list<Half> ha
   layer.working_shared_bytes_per_token = shared_bytes;
   const int collectives_per_pass = static_cast<int>(halves.size());  // one per half per pass
   layer.tp_collectives = 2 * collectives_per_pass;
+  layer.tp_overlap_flops_per_token = 3 * linear;  // forward, data-gradient and weight-gradient
   switch (training.recompute) {
     case Recompute::kNone:
       layer.stored_activation_bytes_per_token = split_bytes;
@@ -118,6 +121,7 @@ Layer MakeLayer(std::string name, LayerKind kind, std::initializer_list<Half> ha
       layer.recompute_bytes_per_token = layer.forward_bytes_per_token;
       layer.recompute_shared_bytes_per_token = layer.forward_shared_bytes_per_token;
       layer.tp_collectives += collectives_per_pass;
+      layer.tp_overlap_flops_per_token += linear;
       break;
   }
   return layer;
@@ -174,6 +178,7 @@ std::vector<Layer> BuildLayers(const ModelSpec& model, const TrainingSpec& train
   // is kept for the backward): 2·4·V.
   head.forward_bytes_per_token = 2.0 * e * h + 8.0 * v;
   head.tp_collectives = 2;
+  head.tp_overlap_flops_per_token = 3 * head.forward_flops_per_token;  // the LM head's GEMMs
   layers.push_back(head);
   return layers;
 }

@@ -56,6 +56,9 @@ struct Layer {
   // Tensor-parallel collectives (allreduce, or reduce-scatter + allgather under sequence
   // parallelism) per micro-batch over its activations, forward + backward (+ recompute).
   int tp_collectives = 0;
+  // FLOPs per token of the GEMMs those collectives feed or drain (the linear layers; not the
+  // attention core), forward + backward (+ recompute): what tp_comm_overlap hides them behind.
+  double tp_overlap_flops_per_token = 0;
 };
 
 struct LayerOptions {

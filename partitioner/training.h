@@ -51,6 +51,17 @@ struct TrainingSpec {
   // Megatron-LM's overlap_grad_reduce) or after it (Megatron-LM before 2023, DeepSpeed ZeRO-1/2
   // without overlap_comm).
   bool overlap_grad_reduce = true;
+  // Tensor-parallel communication overlapped with the GEMMs it feeds: Megatron-Core's
+  // --tp-comm-overlap / NeMo's tp_comm_overlap, TransformerEngine's userbuffers (the allgather
+  // before a column-parallel GEMM and the reduce-scatter after a row-parallel one are split into
+  // tp chunks and pipelined with the GEMM's chunks; Megatron-Core docs, "Communication overlap";
+  // TransformerEngine transformer_engine/pytorch/module/base.py, initialize_ub). Needs sequence
+  // parallelism in those stacks; off: every tensor-parallel collective is on the critical path.
+  bool tp_comm_overlap = false;
+  // ZeRO-2 (zero_stage 2): the parameter allgather after the optimizer step runs behind the next
+  // step's forward (Megatron-Core's --overlap-param-gather with the distributed optimizer); off:
+  // it follows the optimizer step on the critical path (DeepSpeed ZeRO-2).
+  bool overlap_param_gather = false;
   GradReduceDtype grad_reduce_dtype = GradReduceDtype::kModel;
   PinnedLayout layout;
 };

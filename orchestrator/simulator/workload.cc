@@ -125,6 +125,21 @@ std::vector<double> ParameterGathers(const CostModel& cost, const Plan& plan, in
   return gathered;
 }
 
+// ZeRO-2: per stage, the parameter allgather over its data-parallel group that follows the
+// optimizer step (CostModel::ParameterGatherAfterStepTime); zero otherwise.
+std::vector<double> GathersAfterStep(const CostModel& cost, const Plan& plan) {
+  std::vector<double> after(plan.pp, 0.0);
+  if (cost.training().zero_stage != 2 || plan.dp <= 1) return after;
+  std::vector<int64_t> members(plan.dp);
+  for (int s = 0; s < plan.pp; ++s) {
+    for (int r = 0; r < plan.dp; ++r) members[r] = FirstDevice(plan, s, r);
+    after[s] =
+        cost.ParameterGatherAfterStepTime(cost.SummarizeGroup(members), plan.tp,
+                                          plan.stages[s].layer_begin, plan.stages[s].layer_end);
+  }
+  return after;
+}
+
 // Replica r's micro-batches and, per virtual stage, its pass times (compute × slowdown + tensor-
 // parallel collectives + ZeRO-3 gathers), activation bytes and the links to its neighbours.
 ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int chunks,
@@ -231,6 +246,8 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
     w.replicas.push_back(ReplicaStages(cost, plan, r, chunks, ranges, gathered, *result));
   }
 
+  // The optimizer step, then (ZeRO-2) the parameter allgather that follows it; drawn as one op.
+  const std::vector<double> after_step = GathersAfterStep(cost, plan);
   for (int s = 0; s < pp; ++s) {
     const partitioner::PlanStage& st = plan.stages[s];
     for (int r = 0; r < dp; ++r) {
@@ -238,8 +255,10 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       cw.stage = s;
       cw.replica = r;
       const double b = static_cast<double>(plan.replicas[r].micro_batch_size);
-      cw.optimizer_s = cost.OptimizerTime(
-          GroupOf(cost, plan, s, r), cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b));
+      cw.optimizer_s =
+          cost.OptimizerTime(GroupOf(cost, plan, s, r),
+                             cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b)) +
+          after_step[s];
       cw.ops.reserve(2 * static_cast<size_t>(chunks) * w.replicas[r].micro_batches);
       schedule->Order(s, pp, w.replicas[r].micro_batches, chunks, &cw.ops);
     }

@@ -359,6 +359,32 @@ checkpoint_dir: ../ckpt
       dir.Write("jobs/nb2.yaml", job + "sequence_parallel: maybe\n").string(), Catalog());
   EXPECT_THAT(std::string(notbool.status().message()),
               HasSubstr("nb2.yaml:12:20: sequence_parallel"));
+  // The stack switches of 2024 (tp_comm_overlap, ZeRO-2's overlap_param_gather): off by default,
+  // booleans only, and refused where the stack they describe would refuse them.
+  EXPECT_FALSE(ok->training.tp_comm_overlap);
+  EXPECT_FALSE(ok->training.overlap_param_gather);
+  auto nemo = orchestrator::LoadJob(
+      dir.Write("jobs/nemo.yaml", Replace(job, "zero_stage: 1", "zero_stage: 2") +
+                                      "tp_comm_overlap: true\noverlap_param_gather: true\n")
+          .string(),
+      Catalog());
+  ASSERT_TRUE(nemo.ok()) << nemo.status();
+  EXPECT_TRUE(nemo->training.tp_comm_overlap);
+  EXPECT_TRUE(nemo->training.overlap_param_gather);
+  auto tp_maybe = orchestrator::LoadJob(
+      dir.Write("jobs/tpm.yaml", job + "tp_comm_overlap: maybe\n").string(), Catalog());
+  EXPECT_THAT(std::string(tp_maybe.status().message()),
+              HasSubstr("tpm.yaml:12:18: tp_comm_overlap"));
+  auto tp_no_sp = orchestrator::LoadJob(
+      dir.Write("jobs/tpsp.yaml", job + "sequence_parallel: false\ntp_comm_overlap: true\n")
+          .string(),
+      Catalog());
+  EXPECT_THAT(std::string(tp_no_sp.status().message()),
+              HasSubstr("tp_comm_overlap: needs sequence_parallel"));
+  auto gather_z1 = orchestrator::LoadJob(
+      dir.Write("jobs/pg.yaml", job + "overlap_param_gather: true\n").string(), Catalog());
+  EXPECT_THAT(std::string(gather_z1.status().message()),
+              HasSubstr("pg.yaml:12:23: overlap_param_gather: applies to zero_stage 2 only"));
 
   auto missing = orchestrator::LoadJob(
       dir.Write("jobs/bad.yaml", Replace(job, "../fleets/f.yaml", "../fleets/gone.yaml")).string(),
