@@ -73,6 +73,9 @@ double SustainedFor(const std::string& architecture) {
   if (architecture == "hopper") {
     return kAmpereSustainedMatmul * kHopperToAmpereMatmul / BestFor("H100", "hopper", nullptr);
   }
+  if (architecture == "davinci") {
+    return kDavinciSustainedMatmul / BestFor("Ascend910B", "davinci", nullptr);
+  }
   return ampere;
 }
 

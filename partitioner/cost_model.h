@@ -94,13 +94,19 @@ double BestMatmulEfficiency(const std::string& kind);
 // (MosaicML MPT-7B on 8 H100: 0.5295; on 8 A100: 0.6997).
 inline constexpr double kAmpereSustainedMatmul = 0.715;
 inline constexpr double kHopperToAmpereMatmul = 0.5295 / 0.6997;
+// DaVinci (Ascend 910B): solved from MindFormers' Llama 2 7B on one Atlas 800T A2 (8 NPUs, 4160
+// tokens/s per NPU; mindspore-lab/mindformers docs/model_cards/llama2.md), as a fraction of the
+// catalog peak (313 TFLOP/s): nobody has published the 910B's best-shape matmul rate, so the
+// product is what the run fixes (best-shape 0.80, the median, × the sustained share).
+inline constexpr double kDavinciSustainedMatmul = 0.662;
 
 // The share of `kind`'s best-shape matmul rate that a training step's matmuls sustain: Ampere's
 // (A100-80G, A800: 0.715 ÷ 0.86 = 0.83) or Hopper's (H100, H800, H200, H20: 0.715 × 0.757 ÷ 0.80
-// = 0.68), from the calibration runs. The fraction follows the architecture (its kernels and
-// their software), not the product: the H20 is a Hopper die. Other kinds, which have no published
-// run here, take Ampere's; the two measured architectures differ, so for them it is an
-// assumption, and a fleet's measured_tflops replaces it.
+// = 0.68) or DaVinci's (Ascend 910B/910C: 0.662 ÷ 0.80 = 0.83), from the calibration runs. The
+// fraction follows the architecture (its kernels and their software), not the product: the H20 is
+// a Hopper die. Other kinds, which have no published run here, take Ampere's; the measured
+// architectures differ, so for them it is an assumption, and a fleet's measured_tflops replaces
+// it.
 double SustainedMatmulFraction(const std::string& kind);
 
 // BestMatmulEfficiency(kind) × SustainedMatmulFraction(kind): the cost model's matmul rate ÷ peak.
