@@ -117,6 +117,8 @@ absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fl
   // The CPU runtime reduces a stage's gradients in one allreduce after its last backward
   // (pipeline_step.cc), never overlapped with it: predict that, whatever the job says.
   training.overlap_grad_reduce = false;
+  // Nor does it pipeline its tensor-parallel collectives with the GEMMs (tp_comm_overlap).
+  training.tp_comm_overlap = false;
   return partitioner::CostModel::Create(fleet, job.model, training);
 }
 }  // namespace
