@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "partitioner/comm_model.h"
 #include "partitioner/cost_model.h"
+#include "partitioner/grid.h"
 #include "partitioner/strategy.h"
 #include "tests/partitioner/test_util.h"
 
@@ -111,6 +112,31 @@ TEST(CostModelTest, ZeroTwoReduceScattersGradientsAndGathersWeightsAfterTheStep)
   ASSERT_TRUE(p2.ok() && p2h.ok()) << p2.status() << p2h.status();
   EXPECT_GT(p2->predicted.optimizer_s, p2h->predicted.optimizer_s);
   EXPECT_GT(p2->predicted.step_time_s, p2h->predicted.step_time_s);
+}
+
+// The grid search ranks layouts with the same switches: its step time of a layout agrees with
+// CostModel::Evaluate of the materialized plan, with and without the switches.
+TEST(CostModelTest, GridSearchSeesTheStackSwitches) {
+  const Fleet fleet = MakeFleet("H100:8x2");
+  double step[2] = {0, 0};
+  for (bool on : {false, true}) {
+    TrainingSpec job = Job(64, 2, on ? 2 : 1, Recompute::kNone);
+    job.tp_comm_overlap = on;
+    const CostModel cost = MakeCost(fleet, Llama2_7B(), job);
+    GridEvaluator grid(cost, 2);
+    ASSERT_EQ(grid.pools().size(), 1u);
+    GridLayout layout;
+    layout.tp = 2;
+    layout.micro_batch = 2;
+    layout.classes = {ReplicaClass{{0, 0}, 4}};
+    const double t = grid.BalanceAndTime(&layout);
+    ASSERT_LT(t, kInfeasible);
+    auto plan = MaterializeAndEvaluate(grid, layout, "grid");
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_NEAR(t / plan->predicted.step_time_s, 1.0, 0.01) << "switches " << on;
+    step[on] = t;
+  }
+  EXPECT_GT(std::abs(step[1] / step[0] - 1), 0.001) << "the switches changed nothing";
 }
 
 }  // namespace
