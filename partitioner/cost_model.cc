@@ -59,6 +59,17 @@ double BestFor(const std::string& kind, const std::string& architecture, std::st
       return e;
     }
   }
+  // DaVinci has no published best-shape figure, but its sustained rate (the product the cost
+  // model uses) is calibrated on a published Ascend 910B run: no assumption for the 910B itself.
+  if (architecture == "davinci") {
+    if (warning != nullptr && kind != "Ascend910B") {
+      *warning = absl::StrFormat(
+          "%s: no published run; using the Ascend910B's calibrated matmul rate (davinci, %.3f of "
+          "peak)",
+          kind, kDavinciSustainedMatmul);
+    }
+    return kMedianBest;
+  }
   if (warning != nullptr) {
     *warning = absl::StrFormat(
         "%s: no measured matmul efficiency for it or its architecture (%s); assuming %.2f of "

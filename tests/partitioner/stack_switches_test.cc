@@ -139,5 +139,16 @@ TEST(CostModelTest, GridSearchSeesTheStackSwitches) {
   EXPECT_GT(std::abs(step[1] / step[0] - 1), 0.001) << "the switches changed nothing";
 }
 
+// The Ascend 910B's matmul rate is calibrated on a published run (no warning); another DaVinci
+// kind takes it and says so.
+TEST(CostModelTest, AscendRateIsCalibratedAndItsSiblingsSaySoWhenTheyBorrowIt) {
+  EXPECT_DOUBLE_EQ(MatmulEfficiency("Ascend910B"), kDavinciSustainedMatmul);
+  const CostModel b = MakeCost(MakeFleet("Ascend910B:8x1"), Llama2_7B(), Job(8));
+  EXPECT_TRUE(b.warnings().empty()) << b.warnings()[0];
+  const CostModel c = MakeCost(MakeFleet("Ascend910C:8x1"), Llama2_7B(), Job(8));
+  ASSERT_EQ(c.warnings().size(), 1u);
+  EXPECT_NE(c.warnings()[0].find("Ascend910B's calibrated"), std::string::npos) << c.warnings()[0];
+}
+
 }  // namespace
 }  // namespace tangram::partitioner
