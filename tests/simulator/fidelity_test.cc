@@ -110,6 +110,14 @@ const Published kOutOfSample[] = {
      0, 337},
     {"mindformers-llama2-70b-64p.yaml", "MindFormers llama2.md, llama2_70b_64p, Atlas 900 A2 PoDc",
      0, 0, 405},
+    // A second Ascend stack: ModelLink (MindSpeed, Megatron-Core on Ascend), README table of
+    // pre-training performance on Atlas 900 A2 PODc, measured with MC2 (tensor-parallel
+    // communication fused with the matmuls: tp_comm_overlap) on; layouts from its example scripts.
+    {"modellink-llama2-7b-8p.yaml", "ModelLink README, LLaMA2 7B 1x8 (PODc)", 0, 0, 4672},
+    {"modellink-llama2-13b-8p.yaml", "ModelLink README, LLaMA2 13B 1x8 (PODc)", 0, 0, 2016},
+    {"modellink-codellama-34b-16p.yaml", "ModelLink README, LLaMA2 34B 2x8 (PODc)", 0, 0, 810},
+    {"modellink-llama2-70b-32p.yaml", "ModelLink README, LLaMA2 70B 4x8 (PODc)", 0, 0, 439},
+    {"modellink-llama3-8b-8p.yaml", "ModelLink README, LLaMA3 8B 1x8 (PODc)", 0, 0, 2400},
     {"mt-nlg-530b-2240.yaml", "Smith et al. 2022 §2.4 (MT-NLG 530B, 2,240 A100)", 0, 60.1},
     {"mt-nlg-530b-2800.yaml", "Smith et al. 2022 §2.4 (MT-NLG 530B, 2,800 A100)", 0, 50.2},
     {"mt-nlg-530b-3360.yaml", "Smith et al. 2022 §2.4 (MT-NLG 530B, 3,360 A100)", 0, 44.4},
@@ -259,6 +267,10 @@ constexpr KnownMiss kKnownMisses[] = {
     // of the same configs (13B: 1691 vs 1945 tokens/s/p); 70B on 32 NPUs is the one 800T row
     // with pipelining, where that gap is not absorbed by the calibration run.
     {"mindformers-llama2-70b-32p.yaml", 0.20},
+    // Llama 3 8B at tp 8 with MC2: the model's tensor-parallel overlap (TpOverlapExposed) hides
+    // the collectives behind GEMMs of an 8B model split eight ways; short GEMMs share the cores
+    // with the communication, which the model leaves out (without the overlap it is +11 %).
+    {"modellink-llama3-8b-8p.yaml", 0.45},
 };
 
 TEST(FidelityTest, HomogeneousPublishedRunsMedianAndWorst) {
