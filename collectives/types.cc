@@ -88,16 +88,16 @@ absl::string_view CollectiveOpName(CollectiveOp op) {
 }
 
 absl::StatusOr<DataType> ParseDataType(absl::string_view name) {
-  return ParseEnumName("data type", name, kAllDataTypes, DataTypeName);
+  return ParseEnumName("data type", {name.data(), name.size()}, kAllDataTypes, DataTypeName);
 }
 absl::StatusOr<ReduceOp> ParseReduceOp(absl::string_view name) {
-  return ParseEnumName("reduce op", name, kAllReduceOps, ReduceOpName);
+  return ParseEnumName("reduce op", {name.data(), name.size()}, kAllReduceOps, ReduceOpName);
 }
 absl::StatusOr<Algorithm> ParseAlgorithm(absl::string_view name) {
-  return ParseEnumName("algorithm", name, kAllAlgorithms, AlgorithmName);
+  return ParseEnumName("algorithm", {name.data(), name.size()}, kAllAlgorithms, AlgorithmName);
 }
 absl::StatusOr<CollectiveOp> ParseCollectiveOp(absl::string_view name) {
-  return ParseEnumName("op", name, kAllCollectiveOps, CollectiveOpName);
+  return ParseEnumName("op", {name.data(), name.size()}, kAllCollectiveOps, CollectiveOpName);
 }
 
 }  // namespace tangram::collectives

@@ -34,14 +34,12 @@
 
 #include "absl/status/statusor.h"
 #include "partitioner/fleet.h"
+#include "partitioner/kinds.h"
 
 namespace tangram::partitioner {
 
 // Ring allreduce of `bytes` per member over `q` members: 2(q−1)α + 2(q−1)/q · bytes / bw.
 double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
-
-enum class AllreduceAlgorithm : int8_t { kAuto, kRing, kHierarchical };
-absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name);
 
 // The members of one allreduce, summarised per island (all that the α-β formulas need).
 struct AllreduceGroup {
@@ -82,14 +80,14 @@ class CommModel {
 
   AllreduceGroup Summarize(std::span<const int64_t> devices) const;
   // Allreduce of `bytes` per member over `group`. kAuto takes the faster of ring and
-  // hierarchical; `chosen` (optional) receives "none", "intra-node", "ring" or "hierarchical".
+  // hierarchical; `chosen` (optional) receives kNone, kIntraNode, kRing or kHierarchical.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
                        AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
-                       std::string* chosen = nullptr) const;
+                       AllreduceAlgorithm* chosen = nullptr) const;
   // `buckets` allreduces of bytes ÷ buckets each, one after the other.
   double BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
                                AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
-                               std::string* chosen = nullptr) const;
+                               AllreduceAlgorithm* chosen = nullptr) const;
   // Tensor-parallel allreduce of `bytes` over `tp` devices of one node of group `group`.
   double TpAllreduceTime(int group, int tp, double bytes) const;
 

@@ -175,9 +175,9 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
   const PlanCell& hot = plan->stages[max_stage[slowest]].cells[slowest];
   if (exposed > 0.15 * p.step_time_s) {
-    p.bottleneck =
-        absl::StrFormat("data-parallel allreduce of stage %d (%.3f s exposed, %s)", exposed_stage,
-                        exposed, plan->stages[exposed_stage].allreduce_algorithm);
+    p.bottleneck = absl::StrFormat(
+        "data-parallel allreduce of stage %d (%.3f s exposed, %s)", exposed_stage, exposed,
+        AllreduceAlgorithmName(plan->stages[exposed_stage].allreduce_algorithm));
   } else if (p.bubble_s > 0.15 * p.step_time_s) {
     p.bottleneck = absl::StrFormat("pipeline bubble (%.0f%% of the step, %d stages)",
                                    100 * p.bubble_s / p.step_time_s, pp);

@@ -153,7 +153,7 @@ absl::Status ErrorList::ToStatus() const {
 }
 
 std::string SuggestName(absl::string_view value, const std::vector<std::string>& known) {
-  return DidYouMean(value, known);
+  return DidYouMean({value.data(), value.size()}, known);
 }
 
 absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::string name) {
