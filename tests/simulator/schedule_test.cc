@@ -43,6 +43,20 @@ TEST(ScheduleTest, EveryOpOnceBackwardAfterForward) {
   }
 }
 
+TEST(ScheduleTest, FactoryAnswersByKindAndByName) {
+  for (partitioner::PipelineSchedule kind : partitioner::kAllSchedules) {
+    EXPECT_EQ(CreateSchedule(kind)->kind(), kind);
+    auto by_name = CreateSchedule(partitioner::ScheduleName(kind));
+    ASSERT_TRUE(by_name.ok()) << by_name.status();
+    EXPECT_EQ((*by_name)->kind(), kind);
+    EXPECT_EQ((*by_name)->interleaved(), kind == partitioner::PipelineSchedule::kInterleaved);
+  }
+  auto misspelt = CreateSchedule("gpip");
+  EXPECT_NE(std::string(misspelt.status().message()).find("did you mean \"gpipe\"?"),
+            std::string::npos)
+      << misspelt.status();
+}
+
 TEST(ScheduleTest, UnknownNameIsInvalidArgument) {
   auto s = CreateSchedule("zero-bubble");
   ASSERT_FALSE(s.ok());
