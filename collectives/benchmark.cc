@@ -15,15 +15,23 @@
 namespace tangram::collectives {
 namespace {
 
-double BusFactor(const std::string& op, int p) {
-  if (op == "allreduce") return 2.0 * (p - 1) / p;
-  if (op == "reduce_scatter" || op == "allgather") return (p - 1.0) / p;
+double BusFactor(CollectiveOp op, int p) {
+  switch (op) {
+    case CollectiveOp::kAllReduce:
+      return 2.0 * (p - 1) / p;
+    case CollectiveOp::kReduceScatter:
+    case CollectiveOp::kAllGather:
+      return (p - 1.0) / p;
+    case CollectiveOp::kBroadcast:
+    case CollectiveOp::kReduce:
+      return 1.0;
+  }
   return 1.0;
 }
 
 // One call of `op` on `count` floats (S = the whole array) with `algorithm`; fills inputs with
 // rank + 1 and, when `check` is set, verifies the output.
-absl::Status RunOp(Communicator& comm, const std::string& op, size_t count, Algorithm algorithm,
+absl::Status RunOp(Communicator& comm, CollectiveOp op, size_t count, Algorithm algorithm,
                    std::vector<float>& send, std::vector<float>& recv, bool check) {
   const int p = comm.size(), me = comm.rank();
   const size_t block = count / p;
@@ -32,31 +40,29 @@ absl::Status RunOp(Communicator& comm, const std::string& op, size_t count, Algo
   absl::Status status;
   float want = 0;
   size_t check_count = 0;
-  if (op == "allreduce") {
+  if (op == CollectiveOp::kAllReduce) {
     status = comm.AllReduce(send.data(), recv.data(), count, DataType::kF32, ReduceOp::kSum, call);
     want = p * (p + 1) / 2.0f, check_count = count;
-  } else if (op == "reduce_scatter") {
+  } else if (op == CollectiveOp::kReduceScatter) {
     status =
         comm.ReduceScatter(send.data(), recv.data(), block, DataType::kF32, ReduceOp::kSum, call);
     want = p * (p + 1) / 2.0f, check_count = block;
-  } else if (op == "allgather") {
+  } else if (op == CollectiveOp::kAllGather) {
     status = comm.AllGather(send.data(), recv.data(), block, DataType::kF32, call);
     if (check && status.ok()) {
       for (size_t i = 0; i < block * p; ++i) {
         if (recv[i] != static_cast<float>(i / block + 1)) return absl::InternalError("wrong");
       }
     }
-  } else if (op == "broadcast") {
+  } else if (op == CollectiveOp::kBroadcast) {
     // Rank 0's data is put in place for the checked call only: the timed calls then broadcast
     // it again, with no copy that the raw baseline would not make.
     if (me == 0 && check) std::copy(send.begin(), send.begin() + count, recv.begin());
     status = comm.Broadcast(recv.data(), count, DataType::kF32, 0, call);
     want = 1.0f, check_count = count;
-  } else if (op == "reduce") {
+  } else {  // kReduce
     status = comm.Reduce(send.data(), recv.data(), count, DataType::kF32, ReduceOp::kSum, 0, call);
     want = p * (p + 1) / 2.0f, check_count = me == 0 ? count : 0;
-  } else {
-    return absl::InvalidArgumentError("unknown --op " + op);
   }
   if (!status.ok() || !check) return status;
   for (size_t i = 0; i < check_count; ++i) {
@@ -87,8 +93,9 @@ void Print(const BenchmarkOptions& flags, int p, const Row& row, bool header) {
         "{\"op\":\"%s\",\"transport\":\"%s\",\"algo\":\"%s\",\"ranks\":%d,\"bytes\":%zu,"
         "\"count\":%zu,\"time_us\":%.3f,\"wall_us\":%.3f,\"algbw_gbs\":%.4f,\"busbw_gbs\":%.4f,"
         "\"correct\":%s",
-        flags.op.c_str(), flags.transport.c_str(), flags.algo.c_str(), p, row.bytes, row.count,
-        row.seconds * 1e6, row.wall_seconds * 1e6, algbw, busbw, row.correct ? "true" : "false");
+        std::string(CollectiveOpName(flags.op)).c_str(), flags.transport.c_str(),
+        std::string(AlgorithmName(flags.algo)).c_str(), p, row.bytes, row.count, row.seconds * 1e6,
+        row.wall_seconds * 1e6, algbw, busbw, row.correct ? "true" : "false");
     if (flags.compare_raw) {
       std::printf(",\"raw_time_us\":%.3f,\"ratio\":%.4f", row.baseline_seconds * 1e6, ratio);
     }
@@ -96,8 +103,9 @@ void Print(const BenchmarkOptions& flags, int p, const Row& row, bool header) {
     return;
   }
   if (header) {
-    std::printf("# %s %s on %s, %d ranks, algo %s%s\n", flags.op.c_str(), "f32",
-                flags.transport.c_str(), p, flags.algo.c_str(),
+    std::printf("# %s %s on %s, %d ranks, algo %s%s\n",
+                std::string(CollectiveOpName(flags.op)).c_str(), "f32", flags.transport.c_str(), p,
+                std::string(AlgorithmName(flags.algo)).c_str(),
                 flags.transport == "sim" ? " (time = virtual, wall = simulation)" : "");
     std::printf("%12s %10s %12s %12s %10s %10s %8s", "size(B)", "count", "time(us)", "wall(us)",
                 "algbw", "busbw", "correct");
@@ -240,23 +248,15 @@ absl::Status RunSim(const BenchmarkOptions& flags, Algorithm algorithm) {
 }  // namespace
 
 absl::Status RunBenchmark(const BenchmarkOptions& options) {
-  static const char* kOps[] = {"allreduce", "reduce_scatter", "allgather", "broadcast", "reduce"};
-  if (std::none_of(std::begin(kOps), std::end(kOps),
-                   [&](const char* op) { return options.op == op; })) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown op \"", options.op,
-                     "\" (known: allreduce, reduce_scatter, allgather, broadcast, reduce)"));
-  }
   if (options.min_bytes < 4 || options.min_bytes > options.max_bytes || options.iters < 1 ||
       options.warmup < 0 || options.ranks < 1) {
     return absl::InvalidArgumentError(
         "need 4 <= min_bytes <= max_bytes, iters >= 1, warmup >= 0 and ranks >= 1");
   }
   if (options.islands > 0) return RunIslandBenchmark(options);
-  auto algorithm = ParseAlgorithm(options.algo);
-  if (!algorithm.ok()) return algorithm.status();
-  if (options.transport == "sim") return RunSim(options, *algorithm);
-  if (options.transport == "mpi" || options.transport == "nccl") return RunMpi(options, *algorithm);
+  if (options.transport == "sim") return RunSim(options, options.algo);
+  if (options.transport == "mpi" || options.transport == "nccl")
+    return RunMpi(options, options.algo);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown transport \"", options.transport, "\" (known: sim, mpi, nccl)"));
 }

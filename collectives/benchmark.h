@@ -18,14 +18,14 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "collectives/types.h"
 
 namespace tangram::collectives {
 
 struct BenchmarkOptions {
   std::string transport = "sim";  // sim | mpi | nccl
-  std::string op = "allreduce";   // allreduce | reduce_scatter | allgather | broadcast | reduce
-  std::string algo =
-      "auto";  // auto | native | ring | halving_doubling | tree | hierarchical | flat
+  CollectiveOp op = CollectiveOp::kAllReduce;
+  Algorithm algo = Algorithm::kAuto;
   size_t min_bytes = 1024;
   size_t max_bytes = 16 << 20;
   int ranks = 8;  // sim only

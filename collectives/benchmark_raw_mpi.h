@@ -9,16 +9,16 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "collectives/types.h"
 
 namespace tangram::collectives {
 
-// Makes `calls` calls of the raw MPI collective for `op` ("allreduce", "reduce_scatter",
-// "allgather", "broadcast", "reduce") on `count` floats (the whole array S, as the table's size)
-// from `send` into `recv`, and returns this rank's wall seconds for all of them. No
-// synchronisation before or after: the caller places barriers and combines ranks. MPI must be
+// Makes `calls` calls of the raw MPI collective for `op` on `count` floats (the whole array S, as
+// the table's size) from `send` into `recv`, and returns this rank's wall seconds for all of them.
+// No synchronisation before or after: the caller places barriers and combines ranks. MPI must be
 // initialised.
-absl::StatusOr<double> TimeRawMpi(const std::string& op, const float* send, float* recv,
-                                  size_t count, int calls);
+absl::StatusOr<double> TimeRawMpi(CollectiveOp op, const float* send, float* recv, size_t count,
+                                  int calls);
 
 }  // namespace tangram::collectives
 

@@ -1,8 +1,6 @@
 #include "collectives/types.h"
 
-#include <string>
-
-#include "absl/strings/str_cat.h"
+#include "base/names.h"
 
 namespace tangram::collectives {
 
@@ -73,34 +71,33 @@ absl::string_view AlgorithmName(Algorithm algorithm) {
   return "?";
 }
 
-namespace {
-
-template <typename Enum, size_t N>
-absl::StatusOr<Enum> ParseByName(absl::string_view what, absl::string_view name,
-                                 const Enum (&values)[N], absl::string_view (*to_name)(Enum)) {
-  std::string known;
-  for (Enum value : values) {
-    if (to_name(value) == name) return value;
-    absl::StrAppend(&known, known.empty() ? "" : ", ", to_name(value));
+absl::string_view CollectiveOpName(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::kAllReduce:
+      return "allreduce";
+    case CollectiveOp::kReduceScatter:
+      return "reduce_scatter";
+    case CollectiveOp::kAllGather:
+      return "allgather";
+    case CollectiveOp::kBroadcast:
+      return "broadcast";
+    case CollectiveOp::kReduce:
+      return "reduce";
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown ", what, " '", name, "' (known: ", known, ")"));
+  return "?";
 }
-
-constexpr Algorithm kAllAlgorithms[] = {
-    Algorithm::kAuto, Algorithm::kNative,       Algorithm::kRing, Algorithm::kHalvingDoubling,
-    Algorithm::kTree, Algorithm::kHierarchical, Algorithm::kFlat};
-
-}  // namespace
 
 absl::StatusOr<DataType> ParseDataType(absl::string_view name) {
-  return ParseByName("data type", name, kAllDataTypes, DataTypeName);
+  return ParseEnumName("data type", {name.data(), name.size()}, kAllDataTypes, DataTypeName);
 }
 absl::StatusOr<ReduceOp> ParseReduceOp(absl::string_view name) {
-  return ParseByName("reduce op", name, kAllReduceOps, ReduceOpName);
+  return ParseEnumName("reduce op", {name.data(), name.size()}, kAllReduceOps, ReduceOpName);
 }
 absl::StatusOr<Algorithm> ParseAlgorithm(absl::string_view name) {
-  return ParseByName("algorithm", name, kAllAlgorithms, AlgorithmName);
+  return ParseEnumName("algorithm", {name.data(), name.size()}, kAllAlgorithms, AlgorithmName);
+}
+absl::StatusOr<CollectiveOp> ParseCollectiveOp(absl::string_view name) {
+  return ParseEnumName("op", {name.data(), name.size()}, kAllCollectiveOps, CollectiveOpName);
 }
 
 }  // namespace tangram::collectives

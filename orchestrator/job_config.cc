@@ -99,7 +99,10 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
                                                 : partitioner::GradReduceDtype::kBf16;
   }
-  job.strategy = Collect(&errors, m.Enum("strategy", partitioner::StrategyNames()));
+  // m.Enum has checked the name (with a did-you-mean naming the line); kAuto after an error.
+  job.strategy =
+      partitioner::ParseStrategy(Collect(&errors, m.Enum("strategy", partitioner::StrategyNames())))
+          .value_or(partitioner::StrategyKind::kAuto);
   job.transport = Collect(&errors, m.Enum("transport", {"sim", "mpi", "nccl"}));
   job.steps = Collect<int64_t>(&errors, m.Int("steps", 1, int64_t{1} << 40), 1);
   std::string ckpt = Collect(&errors, m.String("checkpoint_dir", partitioner::kMaxPathLength));

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
+#include "partitioner/kinds.h"
 #include "partitioner/model.h"
 #include "partitioner/training.h"
 #include "partitioner/yaml_reader.h"
@@ -26,7 +27,7 @@ struct JobConfig {
   partitioner::Fleet fleet;
   partitioner::ModelSpec model;
   partitioner::TrainingSpec training;
-  std::string strategy = "auto";  // partition strategy name
+  partitioner::StrategyKind strategy = partitioner::StrategyKind::kAuto;
   std::string transport = "sim";  // sim | mpi | nccl
   int64_t steps = 10;
   std::string checkpoint_dir;    // resolved against the job file's directory; "" = none

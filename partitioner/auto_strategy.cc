@@ -18,7 +18,7 @@ namespace {
 
 class AutoStrategy : public Strategy {
  public:
-  std::string_view name() const override { return "auto"; }
+  StrategyKind kind() const override { return StrategyKind::kAuto; }
   std::string_view description() const override {
     return "joint search over tp, pp, dp, grouping, stage ranges and batch shares";
   }
@@ -54,11 +54,11 @@ class AutoStrategy : public Strategy {
               moved.push_back(std::move(s));
             }
           }
-          for (Plan& p : EvaluateBest(grid, std::move(layouts), keep, "auto", &error)) {
+          for (Plan& p : EvaluateBest(grid, std::move(layouts), keep, kind(), &error)) {
             plans.push_back(std::move(p));
           }
         }
-        for (Plan& p : EvaluateBest(grid, std::move(moved), keep, "auto", &error)) {
+        for (Plan& p : EvaluateBest(grid, std::move(moved), keep, kind(), &error)) {
           plans.push_back(std::move(p));
         }
       }
@@ -69,8 +69,8 @@ class AutoStrategy : public Strategy {
       absl::StatusOr<std::vector<Plan>> baseline = make()->Generate(cost, StrategyOptions{});
       if (!baseline.ok()) continue;
       Plan& p = baseline->front();
-      p.notes.push_back(absl::StrCat("layout: ", p.strategy));
-      p.strategy = "auto";
+      p.notes.push_back(absl::StrCat("layout: ", StrategyName(p.strategy)));
+      p.strategy = kind();
       plans.push_back(std::move(p));
     }
     if (plans.empty()) {

@@ -28,14 +28,6 @@ double TpOverlapExposed(int tp, double collective_s, double gemm_s) {
   return allgather + reduce_scatter;
 }
 
-absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name) {
-  if (name == "auto") return AllreduceAlgorithm::kAuto;
-  if (name == "ring") return AllreduceAlgorithm::kRing;
-  if (name == "hierarchical") return AllreduceAlgorithm::kHierarchical;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown allreduce algorithm \"", name, "\" (known: auto, ring, hierarchical)"));
-}
-
 int64_t GradientBuckets(double bytes, double bucket_mib, int max_buckets) {
   if (!(bytes > 0) || !(bucket_mib > 0)) return 1;
   return static_cast<int64_t>(
@@ -158,7 +150,7 @@ AllreduceGroup CommModel::Summarize(std::span<const int64_t> devices) const {
 }
 
 double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
-                                AllreduceAlgorithm algorithm, std::string* chosen) const {
+                                AllreduceAlgorithm algorithm, AllreduceAlgorithm* chosen) const {
   const NetworkSpec& net = fleet_.network;
   const auto alpha = [&](LinkClass c) {
     const auto& m = net.measured_links[static_cast<int>(c)];
@@ -169,19 +161,19 @@ double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
            1e-6;
   };
   const int64_t q = group.size();
-  auto set = [&](const char* name) {
-    if (chosen != nullptr) *chosen = name;
+  auto set = [&](AllreduceAlgorithm used) {
+    if (chosen != nullptr) *chosen = used;
   };
   if (q <= 1 || bytes <= 0) {
-    set("none");
+    set(AllreduceAlgorithm::kNone);
     return 0;
   }
   if (group.parts.size() == 1 && group.parts[0].nodes == 1) {
-    set("intra-node");
+    set(AllreduceAlgorithm::kIntraNode);
     return RingAllreduceTime(q, bytes, group.parts[0].intra_gbs, alpha(LinkClass::kSameNode));
   }
   if (group.parts.size() == 1) {
-    set("ring");
+    set(AllreduceAlgorithm::kRing);
     return RingAllreduceTime(q, bytes, group.parts[0].RingGbs(), alpha(LinkClass::kSameIsland));
   }
   // Flat ring across islands: every step waits for the slowest hop.
@@ -204,15 +196,16 @@ double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
   const double hierarchical = inside + across;
   if (algorithm == AllreduceAlgorithm::kRing ||
       (algorithm == AllreduceAlgorithm::kAuto && ring <= hierarchical)) {
-    set("ring");
+    set(AllreduceAlgorithm::kRing);
     return ring;
   }
-  set("hierarchical");
+  set(AllreduceAlgorithm::kHierarchical);
   return hierarchical;
 }
 
 double CommModel::BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
-                                        AllreduceAlgorithm algorithm, std::string* chosen) const {
+                                        AllreduceAlgorithm algorithm,
+                                        AllreduceAlgorithm* chosen) const {
   buckets = std::max<int64_t>(1, buckets);
   return static_cast<double>(buckets) *
          AllreduceTime(group, bytes / static_cast<double>(buckets), algorithm, chosen);

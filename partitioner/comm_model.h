@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "partitioner/fleet.h"
+#include "partitioner/kinds.h"
 
 namespace tangram::partitioner {
 
@@ -57,9 +58,6 @@ double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
 // No fitted constant; what this leaves out (the SMs the communication kernels take from the GEMM)
 // makes it optimistic where the GEMMs are short.
 double TpOverlapExposed(int tp, double collective_s, double gemm_s);
-
-enum class AllreduceAlgorithm : int8_t { kAuto, kRing, kHierarchical };
-absl::StatusOr<AllreduceAlgorithm> ParseAllreduceAlgorithm(const std::string& name);
 
 // The members of one allreduce, summarised per island (all that the α-β formulas need).
 struct AllreduceGroup {
@@ -100,14 +98,14 @@ class CommModel {
 
   AllreduceGroup Summarize(std::span<const int64_t> devices) const;
   // Allreduce of `bytes` per member over `group`. kAuto takes the faster of ring and
-  // hierarchical; `chosen` (optional) receives "none", "intra-node", "ring" or "hierarchical".
+  // hierarchical; `chosen` (optional) receives kNone, kIntraNode, kRing or kHierarchical.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
                        AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
-                       std::string* chosen = nullptr) const;
+                       AllreduceAlgorithm* chosen = nullptr) const;
   // `buckets` allreduces of bytes ÷ buckets each, one after the other.
   double BucketedAllreduceTime(const AllreduceGroup& group, double bytes, int64_t buckets,
                                AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
-                               std::string* chosen = nullptr) const;
+                               AllreduceAlgorithm* chosen = nullptr) const;
   // One phase of the allreduce of `bytes` per member (ring: (q−1)α + (q−1)/q · n/bw): half its
   // time, by the same algorithm.
   double ReduceScatterTime(const AllreduceGroup& group, double bytes,

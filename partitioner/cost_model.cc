@@ -293,12 +293,12 @@ AllreduceGroup CostModel::SummarizeGroup(std::span<const int64_t> devices) const
 }
 
 double CostModel::AllreduceTime(const AllreduceGroup& group, double bytes,
-                                std::string* algorithm) const {
+                                AllreduceAlgorithm* algorithm) const {
   return comm_.AllreduceTime(group, bytes, AllreduceAlgorithm::kAuto, algorithm);
 }
 
 double CostModel::GradientAllreduceTime(const AllreduceGroup& group, double bytes,
-                                        std::string* algorithm) const {
+                                        AllreduceAlgorithm* algorithm) const {
   return comm_.BucketedAllreduceTime(
       group, bytes, GradientBuckets(bytes, options_.bucket_mib, options_.max_buckets),
       AllreduceAlgorithm::kAuto, algorithm);

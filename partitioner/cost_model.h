@@ -185,10 +185,10 @@ class CostModel {
   AllreduceGroup SummarizeGroup(std::span<const int64_t> devices) const;
   // The faster of ring and hierarchical; `algorithm` (optional) receives which.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
-                       std::string* algorithm = nullptr) const;
+                       AllreduceAlgorithm* algorithm = nullptr) const;
   // The gradient reduction of `bytes` in buckets (CostOptions::bucket_mib), α per bucket.
   double GradientAllreduceTime(const AllreduceGroup& group, double bytes,
-                               std::string* algorithm = nullptr) const;
+                               AllreduceAlgorithm* algorithm = nullptr) const;
   // The shared α-β model (comm_model.h) this cost model uses.
   const CommModel& comm() const { return comm_; }
 

@@ -189,7 +189,7 @@ std::string Bottleneck(const Plan& plan, const CellTotals& totals, int slowest, 
   if (p.exposed_allreduce_s > 0.15 * p.step_time_s) {
     return absl::StrFormat("data-parallel allreduce of stage %d (%.3f s exposed, %s)",
                            exposed_stage, p.exposed_allreduce_s,
-                           plan.stages[exposed_stage].allreduce_algorithm);
+                           AllreduceAlgorithmName(plan.stages[exposed_stage].allreduce_algorithm));
   }
   if (p.bubble_s > 0.15 * p.step_time_s) {
     return absl::StrFormat("pipeline bubble (%.0f%% of the step, %d stages)",

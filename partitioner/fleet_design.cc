@@ -134,7 +134,7 @@ MixPlan FleetDesigner::PlanMix(const Mix& nodes) {
   MixPlan out;
   absl::StatusOr<CostModel> cost =
       CostModel::Create(space_.MakeFleet(nodes, space_.name), model_, training_);
-  absl::StatusOr<Plan> plan = cost.ok() ? MakePlan(*cost, "auto") : cost.status();
+  absl::StatusOr<Plan> plan = cost.ok() ? MakePlan(*cost, StrategyKind::kAuto) : cost.status();
   if (plan.ok()) {
     out.ok = true;
     out.tp = plan->tp;

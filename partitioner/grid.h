@@ -125,15 +125,15 @@ class GridEvaluator {
 // A concrete plan from `layout`: units from each pool in fleet order, each class's share rounded
 // to whole samples (largest remainder, ≥ 1 each) summing to the global batch. Not yet evaluated.
 absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
-                                 const std::vector<double>& samples, const std::string& strategy);
+                                 const std::vector<double>& samples, StrategyKind strategy);
 
 // The same with whole samples per class (StepTime's `whole`).
 absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
-                                 const std::vector<WholeShare>& whole, const std::string& strategy);
+                                 const std::vector<WholeShare>& whole, StrategyKind strategy);
 
 // Materializes (with StepTime's whole samples) and evaluates (CostModel::Evaluate).
 absl::StatusOr<Plan> MaterializeAndEvaluate(const GridEvaluator& grid, const GridLayout& layout,
-                                            const std::string& strategy);
+                                            StrategyKind strategy);
 
 }  // namespace tangram::partitioner
 

@@ -42,7 +42,7 @@ std::vector<int64_t> RoundShares(const std::vector<double>& share, int64_t batch
 // Per-replica shares (`whole`: already whole samples, kept as they are).
 absl::StatusOr<Plan> MaterializeShares(const GridEvaluator& grid, const GridLayout& layout,
                                        const std::vector<double>& replica_shares,
-                                       const std::string& strategy) {
+                                       StrategyKind strategy) {
   const CostModel& cost = grid.cost();
   const int pp = layout.pp();
   const int64_t dp = layout.dp();
@@ -117,7 +117,7 @@ absl::StatusOr<Plan> MaterializeShares(const GridEvaluator& grid, const GridLayo
 }  // namespace
 
 absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
-                                 const std::vector<double>& samples, const std::string& strategy) {
+                                 const std::vector<double>& samples, StrategyKind strategy) {
   std::vector<double> shares;
   const double even = static_cast<double>(grid.cost().training().global_batch) /
                       static_cast<double>(std::max<int64_t>(1, layout.dp()));
@@ -128,8 +128,7 @@ absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& la
 }
 
 absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& layout,
-                                 const std::vector<WholeShare>& whole,
-                                 const std::string& strategy) {
+                                 const std::vector<WholeShare>& whole, StrategyKind strategy) {
   if (whole.size() != layout.classes.size())
     return Materialize(grid, layout, std::vector<double>{}, strategy);
   std::vector<double> shares;
@@ -142,7 +141,7 @@ absl::StatusOr<Plan> Materialize(const GridEvaluator& grid, const GridLayout& la
 }
 
 absl::StatusOr<Plan> MaterializeAndEvaluate(const GridEvaluator& grid, const GridLayout& layout,
-                                            const std::string& strategy) {
+                                            StrategyKind strategy) {
   std::vector<WholeShare> whole;
   grid.StepTime(layout, nullptr, &whole);
   TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, whole, strategy));

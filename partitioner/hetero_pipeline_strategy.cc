@@ -14,7 +14,7 @@ namespace {
 
 class HeteroPipelineStrategy : public Strategy {
  public:
-  std::string_view name() const override { return "hetero-pipeline"; }
+  StrategyKind kind() const override { return StrategyKind::kHeteroPipeline; }
   std::string_view description() const override {
     return "speed-sized contiguous stages through every device kind, pool order searched";
   }
@@ -36,8 +36,8 @@ class HeteroPipelineStrategy : public Strategy {
           absl::StrAppend(&pools_text, pools_text.empty() ? "" : ", ", p.size(), " x ", p.kind,
                           " (tp ", tp, ")");
         }
-        std::vector<Plan> some = EvaluateBest(grid, std::move(layouts), options.alternatives + 1,
-                                              "hetero-pipeline", &error);
+        std::vector<Plan> some =
+            EvaluateBest(grid, std::move(layouts), options.alternatives + 1, kind(), &error);
         for (Plan& p : some) plans.push_back(std::move(p));
       }
       if (!plans.empty()) {

@@ -483,8 +483,7 @@ std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid,
 }
 
 std::vector<Plan> EvaluateBest(const GridEvaluator& grid, std::vector<ScoredLayout> layouts,
-                               size_t keep, const std::string& strategy,
-                               absl::Status* first_error) {
+                               size_t keep, StrategyKind strategy, absl::Status* first_error) {
   std::stable_sort(
       layouts.begin(), layouts.end(),
       [](const ScoredLayout& a, const ScoredLayout& b) { return a.step_time_s < b.step_time_s; });

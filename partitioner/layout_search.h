@@ -40,7 +40,7 @@ void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s);
 // and returns the evaluated plans sorted by their exact step time. Plans that fail to evaluate
 // are dropped; `first_error` (optional) receives the first such failure.
 std::vector<Plan> EvaluateBest(const GridEvaluator& grid, std::vector<ScoredLayout> layouts,
-                               size_t keep, const std::string& strategy,
+                               size_t keep, StrategyKind strategy,
                                absl::Status* first_error = nullptr);
 
 // Micro-batch sizes to try: the job's, then halvings down to 1 (used only when the larger do

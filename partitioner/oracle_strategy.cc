@@ -151,7 +151,7 @@ class Search {
 
 class OracleStrategy : public Strategy {
  public:
-  std::string_view name() const override { return "oracle"; }
+  StrategyKind kind() const override { return StrategyKind::kOracle; }
   std::string_view description() const override {
     return "exhaustive search (<= 8 devices, <= 16 layers), for tests";
   }
@@ -177,7 +177,7 @@ class OracleStrategy : public Strategy {
         GridEvaluator grid(cost, tp);
         std::vector<ScoredLayout> found;
         Search(grid, b, keep).Run(&found);
-        for (Plan& p : EvaluateBest(grid, std::move(found), keep, "oracle", &error)) {
+        for (Plan& p : EvaluateBest(grid, std::move(found), keep, kind(), &error)) {
           plans.push_back(std::move(p));
         }
       }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "partitioner/kinds.h"
 #include "partitioner/training.h"
 
 namespace tangram::partitioner {
@@ -45,8 +46,8 @@ struct PlanStage {
   int64_t layer_end = 0;
   std::vector<PlanCell> cells;  // one per replica, in replica order
   // Filled by CostModel::Evaluate.
-  double allreduce_s = 0;           // data-parallel gradient allreduce of this stage
-  std::string allreduce_algorithm;  // "none" | "ring" | "hierarchical" | "intra-node"
+  double allreduce_s = 0;  // data-parallel gradient allreduce of this stage
+  AllreduceAlgorithm allreduce_algorithm = AllreduceAlgorithm::kNone;  // what the model costed
 };
 
 struct PlanReplica {
@@ -71,7 +72,7 @@ struct Prediction {
 
 struct Plan {
   int version = kPlanFormatVersion;
-  std::string strategy;
+  StrategyKind strategy = StrategyKind::kAuto;  // the strategy that made the plan
   std::string fleet;
   std::string model;
   int tp = 1;

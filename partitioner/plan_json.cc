@@ -12,6 +12,12 @@ using nlohmann::json;
 Precision ParsePrecision(const std::string& s) {
   return s == "fp32" ? Precision::kFp32 : s == "fp16" ? Precision::kFp16 : Precision::kBf16;
 }
+// The parsed enum, or a throw that PlanFromJson's catch reports with the field being read.
+template <typename T>
+T OrThrow(absl::StatusOr<T> parsed) {
+  if (!parsed.ok()) throw std::invalid_argument(std::string(parsed.status().message()));
+  return *std::move(parsed);
+}
 Recompute ParseRecompute(const std::string& s) {
   return s == "full"        ? Recompute::kFull
          : s == "selective" ? Recompute::kSelective
@@ -37,7 +43,7 @@ json PlanToJson(const Plan& plan) {
     json stage = {{"index", s.index},
                   {"layers", {s.layer_begin, s.layer_end}},
                   {"allreduce_s", s.allreduce_s},
-                  {"allreduce_algorithm", s.allreduce_algorithm},
+                  {"allreduce_algorithm", AllreduceAlgorithmName(s.allreduce_algorithm)},
                   {"cells", std::move(cells)}};
     if (s.layer_end > s.layer_begin &&
         s.layer_end <= static_cast<int64_t>(plan.layer_names.size())) {
@@ -57,7 +63,7 @@ json PlanToJson(const Plan& plan) {
   const Prediction& p = plan.predicted;
   return {{"format", "tangram-plan"},
           {"version", plan.version},
-          {"strategy", plan.strategy},
+          {"strategy", StrategyName(plan.strategy)},
           {"fleet", plan.fleet},
           {"model", plan.model},
           {"parallelism", {{"tp", plan.tp}, {"pp", plan.pp}, {"dp", plan.dp}}},
@@ -113,7 +119,9 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
                                                      " is not supported (this build reads 1..",
                                                      kPlanFormatVersion, ")"));
     }
-    get(j, "strategy", &plan.strategy);
+    std::string strategy;
+    get(j, "strategy", &strategy);
+    plan.strategy = OrThrow(ParseStrategy(strategy));
     get(j, "fleet", &plan.fleet, false);
     get(j, "model", &plan.model, false);
     field = "parallelism";
@@ -142,7 +150,10 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
       stage.layer_begin = range[0];
       stage.layer_end = range[1];
       get(s, "allreduce_s", &stage.allreduce_s, false);
-      get(s, "allreduce_algorithm", &stage.allreduce_algorithm, false);
+      std::string algorithm;  // "" (an unevaluated plan of older builds) reads as "none"
+      get(s, "allreduce_algorithm", &algorithm, false);
+      if (!algorithm.empty())
+        stage.allreduce_algorithm = OrThrow(ParseAllreduceAlgorithm(algorithm));
       field = "stages[].cells";
       for (const json& c : s.at("cells")) {
         PlanCell cell;

@@ -13,7 +13,7 @@ namespace {
 
 class ProportionalStrategy : public Strategy {
  public:
-  std::string_view name() const override { return "proportional"; }
+  StrategyKind kind() const override { return StrategyKind::kProportional; }
   std::string_view description() const override {
     return "data parallel only; each device's batch share proportional to its throughput";
   }
@@ -46,7 +46,7 @@ class ProportionalStrategy : public Strategy {
       shares.push_back(cost.training().global_batch *
                        cost.GroupTflops(grid.pools()[c.pools[0]].group) / total);
     }
-    TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, shares, "proportional"));
+    TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, shares, kind()));
     TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
     return std::vector<Plan>{std::move(plan)};
   }

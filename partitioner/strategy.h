@@ -1,4 +1,4 @@
-// Partition strategies: pluggable, chosen by name.
+// Partition strategies: pluggable, chosen by kind (StrategyKind, kinds.h) or by its name.
 //
 //   auto             joint search over tp, pp, dp, the grouping of devices into stages and
 //                    replicas, micro-batch count (and size, when memory needs it); best +
@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "partitioner/cost_model.h"
+#include "partitioner/kinds.h"
 #include "partitioner/plan.h"
 
 namespace tangram::partitioner {
@@ -35,19 +36,22 @@ struct StrategyOptions {
 class Strategy {
  public:
   virtual ~Strategy() = default;
-  virtual std::string_view name() const = 0;
+  virtual StrategyKind kind() const = 0;
+  std::string_view name() const { return StrategyName(kind()); }  // kinds.h
   virtual std::string_view description() const = 0;
   // The best plan first, then up to options.alternatives runners-up, all evaluated.
   virtual absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                                      const StrategyOptions& options) const = 0;
 };
 
-// The strategy called `name` (StrategyNames()), or kInvalidArgument listing the known names.
+// The strategy of kind `kind`.
+std::unique_ptr<Strategy> CreateStrategy(StrategyKind kind);
+// The strategy called `name` (StrategyNames(), kinds.h), or ParseStrategy's kInvalidArgument
+// listing the known names.
 absl::StatusOr<std::unique_ptr<Strategy>> CreateStrategy(std::string_view name);
-// "auto", "hetero-pipeline", "proportional", "uniform", "oracle".
-std::vector<std::string> StrategyNames();
 
-// CreateStrategy(name) → Generate → the best plan.
+// CreateStrategy → Generate → the best plan.
+absl::StatusOr<Plan> MakePlan(const CostModel& cost, StrategyKind strategy);
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, std::string_view strategy);
 
 // Direct constructors, one per file.

@@ -17,7 +17,7 @@ namespace {
 
 class UniformStrategy : public Strategy {
  public:
-  std::string_view name() const override { return "uniform"; }
+  StrategyKind kind() const override { return StrategyKind::kUniform; }
   std::string_view description() const override {
     return "equal layers per stage, equal batch per replica (Megatron-LM / DeepSpeed baseline)";
   }
@@ -64,7 +64,7 @@ class UniformStrategy : public Strategy {
     const int64_t blocks = cost.model().layers;
     const int64_t per_block = (cost.num_layers() - 2) / blocks;  // 1, or 2 for half-blocks
     Plan plan;
-    plan.strategy = "uniform";
+    plan.strategy = StrategyKind::kUniform;
     plan.fleet = cost.fleet().name;
     plan.model = cost.model().name;
     plan.tp = tp;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/names.h"
 #include "base/status_macros.h"
 
 namespace tangram::partitioner {
@@ -111,37 +112,6 @@ int FlowDepth(absl::string_view text) {
   return max_depth;
 }
 
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// "did you mean \"auto\"? " when one of `known` is within two edits of `value` (or equal but for
-// case); "" otherwise.
-std::string DidYouMean(absl::string_view value, const std::vector<std::string>& known) {
-  std::string best;
-  size_t best_distance = 3;
-  for (const auto& k : known) {
-    size_t d = value.size() > 64 ? 99 : EditDistance(value, k);
-    if (absl::EqualsIgnoreCase(value, k)) d = 0;
-    if (d < best_distance) {
-      best_distance = d;
-      best = k;
-    }
-  }
-  return best.empty() ? "" : absl::StrCat("did you mean \"", best, "\"? ");
-}
-
 // "; did you mean \"x\"?" from a DidYouMean hint, or "" without one.
 std::string Suffix(const std::string& hint) {
   return hint.empty() ? "" : absl::StrCat("; ", hint.substr(0, hint.size() - 1));
@@ -183,7 +153,7 @@ absl::Status ErrorList::ToStatus() const {
 }
 
 std::string SuggestName(absl::string_view value, const std::vector<std::string>& known) {
-  return DidYouMean(value, known);
+  return DidYouMean({value.data(), value.size()}, known);
 }
 
 absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::string name) {

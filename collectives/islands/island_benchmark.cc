@@ -209,7 +209,7 @@ absl::Status RunMpiIslands(const BenchmarkOptions& flags) {
 }  // namespace
 
 absl::Status RunIslandBenchmark(const BenchmarkOptions& flags) {
-  if (flags.op != "allreduce") {
+  if (flags.op != CollectiveOp::kAllReduce) {
     return absl::InvalidArgumentError("--islands benchmarks allreduce only");
   }
   if (flags.islands < 2 || !(flags.bridge_slowdown >= 1)) {

@@ -2,7 +2,7 @@
 
 namespace tangram::collectives {
 
-absl::StatusOr<double> TimeRawMpi(const std::string&, const float*, float*, size_t, int) {
+absl::StatusOr<double> TimeRawMpi(CollectiveOp, const float*, float*, size_t, int) {
   return absl::UnimplementedError("--compare-raw needs a build with MPI");
 }
 

@@ -23,10 +23,10 @@ class BenchCommand : public Command {
         "collectives", "Collective bandwidth (algbw, busbw), correctness, and a baseline ratio");
     auto& o = options_;
     collectives_->add_option("--transport", o.transport, "sim | mpi | nccl (default sim)");
-    collectives_->add_option("--op", o.op,
+    collectives_->add_option("--op", op_,
                              "allreduce | reduce_scatter | allgather | broadcast | reduce");
     collectives_->add_option(
-        "--algo", o.algo, "auto | native | ring | halving_doubling | tree | hierarchical | flat");
+        "--algo", algo_, "auto | native | ring | halving_doubling | tree | hierarchical | flat");
     collectives_->add_option("--min-bytes", o.min_bytes, "Smallest message (default 1 KiB)")
         ->check(IntIn(1, kMaxBenchBytes));
     collectives_->add_option("--max-bytes", o.max_bytes, "Largest message (default 16 MiB)")
@@ -59,6 +59,8 @@ class BenchCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     options_.json = options_.json || global.json;
+    TANGRAM_ASSIGN_OR_RETURN(options_.op, collectives::ParseCollectiveOp(op_));
+    TANGRAM_ASSIGN_OR_RETURN(options_.algo, collectives::ParseAlgorithm(algo_));
     if (options_.min_bytes > options_.max_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--min-bytes (", options_.min_bytes, ") exceeds --max-bytes (", options_.max_bytes, ")"));
@@ -81,6 +83,7 @@ class BenchCommand : public Command {
  private:
   CLI::App* collectives_ = nullptr;
   collectives::BenchmarkOptions options_;
+  std::string op_ = "allreduce", algo_ = "auto";  // parsed into options_ by Run
 };
 
 }  // namespace

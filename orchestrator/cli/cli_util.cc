@@ -29,7 +29,8 @@ void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {
   if (with_strategy) {
     sub->add_option("--strategy", strategy,
                     "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
-                    "job's, else auto)");
+                    "job's, else auto)")
+        ->check(NameOf(partitioner::ParseStrategy));
   }
 }
 
@@ -75,13 +76,15 @@ absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
   std::optional<partitioner::Fleet> fleet;
   std::optional<partitioner::ModelSpec> model;
   PlanningInputs in;
-  in.strategy = flags.strategy;
+  if (!flags.strategy.empty()) {
+    TANGRAM_ASSIGN_OR_RETURN(in.strategy, partitioner::ParseStrategy(flags.strategy));
+  }
   if (!flags.job_path.empty()) {
     TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(flags.job_path, catalog));
     fleet = std::move(job.fleet);
     model = std::move(job.model);
     in.training = job.training;
-    if (in.strategy.empty()) in.strategy = job.strategy;
+    if (flags.strategy.empty()) in.strategy = job.strategy;
     in.from_job = true;
   }
   if (!flags.fleet_path.empty()) {
@@ -94,7 +97,6 @@ absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
     return absl::InvalidArgumentError("give --fleet and --model, or --job");
   }
   if (!in.from_job) in.training = DefaultTraining(*fleet);
-  if (in.strategy.empty()) in.strategy = "auto";
   in.fleet = std::move(*fleet);
   in.model = std::move(*model);
   return in;

@@ -39,7 +39,8 @@ struct PlanningInputs {
   partitioner::Fleet fleet;
   partitioner::ModelSpec model;
   partitioner::TrainingSpec training;
-  std::string strategy;  // --strategy, else the job's, else "auto"
+  partitioner::StrategyKind strategy = partitioner::StrategyKind::kAuto;  // --strategy, else the
+                                                                          // job's, else auto
   bool from_job = false;
 };
 // kInvalidArgument when neither --job nor both --fleet and --model are given.
@@ -54,6 +55,18 @@ partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet);
 // through).
 CLI::Validator FiniteIn(double min, double max);
 CLI::Validator IntIn(int64_t min, int64_t max);
+// For an option whose value names an enum value: `parse` (partitioner::ParseStrategy,
+// ParseSchedule, ...) refuses an unknown name, with the known ones and a did-you-mean, before
+// anything runs. The command parses the checked name again where it uses it.
+template <typename Parse>
+CLI::Validator NameOf(Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        auto parsed = parse(text);
+        return parsed.ok() ? "" : std::string(parsed.status().message());
+      },
+      "");
+}
 
 // Upper bounds of counts given on the command line, each set by what one machine can hold.
 // Sim ranks are threads of this process (1,024 already costs ~8 GiB of thread stacks reserved).

@@ -36,11 +36,13 @@ class CompareCommand : public Command {
     inputs_.Add(sub, /*with_strategy=*/false);
     sub->add_option("--chart", chart_path_,
                     "Also write an SVG bar chart to this file (default: none)");
-    sub->add_option("--schedule", options_.schedule, "1f1b (default) | gpipe | interleaved");
+    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved")
+        ->check(NameOf(partitioner::ParseSchedule));
     sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
   }
 
   absl::Status Run(const GlobalOptions& global) override {
+    TANGRAM_ASSIGN_OR_RETURN(options_.schedule, partitioner::ParseSchedule(schedule_));
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
     const partitioner::Fleet* fleet = &in.fleet;
     const partitioner::ModelSpec* model = &in.model;
@@ -146,6 +148,7 @@ class CompareCommand : public Command {
   PlanningFlags inputs_;
   std::string chart_path_;  // "" = no chart: nothing is written unless asked
   simulator::SimOptions options_;
+  std::string schedule_ = "1f1b";  // parsed into options_.schedule by Run
   bool no_progress_ = false;
 };
 

@@ -131,8 +131,8 @@ std::string JobYaml(const JobConfig& job, const std::string& name, const std::st
       "\noverlap_grad_reduce: ", t.overlap_grad_reduce ? "true" : "false",
       "\ntp_comm_overlap: ", t.tp_comm_overlap ? "true" : "false",
       "\noverlap_param_gather: ", t.overlap_param_gather ? "true" : "false",
-      "\nstrategy: ", job.strategy, "\ntransport: ", job.transport, "\nsteps: ", job.steps,
-      "\ncheckpoint_dir: ", rel(job.checkpoint_dir), "\nseed: ", job.seed,
+      "\nstrategy: ", partitioner::StrategyName(job.strategy), "\ntransport: ", job.transport,
+      "\nsteps: ", job.steps, "\ncheckpoint_dir: ", rel(job.checkpoint_dir), "\nseed: ", job.seed,
       "\nlearning_rate: ", job.learning_rate,
       "\ntrain_tokens: ", absl::StrFormat("%.6g", job.train_tokens), "\n");
   const partitioner::PinnedLayout& l = t.layout;

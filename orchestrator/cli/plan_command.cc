@@ -42,14 +42,14 @@ class PlanCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
-    const std::string& strategy = in.strategy;
     TANGRAM_ASSIGN_OR_RETURN(auto cost,
                              partitioner::CostModel::Create(in.fleet, in.model, in.training));
     for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
     if (compare_) return Compare(cost, global);
 
-    TANGRAM_ASSIGN_OR_RETURN(auto s, partitioner::CreateStrategy(strategy));
-    TANGRAM_ASSIGN_OR_RETURN(std::vector<Plan> plans, s->Generate(cost, {alternatives_}));
+    TANGRAM_ASSIGN_OR_RETURN(
+        std::vector<Plan> plans,
+        partitioner::CreateStrategy(in.strategy)->Generate(cost, {alternatives_}));
     if (!out_path_.empty()) {
       std::ofstream out(out_path_);
       out << partitioner::PlanToJsonString(plans.front()) << "\n";
@@ -82,11 +82,14 @@ class PlanCommand : public Command {
     Table t({"strategy", "tp", "pp", "dp", "step s", "tokens/s", "MFU", "efficiency", "vs uniform",
              "plan ms"});
     double uniform = 0;
-    for (const std::string& name :
-         {std::string("uniform"), std::string("proportional"), std::string("hetero-pipeline"),
-          std::string("auto"), std::string("oracle")}) {
+    using partitioner::StrategyKind;
+    // The baselines first, so that "vs uniform" has its reference.
+    for (StrategyKind kind :
+         {StrategyKind::kUniform, StrategyKind::kProportional, StrategyKind::kHeteroPipeline,
+          StrategyKind::kAuto, StrategyKind::kOracle}) {
+      const std::string name = partitioner::StrategyName(kind);
       auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<Plan> plan = partitioner::MakePlan(cost, name);
+      absl::StatusOr<Plan> plan = partitioner::MakePlan(cost, kind);
       double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count();
@@ -99,7 +102,7 @@ class PlanCommand : public Command {
         notes_.push_back(absl::StartsWith(message, name) ? std::string(message)
                                                          : absl::StrCat(name, ": ", message));
       } else {
-        if (name == "uniform") uniform = plan->predicted.tokens_per_s;
+        if (kind == StrategyKind::kUniform) uniform = plan->predicted.tokens_per_s;
         entry["plan"] = partitioner::PlanToJson(*plan);
         t.AddRow(
             {name, std::to_string(plan->tp), std::to_string(plan->pp), std::to_string(plan->dp),

@@ -22,8 +22,8 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
   out << absl::StrFormat(
       "Plan (%s): fleet %s (%d devices), model %s, global batch %d x %d tokens, %s, ZeRO-%d, "
       "%s recompute\n",
-      plan.strategy, plan.fleet, cost.slots().size(), plan.model, plan.global_batch, plan.seq_len,
-      partitioner::PrecisionName(plan.precision), plan.zero_stage,
+      partitioner::StrategyName(plan.strategy), plan.fleet, cost.slots().size(), plan.model,
+      plan.global_batch, plan.seq_len, partitioner::PrecisionName(plan.precision), plan.zero_stage,
       partitioner::RecomputeName(plan.recompute));
   out << absl::StrFormat("  tp %d, pp %d, dp %d\n", plan.tp, plan.pp, plan.dp);
   Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",

@@ -23,6 +23,18 @@
 namespace tangram::orchestrator {
 namespace {
 
+// --allreduce: what the simulator can force (auto | ring | hierarchical); the outcomes "none" and
+// "intra-node" are refused.
+absl::StatusOr<partitioner::AllreduceAlgorithm> ParseAllreduceRequest(std::string_view name) {
+  TANGRAM_ASSIGN_OR_RETURN(partitioner::AllreduceAlgorithm algorithm,
+                           partitioner::ParseAllreduceAlgorithm(name));
+  if (!partitioner::IsAllreduceRequest(algorithm)) {
+    return absl::InvalidArgumentError(absl::StrCat("expected auto | ring | hierarchical, found \"",
+                                                   std::string(name), "\" (an outcome)"));
+  }
+  return algorithm;
+}
+
 class SimulateCommand : public Command {
  public:
   std::string Name() const override { return "simulate"; }
@@ -34,11 +46,13 @@ class SimulateCommand : public Command {
     sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
     sub->add_option("--steps", steps_, "Steps to simulate (default 1)")
         ->check(IntIn(1, kMaxSimulatedSteps));
-    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved");
+    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved")
+        ->check(NameOf(partitioner::ParseSchedule));
     sub->add_option("--virtual-stages", virtual_stages_,
                     "Model chunks per pipeline rank (interleaved; default: the job's layout)")
         ->check(IntIn(1, 1024));
-    sub->add_option("--allreduce", options_.allreduce, "auto (default) | ring | hierarchical");
+    sub->add_option("--allreduce", allreduce_, "auto (default) | ring | hierarchical")
+        ->check(NameOf(ParseAllreduceRequest));
     sub->add_option("--bucket-mib", options_.bucket_mib, "Gradient bucket size, MiB (default 25)")
         ->check(FiniteIn(1e-3, 1e6));
     sub->add_flag("--no-contention", no_contention_,
@@ -64,19 +78,23 @@ class SimulateCommand : public Command {
     const partitioner::Fleet* fleet = &in.fleet;
     const partitioner::ModelSpec* model = &in.model;
     const partitioner::TrainingSpec& training = in.training;
-    const std::string& strategy = in.strategy;
     std::optional<partitioner::Plan> plan;
     if (!plan_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(plan_path_));
     }
 
     SimOptions& sim = run_.sim;
-    sim.allreduce = options_.allreduce;
+    TANGRAM_ASSIGN_OR_RETURN(sim.allreduce, ParseAllreduceRequest(allreduce_));
     sim.bucket_mib = options_.bucket_mib;
     sim.contention = !no_contention_;
     sim.virtual_stages =
         virtual_stages_ > 0 ? virtual_stages_ : training.layout.virtual_stages.value_or(1);
-    sim.schedule = !schedule_.empty() ? schedule_ : sim.virtual_stages > 1 ? "interleaved" : "1f1b";
+    if (!schedule_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(sim.schedule, partitioner::ParseSchedule(schedule_));
+    } else {
+      sim.schedule = sim.virtual_stages > 1 ? partitioner::PipelineSchedule::kInterleaved
+                                            : partitioner::PipelineSchedule::kOneFOneB;
+    }
     sim.record_timeline = !trace_path_.empty() || !gantt_path_.empty();
     run_.steps = steps_;
     run_.progress = !no_progress_ && !global.json;
@@ -89,9 +107,10 @@ class SimulateCommand : public Command {
     }
     TANGRAM_ASSIGN_OR_RETURN(
         simulator::RunResult result,
-        simulator::SimulateRun(*fleet, *model, training, plan, strategy, run_));
+        simulator::SimulateRun(*fleet, *model, training, plan, in.strategy, run_));
     const std::string label = absl::StrCat(model->name, " on ", fleet->name, ", ",
-                                           result.plan.strategy, ", ", sim.schedule);
+                                           partitioner::StrategyName(result.plan.strategy), ", ",
+                                           partitioner::ScheduleName(sim.schedule));
     if (!trace_path_.empty()) {
       TANGRAM_RETURN_IF_ERROR(
           simulator::WriteTextFile(trace_path_, simulator::ChromeTraceJson(result.last, label)));
@@ -113,7 +132,7 @@ class SimulateCommand : public Command {
  private:
   using SimOptions = simulator::SimOptions;
   PlanningFlags inputs_;
-  std::string plan_path_, schedule_;
+  std::string plan_path_, schedule_, allreduce_ = "auto";
   std::string trace_path_, gantt_path_, fail_node_;
   std::vector<std::string> stragglers_;
   int64_t steps_ = 1;

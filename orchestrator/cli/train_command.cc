@@ -71,7 +71,8 @@ class TrainCommand : public Command {
                     "Run on this fleet file instead of the job's (e.g. after losing a host)");
     sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)")
         ->check(IntIn(1, kMaxSimRanks));
-    sub->add_option("--strategy", options_.strategy, "Partition strategy (default: the job's)");
+    sub->add_option("--strategy", strategy_, "Partition strategy (default: the job's)")
+        ->check(NameOf(partitioner::ParseStrategy));
     sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
     sub->add_flag("--catalog-throughput", options_.catalog_throughput,
                   "Plan on the fleet file's figures instead of measuring");
@@ -110,6 +111,9 @@ class TrainCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     // Everything the flags alone can tell is checked before the job is measured and planned.
+    if (!strategy_.empty()) {
+      TANGRAM_ASSIGN_OR_RETURN(options_.strategy, partitioner::ParseStrategy(strategy_));
+    }
     for (const auto& text : changes_) {
       TANGRAM_ASSIGN_OR_RETURN(SlowdownChange c, ParseChange(text));
       options_.slowdown_changes.push_back(c);
@@ -171,13 +175,13 @@ class TrainCommand : public Command {
                  {"reprobes", result.reprobes},
                  {"reprobe_log", result.reprobe_log},
                  {"warnings", result.warnings},
-                 {"strategy", result.plan.strategy}});
+                 {"strategy", partitioner::StrategyName(result.plan.strategy)}});
     }
     return absl::OkStatus();
   }
 
  private:
-  std::string job_path_, transport_, resume_dir_, fleet_path_;
+  std::string job_path_, transport_, resume_dir_, fleet_path_, strategy_;
   int ranks_ = 0;
   bool no_rebalance_ = false;
   bool no_link_probe_ = false;

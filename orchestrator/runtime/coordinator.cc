@@ -124,7 +124,7 @@ absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fl
 }  // namespace
 
 absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, const JobConfig& job,
-                                              const std::string& strategy) {
+                                              partitioner::StrategyKind strategy) {
   TANGRAM_ASSIGN_OR_RETURN(auto cost, CostModelFor(fleet, job));
   return partitioner::MakePlan(cost, strategy);
 }
@@ -142,7 +142,7 @@ absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const J
   // The runtime's gradient allreduce is one flat collective over the data-parallel group (MPI's
   // native allreduce, a ring at these sizes), never the hierarchical one the cost model may pick.
   simulator::SimOptions options;
-  options.allreduce = "ring";
+  options.allreduce = partitioner::AllreduceAlgorithm::kRing;
   // Its pipeline sends are non-blocking, waited at the end of the step (pipeline_step.cc).
   options.async_p2p = true;
   TANGRAM_ASSIGN_OR_RETURN(simulator::StepResult step, simulator::Simulate(cost, plan, options));

@@ -44,7 +44,7 @@ int RuntimeTensorParallel(const JobConfig& job);
 // Plans `job` on `fleet` with `strategy`, with tp = RuntimeTensorParallel(job). The plan's devices
 // are world ranks.
 absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, const JobConfig& job,
-                                              const std::string& strategy);
+                                              partitioner::StrategyKind strategy);
 
 // The cost model's prediction of `plan` on `fleet` (plan is copied and evaluated).
 absl::StatusOr<double> PredictStepTime(const partitioner::Fleet& fleet, const JobConfig& job,

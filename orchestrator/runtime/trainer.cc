@@ -235,9 +235,7 @@ class Run {
     return absl::OkStatus();
   }
 
-  std::string Strategy() const {
-    return options_.strategy.empty() ? job_.strategy : options_.strategy;
-  }
+  partitioner::StrategyKind Strategy() const { return options_.strategy.value_or(job_.strategy); }
 
   // Rank 0 only: the plan to start with, as JSON.
   absl::StatusOr<std::string> CoordinatorPlan() {
@@ -326,8 +324,8 @@ class Run {
       Log(absl::StrFormat(
           "plan (%s): tp=%d pp=%d dp=%d; predicted %.4f s/step (cost model), %.4f s/step "
           "(simulator), efficiency %.0f%%",
-          plan_.strategy, plan_.tp, plan_.pp, plan_.dp, plan_.predicted.step_time_s,
-          result_.simulated_step_time_s, 100 * plan_.efficiency));
+          partitioner::StrategyName(plan_.strategy), plan_.tp, plan_.pp, plan_.dp,
+          plan_.predicted.step_time_s, result_.simulated_step_time_s, 100 * plan_.efficiency));
       for (const auto& stage : plan_.stages) {
         for (const auto& cell : stage.cells) {
           const auto& replica = plan_.replicas[cell.replica];
@@ -500,17 +498,22 @@ class Run {
                         total_steps_, loss, step_time, HumanCount(tokens / step_time),
                         100 * imbalance));
     if (metrics_.is_open()) {
-      nlohmann::json line = {{"step", step + 1},           {"loss", loss},
-                             {"step_time_s", step_time},   {"tokens_per_s", tokens / step_time},
-                             {"imbalance", imbalance},     {"replans", result_.replans},
-                             {"strategy", plan_.strategy}, {"ranks", ranks}};
+      nlohmann::json line = {{"step", step + 1},
+                             {"loss", loss},
+                             {"step_time_s", step_time},
+                             {"tokens_per_s", tokens / step_time},
+                             {"imbalance", imbalance},
+                             {"replans", result_.replans},
+                             {"strategy", partitioner::StrategyName(plan_.strategy)},
+                             {"ranks", ranks}};
       metrics_ << line.dump() << std::endl;
     }
   }
 
   // Rank 0 only: a better plan when the measured throughput has drifted enough, with the reason.
   absl::StatusOr<std::string> RebalanceDecision() {
-    if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform")
+    if (!options_.rebalance || !options_.plan_path.empty() ||
+        Strategy() == partitioner::StrategyKind::kUniform)
       return std::string();
     partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
     TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));
@@ -598,7 +601,8 @@ class Run {
           "re-plan: none (every link within %.0f%% of the figures planned on: the slowness is not "
           "the network's)",
           100 * options_.reprobe_link_change);
-    } else if (!options_.rebalance || !options_.plan_path.empty() || Strategy() == "uniform") {
+    } else if (!options_.rebalance || !options_.plan_path.empty() ||
+               Strategy() == partitioner::StrategyKind::kUniform) {
       outcome = "re-plan: none (the plan is fixed: --plan, --no-rebalance or uniform)";
     } else {
       result_.links = probed.links;

@@ -34,7 +34,7 @@ struct SlowdownChange {
 };
 
 struct TrainOptions {
-  std::string strategy;             // "" = the job's strategy
+  std::optional<partitioner::StrategyKind> strategy;  // none = the job's strategy
   std::string plan_path;            // run this plan file instead of planning (devices = ranks)
   bool catalog_throughput = false;  // plan on the fleet file's figures instead of measurements
   // Measure the links (orchestrator/probe/link_probe.h) after the compute and plan on them.

@@ -61,7 +61,7 @@ nlohmann::json StepJson(const StepResult& step, bool devices) {
       {"optimizer_s", step.optimizer_s},
       {"peak_memory_fraction", step.peak_memory_fraction},
       {"fits_memory", step.fits_memory},
-      {"allreduce_algorithm", step.allreduce_algorithm},
+      {"allreduce_algorithm", partitioner::AllreduceAlgorithmName(step.allreduce_algorithm)},
       {"events", step.events},
   };
   nlohmann::json stages = nlohmann::json::array();
@@ -105,11 +105,11 @@ nlohmann::json RunJson(const RunResult& run, const SimOptions& options) {
       {"tokens_per_s", s.tokens_per_s},
       {"mfu", s.mfu},
       {"tflops_per_device", s.tflops_per_device},
-      {"schedule", options.schedule},
+      {"schedule", partitioner::ScheduleName(options.schedule)},
       {"virtual_stages", options.virtual_stages},
       {"contention", options.contention},
       {"plan",
-       {{"strategy", p.strategy},
+       {{"strategy", partitioner::StrategyName(p.strategy)},
         {"fleet", p.fleet},
         {"model", p.model},
         {"tp", p.tp},
@@ -139,7 +139,7 @@ nlohmann::json RunJson(const RunResult& run, const SimOptions& options) {
                     {"node", f.node},
                     {"lost_s", f.lost_s},
                     {"replan_wall_s", f.replan_wall_s},
-                    {"strategy", f.strategy},
+                    {"strategy", partitioner::StrategyName(f.strategy)},
                     {"devices_before", f.devices_before},
                     {"devices_after", f.devices_after},
                     {"step_time_before_s", f.step_time_before_s},
@@ -154,7 +154,8 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
   const partitioner::Plan& p = run.plan;
   std::string out = absl::StrFormat(
       "Simulation: %s on %s, strategy %s, tp %d pp %d dp %d, schedule %s%s, %s\n", p.model, p.fleet,
-      p.strategy, p.tp, p.pp, p.dp, options.schedule,
+      partitioner::StrategyName(p.strategy), p.tp, p.pp, p.dp,
+      partitioner::ScheduleName(options.schedule),
       options.virtual_stages > 1 ? absl::StrFormat(" (v=%d)", options.virtual_stages) : "",
       options.contention ? "links shared" : "no link contention");
   const double diff =
@@ -175,7 +176,7 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
                         "(p2p %.4g, allreduce %.4g, %s); optimizer %.4g s\n",
                         s.pipeline_s, 100 * s.bubble_fraction, 100 * s.busy_fraction,
                         s.exposed_comm_s, s.exposed_p2p_s, s.exposed_allreduce_s,
-                        s.allreduce_algorithm, s.optimizer_s);
+                        partitioner::AllreduceAlgorithmName(s.allreduce_algorithm), s.optimizer_s);
   absl::StrAppendFormat(&out, "  peak memory %.1f%% of capacity%s\n", 100 * s.peak_memory_fraction,
                         s.fits_memory ? "" : "  — DOES NOT FIT: the run would fail");
   absl::StrAppendFormat(&out, "  %-6s %-24s %10s %10s %10s %7s %9s %16s\n", "stage", "kinds",
@@ -205,8 +206,9 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
       absl::StrAppendFormat(&out,
                             "  re-plan (%s) on %d of %d devices took %.3f s of planning; step "
                             "%.4g s -> %.4g s (%+.1f%%)\n",
-                            f.strategy, f.devices_after, f.devices_before, f.replan_wall_s,
-                            f.step_time_before_s, f.step_time_after_s,
+                            partitioner::StrategyName(f.strategy), f.devices_after,
+                            f.devices_before, f.replan_wall_s, f.step_time_before_s,
+                            f.step_time_after_s,
                             100 * (f.step_time_after_s / f.step_time_before_s - 1));
     } else {
       absl::StrAppendFormat(&out, "  re-plan failed: %s\n", f.error);

@@ -14,7 +14,7 @@ namespace {
 
 // Re-plans on the fleet without the failed node and simulates one step there.
 FailureReport Replan(const partitioner::Fleet& fleet, const partitioner::ModelSpec& model,
-                     const partitioner::TrainingSpec& training, const std::string& strategy,
+                     const partitioner::TrainingSpec& training, partitioner::StrategyKind strategy,
                      const RunOptions& options, const NodeFailure& failure, double step_before) {
   FailureReport r;
   r.step = failure.step;
@@ -76,7 +76,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
                                       const partitioner::ModelSpec& model,
                                       const partitioner::TrainingSpec& training,
                                       const std::optional<partitioner::Plan>& plan,
-                                      const std::string& strategy, const RunOptions& options) {
+                                      partitioner::StrategyKind strategy,
+                                      const RunOptions& options) {
   TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in));
   if (options.steps < 1) return absl::InvalidArgumentError("steps must be >= 1");
   const partitioner::Fleet fleet = ApplyNetwork(options.scenario, fleet_in);
@@ -103,9 +104,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
     progress.Update(step);
     const NodeFailure* failure = options.scenario.failure ? &*options.scenario.failure : nullptr;
     if (failure != nullptr && step == failure->step) {
-      run.failure =
-          Replan(fleet, model, training, strategy.empty() ? "auto" : strategy, options, *failure,
-                 previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
+      run.failure = Replan(fleet, model, training, strategy, options, *failure,
+                           previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
       run.steps.push_back({step, run.failure->lost_s, true});
       run.total_s += run.failure->lost_s;
       if (!run.failure->error.empty()) break;  // the job cannot go on

@@ -43,7 +43,7 @@ struct FailureReport {
   double replan_wall_s = 0;  // wall time the strategy took to re-plan
   int64_t devices_before = 0, devices_after = 0;
   double step_time_before_s = 0, step_time_after_s = 0;
-  std::string strategy;
+  partitioner::StrategyKind strategy = partitioner::StrategyKind::kAuto;
   std::string error;  // when the smaller fleet cannot run the job
 };
 
@@ -65,7 +65,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet,
                                       const partitioner::ModelSpec& model,
                                       const partitioner::TrainingSpec& training,
                                       const std::optional<partitioner::Plan>& plan,
-                                      const std::string& strategy, const RunOptions& options);
+                                      partitioner::StrategyKind strategy,
+                                      const RunOptions& options);
 
 }  // namespace tangram::simulator
 

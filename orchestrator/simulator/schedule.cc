@@ -2,14 +2,16 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace tangram::simulator {
 namespace {
 
 class OneFOneB : public Schedule {
  public:
-  std::string_view name() const override { return "1f1b"; }
+  partitioner::PipelineSchedule kind() const override {
+    return partitioner::PipelineSchedule::kOneFOneB;
+  }
   void Order(int rank, int ranks, int m, int /*chunks*/,
              std::vector<PipelineOp>* out) const override {
     const int warmup = std::min(ranks - rank - 1, m);
@@ -24,7 +26,9 @@ class OneFOneB : public Schedule {
 
 class GPipe : public Schedule {
  public:
-  std::string_view name() const override { return "gpipe"; }
+  partitioner::PipelineSchedule kind() const override {
+    return partitioner::PipelineSchedule::kGPipe;
+  }
   void Order(int, int, int m, int, std::vector<PipelineOp>* out) const override {
     for (int i = 0; i < m; ++i) out->push_back({i, 0, false});
     for (int i = 0; i < m; ++i) out->push_back({i, 0, true});
@@ -35,7 +39,9 @@ class GPipe : public Schedule {
 // interleaving), generalised to m not divisible by p: the last group of micro-batches is short.
 class Interleaved : public Schedule {
  public:
-  std::string_view name() const override { return "interleaved"; }
+  partitioner::PipelineSchedule kind() const override {
+    return partitioner::PipelineSchedule::kInterleaved;
+  }
   bool interleaved() const override { return true; }
   void Order(int rank, int ranks, int m, int v, std::vector<PipelineOp>* out) const override {
     // The k-th forward (and, chunks reversed, the k-th backward) of this rank.
@@ -66,14 +72,21 @@ class Interleaved : public Schedule {
 
 }  // namespace
 
-std::vector<std::string> ScheduleNames() { return {"1f1b", "gpipe", "interleaved"}; }
+std::unique_ptr<Schedule> CreateSchedule(partitioner::PipelineSchedule kind) {
+  switch (kind) {
+    case partitioner::PipelineSchedule::kOneFOneB:
+      return std::make_unique<OneFOneB>();
+    case partitioner::PipelineSchedule::kGPipe:
+      return std::make_unique<GPipe>();
+    case partitioner::PipelineSchedule::kInterleaved:
+      return std::make_unique<Interleaved>();
+  }
+  return std::make_unique<OneFOneB>();
+}
 
 absl::StatusOr<std::unique_ptr<Schedule>> CreateSchedule(std::string_view name) {
-  if (name == "1f1b") return std::unique_ptr<Schedule>(new OneFOneB());
-  if (name == "gpipe") return std::unique_ptr<Schedule>(new GPipe());
-  if (name == "interleaved") return std::unique_ptr<Schedule>(new Interleaved());
-  return absl::InvalidArgumentError(absl::StrCat("unknown pipeline schedule \"", std::string(name),
-                                                 "\" (known: 1f1b, gpipe, interleaved)"));
+  TANGRAM_ASSIGN_OR_RETURN(partitioner::PipelineSchedule kind, partitioner::ParseSchedule(name));
+  return CreateSchedule(kind);
 }
 
 }  // namespace tangram::simulator

@@ -1,5 +1,7 @@
 // Pipeline schedules: the order in which one pipeline rank runs its forward and backward passes.
 //
+// One class per partitioner::PipelineSchedule (partitioner/kinds.h, which owns the names):
+//
 //   "1f1b"         PipeDream-Flush / Megatron-LM's default: p − s − 1 warm-up forwards at rank s,
 //                  then one forward, one backward, until the cool-down backwards. Keeps at most
 //                  p − s micro-batches of activations.
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "partitioner/kinds.h"
 
 namespace tangram::simulator {
 
@@ -32,7 +35,8 @@ struct PipelineOp {
 class Schedule {
  public:
   virtual ~Schedule() = default;
-  virtual std::string_view name() const = 0;
+  virtual partitioner::PipelineSchedule kind() const = 0;
+  std::string_view name() const { return partitioner::ScheduleName(kind()); }
   // Whether the schedule runs v > 1 model chunks per rank.
   virtual bool interleaved() const { return false; }
   // Appends to `out` the 2·m·v ops of rank `rank` of `ranks`, with `micro_batches` micro-batches
@@ -42,9 +46,12 @@ class Schedule {
                      std::vector<PipelineOp>* out) const = 0;
 };
 
-// "1f1b" | "gpipe" | "interleaved"; kInvalidArgument naming the known ones otherwise.
+// The schedule of kind `kind`.
+std::unique_ptr<Schedule> CreateSchedule(partitioner::PipelineSchedule kind);
+// The schedule called `name` (ScheduleNames(): "1f1b" | "gpipe" | "interleaved"), or
+// partitioner::ParseSchedule's kInvalidArgument naming the known ones.
 absl::StatusOr<std::unique_ptr<Schedule>> CreateSchedule(std::string_view name);
-std::vector<std::string> ScheduleNames();
+using partitioner::ScheduleNames;
 
 }  // namespace tangram::simulator
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "orchestrator/simulator/engine.h"
 #include "orchestrator/simulator/workload.h"
@@ -79,6 +80,11 @@ const char* SpanKindName(SpanKind kind) {
 
 absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
                                     const partitioner::Plan& plan, const SimOptions& options) {
+  if (!partitioner::IsAllreduceRequest(options.allreduce)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("allreduce: \"", partitioner::AllreduceAlgorithmName(options.allreduce),
+                     "\" is an outcome, not a choice (auto | ring | hierarchical)"));
+  }
   StepResult res;
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));

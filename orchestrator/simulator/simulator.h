@@ -37,12 +37,14 @@
 namespace tangram::simulator {
 
 struct SimOptions {
-  std::string schedule = "1f1b";   // "1f1b" | "gpipe" | "interleaved" (schedule.h)
-  int virtual_stages = 1;          // model chunks per pipeline rank; > 1 only with "interleaved"
-  std::string allreduce = "auto";  // "auto" (the cost model's pick) | "ring" | "hierarchical"
-  double bucket_mib = 25;          // gradient bucket size (PyTorch DDP's default)
-  int max_buckets = 64;            // per stage and chunk; larger stages get larger buckets
-  bool contention = true;          // false: every transfer runs at its link's full bandwidth
+  partitioner::PipelineSchedule schedule = partitioner::PipelineSchedule::kOneFOneB;
+  int virtual_stages = 1;  // model chunks per pipeline rank; > 1 only with kInterleaved
+  // kAuto (the cost model's pick) | kRing | kHierarchical (the outcomes kNone, kIntraNode are
+  // kInvalidArgument here).
+  partitioner::AllreduceAlgorithm allreduce = partitioner::AllreduceAlgorithm::kAuto;
+  double bucket_mib = 25;  // gradient bucket size (PyTorch DDP's default)
+  int max_buckets = 64;    // per stage and chunk; larger stages get larger buckets
+  bool contention = true;  // false: every transfer runs at its link's full bandwidth
   // Pipeline sends are synchronous (Megatron-LM's 1F1B: the sender waits for its send); true
   // makes them non-blocking, as the CPU runtime's (it waits for them at the end of the step).
   bool async_p2p = false;
@@ -100,10 +102,11 @@ struct StepResult {
   double optimizer_s = 0;           // slowest optimizer step
   double peak_memory_fraction = 0;  // max over cells of peak memory ÷ capacity
   bool fits_memory = true;
-  std::string allreduce_algorithm;  // of the largest stage
-  int64_t events = 0;               // events processed (for benchmarks)
-  std::vector<CellResult> cells;    // stage-major: cell = stage × dp + replica
-  std::vector<Span> timeline;       // when SimOptions::record_timeline
+  // Of the largest stage: kNone, kIntraNode, kRing or kHierarchical.
+  partitioner::AllreduceAlgorithm allreduce_algorithm = partitioner::AllreduceAlgorithm::kNone;
+  int64_t events = 0;             // events processed (for benchmarks)
+  std::vector<CellResult> cells;  // stage-major: cell = stage × dp + replica
+  std::vector<Span> timeline;     // when SimOptions::record_timeline
 };
 
 // Simulates one step of `plan` (which must validate against the cost model's fleet and layer

@@ -24,9 +24,8 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 }  // namespace
 
 double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, double bytes,
-                        const std::string& algorithm, std::string* chosen) {
-  auto parsed = partitioner::ParseAllreduceAlgorithm(algorithm);
-  const auto algo = parsed.ok() ? *parsed : partitioner::AllreduceAlgorithm::kAuto;
+                        partitioner::AllreduceAlgorithm algo,
+                        partitioner::AllreduceAlgorithm* chosen) {
   // A group that spans islands runs the composed islands allreduce at run time
   // (collectives/islands/); unless a flat ring is pinned, cost it by the same function that
   // chooses its cross-island algorithm, so the simulator and the runtime run one algorithm.
@@ -42,7 +41,7 @@ double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, doub
         (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
     islands.push_back({static_cast<int>(p.members), {alpha, p.RingGbs() * 1e9}});
   }
-  if (chosen != nullptr) *chosen = "hierarchical";
+  if (chosen != nullptr) *chosen = partitioner::AllreduceAlgorithm::kHierarchical;
   return collectives::IslandAllReduceSeconds(
       bytes, islands, {net.inter_island_latency_us * 1e-6, group.inter_island_gbs * 1e9},
       collectives::kDefaultSegmentBytes, nullptr);
@@ -57,14 +56,13 @@ absl::StatusOr<std::unique_ptr<Schedule>> CheckedSchedule(const CostModel& cost,
   const auto& slots = cost.slots();
   TANGRAM_RETURN_IF_ERROR(
       partitioner::ValidatePlan(plan, static_cast<int64_t>(slots.size()), cost.num_layers()));
-  TANGRAM_RETURN_IF_ERROR(partitioner::ParseAllreduceAlgorithm(options.allreduce).status());
   if (!options.device_slowdown.empty() && options.device_slowdown.size() != slots.size()) {
     return absl::InvalidArgumentError("device_slowdown needs one entry per fleet device");
   }
   if (!(options.bucket_mib > 0) || options.max_buckets < 1) {
     return absl::InvalidArgumentError("bucket_mib must be > 0 and max_buckets >= 1");
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto schedule, CreateSchedule(options.schedule));
+  std::unique_ptr<Schedule> schedule = CreateSchedule(options.schedule);
   *chunks = options.virtual_stages;
   if (*chunks < 1) return absl::InvalidArgumentError("virtual_stages must be >= 1");
   if (*chunks > 1 && !schedule->interleaved()) {
@@ -75,7 +73,7 @@ absl::StatusOr<std::unique_ptr<Schedule>> CheckedSchedule(const CostModel& cost,
     return absl::FailedPreconditionError("the interleaved schedule needs at least 2 stages");
   }
   if (schedule->interleaved() && *chunks == 1) {
-    TANGRAM_ASSIGN_OR_RETURN(schedule, CreateSchedule("1f1b"));  // what Megatron-LM runs then
+    schedule = CreateSchedule(partitioner::PipelineSchedule::kOneFOneB);  // Megatron-LM's then
   }
   return schedule;
 }
@@ -209,14 +207,14 @@ std::vector<RowWork> GradientRows(const CostModel& cost, const Plan& plan, int c
     row.buckets = static_cast<int32_t>(
         partitioner::GradientBuckets(most, options.bucket_mib, options.max_buckets));
     row.bucket_s.resize(chunks);
-    std::string algorithm = "none";
+    partitioner::AllreduceAlgorithm algorithm = partitioner::AllreduceAlgorithm::kNone;
     for (int c = 0; c < chunks; ++c) {
       row.bucket_s[c] =
           AllreduceSeconds(cost, group, bytes[c] / row.buckets, options.allreduce, &algorithm);
     }
     if (most > largest) {
       largest = most;
-      result->allreduce_algorithm = dp > 1 ? algorithm : "none";
+      result->allreduce_algorithm = dp > 1 ? algorithm : partitioner::AllreduceAlgorithm::kNone;
     }
   }
   return rows;

@@ -12,11 +12,12 @@
 
 namespace tangram::simulator::internal {
 
-// Allreduce time of `bytes` over `group` by the named algorithm: "auto" (CostModel::
-// AllreduceTime's pick), "ring" or "hierarchical" (the cost model's two formulas, forced).
+// Allreduce time of `bytes` over `group` by `algorithm`: kAuto (CostModel::AllreduceTime's pick),
+// kRing or kHierarchical (the cost model's two formulas, forced); `chosen` receives the outcome.
 double AllreduceSeconds(const partitioner::CostModel& cost,
                         const partitioner::AllreduceGroup& group, double bytes,
-                        const std::string& algorithm, std::string* chosen);
+                        partitioner::AllreduceAlgorithm algorithm,
+                        partitioner::AllreduceAlgorithm* chosen);
 
 // Builds the workload and labels result->cells (stage, replica, kind, devices, slowdown,
 // capacity). kInvalidArgument for a bad plan or options.

@@ -47,7 +47,9 @@ partitioner::CostModel CostModelFor(const partitioner::Fleet& fleet, const JobCo
 PyPlan PlanOn(const partitioner::Fleet& fleet, const JobConfig& job, const std::string& strategy) {
   partitioner::CostModel cost = CostModelFor(fleet, job);
   PyPlan p;
-  p.plan = ValueOrThrow(partitioner::MakePlan(cost, strategy.empty() ? job.strategy : strategy));
+  const partitioner::StrategyKind kind =
+      strategy.empty() ? job.strategy : ValueOrThrow(partitioner::ParseStrategy(strategy));
+  p.plan = ValueOrThrow(partitioner::MakePlan(cost, kind));
   p.text = orchestrator::FormatPlan(p.plan, cost);
   return p;
 }
@@ -109,7 +111,8 @@ void Bind(py::module_& m) {
       .def_readonly("path", &JobConfig::path)
       .def_readonly("fleet_path", &JobConfig::fleet_path)
       .def_readonly("model_path", &JobConfig::model_path)
-      .def_readonly("strategy", &JobConfig::strategy)
+      .def_property_readonly(
+          "strategy", [](const JobConfig& j) { return partitioner::StrategyName(j.strategy); })
       .def_readonly("transport", &JobConfig::transport)
       .def_readonly("steps", &JobConfig::steps)
       .def_readonly("checkpoint_dir", &JobConfig::checkpoint_dir)
@@ -160,7 +163,8 @@ void Bind(py::module_& m) {
       .def_property_readonly("text", [](const PyPlan& p) { return p.text; })
       .def_property_readonly("json",
                              [](const PyPlan& p) { return partitioner::PlanToJsonString(p.plan); })
-      .def_property_readonly("strategy", [](const PyPlan& p) { return p.plan.strategy; })
+      .def_property_readonly(
+          "strategy", [](const PyPlan& p) { return partitioner::StrategyName(p.plan.strategy); })
       .def_property_readonly("tp", [](const PyPlan& p) { return p.plan.tp; })
       .def_property_readonly("pp", [](const PyPlan& p) { return p.plan.pp; })
       .def_property_readonly("dp", [](const PyPlan& p) { return p.plan.dp; })

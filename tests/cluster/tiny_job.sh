@@ -60,7 +60,7 @@ stages = [[int(d) for d in s.split(",")] for s in stages.split(";")]
 shares = [int(s) for s in shares.split(",")]
 layers = ["embedding", "block.0", "block.1", "head"]
 plan = {
-    "format": "tangram-plan", "version": 1, "strategy": "test", "fleet": "tiny-fleet",
+    "format": "tangram-plan", "version": 1, "strategy": "uniform", "fleet": "tiny-fleet",
     "model": "test-gpt", "parallelism": {"tp": 1, "pp": len(stages), "dp": len(shares)},
     "training": {"global_batch": sum(shares), "seq_len": 16, "precision": "fp32",
                  "zero_stage": 0, "recompute": "none"},

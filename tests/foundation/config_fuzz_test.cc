@@ -269,7 +269,9 @@ absl::Status SimulatePlanText(const std::string& text) {
   options.steps = 2;
   options.progress = false;
   const PlanSetup& s = PlanFixture();
-  return simulator::SimulateRun(s.fleet, s.model, s.training, *plan, "auto", options).status();
+  return simulator::SimulateRun(s.fleet, s.model, s.training, *plan,
+                                partitioner::StrategyKind::kAuto, options)
+      .status();
 }
 
 void CheckPlan(const std::string& text, const std::string& what) {

@@ -132,7 +132,8 @@ TEST(MpiRuntimeTest, TensorParallelRebalancingMovesShardsAndMatches) {
   job.Write("fleet.yaml",
             "name: test-fleet\nnodes:\n  - device: cpu\n    devices_per_node: 2\n    count: 1\n"
             "  - device: cpu\n    devices_per_node: 2\n    count: 1\n");
-  auto first = orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), "auto");
+  auto first =
+      orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), partitioner::StrategyKind::kAuto);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->tp, 2);
   ASSERT_EQ(first->pp, 2);

@@ -116,7 +116,7 @@ inline std::vector<std::string> LayerNames() { return {"embedding", "block.0", "
 inline partitioner::Plan MakeTestPlan(std::vector<int64_t> bounds, std::vector<int64_t> shares,
                                       int64_t micro_batch = kMicroBatch, int tp = 1) {
   partitioner::Plan plan;
-  plan.strategy = "test";
+  plan.strategy = partitioner::StrategyKind::kUniform;
   plan.fleet = "test-fleet";
   plan.model = "test-gpt";
   plan.tp = tp;

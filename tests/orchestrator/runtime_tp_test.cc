@@ -160,7 +160,8 @@ TEST_P(TensorParallelRebalanceTest, MovesShardsBetweenCellsAndKeepsTheMath) {
   std::ostringstream log;
   options.out = &log;
   // The first plan, as the coordinator makes it from the fleet file's figures.
-  auto first = orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), "auto");
+  auto first =
+      orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), partitioner::StrategyKind::kAuto);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->tp, 2);
   ASSERT_EQ(first->tp * first->pp * first->dp, c.ranks);  // 8 ranks: dp 2, every rank busy

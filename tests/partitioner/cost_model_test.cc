@@ -79,14 +79,14 @@ TEST(CostModelTest, RingAllreduceFollowsAlphaBeta) {
   CostModel cost = MakeCost(MakeFleet("H100:8x4"), Llama2_7B(), Job(64));
   // One device per node: a ring over the NIC share (400 Gb/s per device = 50 GB/s), α = 5 µs.
   std::vector<int64_t> members = {0, 8, 16, 24};
-  std::string algorithm;
+  AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
   const double n = 1e9;
   double t = cost.AllreduceTime(cost.SummarizeGroup(members), n, &algorithm);
-  EXPECT_EQ(algorithm, "ring");
+  EXPECT_EQ(algorithm, AllreduceAlgorithm::kRing);
   EXPECT_NEAR(t, 2 * 3 * 5e-6 + 2.0 * 3 / 4 * n / 50e9, 1e-12);
   // Inside one node: NVLink (450 GB/s per direction), α = 2 µs.
   t = cost.AllreduceTime(cost.SummarizeGroup(std::vector<int64_t>{0, 1}), n, &algorithm);
-  EXPECT_EQ(algorithm, "intra-node");
+  EXPECT_EQ(algorithm, AllreduceAlgorithm::kIntraNode);
   EXPECT_NEAR(t, 2 * 2e-6 + n / 450e9, 1e-12);
 }
 
@@ -96,9 +96,9 @@ TEST(CostModelTest, HierarchicalAllreduceWinsAcrossASlowIslandLink) {
                Llama2_7B(), Job(64));
   std::vector<int64_t> members;
   for (int n = 0; n < 8; ++n) members.push_back(8 * n);  // one device per node, both islands
-  std::string algorithm;
+  AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
   double t = cost.AllreduceTime(cost.SummarizeGroup(members), 1e9, &algorithm);
-  EXPECT_EQ(algorithm, "hierarchical");
+  EXPECT_EQ(algorithm, AllreduceAlgorithm::kHierarchical);
   EXPECT_GT(t, 0);
 }
 

@@ -131,7 +131,7 @@ TEST(CostModelTest, GridSearchSeesTheStackSwitches) {
     layout.classes = {ReplicaClass{{0, 0}, 4}};
     const double t = grid.BalanceAndTime(&layout);
     ASSERT_LT(t, kInfeasible);
-    auto plan = MaterializeAndEvaluate(grid, layout, "grid");
+    auto plan = MaterializeAndEvaluate(grid, layout, StrategyKind::kAuto);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_NEAR(t / plan->predicted.step_time_s, 1.0, 0.01) << "switches " << on;
     step[on] = t;

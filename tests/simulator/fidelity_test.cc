@@ -155,7 +155,7 @@ absl::StatusOr<Outcome> Simulated(const Published& p, double gemm_efficiency = 0
   SimOptions sim;
   const int v = job->training.layout.virtual_stages.value_or(1);
   if (v > 1) {
-    sim.schedule = "interleaved";
+    sim.schedule = partitioner::PipelineSchedule::kInterleaved;
     sim.virtual_stages = v;
   }
   auto step = Simulate(*cost, *plan, sim);

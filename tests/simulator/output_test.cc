@@ -95,7 +95,7 @@ StepResult Recorded(int tp, int pp, int dp, const std::string& schedule = "1f1b"
   auto cost = MakeCost(fleet, BlockModel(16, 2048, 1024, 32000), Training(32, 2));
   SimOptions options;
   options.record_timeline = true;
-  options.schedule = schedule;
+  options.schedule = partitioner::ParseSchedule(schedule).value();
   options.virtual_stages = v;
   auto res = Simulate(cost, EvenPlan(cost, tp, pp, dp), options);
   EXPECT_TRUE(res.ok()) << res.status();

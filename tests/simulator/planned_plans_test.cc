@@ -133,8 +133,9 @@ TEST(PlannedPlansTest, StaticMemoryCheckAndSimulatedPeakAgreeOnEveryJob) {
       // auto's search over the largest shipped fleet takes minutes; those jobs plan uniformly here.
       auto cost = partitioner::CostModel::Create(job->fleet, job->model, job->training);
       ASSERT_TRUE(cost.ok()) << what << ": " << cost.status();
-      const std::string strategy =
-          job->strategy == "auto" || job->strategy.empty() ? "uniform" : job->strategy;
+      const partitioner::StrategyKind strategy = job->strategy == partitioner::StrategyKind::kAuto
+                                                     ? partitioner::StrategyKind::kUniform
+                                                     : job->strategy;
       auto plan = partitioner::MakePlan(*cost, strategy);
       if (!plan.ok()) {  // refused by the static check: nothing to compare
         std::cout << what << ": refused (" << plan.status().message() << ")\n";
@@ -143,7 +144,7 @@ TEST(PlannedPlansTest, StaticMemoryCheckAndSimulatedPeakAgreeOnEveryJob) {
       SimOptions sim;
       const int v = job->training.layout.virtual_stages.value_or(1);
       if (v > 1 && plan->pp > 1) {
-        sim.schedule = "interleaved";
+        sim.schedule = partitioner::PipelineSchedule::kInterleaved;
         sim.virtual_stages = v;
       }
       auto step = Simulate(*cost, *plan, sim);

@@ -43,6 +43,20 @@ TEST(ScheduleTest, EveryOpOnceBackwardAfterForward) {
   }
 }
 
+TEST(ScheduleTest, FactoryAnswersByKindAndByName) {
+  for (partitioner::PipelineSchedule kind : partitioner::kAllSchedules) {
+    EXPECT_EQ(CreateSchedule(kind)->kind(), kind);
+    auto by_name = CreateSchedule(partitioner::ScheduleName(kind));
+    ASSERT_TRUE(by_name.ok()) << by_name.status();
+    EXPECT_EQ((*by_name)->kind(), kind);
+    EXPECT_EQ((*by_name)->interleaved(), kind == partitioner::PipelineSchedule::kInterleaved);
+  }
+  auto misspelt = CreateSchedule("gpip");
+  EXPECT_NE(std::string(misspelt.status().message()).find("did you mean \"gpipe\"?"),
+            std::string::npos)
+      << misspelt.status();
+}
+
 TEST(ScheduleTest, UnknownNameIsInvalidArgument) {
   auto s = CreateSchedule("zero-bubble");
   ASSERT_FALSE(s.ok());
@@ -63,7 +77,7 @@ TEST_P(BubbleTest, MatchesClosedForm) {
   auto cost = MakeCost(fleet, BlockModel(4 * c.p), Training(c.m));
   auto plan = EvenPlan(cost, 1, c.p, 1);
   SimOptions options;
-  options.schedule = c.schedule;
+  options.schedule = partitioner::ParseSchedule(c.schedule).value();
   auto res = Simulate(cost, plan, options);
   ASSERT_TRUE(res.ok()) << res.status();
   const double expected = (c.p - 1.0) / (c.m + c.p - 1.0);
@@ -99,7 +113,7 @@ TEST(InterleavedTest, BubbleShrinksByVirtualStages) {
       cost.BackwardTime(0, 1, plan.stages[s].layer_begin, plan.stages[s].layer_end, 1);
   for (int v : {1, 2, 4}) {
     SimOptions options;
-    options.schedule = "interleaved";
+    options.schedule = partitioner::PipelineSchedule::kInterleaved;
     options.virtual_stages = v;
     auto res = Simulate(cost, plan, options);
     ASSERT_TRUE(res.ok()) << res.status();
@@ -112,7 +126,7 @@ TEST(InterleavedTest, RunsWhenMicroBatchesDoNotDivide) {
   auto fleet = MakeFleet("ideal", 4, 1);
   auto cost = MakeCost(fleet, BlockModel(16), Training(10));
   SimOptions options;
-  options.schedule = "interleaved";
+  options.schedule = partitioner::PipelineSchedule::kInterleaved;
   options.virtual_stages = 2;
   auto res = Simulate(cost, EvenPlan(cost, 1, 4, 1), options);
   ASSERT_TRUE(res.ok()) << res.status();
@@ -126,7 +140,7 @@ TEST(InterleavedTest, RejectsBadCombinations) {
   options.virtual_stages = 2;  // with 1f1b
   EXPECT_EQ(Simulate(cost, EvenPlan(cost, 1, 4, 1), options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.schedule = "interleaved";
+  options.schedule = partitioner::PipelineSchedule::kInterleaved;
   EXPECT_EQ(Simulate(cost, EvenPlan(cost, 1, 1, 4), options).status().code(),
             absl::StatusCode::kFailedPrecondition);
   options.virtual_stages = 5;  // more chunks than a stage has layers

@@ -89,7 +89,7 @@ inline partitioner::CostModel MakeCost(const partitioner::Fleet& fleet,
 // ranks tensor-parallel fastest, then data, then pipeline; equal samples per replica.
 inline partitioner::Plan EvenPlan(const partitioner::CostModel& cost, int tp, int pp, int dp) {
   partitioner::Plan plan;
-  plan.strategy = "even";
+  plan.strategy = partitioner::StrategyKind::kUniform;
   plan.tp = tp;
   plan.pp = pp;
   plan.dp = dp;

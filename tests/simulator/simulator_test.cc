@@ -57,7 +57,7 @@ TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
     auto plan = EvenPlan(cost, 8, 4, 1);
     ASSERT_TRUE(cost.Evaluate(&plan).ok());
     SimOptions options;
-    options.schedule = "interleaved";
+    options.schedule = partitioner::PipelineSchedule::kInterleaved;
     options.virtual_stages = v;
     auto res = Simulate(cost, plan, options);
     ASSERT_TRUE(res.ok()) << res.status();
@@ -164,7 +164,7 @@ TEST(SimulatorTest, RejectsBadInput) {
   auto cost = MakeCost(fleet, BlockModel(8), Training(8));
   auto plan = EvenPlan(cost, 1, 2, 2);
   SimOptions options;
-  options.allreduce = "butterfly";
+  options.allreduce = partitioner::AllreduceAlgorithm::kIntraNode;  // an outcome, not a choice
   EXPECT_EQ(Simulate(cost, plan, options).status().code(), absl::StatusCode::kInvalidArgument);
   options = SimOptions{};
   options.device_slowdown = {1, 2};
@@ -179,17 +179,19 @@ TEST(SimulatorTest, AllreduceAlgorithmsOnTwoIslands) {
   auto cost = MakeCost(fleet, BlockModel(8, 4096, 2048, 32000), Training(32, 1));
   auto plan = EvenPlan(cost, 8, 1, 4);
   double ring = 0, hier = 0;
-  for (std::string algorithm : {"ring", "hierarchical", "auto"}) {
+  using partitioner::AllreduceAlgorithm;
+  for (AllreduceAlgorithm algorithm :
+       {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kHierarchical, AllreduceAlgorithm::kAuto}) {
     SimOptions options;
     options.allreduce = algorithm;
     auto res = Simulate(cost, plan, options);
     ASSERT_TRUE(res.ok()) << res.status();
-    if (algorithm != "auto") {
+    if (algorithm != AllreduceAlgorithm::kAuto) {
       EXPECT_EQ(res->allreduce_algorithm, algorithm);
     }
-    if (algorithm == "ring") ring = res->step_time_s;
-    if (algorithm == "hierarchical") hier = res->step_time_s;
-    if (algorithm == "auto") {
+    if (algorithm == AllreduceAlgorithm::kRing) ring = res->step_time_s;
+    if (algorithm == AllreduceAlgorithm::kHierarchical) hier = res->step_time_s;
+    if (algorithm == AllreduceAlgorithm::kAuto) {
       EXPECT_LE(res->step_time_s, std::max(ring, hier) + 1e-12);
     }
   }
