@@ -258,8 +258,33 @@ TEST(IslandCostTest, ChoosesTheExchangeForTwoIslandsAndTheRingForLargeShardsOnMo
   EXPECT_EQ(ChooseCrossIslandAlgorithm(1e9, 2, bridge), CrossIslandAlgorithm::kExchange);
   EXPECT_EQ(ChooseCrossIslandAlgorithm(1e3, 4, bridge), CrossIslandAlgorithm::kExchange);
   EXPECT_EQ(ChooseCrossIslandAlgorithm(64e6, 4, bridge), CrossIslandAlgorithm::kRing);
-  EXPECT_EQ(IslandSegments(1, 0), 1u);
-  EXPECT_EQ(IslandSegments(1e12, 0), 16u);
+}
+
+TEST(IslandCostTest, SegmentsAreSmallAtBothEndsAndCoverTheVector) {
+  const size_t g = 1 << 20;  // elements per nominal segment (4 MiB of f32)
+  for (size_t count : {size_t{1}, size_t{1000}, g / 2, g, 4 * g + 7, 64 * g + 3}) {
+    const std::vector<size_t> segments = IslandSegmentCounts(count, 4, 4 * g, 3);
+    size_t sum = 0;
+    for (size_t n : segments) {
+      sum += n;
+      EXPECT_GE(n, std::min<size_t>(count, 3)) << count;
+    }
+    EXPECT_EQ(sum, count);
+    // Mirrored: the last segment as small as the first.
+    EXPECT_EQ(segments.front(), segments.back()) << count;
+    if (count >= 4 * g) {
+      // The ramp starts at G/8 and doubles; no segment is more than 3× its neighbour.
+      EXPECT_EQ(segments.front(), g / 8) << count;
+      for (size_t i = 1; i < segments.size(); ++i) {
+        EXPECT_LE(segments[i], 3 * segments[i - 1] + 1) << count << " at " << i;
+        EXPECT_LE(segments[i - 1], 3 * segments[i] + 1) << count << " at " << i;
+      }
+    }
+  }
+  EXPECT_EQ(IslandSegmentCounts(1000, 4, 0, 1).size(), 1u);
+  EXPECT_TRUE(IslandSegmentCounts(0, 4, 0, 1).empty());
+  EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kExchange, 3), 1);
+  EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kRing, 3), 4);
 }
 
 }  // namespace
