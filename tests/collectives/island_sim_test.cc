@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -190,48 +192,158 @@ TEST(IslandSimTest, LostBridgeMessageTimesOutEverywhere) {
   for (const auto& s : results) EXPECT_FALSE(s.ok());
 }
 
-TEST(IslandSimTest, ComposedAllReduceBeatsTheFlatRingOverASlowBridge) {
-  // 2 islands of 4, island links 10x faster than the bridge; 16 MiB of f32.
-  const LinkCost inside{5e-6, 50e9}, bridge{20e-6, 5e9};
-  const std::vector<int> island_of = Contiguous({4, 4});
-  std::vector<int> node_of(8);
-  for (int r = 0; r < 8; ++r) node_of[r] = r;
+// Virtual seconds of one call on every rank of `sizes` islands (contiguous) whose members are
+// joined by `inside` and islands by `bridge`: from the latest clock after a barrier (creating the
+// communicator costs virtual time too) to the latest clock after the call. `call` runs it and
+// checks its answer.
+double VirtualCallSeconds(const std::vector<int>& sizes, LinkCost inside, LinkCost bridge,
+                          const std::function<absl::Status(Communicator&)>& call) {
+  const std::vector<int> island_of = Contiguous(sizes);
+  const int p = static_cast<int>(island_of.size());
+  std::vector<int> node_of(p);
+  for (int r = 0; r < p; ++r) node_of[r] = r;
   auto links = LinkModel::Hierarchical(node_of, island_of, inside, inside, bridge);
-  ASSERT_TRUE(links.ok());
+  EXPECT_TRUE(links.ok()) << links.status();
   SimOptions options;
-  options.ranks = 8;
+  options.ranks = p;
   options.links = *links;
   options.checksums = false;
   auto world = SimWorld::Create(options);
-  ASSERT_TRUE(world.ok());
+  EXPECT_TRUE(world.ok()) << world.status();
+  std::vector<double> before(p), after(p);
+  const auto results = RunIslands(**world, {island_of}, [&](Communicator& comm) {
+    absl::Status s = comm.Barrier();
+    before[comm.rank()] = *comm.VirtualSeconds();
+    if (s.ok()) s = call(comm);
+    after[comm.rank()] = *comm.VirtualSeconds();
+    return s;
+  });
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
+  return *std::max_element(after.begin(), after.end()) -
+         *std::max_element(before.begin(), before.end());
+}
+
+// An allreduce of `count` f32 ones (sum) with `algorithm`, checked.
+std::function<absl::Status(Communicator&)> OnesAllReduce(size_t count, Algorithm algorithm) {
+  return [count, algorithm](Communicator& comm) -> absl::Status {
+    std::vector<float> data(count, 1.0f);
+    CallOptions call;
+    call.algorithm = algorithm;
+    absl::Status s =
+        comm.AllReduce(data.data(), data.data(), count, DataType::kF32, ReduceOp::kSum, call);
+    if (s.ok() && (data[0] != comm.size() || data[count - 1] != comm.size())) {
+      return absl::InternalError("wrong answer");
+    }
+    return s;
+  };
+}
+
+TEST(IslandSimTest, ComposedAllReduceBeatsTheFlatRingOverASlowBridge) {
+  // The benchmark's link model (bench/islands.sh): 2 islands of 4, island links 10× faster than
+  // each member's bridge port; 16 MiB of f32.
+  const LinkCost inside{5e-6, 25e9}, bridge{20e-6, 2.5e9};
   const size_t count = size_t{4} << 20;
-  double seconds[2] = {0, 0};
-  for (int flat = 0; flat < 2; ++flat) {
-    // Virtual seconds of the call alone: from the latest clock after a barrier (creating the
-    // communicator costs virtual time too) to the latest clock after the call.
-    std::vector<double> before(8), after(8);
-    const auto results = RunIslands(**world, {island_of}, [&](Communicator& comm) {
-      std::vector<float> data(count, 1.0f);
-      CallOptions call;
-      call.algorithm = flat ? Algorithm::kRing : Algorithm::kAuto;
-      absl::Status s = comm.Barrier();
-      before[comm.rank()] = *comm.VirtualSeconds();
-      if (s.ok()) {
-        s = comm.AllReduce(data.data(), data.data(), count, DataType::kF32, ReduceOp::kSum, call);
-      }
-      after[comm.rank()] = *comm.VirtualSeconds();
-      if (s.ok() && data[count - 1] != 8.0f) return absl::InternalError("wrong answer");
-      return s;
-    });
-    for (const auto& s : results) ASSERT_TRUE(s.ok()) << s;
-    seconds[flat] = *std::max_element(after.begin(), after.end()) -
-                    *std::max_element(before.begin(), before.end());
-  }
-  EXPECT_LT(2 * seconds[0], seconds[1]) << "composed " << seconds[0] << " s, flat " << seconds[1];
-  // The simulator's formula for the same schedule is within 15% of the sim's virtual time.
+  const double ours =
+      VirtualCallSeconds({4, 4}, inside, bridge, OnesAllReduce(count, Algorithm::kAuto));
+  const double flat =
+      VirtualCallSeconds({4, 4}, inside, bridge, OnesAllReduce(count, Algorithm::kRing));
+  EXPECT_LT(2 * ours, flat) << "composed " << ours << " s, flat " << flat;
+  // Bridge busbw ÷ the bridge's rate: the vector's bytes (what each island sends over the bridge
+  // with 2 islands) ÷ the time ÷ (4 ports × 2.5 GB/s). The small first and last segments keep the
+  // first reduce-scatter and the last allgather short: ≥ 0.85 (0.82 with even 4 MiB segments).
+  const double fraction = count * 4.0 / ours / (4 * bridge.bandwidth_Bps);
+  EXPECT_GE(fraction, 0.85) << ours << " s";
+  // The simulator's cost function replays the same schedule: within 3% of the sim's clocks.
   const double modelled =
       IslandAllReduceSeconds(count * 4.0, {{4, inside}, {4, inside}}, bridge, 0, nullptr);
-  EXPECT_NEAR(modelled, seconds[0], 0.15 * seconds[0]) << "modelled " << modelled;
+  EXPECT_NEAR(modelled, ours, 0.03 * ours) << "modelled " << modelled;
+}
+
+TEST(IslandSimTest, RingAcrossIslandsOverlapsTheIslandSteps) {
+  // 3 islands of 3, 16 MiB: the shards are large enough for the cross-island ring.
+  const LinkCost inside{5e-6, 25e9}, bridge{20e-6, 2.5e9};
+  const size_t count = size_t{4} << 20;
+  std::string chosen;
+  const double modelled = IslandAllReduceSeconds(
+      count * 4.0, {{3, inside}, {3, inside}, {3, inside}}, bridge, 0, &chosen);
+  ASSERT_EQ(chosen, "islands/ring");
+  const double ours =
+      VirtualCallSeconds({3, 3, 3}, inside, bridge, OnesAllReduce(count, Algorithm::kAuto));
+  EXPECT_NEAR(modelled, ours, 0.03 * ours) << "modelled " << modelled;
+  // Not overlapped, the island steps (a ring reduce-scatter and allgather of the vector inside,
+  // 0.9 ms) would add to the ring across islands (its steps on every segment's shards, 3.6 ms);
+  // pipelined, the call takes little more than the bridge's part (without the overlap: 3.98 ms
+  // here, the cross-island ring's steps run while the islands are idle).
+  const double island_steps = 2 * 2 * (inside.alpha_s + count * 4.0 / 3 / inside.bandwidth_Bps);
+  double bridge_part = 0;
+  for (size_t n : IslandSegmentCounts(count, 4, 0, 3)) {
+    bridge_part += CrossIslandSeconds(CrossIslandAlgorithm::kRing, n * 4.0 / 3, 3, bridge);
+  }
+  EXPECT_LT(ours, bridge_part + 0.25 * island_steps)
+      << "bridge " << bridge_part << " s, island steps " << island_steps << " s";
+}
+
+TEST(IslandSimTest, ReduceScatterSendsEachBlockOverTheBridgeOnce) {
+  // A slow bridge and nearly free island links: the call's time is what the busiest bridge port
+  // sends. Each island must send the blocks of the other islands' ranks, spread over its members:
+  // {2,2}: one block per member (the whole vector through the allreduce would be two);
+  // {2,3}: the island of 2 sends 3 blocks, at most 2 through one member; {1,2,2}: the single
+  // member sends 4.
+  const LinkCost inside{1e-7, 1e12}, bridge{10e-6, 1e9};
+  const size_t block = 1 << 18;
+  for (const auto& [sizes, busiest] :
+       std::vector<std::pair<std::vector<int>, int>>{{{2, 2}, 1}, {{2, 3}, 2}, {{1, 2, 2}, 4}}) {
+    const double seconds = VirtualCallSeconds(sizes, inside, bridge, [&](Communicator& comm) {
+      const int p = comm.size();
+      std::vector<float> in(block * p), out(block);
+      for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(comm.rank() + i % 7);
+      absl::Status s =
+          comm.ReduceScatter(in.data(), out.data(), block, DataType::kF32, ReduceOp::kSum);
+      // Serial reference: Σ_r (r + i % 7) over the ranks, for element i of this rank's block.
+      for (size_t j = 0; s.ok() && j < block; ++j) {
+        const size_t i = comm.rank() * block + j;
+        const float want = static_cast<float>(p * (p - 1) / 2 + p * (i % 7));
+        if (out[j] != want) return absl::InternalError(absl::StrCat("wrong at ", j));
+      }
+      return s;
+    });
+    const double minimum = busiest * bridge.Seconds(block * 4);
+    EXPECT_GE(seconds, minimum) << absl::StrJoin(sizes, ",");
+    EXPECT_LT(seconds, 1.1 * minimum) << absl::StrJoin(sizes, ",");
+  }
+}
+
+TEST(IslandSimTest, DeadMemberFailsEveryIslandInTheRingAndReduceScatter) {
+  // 3 islands of 2 with 2^20 elements: the cross-island ring, 4 segments in flight; and the
+  // reduce-scatter's direct sends. A member of island 1 dies at several points.
+  for (int op = 0; op < 2; ++op) {
+    for (int64_t at_op : {2, 30}) {
+      FaultPlan plan;
+      plan.kills.push_back({.rank = 3, .at_op = at_op});
+      const absl::Duration timeout = absl::Seconds(2);
+      auto world = World(6, plan, timeout);
+      const absl::Time start = absl::Now();
+      const auto results = RunIslands(
+          *world, {Contiguous({2, 2, 2})},
+          [&](Communicator& comm) -> absl::Status {
+            const size_t count = size_t{1} << 20;
+            std::vector<float> data(count, 1.0f), out(count / 6 + 1);
+            for (int i = 0; i < 4; ++i) {
+              absl::Status s = op == 0 ? comm.AllReduce(data.data(), data.data(), count,
+                                                        DataType::kF32, ReduceOp::kSum)
+                                       : comm.ReduceScatter(data.data(), out.data(), count / 6,
+                                                            DataType::kF32, ReduceOp::kSum);
+              if (!s.ok()) return s;
+            }
+            return absl::OkStatus();
+          },
+          timeout);
+      for (size_t r = 0; r < results.size(); ++r) {
+        EXPECT_FALSE(results[r].ok()) << "rank " << r << " op " << op << " at_op " << at_op;
+      }
+      EXPECT_LT(absl::Now() - start, 3 * timeout) << "op " << op << " at_op " << at_op;
+    }
+  }
 }
 
 TEST(IslandSimTest, FactoryErrors) {
