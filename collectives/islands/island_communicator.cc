@@ -93,10 +93,11 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   const int k = islands();
   const int l = local_->size();
   bool equal = true;
-  int smallest = l;
+  int smallest = l, largest_island = l;
   for (const auto& members : members_) {
     equal &= static_cast<int>(members.size()) == l;
     smallest = std::min(smallest, static_cast<int>(members.size()));
+    largest_island = std::max(largest_island, static_cast<int>(members.size()));
   }
   // Uneven islands: the first `smallest` members of each island own one shard each (a Reduce to
   // it inside the island, the bridge, a Broadcast from it); the others only take part inside.
@@ -106,7 +107,8 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
   // The plan (island_cost.h, which the simulator replays): segments small at both ends, the
   // cross-island algorithm for the largest one's shards, and its phases = the pipeline's lag.
   const std::vector<size_t> counts = IslandSegmentCounts(
-      count, element, options().island_segment_bytes, static_cast<size_t>(owners));
+      count, element, options().island_segment_bytes,
+      IslandMinSegmentCount(largest_island, element, options().island_segment_bytes));
   const size_t nseg = counts.size();
   const size_t largest = *std::max_element(counts.begin(), counts.end());
   const CrossIslandAlgorithm algorithm = ChooseCrossIslandAlgorithm(

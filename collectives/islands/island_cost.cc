@@ -43,6 +43,13 @@ int CrossIslandPhases(CrossIslandAlgorithm algorithm, int islands) {
   return algorithm == CrossIslandAlgorithm::kExchange ? 1 : 2 * std::max(islands - 1, 1);
 }
 
+size_t IslandMinSegmentCount(int largest_island, size_t element_bytes, size_t segment_bytes) {
+  if (segment_bytes == 0) segment_bytes = kDefaultSegmentBytes;
+  const size_t shard = std::min(kMinShardBytes, segment_bytes / 8);
+  return static_cast<size_t>(std::max(largest_island, 1)) *
+         std::max<size_t>(shard / std::max<size_t>(element_bytes, 1), 1);
+}
+
 std::vector<size_t> IslandSegmentCounts(size_t count, size_t element_bytes, size_t segment_bytes,
                                         size_t min_count) {
   if (count == 0) return {};
@@ -50,7 +57,7 @@ std::vector<size_t> IslandSegmentCounts(size_t count, size_t element_bytes, size
   element_bytes = std::max<size_t>(element_bytes, 1);
   min_count = std::max<size_t>(min_count, 1);
   const size_t g = std::max<size_t>(segment_bytes / element_bytes, 1);
-  const size_t middle = std::max(g, (count + 11) / 12);
+  const size_t middle = std::max({g, (count + 11) / 12, min_count});
   // The ramp: the bridge starts once the first (small) segment is reduced inside, and each next
   // segment, twice the size, is reduced while the bridge carries the one before.
   std::vector<size_t> ramp;
@@ -77,10 +84,11 @@ double IslandAllReduceSeconds(double bytes, const std::vector<IslandShape>& isla
   const int k = static_cast<int>(islands.size());
   if (k == 0 || bytes <= 0) return 0;
   bool equal = true;
-  int smallest = islands[0].members;
+  int smallest = islands[0].members, largest_island = islands[0].members;
   for (const IslandShape& island : islands) {
     equal &= island.members == islands[0].members;
     smallest = std::min(smallest, island.members);
+    largest_island = std::max(largest_island, island.members);
   }
   // Inside: the slowest island's ring halves (uneven islands reduce to and broadcast from m
   // owners; the island libraries pipeline both, NCCL's and Open MPI's large-message reduce and
@@ -94,8 +102,9 @@ double IslandAllReduceSeconds(double bytes, const std::vector<IslandShape>& isla
   };
   if (k == 1) return 2 * inside(bytes);
   const int owners = equal ? islands[0].members : smallest;
-  const std::vector<size_t> segments = IslandSegmentCounts(
-      static_cast<size_t>(bytes), 1, segment_bytes, static_cast<size_t>(owners));
+  const std::vector<size_t> segments =
+      IslandSegmentCounts(static_cast<size_t>(bytes), 1, segment_bytes,
+                          IslandMinSegmentCount(largest_island, 1, segment_bytes));
   const size_t largest = *std::max_element(segments.begin(), segments.end());
   const CrossIslandAlgorithm algorithm =
       ChooseCrossIslandAlgorithm(static_cast<double>(largest) / owners, k, bridge);

@@ -48,6 +48,14 @@ CrossIslandAlgorithm ChooseCrossIslandAlgorithm(double shard_bytes, int islands,
 int CrossIslandPhases(CrossIslandAlgorithm algorithm, int islands);
 
 inline constexpr size_t kDefaultSegmentBytes = size_t{4} << 20;
+// A segment gives each member of the largest island at least this much (when the vector allows;
+// at most 1/8 of a segment set smaller than the default): every segment costs each island a
+// reduce-scatter and an allgather of (L − 1) ring steps, and below this a step costs its α more
+// than its bytes — an island of hundreds of members would pay (L − 1)·α twice per segment.
+inline constexpr size_t kMinShardBytes = size_t{128} << 10;
+// The smallest segment (elements of `element_bytes`) when the largest island has
+// `largest_island` members and segments are about `segment_bytes` (0: kDefaultSegmentBytes).
+size_t IslandMinSegmentCount(int largest_island, size_t element_bytes, size_t segment_bytes);
 // Device shards cross the bridge through page-locked host memory in chunks of this size; host
 // shards go whole (one message per peer and segment) unless a chunk size is set.
 inline constexpr size_t kDefaultBridgeChunkBytes = size_t{1} << 20;
@@ -56,7 +64,8 @@ inline constexpr size_t kDefaultBridgeChunkBytes = size_t{1} << 20;
 // `count`. With G = `segment_bytes` (0: kDefaultSegmentBytes) and M = max(G, total ÷ 12) the
 // middle size: a ramp G/8, G/4, … (doubling, below M) at each end, taken while the rest keeps at
 // least the last ramp size, and the rest cut into even segments of M to 2M (at most 3× the last
-// ramp segment: more of them if need be). Every segment has at
+// ramp segment: more of them if need be). The ramp starts at `min_count` if that is larger
+// (IslandMinSegmentCount), and the middle is at least that. Every segment has at
 // least `min_count` elements when `count` allows (one segment otherwise).
 std::vector<size_t> IslandSegmentCounts(size_t count, size_t element_bytes, size_t segment_bytes,
                                         size_t min_count);

@@ -394,6 +394,14 @@ TEST(IslandCostTest, SegmentsAreSmallAtBothEndsAndCoverTheVector) {
     }
   }
   EXPECT_EQ(IslandSegmentCounts(1000, 4, 0, 1).size(), 1u);
+  // Every member of the largest island gets >= 128 KiB of a segment: 4 members, f32: G/8 (the
+  // benchmark's ramp is unchanged); 448 members (a large fleet's NVIDIA island): a 25 MiB bucket
+  // is one segment, not ten whose 447-step rings would each pay their α.
+  EXPECT_EQ(IslandMinSegmentCount(4, 4, 0), g / 8);
+  EXPECT_EQ(IslandSegmentCounts(25 * g / 4, 4, 0, IslandMinSegmentCount(448, 4, 0)).size(), 1u);
+  EXPECT_GT(IslandSegmentCounts(25 * g / 4, 4, 0, IslandMinSegmentCount(4, 4, 0)).size(), 8u);
+  // A small segment set by the caller keeps its small segments (tests use 4 KiB).
+  EXPECT_EQ(IslandMinSegmentCount(2, 4, 4096), 2u * 128);
   EXPECT_TRUE(IslandSegmentCounts(0, 4, 0, 1).empty());
   EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kExchange, 3), 1);
   EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kRing, 3), 4);
