@@ -106,15 +106,14 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
 
   // The plan (island_cost.h, which the simulator replays): segments small at both ends, the
   // cross-island algorithm for the largest one's shards, and its phases = the pipeline's lag.
-  const std::vector<size_t> counts = IslandSegmentCounts(
-      count, element, options().island_segment_bytes,
-      IslandMinSegmentCount(largest_island, element, options().island_segment_bytes));
+  const IslandPlan plan = PlanIslandAllReduce(count, element, options().island_segment_bytes, k,
+                                              owners, largest_island, bridge_link_);
+  const std::vector<size_t>& counts = plan.segments;
   const size_t nseg = counts.size();
   const size_t largest = *std::max_element(counts.begin(), counts.end());
-  const CrossIslandAlgorithm algorithm = ChooseCrossIslandAlgorithm(
-      static_cast<double>(largest / static_cast<size_t>(owners) * element), k, bridge_link_);
+  const CrossIslandAlgorithm algorithm = plan.algorithm;
   last_algorithm_ = algorithm;
-  const int phases = CrossIslandPhases(algorithm, k);
+  const int phases = plan.phases;
   const size_t slots = static_cast<size_t>(phases) + 1;  // in flight + the one being reduced
   std::vector<size_t> begins(nseg, 0);
   for (size_t s = 1; s < nseg; ++s) begins[s] = begins[s - 1] + counts[s - 1];

@@ -79,6 +79,33 @@ std::vector<size_t> IslandSegmentCounts(size_t count, size_t element_bytes, size
   return out;
 }
 
+IslandPlan PlanIslandAllReduce(size_t count, size_t element_bytes, size_t segment_bytes,
+                               int islands, int owners, int largest_island, LinkCost bridge) {
+  if (segment_bytes == 0) segment_bytes = kDefaultSegmentBytes;
+  owners = std::max(owners, 1);
+  element_bytes = std::max<size_t>(element_bytes, 1);
+  auto plan = [&](size_t g) {
+    IslandPlan p;
+    p.segments = IslandSegmentCounts(count, element_bytes, g,
+                                     IslandMinSegmentCount(largest_island, element_bytes, g));
+    const size_t largest =
+        p.segments.empty() ? 0 : *std::max_element(p.segments.begin(), p.segments.end());
+    p.algorithm = ChooseCrossIslandAlgorithm(
+        static_cast<double>(largest / static_cast<size_t>(owners) * element_bytes), islands,
+        bridge);
+    p.phases = CrossIslandPhases(p.algorithm, islands);
+    return p;
+  };
+  IslandPlan p = plan(segment_bytes);
+  if (p.algorithm == CrossIslandAlgorithm::kRing) {
+    p = plan(segment_bytes * static_cast<size_t>(p.phases));
+    // Larger shards only favour the ring more; hold it should a rounding say otherwise.
+    p.algorithm = CrossIslandAlgorithm::kRing;
+    p.phases = CrossIslandPhases(p.algorithm, islands);
+  }
+  return p;
+}
+
 double IslandAllReduceSeconds(double bytes, const std::vector<IslandShape>& islands,
                               LinkCost bridge, size_t segment_bytes, std::string* chosen) {
   const int k = static_cast<int>(islands.size());
@@ -102,14 +129,12 @@ double IslandAllReduceSeconds(double bytes, const std::vector<IslandShape>& isla
   };
   if (k == 1) return 2 * inside(bytes);
   const int owners = equal ? islands[0].members : smallest;
-  const std::vector<size_t> segments =
-      IslandSegmentCounts(static_cast<size_t>(bytes), 1, segment_bytes,
-                          IslandMinSegmentCount(largest_island, 1, segment_bytes));
-  const size_t largest = *std::max_element(segments.begin(), segments.end());
-  const CrossIslandAlgorithm algorithm =
-      ChooseCrossIslandAlgorithm(static_cast<double>(largest) / owners, k, bridge);
+  const IslandPlan plan = PlanIslandAllReduce(static_cast<size_t>(bytes), 1, segment_bytes, k,
+                                              owners, largest_island, bridge);
+  const std::vector<size_t>& segments = plan.segments;
+  const CrossIslandAlgorithm algorithm = plan.algorithm;
   if (chosen != nullptr) *chosen = absl::StrCat("islands/", CrossIslandAlgorithmName(algorithm));
-  const int phases = CrossIslandPhases(algorithm, k);
+  const int phases = plan.phases;
 
   // One owner's clock and bridge port, as the sim transport keeps them (the owners are alike).
   double clock = 0, port = 0;

@@ -1,8 +1,8 @@
 // The composed (islands) allreduce as α-β formulas, and the choice of its cross-island algorithm.
-// One definition serves both sides: the islands communicator calls IslandSegmentCounts,
-// ChooseCrossIslandAlgorithm and CrossIslandPhases to plan what it runs, and the fleet simulator
-// (orchestrator/simulator/workload.cc) calls IslandAllReduceSeconds, which replays the same
-// schedule step by step. Pure functions, thread-safe.
+// One definition serves both sides: the islands communicator calls PlanIslandAllReduce to plan
+// what it runs, and the fleet simulator (orchestrator/simulator/workload.cc) calls
+// IslandAllReduceSeconds, which makes the same plan and replays its schedule step by step. Pure
+// functions, thread-safe.
 //
 // Schedule (island_communicator.cc). The vector is cut into segments (IslandSegmentCounts): small
 // at both ends, doubling towards the middle. Per segment: a reduce-scatter inside each island
@@ -69,6 +69,21 @@ inline constexpr size_t kDefaultBridgeChunkBytes = size_t{1} << 20;
 // least `min_count` elements when `count` allows (one segment otherwise).
 std::vector<size_t> IslandSegmentCounts(size_t count, size_t element_bytes, size_t segment_bytes,
                                         size_t min_count);
+
+// What the communicator runs for one allreduce, and the simulator replays.
+struct IslandPlan {
+  std::vector<size_t> segments;  // element counts (IslandSegmentCounts)
+  CrossIslandAlgorithm algorithm = CrossIslandAlgorithm::kExchange;
+  int phases = 1;  // CrossIslandPhases
+};
+
+// The plan for `count` elements of `element_bytes` over `islands` islands whose largest has
+// `largest_island` members, `owners` members of each bridging a shard: segments of about
+// `segment_bytes` (0: default), the algorithm for the largest segment's shard; when that is the
+// ring, segments of `phases` times the size (each segment costs the ring 2(K−1) bridge α's, the
+// exchange K−1), which keeps the ring's choice (it only gets better as shards grow).
+IslandPlan PlanIslandAllReduce(size_t count, size_t element_bytes, size_t segment_bytes,
+                               int islands, int owners, int largest_island, LinkCost bridge);
 
 // One island as the formulas see it: its member count and the link between its members.
 struct IslandShape {

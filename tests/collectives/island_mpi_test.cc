@@ -21,8 +21,8 @@ int Islands() {
   return env != nullptr ? std::atoi(env) : 2;
 }
 
-// `small_segments`: 64 KiB segments and 16 KiB bridge chunks (many pipeline steps); else the
-// defaults (4 MiB, host shards whole).
+// `small_segments`: 64 KiB segments and 16 KiB bridge chunks (many pipeline steps); else 1 MiB
+// segments with host shards whole (the default chunking).
 std::unique_ptr<Communicator> MakeIslands(absl::Duration timeout = absl::Seconds(60),
                                           bool small_segments = true) {
   auto world = CreateCommunicator("mpi");
@@ -32,10 +32,8 @@ std::unique_ptr<Communicator> MakeIslands(absl::Duration timeout = absl::Seconds
   options.island = (*world)->rank() % Islands();
   options.island_transport = "mpi";
   options.timeout = timeout;
-  if (small_segments) {
-    options.island_segment_bytes = 64 << 10;  // several pipeline segments at the larger sizes
-    options.bridge_chunk_bytes = 16 << 10;
-  }
+  options.island_segment_bytes = small_segments ? 64 << 10 : 1 << 20;
+  if (small_segments) options.bridge_chunk_bytes = 16 << 10;
   auto comm = CreateCommunicator("islands", options);
   EXPECT_TRUE(comm.ok()) << comm.status();
   return comm.ok() ? *std::move(comm) : nullptr;
@@ -52,10 +50,11 @@ TEST(IslandMpiTest, SuiteMatchesSerialReference) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
-TEST(IslandMpiTest, DefaultSegmentsOnLargeVectorsMatchSerialReference) {
-  // 2^20+3 f32 with the default plan: ramped segments of whole host shards; on 3 islands
-  // (2, 2, 1) the shards are large enough for the cross-island ring, its 4 phases interleaved
-  // with the island steps of other segments (up to 5 in flight, each on its own bridge tag).
+TEST(IslandMpiTest, LargeSegmentsOnLargeVectorsMatchSerialReference) {
+  // 2^20+3 f32 with 1 MiB segments: ramped segments of whole host shards; on 3 islands (2, 2, 1)
+  // the shards are large enough for the cross-island ring (then planned with 4 MiB segments:
+  // 0.5, 1.5, 1.5, 0.5 MiB), its 4 phases interleaved with the island steps of the other
+  // segments, all 4 in flight, each on its own bridge tag.
   auto comm = MakeIslands(absl::Seconds(60), /*small_segments=*/false);
   ASSERT_NE(comm, nullptr);
   testing::SuiteOptions suite;

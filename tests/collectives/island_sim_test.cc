@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "collectives/islands/island_communicator.h"
 #include "collectives/islands/island_cost.h"
 #include "collectives/sim/sim_world.h"
 #include "gtest/gtest.h"
@@ -75,11 +76,28 @@ std::vector<int> Contiguous(const std::vector<int>& sizes) {
   return island_of;
 }
 
-void ExpectSuitePasses(const Layout& layout, const testing::SuiteOptions& suite) {
-  auto world = World(static_cast<int>(layout.island_of.size()));
-  const auto results = RunIslands(*world, layout, [&](Communicator& comm) {
+// `links`: the world's link model (none when empty); `ring`: the allreduce must choose the
+// cross-island ring for a 70001-element vector.
+void ExpectSuitePasses(const Layout& layout, const testing::SuiteOptions& suite,
+                       const LinkModel& links = {}, bool ring = false) {
+  SimOptions options;
+  options.ranks = static_cast<int>(layout.island_of.size());
+  options.links = links;
+  options.timeout = absl::Seconds(30);
+  auto world = SimWorld::Create(options);
+  ASSERT_TRUE(world.ok()) << world.status();
+  const auto results = RunIslands(**world, layout, [&](Communicator& comm) -> absl::Status {
     EXPECT_EQ(comm.transport_name(), "islands");
-    return testing::RunCollectiveSuite(comm, suite);
+    absl::Status s = testing::RunCollectiveSuite(comm, suite);
+    if (!s.ok() || !ring) return s;
+    std::vector<float> data(70001, 1.0f);
+    s = comm.AllReduce(data.data(), data.data(), data.size(), DataType::kF32, ReduceOp::kSum);
+    auto* islands = dynamic_cast<IslandCommunicator*>(&comm);
+    if (s.ok() && (islands == nullptr ||
+                   islands->last_cross_island_algorithm() != CrossIslandAlgorithm::kRing)) {
+      return absl::InternalError("the cross-island ring was not chosen");
+    }
+    return s;
   });
   for (size_t r = 0; r < results.size(); ++r) {
     EXPECT_TRUE(results[r].ok()) << "islands " << absl::StrJoin(layout.island_of, ",") << " rank "
@@ -113,6 +131,24 @@ TEST(IslandSimTest, SuiteOnInterleavedIslandsWithSmallSegmentsAndChunks) {
   for (const auto& island_of :
        std::vector<std::vector<int>>{{0, 1, 0, 1}, {2, 0, 1, 0, 1, 2}, {1, 0, 1, 1, 0}}) {
     ExpectSuitePasses({island_of, 4096, 1000}, Suite());
+  }
+}
+
+TEST(IslandSimTest, SuiteWithTheCrossIslandRingInManySegments) {
+  // A bridge with α·B = 1 kB makes the ring the choice from 3 kB shards on 3 islands; 4 KiB
+  // segments (16 KiB once the ring is chosen) give 70001 elements ~17 segments, up to 2K−1 in
+  // flight: equal, uneven and interleaved islands.
+  for (const auto& island_of : std::vector<std::vector<int>>{Contiguous({3, 3, 3}),
+                                                             Contiguous({2, 1, 3}),
+                                                             {2, 0, 1, 0, 1, 2},
+                                                             Contiguous({1, 2, 1, 2})}) {
+    const int p = static_cast<int>(island_of.size());
+    std::vector<int> node_of(p);
+    for (int r = 0; r < p; ++r) node_of[r] = r;
+    auto links =
+        LinkModel::Hierarchical(node_of, island_of, {1e-6, 100e9}, {1e-6, 100e9}, {1e-6, 1e9});
+    ASSERT_TRUE(links.ok());
+    ExpectSuitePasses({island_of, 4096, 0}, Suite(), *links, /*ring=*/true);
   }
 }
 
@@ -314,19 +350,31 @@ TEST(IslandSimTest, ReduceScatterSendsEachBlockOverTheBridgeOnce) {
 }
 
 TEST(IslandSimTest, DeadMemberFailsEveryIslandInTheRingAndReduceScatter) {
-  // 3 islands of 2 with 2^20 elements: the cross-island ring, 4 segments in flight; and the
+  // 3 islands of 2, a bridge that makes the ring the choice (α·B = 1 kB) and 4 KiB segments:
+  // 2^16 elements run the cross-island ring over ~15 segments, up to 5 in flight; and the
   // reduce-scatter's direct sends. A member of island 1 dies at several points.
+  const std::vector<int> island_of = Contiguous({2, 2, 2});
+  std::vector<int> node_of(6);
+  for (int r = 0; r < 6; ++r) node_of[r] = r;
+  auto links =
+      LinkModel::Hierarchical(node_of, island_of, {1e-6, 100e9}, {1e-6, 100e9}, {1e-6, 1e9});
+  ASSERT_TRUE(links.ok());
   for (int op = 0; op < 2; ++op) {
-    for (int64_t at_op : {2, 30}) {
-      FaultPlan plan;
-      plan.kills.push_back({.rank = 3, .at_op = at_op});
+    // The reduce-scatter makes ~6 transport calls per call on a rank, the ring ~100.
+    for (int64_t at_op : op == 0 ? std::vector<int64_t>{2, 30, 200} : std::vector<int64_t>{2, 12}) {
+      SimOptions options;
+      options.ranks = 6;
+      options.links = *links;
+      options.faults.kills.push_back({.rank = 3, .at_op = at_op});
       const absl::Duration timeout = absl::Seconds(2);
-      auto world = World(6, plan, timeout);
+      options.timeout = timeout;
+      auto world = SimWorld::Create(options);
+      ASSERT_TRUE(world.ok());
       const absl::Time start = absl::Now();
       const auto results = RunIslands(
-          *world, {Contiguous({2, 2, 2})},
+          **world, {island_of, 4096, 0},
           [&](Communicator& comm) -> absl::Status {
-            const size_t count = size_t{1} << 20;
+            const size_t count = size_t{1} << 16;
             std::vector<float> data(count, 1.0f), out(count / 6 + 1);
             for (int i = 0; i < 4; ++i) {
               absl::Status s = op == 0 ? comm.AllReduce(data.data(), data.data(), count,
@@ -334,12 +382,18 @@ TEST(IslandSimTest, DeadMemberFailsEveryIslandInTheRingAndReduceScatter) {
                                        : comm.ReduceScatter(data.data(), out.data(), count / 6,
                                                             DataType::kF32, ReduceOp::kSum);
               if (!s.ok()) return s;
+              auto* islands = dynamic_cast<IslandCommunicator*>(&comm);
+              if (op == 0 &&
+                  islands->last_cross_island_algorithm() != CrossIslandAlgorithm::kRing) {
+                return absl::InternalError("the cross-island ring was not chosen");
+              }
             }
             return absl::OkStatus();
           },
           timeout);
       for (size_t r = 0; r < results.size(); ++r) {
         EXPECT_FALSE(results[r].ok()) << "rank " << r << " op " << op << " at_op " << at_op;
+        EXPECT_NE(results[r].code(), absl::StatusCode::kInternal) << results[r];
       }
       EXPECT_LT(absl::Now() - start, 3 * timeout) << "op " << op << " at_op " << at_op;
     }
@@ -403,6 +457,19 @@ TEST(IslandCostTest, SegmentsAreSmallAtBothEndsAndCoverTheVector) {
   // A small segment set by the caller keeps its small segments (tests use 4 KiB).
   EXPECT_EQ(IslandMinSegmentCount(2, 4, 4096), 2u * 128);
   EXPECT_TRUE(IslandSegmentCounts(0, 4, 0, 1).empty());
+  // The plan: the exchange on G-sized segments; the ring (3 islands, large shards) on segments
+  // 2(K−1) = 4 times as large, each costing it 4 bridge α's.
+  const LinkCost bridge{20e-6, 2.5e9};
+  const IslandPlan exchange = PlanIslandAllReduce(4 * g, 4, 0, 2, 4, 4, bridge);
+  EXPECT_EQ(exchange.algorithm, CrossIslandAlgorithm::kExchange);
+  EXPECT_EQ(exchange.phases, 1);
+  EXPECT_EQ(exchange.segments, IslandSegmentCounts(4 * g, 4, 0, IslandMinSegmentCount(4, 4, 0)));
+  const IslandPlan ring = PlanIslandAllReduce(4 * g, 4, 0, 3, 3, 3, bridge);
+  EXPECT_EQ(ring.algorithm, CrossIslandAlgorithm::kRing);
+  EXPECT_EQ(ring.phases, 4);
+  EXPECT_EQ(ring.segments,
+            IslandSegmentCounts(4 * g, 4, 16 * g, IslandMinSegmentCount(3, 4, 16 * g)));
+  EXPECT_LT(ring.segments.size(), exchange.segments.size());
   EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kExchange, 3), 1);
   EXPECT_EQ(CrossIslandPhases(CrossIslandAlgorithm::kRing, 3), 4);
 }
