@@ -53,8 +53,8 @@ TEST(IslandMpiTest, SuiteMatchesSerialReference) {
 TEST(IslandMpiTest, LargeSegmentsOnLargeVectorsMatchSerialReference) {
   // 2^20+3 f32 with 1 MiB segments: ramped segments of whole host shards; on 3 islands (2, 2, 1)
   // the shards are large enough for the cross-island ring (then planned with 4 MiB segments:
-  // 0.5, 1.5, 1.5, 0.5 MiB), its 4 phases interleaved with the island steps of the other
-  // segments, all 4 in flight, each on its own bridge tag.
+  // 0.5, 1, 1, 1, 0.5 MiB), its 4 phases interleaved with the island steps of the other
+  // segments, all 5 in flight, each on its own bridge tag.
   auto comm = MakeIslands(absl::Seconds(60), /*small_segments=*/false);
   ASSERT_NE(comm, nullptr);
   testing::SuiteOptions suite;
