@@ -136,7 +136,7 @@ TEST(IslandSimTest, SuiteOnInterleavedIslandsWithSmallSegmentsAndChunks) {
 
 TEST(IslandSimTest, SuiteWithTheCrossIslandRingInManySegments) {
   // A bridge with α·B = 1 kB makes the ring the choice from 3 kB shards on 3 islands; 4 KiB
-  // segments (16 KiB once the ring is chosen) give 70001 elements ~17 segments, up to 2K−1 in
+  // segments (16 KiB once the ring is chosen) give 70001 elements 13–15 segments, up to 2K−1 in
   // flight: equal, uneven and interleaved islands.
   for (const auto& island_of : std::vector<std::vector<int>>{Contiguous({3, 3, 3}),
                                                              Contiguous({2, 1, 3}),
