@@ -52,9 +52,10 @@ class BridgeStep {
   virtual absl::Status Advance() = 0;
 };
 
-// Bytes of BridgeArgs::incoming a step over `islands` islands needs for `count` elements of
-// `element` bytes.
-size_t BridgeIncomingBytes(size_t count, size_t element, int islands);
+// Bytes of BridgeArgs::incoming a step of `algorithm` over `islands` islands needs for `count`
+// elements of `element` bytes: the exchange a shard from each peer, the ring one block per step.
+size_t BridgeIncomingBytes(CrossIslandAlgorithm algorithm, size_t count, size_t element,
+                           int islands);
 
 // `across`: the members holding this shard, one per island in island order (over the bridge);
 // steps in flight at the same time need distinct `across.tag`s.

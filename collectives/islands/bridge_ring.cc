@@ -107,11 +107,12 @@ class RingStep : public BridgeStep {
 
 }  // namespace
 
-size_t BridgeIncomingBytes(size_t count, size_t element, int islands) {
+size_t BridgeIncomingBytes(CrossIslandAlgorithm algorithm, size_t count, size_t element,
+                           int islands) {
   if (islands <= 1) return 0;
   const size_t k = static_cast<size_t>(islands);
-  // Exchange: a shard from each peer; ring: the largest block for each of its 2(K−1) steps.
-  return std::max((k - 1) * count, 2 * (k - 1) * ((count + k - 1) / k)) * element;
+  if (algorithm == CrossIslandAlgorithm::kExchange) return (k - 1) * count * element;
+  return 2 * (k - 1) * ((count + k - 1) / k) * element;
 }
 
 std::unique_ptr<BridgeStep> MakeRingStep(const Group& across, const BridgeArgs& args,

@@ -138,7 +138,7 @@ absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size
 
   const size_t max_shard = largest / static_cast<size_t>(owners) + static_cast<size_t>(owners);
   const size_t shard_bytes = max_shard * element;
-  const size_t incoming_bytes = BridgeIncomingBytes(max_shard, element, k);
+  const size_t incoming_bytes = BridgeIncomingBytes(algorithm, max_shard, element, k);
   char* shard_slots = nullptr;
   if (equal) {
     TANGRAM_ASSIGN_OR_RETURN(shard_slots, shards_.Get(*memory_, slots * shard_bytes, device));
