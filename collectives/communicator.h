@@ -128,8 +128,9 @@ struct CommunicatorOptions {
   // MPI point-to-point.
   int island = -1;
   std::string island_transport = "auto";
-  // islands: bytes per pipeline segment of the hierarchical allreduce and per bridge message
-  // (staging chunk for device buffers); 0 = the defaults (4 MiB segments, 1 MiB chunks).
+  // islands: the nominal pipeline segment of the hierarchical allreduce (island_cost.h ramps up
+  // from 1/8 of it) and the bridge message size; 0 = the defaults (4 MiB segments; host shards
+  // whole, device shards staged in 1 MiB chunks).
   size_t island_segment_bytes = 0;
   size_t bridge_chunk_bytes = 0;
 };

@@ -2,10 +2,10 @@
 // what it receives in island order, so every island computes the same bits. One round: optimal
 // for two islands (s bytes each way, one α) and for small shards on more.
 //
-// Pipelined in chunks: Start posts every receive, then for each chunk stages it to the host (device
-// shards) and posts its sends, so chunk c is on the wire while chunk c+1 is copied; Finish
-// combines chunk by chunk as they arrive and copies each result back while later chunks are
-// still arriving.
+// One phase. In chunks (device shards; host shards when a chunk size is set): Start posts every
+// receive, then for each chunk stages it to the host (device shards) and posts its sends, so
+// chunk c is on the wire while chunk c+1 is copied; Advance combines chunk by chunk as they
+// arrive and copies each result back while later chunks are still arriving.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -24,7 +24,9 @@ class ExchangeStep : public BridgeStep {
     element_ = DataTypeSize(args.type);
     bytes_ = args.count * element_;
     own_ = args.device ? args.host : static_cast<char*>(args.shard);
-    const size_t per_chunk = std::max<size_t>(args.chunk_bytes / element_, 1);
+    const size_t per_chunk = args.chunk_bytes == 0
+                                 ? std::max<size_t>(args.count, 1)
+                                 : std::max<size_t>(args.chunk_bytes / element_, 1);
     for (size_t first = 0; first < args.count; first += per_chunk) {
       chunks_.push_back({first, std::min(per_chunk, args.count - first)});
     }
@@ -62,7 +64,7 @@ class ExchangeStep : public BridgeStep {
     return absl::OkStatus();
   }
 
-  absl::Status Finish() override {
+  absl::Status Advance() override {
     const int k = across_.size();
     for (size_t c = 0; c < chunks_.size(); ++c) {
       for (int slot = 0; slot + 1 < k; ++slot) {

@@ -9,10 +9,14 @@
 // link's rate (GB/s) for bridge_fraction.
 //
 // Each JSON row is `tangram bench collectives`'s plus ratio_vs_flat (flat time ÷ ours),
-// cross_island (the algorithm the communicator chose), bridge_busbw_gbs — nccl-tests' busbw of
-// the cross-island allreduce of the whole vector, 2(K−1)/K · S / t: the rate at which an island's
-// members together moved it over the bridge — and bridge_fraction, that ÷ the bridge's rate
-// (sim: an island's members × their port rate; mpi: --bridge-gbs).
+// cross_island (the algorithm the communicator chose), bridge_busbw_gbs and bridge_fraction:
+//   bridge_busbw = 2(K−1)/K · S / t, nccl-tests' busbw of an allreduce of the S-byte vector
+//     among K parties, t the whole call. For K = 2 it is exactly the bytes each island sends over
+//     the bridge (its members' shards, S in all; as many come back) ÷ t. For K > 2 it counts the
+//     bytes the least-traffic algorithm (a ring among the islands) would send, not more.
+//   bridge_fraction = bridge_busbw ÷ one island's bridge rate per direction (sim: its members ×
+//     their port rate; mpi: --bridge-gbs, the rate the host's NIC is shaped to).
+// The header line repeats both definitions with the rate used.
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -82,10 +86,14 @@ void PrintRow(const BenchmarkOptions& flags, int p, int k, size_t bytes, const S
   std::fflush(stdout);
 }
 
-void PrintHeader(const BenchmarkOptions& flags, int p, int k) {
+void PrintHeader(const BenchmarkOptions& flags, int p, int k, double bridge_rate_gbs) {
   if (flags.json) return;
   std::printf("# allreduce f32 over %d islands of %d ranks (%s): composed vs flat ring\n", k, p / k,
               flags.transport.c_str());
+  std::printf(
+      "# bridge = 2(K-1)/K * bytes / ours (GB/s; K = 2: the bytes each island sends over the "
+      "bridge / time); fraction = bridge / %.4f GB/s, one island's bridge rate per direction\n",
+      bridge_rate_gbs);
   std::printf("%12s %12s %12s %8s %10s %10s %8s %s\n", "size(B)", "ours(us)", "flat(us)", "ratio",
               "cross", "bridge", "fraction", "correct");
 }
@@ -104,8 +112,8 @@ absl::Status RunSimIslands(const BenchmarkOptions& flags) {
   options.checksums = false;  // faults are not benchmarked; saves a pass over every message
   options.timeout = absl::Seconds(600);
   TANGRAM_ASSIGN_OR_RETURN(auto world, SimWorld::Create(options));
-  PrintHeader(flags, p, k);
   const double bridge_rate = (p / k) * bridge.bandwidth_Bps / 1e9;
+  PrintHeader(flags, p, k, bridge_rate);
   for (size_t bytes = flags.min_bytes; bytes <= flags.max_bytes; bytes *= 2) {
     const size_t count = std::max<size_t>(bytes / 4, 1);
     std::vector<double> before(p), after_ours(p), after_flat(p), mid(p);
@@ -173,7 +181,7 @@ absl::Status RunMpiIslands(const BenchmarkOptions& flags) {
   o.island_segment_bytes = flags.segment_bytes;
   o.bridge_chunk_bytes = flags.chunk_bytes;
   TANGRAM_ASSIGN_OR_RETURN(auto comm, CreateCommunicator("islands", o));
-  if (comm->rank() == 0) PrintHeader(flags, p, k);
+  if (comm->rank() == 0) PrintHeader(flags, p, k, flags.bridge_gbs);
   for (size_t bytes = flags.min_bytes; bytes <= flags.max_bytes; bytes *= 2) {
     const size_t count = std::max<size_t>(bytes / 4, 1);
     std::vector<float> data(count);

@@ -8,16 +8,19 @@
 //     ├── local:  the island's Communicator (nccl | hccl | mpi | sim), ranks ordered as here
 //     └── bridge: P2P transport over every rank (mpi | sim), cross-island steps in bridge_*.cc
 //
-// AllReduce (and ReduceScatter, which runs it) is hierarchical and pipelined in segments: a
-// reduce-scatter inside each island, the cross-island step on each member's shard (equal
-// islands; uneven: the first m members of each island own a shard each, m the smallest island's
-// size, with a Reduce to each owner and a Broadcast from it), an allgather inside; the bridge step
-// of one segment overlaps the island-local steps of the next. kRing/kHalvingDoubling/kTree/kFlat
-// run our algorithm over the bridge across every rank instead (the flat baseline). The other
-// collectives and point-to-point go over the bridge; device buffers are staged through
-// page-locked host memory. Same semantics and errors as every Communicator; any failure aborts
-// both the island communicator and the bridge, and on the sim transport that reaches every rank
-// of every island. Thread-compatible.
+// AllReduce is hierarchical and pipelined in segments: a reduce-scatter inside each island, the
+// cross-island step on each member's shard (equal islands; uneven: the first m members of each
+// island own a shard each, m the smallest island's size, with a Reduce to each owner and a
+// Broadcast from it), an allgather inside; the bridge carries one segment while the islands
+// reduce the next and gather the one before, segments small at both ends (island_cost.h has the
+// schedule). ReduceScatter moves only what each rank needs: a reduce-scatter inside the island
+// leaves each member the island's partial of its own block and of its share of the other
+// islands' blocks, which it sends over the bridge straight to their owners.
+// kRing/kHalvingDoubling/kTree/kFlat run our algorithm over the bridge across every rank instead
+// (the flat baseline). The other collectives and point-to-point go over the bridge; device buffers
+// are staged through page-locked host memory. Same semantics and errors as every Communicator; any
+// failure aborts both the island communicator and the bridge, and on the sim transport that reaches
+// every rank of every island. Thread-compatible.
 #ifndef TANGRAM_COLLECTIVES_ISLANDS_ISLAND_COMMUNICATOR_H_
 #define TANGRAM_COLLECTIVES_ISLANDS_ISLAND_COMMUNICATOR_H_
 
@@ -78,6 +81,8 @@ class IslandCommunicator : public P2PCommunicator {
  private:
   absl::Status Hierarchical(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                             absl::Time deadline);
+  absl::Status HierarchicalReduceScatter(const void* send, void* recv, size_t recv_count,
+                                         DataType type, ReduceOp op, absl::Time deadline);
   // Aborts everything with `status` unless it is OK or an argument error; returns it.
   absl::Status Fail(absl::Status status);
   CallOptions Remaining(absl::Time deadline) const;
@@ -91,9 +96,9 @@ class IslandCommunicator : public P2PCommunicator {
   std::shared_ptr<DeviceMemory> memory_;
   LinkCost bridge_link_;
   CrossIslandAlgorithm last_algorithm_ = CrossIslandAlgorithm::kExchange;
-  // Reused between calls: island shards (two, double-buffered), the bridge's host buffers,
-  // and staging for the collectives that run over the bridge.
-  StagingBuffer shards_[2], host_shard_, incoming_, accumulate_, stage_in_, stage_out_;
+  // Reused between calls: island shards (one slot per segment in flight and one more), the
+  // bridge's host buffers (slots alike), and staging for the collectives over the bridge.
+  StagingBuffer shards_, host_shard_, incoming_, accumulate_, stage_in_, stage_out_;
   Scratch bridge_scratch_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "absl/time/clock.h"
 #include "collectives/communicator.h"
+#include "collectives/islands/island_communicator.h"
 #include "gtest/gtest.h"
 #include "tests/collectives/collective_suite.h"
 
@@ -20,7 +21,10 @@ int Islands() {
   return env != nullptr ? std::atoi(env) : 2;
 }
 
-std::unique_ptr<Communicator> MakeIslands(absl::Duration timeout = absl::Seconds(60)) {
+// `small_segments`: 64 KiB segments and 16 KiB bridge chunks (many pipeline steps); else 1 MiB
+// segments with host shards whole (the default chunking).
+std::unique_ptr<Communicator> MakeIslands(absl::Duration timeout = absl::Seconds(60),
+                                          bool small_segments = true) {
   auto world = CreateCommunicator("mpi");
   EXPECT_TRUE(world.ok()) << world.status();
   if (!world.ok()) return nullptr;
@@ -28,8 +32,8 @@ std::unique_ptr<Communicator> MakeIslands(absl::Duration timeout = absl::Seconds
   options.island = (*world)->rank() % Islands();
   options.island_transport = "mpi";
   options.timeout = timeout;
-  options.island_segment_bytes = 64 << 10;  // several pipeline segments at the larger sizes
-  options.bridge_chunk_bytes = 16 << 10;
+  options.island_segment_bytes = small_segments ? 64 << 10 : 1 << 20;
+  if (small_segments) options.bridge_chunk_bytes = 16 << 10;
   auto comm = CreateCommunicator("islands", options);
   EXPECT_TRUE(comm.ok()) << comm.status();
   return comm.ok() ? *std::move(comm) : nullptr;
@@ -44,6 +48,29 @@ TEST(IslandMpiTest, SuiteMatchesSerialReference) {
   suite.allreduce_algorithms = {Algorithm::kAuto, Algorithm::kRing};
   const absl::Status status = testing::RunCollectiveSuite(*comm, suite);
   EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(IslandMpiTest, LargeSegmentsOnLargeVectorsMatchSerialReference) {
+  // 2^20+3 f32 with 1 MiB segments: ramped segments of whole host shards; on 3 islands (2, 2, 1)
+  // the shards are large enough for the cross-island ring (then planned with 4 MiB segments:
+  // 0.5, 1, 1, 1, 0.5 MiB), its 4 phases interleaved with the island steps of the other
+  // segments, all 5 in flight, each on its own bridge tag.
+  auto comm = MakeIslands(absl::Seconds(60), /*small_segments=*/false);
+  ASSERT_NE(comm, nullptr);
+  testing::SuiteOptions suite;
+  suite.sizes = {(1 << 20) + 3};
+  suite.types = {DataType::kF32};
+  suite.allreduce_algorithms = {Algorithm::kAuto};
+  const absl::Status status = testing::RunCollectiveSuite(*comm, suite);
+  EXPECT_TRUE(status.ok()) << status;
+  std::vector<float> data((1 << 20) + 3, 1.0f);
+  ASSERT_TRUE(
+      comm->AllReduce(data.data(), data.data(), data.size(), DataType::kF32, ReduceOp::kSum).ok());
+  EXPECT_EQ(data.back(), static_cast<float>(comm->size()));
+  auto* islands = dynamic_cast<IslandCommunicator*>(comm.get());
+  ASSERT_NE(islands, nullptr);
+  EXPECT_EQ(islands->last_cross_island_algorithm(),
+            Islands() > 2 ? CrossIslandAlgorithm::kRing : CrossIslandAlgorithm::kExchange);
 }
 
 TEST(IslandMpiTest, SplitAcrossAndInsideIslands) {
