@@ -19,6 +19,9 @@
 // T4 node 3); stage boundaries are AMP's partition of DeepSpeed's 30 pipe layers (0 embedding,
 // 1 transpose, 2-25 the 24 blocks, 26-29 transpose, final norm, tied LM head, fp32 cast), mapped
 // onto Tangram's layer list (embedding, block.0-23, head).
+// Each fleet is simulated twice: with catalog figures only (amp-*.yaml: the kernel model) and with
+// the MEASURED compute of AMP's own per-layer profile of those machines (amp-*-measured.yaml,
+// measured_tflops; what `tangram probe` gives a fleet). docs/simulator.md has the tables.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
