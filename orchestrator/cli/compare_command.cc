@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/simulator/progress.h"
@@ -139,7 +140,7 @@ class CompareCommand : public Command {
     const partitioner::Fleet& fleet = in.fleet;
     const partitioner::ModelSpec& model = in.model;
     TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, in.training));
-    for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
+    for (const std::string& w : cost.warnings()) logging::Warn(absl::StrCat("warning: ", w));
     const auto start = std::chrono::steady_clock::now();
     const std::vector<Row> rows = RunStrategies(cost, options_, !no_progress_ && !global.json);
     const double wall =

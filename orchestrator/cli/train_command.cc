@@ -145,7 +145,6 @@ class TrainCommand : public Command {
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
-    options_.out = global.json ? nullptr : &std::cout;
     TrainLaunch launch = launch_;
     launch.islands = !no_islands_;
     launch.transport = transport_.empty() ? job.transport : transport_;
