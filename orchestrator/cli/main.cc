@@ -37,6 +37,25 @@ absl::Status ApplyLogLevel(const std::string& flag, bool json) {
   return absl::OkStatus();
 }
 
+// A misspelt subcommand gets a suggestion instead of CLI11's "A subcommand is required": false
+// (after saying so on stderr) when the first word that is neither a flag nor a global option's
+// value is no command.
+bool KnownCommandFirst(int argc, char** argv, const std::vector<std::string>& names) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--catalog" || arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    if (std::find(names.begin(), names.end(), arg) != names.end()) return true;
+    std::cerr << "tangram: unknown command \"" << arg << "\"; "
+              << tangram::partitioner::SuggestName(arg, names) << "run `tangram --help`\n";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,19 +95,7 @@ int main(int argc, char** argv) {
       subs.push_back({sub, c.get()});
       names.push_back(c->Name());
     }
-    // A misspelt subcommand gets a suggestion instead of CLI11's "A subcommand is required".
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg == "--catalog" || arg == "--log-level") {
-        ++i;
-        continue;
-      }
-      if (arg.empty() || arg[0] == '-') continue;
-      if (std::find(names.begin(), names.end(), arg) != names.end()) break;
-      std::cerr << "tangram: unknown command \"" << arg << "\"; "
-                << tangram::partitioner::SuggestName(arg, names) << "run `tangram --help`\n";
-      return kExitUsageError;
-    }
+    if (!KnownCommandFirst(argc, argv, names)) return kExitUsageError;
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
