@@ -38,6 +38,19 @@ if(NOT TANGRAM_WITH_MPI STREQUAL "OFF")
 endif()
 _tangram_backend_state(MPI _mpi_found)
 
+# spdlog (Debian's libspdlog-dev, over libfmt) writes the lines of base/log.h. Optional: without
+# it base/log.cc falls back to a minimal stderr writer, so that a missing package never breaks the
+# build; TANGRAM_WITH_SPDLOG=ON makes it required, OFF skips it.
+set(TANGRAM_WITH_SPDLOG AUTO CACHE STRING "Log through spdlog: AUTO (when found) | ON | OFF")
+set(_spdlog_found OFF)
+if(NOT TANGRAM_WITH_SPDLOG STREQUAL "OFF")
+  find_package(spdlog QUIET)
+  if(spdlog_FOUND)
+    set(_spdlog_found ON)
+  endif()
+endif()
+_tangram_backend_state(SPDLOG _spdlog_found)
+
 # CUDA 13 lives in /usr/local/cuda on our machines; a default search path does not include it.
 set(_cuda_found OFF)
 if(NOT TANGRAM_WITH_CUDA STREQUAL "OFF")

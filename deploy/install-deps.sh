@@ -9,6 +9,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libopenblas-dev
+  libspdlog-dev  # the leveled logger behind base/log.h (base/log.cc falls back to stderr without it)
   clang-format python3
   iproute2 procps  # the multi-host tests: ip netns, tc (tests/netns), pgrep (tests/cluster)
   python3-torch pybind11-dev python3-dev

@@ -192,97 +192,51 @@ DesignPoint FleetDesigner::Point(const Mix& nodes, const DesignOptions& options)
   return p;
 }
 
-absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  DesignResult result;
-  DesignStats& stats = result.stats;
-  const size_t k = space_.candidates.size();
+// One run of FleetDesigner::Search: the mixes planned so far (the top list and the frontier read
+// them) and the phases that choose what to plan next.
+class DesignSearch {
+ public:
+  DesignSearch(FleetDesigner& designer, const DesignOptions& options, int threads,
+               DesignStats* stats)
+      : designer_(designer),
+        space_(designer.space_),
+        options_(options),
+        threads_(threads),
+        stats_(stats) {}
 
-  // (1) The lattice.
-  std::vector<std::vector<int64_t>> levels(k);
-  std::vector<int64_t> steps(k);
-  stats.space_mixes = 1;
-  for (size_t i = 0; i < k; ++i) {
-    levels[i] =
-        Levels(space_.candidates[i], options.exhaustive ? 0 : options.max_levels, &steps[i]);
-    stats.space_mixes *= static_cast<double>(space_.candidates[i].levels());
-    stats.coarse = stats.coarse || steps[i] > 1;
-  }
-  std::vector<Mix> feasible;
-  for (Mix& m : Product(levels)) {
-    ++stats.lattice_mixes;
-    if (space_.Violations(m).empty()) feasible.push_back(std::move(m));
-  }
-  stats.feasible = static_cast<int64_t>(feasible.size());
-  if (feasible.empty()) {
-    TANGRAM_RETURN_IF_ERROR(ExplainInfeasible(space_));
-    return absl::FailedPreconditionError(absl::StrCat(
-        space_.path, ": feasible mixes exist but none lies on the searched lattice (",
-        options.max_levels, " counts per kind); search a finer lattice (--max-levels)"));
-  }
-
-  auto bound_objective = [&](const Mix& m) {
-    return ObjectiveValue(options.objective, space_.pricing, BoundTokensPerS(m), space_.Cost(m),
-                          space_.PowerW(m));
-  };
-  // Every planned, feasible mix with a plan, by mix (the top list and the frontier read it).
-  std::map<Mix, DesignPoint> planned;
-  auto record = [&](const std::vector<Mix>& batch) {
-    for (const Mix& m : batch) {
-      DesignPoint p = Point(m, options);
-      if (p.plan.ok) {
-        planned.emplace(m, std::move(p));
-      } else {
-        ++stats.no_plan;
-      }
-    }
-  };
-  auto threshold = [&] {
-    if (static_cast<int>(planned.size()) < options.top) return -kInf;
-    std::vector<double> v;
-    for (const auto& [m, p] : planned) v.push_back(p.objective);
-    std::nth_element(v.begin(), v.begin() + (options.top - 1), v.end(), std::greater<double>());
-    return v[options.top - 1];
-  };
-
-  // (2) Best first, by the objective's bound.
-  auto best_first = [&](std::vector<Mix> mixes) -> void {
+  // (2) Best first, by the objective's bound, until no bound can reach the top list.
+  void BestFirst(std::vector<Mix> mixes) {
     std::vector<std::pair<double, Mix>> order;
-    for (Mix& m : mixes) order.emplace_back(bound_objective(m), std::move(m));
+    for (Mix& m : mixes) order.emplace_back(BoundObjective(m), std::move(m));
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     size_t i = 0;
     while (i < order.size()) {
-      const double t = threshold();
-      if (!options.exhaustive && order[i].first * (1 + kBoundMargin) <= t) break;
+      const double t = Threshold();
+      if (!options_.exhaustive && order[i].first * (1 + kBoundMargin) <= t) break;
       std::vector<Mix> batch;
-      while (i < order.size() && static_cast<int>(batch.size()) < threads &&
-             (options.exhaustive || order[i].first * (1 + kBoundMargin) > t)) {
+      while (i < order.size() && static_cast<int>(batch.size()) < threads_ &&
+             (options_.exhaustive || order[i].first * (1 + kBoundMargin) > t)) {
         batch.push_back(order[i++].second);
       }
-      PlanAll(batch, threads, &stats);
-      record(batch);
+      PlanAndRecord(batch);
     }
-  };
-  best_first(feasible);
+  }
 
   // (3) The frontier: increasing resource; a mix whose bound's time to train is no better than a
-  // cheaper planned mix's is dominated.
-  if (options.frontier) {
+  // cheaper planned mix's is dominated. On a coarse lattice, the frontier walks a geometric one.
+  void Frontier(const std::vector<Mix>& feasible, const std::vector<std::vector<int64_t>>& levels) {
     auto resource = [&](const Mix& m) {
-      return options.axis == FrontierAxis::kCost ? space_.Cost(m) : space_.PowerW(m);
+      return options_.axis == FrontierAxis::kCost ? space_.Cost(m) : space_.PowerW(m);
     };
     std::vector<Mix> grid = feasible;
-    if (stats.coarse && !options.exhaustive) {
-      std::vector<std::vector<int64_t>> coarse(k);
-      for (size_t i = 0; i < k; ++i) {
+    if (stats_->coarse && !options_.exhaustive) {
+      std::vector<std::vector<int64_t>> coarse(levels.size());
+      for (size_t i = 0; i < levels.size(); ++i) {
         const DesignCandidate& c = space_.candidates[i];
-        coarse[i] = c.levels() <= options.frontier_levels
+        coarse[i] = c.levels() <= options_.frontier_levels
                         ? levels[i]
-                        : GeometricLevels(c, std::max(2, options.frontier_levels));
+                        : GeometricLevels(c, std::max(2, options_.frontier_levels));
       }
       grid.clear();
       for (Mix& m : Product(coarse)) {
@@ -290,46 +244,42 @@ absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options)
       }
     }
     std::vector<std::pair<std::pair<double, double>, Mix>> order;
-    for (const Mix& m : grid) order.push_back({{resource(m), -BoundTokensPerS(m)}, m});
+    for (const Mix& m : grid) order.push_back({{resource(m), -designer_.BoundTokensPerS(m)}, m});
     std::stable_sort(order.begin(), order.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     double best_time = kInf;
     size_t i = 0;
     while (i < order.size()) {
       std::vector<Mix> batch;
-      while (i < order.size() && static_cast<int>(batch.size()) < threads) {
+      while (i < order.size() && static_cast<int>(batch.size()) < threads_) {
         const Mix& m = order[i++].second;
-        const double lower = options.train_tokens / BoundTokensPerS(m);
-        if (!options.exhaustive && lower * (1 + kBoundMargin) >= best_time) {
+        const double lower = options_.train_tokens / designer_.BoundTokensPerS(m);
+        if (!options_.exhaustive && lower * (1 + kBoundMargin) >= best_time) {
           continue;
         }
         batch.push_back(m);
       }
-      PlanAll(batch, threads, &stats);
-      record(batch);
+      PlanAndRecord(batch);
       for (const Mix& m : batch) {
-        auto it = planned.find(m);
-        if (it != planned.end()) best_time = std::min(best_time, it->second.time_to_train_s);
+        auto it = planned_.find(m);
+        if (it != planned_.end()) best_time = std::min(best_time, it->second.time_to_train_s);
       }
     }
   }
 
-  // (4) Refinement around the best when the lattice skipped counts.
-  if (stats.coarse && !options.exhaustive && !planned.empty()) {
-    const int64_t before = stats.planned;
+  // (4) Refinement around the best when the lattice skipped counts: halve the steps and search
+  // the neighbours of the best so far, until the steps are 1 and the best stays put.
+  void Refine(std::vector<int64_t> steps) {
+    const int64_t before = stats_->planned;
     for (int round = 0; round < 64; ++round) {
-      const DesignPoint* best = nullptr;
-      for (const auto& [m, p] : planned) {
-        if (best == nullptr || Better(p, *best)) best = &p;
-      }
-      const Mix center = best->nodes;
+      const Mix center = Best().nodes;
       bool unit = true;
       for (int64_t& s : steps) {
         s = std::max<int64_t>(1, (s + 1) / 2);
         unit = unit && s == 1;
       }
-      std::vector<std::vector<int64_t>> around(k);
-      for (size_t i = 0; i < k; ++i) {
+      std::vector<std::vector<int64_t>> around(steps.size());
+      for (size_t i = 0; i < steps.size(); ++i) {
         const DesignCandidate& c = space_.candidates[i];
         for (int64_t d : {-steps[i], int64_t{0}, steps[i]}) {
           const int64_t n = center[i] + d;
@@ -340,17 +290,136 @@ absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options)
       for (Mix& m : Product(around)) {
         if (space_.Violations(m).empty()) local.push_back(std::move(m));
       }
-      best_first(std::move(local));
-      const DesignPoint* after = nullptr;
-      for (const auto& [m, p] : planned) {
-        if (after == nullptr || Better(p, *after)) after = &p;
-      }
-      if (unit && after->nodes == center) break;
+      BestFirst(std::move(local));
+      if (unit && Best().nodes == center) break;
     }
-    stats.refined = stats.planned - before;
+    stats_->refined = stats_->planned - before;
   }
 
-  if (planned.empty()) {
+  const std::map<Mix, DesignPoint>& planned() const { return planned_; }
+
+ private:
+  double BoundObjective(const Mix& m) const {
+    return ObjectiveValue(options_.objective, space_.pricing, designer_.BoundTokensPerS(m),
+                          space_.Cost(m), space_.PowerW(m));
+  }
+  // The objective a mix must beat to enter the top list (-inf while it is not full).
+  double Threshold() const {
+    if (static_cast<int>(planned_.size()) < options_.top) return -kInf;
+    std::vector<double> v;
+    for (const auto& [m, p] : planned_) v.push_back(p.objective);
+    std::nth_element(v.begin(), v.begin() + (options_.top - 1), v.end(), std::greater<double>());
+    return v[options_.top - 1];
+  }
+  const DesignPoint& Best() const {
+    const DesignPoint* best = nullptr;
+    for (const auto& [m, p] : planned_) {
+      if (best == nullptr || Better(p, *best)) best = &p;
+    }
+    return *best;
+  }
+  void PlanAndRecord(const std::vector<Mix>& batch) {
+    designer_.PlanAll(batch, threads_, stats_);
+    for (const Mix& m : batch) {
+      DesignPoint p = designer_.Point(m, options_);
+      if (p.plan.ok) {
+        planned_.emplace(m, std::move(p));
+      } else {
+        ++stats_->no_plan;
+      }
+    }
+  }
+
+  FleetDesigner& designer_;
+  const DesignSpace& space_;
+  const DesignOptions& options_;
+  const int threads_;
+  DesignStats* stats_;
+  std::map<Mix, DesignPoint> planned_;
+};
+
+namespace {
+
+// (1) The lattice: each candidate's counts (all, or max_levels of them), and the mixes of them
+// that meet the space's constraints. `steps`: each candidate's spacing on the lattice.
+std::vector<Mix> FeasibleLattice(const DesignSpace& space, const DesignOptions& options,
+                                 std::vector<std::vector<int64_t>>* levels,
+                                 std::vector<int64_t>* steps, DesignStats* stats) {
+  const size_t k = space.candidates.size();
+  levels->assign(k, {});
+  steps->assign(k, 0);
+  stats->space_mixes = 1;
+  for (size_t i = 0; i < k; ++i) {
+    (*levels)[i] =
+        Levels(space.candidates[i], options.exhaustive ? 0 : options.max_levels, &(*steps)[i]);
+    stats->space_mixes *= static_cast<double>(space.candidates[i].levels());
+    stats->coarse = stats->coarse || (*steps)[i] > 1;
+  }
+  std::vector<Mix> feasible;
+  for (Mix& m : Product(*levels)) {
+    ++stats->lattice_mixes;
+    if (space.Violations(m).empty()) feasible.push_back(std::move(m));
+  }
+  return feasible;
+}
+
+// The top list (best first; runners-up that cost and draw no less than a better fleet are left
+// out: an extra node the plan leaves idle would otherwise fill the list with copies of the best)
+// and, when asked, the frontier (each point better in time to train than every cheaper one).
+void SelectResults(std::vector<DesignPoint> all, const DesignSpace& space,
+                   const DesignOptions& options, DesignResult* result) {
+  std::sort(all.begin(), all.end(), Better);
+  for (const DesignPoint& p : all) {
+    if (static_cast<int>(result->best.size()) >= options.top) break;
+    bool dominated = false;
+    for (const DesignPoint& q : result->best) {
+      dominated = dominated || (q.cost <= p.cost && q.power_w <= p.power_w);
+    }
+    if (dominated) continue;
+    result->best.push_back(p);
+    result->best.back().binding = space.Binding(p.nodes);
+  }
+  if (!options.frontier) return;
+  std::sort(all.begin(), all.end(), [&](const DesignPoint& a, const DesignPoint& b) {
+    const double ra = Resource(a, options.axis), rb = Resource(b, options.axis);
+    if (ra != rb) return ra < rb;
+    if (a.time_to_train_s != b.time_to_train_s) return a.time_to_train_s < b.time_to_train_s;
+    return a.nodes < b.nodes;
+  });
+  double best_time = kInf;
+  for (const DesignPoint& p : all) {
+    if (p.time_to_train_s < best_time * (1 - 1e-12)) {
+      best_time = p.time_to_train_s;
+      result->frontier.push_back(p);
+      result->frontier.back().binding = space.Binding(p.nodes);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  DesignResult result;
+  DesignStats& stats = result.stats;
+  std::vector<std::vector<int64_t>> levels;
+  std::vector<int64_t> steps;
+  const std::vector<Mix> feasible = FeasibleLattice(space_, options, &levels, &steps, &stats);
+  stats.feasible = static_cast<int64_t>(feasible.size());
+  if (feasible.empty()) {
+    TANGRAM_RETURN_IF_ERROR(ExplainInfeasible(space_));
+    return absl::FailedPreconditionError(absl::StrCat(
+        space_.path, ": feasible mixes exist but none lies on the searched lattice (",
+        options.max_levels, " counts per kind); search a finer lattice (--max-levels)"));
+  }
+  DesignSearch search(*this, options, threads, &stats);
+  search.BestFirst(feasible);
+  if (options.frontier) search.Frontier(feasible, levels);
+  if (stats.coarse && !options.exhaustive && !search.planned().empty()) search.Refine(steps);
+  if (search.planned().empty()) {
     // The largest feasible mix is the likeliest to hold the model: quote why it cannot.
     const Mix* largest = &feasible.front();
     for (const Mix& m : feasible) {
@@ -360,38 +429,9 @@ absl::StatusOr<DesignResult> FleetDesigner::Search(const DesignOptions& options)
         absl::StrCat(space_.path, ": the model fits no fleet of the space; e.g. the largest, ",
                      space_.Describe(*largest), ": ", PlanMix(*largest).error));
   }
-
   std::vector<DesignPoint> all;
-  for (auto& [m, p] : planned) all.push_back(p);
-  std::sort(all.begin(), all.end(), Better);
-  // Runners-up that cost and draw no less than a better fleet are left out: an extra node the plan
-  // leaves idle would otherwise fill the list with copies of the best.
-  for (const DesignPoint& p : all) {
-    if (static_cast<int>(result.best.size()) >= options.top) break;
-    bool dominated = false;
-    for (const DesignPoint& q : result.best) {
-      dominated = dominated || (q.cost <= p.cost && q.power_w <= p.power_w);
-    }
-    if (dominated) continue;
-    result.best.push_back(p);
-    result.best.back().binding = space_.Binding(p.nodes);
-  }
-  if (options.frontier) {
-    std::sort(all.begin(), all.end(), [&](const DesignPoint& a, const DesignPoint& b) {
-      const double ra = Resource(a, options.axis), rb = Resource(b, options.axis);
-      if (ra != rb) return ra < rb;
-      if (a.time_to_train_s != b.time_to_train_s) return a.time_to_train_s < b.time_to_train_s;
-      return a.nodes < b.nodes;
-    });
-    double best_time = kInf;
-    for (const DesignPoint& p : all) {
-      if (p.time_to_train_s < best_time * (1 - 1e-12)) {
-        best_time = p.time_to_train_s;
-        result.frontier.push_back(p);
-        result.frontier.back().binding = space_.Binding(p.nodes);
-      }
-    }
-  }
+  for (const auto& [m, p] : search.planned()) all.push_back(p);
+  SelectResults(std::move(all), space_, options, &result);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Mix& m : feasible) stats.pruned += cache_.count(m) ? 0 : 1;

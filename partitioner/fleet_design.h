@@ -125,6 +125,7 @@ class FleetDesigner {
   MixPlan PlanMix(const std::vector<int64_t>& nodes);
 
  private:
+  friend class DesignSearch;  // one Search's phases (fleet_design.cc)
   FleetDesigner(DesignSpace space, ModelSpec model, TrainingSpec training)
       : space_(std::move(space)), model_(std::move(model)), training_(std::move(training)) {}
   // Plans the mixes not cached yet, `threads` at a time.

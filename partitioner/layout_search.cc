@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 
 namespace tangram::partitioner {
@@ -215,6 +216,132 @@ void ForEachSequence(const std::vector<int64_t>& units, int pp, double limit, F 
   fill(fill, 0);
 }
 
+// The neighbours ImproveByMoves tries from `base`, each passed to `consider` in a fixed order (ties
+// keep the first, so the order is part of the result). `spare`: the pools' units `base` leaves
+// free.
+using Consider = absl::FunctionRef<void(GridLayout)>;
+
+// One replica (or the whole class) of class c moves one stage to a pool with free units.
+void MoveOneStage(const GridLayout& base, const std::vector<int64_t>& spare, size_t c,
+                  Consider consider) {
+  for (int st = 0; st < base.pp(); ++st) {
+    for (size_t q = 0; q < spare.size(); ++q) {
+      if (spare[q] < 1 || static_cast<int>(q) == base.classes[c].pools[st]) continue;
+      std::vector<int> seq = base.classes[c].pools;
+      seq[st] = static_cast<int>(q);
+      GridLayout one = base;
+      if (--one.classes[c].count == 0) one.classes.erase(one.classes.begin() + c);
+      AddReplica(&one, seq);
+      consider(std::move(one));
+      if (spare[q] >= base.classes[c].count && base.classes[c].count > 1) {
+        GridLayout all = base;
+        all.classes[c].pools = seq;
+        consider(std::move(all));
+      }
+    }
+  }
+}
+
+// Swaps: one replica of class c trades a stage's pool with one replica of a class at or after it
+// (unit counts unchanged, so no free units are needed) — which reaches replicas of three or more
+// shapes that single moves cannot.
+void SwapStages(const GridLayout& base, size_t c, Consider consider) {
+  const int pp = base.pp();
+  for (size_t d = c; d < base.classes.size(); ++d) {
+    if (d == c && base.classes[c].count < 2) continue;
+    for (int sc = 0; sc < pp; ++sc) {
+      for (int sd = 0; sd < pp; ++sd) {
+        const int pc = base.classes[c].pools[sc], pd = base.classes[d].pools[sd];
+        if (pc == pd) continue;
+        std::vector<int> seq_c = base.classes[c].pools, seq_d = base.classes[d].pools;
+        seq_c[sc] = pd;
+        seq_d[sd] = pc;
+        GridLayout swapped = base;
+        swapped.classes[c].count -= 1;
+        swapped.classes[d].count -= 1;
+        std::erase_if(swapped.classes, [](const ReplicaClass& x) { return x.count == 0; });
+        if (swapped.classes.empty()) {
+          swapped.classes.push_back({seq_c, 1});
+        } else {
+          AddReplica(&swapped, seq_c);
+        }
+        AddReplica(&swapped, seq_d);
+        consider(std::move(swapped));
+      }
+    }
+  }
+}
+
+// One replica of class c fewer, or rebuilt as any sequence of the units then free (few pools and
+// stages only: pools^pp sequences).
+void DropOrRebuildReplica(const GridEvaluator& grid, const GridLayout& base,
+                          const std::vector<int64_t>& spare, size_t c, Consider consider) {
+  if (base.dp() <= 1) return;
+  const int pp = base.pp();
+  GridLayout fewer = base;
+  if (--fewer.classes[c].count == 0) fewer.classes.erase(fewer.classes.begin() + c);
+  std::vector<int64_t> free_units = spare;
+  for (int p : base.classes[c].pools) ++free_units[p];
+  ForEachSequence(free_units, pp, 256, [&](const std::vector<int>& seq) {
+    GridLayout rebuilt = fewer;
+    AddReplica(&rebuilt, seq);
+    if (seq != base.classes[c].pools) consider(rebuilt);
+    // ... or as two replicas (few sequences only), which a move through a worse layout
+    // with one replica added first would otherwise be needed to reach.
+    std::vector<int64_t> after = free_units;
+    for (int p : seq) --after[p];
+    ForEachSequence(after, pp, 16, [&](const std::vector<int>& second) {
+      if (second < seq) return;
+      GridLayout two = rebuilt;
+      AddReplica(&two, second);
+      if (two.dp() <= grid.cost().training().global_batch) consider(std::move(two));
+    });
+  });
+  consider(std::move(fewer));
+}
+
+// One more replica: class c's sequence with each stage on its pool or a free one.
+void AddReplicaLikeClass(const GridEvaluator& grid, const GridLayout& base,
+                         const std::vector<int64_t>& spare, size_t c, Consider consider) {
+  std::vector<int64_t> left = spare;
+  std::vector<int> seq = base.classes[c].pools;
+  bool ok = true;
+  for (int st = 0; st < base.pp() && ok; ++st) {
+    if (left[seq[st]] < 1) {
+      auto most = std::max_element(left.begin(), left.end());
+      seq[st] = static_cast<int>(most - left.begin());
+    }
+    ok = --left[seq[st]] >= 0;
+  }
+  if (ok && base.dp() < grid.cost().training().global_batch) {
+    GridLayout more = base;
+    AddReplica(&more, seq);
+    consider(std::move(more));
+  }
+}
+
+// One more replica of any sequence the free units can fill (few pools and stages only): a
+// replica that mixes kinds no existing class has (a fast kind's stage beside a slow kind's).
+void AddMixedReplica(const GridEvaluator& grid, const GridLayout& base,
+                     const std::vector<int64_t>& spare, Consider consider) {
+  if (base.dp() >= grid.cost().training().global_batch) return;
+  ForEachSequence(spare, base.pp(), 64, [&](const std::vector<int>& seq) {
+    GridLayout more = base;
+    AddReplica(&more, seq);
+    // ... or two of it at once: one alone may split the batch worse than it adds speed.
+    std::vector<int64_t> after = spare;
+    for (int p : seq) after[p] -= 2;
+    const bool twice = base.dp() + 1 < grid.cost().training().global_batch &&
+                       std::all_of(after.begin(), after.end(), [](int64_t u) { return u >= 0; });
+    if (twice) {
+      GridLayout two = more;
+      AddReplica(&two, seq);
+      consider(std::move(two));
+    }
+    consider(std::move(more));
+  });
+}
+
 }  // namespace
 
 void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
@@ -234,112 +361,13 @@ void ImproveByMoves(const GridEvaluator& grid, ScoredLayout* s) {
       if (moved.step_time_s < 1.02 * best.step_time_s) RefineBounds(grid, &moved);
       if (moved.step_time_s < best.step_time_s * (1 - 1e-9)) best = std::move(moved);
     };
-    const int pp = base.pp();
     for (size_t c = 0; c < base.classes.size(); ++c) {
-      // One replica (or the whole class) moves one stage to a pool with free units.
-      for (int st = 0; st < pp; ++st) {
-        for (size_t q = 0; q < spare.size(); ++q) {
-          if (spare[q] < 1 || static_cast<int>(q) == base.classes[c].pools[st]) continue;
-          std::vector<int> seq = base.classes[c].pools;
-          seq[st] = static_cast<int>(q);
-          GridLayout one = base;
-          if (--one.classes[c].count == 0) one.classes.erase(one.classes.begin() + c);
-          AddReplica(&one, seq);
-          consider(std::move(one));
-          if (spare[q] >= base.classes[c].count && base.classes[c].count > 1) {
-            GridLayout all = base;
-            all.classes[c].pools = seq;
-            consider(std::move(all));
-          }
-        }
-      }
-      // Swaps: one replica of this class trades a stage's pool with one replica of a class at or
-      // after it (unit counts unchanged, so no free units are needed) — which reaches replicas of
-      // three or more shapes that single moves cannot.
-      for (size_t d = c; d < base.classes.size(); ++d) {
-        if (d == c && base.classes[c].count < 2) continue;
-        for (int sc = 0; sc < pp; ++sc) {
-          for (int sd = 0; sd < pp; ++sd) {
-            const int pc = base.classes[c].pools[sc], pd = base.classes[d].pools[sd];
-            if (pc == pd) continue;
-            std::vector<int> seq_c = base.classes[c].pools, seq_d = base.classes[d].pools;
-            seq_c[sc] = pd;
-            seq_d[sd] = pc;
-            GridLayout swapped = base;
-            swapped.classes[c].count -= 1;
-            swapped.classes[d].count -= 1;
-            std::erase_if(swapped.classes, [](const ReplicaClass& x) { return x.count == 0; });
-            if (swapped.classes.empty()) {
-              swapped.classes.push_back({seq_c, 1});
-            } else {
-              AddReplica(&swapped, seq_c);
-            }
-            AddReplica(&swapped, seq_d);
-            consider(std::move(swapped));
-          }
-        }
-      }
-      // One replica fewer, or rebuilt as any sequence of the units then free (few pools and
-      // stages only: pools^pp sequences).
-      if (base.dp() > 1) {
-        GridLayout fewer = base;
-        if (--fewer.classes[c].count == 0) fewer.classes.erase(fewer.classes.begin() + c);
-        std::vector<int64_t> free_units = spare;
-        for (int p : base.classes[c].pools) ++free_units[p];
-        ForEachSequence(free_units, pp, 256, [&](const std::vector<int>& seq) {
-          GridLayout rebuilt = fewer;
-          AddReplica(&rebuilt, seq);
-          if (seq != base.classes[c].pools) consider(rebuilt);
-          // ... or as two replicas (few sequences only), which a move through a worse layout
-          // with one replica added first would otherwise be needed to reach.
-          std::vector<int64_t> after = free_units;
-          for (int p : seq) --after[p];
-          ForEachSequence(after, pp, 16, [&](const std::vector<int>& second) {
-            if (second < seq) return;
-            GridLayout two = rebuilt;
-            AddReplica(&two, second);
-            if (two.dp() <= grid.cost().training().global_batch) consider(std::move(two));
-          });
-        });
-        consider(std::move(fewer));
-      }
-      // One more replica: this class's sequence with each stage on its pool or a free one.
-      std::vector<int64_t> left = spare;
-      std::vector<int> seq = base.classes[c].pools;
-      bool ok = true;
-      for (int st = 0; st < pp && ok; ++st) {
-        if (left[seq[st]] < 1) {
-          auto most = std::max_element(left.begin(), left.end());
-          seq[st] = static_cast<int>(most - left.begin());
-        }
-        ok = --left[seq[st]] >= 0;
-      }
-      if (ok && base.dp() < grid.cost().training().global_batch) {
-        GridLayout more = base;
-        AddReplica(&more, seq);
-        consider(std::move(more));
-      }
+      MoveOneStage(base, spare, c, consider);
+      SwapStages(base, c, consider);
+      DropOrRebuildReplica(grid, base, spare, c, consider);
+      AddReplicaLikeClass(grid, base, spare, c, consider);
     }
-    // One more replica of any sequence the free units can fill (few pools and stages only): a
-    // replica that mixes kinds no existing class has (a fast kind's stage beside a slow kind's).
-    if (base.dp() < grid.cost().training().global_batch) {
-      ForEachSequence(spare, pp, 64, [&](const std::vector<int>& seq) {
-        GridLayout more = base;
-        AddReplica(&more, seq);
-        // ... or two of it at once: one alone may split the batch worse than it adds speed.
-        std::vector<int64_t> after = spare;
-        for (int p : seq) after[p] -= 2;
-        const bool twice =
-            base.dp() + 1 < grid.cost().training().global_batch &&
-            std::all_of(after.begin(), after.end(), [](int64_t u) { return u >= 0; });
-        if (twice) {
-          GridLayout two = more;
-          AddReplica(&two, seq);
-          consider(std::move(two));
-        }
-        consider(std::move(more));
-      });
-    }
+    AddMixedReplica(grid, base, spare, consider);
     if (!(best.step_time_s < s->step_time_s)) return;
     *s = std::move(best);
   }

@@ -94,111 +94,140 @@ json PlanToJson(const Plan& plan) {
 
 std::string PlanToJsonString(const Plan& plan, int indent) { return PlanToJson(plan).dump(indent); }
 
+namespace {
+
+// Reads fields into a Plan, remembering the field being read for the error message. Throws
+// (nlohmann's type errors, std::out_of_range for a missing required field); PlanFromJson turns
+// what it throws into a Status that names `field()`.
+class FieldReader {
+ public:
+  template <typename T>
+  void Get(const json& obj, const char* key, T* out, bool required = true) {
+    field_ = key;
+    if (!obj.contains(key)) {
+      if (required) throw std::out_of_range(absl::StrCat("missing field \"", key, "\""));
+      return;
+    }
+    obj.at(key).get_to(*out);
+  }
+  // The value `key` of `obj` (throws if absent); `name` (default: key) is the field being read.
+  const json& Enter(const json& obj, const char* key, const char* name = nullptr) {
+    field_ = name != nullptr ? name : key;
+    return obj.at(key);
+  }
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+// "format" and "version": kInvalidArgument unless this build reads them.
+absl::Status ReadHeader(FieldReader& r, const json& j, Plan* plan) {
+  std::string format;
+  r.Get(j, "format", &format);
+  if (format != "tangram-plan") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan: format is \"", format, "\", expected \"tangram-plan\""));
+  }
+  r.Get(j, "version", &plan->version);
+  if (plan->version < 1 || plan->version > kPlanFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("plan: format version ", plan->version,
+                                                   " is not supported (this build reads 1..",
+                                                   kPlanFormatVersion, ")"));
+  }
+  return absl::OkStatus();
+}
+
+void ReadParallelismAndTraining(FieldReader& r, const json& j, Plan* plan) {
+  const json& par = r.Enter(j, "parallelism");
+  r.Get(par, "tp", &plan->tp);
+  r.Get(par, "pp", &plan->pp);
+  r.Get(par, "dp", &plan->dp);
+  const json& tr = r.Enter(j, "training");
+  std::string precision = "bf16", recompute = "none";
+  r.Get(tr, "global_batch", &plan->global_batch);
+  r.Get(tr, "seq_len", &plan->seq_len, false);
+  r.Get(tr, "precision", &precision, false);
+  r.Get(tr, "zero_stage", &plan->zero_stage, false);
+  r.Get(tr, "recompute", &recompute, false);
+  plan->precision = ParsePrecision(precision);
+  plan->recompute = ParseRecompute(recompute);
+}
+
+PlanStage ReadStage(FieldReader& r, const json& s) {
+  PlanStage stage;
+  r.Get(s, "index", &stage.index);
+  std::vector<int64_t> range;
+  r.Get(s, "layers", &range);
+  if (range.size() != 2) throw std::out_of_range("stages[].layers must be [begin, end)");
+  stage.layer_begin = range[0];
+  stage.layer_end = range[1];
+  r.Get(s, "allreduce_s", &stage.allreduce_s, false);
+  std::string algorithm;  // "" (an unevaluated plan of older builds) reads as "none"
+  r.Get(s, "allreduce_algorithm", &algorithm, false);
+  if (!algorithm.empty()) stage.allreduce_algorithm = OrThrow(ParseAllreduceAlgorithm(algorithm));
+  for (const json& c : r.Enter(s, "cells", "stages[].cells")) {
+    PlanCell cell;
+    r.Get(c, "replica", &cell.replica);
+    r.Get(c, "devices", &cell.devices);
+    r.Get(c, "kind", &cell.kind, false);
+    r.Get(c, "forward_s", &cell.forward_s, false);
+    r.Get(c, "backward_s", &cell.backward_s, false);
+    r.Get(c, "send_s", &cell.send_s, false);
+    r.Get(c, "memory_gib", &cell.memory_gib, false);
+    r.Get(c, "capacity_gib", &cell.capacity_gib, false);
+    stage.cells.push_back(std::move(cell));
+  }
+  return stage;
+}
+
+PlanReplica ReadReplica(FieldReader& r, const json& j) {
+  PlanReplica rep;
+  r.Get(j, "index", &rep.index);
+  r.Get(j, "samples", &rep.samples);
+  r.Get(j, "micro_batch_size", &rep.micro_batch_size);
+  r.Get(j, "micro_batches", &rep.micro_batches);
+  r.Get(j, "pipeline_s", &rep.pipeline_s, false);
+  return rep;
+}
+
+void ReadPrediction(FieldReader& r, const json& p, Prediction* out) {
+  r.Get(p, "step_time_s", &out->step_time_s, false);
+  r.Get(p, "tokens_per_s", &out->tokens_per_s, false);
+  r.Get(p, "mfu", &out->mfu, false);
+  r.Get(p, "tflops_per_device", &out->tflops_per_device, false);
+  r.Get(p, "pipeline_s", &out->pipeline_s, false);
+  r.Get(p, "bubble_s", &out->bubble_s, false);
+  r.Get(p, "exposed_allreduce_s", &out->exposed_allreduce_s, false);
+  r.Get(p, "optimizer_s", &out->optimizer_s, false);
+  r.Get(p, "bottleneck", &out->bottleneck, false);
+}
+
+}  // namespace
+
 absl::StatusOr<Plan> PlanFromJson(const json& j) {
-  std::string field;  // the field being read, for the error message
+  FieldReader r;
   try {
-    auto get = [&](const json& obj, const char* key, auto* out, bool required = true) {
-      field = key;
-      if (!obj.contains(key)) {
-        if (required) throw std::out_of_range(absl::StrCat("missing field \"", key, "\""));
-        return;
-      }
-      obj.at(key).get_to(*out);
-    };
     if (!j.is_object()) return absl::InvalidArgumentError("plan: expected a JSON object");
     Plan plan;
-    std::string format;
-    get(j, "format", &format);
-    if (format != "tangram-plan") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("plan: format is \"", format, "\", expected \"tangram-plan\""));
-    }
-    get(j, "version", &plan.version);
-    if (plan.version < 1 || plan.version > kPlanFormatVersion) {
-      return absl::InvalidArgumentError(absl::StrCat("plan: format version ", plan.version,
-                                                     " is not supported (this build reads 1..",
-                                                     kPlanFormatVersion, ")"));
-    }
+    TANGRAM_RETURN_IF_ERROR(ReadHeader(r, j, &plan));
     std::string strategy;
-    get(j, "strategy", &strategy);
+    r.Get(j, "strategy", &strategy);
     plan.strategy = OrThrow(ParseStrategy(strategy));
-    get(j, "fleet", &plan.fleet, false);
-    get(j, "model", &plan.model, false);
-    field = "parallelism";
-    const json& par = j.at("parallelism");
-    get(par, "tp", &plan.tp);
-    get(par, "pp", &plan.pp);
-    get(par, "dp", &plan.dp);
-    field = "training";
-    const json& tr = j.at("training");
-    std::string precision = "bf16", recompute = "none";
-    get(tr, "global_batch", &plan.global_batch);
-    get(tr, "seq_len", &plan.seq_len, false);
-    get(tr, "precision", &precision, false);
-    get(tr, "zero_stage", &plan.zero_stage, false);
-    get(tr, "recompute", &recompute, false);
-    plan.precision = ParsePrecision(precision);
-    plan.recompute = ParseRecompute(recompute);
-    get(j, "layers", &plan.layer_names, false);
-    field = "stages";
-    for (const json& s : j.at("stages")) {
-      PlanStage stage;
-      get(s, "index", &stage.index);
-      std::vector<int64_t> range;
-      get(s, "layers", &range);
-      if (range.size() != 2) throw std::out_of_range("stages[].layers must be [begin, end)");
-      stage.layer_begin = range[0];
-      stage.layer_end = range[1];
-      get(s, "allreduce_s", &stage.allreduce_s, false);
-      std::string algorithm;  // "" (an unevaluated plan of older builds) reads as "none"
-      get(s, "allreduce_algorithm", &algorithm, false);
-      if (!algorithm.empty())
-        stage.allreduce_algorithm = OrThrow(ParseAllreduceAlgorithm(algorithm));
-      field = "stages[].cells";
-      for (const json& c : s.at("cells")) {
-        PlanCell cell;
-        get(c, "replica", &cell.replica);
-        get(c, "devices", &cell.devices);
-        get(c, "kind", &cell.kind, false);
-        get(c, "forward_s", &cell.forward_s, false);
-        get(c, "backward_s", &cell.backward_s, false);
-        get(c, "send_s", &cell.send_s, false);
-        get(c, "memory_gib", &cell.memory_gib, false);
-        get(c, "capacity_gib", &cell.capacity_gib, false);
-        stage.cells.push_back(std::move(cell));
-      }
-      plan.stages.push_back(std::move(stage));
-    }
-    field = "replicas";
-    for (const json& r : j.at("replicas")) {
-      PlanReplica rep;
-      get(r, "index", &rep.index);
-      get(r, "samples", &rep.samples);
-      get(r, "micro_batch_size", &rep.micro_batch_size);
-      get(r, "micro_batches", &rep.micro_batches);
-      get(r, "pipeline_s", &rep.pipeline_s, false);
-      plan.replicas.push_back(rep);
-    }
-    get(j, "unused_devices", &plan.unused_devices, false);
-    get(j, "notes", &plan.notes, false);
-    if (j.contains("predicted")) {
-      const json& p = j.at("predicted");
-      Prediction& out = plan.predicted;
-      get(p, "step_time_s", &out.step_time_s, false);
-      get(p, "tokens_per_s", &out.tokens_per_s, false);
-      get(p, "mfu", &out.mfu, false);
-      get(p, "tflops_per_device", &out.tflops_per_device, false);
-      get(p, "pipeline_s", &out.pipeline_s, false);
-      get(p, "bubble_s", &out.bubble_s, false);
-      get(p, "exposed_allreduce_s", &out.exposed_allreduce_s, false);
-      get(p, "optimizer_s", &out.optimizer_s, false);
-      get(p, "bottleneck", &out.bottleneck, false);
-    }
-    get(j, "bound_step_time_s", &plan.bound_step_time_s, false);
-    get(j, "efficiency", &plan.efficiency, false);
+    r.Get(j, "fleet", &plan.fleet, false);
+    r.Get(j, "model", &plan.model, false);
+    ReadParallelismAndTraining(r, j, &plan);
+    r.Get(j, "layers", &plan.layer_names, false);
+    for (const json& s : r.Enter(j, "stages")) plan.stages.push_back(ReadStage(r, s));
+    for (const json& rep : r.Enter(j, "replicas")) plan.replicas.push_back(ReadReplica(r, rep));
+    r.Get(j, "unused_devices", &plan.unused_devices, false);
+    r.Get(j, "notes", &plan.notes, false);
+    if (j.contains("predicted")) ReadPrediction(r, j.at("predicted"), &plan.predicted);
+    r.Get(j, "bound_step_time_s", &plan.bound_step_time_s, false);
+    r.Get(j, "efficiency", &plan.efficiency, false);
     return plan;
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("plan: field \"", field, "\": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat("plan: field \"", r.field(), "\": ", e.what()));
   }
 }
 

@@ -2,13 +2,61 @@
 // exit code (0 ok, 1 runtime failure, 2 usage or configuration error). Nothing escapes as an
 // exception: every error is one message on stderr.
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "collectives/job_control.h"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/version.h"
 #include "partitioner/yaml_reader.h"
+
+namespace {
+
+// The log level: --log-level, else $TANGRAM_LOG_LEVEL, else info — or warn under --json, whose
+// stdout is the document and whose progress lines were never wanted. kInvalidArgument naming the
+// flag or the variable for an unknown level.
+absl::Status ApplyLogLevel(const std::string& flag, bool json) {
+  const char* env = std::getenv("TANGRAM_LOG_LEVEL");
+  std::string name = flag, source = "--log-level";
+  if (name.empty() && env != nullptr && *env != '\0') {
+    name = env;
+    source = "TANGRAM_LOG_LEVEL";
+  }
+  if (name.empty()) {
+    tangram::logging::SetLevel(json ? tangram::logging::Level::kWarn
+                                    : tangram::logging::Level::kInfo);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<tangram::logging::Level> level = tangram::logging::ParseLevel(name);
+  if (!level.ok())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", level.status().message()));
+  tangram::logging::SetLevel(*level);
+  return absl::OkStatus();
+}
+
+// A misspelt subcommand gets a suggestion instead of CLI11's "A subcommand is required": false
+// (after saying so on stderr) when the first word that is neither a flag nor a global option's
+// value is no command.
+bool KnownCommandFirst(int argc, char** argv, const std::vector<std::string>& names) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--catalog" || arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    if (std::find(names.begin(), names.end(), arg) != names.end()) return true;
+    std::cerr << "tangram: unknown command \"" << arg << "\"; "
+              << tangram::partitioner::SuggestName(arg, names) << "run `tangram --help`\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace tangram::orchestrator;
@@ -25,6 +73,11 @@ int main(int argc, char** argv) {
                  "Use the --catalog file alone, without the built-in kinds (also: `replace: "
                  "true` at the file's top level)")
         ->configurable(false);
+    std::string log_level;
+    app.add_option("--log-level", log_level,
+                   "debug | info | warn | error | off (default: $TANGRAM_LOG_LEVEL, else info; "
+                   "warn with --json)")
+        ->configurable(false);
     auto commands = AllCommands();
     std::vector<std::pair<CLI::App*, Command*>> subs;
     std::vector<std::string> names;
@@ -35,29 +88,23 @@ int main(int argc, char** argv) {
       sub->footer(
           "Global options (before or after the subcommand):\n"
           "  --json            Machine-readable JSON on stdout\n"
-          "  --catalog FILE    Device catalog file (default: the built-in configs/devices.yaml)");
+          "  --catalog FILE    Device catalog file (default: the built-in configs/devices.yaml)\n"
+          "  --log-level L     debug | info | warn | error | off (default: $TANGRAM_LOG_LEVEL, "
+          "else info)");
       c->Configure(sub);
       subs.push_back({sub, c.get()});
       names.push_back(c->Name());
     }
-    // A misspelt subcommand gets a suggestion instead of CLI11's "A subcommand is required".
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg == "--catalog") {
-        ++i;
-        continue;
-      }
-      if (arg.empty() || arg[0] == '-') continue;
-      if (std::find(names.begin(), names.end(), arg) != names.end()) break;
-      std::cerr << "tangram: unknown command \"" << arg << "\"; "
-                << tangram::partitioner::SuggestName(arg, names) << "run `tangram --help`\n";
-      return kExitUsageError;
-    }
+    if (!KnownCommandFirst(argc, argv, names)) return kExitUsageError;
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
       int code = app.exit(e);  // prints help/version (code 0) or the usage error
       return code == 0 ? kExitOk : kExitUsageError;
+    }
+    if (absl::Status level = ApplyLogLevel(log_level, global.json); !level.ok()) {
+      std::cerr << "tangram: " << level.message() << "\n";
+      return kExitUsageError;
     }
     for (auto& [sub, command] : subs) {
       if (!sub->parsed()) continue;

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/cli/plan_text.h"
@@ -44,7 +45,7 @@ class PlanCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
     TANGRAM_ASSIGN_OR_RETURN(auto cost,
                              partitioner::CostModel::Create(in.fleet, in.model, in.training));
-    for (const std::string& w : cost.warnings()) std::cerr << "warning: " << w << "\n";
+    for (const std::string& w : cost.warnings()) logging::Warn(absl::StrCat("warning: ", w));
     if (compare_) return Compare(cost, global);
 
     TANGRAM_ASSIGN_OR_RETURN(

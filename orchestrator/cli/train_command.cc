@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
+#include "orchestrator/model/checkpoint.h"
 #include "orchestrator/runtime/train_job.h"
 #include "partitioner/plan_json.h"
 
@@ -43,19 +44,21 @@ nlohmann::json LinksJson(const TrainResult& result) {
   return links;
 }
 
-// --resume DIR must hold a committed checkpoint: a LATEST file or a step with a manifest.
+// --resume DIR must hold a committed checkpoint whose manifest reads (LATEST's step, or the newest
+// step with a manifest): refused here, before measuring and planning, with the same exit code (2)
+// as the runtime's refusal.
 absl::Status CheckResumeDir(const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--resume ", dir, ": not a directory (give a --checkpoint-dir of a run)"));
   }
-  if (std::filesystem::exists(std::filesystem::path(dir) / "LATEST", ec)) return absl::OkStatus();
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (std::filesystem::exists(entry.path() / "MANIFEST.json", ec)) return absl::OkStatus();
+  absl::StatusOr<int64_t> step = train::LatestStep(dir);
+  if (!step.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--resume ", dir, ": checkpoint refused: ", step.status().message()));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--resume ", dir, ": no committed checkpoint (no LATEST, no step manifest)"));
+  return absl::OkStatus();
 }
 
 class TrainCommand : public Command {
@@ -146,7 +149,6 @@ class TrainCommand : public Command {
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
-    options_.out = global.json ? nullptr : &std::cout;
     TrainLaunch launch = launch_;
     launch.islands = !no_islands_;
     launch.transport = transport_.empty() ? job.transport : transport_;

@@ -19,16 +19,13 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/model/checkpoint_manifest.h"
 #include "orchestrator/model/checksum.h"
 
 namespace tangram::train {
 namespace {
 
-constexpr char kManifest[] = "MANIFEST.json";
 constexpr char kLatest[] = "LATEST";
-constexpr char kFormat[] = "tangram-checkpoint";
-constexpr int kVersion = 2;     // layer files in safetensors
-constexpr int kOldVersion = 1;  // layer files in LayerState's byte encoding; read, not written
 constexpr char kLayerFormat[] = "tangram-layer";
 constexpr char kExpAvg[] = "optimizer.exp_avg.";
 constexpr char kExpAvgSq[] = "optimizer.exp_avg_sq.";
@@ -97,7 +94,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 std::string StepName(int64_t step) { return absl::StrFormat("step-%06d", step); }
 
-// Committed (with a manifest) and unfinished step directories in DIR, by step.
+// Committed (with a manifest) and unfinished step directories in DIR, by step. A manifest's
+// presence decides, not whether it reads: retention must never delete a step because this build
+// cannot read its manifest (a newer format, or damage someone may want to inspect).
 struct Steps {
   std::set<int64_t> committed, unfinished;
 };
@@ -108,7 +107,7 @@ Steps ListSteps(const std::string& dir) {
     const std::string name = entry.path().filename().string();
     int64_t step = 0;
     if (name.rfind("step-", 0) != 0 || !absl::SimpleAtoi(name.substr(5), &step)) continue;
-    if (std::filesystem::exists(entry.path() / kManifest, ec)) {
+    if (std::filesystem::exists(entry.path() / kManifestFile, ec)) {
       steps.committed.insert(step);
     } else {
       steps.unfinished.insert(step);
@@ -124,65 +123,32 @@ struct VerifiedFile {
   std::string layer, path, bytes;
 };
 struct VerifiedStep {
-  int version = kVersion;
+  int version = kManifestVersion;
   std::vector<VerifiedFile> files;
 };
 
 absl::StatusOr<VerifiedStep> ReadVerified(const std::string& dir, int64_t step) {
+  TANGRAM_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(dir, step));
   const std::string step_dir = StepDirectory(dir, step);
-  const std::string manifest_path = step_dir + "/" + kManifest;
-  absl::StatusOr<std::string> text = ReadFile(manifest_path);
-  if (absl::IsNotFound(text.status())) {
-    return absl::NotFoundError(absl::StrCat("checkpoint step ", step, " in ", dir,
-                                            " has no manifest (", manifest_path, ")"));
-  }
-  if (!text.ok()) return text.status();
-  const nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  auto bad_manifest = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(manifest_path, ": invalid manifest (", why, ")"));
-  };
-  if (manifest.is_discarded() || !manifest.is_object()) return bad_manifest("not JSON");
   VerifiedStep verified;
-  verified.version = manifest.contains("version") && manifest["version"].is_number_integer()
-                         ? manifest["version"].get<int>()
-                         : 0;
-  // Types first: json::value() throws when a field holds another type than the default's.
-  if (!manifest.contains("format") || !manifest["format"].is_string() ||
-      manifest["format"].get<std::string>() != kFormat ||
-      (verified.version != kVersion && verified.version != kOldVersion)) {
-    return bad_manifest("unknown format or version");
-  }
-  if (!manifest.contains("step") || !manifest["step"].is_number_integer() ||
-      manifest["step"].get<int64_t>() != step || !manifest.contains("layers") ||
-      !manifest["layers"].is_array()) {
-    return bad_manifest("missing step or layers");
-  }
-  for (const nlohmann::json& l : manifest["layers"]) {
-    if (!l.is_object() || !l.contains("file") || !l["file"].is_string() || !l.contains("bytes") ||
-        !l["bytes"].is_number_integer() || !l.contains("fnv1a64") || !l["fnv1a64"].is_string() ||
-        !l.contains("name") || !l["name"].is_string()) {
-      return bad_manifest("malformed layer entry");
-    }
-    const std::string file = l["file"].get<std::string>();
-    if (file.find('/') != std::string::npos) return bad_manifest("layer file outside the step");
-    const std::string path = step_dir + "/" + file;
+  verified.version = manifest.version;
+  for (ManifestLayer& l : manifest.layers) {
+    const std::string path = step_dir + "/" + l.file;
     absl::StatusOr<std::string> bytes = ReadFile(path);
     if (absl::IsNotFound(bytes.status())) {
       return absl::DataLossError(absl::StrCat(path, ": listed in the manifest but missing"));
     }
     if (!bytes.ok()) return bytes.status();
-    const int64_t expected = l["bytes"].get<int64_t>();
-    if (static_cast<int64_t>(bytes->size()) != expected) {
+    if (static_cast<int64_t>(bytes->size()) != l.bytes) {
       return absl::DataLossError(absl::StrCat(path, ": truncated or resized: ", bytes->size(),
-                                              " bytes, the manifest says ", expected));
+                                              " bytes, the manifest says ", l.bytes));
     }
     const std::string checksum = absl::StrFormat("%016x", Fnv1a64(*bytes));
-    if (checksum != l["fnv1a64"].get<std::string>()) {
+    if (checksum != l.fnv1a64) {
       return absl::DataLossError(absl::StrCat(path, ": corrupted: checksum ", checksum,
-                                              ", the manifest says ",
-                                              l["fnv1a64"].get<std::string>()));
+                                              ", the manifest says ", l.fnv1a64));
     }
-    verified.files.push_back({l["name"].get<std::string>(), path, std::move(*bytes)});
+    verified.files.push_back({std::move(l.name), path, std::move(*bytes)});
   }
   return verified;
 }
@@ -314,19 +280,17 @@ absl::StatusOr<LayerFileInfo> DescribeLayerFile(const std::string& dir, int64_t 
 absl::Status CommitCheckpoint(const std::string& dir, int64_t step,
                               const std::vector<LayerFileInfo>& layers, int keep) {
   if (layers.empty()) return absl::InvalidArgumentError("checkpoint: no layers to commit");
-  nlohmann::json manifest = {{"format", kFormat}, {"version", kVersion}, {"step", step}};
+  Manifest manifest;
+  manifest.step = step;
   std::set<std::string> seen;
   for (const LayerFileInfo& l : layers) {
     if (!seen.insert(l.layer).second) {
       return absl::InvalidArgumentError(absl::StrCat("checkpoint: layer ", l.layer, " twice"));
     }
-    manifest["layers"].push_back({{"name", l.layer},
-                                  {"file", l.file},
-                                  {"bytes", l.bytes},
-                                  {"fnv1a64", absl::StrFormat("%016x", l.checksum)}});
+    manifest.layers.push_back({l.layer, l.file, l.bytes, absl::StrFormat("%016x", l.checksum)});
   }
   const std::string step_dir = StepDirectory(dir, step);
-  TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, kManifest, manifest.dump(2) + "\n"));
+  TANGRAM_RETURN_IF_ERROR(WriteAtomically(step_dir, kManifestFile, EncodeManifest(manifest)));
   TANGRAM_RETURN_IF_ERROR(WriteAtomically(dir, kLatest, StepName(step) + "\n"));
 
   // Retention: only once the new checkpoint is durable. Steps newer than `step` are orphans of an
@@ -353,7 +317,7 @@ absl::StatusOr<CheckpointFiles> LoadCheckpointFiles(const std::string& dir, int6
   out.step = step;
   for (VerifiedFile& f : verified.files) {
     SafetensorsFile file;
-    if (verified.version == kOldVersion) {
+    if (verified.version == kOldManifestVersion) {
       TANGRAM_ASSIGN_OR_RETURN(LayerState state, ParseLayerState(f.bytes, f.path));
       TANGRAM_RETURN_IF_ERROR(CheckLayerName(f.path, state.layer, f.layer));
       file = LayerStateToSafetensors(state);
@@ -375,7 +339,7 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step) 
   checkpoint.step = step;
   for (VerifiedFile& f : verified.files) {
     LayerState state;
-    if (verified.version == kOldVersion) {
+    if (verified.version == kOldManifestVersion) {
       TANGRAM_ASSIGN_OR_RETURN(state, ParseLayerState(f.bytes, f.path));
     } else {
       TANGRAM_ASSIGN_OR_RETURN(SafetensorsFile file, DecodeSafetensors(f.bytes, f.path));
@@ -388,21 +352,26 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step) 
 }
 
 absl::StatusOr<int64_t> LatestStep(const std::string& dir) {
+  int64_t step = 0;
   absl::StatusOr<std::string> latest = ReadFile(dir + "/" + kLatest);
   if (latest.ok()) {
     std::string name(latest->substr(0, latest->find('\n')));
-    int64_t step = 0;
     if (name.rfind("step-", 0) != 0 || !absl::SimpleAtoi(name.substr(5), &step)) {
       return absl::DataLossError(absl::StrCat(dir, "/", kLatest, ": invalid content"));
     }
-    return step;
+  } else if (absl::IsNotFound(latest.status())) {
+    const Steps steps = ListSteps(dir);
+    if (steps.committed.empty()) {
+      return absl::NotFoundError(absl::StrCat("no committed checkpoint in ", dir));
+    }
+    step = *steps.committed.rbegin();
+  } else {
+    return latest.status();
   }
-  if (!absl::IsNotFound(latest.status())) return latest.status();
-  const Steps steps = ListSteps(dir);
-  if (steps.committed.empty()) {
-    return absl::NotFoundError(absl::StrCat("no committed checkpoint in ", dir));
-  }
-  return *steps.committed.rbegin();
+  // The step is a checkpoint only if its manifest reads: refuse it here, naming the file, rather
+  // than let a caller (a --resume check, tangram.torch) act on a damaged one.
+  TANGRAM_RETURN_IF_ERROR(ReadManifest(dir, step).status());
+  return step;
 }
 
 absl::StatusOr<CheckpointFiles> LoadLatestFiles(const std::string& dir) {

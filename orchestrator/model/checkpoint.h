@@ -95,7 +95,9 @@ absl::StatusOr<CheckpointFiles> LoadLatestFiles(const std::string& dir);
 absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, int64_t step);
 
 // Loads the step LATEST names (or, if LATEST is missing, the newest step with a manifest).
-// kNotFound when DIR holds no committed checkpoint; otherwise as LoadCheckpoint.
+// kNotFound when DIR holds no committed checkpoint; otherwise as LoadCheckpoint. LatestStep reads
+// that step's manifest too (checkpoint_manifest.h): kNotFound / kDataLoss naming the file when it
+// is missing or does not read, so that a caller never acts on a refused checkpoint.
 absl::StatusOr<int64_t> LatestStep(const std::string& dir);
 absl::StatusOr<Checkpoint> LoadLatest(const std::string& dir);
 

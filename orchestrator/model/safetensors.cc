@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace tangram::train {
@@ -112,95 +113,126 @@ absl::StatusOr<std::string> EncodeSafetensors(const SafetensorsFile& file) {
   return out;
 }
 
-absl::StatusOr<SafetensorsFile> DecodeSafetensors(absl::string_view bytes,
-                                                  absl::string_view source) {
-  auto bad = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(source, ": not a valid safetensors file (", why, ")"));
-  };
-  if (bytes.size() < 8) return bad(absl::StrCat("only ", bytes.size(), " bytes"));
-  uint64_t length = 0;
-  std::memcpy(&length, bytes.data(), sizeof(length));
-  if (length < 2 || length > kMaxHeaderBytes || length > bytes.size() - 8) {
-    return bad(absl::StrCat("header length ", length, " for a file of ", bytes.size(), " bytes"));
-  }
-  const absl::string_view data = bytes.substr(8 + length);
-  const nlohmann::json header = nlohmann::json::parse(std::string(bytes.substr(8, length)), nullptr,
-                                                      /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) return bad("header is not a JSON object");
+namespace {
 
-  SafetensorsFile file;
-  struct Span {
-    uint64_t begin, end;
-    size_t index;
-  };
-  std::vector<Span> spans;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == kMetadataKey) {
-      if (!entry.is_object()) return bad("__metadata__ is not an object");
-      for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) return bad(absl::StrCat("metadata ", key, " is not a string"));
-        file.metadata[key] = value.get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = absl::StrCat("tensor '", name, "'");
-    if (!entry.is_object() || !entry.contains("dtype") || !entry["dtype"].is_string() ||
-        !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("data_offsets") ||
-        !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
-      return bad(absl::StrCat(where, ": needs dtype, shape and two data_offsets"));
-    }
-    absl::StatusOr<Dtype> dtype = ParseDtype(entry["dtype"].get<std::string>());
-    if (!dtype.ok()) return bad(absl::StrCat(where, ": ", dtype.status().message()));
-    SafeTensor t;
-    t.name = name;
-    t.dtype = *dtype;
-    for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned()) return bad(absl::StrCat(where, ": shape is not unsigned"));
-      t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(
-          d.get<uint64_t>(), static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))));
-    }
-    const auto& offsets = entry["data_offsets"];
-    if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) {
-      return bad(absl::StrCat(where, ": data_offsets are not unsigned integers"));
-    }
-    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-    if (begin > end || end > data.size()) {
-      return bad(absl::StrCat(where, ": data_offsets [", begin, ", ", end, "] outside the ",
-                              data.size(), " data bytes"));
-    }
-    const int64_t n = t.elements();
-    if (n < 0 || static_cast<uint64_t>(n) > (end - begin) / DtypeSize(t.dtype) ||
-        static_cast<uint64_t>(n) * DtypeSize(t.dtype) != end - begin) {
-      return bad(absl::StrCat(where, ": ", end - begin, " bytes do not hold its ",
-                              DtypeName(t.dtype), " shape"));
-    }
-    spans.push_back({begin, end, file.tensors.size()});
-    file.tensors.push_back(std::move(t));
+absl::Status Invalid(absl::string_view source, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat(source, ": not a valid safetensors file (", why, ")"));
+}
+
+// Where a tensor's bytes lie in the data section, and which tensor of the file it is.
+struct Span {
+  uint64_t begin, end;
+  size_t index;
+};
+
+// One tensor entry of the header: its dtype, shape and data offsets, checked against the
+// `data_size` bytes of the data section. Fills `t` (without its bytes) and `span`.
+absl::Status ReadTensorEntry(const std::string& name, const nlohmann::json& entry,
+                             uint64_t data_size, absl::string_view source, SafeTensor* t,
+                             Span* span) {
+  const std::string where = absl::StrCat("tensor '", name, "'");
+  if (!entry.is_object() || !entry.contains("dtype") || !entry["dtype"].is_string() ||
+      !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("data_offsets") ||
+      !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
+    return Invalid(source, absl::StrCat(where, ": needs dtype, shape and two data_offsets"));
   }
-  // The spans must tile the data exactly: no overlap, no hole, nothing after the last tensor.
+  absl::StatusOr<Dtype> dtype = ParseDtype(entry["dtype"].get<std::string>());
+  if (!dtype.ok()) return Invalid(source, absl::StrCat(where, ": ", dtype.status().message()));
+  t->name = name;
+  t->dtype = *dtype;
+  for (const auto& d : entry["shape"]) {
+    if (!d.is_number_unsigned())
+      return Invalid(source, absl::StrCat(where, ": shape is not unsigned"));
+    t->shape.push_back(static_cast<int64_t>(std::min<uint64_t>(
+        d.get<uint64_t>(), static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))));
+  }
+  const auto& offsets = entry["data_offsets"];
+  if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) {
+    return Invalid(source, absl::StrCat(where, ": data_offsets are not unsigned integers"));
+  }
+  const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+  if (begin > end || end > data_size) {
+    return Invalid(source, absl::StrCat(where, ": data_offsets [", begin, ", ", end,
+                                        "] outside the ", data_size, " data bytes"));
+  }
+  const int64_t n = t->elements();
+  if (n < 0 || static_cast<uint64_t>(n) > (end - begin) / DtypeSize(t->dtype) ||
+      static_cast<uint64_t>(n) * DtypeSize(t->dtype) != end - begin) {
+    return Invalid(source, absl::StrCat(where, ": ", end - begin, " bytes do not hold its ",
+                                        DtypeName(t->dtype), " shape"));
+  }
+  span->begin = begin;
+  span->end = end;
+  return absl::OkStatus();
+}
+
+// The spans must tile the data exactly: no overlap, no hole, nothing after the last tensor. Then
+// each tensor gets its bytes, and `tensors` is put in data order.
+absl::Status TileData(std::vector<Span> spans, absl::string_view data, absl::string_view source,
+                      std::vector<SafeTensor>* tensors) {
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   uint64_t at = 0;
   for (const Span& s : spans) {
-    const std::string& name = file.tensors[s.index].name;
+    const std::string& name = (*tensors)[s.index].name;
     if (s.begin != at) {
-      return bad(absl::StrCat("tensor '", name, "' starts at ", s.begin, ", expected ", at,
-                              s.begin < at ? " (overlap)" : " (hole)"));
+      return Invalid(source, absl::StrCat("tensor '", name, "' starts at ", s.begin, ", expected ",
+                                          at, s.begin < at ? " (overlap)" : " (hole)"));
     }
     at = s.end;
   }
   if (at != data.size()) {
-    return bad(absl::StrCat(data.size() - at, " data bytes after the last tensor"));
+    return Invalid(source, absl::StrCat(data.size() - at, " data bytes after the last tensor"));
   }
   std::vector<SafeTensor> ordered;
   ordered.reserve(spans.size());
   for (const Span& s : spans) {
-    SafeTensor& t = file.tensors[s.index];
+    SafeTensor& t = (*tensors)[s.index];
     t.data = std::string(data.substr(s.begin, s.end - s.begin));
     ordered.push_back(std::move(t));
   }
-  file.tensors = std::move(ordered);
+  *tensors = std::move(ordered);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SafetensorsFile> DecodeSafetensors(absl::string_view bytes,
+                                                  absl::string_view source) {
+  if (bytes.size() < 8) return Invalid(source, absl::StrCat("only ", bytes.size(), " bytes"));
+  uint64_t length = 0;
+  std::memcpy(&length, bytes.data(), sizeof(length));
+  if (length < 2 || length > kMaxHeaderBytes || length > bytes.size() - 8) {
+    return Invalid(
+        source, absl::StrCat("header length ", length, " for a file of ", bytes.size(), " bytes"));
+  }
+  const absl::string_view data = bytes.substr(8 + length);
+  const nlohmann::json header = nlohmann::json::parse(std::string(bytes.substr(8, length)), nullptr,
+                                                      /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) {
+    return Invalid(source, "header is not a JSON object");
+  }
+  SafetensorsFile file;
+  std::vector<Span> spans;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == kMetadataKey) {
+      if (!entry.is_object()) return Invalid(source, "__metadata__ is not an object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) {
+          return Invalid(source, absl::StrCat("metadata ", key, " is not a string"));
+        }
+        file.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    SafeTensor t;
+    Span span{0, 0, file.tensors.size()};
+    TANGRAM_RETURN_IF_ERROR(ReadTensorEntry(name, entry, data.size(), source, &t, &span));
+    spans.push_back(span);
+    file.tensors.push_back(std::move(t));
+  }
+  TANGRAM_RETURN_IF_ERROR(TileData(std::move(spans), data, source, &file.tensors));
   return file;
 }
 

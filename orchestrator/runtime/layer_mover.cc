@@ -78,11 +78,10 @@ std::vector<LayerMove> PlanLayerMoves(const partitioner::Plan& before,
   return moves;
 }
 
-absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communicator& world,
-                                                          const partitioner::Plan& before,
-                                                          train::Stage* stage,
-                                                          const partitioner::Plan& after,
-                                                          const RankRole& role_after) {
+namespace {
+
+// Both plans must share the layer list and tp, and the tags must fit.
+absl::Status CheckMovable(const partitioner::Plan& before, const partitioner::Plan& after) {
   if (before.layer_names != after.layer_names) {
     return absl::InvalidArgumentError("re-plan changed the layer list; cannot move layers");
   }
@@ -93,11 +92,11 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
   if (TagFor(after.layer_names.size()) > collectives::kMaxUserTag) {
     return absl::FailedPreconditionError("too many layers to move by tag");
   }
-  const int me = world.rank();
-  std::map<std::string, size_t> index;
-  for (size_t l = 0; l < after.layer_names.size(); ++l) index[after.layer_names[l]] = l;
+  return absl::OkStatus();
+}
 
-  // What this rank held before, by name, exported once (its own shards when tp > 1).
+// What this rank held before, by name, exported once (its own shards when tp > 1).
+std::map<std::string, train::LayerState> ExportHeld(train::Stage* stage) {
   std::map<std::string, train::LayerState> held;
   if (stage != nullptr) {
     for (int64_t i = 0; i < stage->size(); ++i) {
@@ -105,13 +104,21 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
       held.emplace(state.layer, std::move(state));
     }
   }
-  std::vector<LayerMove> moves = PlanLayerMoves(before, after);
-  // Non-blocking sends first, then the receives, then wait for the sends: no rank can block in a
-  // send while its peer blocks in another. A rank sends a layer to several ranks at most once per
-  // destination, and receives each layer from one source, so (peer, tag) pairs never repeat.
+  return held;
+}
+
+// Sends in flight, with the buffers they read: these must outlive every request's Wait.
+struct Outgoing {
   std::vector<std::unique_ptr<collectives::Request>> pending;
   std::vector<std::unique_ptr<std::vector<int32_t>>> buffers;
   std::vector<std::unique_ptr<int64_t>> lengths;
+};
+
+// Starts a non-blocking send of every layer this rank sends: its length, then its bytes.
+absl::Status StartSends(collectives::Communicator& world, const std::vector<LayerMove>& moves,
+                        const std::map<std::string, train::LayerState>& held,
+                        const std::map<std::string, size_t>& index, Outgoing* out) {
+  const int me = world.rank();
   for (const auto& move : moves) {
     if (move.from != me) continue;
     auto it = held.find(move.layer);
@@ -120,22 +127,31 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
           absl::StrCat("rank ", me, " should send ", move.layer, " but lacks it"));
     }
     std::string bytes = train::SerializeLayerState(it->second);
-    int tag = TagFor(index[move.layer]);
-    lengths.push_back(std::make_unique<int64_t>(static_cast<int64_t>(bytes.size())));
-    buffers.push_back(std::make_unique<std::vector<int32_t>>((bytes.size() + 3) / 4, 0));
-    std::memcpy(buffers.back()->data(), bytes.data(), bytes.size());
-    TANGRAM_ASSIGN_OR_RETURN(auto a,
-                             world.ISend(lengths.back().get(), 1, DataType::kI64, move.to, tag));
-    TANGRAM_ASSIGN_OR_RETURN(auto b, world.ISend(buffers.back()->data(), buffers.back()->size(),
-                                                 DataType::kI32, move.to, tag + 1));
-    pending.push_back(std::move(a));
-    pending.push_back(std::move(b));
+    int tag = TagFor(index.at(move.layer));
+    out->lengths.push_back(std::make_unique<int64_t>(static_cast<int64_t>(bytes.size())));
+    out->buffers.push_back(std::make_unique<std::vector<int32_t>>((bytes.size() + 3) / 4, 0));
+    std::memcpy(out->buffers.back()->data(), bytes.data(), bytes.size());
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto a, world.ISend(out->lengths.back().get(), 1, DataType::kI64, move.to, tag));
+    TANGRAM_ASSIGN_OR_RETURN(auto b,
+                             world.ISend(out->buffers.back()->data(), out->buffers.back()->size(),
+                                         DataType::kI32, move.to, tag + 1));
+    out->pending.push_back(std::move(a));
+    out->pending.push_back(std::move(b));
   }
+  return absl::OkStatus();
+}
+
+// Receives every layer this rank is sent, by name; DataLoss when a peer sends another layer.
+absl::StatusOr<std::map<std::string, train::LayerState>> ReceiveMoves(
+    collectives::Communicator& world, const std::vector<LayerMove>& moves,
+    const std::map<std::string, size_t>& index) {
+  const int me = world.rank();
   std::map<std::string, train::LayerState> received;
   for (const auto& move : moves) {
     if (move.to != me) continue;
     TANGRAM_ASSIGN_OR_RETURN(std::string bytes,
-                             RecvBytes(world, move.from, TagFor(index[move.layer])));
+                             RecvBytes(world, move.from, TagFor(index.at(move.layer))));
     TANGRAM_ASSIGN_OR_RETURN(train::LayerState state,
                              train::ParseLayerState(bytes, absl::StrCat("rank ", move.from)));
     if (state.layer != move.layer) {
@@ -144,8 +160,14 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
     }
     received.insert_or_assign(move.layer, std::move(state));
   }
-  for (auto& request : pending) TANGRAM_RETURN_IF_ERROR(request->Wait());
+  return received;
+}
 
+// The states of role_after's layers, in model order, taken from what was received or held.
+absl::StatusOr<std::vector<train::LayerState>> CollectMine(
+    int me, const partitioner::Plan& after, const RankRole& role_after,
+    std::map<std::string, train::LayerState>& received,
+    std::map<std::string, train::LayerState>& held) {
   std::vector<train::LayerState> mine;
   if (!role_after.active) return mine;
   for (int64_t l = role_after.layer_begin; l < role_after.layer_end; ++l) {
@@ -163,6 +185,28 @@ absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communica
     mine.push_back(std::move(it->second));
   }
   return mine;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<train::LayerState>> MoveLayers(collectives::Communicator& world,
+                                                          const partitioner::Plan& before,
+                                                          train::Stage* stage,
+                                                          const partitioner::Plan& after,
+                                                          const RankRole& role_after) {
+  TANGRAM_RETURN_IF_ERROR(CheckMovable(before, after));
+  std::map<std::string, size_t> index;
+  for (size_t l = 0; l < after.layer_names.size(); ++l) index[after.layer_names[l]] = l;
+  std::map<std::string, train::LayerState> held = ExportHeld(stage);
+  std::vector<LayerMove> moves = PlanLayerMoves(before, after);
+  // Non-blocking sends first, then the receives, then wait for the sends: no rank can block in a
+  // send while its peer blocks in another. A rank sends a layer to several ranks at most once per
+  // destination, and receives each layer from one source, so (peer, tag) pairs never repeat.
+  Outgoing outgoing;
+  TANGRAM_RETURN_IF_ERROR(StartSends(world, moves, held, index, &outgoing));
+  TANGRAM_ASSIGN_OR_RETURN(auto received, ReceiveMoves(world, moves, index));
+  for (auto& request : outgoing.pending) TANGRAM_RETURN_IF_ERROR(request->Wait());
+  return CollectMine(world.rank(), after, role_after, received, held);
 }
 
 }  // namespace tangram::orchestrator

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "orchestrator/runtime/hosts.h"
@@ -60,9 +61,7 @@ absl::StatusOr<TrainResult> RunSim(const JobConfig& job, const partitioner::Devi
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::SimWorld::Create(sim));
   std::optional<absl::StatusOr<TrainResult>> root;
   auto train = [&](collectives::Communicator& comm) {
-    TrainOptions mine = options;
-    if (comm.rank() != 0) mine.out = nullptr;
-    absl::StatusOr<TrainResult> r = TrainOnRank(comm, job, catalog, mine);
+    absl::StatusOr<TrainResult> r = TrainOnRank(comm, job, catalog, options);
     absl::Status status = r.status();
     if (comm.rank() == 0) root = std::move(r);
     return status;
@@ -73,11 +72,10 @@ absl::StatusOr<TrainResult> RunSim(const JobConfig& job, const partitioner::Devi
     statuses = world->Run(train);
   } else {
     // One thread per rank, each with its islands communicator over the sim world.
-    if (options.out != nullptr) {
-      *options.out << "islands: " << std::set<int>(island_of.begin(), island_of.end()).size()
-                   << " islands; collectives through the composed communicator (sim inside each "
-                      "island, sim bridge between)\n";
-    }
+    logging::Info(
+        absl::StrCat("islands: ", std::set<int>(island_of.begin(), island_of.end()).size(),
+                     " islands; collectives through the composed communicator (sim "
+                     "inside each island, sim bridge between)"));
     statuses.resize(sim.ranks);
     std::vector<std::thread> threads;
     for (int r = 0; r < sim.ranks; ++r) {
@@ -114,6 +112,9 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
   collectives::CommunicatorOptions comm_options;
   comm_options.timeout = launch.timeout;
   TANGRAM_ASSIGN_OR_RETURN(auto world, collectives::CreateCommunicator("mpi", comm_options));
+  // One process per rank: every line it logs from here on says which rank it is, but rank 0's,
+  // which speak for the job and are read by users and scripts as they are.
+  if (world->rank() != 0) logging::SetRank(world->rank());
   const std::vector<int> island_of = IslandOfRanks(job, world->size());
   const bool launcher_set = std::getenv("TANGRAM_ISLAND") != nullptr;
   if (launch.islands && (SeveralIslands(island_of) || launch.island >= 0 || launcher_set)) {
@@ -122,20 +123,19 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
     comm_options.island = IslandOf(launch, island_of, world->rank());
     comm_options.island_transport = "mpi";
     TANGRAM_ASSIGN_OR_RETURN(world, collectives::CreateCommunicator("islands", comm_options));
-    if (world->rank() == 0 && options.out != nullptr) {
-      *options.out << "islands: " << std::set<int>(island_of.begin(), island_of.end()).size()
-                   << " islands; collectives through the composed communicator (mpi inside each "
-                      "island, MPI point-to-point bridge between)\n";
+    if (world->rank() == 0) {
+      logging::Info(absl::StrCat(
+          "islands: ", std::set<int>(island_of.begin(), island_of.end()).size(),
+          " islands; collectives through the composed communicator (mpi inside each island, MPI "
+          "point-to-point bridge between)"));
     }
   }
   TrainOptions mine = options;
   mine.check_hosts = true;
-  if (world->rank() != 0) mine.out = nullptr;
-  if (world->rank() == 0 && mine.out != nullptr && world->size() == 1 &&
-      job.fleet.num_devices() > 1) {
-    *mine.out << "note: 1 MPI rank for a fleet of " << job.fleet.num_devices()
-              << " devices; launch with `mpirun -np " << job.fleet.num_devices()
-              << "` (or use --transport sim) to run them all\n";
+  if (world->rank() == 0 && world->size() == 1 && job.fleet.num_devices() > 1) {
+    logging::Info(absl::StrCat("note: 1 MPI rank for a fleet of ", job.fleet.num_devices(),
+                               " devices; launch with `mpirun -np ", job.fleet.num_devices(),
+                               "` (or use --transport sim) to run them all"));
   }
   return TrainOnRank(*world, job, catalog, mine);
 }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/format.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/model/gpt.h"
@@ -113,8 +114,10 @@ class Run {
 
  private:
   bool coordinator() const { return world_.rank() == 0; }
-  void Log(const std::string& line) {
-    if (coordinator() && options_.out != nullptr) *options_.out << line << std::endl;
+  // Rank 0 speaks for the job: its progress lines (and warnings) go to the process's logger; the
+  // other ranks' would repeat them.
+  void Log(const std::string& line, logging::Level level = logging::Level::kInfo) {
+    if (coordinator()) logging::Log(level, line);
   }
 
   absl::Status Setup() {
@@ -470,7 +473,7 @@ class Run {
                                                 options_.max_reprobes));
     }
     result_.warnings.push_back(warning);
-    Log(warning);
+    Log(warning, logging::Level::kWarn);
   }
 
   void Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {

@@ -3,15 +3,14 @@
 // Every rank calls TrainOnRank with its world communicator (one rank per process under mpirun,
 // or one per thread on the simulated transport). Rank 0 is the coordinator: it gathers every
 // rank's calibration, plans on the measured fleet (or runs --plan, or plans on the fleet file's
-// figures), broadcasts the plan, prints progress and writes the metrics; every rank then trains its
-// stage of its replica. See docs/training.md.
+// figures), broadcasts the plan, logs progress (base/log.h: info lines, warnings at warn) and
+// writes the metrics; every rank then trains its stage of its replica. See docs/training.md.
 #ifndef TANGRAM_ORCHESTRATOR_RUNTIME_TRAINER_H_
 #define TANGRAM_ORCHESTRATOR_RUNTIME_TRAINER_H_
 
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -70,7 +69,6 @@ struct TrainOptions {
   // was measured for the first time: on unchanged links the slowness is not the network's, and
   // drifting compute throughput is re-balancing's to handle.
   double reprobe_link_change = 0.5;
-  std::ostream* out = nullptr;  // rank 0's progress and log lines; nullptr = silent
 };
 
 struct TrainResult {

@@ -88,10 +88,11 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
-std::string GanttSvg(const StepResult& step, const std::string& title, int max_rows) {
-  // Rows: replica 0's stages first, then the next replicas, up to max_rows.
+namespace {
+
+// Rows: replica 0's stages first, then the next replicas, up to max_rows; cell indices.
+std::vector<int> GanttRows(const StepResult& step, int max_rows) {
   std::vector<int> rows;
-  const int n = static_cast<int>(step.cells.size());
   int pp = 0, dp = 0;
   for (const CellResult& c : step.cells) {
     pp = std::max(pp, c.stage + 1);
@@ -102,6 +103,77 @@ std::string GanttSvg(const StepResult& step, const std::string& title, int max_r
       rows.push_back(s * dp + r);
     }
   }
+  return rows;
+}
+
+// Where the Gantt chart draws: time t at X(t), row i from RowY(i).
+struct GanttGeometry {
+  int left = 0;
+  int top = 50, row_h = 16, gap = 3, plot_w = 1000;
+  double span = 1;  // seconds across plot_w
+  double X(double t) const { return left + plot_w * t / span; }
+  int RowY(int row) const { return top + row * (row_h + gap); }
+};
+
+// The rects of the rows' spans: spans of one row and kind in time order; those that touch on the
+// drawing merge into one rect.
+std::string GanttSpans(const StepResult& step, const std::vector<int>& row_of,
+                       const GanttGeometry& g) {
+  const int n = static_cast<int>(step.cells.size());
+  std::vector<const Span*> spans;
+  for (const Span& s : step.timeline) {
+    if (s.cell >= 0 && s.cell < n && row_of[s.cell] >= 0) spans.push_back(&s);
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](const Span* a, const Span* b) {
+    return std::tie(a->cell, a->kind, a->start_s) < std::tie(b->cell, b->kind, b->start_s);
+  });
+  const double touch_s = 0.25 * g.span / g.plot_w;  // a quarter pixel
+  std::string out;
+  for (size_t i = 0; i < spans.size();) {
+    const Span& first = *spans[i];
+    double end_s = first.end_s;
+    int merged = 1;
+    for (++i; i < spans.size() && spans[i]->cell == first.cell && spans[i]->kind == first.kind &&
+              spans[i]->start_s <= end_s + touch_s;
+         ++i) {
+      end_s = std::max(end_s, spans[i]->end_s);
+      ++merged;
+    }
+    const int y = g.RowY(row_of[first.cell]);
+    // Compute spans fill the row; communication spans the lower half, so both show.
+    const bool comm = first.kind == SpanKind::kSend || first.kind == SpanKind::kAllreduce;
+    const double w = std::max(0.3, g.X(end_s) - g.X(first.start_s));
+    const std::string what =
+        merged == 1 ? absl::StrFormat("%s mb %d", SpanKindName(first.kind), first.micro_batch)
+                    : absl::StrFormat("%s ×%d", SpanKindName(first.kind), merged);
+    out += absl::StrFormat(
+        "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+        "fill=\"%s\"><title>%s</title></rect>\n",
+        g.X(first.start_s), comm ? y + g.row_h / 2 : y, w, comm ? g.row_h / 2 : g.row_h,
+        Colour(first.kind),
+        XmlEscape(absl::StrFormat("%s: %.4g–%.4g s", what, first.start_s, end_s)));
+  }
+  return out;
+}
+
+// The colour key of the span kinds, in one line from (x, y).
+std::string GanttLegend(int x, int y) {
+  std::string out;
+  for (SpanKind k : {SpanKind::kForward, SpanKind::kBackward, SpanKind::kSend, SpanKind::kAllreduce,
+                     SpanKind::kOptimizer}) {
+    out += absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", x,
+                           y - 10, Colour(k));
+    out += Text(x + 16, y, SpanKindName(k));
+    x += 110;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string GanttSvg(const StepResult& step, const std::string& title, int max_rows) {
+  const std::vector<int> rows = GanttRows(step, max_rows);
+  const int n = static_cast<int>(step.cells.size());
   std::vector<int> row_of(n, -1);
   for (size_t i = 0; i < rows.size(); ++i) row_of[rows[i]] = static_cast<int>(i);
 
@@ -113,79 +185,37 @@ std::string GanttSvg(const StepResult& step, const std::string& title, int max_r
                                      c.devices.size()));
     widest = std::max(widest, EstimatedTextWidth(labels.back(), 11));
   }
+  GanttGeometry g;
   // The gutter fits the longest label (a fixed one clipped long device names).
-  const int left = std::max(120, static_cast<int>(std::ceil(widest)) + 16);
-  const int right = 30, top = 50, row_h = 16, gap = 3;
-  const int plot_w = 1000;
-  const int width = std::max(left + plot_w + right,
-                             left + static_cast<int>(EstimatedTextWidth(title, 14)) + right);
-  const int height = top + static_cast<int>(rows.size()) * (row_h + gap) + 70;
-  const double span = std::max(step.step_time_s, 1e-12);
-  auto x_of = [&](double t) { return left + plot_w * t / span; };
+  g.left = std::max(120, static_cast<int>(std::ceil(widest)) + 16);
+  g.span = std::max(step.step_time_s, 1e-12);
+  const int right = 30;
+  const int width = std::max(g.left + g.plot_w + right,
+                             g.left + static_cast<int>(EstimatedTextWidth(title, 14)) + right);
+  const int height = g.RowY(static_cast<int>(rows.size())) + 70;
 
   std::string out = Header(width, height);
-  out += Text(left, 20, title, "start", 14);
-  out += Text(left, 38,
+  out += Text(g.left, 20, title, "start", 14);
+  out += Text(g.left, 38,
               absl::StrFormat("step %.4g s · bubble %.1f%% · busy %.1f%% · exposed comm %.4g s%s",
                               step.step_time_s, 100 * step.bubble_fraction,
                               100 * step.busy_fraction, step.exposed_comm_s,
                               rows.size() < step.cells.size()
                                   ? absl::StrFormat(" · showing %d of %d cells", rows.size(), n)
                                   : std::string()));
-  const double tick = TickStep(span, 10);
-  const int axis_y = top + static_cast<int>(rows.size()) * (row_h + gap);
-  for (double t = 0; t <= span * 1.0001; t += tick) {
+  const double tick = TickStep(g.span, 10);
+  const int axis_y = g.RowY(static_cast<int>(rows.size()));
+  for (double t = 0; t <= g.span * 1.0001; t += tick) {
     out +=
         absl::StrFormat("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#dddddd\"/>\n",
-                        x_of(t), top, x_of(t), axis_y);
-    out += Text(x_of(t), axis_y + 14, absl::StrFormat("%.4g s", t), "middle");
+                        g.X(t), g.top, g.X(t), axis_y);
+    out += Text(g.X(t), axis_y + 14, absl::StrFormat("%.4g s", t), "middle");
   }
   for (size_t i = 0; i < rows.size(); ++i) {
-    const int y = top + static_cast<int>(i) * (row_h + gap);
-    out += Text(left - 6, y + row_h - 4, labels[i], "end");
+    out += Text(g.left - 6, g.RowY(static_cast<int>(i)) + g.row_h - 4, labels[i], "end");
   }
-  // Spans of one row and kind in time order; those that touch on the drawing merge into one rect.
-  std::vector<const Span*> spans;
-  for (const Span& s : step.timeline) {
-    if (s.cell >= 0 && s.cell < n && row_of[s.cell] >= 0) spans.push_back(&s);
-  }
-  std::stable_sort(spans.begin(), spans.end(), [](const Span* a, const Span* b) {
-    return std::tie(a->cell, a->kind, a->start_s) < std::tie(b->cell, b->kind, b->start_s);
-  });
-  const double touch_s = 0.25 * span / plot_w;  // a quarter pixel
-  for (size_t i = 0; i < spans.size();) {
-    const Span& first = *spans[i];
-    double end_s = first.end_s;
-    int merged = 1;
-    for (++i; i < spans.size() && spans[i]->cell == first.cell && spans[i]->kind == first.kind &&
-              spans[i]->start_s <= end_s + touch_s;
-         ++i) {
-      end_s = std::max(end_s, spans[i]->end_s);
-      ++merged;
-    }
-    const int y = top + row_of[first.cell] * (row_h + gap);
-    // Compute spans fill the row; communication spans the lower half, so both show.
-    const bool comm = first.kind == SpanKind::kSend || first.kind == SpanKind::kAllreduce;
-    const double w = std::max(0.3, x_of(end_s) - x_of(first.start_s));
-    const std::string what =
-        merged == 1 ? absl::StrFormat("%s mb %d", SpanKindName(first.kind), first.micro_batch)
-                    : absl::StrFormat("%s ×%d", SpanKindName(first.kind), merged);
-    out += absl::StrFormat(
-        "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
-        "fill=\"%s\"><title>%s</title></rect>\n",
-        x_of(first.start_s), comm ? y + row_h / 2 : y, w, comm ? row_h / 2 : row_h,
-        Colour(first.kind),
-        XmlEscape(absl::StrFormat("%s: %.4g–%.4g s", what, first.start_s, end_s)));
-  }
-  int lx = left;
-  const int ly = axis_y + 36;
-  for (SpanKind k : {SpanKind::kForward, SpanKind::kBackward, SpanKind::kSend, SpanKind::kAllreduce,
-                     SpanKind::kOptimizer}) {
-    out += absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", lx,
-                           ly - 10, Colour(k));
-    out += Text(lx + 16, ly, SpanKindName(k));
-    lx += 110;
-  }
+  out += GanttSpans(step, row_of, g);
+  out += GanttLegend(g.left, axis_y + 36);
   out += "</svg>\n";
   return out;
 }

@@ -105,7 +105,8 @@ std::vector<std::string> DeviceKinds(const partitioner::Fleet& fleet) {
   return out;
 }
 
-void Bind(py::module_& m) {
+// tangram.Job, load_job, describe_host.
+void BindJob(py::module_& m) {
   py::class_<JobConfig>(m, "Job")
       .def_readonly("name", &JobConfig::name)
       .def_readonly("path", &JobConfig::path)
@@ -158,7 +159,10 @@ void Bind(py::module_& m) {
       "describe_host",
       [](int rank) { return orchestrator::DescribeThisHost(rank).ToJson().dump(); },
       py::arg("rank"), "This host as a node report (JSON); calibration fills the measured part.");
+}
 
+// tangram.Plan: the plan's text, JSON and the fields the Python runtime places ranks with.
+void BindPlan(py::module_& m) {
   py::class_<PyPlan>(m, "Plan")
       .def_property_readonly("text", [](const PyPlan& p) { return p.text; })
       .def_property_readonly("json",
@@ -198,7 +202,10 @@ void Bind(py::module_& m) {
       .def_property_readonly("unused_devices",
                              [](const PyPlan& p) { return p.plan.unused_devices; })
       .def_property_readonly("notes", [](const PyPlan& p) { return p.plan.notes; });
+}
 
+// plan_measured, plan_catalog, plan_from_json.
+void BindPlanning(py::module_& m) {
   m.def(
       "plan_measured",
       [](const JobConfig& job, const std::vector<std::string>& reports,
@@ -232,6 +239,12 @@ void Bind(py::module_& m) {
         return p;
       },
       py::arg("text"));
+}
+
+void Bind(py::module_& m) {
+  BindJob(m);
+  BindPlan(m);
+  BindPlanning(m);
 }
 
 }  // namespace

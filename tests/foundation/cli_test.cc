@@ -172,7 +172,7 @@ TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
     Result r = Run(c.args);
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.option)) << c.args;
-    EXPECT_THAT(r.out, Not(HasSubstr("step "))) << c.args;  // nothing ran
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr("step "))) << c.args;  // nothing ran
   }
 }
 
@@ -181,7 +181,8 @@ TEST_F(CliTest, BadResumeIsCheckedBeforeMeasuring) {
                  (dir_ / "nothing").string() + " --checkpoint-dir " + (dir_ / "ckpt").string());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("--resume"));
-  EXPECT_TRUE(r.out.empty()) << r.out;  // no measuring or planning output
+  EXPECT_TRUE(r.out.empty()) << r.out;  // no measuring or planning output (logged on stderr)
+  EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
 }
 
 TEST_F(CliTest, HostileFilesAreRefusedWithoutReading) {
@@ -221,6 +222,29 @@ TEST_F(CliTest, SubcommandHelpShowsTheGlobalOptions) {
   EXPECT_EQ(r.code, 0);
   EXPECT_THAT(r.out, HasSubstr("--json"));
   EXPECT_THAT(r.out, HasSubstr("--catalog"));
+}
+
+// --log-level and TANGRAM_LOG_LEVEL: an unknown level exits 2 naming where it came from; a known
+// one filters the logged lines (plan's catalog warnings go at error, stay at warn) and never
+// touches stdout.
+TEST_F(CliTest, LogLevelFlagAndVariable) {
+  const std::string plan = "plan --job configs/jobs/three-vendor-llama3-8b.yaml";
+  Result r = Run("--log-level loud " + plan);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--log-level: log level \"loud\""));
+  ASSERT_EQ(setenv("TANGRAM_LOG_LEVEL", "bogus", 1), 0);
+  r = Run(plan);
+  unsetenv("TANGRAM_LOG_LEVEL");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("TANGRAM_LOG_LEVEL: log level \"bogus\""));
+  Result warn = Run(plan + " --log-level warn");
+  Result error = Run(plan + " --log-level error");
+  EXPECT_EQ(warn.code, 0) << warn.err;
+  EXPECT_EQ(error.code, 0) << error.err;
+  EXPECT_THAT(warn.err, HasSubstr("warning: "));
+  EXPECT_THAT(error.err, Not(HasSubstr("warning: ")));
+  EXPECT_EQ(warn.out, error.out);  // the result is the same whatever is logged
+  EXPECT_THAT(Run("plan --help").out, HasSubstr("--log-level"));
 }
 
 TEST_F(CliTest, ErrorsSayTheCommandOnce) {

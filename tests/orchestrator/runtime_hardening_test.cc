@@ -153,7 +153,6 @@ TEST(RuntimeHardeningTest, UnwritableCheckpointDirFailsBeforeTraining) {
   TrainOptions options;
   options.steps = 1;
   options.checkpoint_dir = file + "/ckpt";
-  options.out = nullptr;
   auto run = Train(job, 1, options);
   EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition);
 }

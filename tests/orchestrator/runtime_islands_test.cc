@@ -28,20 +28,18 @@ void WriteIslandFleet(const TempJob& job, const std::vector<std::string>& island
 }
 
 absl::StatusOr<orchestrator::TrainResult> TrainPlan(const TempJob& job, int ranks,
-                                                    const partitioner::Plan& plan,
-                                                    std::ostream* out) {
+                                                    const partitioner::Plan& plan) {
   orchestrator::TrainOptions options;
   options.plan_path = job.Write("plan.json", partitioner::PlanToJsonString(plan));
   options.steps = 3;
-  options.out = out;
   return Train(job, ranks, options);
 }
 
 TEST(RuntimeIslandsTest, DataParallelAcrossTwoIslandsMatchesSerialReference) {
   TempJob job(4);
   WriteIslandFleet(job, {"nvidia", "nvidia", "ascend", "ascend"});
-  std::ostringstream log;
-  auto result = TrainPlan(job, 4, MakeTestPlan({0, 4}, {2, 2, 2, 2}), &log);
+  LogCapture log;
+  auto result = TrainPlan(job, 4, MakeTestPlan({0, 4}, {2, 2, 2, 2}));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_NE(log.str().find("islands: 2 islands"), std::string::npos) << log.str();
   ExpectSameParameters(SerialParameters(3), Flatten(result->layers));
@@ -52,7 +50,7 @@ TEST(RuntimeIslandsTest, UnevenIslandsWithPipelineMatchSerialReference) {
   // parallel group spans the islands unevenly (ranks 0 and 2, islands a and b).
   TempJob job(4);
   WriteIslandFleet(job, {"a", "b", "b", "b"});
-  auto result = TrainPlan(job, 4, MakeTestPlan({0, 2, 4}, {5, 3}), nullptr);
+  auto result = TrainPlan(job, 4, MakeTestPlan({0, 2, 4}, {5, 3}));
   ASSERT_TRUE(result.ok()) << result.status();
   ExpectSameParameters(SerialParameters(3), Flatten(result->layers));
 }
@@ -61,7 +59,7 @@ TEST(RuntimeIslandsTest, TensorParallelInsideIslandsDataParallelAcross) {
   TempJob job(4, {}, "auto", "", kTpModel);
   WriteIslandFleet(job, {"nvidia", "nvidia", "ascend", "ascend"});
   // tp 2: cells {0, 1} and {2, 3}, one per island; dp 2 across the islands.
-  auto result = TrainPlan(job, 4, MakeTestPlan({0, 4}, {4, 4}, kMicroBatch, 2), nullptr);
+  auto result = TrainPlan(job, 4, MakeTestPlan({0, 4}, {4, 4}, kMicroBatch, 2));
   ASSERT_TRUE(result.ok()) << result.status();
   ExpectSameParameters(SerialParameters(3, nullptr, kTpSpec), Flatten(result->layers));
 }

@@ -190,7 +190,6 @@ std::vector<absl::StatusOr<TrainResult>> TrainOnTimedLinks(const TempJob& job, i
                                                            TrainOptions options) {
   options.collect_layers = true;
   options.checkpoint_dir = job.dir() + "/ckpt";
-  if (std::getenv("TANGRAM_TEST_VERBOSE")) options.out = &std::cerr;  // rank 0's log
   collectives::SimOptions sim;
   sim.ranks = ranks;
   sim.timeout = absl::Seconds(30);
@@ -333,6 +332,33 @@ TEST(RuntimeTest, CorruptedCheckpointNamesTheFile) {
   // Refused like a missing checkpoint (one exit code, 2), naming the damaged file.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("layer-block.0.safetensors"));
+}
+
+// Rank 0's progress is info: at level warn a run logs none of it (and at info, its step lines).
+TEST(RuntimeTest, LogLevelWarnPrintsNoInfoLines) {
+  TempJob job(2);
+  TrainOptions options;
+  options.steps = 2;
+  const logging::Level saved = logging::GetLevel();
+  std::vector<std::pair<logging::Level, std::string>> lines;
+  {
+    logging::ScopedCapture capture([&](logging::Level level, absl::string_view line) {
+      lines.emplace_back(level, std::string(line));
+    });
+    logging::SetLevel(logging::Level::kWarn);
+    ASSERT_TRUE(Train(job, 2, options).ok());
+    for (const auto& [level, line] : lines) {
+      EXPECT_GE(level, logging::Level::kWarn) << line;
+      EXPECT_THAT(line, ::testing::Not(HasSubstr("step "))) << line;
+    }
+    lines.clear();
+    logging::SetLevel(logging::Level::kInfo);
+    ASSERT_TRUE(Train(job, 2, options).ok());
+  }
+  logging::SetLevel(saved);
+  int steps = 0;
+  for (const auto& [level, line] : lines) steps += line.rfind("step ", 0) == 0;
+  EXPECT_EQ(steps, 2);
 }
 
 }  // namespace

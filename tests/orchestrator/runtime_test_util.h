@@ -11,10 +11,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "gtest/gtest.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/model/layer_state.h"
@@ -229,6 +231,25 @@ inline absl::StatusOr<orchestrator::TrainResult> Train(const TempJob& job, int r
   launch.timeout = absl::Seconds(30);
   return orchestrator::RunTraining(job.Load(), TempJob::Catalog(), options, launch);
 }
+
+// Every line the process logs (base/log.h) while in scope: rank 0's progress of a run.
+class LogCapture {
+ public:
+  LogCapture()
+      : capture_([this](logging::Level, absl::string_view line) {
+          std::lock_guard<std::mutex> lock(mu_);
+          absl::StrAppend(&text_, line, "\n");
+        }) {}
+  std::string str() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string text_;
+  logging::ScopedCapture capture_;  // last: it starts writing into text_ once constructed
+};
 
 }  // namespace tangram::testing
 

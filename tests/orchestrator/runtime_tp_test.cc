@@ -114,8 +114,7 @@ TEST(TensorParallelRuntimeTest, JobPinnedTpIsPlannedAndTrained) {
   TempJob job(2, {}, "auto", "layout:\n  tp: 2\n", kTpModel);
   TrainOptions options;
   options.steps = 3;
-  std::ostringstream log;
-  options.out = &log;
+  LogCapture log;
   auto result = Train(job, 2, options);
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
   EXPECT_EQ(result->plan.tp, 2);
@@ -157,8 +156,7 @@ TEST_P(TensorParallelRebalanceTest, MovesShardsBetweenCellsAndKeepsTheMath) {
   options.steps = 5;
   options.rebalance_patience = 1;
   options.catalog_throughput = true;
-  std::ostringstream log;
-  options.out = &log;
+  LogCapture log;
   // The first plan, as the coordinator makes it from the fleet file's figures.
   auto first =
       orchestrator::PlanOnFleet(job.Load().fleet, job.Load(), partitioner::StrategyKind::kAuto);
