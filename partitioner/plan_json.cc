@@ -22,6 +22,8 @@ Recompute ParseRecompute(const std::string& s) {
 
 json PlanToJson(const Plan& plan) {
   json stages = json::array();
+  // Per-stage tp is written only when the stages differ, so uniform plans read as before.
+  const bool stage_tp = HasUnequalStageTp(plan);
   for (const PlanStage& s : plan.stages) {
     json cells = json::array();
     for (const PlanCell& c : s.cells) {
@@ -44,6 +46,7 @@ json PlanToJson(const Plan& plan) {
       stage["first_layer"] = plan.layer_names[s.layer_begin];
       stage["last_layer"] = plan.layer_names[s.layer_end - 1];
     }
+    if (stage_tp) stage["tp"] = s.tp > 0 ? s.tp : plan.tp;
     stages.push_back(std::move(stage));
   }
   json replicas = json::array();
@@ -143,6 +146,7 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
       stage.layer_end = range[1];
       get(s, "allreduce_s", &stage.allreduce_s, false);
       get(s, "allreduce_algorithm", &stage.allreduce_algorithm, false);
+      get(s, "tp", &stage.tp, false);  // absent: the plan's tp (every plan before per-stage tp)
       field = "stages[].cells";
       for (const json& c : s.at("cells")) {
         PlanCell cell;
