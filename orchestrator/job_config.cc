@@ -43,7 +43,8 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
 
 // A per-stage tp list (`layout: {tp: [4, 4, 2, 2]}`) against the loaded fleet and model: one
 // entry per stage, each dividing the heads and the FFN width, stage s's cells (Megatron order:
-// the dp·tp[s] devices after the stages before it) on nodes whose device count tp[s] divides,
+// the dp·tp[s] devices after the stages before it) each inside one node whose device count
+// tp[s] divides,
 // and dp × Σ tp = the fleet's devices. Errors point at the list or the entry.
 absl::Status CheckStageTp(const std::string& file, const YAML::Node& list, const JobConfig& job) {
   const partitioner::PinnedLayout& l = job.training.layout;
@@ -79,19 +80,24 @@ absl::Status CheckStageTp(const std::string& file, const YAML::Node& list, const
   const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(job.fleet);
   int64_t first = 0;
   for (size_t i = 0; i < tps.size(); ++i) {
-    const int64_t end = first + dp * tps[i];
-    for (int64_t d = first; d < end; ++d) {
-      const partitioner::NodeGroup& g = job.fleet.groups[slots[d].group];
+    for (int64_t r = 0; r < dp; ++r, first += tps[i]) {
+      const int64_t last = first + tps[i] - 1;  // this cell's devices: [first, last]
+      const partitioner::NodeGroup& g = job.fleet.groups[slots[first].group];
+      std::string why;
       if (g.devices_per_node % tps[i] != 0) {
+        why = absl::StrCat("runs on ", g.device.kind, " nodes of ", g.devices_per_node,
+                           " devices; tp ", tps[i], " must divide them");
+      } else if (slots[last].node != slots[first].node) {
+        why = "spans two nodes (a tensor-parallel group sits inside one node)";
+      }
+      if (!why.empty()) {
         errors.Add(partitioner::ConfigError(
             file, list[i], at(i),
-            absl::StrCat("stage ", i, " (devices ", first, "-", end - 1, ") runs on ",
-                         g.device.kind, " nodes of ", g.devices_per_node, " devices; tp ", tps[i],
-                         " must divide them")));
+            absl::StrCat("stage ", i, " replica ", r, " (devices ", first, "-", last, ") ", why)));
+        first += (dp - r) * tps[i];
         break;
       }
     }
-    first = end;
   }
   return errors.ToStatus();
 }
@@ -230,6 +236,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                [](const std::string& p) { return partitioner::LoadModel(p); })));
   if (!job.training.layout.stage_tp.empty()) {
     TANGRAM_RETURN_IF_ERROR(CheckStageTp(doc.name, stage_tp_list, job));
+    job.training.layout.pp = static_cast<int>(job.training.layout.stage_tp.size());
   }
   return job;
 }

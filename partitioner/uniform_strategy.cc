@@ -16,79 +16,6 @@
 namespace tangram::partitioner {
 namespace {
 
-// Equal decoder blocks per stage, equal samples per replica, stage s in cells of tps[s] devices:
-// devices in Megatron's order (tensor-parallel fastest, then data, then pipeline), stage s taking
-// the dp·tps[s] devices after those of stages < s.
-absl::StatusOr<Plan> BuildUniformPlan(const CostModel& cost, const std::vector<int>& tps,
-                                      std::string_view strategy) {
-  const TrainingSpec& t = cost.training();
-  const int pp = static_cast<int>(tps.size());
-  int64_t sum_tp = 0;
-  for (int tp : tps) sum_tp += tp;
-  const int dp = static_cast<int>(static_cast<int64_t>(cost.slots().size()) / sum_tp);
-  const bool unequal = std::count(tps.begin(), tps.end(), tps[0]) != pp;
-  if (t.global_batch < dp) {
-    return absl::FailedPreconditionError(absl::StrCat(std::string(strategy), ": the global batch (",
-                                                      t.global_batch, ") is smaller than the ", dp,
-                                                      " data-parallel replicas"));
-  }
-  const int64_t blocks = cost.model().layers;
-  const int64_t per_block = (cost.num_layers() - 2) / blocks;  // 1, or 2 for half-blocks
-  Plan plan;
-  plan.strategy = std::string(strategy);
-  plan.fleet = cost.fleet().name;
-  plan.model = cost.model().name;
-  plan.tp = *std::max_element(tps.begin(), tps.end());
-  plan.pp = pp;
-  plan.dp = dp;
-  plan.global_batch = t.global_batch;
-  plan.seq_len = cost.model().seq_len;
-  plan.zero_stage = t.zero_stage;
-  plan.precision = t.precision;
-  plan.recompute = t.recompute;
-  for (const Layer& l : cost.layers()) plan.layer_names.push_back(l.name);
-  // Decoder blocks go evenly over the stages, the embedding with the first and the head with
-  // the last; with layout.chunk_split all_layers the embedding and the head count as a block
-  // each (Megatron-LM's account_for_embedding/loss_in_pipeline_split).
-  const bool all_layers = t.layout.chunk_split == ChunkSplit::kAllLayers;
-  const int64_t units = blocks + (all_layers ? 2 : 0);
-  const auto layer_of = [&](int64_t u) -> int64_t {  // first layer of unit u
-    if (!all_layers) return u == 0 ? 0 : u == blocks ? cost.num_layers() : 1 + u * per_block;
-    return u == 0 ? 0 : u == units ? cost.num_layers() : 1 + (u - 1) * per_block;
-  };
-  int64_t unit = 0;
-  int64_t stage_first = 0;  // the first device of stage s
-  for (int s = 0; s < pp; ++s) {
-    const int tp = tps[s];
-    PlanStage stage;
-    stage.index = s;
-    if (unequal) stage.tp = tp;
-    const int64_t take = units / pp + (s < units % pp ? 1 : 0);
-    stage.layer_begin = layer_of(unit);
-    unit += take;
-    stage.layer_end = layer_of(unit);
-    for (int r = 0; r < dp; ++r) {
-      PlanCell cell;
-      cell.replica = r;
-      const int64_t first = stage_first + static_cast<int64_t>(r) * tp;  // Megatron rank order
-      for (int k = 0; k < tp; ++k) cell.devices.push_back(first + k);
-      stage.cells.push_back(cell);
-    }
-    plan.stages.push_back(std::move(stage));
-    stage_first += static_cast<int64_t>(dp) * tp;
-  }
-  for (int r = 0; r < dp; ++r) {
-    PlanReplica rep;
-    rep.index = r;
-    rep.samples = t.global_batch / dp + (r < t.global_batch % dp ? 1 : 0);
-    rep.micro_batch_size = std::min(t.micro_batch, rep.samples);
-    rep.micro_batches = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
-    plan.replicas.push_back(rep);
-  }
-  TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
-  return plan;
-}
-
 class UniformStrategy : public Strategy {
  public:
   std::string_view name() const override { return "uniform"; }
@@ -119,13 +46,86 @@ class UniformStrategy : public Strategy {
         if (t.layout.pp && *t.layout.pp != pp) continue;
         if (t.layout.dp && *t.layout.dp != units / pp) continue;
         absl::StatusOr<Plan> plan =
-            BuildUniformPlan(cost, std::vector<int>(static_cast<size_t>(pp), tp), "uniform");
+            Build(cost, std::vector<int>(static_cast<size_t>(pp), tp), "uniform");
         if (plan.ok()) return std::vector<Plan>{std::move(*plan)};
         last = plan.status();
         if (last.code() != absl::StatusCode::kFailedPrecondition) return last;
       }
     }
     return last;
+  }
+
+  // Equal decoder blocks per stage, equal samples per replica, stage s in cells of tps[s]
+  // devices: Megatron's order (tensor-parallel fastest, then data, then pipeline), stage s taking
+  // the dp·tps[s] devices after those of the stages before it.
+  static absl::StatusOr<Plan> Build(const CostModel& cost, const std::vector<int>& tps,
+                                    std::string_view strategy) {
+    const TrainingSpec& t = cost.training();
+    const int pp = static_cast<int>(tps.size());
+    int64_t sum_tp = 0;
+    for (int tp : tps) sum_tp += tp;
+    const int dp = static_cast<int>(static_cast<int64_t>(cost.slots().size()) / sum_tp);
+    const bool unequal = std::count(tps.begin(), tps.end(), tps[0]) != pp;
+    if (t.global_batch < dp) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(std::string(strategy), ": the global batch (", t.global_batch,
+                       ") is smaller than the ", dp, " data-parallel replicas"));
+    }
+    const int64_t blocks = cost.model().layers;
+    const int64_t per_block = (cost.num_layers() - 2) / blocks;  // 1, or 2 for half-blocks
+    Plan plan;
+    plan.strategy = std::string(strategy);
+    plan.fleet = cost.fleet().name;
+    plan.model = cost.model().name;
+    plan.tp = *std::max_element(tps.begin(), tps.end());
+    plan.pp = pp;
+    plan.dp = dp;
+    plan.global_batch = t.global_batch;
+    plan.seq_len = cost.model().seq_len;
+    plan.zero_stage = t.zero_stage;
+    plan.precision = t.precision;
+    plan.recompute = t.recompute;
+    for (const Layer& l : cost.layers()) plan.layer_names.push_back(l.name);
+    // Decoder blocks go evenly over the stages, the embedding with the first and the head with
+    // the last; with layout.chunk_split all_layers the embedding and the head count as a block
+    // each (Megatron-LM's account_for_embedding/loss_in_pipeline_split).
+    const bool all_layers = t.layout.chunk_split == ChunkSplit::kAllLayers;
+    const int64_t units = blocks + (all_layers ? 2 : 0);
+    const auto layer_of = [&](int64_t u) -> int64_t {  // first layer of unit u
+      if (!all_layers) return u == 0 ? 0 : u == blocks ? cost.num_layers() : 1 + u * per_block;
+      return u == 0 ? 0 : u == units ? cost.num_layers() : 1 + (u - 1) * per_block;
+    };
+    int64_t unit = 0;
+    int64_t stage_first = 0;  // the first device of stage s
+    for (int s = 0; s < pp; ++s) {
+      const int tp = tps[s];
+      PlanStage stage;
+      stage.index = s;
+      if (unequal) stage.tp = tp;
+      const int64_t take = units / pp + (s < units % pp ? 1 : 0);
+      stage.layer_begin = layer_of(unit);
+      unit += take;
+      stage.layer_end = layer_of(unit);
+      for (int r = 0; r < dp; ++r) {
+        PlanCell cell;
+        cell.replica = r;
+        const int64_t first = stage_first + static_cast<int64_t>(r) * tp;  // Megatron rank order
+        for (int k = 0; k < tp; ++k) cell.devices.push_back(first + k);
+        stage.cells.push_back(cell);
+      }
+      plan.stages.push_back(std::move(stage));
+      stage_first += static_cast<int64_t>(dp) * tp;
+    }
+    for (int r = 0; r < dp; ++r) {
+      PlanReplica rep;
+      rep.index = r;
+      rep.samples = t.global_batch / dp + (r < t.global_batch % dp ? 1 : 0);
+      rep.micro_batch_size = std::min(t.micro_batch, rep.samples);
+      rep.micro_batches = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
+      plan.replicas.push_back(rep);
+    }
+    TANGRAM_RETURN_IF_ERROR(cost.Evaluate(&plan));
+    return plan;
   }
 };
 
@@ -164,7 +164,7 @@ absl::StatusOr<std::vector<Plan>> PinnedStageTpPlans(const CostModel& cost,
     }
     first += dp * tps[s];
   }
-  TANGRAM_ASSIGN_OR_RETURN(Plan plan, BuildUniformPlan(cost, tps, strategy));
+  TANGRAM_ASSIGN_OR_RETURN(Plan plan, UniformStrategy::Build(cost, tps, strategy));
   if (strategy != "uniform") {
     plan.notes.push_back(absl::StrCat("layout: tp per stage pinned; ", std::string(strategy),
                                       " has nothing to search, layers and batch split as uniform"));
