@@ -177,8 +177,11 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   if (layout) {
     auto& l = t.layout;
     std::optional<int64_t> tp;
-    const YAML::Node tp_node = layout->node()["tp"];
-    if (tp_node.IsSequence()) {
+    bool tp_list = false;  // (a missing key must not be looked up: a const node throws)
+    for (const auto& kv : layout->node()) {
+      tp_list |= kv.first.IsScalar() && kv.first.Scalar() == "tp" && kv.second.IsSequence();
+    }
+    if (tp_list) {
       // One tensor-parallel size per pipeline stage (a mixed fleet's pools at their own tp).
       stage_tp_list = Collect(&errors, layout->Sequence("tp"));
       for (size_t i = 0; i < stage_tp_list.size(); ++i) {
