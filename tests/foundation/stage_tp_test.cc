@@ -60,20 +60,24 @@ Planned PlanAndSimulate(const orchestrator::JobConfig& job) {
 TEST(StageTpTest, ShippedJobPlansEachStageAtItsTp) {
   auto job = orchestrator::LoadJob(Source(kJob), Catalog());
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_EQ(job->training.layout.stage_tp, (std::vector<int>{4, 8}));
+  EXPECT_EQ(job->training.layout.stage_tp, (std::vector<int>{2, 2, 8}));
   const Planned p = PlanAndSimulate(*job);
-  ASSERT_EQ(p.plan.pp, 2);
+  ASSERT_EQ(p.plan.pp, 3);
   EXPECT_EQ(p.plan.dp, 2);
-  EXPECT_EQ(partitioner::StageTp(p.plan, 0), 4);
-  EXPECT_EQ(partitioner::StageTp(p.plan, 1), 8);
-  EXPECT_EQ(partitioner::TpText(p.plan), "[4, 8]");
+  EXPECT_EQ(p.plan.tp, 8);  // the largest
+  EXPECT_EQ(partitioner::StageTp(p.plan, 0), 2);
+  EXPECT_EQ(partitioner::StageTp(p.plan, 1), 2);
+  EXPECT_EQ(partitioner::StageTp(p.plan, 2), 8);
+  EXPECT_EQ(partitioner::TpText(p.plan), "[2, 2, 8]");
   EXPECT_EQ(partitioner::UsedDeviceCount(p.plan), 24);
-  // Megatron order per stage: stage 0's two cells on the H200 node, stage 1's on the H20 nodes.
-  EXPECT_EQ(p.plan.stages[0].cells[1].devices, (std::vector<int64_t>{4, 5, 6, 7}));
-  EXPECT_EQ(p.plan.stages[1].cells[0].devices.front(), 8);
-  EXPECT_EQ(p.plan.stages[1].cells[1].devices.front(), 16);
-  EXPECT_EQ(p.plan.stages[0].cells[0].kind, "H200");
-  EXPECT_EQ(p.plan.stages[1].cells[0].kind, "H20");
+  // Megatron order per stage: stages 0 and 1 (two cells each) on the H200 node, stage 2 on the
+  // two H20 nodes, one cell per node.
+  EXPECT_EQ(p.plan.stages[0].cells[1].devices, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(p.plan.stages[1].cells[0].devices, (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(p.plan.stages[2].cells[0].devices.front(), 8);
+  EXPECT_EQ(p.plan.stages[2].cells[1].devices.front(), 16);
+  EXPECT_EQ(p.plan.stages[1].cells[0].kind, "H200");
+  EXPECT_EQ(p.plan.stages[2].cells[0].kind, "H20");
 }
 
 // The cost model and the simulator within 5 % on per-stage-tp layouts, and their memory per stage
@@ -149,8 +153,8 @@ TEST(StageTpTest, PlanJsonRoundTripsAndOldPlansRead) {
   EXPECT_NE(text.find("\"tp\": 8"), std::string::npos);
   auto back = partitioner::PlanFromJsonString(text);
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(partitioner::StageTp(*back, 0), 4);
-  EXPECT_EQ(partitioner::StageTp(*back, 1), 8);
+  EXPECT_EQ(partitioner::StageTp(*back, 0), 2);
+  EXPECT_EQ(partitioner::StageTp(*back, 2), 8);
   EXPECT_EQ(partitioner::PlanToJsonString(*back, 2), text);
   // A plan written before per-stage tp (no stages[].tp) reads with every stage at the plan's tp.
   auto scalar = JobWith("{tp: 4, pp: 3, dp: 2}");
@@ -162,7 +166,7 @@ TEST(StageTpTest, PlanJsonRoundTripsAndOldPlansRead) {
   EXPECT_EQ(partitioner::StageTp(*old_plan, 2), 4);
   // A stage's cells must match its tp.
   partitioner::Plan bad = *back;
-  bad.stages[1].tp = 4;
+  bad.stages[2].tp = 4;
   EXPECT_FALSE(
       partitioner::ValidatePlan(bad, 24, static_cast<int64_t>(bad.layer_names.size())).ok());
 }
@@ -207,13 +211,14 @@ class StageTpCliTest : public cli_testing::CliFixture {};
 TEST_F(StageTpCliTest, PlanSimulatePrintAndTrainRefuses) {
   const cli_testing::CliResult plan = Run(absl::StrCat("plan --job ", kJob));
   EXPECT_EQ(plan.code, 0) << plan.err;
-  EXPECT_NE(plan.out.find("tp [4, 8], pp 2, dp 2"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("tp [2, 2, 8], pp 3, dp 2"), std::string::npos) << plan.out;
   const cli_testing::CliResult sim = Run(absl::StrCat("simulate --job ", kJob));
   EXPECT_EQ(sim.code, 0) << sim.err;
-  EXPECT_NE(sim.out.find("tp [4, 8] pp 2 dp 2"), std::string::npos) << sim.out;
+  EXPECT_NE(sim.out.find("tp [2, 2, 8] pp 3 dp 2"), std::string::npos) << sim.out;
   const cli_testing::CliResult train = Run(absl::StrCat("train --job ", kJob, " --transport sim"));
   EXPECT_EQ(train.code, 2) << train.out << train.err;
-  EXPECT_NE(train.err.find("stage 0 tp 4, stage 1 tp 8"), std::string::npos) << train.err;
+  EXPECT_NE(train.err.find("stage 0 tp 2, stage 1 tp 2, stage 2 tp 8"), std::string::npos)
+      << train.err;
 }
 
 }  // namespace
