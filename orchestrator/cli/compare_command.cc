@@ -122,7 +122,8 @@ class CompareCommand : public Command {
         t.AddRow({r.entry.strategy, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"});
         continue;
       }
-      t.AddRow({r.entry.strategy, absl::StrCat(r.plan.tp, "/", r.plan.pp, "/", r.plan.dp),
+      t.AddRow({r.entry.strategy,
+                absl::StrCat(partitioner::TpText(r.plan), "/", r.plan.pp, "/", r.plan.dp),
                 Fixed(r.plan.predicted.step_time_s, 3), Fixed(r.step.step_time_s, 3),
                 absl::StrFormat("%+.1f%%",
                                 100 * (r.step.step_time_s / r.plan.predicted.step_time_s - 1)),
