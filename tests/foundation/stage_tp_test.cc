@@ -5,7 +5,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "cli_fixture.h"
 #include "gtest/gtest.h"
 #include "orchestrator/job_config.h"
@@ -27,16 +26,12 @@ const partitioner::DeviceCatalog& Catalog() {
   return *catalog;
 }
 
-// The shipped job with its `layout:` line replaced (and optionally its fleet), parsed as if it
-// sat beside the original (relative paths resolve the same).
-absl::StatusOr<orchestrator::JobConfig> JobWith(const std::string& layout,
-                                                const std::string& fleet = "") {
+// The shipped job with its `layout:` line replaced, parsed as if it sat beside the original
+// (relative paths resolve the same).
+absl::StatusOr<orchestrator::JobConfig> JobWith(const std::string& layout) {
   std::string text = cli_testing::Slurp(Source(kJob));
   const size_t at = text.find("\nlayout: ") + 1;
   text.replace(at, text.find('\n', at) - at, absl::StrCat("layout: ", layout));
-  if (!fleet.empty()) {
-    text = absl::StrReplaceAll(text, {{"../fleets/h200-h20-8-16.yaml", fleet}});
-  }
   auto doc = partitioner::YamlDocument::Parse(text, Source(kJob));
   if (!doc.ok()) return doc.status();
   return orchestrator::JobFromDocument(*doc, Catalog());
@@ -114,7 +109,6 @@ TEST(StageTpTest, UniformListEqualsScalar) {
 // On one kind, the stage at the smaller tp holds more per device (same layers either way); when
 // only that stage overflows, the static check names it and the simulator reports the overflow.
 TEST(StageTpTest, SmallerTpHoldsMoreAndTheCheckCatchesIt) {
-  const std::string fleet = "../fleets/h200-h20-8-16.yaml";
   auto narrow_first = JobWith("{tp: [4, 8], dp: 2}");
   auto wide_first = JobWith("{tp: [8, 4], dp: 2}");
   ASSERT_TRUE(narrow_first.ok() && wide_first.ok());
