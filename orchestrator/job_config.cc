@@ -41,6 +41,67 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
   return result.status();
 }
 
+// A per-stage tp list (`layout: {tp: [4, 4, 2, 2]}`) against the loaded fleet and model: one
+// entry per stage, each dividing the heads and the FFN width, stage s's cells (Megatron order:
+// the dp·tp[s] devices after the stages before it) each inside one node whose device count
+// tp[s] divides,
+// and dp × Σ tp = the fleet's devices. Errors point at the list or the entry.
+absl::Status CheckStageTp(const std::string& file, const YAML::Node& list, const JobConfig& job) {
+  const partitioner::PinnedLayout& l = job.training.layout;
+  const std::vector<int>& tps = l.stage_tp;
+  ErrorList errors;
+  const auto at = [&](size_t i) { return absl::StrCat("layout.tp[", i, "]"); };
+  const int pp = static_cast<int>(tps.size());
+  if (l.pp && *l.pp != pp) {
+    errors.Add(partitioner::ConfigError(
+        file, list, "layout.tp",
+        absl::StrCat("lists ", pp, " stages but layout.pp is ", *l.pp, " (one tp per stage)")));
+  }
+  int64_t sum = 0;
+  for (size_t i = 0; i < tps.size(); ++i) {
+    sum += tps[i];
+    const int64_t heads = job.model.heads, ffn = job.model.ffn_hidden;
+    if (heads % tps[i] != 0 || ffn % tps[i] != 0) {
+      errors.Add(partitioner::ConfigError(
+          file, list[i], at(i),
+          absl::StrCat("tp ", tps[i], " must divide the model's heads (", heads,
+                       ") and FFN width (", ffn, ") to shard stage ", i)));
+    }
+  }
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
+  const int64_t devices = job.fleet.num_devices();
+  const int64_t dp = l.dp ? *l.dp : devices / sum;
+  if (dp < 1 || dp * sum != devices) {
+    return partitioner::ConfigError(
+        file, list, "layout.tp",
+        absl::StrCat("dp ", dp, " × Σ tp ", sum, " = ", dp * sum, " devices, but the fleet has ",
+                     devices, " (a per-stage tp layout uses every device)"));
+  }
+  const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(job.fleet);
+  int64_t first = 0;
+  for (size_t i = 0; i < tps.size(); ++i) {
+    for (int64_t r = 0; r < dp; ++r, first += tps[i]) {
+      const int64_t last = first + tps[i] - 1;  // this cell's devices: [first, last]
+      const partitioner::NodeGroup& g = job.fleet.groups[slots[first].group];
+      std::string why;
+      if (g.devices_per_node % tps[i] != 0) {
+        why = absl::StrCat("runs on ", g.device.kind, " nodes of ", g.devices_per_node,
+                           " devices; tp ", tps[i], " must divide them");
+      } else if (slots[last].node != slots[first].node) {
+        why = "spans two nodes (a tensor-parallel group sits inside one node)";
+      }
+      if (!why.empty()) {
+        errors.Add(partitioner::ConfigError(
+            file, list[i], at(i),
+            absl::StrCat("stage ", i, " replica ", r, " (devices ", first, "-", last, ") ", why)));
+        first += (dp - r) * tps[i];
+        break;
+      }
+    }
+  }
+  return errors.ToStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
@@ -115,9 +176,30 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
       Collect(&errors, m.OptionalNumber("learning_rate", 0, 10)).value_or(job.learning_rate);
   job.train_tokens = Collect(&errors, m.OptionalNumber("train_tokens", 0, 1e18)).value_or(0);
   std::optional<YamlMap> layout = Collect(&errors, m.OptionalMap("layout"));
+  YAML::Node stage_tp_list;  // layout.tp given as a list, checked once the fleet is loaded
   if (layout) {
     auto& l = t.layout;
-    auto tp = Collect(&errors, layout->OptionalInt("tp", 1, 1024));
+    std::optional<int64_t> tp;
+    bool tp_list = false;  // (a missing key must not be looked up: a const node throws)
+    for (const auto& kv : layout->node()) {
+      tp_list |= kv.first.IsScalar() && kv.first.Scalar() == "tp" && kv.second.IsSequence();
+    }
+    if (tp_list) {
+      // One tensor-parallel size per pipeline stage (a mixed fleet's pools at their own tp).
+      stage_tp_list = Collect(&errors, layout->Sequence("tp"));
+      for (size_t i = 0; i < stage_tp_list.size(); ++i) {
+        int64_t v = 0;
+        if (!YAML::convert<int64_t>::decode(stage_tp_list[i], v) || v < 1 || v > 1024) {
+          errors.Add(partitioner::ConfigError(
+              doc.name, stage_tp_list[i], absl::StrCat("layout.tp[", i, "]"),
+              "expected an integer in [1, 1024] (a stage's tensor-parallel size)"));
+          continue;
+        }
+        l.stage_tp.push_back(static_cast<int>(v));
+      }
+    } else {
+      tp = Collect(&errors, layout->OptionalInt("tp", 1, 1024));
+    }
     auto pp = Collect(&errors, layout->OptionalInt("pp", 1, 100000));
     auto dp = Collect(&errors, layout->OptionalInt("dp", 1, 1 << 20));
     auto vs = Collect(&errors, layout->OptionalInt("virtual_stages", 1, 1024));
@@ -158,6 +240,10 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                            (LoadReferenced<partitioner::ModelSpec>(
                                m, "model", model, job.model_path,
                                [](const std::string& p) { return partitioner::LoadModel(p); })));
+  if (!job.training.layout.stage_tp.empty()) {
+    TANGRAM_RETURN_IF_ERROR(CheckStageTp(doc.name, stage_tp_list, job));
+    job.training.layout.pp = static_cast<int>(job.training.layout.stage_tp.size());
+  }
   return job;
 }
 

@@ -25,6 +25,7 @@ class AutoStrategy : public Strategy {
 
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions& options) const override {
+    if (!cost.training().layout.stage_tp.empty()) return PinnedStageTpPlans(cost, name());
     const size_t keep = static_cast<size_t>(options.alternatives) + 1;
     std::vector<Plan> plans;
     absl::Status error;

@@ -157,7 +157,13 @@ class CostModel {
   // tp = 1): all of them, or with tp_comm_overlap what TpOverlapExposed leaves of each beside the
   // GEMMs it feeds (comm_model.h).
   double TpCommTime(int group, int tp, int64_t begin, int64_t end, double micro_batch) const;
-  // Bytes each device sends to the next stage per micro-batch (one direction).
+  // Bytes each device sends to the next stage per micro-batch (one direction). Between stages of
+  // different tensor-parallel sizes the activations are resharded on the way: with a → b ranks,
+  // a ≥ b, sending rank i sends its 1/a slice to receiving rank ⌊i·b/a⌋, which takes a/b
+  // slices; with a < b, sending rank i splits its 1/a slice into b/a pieces for ranks i·b/a to
+  // (i+1)·b/a − 1. The busiest rank (the smaller side's) moves 1/min(a, b) of the activations:
+  // callers pass tp = min(a, b), and the send is modelled as those bytes over the link between
+  // the two cells' first devices (Evaluate and the simulator's workload alike).
   double BoundaryBytes(int tp, double micro_batch) const;
   // α + bytes / bandwidth on the link joining two devices.
   double LinkTime(int64_t from, int64_t to, double bytes) const;

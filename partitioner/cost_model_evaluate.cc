@@ -41,7 +41,7 @@ std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
   std::vector<int64_t> members(dp);
   for (int s = 0; s < pp; ++s) {
     for (int r = 0; r < dp; ++r) members[r] = plan.stages[s].cells[r].devices[0];
-    gather[s] = cost.ParameterGatherTime(cost.SummarizeGroup(members), plan.tp,
+    gather[s] = cost.ParameterGatherTime(cost.SummarizeGroup(members), StageTp(plan, s),
                                          plan.stages[s].layer_begin, plan.stages[s].layer_end);
   }
   return gather;
@@ -60,7 +60,7 @@ struct CellTotals {
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
 // nodes.
 absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
-  const int pp = plan->pp, dp = plan->dp, tp = plan->tp;
+  const int pp = plan->pp, dp = plan->dp;
   const auto& slots = cost.slots();
   const std::vector<double> gather = StageGathers(cost, *plan);
   // Interleaved: the activations a rank holds at its peak depend on its chunks (chunks.h), the
@@ -78,6 +78,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
   double worst_over = 0;
   for (int s = 0; s < pp; ++s) {
     PlanStage& stage = plan->stages[s];
+    const int tp = StageTp(*plan, s);  // a pinned layout may give each stage its own
     for (int r = 0; r < dp; ++r) {
       PlanCell& cell = stage.cells[r];
       const PlanReplica& rep = plan->replicas[r];
@@ -94,12 +95,16 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      const double bytes = cost.BoundaryBytes(tp, b);
+      // Between stages of different tp the busiest rank is on the smaller side (BoundaryBytes).
       cell.send_s = 0;
-      if (s + 1 < pp)
-        cell.send_s += cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0], bytes);
-      if (s > 0)
-        cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0], bytes);
+      if (s + 1 < pp) {
+        cell.send_s += cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0],
+                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b));
+      }
+      if (s > 0) {
+        cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
+                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b));
+      }
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];
@@ -153,12 +158,12 @@ ExposedReduction ExposedAllreduce(const CostModel& cost, int v, Plan* plan) {
       window = std::min(window, stage.cells[r].backward_s / v);  // the last chunk's backward
     }
     const AllreduceGroup group = cost.SummarizeGroup(members);
+    const int tp = StageTp(*plan, s);
     stage.allreduce_s = cost.GradientAllreduceTime(
-        group, cost.GradientAllreduceBytes(plan->tp, stage.layer_begin, stage.layer_end),
+        group, cost.GradientAllreduceBytes(tp, stage.layer_begin, stage.layer_end),
         &stage.allreduce_algorithm);
-    out.after_step = std::max(
-        out.after_step,
-        cost.ParameterGatherAfterStepTime(group, plan->tp, stage.layer_begin, stage.layer_end));
+    out.after_step = std::max(out.after_step, cost.ParameterGatherAfterStepTime(
+                                                  group, tp, stage.layer_begin, stage.layer_end));
     if (!cost.training().overlap_grad_reduce) window = 0;  // the reduction starts after backward
     double e = std::max(0.0, stage.allreduce_s - window);
     if (e > out.exposed) {
@@ -208,7 +213,6 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   TANGRAM_RETURN_IF_ERROR(ValidatePlan(*plan, static_cast<int64_t>(slots_.size()), num_layers()));
   const int pp = plan->pp;
   const int dp = plan->dp;
-  const int tp = plan->tp;
   // Interleaved 1F1B (a pinned layout's virtual_stages v > 1; Narayanan et al. SC'21 §2.2.2): each
   // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
   // micro-batch crosses v times as many stage boundaries.
@@ -247,7 +251,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   // summed catalog peak of the devices the plan uses; devices it leaves idle (unused_devices)
   // are listed, not counted.
   p.mfu = flops / p.step_time_s / (UsedPeakTflops(*this, *plan) * 1e12);
-  p.tflops_per_device = flops / p.step_time_s / 1e12 / (static_cast<double>(dp) * pp * tp);
+  p.tflops_per_device = flops / p.step_time_s / 1e12 / static_cast<double>(UsedDeviceCount(*plan));
   p.bottleneck = Bottleneck(*plan, totals, slowest, reduction.stage);
   plan->bound_step_time_s = BoundStepTime();
   plan->efficiency = plan->bound_step_time_s / p.step_time_s;

@@ -21,6 +21,7 @@ class HeteroPipelineStrategy : public Strategy {
 
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions& options) const override {
+    if (!cost.training().layout.stage_tp.empty()) return PinnedStageTpPlans(cost, name());
     absl::Status error;
     bool any_layout = false;  // whether the pinned layout left any pipeline to evaluate
     std::string pools_text;   // "4 × H200, 2 × H20" units per pool (tp of the last try)

@@ -158,6 +158,7 @@ class OracleStrategy : public Strategy {
 
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions& options) const override {
+    if (!cost.training().layout.stage_tp.empty()) return PinnedStageTpPlans(cost, name());
     if (static_cast<int64_t>(cost.slots().size()) > kMaxDevices ||
         cost.model().layers > kMaxBlocks) {
       return absl::InvalidArgumentError(

@@ -4,6 +4,30 @@
 
 namespace tangram::partitioner {
 
+bool HasUnequalStageTp(const Plan& plan) {
+  for (int s = 1; s < static_cast<int>(plan.stages.size()); ++s) {
+    if (StageTp(plan, s) != StageTp(plan, 0)) return true;
+  }
+  return false;
+}
+
+std::string TpText(const Plan& plan) {
+  if (!HasUnequalStageTp(plan)) return absl::StrCat(plan.tp);
+  std::string out = "[";
+  for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) {
+    absl::StrAppend(&out, s == 0 ? "" : ", ", StageTp(plan, s));
+  }
+  return out + "]";
+}
+
+int64_t UsedDeviceCount(const Plan& plan) {
+  int64_t n = 0;
+  for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) {
+    n += static_cast<int64_t>(StageTp(plan, s)) * plan.dp;
+  }
+  return n;
+}
+
 absl::Status ValidatePlan(const Plan& plan, int64_t num_devices, int64_t num_layers) {
   auto bad = [](auto&&... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
   if (plan.tp < 1 || plan.pp < 1 || plan.dp < 1) {
@@ -25,14 +49,15 @@ absl::Status ValidatePlan(const Plan& plan, int64_t num_devices, int64_t num_lay
     }
     if (stage.layer_end <= stage.layer_begin) return bad("stage ", s, ": has no layers");
     next_layer = stage.layer_end;
+    if (stage.tp < 0) return bad("stage ", s, ": tp ", stage.tp, " (must be >= 1)");
+    const int tp = StageTp(plan, static_cast<int>(s));
     if (static_cast<int>(stage.cells.size()) != plan.dp) {
       return bad("stage ", s, ": ", stage.cells.size(), " cells for ", plan.dp, " replicas");
     }
     for (size_t r = 0; r < stage.cells.size(); ++r) {
       const PlanCell& cell = stage.cells[r];
-      if (static_cast<int>(cell.devices.size()) != plan.tp) {
-        return bad("stage ", s, " replica ", r, ": ", cell.devices.size(), " devices, tp is ",
-                   plan.tp);
+      if (static_cast<int>(cell.devices.size()) != tp) {
+        return bad("stage ", s, " replica ", r, ": ", cell.devices.size(), " devices, tp is ", tp);
       }
       for (int64_t d : cell.devices) {
         if (d < 0 || d >= num_devices) return bad("stage ", s, ": device ", d, " out of range");

@@ -42,6 +42,9 @@ struct PlanCell {
 
 struct PlanStage {
   int index = 0;
+  // This stage's tensor-parallel size when the plan gives stages different ones (a pinned
+  // `layout: {tp: [...]}`); 0: the plan's tp. Read it through StageTp().
+  int tp = 0;
   int64_t layer_begin = 0;  // [layer_begin, layer_end) into the layer list (layers.h)
   int64_t layer_end = 0;
   std::vector<PlanCell> cells;  // one per replica, in replica order
@@ -75,7 +78,7 @@ struct Plan {
   StrategyKind strategy = StrategyKind::kAuto;  // the strategy that made the plan
   std::string fleet;
   std::string model;
-  int tp = 1;
+  int tp = 1;  // with per-stage sizes (PlanStage::tp) the largest of them
   int pp = 1;
   int dp = 1;
   int64_t global_batch = 0;
@@ -94,10 +97,22 @@ struct Plan {
   double efficiency = 0;         // bound_step_time_s ÷ predicted.step_time_s
 };
 
+// Stage s's tensor-parallel size: PlanStage::tp when set, else the plan's tp.
+inline int StageTp(const Plan& plan, int s) {
+  const int tp = plan.stages[static_cast<size_t>(s)].tp;
+  return tp > 0 ? tp : plan.tp;
+}
+// True when some stage's tensor-parallel size differs from another's.
+bool HasUnequalStageTp(const Plan& plan);
+// "4", or with per-stage sizes "[4, 4, 2, 2]" (stage order), for reports.
+std::string TpText(const Plan& plan);
+// The devices the plan uses: Σ over stages of StageTp × dp.
+int64_t UsedDeviceCount(const Plan& plan);
+
 // Checks the plan's structure against a fleet of `num_devices` devices and a layer list of
 // `num_layers`: every layer in exactly one stage, no empty stage, every stage with one cell per
-// replica of `tp` devices, no device used twice or out of range, every replica with ≥ 1 sample and
-// the samples summing to global_batch. kInvalidArgument naming the first violation.
+// replica of StageTp devices, no device used twice or out of range, every replica with ≥ 1 sample
+// and the samples summing to global_batch. kInvalidArgument naming the first violation.
 absl::Status ValidatePlan(const Plan& plan, int64_t num_devices, int64_t num_layers);
 
 }  // namespace tangram::partitioner

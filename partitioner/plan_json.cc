@@ -28,6 +28,8 @@ Recompute ParseRecompute(const std::string& s) {
 
 json PlanToJson(const Plan& plan) {
   json stages = json::array();
+  // Per-stage tp is written only when the stages differ, so uniform plans read as before.
+  const bool stage_tp = HasUnequalStageTp(plan);
   for (const PlanStage& s : plan.stages) {
     json cells = json::array();
     for (const PlanCell& c : s.cells) {
@@ -50,6 +52,7 @@ json PlanToJson(const Plan& plan) {
       stage["first_layer"] = plan.layer_names[s.layer_begin];
       stage["last_layer"] = plan.layer_names[s.layer_end - 1];
     }
+    if (stage_tp) stage["tp"] = s.tp > 0 ? s.tp : plan.tp;
     stages.push_back(std::move(stage));
   }
   json replicas = json::array();
@@ -166,6 +169,7 @@ PlanStage ReadStage(FieldReader& r, const json& s) {
   std::string algorithm;  // "" (an unevaluated plan of older builds) reads as "none"
   r.Get(s, "allreduce_algorithm", &algorithm, false);
   if (!algorithm.empty()) stage.allreduce_algorithm = OrThrow(ParseAllreduceAlgorithm(algorithm));
+  r.Get(s, "tp", &stage.tp, false);  // absent: the plan's tp (every plan before per-stage tp)
   for (const json& c : r.Enter(s, "cells", "stages[].cells")) {
     PlanCell cell;
     r.Get(c, "replica", &cell.replica);

@@ -20,6 +20,7 @@ class ProportionalStrategy : public Strategy {
 
   absl::StatusOr<std::vector<Plan>> Generate(const CostModel& cost,
                                              const StrategyOptions&) const override {
+    if (!cost.training().layout.stage_tp.empty()) return PinnedStageTpPlans(cost, name());
     const PinnedLayout& pin = cost.training().layout;
     if ((pin.tp && *pin.tp != 1) || (pin.pp && *pin.pp != 1)) {
       return absl::InvalidArgumentError("proportional is data parallel only: it needs tp = pp = 1");

@@ -54,6 +54,15 @@ absl::StatusOr<std::unique_ptr<Strategy>> CreateStrategy(std::string_view name);
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, StrategyKind strategy);
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, std::string_view strategy);
 
+// The plan of a pinned tensor-parallel size per stage (TrainingSpec::layout.stage_tp), for every
+// strategy (the layout leaves nothing to search): equal decoder blocks per stage and equal samples
+// per replica as uniform builds them, stage s in dp cells of stage_tp[s] devices in Megatron's rank
+// order (stage s takes the dp·stage_tp[s] devices after those of the stages before it). dp is the
+// pinned one or devices ÷ Σ stage_tp. kInvalidArgument when the list's length is not pp, dp × Σ
+// stage_tp is not the fleet's device count, or a stage's tp does not divide its nodes' devices.
+absl::StatusOr<std::vector<Plan>> PinnedStageTpPlans(const CostModel& cost,
+                                                     std::string_view strategy);
+
 // Direct constructors, one per file.
 std::unique_ptr<Strategy> NewUniformStrategy();
 std::unique_ptr<Strategy> NewProportionalStrategy();

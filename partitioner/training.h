@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tangram::partitioner {
 
@@ -31,6 +32,10 @@ enum class ChunkSplit { kDecoder, kAllLayers };
 // A parallel layout fixed by the user (to re-simulate a run exactly as it ran); unset = search.
 struct PinnedLayout {
   std::optional<int> tp, pp, dp, virtual_stages;
+  // A tensor-parallel size per pipeline stage (the job's `layout: {tp: [4, 4, 2, 2]}`), pp of
+  // them; empty when one tp serves every stage. Stage s then takes dp cells of stage_tp[s]
+  // devices, in Megatron's rank order (PinnedStageTpPlans in strategy.h).
+  std::vector<int> stage_tp;
   ChunkSplit chunk_split = ChunkSplit::kDecoder;
 };
 

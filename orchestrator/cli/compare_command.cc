@@ -104,7 +104,8 @@ void PrintCompareTable(const std::vector<Row>& rows, const std::string& title, d
       continue;
     }
     t.AddRow(
-        {r.entry.strategy, absl::StrCat(r.plan.tp, "/", r.plan.pp, "/", r.plan.dp),
+        {r.entry.strategy,
+         absl::StrCat(partitioner::TpText(r.plan), "/", r.plan.pp, "/", r.plan.dp),
          Fixed(r.plan.predicted.step_time_s, 3), Fixed(r.step.step_time_s, 3),
          absl::StrFormat("%+.1f%%", 100 * (r.step.step_time_s / r.plan.predicted.step_time_s - 1)),
          Human(r.step.tokens_per_s), absl::StrFormat("%.1f%%", 100 * r.step.mfu),

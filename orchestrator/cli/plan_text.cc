@@ -25,7 +25,7 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
       partitioner::StrategyName(plan.strategy), plan.fleet, cost.slots().size(), plan.model,
       plan.global_batch, plan.seq_len, partitioner::PrecisionName(plan.precision), plan.zero_stage,
       partitioner::RecomputeName(plan.recompute));
-  out << absl::StrFormat("  tp %d, pp %d, dp %d\n", plan.tp, plan.pp, plan.dp);
+  out << absl::StrFormat("  tp %s, pp %d, dp %d\n", partitioner::TpText(plan), plan.pp, plan.dp);
   Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",
                 "capacity GiB", "fwd+bwd s/mb", "allreduce s"});
   for (const partitioner::PlanStage& s : plan.stages) {

@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/train_job.h"
 #include "partitioner/plan_json.h"
 
@@ -129,6 +130,7 @@ class TrainCommand : public Command {
     }
     TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
     TANGRAM_ASSIGN_OR_RETURN(JobConfig job, LoadJob(job_path_, catalog));
+    TANGRAM_RETURN_IF_ERROR(CheckRuntimeStageTp(job.training.layout.stage_tp));
     if (!fleet_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(job.fleet, partitioner::LoadFleet(fleet_path_, catalog));
       job.fleet_path = fleet_path_;

@@ -107,7 +107,24 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
   return fleet;
 }
 
-int RuntimeTensorParallel(const JobConfig& job) { return job.training.layout.tp.value_or(1); }
+int RuntimeTensorParallel(const JobConfig& job) {
+  const partitioner::PinnedLayout& l = job.training.layout;
+  return l.stage_tp.empty() ? l.tp.value_or(1) : l.stage_tp[0];  // a list of equal sizes
+}
+
+absl::Status CheckRuntimeStageTp(const std::vector<int>& stage_tp) {
+  if (std::count(stage_tp.begin(), stage_tp.end(), stage_tp.empty() ? 0 : stage_tp[0]) ==
+      static_cast<std::ptrdiff_t>(stage_tp.size())) {
+    return absl::OkStatus();
+  }
+  std::string stages;
+  for (size_t s = 0; s < stage_tp.size(); ++s) {
+    absl::StrAppend(&stages, s == 0 ? "" : ", ", "stage ", s, " tp ", stage_tp[s]);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the CPU runtime runs one tensor-parallel size on every stage; this layout has ", stages,
+      ": plan and simulate it, train it with one tp (e.g. layout.tp: ", stage_tp[0], ")"));
+}
 
 namespace {
 absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fleet,

@@ -41,6 +41,12 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
 // else 1 (CPU ranks gain nothing from tp, so planning does not search it).
 int RuntimeTensorParallel(const JobConfig& job);
 
+// The CPU runtime shards every stage over one tensor-parallel group size (its stage exchange
+// sends whole activations between equal groups): kInvalidArgument naming the stages when
+// `stage_tp` (a pinned layout's, or a plan's) gives stages different sizes. plan and simulate
+// take such layouts; train refuses them before any rank starts.
+absl::Status CheckRuntimeStageTp(const std::vector<int>& stage_tp);
+
 // Plans `job` on `fleet` with `strategy`, with tp = RuntimeTensorParallel(job). The plan's devices
 // are world ranks.
 absl::StatusOr<partitioner::Plan> PlanOnFleet(const partitioner::Fleet& fleet, const JobConfig& job,

@@ -292,6 +292,11 @@ class Run {
                                                         job_.training.global_batch));
     }
     TANGRAM_RETURN_IF_ERROR(partitioner::ValidatePlan(plan, world_.size(), layer_names_.size()));
+    if (partitioner::HasUnequalStageTp(plan)) {
+      std::vector<int> tps;
+      for (int st = 0; st < plan.pp; ++st) tps.push_back(partitioner::StageTp(plan, st));
+      TANGRAM_RETURN_IF_ERROR(CheckRuntimeStageTp(tps));
+    }
     // Every rank checks the same plan against the same model, so all stop here together.
     if (absl::Status s = train::CheckTensorParallel(model_.spec, plan.tp); !s.ok()) {
       return Annotate(

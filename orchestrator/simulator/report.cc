@@ -44,6 +44,13 @@ std::string Kinds(const StageSummary& s) {
   return out;
 }
 
+// Each stage's tensor-parallel size, in stage order (equal entries for a plan with one tp).
+std::vector<int> StageTps(const partitioner::Plan& p) {
+  std::vector<int> tps;
+  for (int s = 0; s < p.pp; ++s) tps.push_back(partitioner::StageTp(p, s));
+  return tps;
+}
+
 }  // namespace
 
 nlohmann::json StepJson(const StepResult& step, bool devices) {
@@ -113,6 +120,7 @@ nlohmann::json RunJson(const RunResult& run, const SimOptions& options) {
         {"fleet", p.fleet},
         {"model", p.model},
         {"tp", p.tp},
+        {"stage_tp", StageTps(p)},
         {"pp", p.pp},
         {"dp", p.dp},
         {"global_batch", p.global_batch},
@@ -153,8 +161,8 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
   const StepResult& s = run.last;
   const partitioner::Plan& p = run.plan;
   std::string out = absl::StrFormat(
-      "Simulation: %s on %s, strategy %s, tp %d pp %d dp %d, schedule %s%s, %s\n", p.model, p.fleet,
-      partitioner::StrategyName(p.strategy), p.tp, p.pp, p.dp,
+      "Simulation: %s on %s, strategy %s, tp %s pp %d dp %d, schedule %s%s, %s\n", p.model, p.fleet,
+      partitioner::StrategyName(p.strategy), partitioner::TpText(p), p.pp, p.dp,
       partitioner::ScheduleName(options.schedule),
       options.virtual_stages > 1 ? absl::StrFormat(" (v=%d)", options.virtual_stages) : "",
       options.contention ? "links shared" : "no link contention");

@@ -46,9 +46,9 @@ void Summarize(const partitioner::CostModel& cost, const partitioner::Plan& plan
     const partitioner::PlanStage& st = plan.stages[c.stage];
     const int group = cost.slots()[c.devices[0]].group;
     const double b = static_cast<double>(plan.replicas[c.replica].micro_batch_size);
-    const double total =
-        cost.StageMemory(plan.tp, plan.dp, st.layer_begin, st.layer_end, c.peak_in_flight, b)
-            .total();
+    const double total = cost.StageMemory(partitioner::StageTp(plan, c.stage), plan.dp,
+                                          st.layer_begin, st.layer_end, c.peak_in_flight, b)
+                             .total();
     c.peak_memory_gib = total / kGiB;
     res->peak_memory_fraction =
         std::max(res->peak_memory_fraction, c.peak_memory_gib / c.capacity_gib);

@@ -117,8 +117,9 @@ std::vector<double> ParameterGathers(const CostModel& cost, const Plan& plan, in
   std::vector<int64_t> stage_members(dp);
   for (int k = 0; k < pp * chunks; ++k) {
     for (int q = 0; q < dp; ++q) stage_members[q] = FirstDevice(plan, k % pp, q);
-    gathered[k] = cost.ParameterGatherTime(cost.SummarizeGroup(stage_members), plan.tp,
-                                           ranges[k].first, ranges[k].second);
+    gathered[k] = cost.ParameterGatherTime(cost.SummarizeGroup(stage_members),
+                                           partitioner::StageTp(plan, k % pp), ranges[k].first,
+                                           ranges[k].second);
   }
   return gathered;
 }
@@ -131,9 +132,9 @@ std::vector<double> GathersAfterStep(const CostModel& cost, const Plan& plan) {
   std::vector<int64_t> members(plan.dp);
   for (int s = 0; s < plan.pp; ++s) {
     for (int r = 0; r < plan.dp; ++r) members[r] = FirstDevice(plan, s, r);
-    after[s] =
-        cost.ParameterGatherAfterStepTime(cost.SummarizeGroup(members), plan.tp,
-                                          plan.stages[s].layer_begin, plan.stages[s].layer_end);
+    after[s] = cost.ParameterGatherAfterStepTime(
+        cost.SummarizeGroup(members), partitioner::StageTp(plan, s), plan.stages[s].layer_begin,
+        plan.stages[s].layer_end);
   }
   return after;
 }
@@ -144,18 +145,18 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
                           const std::vector<std::pair<int64_t, int64_t>>& ranges,
                           const std::vector<double>& gathered, const StepResult& result) {
   const auto& slots = cost.slots();
-  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  const int pp = plan.pp, dp = plan.dp;
   const partitioner::PlanReplica& rep = plan.replicas[r];
   const double b = static_cast<double>(rep.micro_batch_size);
   ReplicaWork rw;
   const int64_t m = (rep.samples + rep.micro_batch_size - 1) / rep.micro_batch_size;
   rw.micro_batches = static_cast<int32_t>(m);
   rw.last_fraction = static_cast<double>(rep.samples - (m - 1) * rep.micro_batch_size) / b;
-  const double bytes = cost.BoundaryBytes(tp, b);
   const int total = pp * chunks;
   rw.stages.resize(total);
   for (int k = 0; k < total; ++k) {
     const int s = k % pp;
+    const int tp = partitioner::StageTp(plan, s);  // a pinned layout may give each stage its own
     const auto [lb, le] = ranges[k];
     const int g = GroupOf(cost, plan, s, r);
     const double slow = result.cells[s * dp + r].slowdown;
@@ -170,6 +171,9 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
                           cost.StageMemory(tp, dp, lb, le, 0, b).activations;
     auto link = [&](int other, double* alpha, double* beta, PortClass* port) {
       const int64_t a = FirstDevice(plan, s, r), o = FirstDevice(plan, other % pp, r);
+      // Resharded between stages of different tp: the smaller side's share (BoundaryBytes).
+      const double bytes =
+          cost.BoundaryBytes(std::min(tp, partitioner::StageTp(plan, other % pp)), b);
       *alpha = cost.LinkLatency(a, o);
       *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
       *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
@@ -185,12 +189,13 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
 std::vector<RowWork> GradientRows(const CostModel& cost, const Plan& plan, int chunks,
                                   const std::vector<std::pair<int64_t, int64_t>>& ranges,
                                   const SimOptions& options, StepResult* result) {
-  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  const int pp = plan.pp, dp = plan.dp;
   std::vector<RowWork> rows(pp);
   std::vector<int64_t> members(dp);
   double largest = -1;
   for (int s = 0; s < pp; ++s) {
     RowWork& row = rows[s];
+    const int tp = partitioner::StageTp(plan, s);
     for (int r = 0; r < dp; ++r) {
       members[r] = FirstDevice(plan, s, r);
       row.cells.push_back(s * dp + r);
@@ -229,7 +234,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   TANGRAM_ASSIGN_OR_RETURN(
       auto ranges, partitioner::ChunkRanges(plan, chunks, cost.training().layout.chunk_split));
 
-  const int tp = plan.tp, pp = plan.pp, dp = plan.dp;
+  const int pp = plan.pp, dp = plan.dp;
   Workload w;
   w.pp = pp;
   w.dp = dp;
@@ -253,10 +258,10 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
       cw.stage = s;
       cw.replica = r;
       const double b = static_cast<double>(plan.replicas[r].micro_batch_size);
-      cw.optimizer_s =
-          cost.OptimizerTime(GroupOf(cost, plan, s, r),
-                             cost.StageMemory(tp, dp, st.layer_begin, st.layer_end, 0, b)) +
-          after_step[s];
+      cw.optimizer_s = cost.OptimizerTime(GroupOf(cost, plan, s, r),
+                                          cost.StageMemory(partitioner::StageTp(plan, s), dp,
+                                                           st.layer_begin, st.layer_end, 0, b)) +
+                       after_step[s];
       cw.ops.reserve(2 * static_cast<size_t>(chunks) * w.replicas[r].micro_batches);
       schedule->Order(s, pp, w.replicas[r].micro_batches, chunks, &cw.ops);
     }
