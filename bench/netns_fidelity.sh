@@ -143,7 +143,8 @@ for c in $CASES; do
   if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" \
       --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4 \
       "$TANGRAM" --json train --job "$WORK/$layout.job.yaml" --no-rebalance \
-      --checkpoint-every 0 >"$out" 2>"$WORK/$layout-$rate.err"; then
+      --checkpoint-every 0 --metrics "$WORK/$layout-$rate.metrics.jsonl" \
+      >"$out" 2>"$WORK/$layout-$rate.err"; then
     echo "case $c failed:" >&2
     tail -5 "$WORK/$layout-$rate.err" >&2
     exit 1

@@ -211,6 +211,9 @@ double CommModel::BucketedAllreduceTime(const AllreduceGroup& group, double byte
 
 double CommModel::TpAllreduceTime(int group, int tp, double bytes) const {
   const LinkSpec s = Link(LinkClass::kSameNode, group, group);
+  // A measured small-collective cost (collective_probe.h) replaces the ring's latency terms.
+  if (s.collective_us > 0)
+    return s.collective_us * 1e-6 + RingAllreduceTime(tp, bytes, s.flow_gbs, 0);
   return RingAllreduceTime(tp, bytes, s.flow_gbs, s.latency_us * 1e-6);
 }
 
