@@ -168,5 +168,23 @@ TEST(CpuPoolTest, FleetsWithoutPoolsAreUnchangedToTheBit) {
   EXPECT_TRUE(w.cell_pool.empty() && w.pool_cores.empty());
 }
 
+TEST(MeasuredFleetGroupsTest, OneRankGroupsOnOneHostReduceInsideIt) {
+  // A measured fleet has one group per rank, named by host: ranks 0 and 1 on host a, 2 and 3 on
+  // b. Their data-parallel allreduce runs inside host a (the runtime's shared memory), not over
+  // its NIC; across hosts it stays a ring over the network.
+  auto fleet = MakeFleet("cpu", 1, 1,
+                         "  - {device: cpu, devices_per_node: 1, count: 1, host: a}\n"
+                         "  - {device: cpu, devices_per_node: 1, count: 1, host: b}\n"
+                         "  - {device: cpu, devices_per_node: 1, count: 1, host: b}\n");
+  fleet.groups[0].host = "a";
+  fleet.groups[1].host = "a";
+  auto cost = MakeCost(fleet, testing::BlockModel(2, 128, 64), Training(4, 1));
+  std::string algorithm;
+  cost.AllreduceTime(cost.SummarizeGroup(std::vector<int64_t>{0, 1}), 1e6, &algorithm);
+  EXPECT_EQ(algorithm, "intra-node");
+  cost.AllreduceTime(cost.SummarizeGroup(std::vector<int64_t>{1, 2}), 1e6, &algorithm);
+  EXPECT_EQ(algorithm, "ring");
+}
+
 }  // namespace
 }  // namespace tangram::simulator
