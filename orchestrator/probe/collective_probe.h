@@ -30,7 +30,7 @@ struct CollectiveProbeOptions {
   int group_size = 2;    // consecutive ranks form a group (the runtime's tensor-parallel groups)
   double compute_s = 0;  // busy arithmetic between collectives, at the all-ranks-busy rate
   size_t bytes = 65536;  // per allreduce
-  int iterations = 30;   // collectives timed per rank, after 3 untimed
+  int iterations = 60;   // collectives timed per rank, after 3 untimed
 };
 
 // Collective over `world`. Seconds one allreduce costs a rank, mean over the ranks and
