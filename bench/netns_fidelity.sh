@@ -139,11 +139,14 @@ for c in $CASES; do
   np=$((hosts * per))
   out=$WORK/$layout-$rate.json
   # Open MPI's allreduce is pinned to its ring (algorithm 4), the algorithm the cost model and the
-  # simulator describe; its default picks recursive doubling or a segmented ring by size.
-  if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" \
+  # simulator describe; its default picks recursive doubling or a segmented ring by size. No
+  # binding: with 2 ranks Open MPI binds each "node"'s rank to its first core, and the namespace
+  # hosts are one machine, so both would share core 0 (the probe's cpu pool showed 1 core).
+  if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" --bind-to none \
       --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4 \
       "$TANGRAM" --json train --job "$WORK/$layout.job.yaml" --no-rebalance \
-      --checkpoint-every 0 >"$out" 2>"$WORK/$layout-$rate.err"; then
+      --checkpoint-every 0 --metrics "$WORK/$layout-$rate.metrics.jsonl" \
+      >"$out" 2>"$WORK/$layout-$rate.err"; then
     echo "case $c failed:" >&2
     tail -5 "$WORK/$layout-$rate.err" >&2
     exit 1

@@ -143,8 +143,16 @@ AllreduceGroup CommModel::Summarize(std::span<const int64_t> devices) const {
     std::vector<int64_t>& n = nodes[key];
     if (std::find(n.begin(), n.end(), s.node) == n.end()) n.push_back(s.node);
   }
+  // Members of several groups on one node (groups sharing a named `host`, as a measured fleet's
+  // one-rank groups do) reduce inside it: count that node once, not once per group.
+  std::vector<int64_t> all_nodes;
+  for (const auto& [key, n] : nodes) all_nodes.insert(all_nodes.end(), n.begin(), n.end());
+  const bool one_node = std::all_of(all_nodes.begin(), all_nodes.end(),
+                                    [&](int64_t n) { return n == all_nodes.front(); });
   for (const auto& key : order) {
-    out.Add(fleet_, key.second, key.first, members[key], static_cast<int64_t>(nodes[key].size()));
+    const int64_t n =
+        one_node ? (key == order.front() ? 1 : 0) : static_cast<int64_t>(nodes[key].size());
+    out.Add(fleet_, key.second, key.first, members[key], n);
   }
   return out;
 }
@@ -223,6 +231,9 @@ double CommModel::AllgatherTime(const AllreduceGroup& group, double bytes,
 
 double CommModel::TpAllreduceTime(int group, int tp, double bytes) const {
   const LinkSpec s = Link(LinkClass::kSameNode, group, group);
+  // A measured small-collective cost (collective_probe.h) replaces the ring's latency terms.
+  if (s.collective_us > 0)
+    return s.collective_us * 1e-6 + RingAllreduceTime(tp, bytes, s.flow_gbs, 0);
   return RingAllreduceTime(tp, bytes, s.flow_gbs, s.latency_us * 1e-6);
 }
 

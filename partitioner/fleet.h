@@ -47,6 +47,9 @@ struct LinkSpec {
   double latency_us = 0;
   double flow_gbs = 0;  // GB/s one device-to-device flow gets alone
   double node_gbs = 0;  // GB/s all devices of a node get together on this class (0: no limit)
+  // Measured cost of one small collective among a node's ranks in training conditions
+  // (orchestrator/probe/collective_probe.h); 0 = not measured, the α-β ring's latency terms.
+  double collective_us = 0;
 };
 
 // Latencies and cross-island bandwidth; intra-node and NIC bandwidths come from the devices.

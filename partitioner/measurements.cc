@@ -37,13 +37,52 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   TANGRAM_ASSIGN_OR_RETURN(link.bandwidth_gbs, m.Number("bandwidth_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.bidirectional_gbs,
                            m.OptionalNumber("bidirectional_gbs", 0, kMaxGbs));
+  TANGRAM_ASSIGN_OR_RETURN(link.collective_us, m.OptionalNumber("collective_us", 0, kMaxLatencyUs));
   TANGRAM_ASSIGN_OR_RETURN(auto pair, m.OptionalString("pair"));
   link.pair = pair.value_or("");
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return link;
 }
 
+absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
+  MeasuredCpuPool pool;
+  TANGRAM_ASSIGN_OR_RETURN(pool.machine, m.String("machine"));
+  TANGRAM_ASSIGN_OR_RETURN(int64_t cores, m.Int("cores", 1, 1 << 20));
+  pool.cores = static_cast<int>(cores);
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node ranks, m.Sequence("ranks"));
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(double r, NumberAt(m, ranks[i], ElementPath(m, "ranks", i), 0));
+    if (r != std::floor(r) || (!pool.ranks.empty() && r <= pool.ranks.back())) {
+      return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
+                         "expected rank numbers, ascending");
+    }
+    pool.ranks.push_back(static_cast<int64_t>(r));
+  }
+  if (pool.ranks.empty()) return m.Error("ranks", "expected at least one rank");
+  TANGRAM_ASSIGN_OR_RETURN(pool.busy_tflops, m.Number("busy_tflops", 0, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(pool.solo_tflops, m.Number("solo_tflops", 0, 1e6));
+  if (m.Has("demand")) {
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node demand, m.Sequence("demand"));
+    if (demand.size() != pool.ranks.size()) {
+      return m.Error("demand", "expected one figure per rank");
+    }
+    for (size_t i = 0; i < demand.size(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(double d, NumberAt(m, demand[i], ElementPath(m, "demand", i), 1e-6));
+      pool.demand.push_back(std::min(d, 1.0));
+    }
+  }
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return pool;
+}
+
 }  // namespace
+
+double MeasuredCpuPool::EffectiveCores() const {
+  double total = 0;
+  for (size_t i = 0; i < ranks.size(); ++i) total += Demand(i);
+  if (!(busy_tflops > 0) || !(solo_tflops > busy_tflops)) return total;
+  return total * busy_tflops / solo_tflops;
+}
 
 const char* LinkClassName(LinkClass c) {
   switch (c) {
@@ -91,9 +130,9 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));
     for (size_t i = 0; i < links.size(); ++i) {
       TANGRAM_ASSIGN_OR_RETURN(
-          YamlMap lm,
-          YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
-                      {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs", "pair"}));
+          YamlMap lm, YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
+                                  {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs",
+                                   "collective_us", "pair"}));
       TANGRAM_ASSIGN_OR_RETURN(MeasuredLink link, ReadLink(lm));
       if (out.Find(link.link_class) != nullptr) {
         return lm.Error("class", absl::StrCat("link class ", LinkClassName(link.link_class),
@@ -128,6 +167,17 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
       out.allreduce.push_back(s);
     }
   }
+  if (m.Has("cpu_pools")) {
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node pools, m.Sequence("cpu_pools"));
+    for (size_t i = 0; i < pools.size(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(
+          YamlMap pm,
+          YamlMap::Of(m.file(), pools[i], ElementPath(m, "cpu_pools", i),
+                      {"machine", "cores", "ranks", "busy_tflops", "solo_tflops", "demand"}));
+      TANGRAM_ASSIGN_OR_RETURN(MeasuredCpuPool pool, ReadCpuPool(pm));
+      out.cpu_pools.push_back(std::move(pool));
+    }
+  }
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return out;
 }
@@ -141,7 +191,7 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     net.intra_node_latency_us = l->latency_us;
     for (NodeGroup& g : fleet->groups) g.device.intra_node_link_gbs = l->bandwidth_gbs;
     net.measured_links[static_cast<int>(LinkClass::kSameNode)] =
-        LinkSpec{l->latency_us, l->bandwidth_gbs, 0};
+        LinkSpec{l->latency_us, l->bandwidth_gbs, 0, l->collective_us.value_or(0)};
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kSameIsland)) {
     net.inter_node_latency_us = l->latency_us;
@@ -195,6 +245,9 @@ std::string MeasurementsToYaml(const Measurements& m) {
       if (l.bidirectional_gbs) {
         absl::StrAppend(&out, absl::StrFormat(", bidirectional_gbs: %.6g", *l.bidirectional_gbs));
       }
+      if (l.collective_us) {
+        absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
+      }
       if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
       absl::StrAppend(&out, "}\n");
     }
@@ -208,6 +261,21 @@ std::string MeasurementsToYaml(const Measurements& m) {
     for (const auto& s : m.allreduce) {
       absl::StrAppend(&out,
                       absl::StrFormat("    - {bytes: %.0f, seconds: %.6g}\n", s.bytes, s.seconds));
+    }
+  }
+  if (!m.cpu_pools.empty()) {
+    absl::StrAppend(&out, "  cpu_pools:   # ranks sharing one machine's cores\n");
+    for (const auto& p : m.cpu_pools) {
+      absl::StrAppend(&out, absl::StrFormat("    - {machine: \"%s\", cores: %d, ranks: [%s], "
+                                            "busy_tflops: %.6g, solo_tflops: %.6g",
+                                            p.machine, p.cores, absl::StrJoin(p.ranks, ", "),
+                                            p.busy_tflops, p.solo_tflops));
+      if (!p.demand.empty()) {
+        std::vector<std::string> d;
+        for (double x : p.demand) d.push_back(absl::StrFormat("%.4g", x));
+        absl::StrAppend(&out, ", demand: [", absl::StrJoin(d, ", "), "]");
+      }
+      absl::StrAppend(&out, "}\n");
     }
   }
   return out;

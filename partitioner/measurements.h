@@ -11,9 +11,22 @@
 //     links:                              # one entry per link class present
 //       - {class: same_node, latency_us: 3.1, bandwidth_gbs: 2.4, pair: "0-1",
 //       bidirectional_gbs: 3.9}
+//       # collective_us (same_node): one small tensor-parallel allreduce as training pays it
 //       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2"}
 //     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
 //     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
+//     cpu_pools:                          # ranks that share one machine's cores (see below)
+//       - {machine: "3f2a9c1e", cores: 2, ranks: [0, 1, 2, 3], busy_tflops: 0.004,
+//          solo_tflops: 0.011, demand: [1, 1, 1, 0.5]}
+//
+// A CPU pool is a set of ranks whose compute runs on one machine's cores (same boot id): ranks of
+// the CPU runtime oversubscribing a host, or, on this project's development machine, every
+// namespace host of the netns harness (EMULATION of hosts: they all share its cores). busy_tflops
+// is a rank's rate while every rank of the pool computes (what calibration measures), solo_tflops
+// the rate of one rank computing while the others wait in the training wait loop; `demand` is each
+// rank's share of a core while it computes (1 ÷ its EMULATION slowdown, which idles the rest).
+// The simulator runs a pool's compute as processor sharing (orchestrator/simulator/cpu_pool.h).
+// GPU fleets have no pools, and nothing changes for them.
 //
 // Applied to a fleet (ApplyMeasurements), the figures replace the catalog's: group_tflops become
 // the groups' measured_tflops; same_node sets every group's intra-node link and the intra-node
@@ -51,7 +64,10 @@ struct MeasuredLink {
   double latency_us = 0;                    // α of the least-squares fit, one way
   double bandwidth_gbs = 0;                 // 1/β of the fit, GB/s (10^9 bytes/s), one way
   std::optional<double> bidirectional_gbs;  // each direction while both send at once
-  std::string pair;                         // "a-b": the ranks that measured it
+  // same_node only: one small allreduce among a tensor-parallel group while every rank computes
+  // between collectives (orchestrator/probe/collective_probe.h), µs per collective.
+  std::optional<double> collective_us;
+  std::string pair;  // "a-b": the ranks that measured it
 };
 
 struct MeasuredNic {
@@ -65,6 +81,21 @@ struct AllreduceSample {
   double seconds = 0;
 };
 
+struct MeasuredCpuPool {
+  std::string machine;         // its boot id (a prefix): the ranks share a kernel, hence cores
+  int cores = 0;               // CPUs the ranks may run on (union of their sched_getaffinity)
+  std::vector<int64_t> ranks;  // fleet devices (= ranks), ascending
+  double busy_tflops = 0;      // per rank, every rank of the pool computing (EMULATION undone)
+  double solo_tflops = 0;      // one rank computing, the others waiting
+  std::vector<double> demand;  // per rank of `ranks`: cores it uses while computing; empty = 1s
+
+  // Cores the pool delivers, in units of one rank computing alone: the summed demand of its ranks
+  // × busy ÷ solo, so that with every rank computing each runs at the measured busy rate. Never
+  // more than the summed demand (solo below busy, noise, counts as equal).
+  double EffectiveCores() const;
+  double Demand(size_t i) const { return i < demand.size() ? demand[i] : 1.0; }
+};
+
 struct Measurements {
   std::string when, how, tool_version;
   int64_t ranks = 0;
@@ -73,6 +104,7 @@ struct Measurements {
   std::vector<MeasuredLink> links;
   std::optional<MeasuredNic> nic;
   std::vector<AllreduceSample> allreduce;
+  std::vector<MeasuredCpuPool> cpu_pools;
 
   const MeasuredLink* Find(LinkClass c) const;
 };

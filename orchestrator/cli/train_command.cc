@@ -41,8 +41,22 @@ nlohmann::json LinksJson(const TrainResult& result) {
                      {"latency_us", l.latency_us},
                      {"bandwidth_gbs", l.bandwidth_gbs},
                      {"pair", l.pair}});
+    if (l.collective_us) links.back()["collective_us"] = *l.collective_us;
   }
   return links;
+}
+
+nlohmann::json CpuPoolsJson(const TrainResult& result) {
+  nlohmann::json pools = nlohmann::json::array();
+  for (const auto& p : result.cpu_pools) {
+    pools.push_back({{"machine", p.machine},
+                     {"cores", p.cores},
+                     {"ranks", p.ranks},
+                     {"busy_tflops", p.busy_tflops},
+                     {"solo_tflops", p.solo_tflops},
+                     {"effective_cores", p.EffectiveCores()}});
+  }
+  return pools;
 }
 
 // --resume DIR must hold a committed checkpoint whose manifest reads (LATEST's step, or the newest
@@ -174,6 +188,7 @@ class TrainCommand : public Command {
                  {"predicted_step_time_s", result.predicted_step_time_s},
                  {"link_probe_seconds", result.link_probe_seconds},
                  {"links", LinksJson(result)},
+                 {"cpu_pools", CpuPoolsJson(result)},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
                  {"reprobes", result.reprobes},

@@ -9,6 +9,8 @@
 #include "base/status_macros.h"
 #include "orchestrator/model/corpus.h"
 #include "orchestrator/model/gpt.h"
+#include "orchestrator/probe/collective_probe.h"
+#include "orchestrator/probe/cpu_pool_probe.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/version.h"
@@ -16,8 +18,9 @@
 namespace tangram::orchestrator {
 namespace {
 
+// `emulate`: false measures the rank's own rate, without its EMULATION slowdown.
 absl::StatusOr<NodeReport> MeasureCompute(int rank, const partitioner::Fleet& fleet,
-                                          const JobConfig& job) {
+                                          const JobConfig& job, bool emulate = true) {
   absl::StatusOr<train::GptSpec> spec = train::GptSpecFromModel(job.model);
   if (!spec.ok()) {
     return Annotate(spec.status(), "the probe measures compute on the CPU reference GPT's layers");
@@ -34,7 +37,7 @@ absl::StatusOr<NodeReport> MeasureCompute(int rank, const partitioner::Fleet& fl
   double slowdown = rank < static_cast<int>(slots.size())
                         ? fleet.groups[slots[rank].group].emulate_slowdown
                         : 1.0;
-  return CalibrateThisRank(rank, model, corpus, job.training.micro_batch, slowdown);
+  return CalibrateThisRank(rank, model, corpus, job.training.micro_batch, emulate ? slowdown : 1.0);
 }
 
 std::string UtcNow() {
@@ -88,6 +91,19 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
   // Per group: the slowest of its ranks; its host when it is one node and they agree.
   result.fleet = fleet;
   auto slots = partitioner::FlattenFleet(fleet);
+  if (options.job != nullptr && options.hosts.empty()) {
+    // Ranks sharing one machine's cores, and one rank's rate alone (cpu_pool_probe.h). Not with
+    // given hosts: those ranks stand for other machines (the simulated transport).
+    const double slowdown = std::max(1.0, mine.emulate_slowdown);
+    TANGRAM_ASSIGN_OR_RETURN(
+        m.cpu_pools, ProbeCpuPools(world, mine.measured_tflops * slowdown, 1 / slowdown,
+                                   [&]() -> absl::StatusOr<double> {
+                                     TANGRAM_ASSIGN_OR_RETURN(
+                                         NodeReport alone,
+                                         MeasureCompute(world.rank(), fleet, *options.job, false));
+                                     return alone.measured_tflops;
+                                   }));
+  }
   m.group_tflops.assign(fleet.groups.size(), 0);
   std::vector<std::set<std::string>> group_hosts(fleet.groups.size());
   for (size_t r = 0; r < result.reports.size() && r < slots.size(); ++r) {
@@ -117,6 +133,26 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
     m.links = links.links;
     m.nic = links.nic;
     m.allreduce = links.allreduce;
+    const int tp = options.job != nullptr ? options.job->training.layout.tp.value_or(1) : 1;
+    if (tp > 1 && options.hosts.empty() && links.timed) {
+      // One small tensor-parallel allreduce as training pays it (collective_probe.h): the compute
+      // between two collectives is a micro-batch's at the all-busy rate over tp × 4 per block.
+      const JobConfig& job = *options.job;
+      CollectiveProbeOptions o;
+      o.group_size = tp;
+      o.compute_s = mine.seconds_per_sample * static_cast<double>(job.training.micro_batch) /
+                    std::max(1.0, mine.emulate_slowdown) / tp /
+                    (4.0 * static_cast<double>(job.model.layers));
+      o.bytes =
+          static_cast<size_t>(job.training.micro_batch * job.model.seq_len * job.model.hidden * 4);
+      TANGRAM_ASSIGN_OR_RETURN(std::optional<double> seconds,
+                               ProbeGroupCollective(world, PlacesOf(result.reports, fleet), o));
+      for (auto& l : m.links) {
+        if (seconds && l.link_class == partitioner::LinkClass::kSameNode) {
+          l.collective_us = *seconds * 1e6;
+        }
+      }
+    }
     absl::StrAppend(&how, links.timed ? absl::StrCat("; links: ", world.transport_name(),
                                                      " ping-pong per link class, weighted "
                                                      "least-squares alpha-beta fit, bidirectional "

@@ -19,6 +19,8 @@
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/model/gpt.h"
 #include "orchestrator/model/probe.h"
+#include "orchestrator/probe/collective_probe.h"
+#include "orchestrator/probe/cpu_pool_probe.h"
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/link_probe.h"
 #include "orchestrator/runtime/comm_util.h"
@@ -203,6 +205,21 @@ class Run {
       for (const auto& r : result_.reports) hosts.push_back(r.host);
       TANGRAM_RETURN_IF_ERROR(CheckPlacement(job_.fleet, hosts));
     }
+    if (world_.transport_name() != "sim") {
+      // Ranks sharing one machine's cores (every namespace host here: EMULATION of hosts), and
+      // one rank's rate alone, for the simulator's processor sharing (cpu_pool_probe.h). Not on
+      // the simulated transport: its ranks stand for the fleet's hosts.
+      const double demand = slowdown_ > 1 ? 1 / slowdown_ : 1.0;
+      TANGRAM_ASSIGN_OR_RETURN(
+          result_.cpu_pools, ProbeCpuPools(world_, report->measured_tflops * slowdown_, demand,
+                                           [&]() -> absl::StatusOr<double> {
+                                             TANGRAM_ASSIGN_OR_RETURN(
+                                                 NodeReport alone,
+                                                 CalibrateThisRank(world_.rank(), model_, *corpus_,
+                                                                   job_.training.micro_batch, 1.0));
+                                             return alone.measured_tflops;
+                                           }));
+    }
     if (options_.link_probe && world_.size() > 1) {
       absl::Time start = absl::Now();
       absl::StatusOr<LinkProbeResult> links =
@@ -211,6 +228,7 @@ class Run {
       result_.link_probe_seconds = absl::ToDoubleSeconds(absl::Now() - start);
       result_.links = links->links;
       result_.nic = links->nic;
+      TANGRAM_RETURN_IF_ERROR(MeasureTpCollective(*report));
     }
     if (coordinator()) {
       Log(absl::StrFormat("measured %d ranks on the job's own layers (forward + backward):",
@@ -223,17 +241,53 @@ class Run {
                 : ""));
       }
       for (const auto& l : result_.links) {
-        Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)",
+        Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s",
                             partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
-                            l.pair));
+                            l.pair,
+                            l.collective_us ? absl::StrFormat("; one tp allreduce in training "
+                                                              "conditions %.0f us",
+                                                              *l.collective_us)
+                                            : ""));
       }
       if (result_.nic) {
         Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together",
                             result_.nic->senders, result_.nic->node, result_.nic->aggregate_gbs));
       }
+      for (const auto& p : result_.cpu_pools) {
+        Log(
+            absl::StrFormat("  cpu pool %s: ranks %s on %d cores, %.4g TFLOP/s each all busy, "
+                            "%.4g alone (%.2f effective cores)",
+                            p.machine, absl::StrJoin(p.ranks, ","), p.cores, p.busy_tflops,
+                            p.solo_tflops, p.EffectiveCores()));
+      }
       if (!result_.links.empty()) {
         Log(absl::StrFormat("  (network probe: %.2f s)", result_.link_probe_seconds));
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // With tensor parallelism: one small allreduce among a tp group as training pays it, every
+  // rank computing between collectives (collective_probe.h); kept on the same_node link.
+  absl::Status MeasureTpCollective(const NodeReport& report) {
+    const int tp = RuntimeTensorParallel(job_);
+    if (tp < 2 || world_.transport_name() == "sim") return absl::OkStatus();
+    CollectiveProbeOptions o;
+    o.group_size = tp;
+    // The compute between two of training's collectives: a micro-batch's forward and backward at
+    // the all-busy rate (EMULATION undone), split over the tp ranks and the 4 allreduces per
+    // block (2 forward, 2 backward).
+    const double per_micro_batch =
+        report.seconds_per_sample * static_cast<double>(job_.training.micro_batch) / slowdown_;
+    o.compute_s = per_micro_batch / tp / (4.0 * static_cast<double>(job_.model.layers));
+    o.bytes =
+        static_cast<size_t>(job_.training.micro_batch * job_.model.seq_len * job_.model.hidden * 4);
+    TANGRAM_ASSIGN_OR_RETURN(
+        std::optional<double> seconds,
+        ProbeGroupCollective(world_, PlacesOf(result_.reports, job_.fleet), o));
+    if (!seconds) return absl::OkStatus();
+    for (auto& l : result_.links) {
+      if (l.link_class == partitioner::LinkClass::kSameNode) l.collective_us = *seconds * 1e6;
     }
     return absl::OkStatus();
   }
@@ -276,7 +330,9 @@ class Run {
     partitioner::Measurements links;
     links.links = result_.links;
     links.nic = result_.nic;
+    links.cpu_pools = result_.cpu_pools;
     partitioner::ApplyMeasurements(links, &planning_fleet_);
+    if (!links.cpu_pools.empty()) planning_fleet_.measured = links;  // the simulator reads pools
   }
 
   absl::Status AdoptPlan(const std::string& json) {

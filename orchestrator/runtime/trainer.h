@@ -82,6 +82,7 @@ struct TrainResult {
   // not probed or not timed).
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
+  std::vector<partitioner::MeasuredCpuPool> cpu_pools;  // ranks sharing a machine's cores
   double link_probe_seconds = 0;
   partitioner::Plan initial_plan;
   partitioner::Plan plan;            // the plan at the end

@@ -1,15 +1,17 @@
 #include "orchestrator/simulator/engine.h"
 
 #include <algorithm>
+#include <optional>
 #include <queue>
 #include <span>
 
 #include "absl/strings/str_cat.h"
+#include "orchestrator/simulator/cpu_pool.h"
 
 namespace tangram::simulator::internal {
 namespace {
 
-enum EventKind : uint8_t { kComputeDone, kFlowDone, kBucketReady };
+enum EventKind : uint8_t { kComputeDone, kFlowDone, kBucketReady, kCpuDone };
 
 struct Event {
   double t;
@@ -41,6 +43,7 @@ struct CellState {
   int32_t next = 0;
   CellStateKind state = kIdle;
   double op_start = 0, op_tp = 0;
+  double op_tail = 0;  // pooled compute: fixed time (tp collectives) after its CPU work
   double in_flight = 0, peak = 0, stage_bytes = 0;
 };
 
@@ -74,6 +77,9 @@ class Engine {
           break;
         case kBucketReady:
           OnBucketReady(e.a, e.b, e.c);
+          break;
+        case kCpuDone:
+          OnCpuDone(e.a, static_cast<uint32_t>(e.b));
           break;
       }
     }
@@ -111,6 +117,9 @@ class Engine {
     }
     flags_.assign(flags, 0);
     if (contention_) active_.assign(4 * n, {});
+    if (!w_.cell_pool.empty()) {
+      pools_.emplace(w_.pool_cores, static_cast<int32_t>(n));
+    }
     rows_.resize(w_.rows.size());
     for (size_t s = 0; s < w_.rows.size(); ++s) {
       const RowWork& rw = w_.rows[s];
@@ -167,21 +176,55 @@ class Engine {
     if (!op.backward) {
       cs.in_flight += st.activation_bytes * f;
       cs.peak = std::max(cs.peak, cs.in_flight);
-    } else if (op.micro_batch + 1 == rep.micro_batches) {
-      // The last backward of this chunk fills the gradient buckets, last layers first. Without
-      // overlap every bucket waits for the stage's last backward (chunk 0's, the last to run).
-      const RowWork& rw = w_.rows[cw.stage];
-      if (!rows_[cw.stage].done && w_.overlap_grad_reduce) {
-        for (int32_t b = 0; b < rw.buckets; ++b) {
-          Push(now_ + dur * (b + 1) / rw.buckets, kBucketReady, c, op.chunk, b);
-        }
-      } else if (!rows_[cw.stage].done && op.chunk == 0) {
-        for (int32_t chunk = 0; chunk < w_.chunks; ++chunk) {
-          for (int32_t b = 0; b < rw.buckets; ++b) Push(now_ + dur, kBucketReady, c, chunk, b);
-        }
+    }
+    if (Pooled(c)) {
+      // Its CPU work shares the pool; the tensor-parallel collectives follow at their own time.
+      // Gradient buckets are released when the op ends (its duration is not known yet).
+      cs.op_tail = cs.op_tp;
+      pools_->Start(c, w_.cell_pool[c], (dur - cs.op_tp) * w_.cell_cpu_scale[c], w_.cell_demand[c],
+                    now_);
+      PushPoolChanges();
+      return;
+    }
+    if (op.backward) ReleaseBuckets(c, op, dur);
+    Push(now_ + dur, kComputeDone, c);
+  }
+
+  // The last backward of a chunk fills the gradient buckets, last layers first, over `dur` from
+  // now. Without overlap every bucket waits for the stage's last backward (chunk 0's, the last to
+  // run).
+  void ReleaseBuckets(int32_t c, const PipelineOp& op, double dur) {
+    const CellWork& cw = w_.cells[c];
+    if (op.micro_batch + 1 != w_.replicas[cw.replica].micro_batches) return;
+    const RowWork& rw = w_.rows[cw.stage];
+    if (!rows_[cw.stage].done && w_.overlap_grad_reduce) {
+      for (int32_t b = 0; b < rw.buckets; ++b) {
+        Push(now_ + dur * (b + 1) / rw.buckets, kBucketReady, c, op.chunk, b);
+      }
+    } else if (!rows_[cw.stage].done && op.chunk == 0) {
+      for (int32_t chunk = 0; chunk < w_.chunks; ++chunk) {
+        for (int32_t b = 0; b < rw.buckets; ++b) Push(now_ + dur, kBucketReady, c, chunk, b);
       }
     }
-    Push(now_ + dur, kComputeDone, c);
+  }
+
+  bool Pooled(int32_t c) const { return pools_.has_value() && w_.cell_pool[c] >= 0; }
+
+  void PushPoolChanges() {
+    for (const ProcessorSharing::Due& d : pools_->changed()) {
+      Push(d.t, kCpuDone, d.id, static_cast<int32_t>(d.version));
+    }
+  }
+
+  // A pooled op's CPU work is done (if the event is current): the pool reshares, the op's
+  // tensor-parallel tail runs, then it completes as any op.
+  void OnCpuDone(int32_t c, uint32_t version) {
+    if (!pools_->Current(c, version)) return;  // superseded by a reshare
+    pools_->Finish(c, now_);
+    PushPoolChanges();
+    const PipelineOp& op = w_.cells[c].ops[cells_[c].next];
+    if (op.backward) ReleaseBuckets(c, op, cells_[c].op_tail);
+    Push(now_ + cells_[c].op_tail, kComputeDone, c);
   }
 
   void OnComputeDone(int32_t c) {
@@ -398,6 +441,7 @@ class Engine {
   std::vector<uint32_t> mark_;
   std::vector<int32_t> touched_, scratch_;
   uint32_t stamp_ = 0;
+  std::optional<ProcessorSharing> pools_;  // only when the workload has CPU pools
 };
 
 }  // namespace

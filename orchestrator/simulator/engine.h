@@ -64,6 +64,12 @@ struct Workload {
   std::vector<CellWork> cells;  // stage-major: stage × dp + replica
   std::vector<ReplicaWork> replicas;
   std::vector<RowWork> rows;  // one per stage
+  // CPU pools (cpu_pool.h): cells whose compute shares a machine's cores. All empty for fleets
+  // without a measured pool (every GPU fleet): the engine then runs its plain path.
+  std::vector<double> pool_cores;      // per pool: effective cores
+  std::vector<int32_t> cell_pool;      // per cell: its pool, -1 none
+  std::vector<double> cell_demand;     // per cell: cores its ranks use while computing
+  std::vector<double> cell_cpu_scale;  // per cell: compute alone ÷ with the pool busy (<= 1)
 };
 
 // Runs the step. Fills the time fields of result->cells (which the caller sized and labelled),

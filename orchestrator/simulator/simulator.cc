@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "orchestrator/simulator/cpu_pool.h"
 #include "orchestrator/simulator/engine.h"
 #include "orchestrator/simulator/workload.h"
 
@@ -89,6 +90,7 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));
   work.async_p2p = options.async_p2p;
+  internal::AttachCpuPools(cost.fleet(), res.cells, &work);
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));
   Summarize(cost, plan, &res);

@@ -7,6 +7,8 @@
 #include "collectives/sim/sim_world.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "orchestrator/probe/collective_probe.h"
+#include "orchestrator/probe/cpu_pool_probe.h"
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/link_probe.h"
 #include "partitioner/device_catalog.h"
@@ -224,6 +226,108 @@ TEST(MeasuredFleetTest, SectionIsStrict) {
       "f.yaml", *catalog);
   ASSERT_FALSE(link.ok());
   EXPECT_THAT(std::string(link.status().message()), testing::HasSubstr("measured.links[0].class"));
+}
+
+TEST(CpuPoolProbeTest, GroupsRanksByMachineAndTimesTheLeaderAlone) {
+  // Five ranks: 0, 1, 3 on machine "m1" (cores 0-1), 2 alone on "m2", 4 with an unreadable boot
+  // id. Only m1 is a pool; its leader (rank 0) runs the solo probe, nobody else.
+  SimOptions sim;
+  sim.ranks = 5;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  std::vector<std::vector<partitioner::MeasuredCpuPool>> results(5);
+  std::vector<int> solo_calls(5, 0);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    const int r = comm.rank();
+    ThisMachine m;
+    m.machine = r == 2 ? "m2" : r == 4 ? "" : "m1";
+    m.cores = 1;
+    m.cpus = {r == 1 ? 1 : 0};
+    const double busy = r == 3 ? 0.5 : 1.0;  // rank 3: EMULATION 2x, undone by the caller
+    auto pools = ProbeCpuPools(
+        comm, busy, r == 3 ? 0.5 : 1.0,
+        [&]() -> absl::StatusOr<double> {
+          ++solo_calls[r];
+          return 3.0;
+        },
+        &m);
+    if (!pools.ok()) return pools.status();
+    results[r] = *pools;
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(solo_calls, (std::vector<int>{1, 0, 0, 0, 0}));
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].machine, "m1");
+    EXPECT_EQ(r[0].cores, 2);  // the union of the ranks' affinity
+    EXPECT_EQ(r[0].ranks, (std::vector<int64_t>{0, 1, 3}));
+    EXPECT_NEAR(r[0].busy_tflops, 2.5 / 3, 1e-12);
+    EXPECT_EQ(r[0].solo_tflops, 3.0);
+    EXPECT_EQ(r[0].demand, (std::vector<double>{1, 1, 0.5}));
+    // (1 + 1 + 0.5) × (2.5/3) ÷ 3.
+    EXPECT_NEAR(r[0].EffectiveCores(), 2.5 * 2.5 / 9, 1e-12);
+  }
+}
+
+TEST(CollectiveProbeTest, TimesGroupsOnOneHostOnly) {
+  SimOptions sim;
+  sim.ranks = 4;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  std::vector<std::optional<double>> same(4), split(4);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    CollectiveProbeOptions o;
+    o.group_size = 2;
+    o.compute_s = 1e-4;
+    o.iterations = 5;
+    std::vector<RankPlace> paired = {{"a", 0}, {"a", 0}, {"b", 0}, {"b", 0}};
+    std::vector<RankPlace> crossed = {{"a", 0}, {"b", 0}, {"a", 0}, {"b", 0}};
+    auto r = ProbeGroupCollective(comm, paired, o);
+    if (!r.ok()) return r.status();
+    same[comm.rank()] = *r;
+    r = ProbeGroupCollective(comm, crossed, o);
+    if (!r.ok()) return r.status();
+    split[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s;
+  for (int r = 0; r < 4; ++r) {
+    ASSERT_TRUE(same[r].has_value());
+    EXPECT_GE(*same[r], 0);
+    EXPECT_EQ(*same[r], *same[0]);       // every rank returns the mean over all
+    EXPECT_FALSE(split[r].has_value());  // a group across hosts is not a node's collective
+  }
+}
+
+TEST(MeasuredFleetTest, CpuPoolsAndCollectiveCostRoundTrip) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  std::string text = std::string(kFleet) +
+                     "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n  ranks: 4\n"
+                     "  hosts: [a, b]\n  group_tflops: [0.5, 0]\n"
+                     "  links:\n    - {class: same_node, latency_us: 2, bandwidth_gbs: 3, "
+                     "collective_us: 4000}\n"
+                     "  cpu_pools:\n    - {machine: \"m\", cores: 2, ranks: [0, 1, 2, 3], "
+                     "busy_tflops: 1, solo_tflops: 2, demand: [1, 1, 1, 0.5]}\n";
+  auto fleet = partitioner::ParseFleet(text, "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  ASSERT_EQ(fleet->measured->cpu_pools.size(), 1u);
+  EXPECT_DOUBLE_EQ(fleet->measured->cpu_pools[0].EffectiveCores(), 3.5 / 2);
+  const auto& same = fleet->network.measured_links[static_cast<int>(LinkClass::kSameNode)];
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->collective_us, 4000);
+  auto back = partitioner::ParseFleet(FleetToYaml(*fleet), "back.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << FleetToYaml(*fleet);
+  EXPECT_EQ(back->measured->cpu_pools[0].ranks, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(back->measured->cpu_pools[0].demand, (std::vector<double>{1, 1, 1, 0.5}));
+  EXPECT_EQ(back->measured->links[0].collective_us.value_or(0), 4000);
+
+  auto unsorted = partitioner::ParseFleet(
+      std::string(text).replace(text.find("[0, 1, 2, 3]"), 12, "[1, 0, 2, 3]"), "f.yaml", *catalog);
+  ASSERT_FALSE(unsorted.ok());
+  EXPECT_THAT(std::string(unsorted.status().message()),
+              testing::HasSubstr("measured.cpu_pools[0].ranks[1]"));
 }
 
 }  // namespace

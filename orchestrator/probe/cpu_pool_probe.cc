@@ -1,0 +1,89 @@
+#include "orchestrator/probe/cpu_pool_probe.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "orchestrator/runtime/comm_util.h"
+
+namespace tangram::orchestrator {
+
+ThisMachine DescribeThisMachine() {
+  ThisMachine m;
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (in >> id) m.machine = id.substr(0, 8);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    m.cores = std::max(1, CPU_COUNT(&set));
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) m.cpus.push_back(c);
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
+    collectives::Communicator& world, double busy_tflops, double demand,
+    const std::function<absl::StatusOr<double>()>& solo, const ThisMachine* machine_override) {
+  const ThisMachine me = machine_override != nullptr ? *machine_override : DescribeThisMachine();
+  TANGRAM_ASSIGN_OR_RETURN(
+      auto texts,
+      AllGatherStrings(world, absl::StrCat(me.machine, " ", me.cores, " ", busy_tflops, " ", demand,
+                                           " ", absl::StrJoin(me.cpus, ","))));
+  // Machine -> ranks, in rank order; an unreadable boot id is a machine of its own.
+  std::map<std::string, partitioner::MeasuredCpuPool> by_machine;
+  std::vector<std::string> order;
+  std::map<std::string, std::set<std::string>> cpus;  // union of the ranks' affinity
+  for (int r = 0; r < static_cast<int>(texts.size()); ++r) {
+    std::vector<std::string> f = absl::StrSplit(texts[r], ' ');
+    if (f.size() != 5) return absl::InternalError("cpu pool probe: malformed rank record");
+    const std::string key = f[0].empty() ? absl::StrCat("rank", r) : f[0];
+    auto [it, fresh] = by_machine.try_emplace(key);
+    partitioner::MeasuredCpuPool& p = it->second;
+    if (fresh) {
+      order.push_back(key);
+      p.machine = f[0];
+      p.cores = std::max(1, std::atoi(f[1].c_str()));
+    }
+    if (!f[4].empty()) {
+      for (absl::string_view c : absl::StrSplit(f[4], ',')) cpus[key].insert(std::string(c));
+    }
+    p.ranks.push_back(r);
+    p.busy_tflops += std::atof(f[2].c_str());
+    p.demand.push_back(std::clamp(std::atof(f[3].c_str()), 1e-6, 1.0));
+  }
+  std::vector<partitioner::MeasuredCpuPool> pools;
+  for (const auto& key : order) {
+    partitioner::MeasuredCpuPool p = by_machine[key];
+    if (!cpus[key].empty()) p.cores = static_cast<int>(cpus[key].size());
+    if (p.ranks.size() < 2) continue;  // a rank alone shares nothing
+    p.busy_tflops /= static_cast<double>(p.ranks.size());
+    bool unit = true;
+    for (double d : p.demand) unit = unit && d == 1.0;
+    if (unit) p.demand.clear();
+    pools.push_back(std::move(p));
+  }
+  // Each pool's leader computes alone; everyone else waits in the barrier.
+  double mine = 0;
+  for (const auto& p : pools) {
+    if (p.ranks.front() == world.rank()) {
+      TANGRAM_ASSIGN_OR_RETURN(mine, solo());
+    }
+  }
+  TANGRAM_RETURN_IF_ERROR(world.Barrier());
+  std::vector<double> all(static_cast<size_t>(world.size()), 0.0);
+  TANGRAM_RETURN_IF_ERROR(world.AllGather(&mine, all.data(), 1, collectives::DataType::kF64));
+  for (auto& p : pools) p.solo_tflops = all[static_cast<size_t>(p.ranks.front())];
+  return pools;
+}
+
+}  // namespace tangram::orchestrator

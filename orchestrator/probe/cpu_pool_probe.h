@@ -1,0 +1,50 @@
+// Which ranks share a machine's cores, and how much faster one of them computes alone: the
+// `cpu_pools` of a measured fleet (partitioner/measurements.h), which the simulator runs as
+// processor sharing (orchestrator/simulator/cpu_pool.h).
+//
+// Ranks share a machine when they read the same kernel boot id (/proc/sys/kernel/random/boot_id):
+// network namespaces and containers of one machine do, separate machines do not. A pool's cores
+// are the union of its ranks' CPU affinity (sched_getaffinity): a launcher that binds every
+// "host"'s first rank to core 0 shows as one core. Every machine with two or more ranks is a pool:
+// its busy rate is the mean of its ranks' calibrated rates (every rank computing, EMULATION
+// undone); its solo rate is measured by its lowest rank computing alone while the others wait in a
+// barrier — the wait policy of training, so that waiting ranks take from the cores what they take
+// in a pipeline bubble. Machines measure their solo rate at the same time (they share nothing).
+//
+// On this project's development machine every namespace host of the netns harness is one pool:
+// EMULATION of hosts, which the model then accounts for. A GPU fleet's ranks compute on their
+// devices; `train` and `probe` measure CPU compute, so pools describe the CPU runtime only.
+// Thread-compatible: one call per rank.
+#ifndef TANGRAM_ORCHESTRATOR_PROBE_CPU_POOL_PROBE_H_
+#define TANGRAM_ORCHESTRATOR_PROBE_CPU_POOL_PROBE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collectives/communicator.h"
+#include "partitioner/measurements.h"
+
+namespace tangram::orchestrator {
+
+struct ThisMachine {
+  std::string machine;    // boot id prefix; "" when unreadable (then every rank is its own machine)
+  int cores = 1;          // CPUs this process may run on
+  std::vector<int> cpus;  // which (sched_getaffinity); empty = unknown
+};
+ThisMachine DescribeThisMachine();
+
+// Collective over `world`. `busy_tflops`: this rank's calibrated rate with every rank computing
+// (EMULATION undone); `demand`: the cores it uses while computing (1 ÷ its EMULATION slowdown);
+// `solo` measures this rank's rate computing alone (EMULATION off), called on pool leaders only.
+// `machine_override` (tests: the simulated transport) replaces DescribeThisMachine when set.
+// Every rank returns the same pools, ranks ascending.
+absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
+    collectives::Communicator& world, double busy_tflops, double demand,
+    const std::function<absl::StatusOr<double>()>& solo,
+    const ThisMachine* machine_override = nullptr);
+
+}  // namespace tangram::orchestrator
+
+#endif  // TANGRAM_ORCHESTRATOR_PROBE_CPU_POOL_PROBE_H_
