@@ -31,14 +31,8 @@ namespace tangram {
 namespace {
 
 namespace fs = std::filesystem;
+using fuzzing::Slurp;
 const fs::path kSource = TANGRAM_SOURCE_DIR;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 const partitioner::DeviceCatalog& Catalog() {
   static const auto* catalog =

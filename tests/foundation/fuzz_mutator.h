@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -168,6 +171,16 @@ class Mutator {
 
   train::Rng rng_;
 };
+
+namespace fuzzing {
+// The whole file, bytes as they are ("" when it cannot be read): the fuzz tests' seeds and logs.
+inline std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace fuzzing
 
 }  // namespace tangram
 

@@ -29,14 +29,8 @@ namespace tangram::train {
 namespace {
 
 namespace fs = std::filesystem;
+using fuzzing::Slurp;
 const fs::path kSource = TANGRAM_SOURCE_DIR;
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void Spit(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
