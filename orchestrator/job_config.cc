@@ -102,6 +102,112 @@ absl::Status CheckStageTp(const std::string& file, const YAML::Node& list, const
   return errors.ToStatus();
 }
 
+// The training fields of the job's map, read in this order (their errors come in it).
+void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& errors) {
+  t.global_batch = Collect<int64_t>(&errors, m.Int("global_batch", 1, int64_t{1} << 30), 1);
+  t.micro_batch = Collect<int64_t>(&errors, m.Int("micro_batch", 1, int64_t{1} << 20), 1);
+  std::string precision = Collect(&errors, m.Enum("precision", {"bf16", "fp16", "fp32"}));
+  t.precision = precision == "bf16"   ? partitioner::Precision::kBf16
+                : precision == "fp16" ? partitioner::Precision::kFp16
+                                      : partitioner::Precision::kFp32;
+  t.zero_stage = static_cast<int>(Collect<int64_t>(&errors, m.Int("zero_stage", 0, 3)));
+  std::string recompute = Collect(&errors, m.Enum("recompute", {"none", "selective", "full"}));
+  t.recompute = recompute == "none"        ? partitioner::Recompute::kNone
+                : recompute == "selective" ? partitioner::Recompute::kSelective
+                                           : partitioner::Recompute::kFull;
+  auto attention = Collect(&errors, m.OptionalEnum("attention", {"flash", "unfused"}));
+  t.flash_attention = attention.value_or("flash") == "flash";
+  t.sequence_parallel = Collect(&errors, m.OptionalBool("sequence_parallel")).value_or(true);
+  t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
+  t.tp_comm_overlap = Collect(&errors, m.OptionalBool("tp_comm_overlap")).value_or(false);
+  t.overlap_param_gather = Collect(&errors, m.OptionalBool("overlap_param_gather")).value_or(false);
+  const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
+  if (grad_dtype) {
+    t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
+                                                : partitioner::GradReduceDtype::kBf16;
+  }
+}
+
+// The `layout:` map into `l`. layout.tp given as a list (one size per pipeline stage) is left in
+// `stage_tp_list`, checked once the fleet is loaded.
+void ReadLayout(const std::string& file, YamlMap& layout, partitioner::PinnedLayout& l,
+                YAML::Node& stage_tp_list, ErrorList& errors) {
+  std::optional<int64_t> tp;
+  bool tp_list = false;  // (a missing key must not be looked up: a const node throws)
+  for (const auto& kv : layout.node()) {
+    tp_list |= kv.first.IsScalar() && kv.first.Scalar() == "tp" && kv.second.IsSequence();
+  }
+  if (tp_list) {
+    // One tensor-parallel size per pipeline stage (a mixed fleet's pools at their own tp).
+    stage_tp_list = Collect(&errors, layout.Sequence("tp"));
+    for (size_t i = 0; i < stage_tp_list.size(); ++i) {
+      int64_t v = 0;
+      if (!YAML::convert<int64_t>::decode(stage_tp_list[i], v) || v < 1 || v > 1024) {
+        errors.Add(partitioner::ConfigError(
+            file, stage_tp_list[i], absl::StrCat("layout.tp[", i, "]"),
+            "expected an integer in [1, 1024] (a stage's tensor-parallel size)"));
+        continue;
+      }
+      l.stage_tp.push_back(static_cast<int>(v));
+    }
+  } else {
+    tp = Collect(&errors, layout.OptionalInt("tp", 1, 1024));
+  }
+  auto pp = Collect(&errors, layout.OptionalInt("pp", 1, 100000));
+  auto dp = Collect(&errors, layout.OptionalInt("dp", 1, 1 << 20));
+  auto vs = Collect(&errors, layout.OptionalInt("virtual_stages", 1, 1024));
+  if (tp) l.tp = static_cast<int>(*tp);
+  if (pp) l.pp = static_cast<int>(*pp);
+  if (dp) l.dp = static_cast<int>(*dp);
+  if (vs) l.virtual_stages = static_cast<int>(*vs);
+  const auto split =
+      Collect(&errors, layout.OptionalEnum("chunk_split", {"decoder", "all_layers"}));
+  if (split == "all_layers") l.chunk_split = partitioner::ChunkSplit::kAllLayers;
+  errors.Add(layout.RejectUnknownKeys());
+}
+
+// The fields that are valid alone but not together.
+void CheckTrainingCombinations(const YamlMap& m, const partitioner::TrainingSpec& t,
+                               ErrorList& errors) {
+  if (t.global_batch % t.micro_batch != 0) {
+    errors.Add(
+        m.Error("micro_batch", absl::StrCat("micro_batch (", t.micro_batch,
+                                            ") must divide global_batch (", t.global_batch, ")")));
+  }
+  if (t.tp_comm_overlap && !t.sequence_parallel) {
+    errors.Add(m.Error("tp_comm_overlap",
+                       "needs sequence_parallel (its allgathers and "
+                       "reduce-scatters are what overlaps; Megatron-Core refuses it without)"));
+  }
+  if (t.overlap_param_gather && t.zero_stage != 2) {
+    errors.Add(
+        m.Error("overlap_param_gather",
+                absl::StrCat("applies to zero_stage 2 only (the job has ", t.zero_stage, ")")));
+  }
+}
+
+// The fleet and model files the job names, then the per-stage tp against them.
+absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
+                                 const std::string& fleet, const std::string& model,
+                                 const YAML::Node& stage_tp_list,
+                                 const partitioner::DeviceCatalog& catalog, JobConfig& job) {
+  job.fleet_path = Resolve(doc.name, fleet);
+  job.model_path = Resolve(doc.name, model);
+  TANGRAM_ASSIGN_OR_RETURN(
+      job.fleet, (LoadReferenced<partitioner::Fleet>(
+                     m, "fleet", fleet, job.fleet_path,
+                     [&](const std::string& p) { return partitioner::LoadFleet(p, catalog); })));
+  TANGRAM_ASSIGN_OR_RETURN(job.model,
+                           (LoadReferenced<partitioner::ModelSpec>(
+                               m, "model", model, job.model_path,
+                               [](const std::string& p) { return partitioner::LoadModel(p); })));
+  if (!job.training.layout.stage_tp.empty()) {
+    TANGRAM_RETURN_IF_ERROR(CheckStageTp(doc.name, stage_tp_list, job));
+    job.training.layout.pp = static_cast<int>(job.training.layout.stage_tp.size());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
@@ -137,29 +243,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                  .value_or(std::filesystem::path(doc.name).stem().string());
   std::string fleet = Collect(&errors, m.String("fleet", partitioner::kMaxPathLength));
   std::string model = Collect(&errors, m.String("model", partitioner::kMaxPathLength));
-  auto& t = job.training;
-  t.global_batch = Collect<int64_t>(&errors, m.Int("global_batch", 1, int64_t{1} << 30), 1);
-  t.micro_batch = Collect<int64_t>(&errors, m.Int("micro_batch", 1, int64_t{1} << 20), 1);
-  std::string precision = Collect(&errors, m.Enum("precision", {"bf16", "fp16", "fp32"}));
-  t.precision = precision == "bf16"   ? partitioner::Precision::kBf16
-                : precision == "fp16" ? partitioner::Precision::kFp16
-                                      : partitioner::Precision::kFp32;
-  t.zero_stage = static_cast<int>(Collect<int64_t>(&errors, m.Int("zero_stage", 0, 3)));
-  std::string recompute = Collect(&errors, m.Enum("recompute", {"none", "selective", "full"}));
-  t.recompute = recompute == "none"        ? partitioner::Recompute::kNone
-                : recompute == "selective" ? partitioner::Recompute::kSelective
-                                           : partitioner::Recompute::kFull;
-  auto attention = Collect(&errors, m.OptionalEnum("attention", {"flash", "unfused"}));
-  t.flash_attention = attention.value_or("flash") == "flash";
-  t.sequence_parallel = Collect(&errors, m.OptionalBool("sequence_parallel")).value_or(true);
-  t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
-  t.tp_comm_overlap = Collect(&errors, m.OptionalBool("tp_comm_overlap")).value_or(false);
-  t.overlap_param_gather = Collect(&errors, m.OptionalBool("overlap_param_gather")).value_or(false);
-  const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
-  if (grad_dtype) {
-    t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
-                                                : partitioner::GradReduceDtype::kBf16;
-  }
+  ReadTrainingFields(m, job.training, errors);
   // m.Enum has checked the name (with a did-you-mean naming the line); kAuto after an error.
   job.strategy =
       partitioner::ParseStrategy(Collect(&errors, m.Enum("strategy", partitioner::StrategyNames())))
@@ -177,73 +261,12 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   job.train_tokens = Collect(&errors, m.OptionalNumber("train_tokens", 0, 1e18)).value_or(0);
   std::optional<YamlMap> layout = Collect(&errors, m.OptionalMap("layout"));
   YAML::Node stage_tp_list;  // layout.tp given as a list, checked once the fleet is loaded
-  if (layout) {
-    auto& l = t.layout;
-    std::optional<int64_t> tp;
-    bool tp_list = false;  // (a missing key must not be looked up: a const node throws)
-    for (const auto& kv : layout->node()) {
-      tp_list |= kv.first.IsScalar() && kv.first.Scalar() == "tp" && kv.second.IsSequence();
-    }
-    if (tp_list) {
-      // One tensor-parallel size per pipeline stage (a mixed fleet's pools at their own tp).
-      stage_tp_list = Collect(&errors, layout->Sequence("tp"));
-      for (size_t i = 0; i < stage_tp_list.size(); ++i) {
-        int64_t v = 0;
-        if (!YAML::convert<int64_t>::decode(stage_tp_list[i], v) || v < 1 || v > 1024) {
-          errors.Add(partitioner::ConfigError(
-              doc.name, stage_tp_list[i], absl::StrCat("layout.tp[", i, "]"),
-              "expected an integer in [1, 1024] (a stage's tensor-parallel size)"));
-          continue;
-        }
-        l.stage_tp.push_back(static_cast<int>(v));
-      }
-    } else {
-      tp = Collect(&errors, layout->OptionalInt("tp", 1, 1024));
-    }
-    auto pp = Collect(&errors, layout->OptionalInt("pp", 1, 100000));
-    auto dp = Collect(&errors, layout->OptionalInt("dp", 1, 1 << 20));
-    auto vs = Collect(&errors, layout->OptionalInt("virtual_stages", 1, 1024));
-    if (tp) l.tp = static_cast<int>(*tp);
-    if (pp) l.pp = static_cast<int>(*pp);
-    if (dp) l.dp = static_cast<int>(*dp);
-    if (vs) l.virtual_stages = static_cast<int>(*vs);
-    const auto split =
-        Collect(&errors, layout->OptionalEnum("chunk_split", {"decoder", "all_layers"}));
-    if (split == "all_layers") l.chunk_split = partitioner::ChunkSplit::kAllLayers;
-    errors.Add(layout->RejectUnknownKeys());
-  }
+  if (layout) ReadLayout(doc.name, *layout, job.training.layout, stage_tp_list, errors);
   errors.Add(m.RejectUnknownKeys());
-  if (t.global_batch % t.micro_batch != 0) {
-    errors.Add(
-        m.Error("micro_batch", absl::StrCat("micro_batch (", t.micro_batch,
-                                            ") must divide global_batch (", t.global_batch, ")")));
-  }
-  if (t.tp_comm_overlap && !t.sequence_parallel) {
-    errors.Add(m.Error("tp_comm_overlap",
-                       "needs sequence_parallel (its allgathers and "
-                       "reduce-scatters are what overlaps; Megatron-Core refuses it without)"));
-  }
-  if (t.overlap_param_gather && t.zero_stage != 2) {
-    errors.Add(
-        m.Error("overlap_param_gather",
-                absl::StrCat("applies to zero_stage 2 only (the job has ", t.zero_stage, ")")));
-  }
+  CheckTrainingCombinations(m, job.training, errors);
   TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
 
-  job.fleet_path = Resolve(doc.name, fleet);
-  job.model_path = Resolve(doc.name, model);
-  TANGRAM_ASSIGN_OR_RETURN(
-      job.fleet, (LoadReferenced<partitioner::Fleet>(
-                     m, "fleet", fleet, job.fleet_path,
-                     [&](const std::string& p) { return partitioner::LoadFleet(p, catalog); })));
-  TANGRAM_ASSIGN_OR_RETURN(job.model,
-                           (LoadReferenced<partitioner::ModelSpec>(
-                               m, "model", model, job.model_path,
-                               [](const std::string& p) { return partitioner::LoadModel(p); })));
-  if (!job.training.layout.stage_tp.empty()) {
-    TANGRAM_RETURN_IF_ERROR(CheckStageTp(doc.name, stage_tp_list, job));
-    job.training.layout.pp = static_cast<int>(job.training.layout.stage_tp.size());
-  }
+  TANGRAM_RETURN_IF_ERROR(LoadReferencedFiles(doc, m, fleet, model, stage_tp_list, catalog, job));
   return job;
 }
 

@@ -143,16 +143,27 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.bwd_shared_bytes_ = Prefix(c.layers_, [](const Layer& l) {
     return 2 * l.forward_shared_bytes_per_token + l.recompute_shared_bytes_per_token;
   });
+  c.RateGroups();
+  c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
+  c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
+  c.stored_shared_ =
+      Prefix(c.layers_, [](const Layer& l) { return l.stored_shared_bytes_per_token; });
+  c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
+  c.IndexTpShapes();
+  return c;
+}
+
+void CostModel::RateGroups() {
   // GroupTflops is the rate on one device (tp = 1), where shared and split bytes are alike, in
   // *model* FLOPs (forward + backward, as the bound and MFU count them): recompute and memory-bound
   // kernels cost the device time but are not model work, so a device's throughput on this job is
   // the model FLOPs per token ÷ its time per token. A measured figure (model FLOPs per second of
   // work without recompute, as the runtime's probe counts it) is scaled the same way.
-  const double flops = c.fwd_flops_.back() + c.bwd_flops_.back();  // hardware: with recompute
-  const double model_flops = 3 * c.fwd_flops_.back();
-  const double bytes = c.fwd_bytes_.back() + c.bwd_bytes_.back() + c.fwd_shared_bytes_.back() +
-                       c.bwd_shared_bytes_.back();
-  for (const NodeGroup& g : fleet.groups) {
+  const double flops = fwd_flops_.back() + bwd_flops_.back();  // hardware: with recompute
+  const double model_flops = 3 * fwd_flops_.back();
+  const double bytes =
+      fwd_bytes_.back() + bwd_bytes_.back() + fwd_shared_bytes_.back() + bwd_shared_bytes_.back();
+  for (const NodeGroup& g : fleet_.groups) {
     double flop_rate, byte_rate, tflops;
     if (g.measured_tflops.has_value()) {
       flop_rate = *g.measured_tflops * 1e12;
@@ -160,46 +171,43 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
       tflops = *g.measured_tflops * model_flops / flops;
     } else {
       std::string warning;
-      const double gemm = options.gemm_efficiency > 0 ? options.gemm_efficiency
-                                                      : MatmulEfficiency(g.device, &warning);
+      const double gemm = options_.gemm_efficiency > 0 ? options_.gemm_efficiency
+                                                       : MatmulEfficiency(g.device, &warning);
       if (!warning.empty() &&
-          std::find(c.warnings_.begin(), c.warnings_.end(), warning) == c.warnings_.end()) {
-        c.warnings_.push_back(warning);
+          std::find(warnings_.begin(), warnings_.end(), warning) == warnings_.end()) {
+        warnings_.push_back(warning);
       }
       flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
       byte_rate =
-          g.device.memory_bandwidth_gbs * 1e9 * options.bandwidth_efficiency / g.emulate_slowdown;
+          g.device.memory_bandwidth_gbs * 1e9 * options_.bandwidth_efficiency / g.emulate_slowdown;
       tflops = model_flops / (flops / flop_rate + bytes / byte_rate) / 1e12;
     }
-    c.flop_rate_.push_back(flop_rate);
-    c.byte_rate_.push_back(byte_rate);
-    c.group_tflops_.push_back(tflops);
-    c.summed_tflops_ += tflops * static_cast<double>(g.num_devices());
+    flop_rate_.push_back(flop_rate);
+    byte_rate_.push_back(byte_rate);
+    group_tflops_.push_back(tflops);
+    summed_tflops_ += tflops * static_cast<double>(g.num_devices());
   }
-  c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
-  c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
-  c.stored_shared_ =
-      Prefix(c.layers_, [](const Layer& l) { return l.stored_shared_bytes_per_token; });
-  c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
-  for (size_t i = 0; i < c.layers_.size(); ++i) {
-    const Layer& l = c.layers_[i];
-    auto it = std::find_if(c.tp_shapes_.begin(), c.tp_shapes_.end(), [&](const TpShape& t) {
+}
+
+void CostModel::IndexTpShapes() {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    auto it = std::find_if(tp_shapes_.begin(), tp_shapes_.end(), [&](const TpShape& t) {
       return t.collectives == l.tp_collectives && t.overlap_flops == l.tp_overlap_flops_per_token;
     });
-    if (it == c.tp_shapes_.end()) {
-      c.tp_shapes_.push_back({l.tp_collectives, l.tp_overlap_flops_per_token,
-                              std::vector<double>(c.layers_.size() + 1, 0.0)});
-      it = c.tp_shapes_.end() - 1;
+    if (it == tp_shapes_.end()) {
+      tp_shapes_.push_back({l.tp_collectives, l.tp_overlap_flops_per_token,
+                            std::vector<double>(layers_.size() + 1, 0.0)});
+      it = tp_shapes_.end() - 1;
     }
-    for (TpShape& t : c.tp_shapes_) t.prefix[i + 1] = t.prefix[i] + (&t == &*it ? 1 : 0);
+    for (TpShape& t : tp_shapes_) t.prefix[i + 1] = t.prefix[i] + (&t == &*it ? 1 : 0);
   }
-  for (const Layer& l : c.layers_) {
+  for (const Layer& l : layers_) {
     if (l.kind != LayerKind::kEmbedding && l.kind != LayerKind::kHead) {
-      c.block_working_ = std::max(c.block_working_, l.working_activation_bytes_per_token);
-      c.block_working_shared_ = std::max(c.block_working_shared_, l.working_shared_bytes_per_token);
+      block_working_ = std::max(block_working_, l.working_activation_bytes_per_token);
+      block_working_shared_ = std::max(block_working_shared_, l.working_shared_bytes_per_token);
     }
   }
-  return c;
 }
 
 double CostModel::ModelFlopsPerStep() const {

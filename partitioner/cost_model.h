@@ -215,6 +215,10 @@ class CostModel {
 
  private:
   CostModel() = default;
+  // Create's parts, in its order: the per-group device rates (from the layer prefix sums), then
+  // the per-layer tensor-parallel shapes and the largest block working set.
+  void RateGroups();
+  void IndexTpShapes();
   // Prefix sums over the layer list make every range query O(1).
   double Sum(const std::vector<double>& prefix, int64_t begin, int64_t end) const {
     return prefix[end] - prefix[begin];

@@ -85,170 +85,233 @@ absl::Status IslandCommunicator::AllReduce(const void* send, void* recv, size_t 
   return Fail(Hierarchical(send, recv, count, type, op, deadline));
 }
 
-absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size_t count,
-                                              DataType type, ReduceOp op, absl::Time deadline) {
-  const size_t element = DataTypeSize(type);
-  const ReduceOp inner = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
-  const bool device = memory_->IsDevice(recv);
-  const int k = islands();
-  const int l = local_->size();
-  bool equal = true;
-  int smallest = l, largest_island = l;
-  for (const auto& members : members_) {
-    equal &= static_cast<int>(members.size()) == l;
+// The hierarchical AllReduce of one call: the plan and the buffers it needs, then the pipeline
+// over its segments (island_cost.h has the schedule).
+class IslandCommunicator::AllReducePipeline {
+ public:
+  AllReducePipeline(IslandCommunicator& c, const void* send, void* recv, size_t count,
+                    DataType type, ReduceOp op, absl::Time deadline);
+  // The island shards and the bridge's host buffers, reused between calls.
+  absl::Status GetBuffers();
+  // Iteration i: RS(i), Start(i), one phase of every segment in flight (oldest first), AG(i − P)
+  // (island_cost.h). Every member of an island runs the same island-local calls in the same
+  // order, bridging or not.
+  absl::Status Run();
+
+ private:
+  Segment SegmentAt(size_t s) const;
+  char* ShardOf(const Segment& g) const { return shard_slots_ + g.slot * shard_bytes_; }
+  // Reduce segment g inside the island onto its owners (RS).
+  absl::Status IslandIn(const Segment& g);
+  // Gather segment g inside the island from its owners (AG).
+  absl::Status IslandOut(const Segment& g);
+  // The cross-island step for this member's shard of segment g.
+  std::unique_ptr<BridgeStep> Bridge(const Segment& g);
+
+  IslandCommunicator& c_;
+  const char* in_;
+  char* out_;
+  DataType type_;
+  ReduceOp inner_;
+  absl::Time deadline_;
+  size_t element_ = 0;
+  bool device_ = false;
+  int k_ = 0, l_ = 0;
+  bool equal_ = true;
+  int owners_ = 0;
+  bool bridging_ = false;
+  std::vector<size_t> counts_, begins_;
+  size_t nseg_ = 0;
+  CrossIslandAlgorithm algorithm_ = CrossIslandAlgorithm::kExchange;
+  int phases_ = 0;
+  size_t slots_ = 0;
+  std::vector<int> peers_;
+  Group whole_;
+  size_t shard_bytes_ = 0, incoming_bytes_ = 0;
+  BridgeArgs args_;
+  char* shard_slots_ = nullptr;
+  char* host_slots_ = nullptr;
+  char* incoming_slots_ = nullptr;
+};
+
+IslandCommunicator::AllReducePipeline::AllReducePipeline(IslandCommunicator& c, const void* send,
+                                                         void* recv, size_t count, DataType type,
+                                                         ReduceOp op, absl::Time deadline)
+    : c_(c),
+      in_(static_cast<const char*>(send)),
+      out_(static_cast<char*>(recv)),
+      type_(type),
+      inner_(op == ReduceOp::kAvg ? ReduceOp::kSum : op),
+      deadline_(deadline) {
+  element_ = DataTypeSize(type);
+  device_ = c.memory_->IsDevice(recv);
+  k_ = c.islands();
+  l_ = c.local_->size();
+  int smallest = l_, largest_island = l_;
+  for (const auto& members : c.members_) {
+    equal_ &= static_cast<int>(members.size()) == l_;
     smallest = std::min(smallest, static_cast<int>(members.size()));
     largest_island = std::max(largest_island, static_cast<int>(members.size()));
   }
   // Uneven islands: the first `smallest` members of each island own one shard each (a Reduce to
   // it inside the island, the bridge, a Broadcast from it); the others only take part inside.
-  const int owners = equal ? l : smallest;
-  const bool bridging = local_rank_ < owners;
+  owners_ = equal_ ? l_ : smallest;
+  bridging_ = c.local_rank_ < owners_;
 
   // The plan (island_cost.h, which the simulator replays): segments small at both ends, the
   // cross-island algorithm for the largest one's shards, and its phases = the pipeline's lag.
-  const IslandPlan plan = PlanIslandAllReduce(count, element, options().island_segment_bytes, k,
-                                              owners, largest_island, bridge_link_);
-  const std::vector<size_t>& counts = plan.segments;
-  const size_t nseg = counts.size();
-  const size_t largest = *std::max_element(counts.begin(), counts.end());
-  const CrossIslandAlgorithm algorithm = plan.algorithm;
-  last_algorithm_ = algorithm;
-  const int phases = plan.phases;
-  const size_t slots = static_cast<size_t>(phases) + 1;  // in flight + the one being reduced
-  std::vector<size_t> begins(nseg, 0);
-  for (size_t s = 1; s < nseg; ++s) begins[s] = begins[s - 1] + counts[s - 1];
-  auto segment = [&](size_t s) {
-    Segment g;
-    g.begin = begins[s];
-    g.n = counts[s];
-    g.q = g.n / static_cast<size_t>(l);
-    g.r = g.n % static_cast<size_t>(l);
-    g.slot = s % slots;
-    return g;
-  };
+  const IslandPlan plan = PlanIslandAllReduce(count, element_, c.options().island_segment_bytes, k_,
+                                              owners_, largest_island, c.bridge_link_);
+  counts_ = plan.segments;
+  nseg_ = counts_.size();
+  const size_t largest = *std::max_element(counts_.begin(), counts_.end());
+  algorithm_ = plan.algorithm;
+  c.last_algorithm_ = algorithm_;
+  phases_ = plan.phases;
+  slots_ = static_cast<size_t>(phases_) + 1;  // in flight + the one being reduced
+  begins_.assign(nseg_, 0);
+  for (size_t s = 1; s < nseg_; ++s) begins_[s] = begins_[s - 1] + counts_[s - 1];
 
   // The bridge: the members holding this rank's shard, one per island. Every member of it
   // plans from the same figures, so they all run the same algorithm.
-  std::vector<int> peers;
-  if (bridging) {
-    for (const auto& members : members_) peers.push_back(members[local_rank_]);
+  if (bridging_) {
+    for (const auto& members : c.members_) peers_.push_back(members[c.local_rank_]);
   }
-  Group whole = Group::Whole(transport(), deadline);
-  whole.scratch = &bridge_scratch_;
+  whole_ = Group::Whole(c.transport(), deadline);
+  whole_.scratch = &c.bridge_scratch_;
 
-  const size_t max_shard = largest / static_cast<size_t>(owners) + static_cast<size_t>(owners);
-  const size_t shard_bytes = max_shard * element;
-  const size_t incoming_bytes = BridgeIncomingBytes(algorithm, max_shard, element, k);
-  char* shard_slots = nullptr;
-  if (equal) {
-    TANGRAM_ASSIGN_OR_RETURN(shard_slots, shards_.Get(*memory_, slots * shard_bytes, device));
-  }
-  BridgeArgs args;
-  args.type = type;
-  args.op = inner;
-  args.final_op = op;
-  args.divisor = size();
-  args.device = device;
+  const size_t max_shard = largest / static_cast<size_t>(owners_) + static_cast<size_t>(owners_);
+  shard_bytes_ = max_shard * element_;
+  incoming_bytes_ = BridgeIncomingBytes(algorithm_, max_shard, element_, k_);
+  args_.type = type;
+  args_.op = inner_;
+  args_.final_op = op;
+  args_.divisor = c.size();
+  args_.device = device_;
   // Host shards go whole unless a chunk size is set (each chunk costs the bridge's α); device
   // shards are staged in chunks so that copying overlaps the wire.
-  args.chunk_bytes = options().bridge_chunk_bytes > 0 ? options().bridge_chunk_bytes
-                     : device                         ? kDefaultBridgeChunkBytes
-                                                      : 0;
-  char* host_slots = nullptr;
-  char* incoming_slots = nullptr;
-  if (bridging) {
-    if (device) {
-      TANGRAM_ASSIGN_OR_RETURN(host_slots, host_shard_.Get(*memory_, slots * shard_bytes, false));
-    }
-    TANGRAM_ASSIGN_OR_RETURN(incoming_slots,
-                             incoming_.Get(*memory_, slots * incoming_bytes, false));
-    if (k > 2) {
-      TANGRAM_ASSIGN_OR_RETURN(args.accumulate, accumulate_.Get(*memory_, shard_bytes, false));
-    }
+  args_.chunk_bytes = c.options().bridge_chunk_bytes > 0 ? c.options().bridge_chunk_bytes
+                      : device_                          ? kDefaultBridgeChunkBytes
+                                                         : 0;
+}
+
+absl::Status IslandCommunicator::AllReducePipeline::GetBuffers() {
+  DeviceMemory& memory = *c_.memory_;
+  if (equal_) {
+    TANGRAM_ASSIGN_OR_RETURN(shard_slots_, c_.shards_.Get(memory, slots_ * shard_bytes_, device_));
   }
-  auto shard_of = [&](const Segment& g) { return shard_slots + g.slot * shard_bytes; };
-
-  const char* in = static_cast<const char*>(send);
-  char* out = static_cast<char*>(recv);
-  auto island_in = [&](const Segment& g) -> absl::Status {
-    if (!equal) {
-      const std::vector<size_t> parts = EvenCounts(g.n, owners);
-      size_t first = 0;
-      for (int j = 0; j < owners; first += parts[j++]) {
-        const size_t at = (g.begin + first) * element;
-        TANGRAM_RETURN_IF_ERROR(
-            local_->Reduce(in + at, out + at, parts[j], type, inner, j, Remaining(deadline)));
-      }
-      return absl::OkStatus();
+  if (bridging_) {
+    if (device_) {
+      TANGRAM_ASSIGN_OR_RETURN(host_slots_,
+                               c_.host_shard_.Get(memory, slots_ * shard_bytes_, false));
     }
-    TANGRAM_RETURN_IF_ERROR(local_->ReduceScatter(in + g.begin * element, shard_of(g), g.q, type,
-                                                  inner, Remaining(deadline)));
-    if (g.r == 0) return absl::OkStatus();
-    // The last r elements (fewer than l) go to the last member, whose shard is q + r long.
-    return local_->Reduce(in + (g.begin + l * g.q) * element, shard_of(g) + g.q * element, g.r,
-                          type, inner, l - 1, Remaining(deadline));
-  };
-  auto island_out = [&](const Segment& g) -> absl::Status {
-    if (!equal) {
-      const std::vector<size_t> parts = EvenCounts(g.n, owners);
-      size_t first = 0;
-      for (int j = 0; j < owners; first += parts[j++]) {
-        TANGRAM_RETURN_IF_ERROR(local_->Broadcast(out + (g.begin + first) * element, parts[j], type,
-                                                  j, Remaining(deadline)));
-      }
-      return absl::OkStatus();
-    }
-    std::vector<size_t> parts(l, g.q);
-    parts[l - 1] += g.r;
-    return local_->AllGatherV(shard_of(g), out + g.begin * element, parts, type,
-                              Remaining(deadline));
-  };
-  auto bridge = [&](const Segment& g) {
-    BridgeArgs a = args;
-    if (equal) {
-      a.shard = shard_of(g);
-      a.count = g.q + (local_rank_ == l - 1 ? g.r : 0);
-    } else {
-      const std::vector<size_t> parts = EvenCounts(g.n, owners);
-      size_t first = 0;
-      for (int j = 0; j < local_rank_; ++j) first += parts[j];
-      a.shard = out + (g.begin + first) * element;
-      a.count = parts[local_rank_];
-    }
-    if (host_slots != nullptr) a.host = host_slots + g.slot * shard_bytes;
-    a.incoming = incoming_slots + g.slot * incoming_bytes;
-    Group across = whole.Subset(peers);
-    across.tag = kCollectiveTag + 1 + static_cast<int>(g.slot);  // steps in flight never match
-    return algorithm == CrossIslandAlgorithm::kExchange ? MakeExchangeStep(across, a, *memory_)
-                                                        : MakeRingStep(across, a, *memory_);
-  };
-
-  // Iteration i: RS(i), Start(i), one phase of every segment in flight (oldest first), AG(i − P)
-  // (island_cost.h). Every member of an island runs the same island-local calls in the same
-  // order, bridging or not.
-  std::vector<std::unique_ptr<BridgeStep>> steps(nseg);
-  for (size_t i = 0; i < nseg + static_cast<size_t>(phases); ++i) {
-    if (i < nseg) {
-      const Segment g = segment(i);
-      TANGRAM_RETURN_IF_ERROR(island_in(g));
-      if (bridging) {
-        steps[i] = bridge(g);
-        TANGRAM_RETURN_IF_ERROR(steps[i]->Start());
-      }
-    }
-    if (bridging) {
-      for (size_t s = i > static_cast<size_t>(phases) ? i - phases : 0; s < std::min(i, nseg);
-           ++s) {
-        TANGRAM_RETURN_IF_ERROR(steps[s]->Advance());
-      }
-    }
-    if (i >= static_cast<size_t>(phases)) {
-      const size_t s = i - phases;
-      steps[s].reset();
-      TANGRAM_RETURN_IF_ERROR(island_out(segment(s)));
+    TANGRAM_ASSIGN_OR_RETURN(incoming_slots_,
+                             c_.incoming_.Get(memory, slots_ * incoming_bytes_, false));
+    if (k_ > 2) {
+      TANGRAM_ASSIGN_OR_RETURN(args_.accumulate, c_.accumulate_.Get(memory, shard_bytes_, false));
     }
   }
   return absl::OkStatus();
+}
+
+Segment IslandCommunicator::AllReducePipeline::SegmentAt(size_t s) const {
+  Segment g;
+  g.begin = begins_[s];
+  g.n = counts_[s];
+  g.q = g.n / static_cast<size_t>(l_);
+  g.r = g.n % static_cast<size_t>(l_);
+  g.slot = s % slots_;
+  return g;
+}
+
+absl::Status IslandCommunicator::AllReducePipeline::IslandIn(const Segment& g) {
+  Communicator& local = *c_.local_;
+  if (!equal_) {
+    const std::vector<size_t> parts = EvenCounts(g.n, owners_);
+    size_t first = 0;
+    for (int j = 0; j < owners_; first += parts[j++]) {
+      const size_t at = (g.begin + first) * element_;
+      TANGRAM_RETURN_IF_ERROR(
+          local.Reduce(in_ + at, out_ + at, parts[j], type_, inner_, j, c_.Remaining(deadline_)));
+    }
+    return absl::OkStatus();
+  }
+  TANGRAM_RETURN_IF_ERROR(local.ReduceScatter(in_ + g.begin * element_, ShardOf(g), g.q, type_,
+                                              inner_, c_.Remaining(deadline_)));
+  if (g.r == 0) return absl::OkStatus();
+  // The last r elements (fewer than l) go to the last member, whose shard is q + r long.
+  return local.Reduce(in_ + (g.begin + l_ * g.q) * element_, ShardOf(g) + g.q * element_, g.r,
+                      type_, inner_, l_ - 1, c_.Remaining(deadline_));
+}
+
+absl::Status IslandCommunicator::AllReducePipeline::IslandOut(const Segment& g) {
+  Communicator& local = *c_.local_;
+  if (!equal_) {
+    const std::vector<size_t> parts = EvenCounts(g.n, owners_);
+    size_t first = 0;
+    for (int j = 0; j < owners_; first += parts[j++]) {
+      TANGRAM_RETURN_IF_ERROR(local.Broadcast(out_ + (g.begin + first) * element_, parts[j], type_,
+                                              j, c_.Remaining(deadline_)));
+    }
+    return absl::OkStatus();
+  }
+  std::vector<size_t> parts(l_, g.q);
+  parts[l_ - 1] += g.r;
+  return local.AllGatherV(ShardOf(g), out_ + g.begin * element_, parts, type_,
+                          c_.Remaining(deadline_));
+}
+
+std::unique_ptr<BridgeStep> IslandCommunicator::AllReducePipeline::Bridge(const Segment& g) {
+  BridgeArgs a = args_;
+  if (equal_) {
+    a.shard = ShardOf(g);
+    a.count = g.q + (c_.local_rank_ == l_ - 1 ? g.r : 0);
+  } else {
+    const std::vector<size_t> parts = EvenCounts(g.n, owners_);
+    size_t first = 0;
+    for (int j = 0; j < c_.local_rank_; ++j) first += parts[j];
+    a.shard = out_ + (g.begin + first) * element_;
+    a.count = parts[c_.local_rank_];
+  }
+  if (host_slots_ != nullptr) a.host = host_slots_ + g.slot * shard_bytes_;
+  a.incoming = incoming_slots_ + g.slot * incoming_bytes_;
+  Group across = whole_.Subset(peers_);
+  across.tag = kCollectiveTag + 1 + static_cast<int>(g.slot);  // steps in flight never match
+  return algorithm_ == CrossIslandAlgorithm::kExchange ? MakeExchangeStep(across, a, *c_.memory_)
+                                                       : MakeRingStep(across, a, *c_.memory_);
+}
+
+absl::Status IslandCommunicator::AllReducePipeline::Run() {
+  const size_t phases = static_cast<size_t>(phases_);
+  std::vector<std::unique_ptr<BridgeStep>> steps(nseg_);
+  for (size_t i = 0; i < nseg_ + phases; ++i) {
+    if (i < nseg_) {
+      const Segment g = SegmentAt(i);
+      TANGRAM_RETURN_IF_ERROR(IslandIn(g));
+      if (bridging_) {
+        steps[i] = Bridge(g);
+        TANGRAM_RETURN_IF_ERROR(steps[i]->Start());
+      }
+    }
+    if (bridging_) {
+      for (size_t s = i > phases ? i - phases : 0; s < std::min(i, nseg_); ++s) {
+        TANGRAM_RETURN_IF_ERROR(steps[s]->Advance());
+      }
+    }
+    if (i >= phases) {
+      const size_t s = i - phases;
+      steps[s].reset();
+      TANGRAM_RETURN_IF_ERROR(IslandOut(SegmentAt(s)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IslandCommunicator::Hierarchical(const void* send, void* recv, size_t count,
+                                              DataType type, ReduceOp op, absl::Time deadline) {
+  AllReducePipeline pipeline(*this, send, recv, count, type, op, deadline);
+  TANGRAM_RETURN_IF_ERROR(pipeline.GetBuffers());
+  return pipeline.Run();
 }
 
 absl::Status IslandCommunicator::ReduceScatter(const void* send, void* recv, size_t recv_count,
@@ -276,6 +339,25 @@ absl::Status IslandCommunicator::ReduceScatter(const void* send, void* recv, siz
   return Fail(HierarchicalReduceScatter(send, recv, recv_count, type, op, deadline));
 }
 
+// Who holds island I's partial of rank r's block (r outside I): r's index t among the ranks
+// outside I, in rank order; member t mod l_I holds it when t < q·l_I (inside the island's
+// reduce-scatter), else member t − q·l_I (one Reduce each), q = ⌊(p − l_I) / l_I⌋.
+std::vector<int> IslandCommunicator::ForeignRanks(int island) const {
+  std::vector<int> out;
+  for (int r = 0; r < size(); ++r) {
+    if (island_of_[r] != island_of_[members_[island][0]]) out.push_back(r);
+  }
+  return out;
+}
+
+int IslandCommunicator::PartialHolder(int island, int r) const {
+  const std::vector<int> foreign = ForeignRanks(island);
+  const int li = static_cast<int>(members_[island].size());
+  const int q = static_cast<int>(foreign.size()) / li;
+  const int t = static_cast<int>(std::find(foreign.begin(), foreign.end(), r) - foreign.begin());
+  return members_[island][t < q * li ? t % li : t - q * li];
+}
+
 absl::Status IslandCommunicator::HierarchicalReduceScatter(const void* send, void* recv,
                                                            size_t recv_count, DataType type,
                                                            ReduceOp op, absl::Time deadline) {
@@ -288,24 +370,7 @@ absl::Status IslandCommunicator::HierarchicalReduceScatter(const void* send, voi
   const bool device = memory_->IsDevice(send) || memory_->IsDevice(recv);
   const std::vector<int>& mine = members_[my_island_];
   const int l = static_cast<int>(mine.size());
-  // Who holds island I's partial of rank r's block (r outside I): r's index t among the ranks
-  // outside I, in rank order; member t mod l_I holds it when t < q·l_I (inside the island's
-  // reduce-scatter), else member t − q·l_I (one Reduce each), q = ⌊(p − l_I) / l_I⌋.
-  auto foreign_of = [&](int island) {
-    std::vector<int> out;
-    for (int r = 0; r < size(); ++r) {
-      if (island_of_[r] != island_of_[members_[island][0]]) out.push_back(r);
-    }
-    return out;
-  };
-  auto holder = [&](int island, int r) {
-    const std::vector<int> foreign = foreign_of(island);
-    const int li = static_cast<int>(members_[island].size());
-    const int q = static_cast<int>(foreign.size()) / li;
-    const int t = static_cast<int>(std::find(foreign.begin(), foreign.end(), r) - foreign.begin());
-    return members_[island][t < q * li ? t % li : t - q * li];
-  };
-  const std::vector<int> foreign = foreign_of(my_island_);
+  const std::vector<int> foreign = ForeignRanks(my_island_);
   const int q = static_cast<int>(foreign.size()) / l;
   const int extra = static_cast<int>(foreign.size()) % l;
   const size_t per = 1 + static_cast<size_t>(q);  // blocks each member gets from the island
@@ -333,6 +398,18 @@ absl::Status IslandCommunicator::HierarchicalReduceScatter(const void* send, voi
     TANGRAM_RETURN_IF_ERROR(local_->Reduce(packed + (per * l + e) * block, held + per * block,
                                            recv_count, type, inner, e, Remaining(deadline)));
   }
+  return ExchangePartials(held, foreign, per, device, recv, recv_count, type, op, deadline);
+}
+
+absl::Status IslandCommunicator::ExchangePartials(char* held, const std::vector<int>& foreign,
+                                                  size_t per, bool device, void* recv,
+                                                  size_t recv_count, DataType type, ReduceOp op,
+                                                  absl::Time deadline) {
+  const size_t block = recv_count * DataTypeSize(type);
+  const ReduceOp inner = op == ReduceOp::kAvg ? ReduceOp::kSum : op;
+  const int l = static_cast<int>(members_[my_island_].size());
+  const int q = static_cast<int>(foreign.size()) / l;
+  const int extra = static_cast<int>(foreign.size()) % l;
   // What this member sends: held[1 + t] to foreign[local + t·l], held[per] to foreign[q·l + local].
   std::vector<std::pair<int, size_t>> sends;  // destination rank, block index in `held`
   for (int t = 0; t < q; ++t) sends.push_back({foreign[local_rank_ + t * l], 1 + t});
@@ -349,8 +426,9 @@ absl::Status IslandCommunicator::HierarchicalReduceScatter(const void* send, voi
   std::vector<std::unique_ptr<TransportRequest>> requests;
   for (int island = 0; island < k; ++island) {
     if (island == my_island_) continue;
-    TANGRAM_ASSIGN_OR_RETURN(auto request, bridge.IRecv(holder(island, rank()), kCollectiveTag,
-                                                        incoming + island * block, block));
+    TANGRAM_ASSIGN_OR_RETURN(auto request,
+                             bridge.IRecv(PartialHolder(island, rank()), kCollectiveTag,
+                                          incoming + island * block, block));
     requests.push_back(std::move(request));
   }
   for (const auto& [dst, at] : sends) {

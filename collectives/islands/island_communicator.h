@@ -83,6 +83,17 @@ class IslandCommunicator : public P2PCommunicator {
                             absl::Time deadline);
   absl::Status HierarchicalReduceScatter(const void* send, void* recv, size_t recv_count,
                                          DataType type, ReduceOp op, absl::Time deadline);
+  // One hierarchical AllReduce: its plan, buffers and the pipeline's steps (in the .cc).
+  class AllReducePipeline;
+  // The ranks outside `island`, in rank order.
+  std::vector<int> ForeignRanks(int island) const;
+  // The member of `island` holding that island's partial of rank r's block (r outside it).
+  int PartialHolder(int island, int r) const;
+  // ReduceScatter over the bridge: sends this member's partials in `held` to their owners and
+  // combines what the other islands send into `recv`.
+  absl::Status ExchangePartials(char* held, const std::vector<int>& foreign, size_t per,
+                                bool device, void* recv, size_t recv_count, DataType type,
+                                ReduceOp op, absl::Time deadline);
   // Aborts everything with `status` unless it is OK or an argument error; returns it.
   absl::Status Fail(absl::Status status);
   CallOptions Remaining(absl::Time deadline) const;

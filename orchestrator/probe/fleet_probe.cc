@@ -56,11 +56,12 @@ std::vector<RankPlace> PlacesOf(const std::vector<NodeReport>& reports,
   return places;
 }
 
-absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
-                                            const partitioner::Fleet& fleet,
-                                            const FleetProbeOptions& options) {
-  const absl::Time start = absl::Now();
-  FleetProbeResult result;
+namespace {
+
+// This rank's report: its host, and its compute rate when there is a job to measure it with.
+absl::StatusOr<NodeReport> DescribeRank(collectives::Communicator& world,
+                                        const partitioner::Fleet& fleet,
+                                        const FleetProbeOptions& options) {
   NodeReport mine = DescribeThisHost(world.rank());
   if (options.job != nullptr) {
     absl::StatusOr<NodeReport> measured = MeasureCompute(world.rank(), fleet, *options.job);
@@ -75,35 +76,14 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
     }
     mine.host = options.hosts[world.rank()];
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, mine.ToJson().dump()));
-  for (const auto& text : texts) {
-    TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
-    result.reports.push_back(r);
-  }
-  partitioner::Measurements& m = result.measured;
-  m.when = UtcNow();
-  m.tool_version = kTangramVersion;
-  m.ranks = world.size();
-  for (const auto& r : result.reports) {
-    if (std::find(m.hosts.begin(), m.hosts.end(), r.host) == m.hosts.end())
-      m.hosts.push_back(r.host);
-  }
-  // Per group: the slowest of its ranks; its host when it is one node and they agree.
-  result.fleet = fleet;
+  return mine;
+}
+
+// Per group: the slowest of its ranks; its host when it is one node and they agree.
+void ApplyGroupFigures(const partitioner::Fleet& fleet, const FleetProbeOptions& options,
+                       FleetProbeResult& result) {
   auto slots = partitioner::FlattenFleet(fleet);
-  if (options.job != nullptr && options.hosts.empty()) {
-    // Ranks sharing one machine's cores, and one rank's rate alone (cpu_pool_probe.h). Not with
-    // given hosts: those ranks stand for other machines (the simulated transport).
-    const double slowdown = std::max(1.0, mine.emulate_slowdown);
-    TANGRAM_ASSIGN_OR_RETURN(
-        m.cpu_pools, ProbeCpuPools(world, mine.measured_tflops * slowdown, 1 / slowdown,
-                                   [&]() -> absl::StatusOr<double> {
-                                     TANGRAM_ASSIGN_OR_RETURN(
-                                         NodeReport alone,
-                                         MeasureCompute(world.rank(), fleet, *options.job, false));
-                                     return alone.measured_tflops;
-                                   }));
-  }
+  partitioner::Measurements& m = result.measured;
   m.group_tflops.assign(fleet.groups.size(), 0);
   std::vector<std::set<std::string>> group_hosts(fleet.groups.size());
   for (size_t r = 0; r < result.reports.size() && r < slots.size(); ++r) {
@@ -117,6 +97,96 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
       result.fleet.groups[g].host = *group_hosts[g].begin();
     }
   }
+}
+
+// One small tensor-parallel allreduce as training pays it (collective_probe.h): the compute
+// between two collectives is a micro-batch's at the all-busy rate over tp × 4 per block.
+absl::Status ProbeTensorParallelCollective(collectives::Communicator& world,
+                                           const partitioner::Fleet& fleet, const JobConfig& job,
+                                           int tp, const NodeReport& mine,
+                                           FleetProbeResult& result) {
+  CollectiveProbeOptions o;
+  o.group_size = tp;
+  o.compute_s = mine.seconds_per_sample * static_cast<double>(job.training.micro_batch) /
+                std::max(1.0, mine.emulate_slowdown) / tp /
+                (4.0 * static_cast<double>(job.model.layers));
+  o.bytes =
+      static_cast<size_t>(job.training.micro_batch * job.model.seq_len * job.model.hidden * 4);
+  TANGRAM_ASSIGN_OR_RETURN(std::optional<double> seconds,
+                           ProbeGroupCollective(world, PlacesOf(result.reports, fleet), o));
+  for (auto& l : result.measured.links) {
+    if (seconds && l.link_class == partitioner::LinkClass::kSameNode) {
+      l.collective_us = *seconds * 1e6;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The links' figures into `result` and how they were measured onto `how`.
+absl::Status ProbeFleetLinks(collectives::Communicator& world, const partitioner::Fleet& fleet,
+                             const FleetProbeOptions& options, const NodeReport& mine,
+                             FleetProbeResult& result, std::string& how) {
+  partitioner::Measurements& m = result.measured;
+  const absl::Time link_start = absl::Now();
+  // Islands come from the fleet as given; hosts from where the ranks run.
+  TANGRAM_ASSIGN_OR_RETURN(
+      LinkProbeResult links,
+      ProbeLinks(world, PlacesOf(result.reports, result.fleet), options.link_options));
+  result.link_seconds = absl::ToDoubleSeconds(absl::Now() - link_start);
+  m.links = links.links;
+  m.nic = links.nic;
+  m.allreduce = links.allreduce;
+  const int tp = options.job != nullptr ? options.job->training.layout.tp.value_or(1) : 1;
+  if (tp > 1 && options.hosts.empty() && links.timed) {
+    TANGRAM_RETURN_IF_ERROR(
+        ProbeTensorParallelCollective(world, fleet, *options.job, tp, mine, result));
+  }
+  absl::StrAppend(&how, links.timed ? absl::StrCat("; links: ", world.transport_name(),
+                                                   " ping-pong per link class, weighted "
+                                                   "least-squares alpha-beta fit, bidirectional "
+                                                   "exchange, concurrent sends from one node, "
+                                                   "ring allreduce")
+                                    : std::string("; links: not timed (the transport's clock did "
+                                                  "not move)"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
+                                            const partitioner::Fleet& fleet,
+                                            const FleetProbeOptions& options) {
+  const absl::Time start = absl::Now();
+  FleetProbeResult result;
+  TANGRAM_ASSIGN_OR_RETURN(NodeReport mine, DescribeRank(world, fleet, options));
+  TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, mine.ToJson().dump()));
+  for (const auto& text : texts) {
+    TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
+    result.reports.push_back(r);
+  }
+  partitioner::Measurements& m = result.measured;
+  m.when = UtcNow();
+  m.tool_version = kTangramVersion;
+  m.ranks = world.size();
+  for (const auto& r : result.reports) {
+    if (std::find(m.hosts.begin(), m.hosts.end(), r.host) == m.hosts.end())
+      m.hosts.push_back(r.host);
+  }
+  result.fleet = fleet;
+  if (options.job != nullptr && options.hosts.empty()) {
+    // Ranks sharing one machine's cores, and one rank's rate alone (cpu_pool_probe.h). Not with
+    // given hosts: those ranks stand for other machines (the simulated transport).
+    const double slowdown = std::max(1.0, mine.emulate_slowdown);
+    TANGRAM_ASSIGN_OR_RETURN(
+        m.cpu_pools, ProbeCpuPools(world, mine.measured_tflops * slowdown, 1 / slowdown,
+                                   [&]() -> absl::StatusOr<double> {
+                                     TANGRAM_ASSIGN_OR_RETURN(
+                                         NodeReport alone,
+                                         MeasureCompute(world.rank(), fleet, *options.job, false));
+                                     return alone.measured_tflops;
+                                   }));
+  }
+  ApplyGroupFigures(fleet, options, result);
   std::string how =
       options.job != nullptr
           ? absl::StrCat("compute: forward + backward of every layer of ", options.job->model.name,
@@ -124,42 +194,7 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
                          "), all ranks at once, median of 3 probes of 10 passes")
           : std::string("compute: not measured (no --job)");
   if (options.links) {
-    const absl::Time link_start = absl::Now();
-    // Islands come from the fleet as given; hosts from where the ranks run.
-    TANGRAM_ASSIGN_OR_RETURN(
-        LinkProbeResult links,
-        ProbeLinks(world, PlacesOf(result.reports, result.fleet), options.link_options));
-    result.link_seconds = absl::ToDoubleSeconds(absl::Now() - link_start);
-    m.links = links.links;
-    m.nic = links.nic;
-    m.allreduce = links.allreduce;
-    const int tp = options.job != nullptr ? options.job->training.layout.tp.value_or(1) : 1;
-    if (tp > 1 && options.hosts.empty() && links.timed) {
-      // One small tensor-parallel allreduce as training pays it (collective_probe.h): the compute
-      // between two collectives is a micro-batch's at the all-busy rate over tp × 4 per block.
-      const JobConfig& job = *options.job;
-      CollectiveProbeOptions o;
-      o.group_size = tp;
-      o.compute_s = mine.seconds_per_sample * static_cast<double>(job.training.micro_batch) /
-                    std::max(1.0, mine.emulate_slowdown) / tp /
-                    (4.0 * static_cast<double>(job.model.layers));
-      o.bytes =
-          static_cast<size_t>(job.training.micro_batch * job.model.seq_len * job.model.hidden * 4);
-      TANGRAM_ASSIGN_OR_RETURN(std::optional<double> seconds,
-                               ProbeGroupCollective(world, PlacesOf(result.reports, fleet), o));
-      for (auto& l : m.links) {
-        if (seconds && l.link_class == partitioner::LinkClass::kSameNode) {
-          l.collective_us = *seconds * 1e6;
-        }
-      }
-    }
-    absl::StrAppend(&how, links.timed ? absl::StrCat("; links: ", world.transport_name(),
-                                                     " ping-pong per link class, weighted "
-                                                     "least-squares alpha-beta fit, bidirectional "
-                                                     "exchange, concurrent sends from one node, "
-                                                     "ring allreduce")
-                                      : std::string("; links: not timed (the transport's clock did "
-                                                    "not move)"));
+    TANGRAM_RETURN_IF_ERROR(ProbeFleetLinks(world, fleet, options, mine, result, how));
   }
   m.how = how;
   result.fleet.measured = m;

@@ -190,23 +190,23 @@ collectives::CommunicatorOptions CommOptions(double timeout_s, int cuda_device) 
   return options;
 }
 
-void Bind(py::module_& m) {
-  py::class_<Work, std::shared_ptr<Work>>(m, "Work").def("done", &Work::Done);
+using PyCommunicatorClass = py::class_<PyCommunicator, std::shared_ptr<PyCommunicator>>;
 
-  py::class_<PyCommunicator, std::shared_ptr<PyCommunicator>>(m, "Communicator")
-      .def_static(
-          "create",
-          [](const std::string& transport, double timeout_s, int cuda_device) {
-            std::unique_ptr<Communicator> comm;
-            {
-              py::gil_scoped_release release;
-              comm = ValueOrThrow(
-                  collectives::CreateCommunicator(transport, CommOptions(timeout_s, cuda_device)));
-            }
-            return std::make_shared<PyCommunicator>(std::move(comm));
-          },
-          py::arg("transport"), py::arg("timeout_s") = 0.0, py::arg("cuda_device") = -1,
-          "This process's communicator over MPI_COMM_WORLD (\"mpi\", \"nccl\").")
+// Communicator.create and what a communicator says about itself, and wait.
+void BindCommunicatorBasics(PyCommunicatorClass& cls) {
+  cls.def_static(
+         "create",
+         [](const std::string& transport, double timeout_s, int cuda_device) {
+           std::unique_ptr<Communicator> comm;
+           {
+             py::gil_scoped_release release;
+             comm = ValueOrThrow(
+                 collectives::CreateCommunicator(transport, CommOptions(timeout_s, cuda_device)));
+           }
+           return std::make_shared<PyCommunicator>(std::move(comm));
+         },
+         py::arg("transport"), py::arg("timeout_s") = 0.0, py::arg("cuda_device") = -1,
+         "This process's communicator over MPI_COMM_WORLD (\"mpi\", \"nccl\").")
       .def_property_readonly("rank", &PyCommunicator::rank)
       .def_property_readonly("size", &PyCommunicator::size)
       .def_property_readonly("transport", &PyCommunicator::transport)
@@ -215,16 +215,20 @@ void Bind(py::module_& m) {
           [](PyCommunicator& self, const std::shared_ptr<Work>& work, bool p2p) {
             ThrowIfError(self.Wait(work, p2p));
           },
-          py::arg("work"), py::arg("p2p") = false)
-      .def("allreduce",
-           [](PyCommunicator& self, uintptr_t send, uintptr_t recv, size_t count,
-              const std::string& dtype, const std::string& op, double timeout_s) {
-             DataType t = ParseType(dtype);
-             ReduceOp o = ParseOp(op);
-             return self.Submit([=](Communicator& c) {
-               return c.AllReduce(Ptr(send), MutPtr(recv), count, t, o, Options(timeout_s));
-             });
-           })
+          py::arg("work"), py::arg("p2p") = false);
+}
+
+// The collectives: each submits to the communicator's worker and returns a Work.
+void BindCollectiveCalls(PyCommunicatorClass& cls) {
+  cls.def("allreduce",
+          [](PyCommunicator& self, uintptr_t send, uintptr_t recv, size_t count,
+             const std::string& dtype, const std::string& op, double timeout_s) {
+            DataType t = ParseType(dtype);
+            ReduceOp o = ParseOp(op);
+            return self.Submit([=](Communicator& c) {
+              return c.AllReduce(Ptr(send), MutPtr(recv), count, t, o, Options(timeout_s));
+            });
+          })
       .def("reduce_scatter",
            [](PyCommunicator& self, uintptr_t send, uintptr_t recv, size_t recv_count,
               const std::string& dtype, const std::string& op, double timeout_s) {
@@ -259,30 +263,31 @@ void Bind(py::module_& m) {
                return c.Broadcast(MutPtr(buffer), count, t, root, Options(timeout_s));
              });
            })
-      .def("barrier",
-           [](PyCommunicator& self, double timeout_s) {
-             return self.Submit([=](Communicator& c) { return c.Barrier(Options(timeout_s)); });
-           })
-      .def("send",
-           [](PyCommunicator& self, uintptr_t buffer, size_t count, const std::string& dtype,
-              int peer, int tag, double timeout_s) {
-             DataType t = ParseType(dtype);
-             return self.SubmitP2P([=](Communicator& c) {
-               return c.ISend(Ptr(buffer), count, t, peer, tag, Options(timeout_s));
-             });
-           })
-      .def("recv",
-           [](PyCommunicator& self, uintptr_t buffer, size_t count, const std::string& dtype,
-              int peer, int tag, double timeout_s) {
-             DataType t = ParseType(dtype);
-             return self.SubmitP2P([=](Communicator& c) {
-               return c.IRecv(MutPtr(buffer), count, t, peer, tag, Options(timeout_s));
-             });
-           })
-      .def("abort", &PyCommunicator::Abort, py::arg("reason"))
-      .def("shutdown", &PyCommunicator::Shutdown);
+      .def("barrier", [](PyCommunicator& self, double timeout_s) {
+        return self.Submit([=](Communicator& c) { return c.Barrier(Options(timeout_s)); });
+      });
+}
 
-  // Ranks as threads of this process (tests): one SimWorld, one communicator per rank.
+void BindPointToPoint(PyCommunicatorClass& cls) {
+  cls.def("send",
+          [](PyCommunicator& self, uintptr_t buffer, size_t count, const std::string& dtype,
+             int peer, int tag, double timeout_s) {
+            DataType t = ParseType(dtype);
+            return self.SubmitP2P([=](Communicator& c) {
+              return c.ISend(Ptr(buffer), count, t, peer, tag, Options(timeout_s));
+            });
+          })
+      .def("recv", [](PyCommunicator& self, uintptr_t buffer, size_t count,
+                      const std::string& dtype, int peer, int tag, double timeout_s) {
+        DataType t = ParseType(dtype);
+        return self.SubmitP2P([=](Communicator& c) {
+          return c.IRecv(MutPtr(buffer), count, t, peer, tag, Options(timeout_s));
+        });
+      });
+}
+
+// Ranks as threads of this process (tests): one SimWorld, one communicator per rank.
+void BindSimWorld(py::module_& m) {
   py::class_<collectives::SimWorld, std::shared_ptr<collectives::SimWorld>>(m, "SimWorld")
       .def(py::init([](int ranks, double timeout_s) {
              collectives::SimOptions options;
@@ -303,6 +308,19 @@ void Bind(py::module_& m) {
           },
           py::arg("rank"), py::arg("timeout_s") = 0.0, py::keep_alive<0, 1>(),
           "Rank `rank`'s communicator; call once per rank.");
+}
+
+void Bind(py::module_& m) {
+  py::class_<Work, std::shared_ptr<Work>>(m, "Work").def("done", &Work::Done);
+
+  PyCommunicatorClass cls(m, "Communicator");
+  BindCommunicatorBasics(cls);
+  BindCollectiveCalls(cls);
+  BindPointToPoint(cls);
+  cls.def("abort", &PyCommunicator::Abort, py::arg("reason"))
+      .def("shutdown", &PyCommunicator::Shutdown);
+
+  BindSimWorld(m);
 
   m.def("data_types", [] {
     std::vector<std::string> names;
