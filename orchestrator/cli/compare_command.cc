@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/log.h"
@@ -115,7 +116,10 @@ void PrintCompareTable(const std::vector<Row>& rows, const std::string& title, d
   }
   std::cout << t.Render();
   for (const Row& r : rows) {
-    if (!r.entry.feasible) std::cout << "  " << r.entry.strategy << ": " << r.entry.error << "\n";
+    if (r.entry.feasible) continue;
+    // A strategy's own refusal already names it ("oracle is exhaustive ..."): say it once.
+    const bool named = absl::StartsWith(r.entry.error, r.entry.strategy);
+    std::cout << "  " << (named ? "" : r.entry.strategy + ": ") << r.entry.error << "\n";
   }
   std::cout << absl::StrFormat("  %d strategies planned and simulated in %.2f s\n", rows.size(),
                                wall);

@@ -255,6 +255,9 @@ TEST_F(CliTest, ErrorsSayTheCommandOnce) {
   r = Run("plan --compare --job configs/jobs/quota-mix-llama2-7b.yaml");  // oracle refuses 48
   EXPECT_THAT(r.out + r.err, HasSubstr("oracle is exhaustive"));
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("oracle: oracle")));
+  r = Run("compare --job configs/jobs/quota-mix-llama2-7b.yaml --no-progress");
+  EXPECT_THAT(r.out, HasSubstr("oracle is exhaustive"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("oracle: oracle")));
 }
 
 TEST_F(CliTest, CompareWritesNoChartUnlessAsked) {
