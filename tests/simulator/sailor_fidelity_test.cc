@@ -111,8 +111,13 @@ std::string JobPath(const char* job) {
 int Pp(const SailorPlan& p) { return static_cast<int>(p.replicas.size()); }
 int Dp(const SailorPlan& p) { return static_cast<int>(p.replicas[0].size()); }
 
+struct Simulated {
+  double step_s = 0;
+  bool fits_memory = false;  // Sailor ran every plan, so each must fit
+};
+
 // Simulates `p` as it ran: Sailor's stages, tp, batch, and each replica on a node of its kind.
-absl::StatusOr<double> SimulatedStep(const SailorPlan& p) {
+absl::StatusOr<Simulated> SimulatedStep(const SailorPlan& p) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();
   if (!catalog.ok()) return catalog.status();
   auto job = orchestrator::LoadJob(JobPath(p.job), *catalog);
@@ -163,7 +168,7 @@ absl::StatusOr<double> SimulatedStep(const SailorPlan& p) {
   if (auto st = cost->Evaluate(&*plan); !st.ok()) return st;
   auto step = Simulate(*cost, *plan, SimOptions{});
   if (!step.ok()) return step.status();
-  return step->step_time_s;
+  return Simulated{step->step_time_s, step->fits_memory};
 }
 
 struct Row {
@@ -178,10 +183,11 @@ std::vector<Row> SimulateAll() {
     auto s = SimulatedStep(p);
     EXPECT_TRUE(s.ok()) << p.name << ": " << s.status();
     if (!s.ok()) continue;
-    rows.push_back({p, *s});
+    EXPECT_TRUE(s->fits_memory) << p.name;
+    rows.push_back({p, s->step_s});
     std::cout << absl::StrFormat(
         "%-6s tp %d pp %d dp %d gbs %3d  measured %6.2f s  simulated %6.2f s  %+6.1f%%\n", p.name,
-        p.tp, Pp(p), Dp(p), p.global_batch, p.measured_s, *s, 100 * rows.back().error());
+        p.tp, Pp(p), Dp(p), p.global_batch, p.measured_s, s->step_s, 100 * rows.back().error());
   }
   return rows;
 }
@@ -212,10 +218,17 @@ double GainRatio(const std::vector<Row>& rows, const char* job) {
   return simulated / measured;
 }
 
-// With the MEASURED links and compute of the source's cluster, fp32 as the runs trained: every plan
-// Sailor ran simulates. The per-run targets (median <= 15 %, worst <= 30 %) and the gain
-// target (within 20 % of the measured gain) are checked below; what misses is held to the band it
-// sits in now (docs/simulator.md, "Out of sample: Sailor"), so that a change that worsens it fails.
+// With the MEASURED links and compute of the source's cluster, fp32 as the runs trained, every plan
+// Sailor ran simulates and fits memory, and the gain target holds on both clusters that
+// have an even-data-parallel plan: best layout over even data parallelism 1.148x simulated
+// vs 1.263x measured (4 nodes), 1.197x vs 1.305x (6 nodes), within 20 %. The per-run targets are
+// MISSED (median 18.5 % against 15 %, worst 42.4 % against 30 %), for the causes docs/simulator.md
+// quantifies with the source's own per-tp layer profiles: tensor parallelism over PCIe costed by
+// the α-β model from send/recv bandwidths is 19 % too slow on the RTX 3090 box (tp 8 over 1.33 GB/s
+// per flow: the replicas on it bound every data-parallel plan, -10 ... -20 %) and 29 % too fast on
+// the Titan RTX at tp 2 (the two-node plans, +31 ... +42 %); pipelines through the 1 GbE box come
+// out fast (+1 ... +42 %). Held to the bands they sit in now so that a change that worsens them
+// fails; when the fleet schema takes measured per-tp rates, these are the rows to re-check.
 TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
   const std::vector<Row> rows = SimulateAll();
   ASSERT_EQ(rows.size(), kPlans.size());
@@ -235,13 +248,17 @@ TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
         "  %-8s %d plans, signed %+.1f%% ... %+.1f%%\n", family, static_cast<int>(e.size()),
         100 * *std::min_element(e.begin(), e.end()), 100 * *std::max_element(e.begin(), e.end()));
   }
-  const double n4 = GainRatio(rows, "sailor-mit-n4-opt-350m.yaml");
-  const double n6 = GainRatio(rows, "sailor-mit-n6-opt-350m.yaml");
-  // Placeholders until the first run fixes the bands (replaced below).
-  EXPECT_GT(n4, 0);
-  EXPECT_GT(n6, 0);
-  EXPECT_GT(median, 0);
-  EXPECT_GT(worst, 0);
+  EXPECT_NEAR(GainRatio(rows, "sailor-mit-n4-opt-350m.yaml"), 1.0, 0.20);
+  EXPECT_NEAR(GainRatio(rows, "sailor-mit-n6-opt-350m.yaml"), 1.0, 0.20);
+  EXPECT_LT(median, 0.20);  // known miss: target 0.15
+  EXPECT_LT(worst, 0.45);   // known miss: target 0.30 (N2_D1, +42.4 %)
+  // Plain data parallelism over whole 8-GPU boxes (tp 8 inside each, the gradient allreduce over
+  // 1-23 Gb/s): -11.7 % and -9.8 %, held to 15 %.
+  for (const Row& r : rows) {
+    if (Pp(r.plan) == 1 && r.plan.tp == 8) {
+      EXPECT_LT(std::abs(r.error()), 0.15) << r.plan.name;
+    }
+  }
 }
 
 }  // namespace
