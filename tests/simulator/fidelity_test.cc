@@ -36,6 +36,10 @@ struct Published {
   double tflops_per_gpu;  // as published: 96·B·s·l·h²·(1 + s/6h + V/16lh) per step ÷ time ÷ GPUs
   double step_time_s = 0;           // when the source gives the iteration time instead of TFLOP/s
   double tokens_per_s_per_gpu = 0;  // when it gives tokens per second per GPU
+  // When it gives TFLOP/s per GPU counted as 6N + 12·l·s·h per token (the cost model's
+  // ModelFlopsPerStep; Megatron-Core's and NeMo's convention) for a model the GPT formula above
+  // does not describe (gated MLP, grouped-query attention).
+  double model_tflops_per_gpu = 0;
 };
 
 // The calibration runs (see the file comment): Korthikanti et al. 2022, Table 5, 22B, full
@@ -141,6 +145,11 @@ const Published kHopperRuns[] = {
      4.61},
     {"nemo-nemotron4-340b-h100-2048.yaml", "dgxc-benchmarking README_340b, 24.11 BF16, 2048 H100",
      0, 4.84},
+    // Llama 3 405B, Dubey et al. 2024 (arXiv 2407.21783) Table 4, second row (16,384 H100): its
+    // recompute, ZeRO stage and FLOP count are ASSUMED (the job file says which). The first row
+    // (8,192 H100, 430 TFLOP/s) is refused by the static memory check (docs/simulator.md).
+    {"llama3-405b-16384.yaml", "Dubey et al. 2024 Table 4 (Llama 3 405B, 16,384 H100)", 0, 0, 0,
+     400},
 };
 
 constexpr double kTarget = 0.10;  // the bound on the per-GPU throughput error
@@ -188,6 +197,9 @@ absl::StatusOr<Outcome> Simulated(const Published& p, double gemm_efficiency = 0
   Outcome o;
   if (p.step_time_s > 0) {
     o = {p.step_time_s, step->step_time_s, "s/step"};
+  } else if (p.model_tflops_per_gpu > 0) {
+    o = {p.model_tflops_per_gpu, cost->ModelFlopsPerStep() / step->step_time_s / devices / 1e12,
+         "TFLOP/s"};
   } else if (p.tokens_per_s_per_gpu > 0) {
     o = {p.tokens_per_s_per_gpu, batch * s / step->step_time_s / devices, "tokens/s"};
   } else {
