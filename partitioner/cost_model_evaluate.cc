@@ -127,7 +127,11 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
             MemoryAdvice(cost.training(), pp, rep.micro_batch_size));
       }
       out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
-      const double c = cell.forward_s + cell.backward_s + v * cell.send_s;
+      // With overlap_p2p_comm the sends run beside the next micro-batch's compute: only what
+      // exceeds it stays on the stage's path.
+      const double compute = cell.forward_s + cell.backward_s;
+      const double c = cost.training().overlap_p2p_comm ? std::max(compute, v * cell.send_s)
+                                                        : compute + v * cell.send_s;
       out.sum_c[r] += c;
       if (c > out.max_c[r]) {
         out.max_c[r] = c;

@@ -303,12 +303,6 @@ constexpr KnownMiss kKnownMisses[] = {
     // the collectives behind GEMMs of an 8B model split eight ways; short GEMMs share the cores
     // with the communication, which the model leaves out (without the overlap it is +11 %).
     {"modellink-llama3-8b-8p.yaml", 0.45},
-    // Nemotron-4 340B on 128 H100 (NeMo 24.11, BF16): simulated 15.2 % slow. Every H100 row is
-    // simulated slow (-2.6 … -15.2 %): the Hopper fraction, calibrated on MosaicML's MPT-7B pair
-    // (small GEMMs, h = 4096), is below what NeMo sustains on H100; solved per run these need
-    // 0.56-0.66 of peak against the shipped 0.541 (docs/simulator.md). Not recalibrated: these
-    // are validation runs.
-    {"nemo-nemotron4-340b-h100-128.yaml", 0.20},
 };
 
 // One row of the out-of-sample tables (docs/simulator.md), printed beside the assertions.
