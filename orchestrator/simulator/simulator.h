@@ -80,7 +80,7 @@ struct CellResult {
   double slowdown = 1;           // applied compute slowdown
   double compute_s = 0;          // forward + backward (incl. recompute and tp collectives)
   double tp_comm_s = 0;          // of which tensor-parallel collectives
-  double send_s = 0;             // compute stream blocked in pipeline sends
+  double send_s = 0;             // compute stream blocked in pipeline sends (0 when they overlap)
   double pipeline_end_s = 0;     // last forward/backward/send finished
   double allreduce_wait_s = 0;   // from pipeline_end_s until its stage's allreduce finished
   double optimizer_s = 0;
