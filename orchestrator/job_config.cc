@@ -121,6 +121,7 @@ void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& err
   t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
   t.tp_comm_overlap = Collect(&errors, m.OptionalBool("tp_comm_overlap")).value_or(false);
   t.overlap_param_gather = Collect(&errors, m.OptionalBool("overlap_param_gather")).value_or(false);
+  t.overlap_p2p_comm = Collect(&errors, m.OptionalBool("overlap_p2p_comm")).value_or(false);
   const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
   if (grad_dtype) {
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
@@ -234,6 +235,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "overlap_grad_reduce",
                                                    "tp_comm_overlap",
                                                    "overlap_param_gather",
+                                                   "overlap_p2p_comm",
                                                    "grad_reduce_dtype",
                                                    "train_tokens"}));
   JobConfig job;

@@ -55,8 +55,10 @@ double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
 //   reduce-scatter (pipelined): chunk i's reduce-scatter runs behind chunk i+1's GEMM; the last
 //     chunk's waits for the GEMM's end: c/(2·tp) + (tp−1)/tp · max(0, c/2 − g/2).
 // A GEMM-bound layer keeps 1/(2·tp) of its communication exposed, one without GEMMs all of it.
-// No fitted constant; what this leaves out (the SMs the communication kernels take from the GEMM)
-// makes it optimistic where the GEMMs are short.
+// No fitted constant. Left out: the compute units the communication kernels take from the GEMM
+// (TransformerEngine's reduce-scatter: 16 of an H100's 132 SMs by default; Ascend A2's MC2: none,
+// its communication runs on the AI CPU). A term for it, tried with those figures, moved the
+// overlapped H100 validation runs the wrong way and the Ascend ones not at all (docs/simulator.md).
 double TpOverlapExposed(int tp, double collective_s, double gemm_s);
 
 // The members of one allreduce, summarised per island (all that the α-β formulas need).

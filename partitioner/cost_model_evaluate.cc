@@ -57,6 +57,14 @@ struct CellTotals {
   std::string memory_error;
 };
 
+// One micro-batch's time on a cell's path: its compute plus its v pipeline sends, or with
+// overlap_p2p_comm the larger of the two (the sends run beside the next micro-batch's compute).
+double CellPathTime(const CostModel& cost, const PlanCell& cell, int v) {
+  const double compute = cell.forward_s + cell.backward_s;
+  return cost.training().overlap_p2p_comm ? std::max(compute, v * cell.send_s)
+                                          : compute + v * cell.send_s;
+}
+
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
 // nodes.
 absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
@@ -127,7 +135,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
             MemoryAdvice(cost.training(), pp, rep.micro_batch_size));
       }
       out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
-      const double c = cell.forward_s + cell.backward_s + v * cell.send_s;
+      const double c = CellPathTime(cost, cell, v);
       out.sum_c[r] += c;
       if (c > out.max_c[r]) {
         out.max_c[r] = c;

@@ -130,11 +130,13 @@ double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, in
     t = c.forward_s + c.backward_s;
     bytes = cost_.BoundaryBytes(tp_, b);
   }
+  double send = 0;
   if (next_pool >= 0)
-    t += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
+    send += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
   if (prev_pool >= 0)
-    t += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
-  return t;
+    send += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
+  // Overlapped sends (overlap_p2p_comm) run beside the compute, as in CostModel::Evaluate.
+  return cost_.training().overlap_p2p_comm ? std::max(t, send) : t + send;
 }
 
 std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,

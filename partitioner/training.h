@@ -67,6 +67,12 @@ struct TrainingSpec {
   // step's forward (Megatron-Core's --overlap-param-gather with the distributed optimizer); off:
   // it follows the optimizer step on the critical path (DeepSpeed ZeRO-2).
   bool overlap_param_gather = false;
+  // Pipeline sends and receives issued non-blocking and waited for only when their data are
+  // needed, so a stage computes its next micro-batch while its last one's activations travel:
+  // Megatron-Core's --overlap-p2p-communication / NeMo's overlap_p2p_comm (interleaved schedule),
+  // Llama 3's "asynchronous point-to-point communication in PP" (Dubey et al. 2024, §3.3.2). Off:
+  // the sender waits for its send (Megatron-LM's 1F1B before 2023, DeepSpeed's pipeline engine).
+  bool overlap_p2p_comm = false;
   GradReduceDtype grad_reduce_dtype = GradReduceDtype::kModel;
   PinnedLayout layout;
 };

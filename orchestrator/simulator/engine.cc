@@ -365,7 +365,8 @@ class Engine {
     if (f.kind == FlowKind::kP2p) {
       flags_[f.flag] = 1;
       CellResult& r = out_->cells[f.src];
-      r.send_s += now_ - f.start;
+      // send_s is the time the sender's compute stream was blocked: none when sends overlap.
+      if (!w_.async_p2p) r.send_s += now_ - f.start;
       if (record_) out_->timeline.push_back({f.src, SpanKind::kSend, 0, 0, f.start, now_, 0});
       TryStart(f.dst);
       if (!w_.async_p2p) {

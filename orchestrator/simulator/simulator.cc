@@ -89,7 +89,9 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
   StepResult res;
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));
-  work.async_p2p = options.async_p2p;
+  // The job's stack switch (overlap_p2p_comm) or the caller's (the CPU runtime's sends are
+  // non-blocking too).
+  work.async_p2p = options.async_p2p || cost.training().overlap_p2p_comm;
   internal::AttachCpuPools(cost.fleet(), res.cells, &work);
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));

@@ -20,7 +20,9 @@
 // same NIC each run at half speed.
 //
 // Pipeline sends are synchronous, as in Megatron-LM's default 1F1B: a stage's compute waits for
-// its own send to finish (that is also what the cost model assumes).
+// its own send to finish (that is also what the cost model assumes), unless the job overlaps them
+// (TrainingSpec::overlap_p2p_comm) or SimOptions::async_p2p says so; a receiver always waits for
+// its data.
 //
 // Thread-safety: Simulate is a pure function of its arguments; concurrent calls are safe.
 #ifndef TANGRAM_ORCHESTRATOR_SIMULATOR_SIMULATOR_H_
@@ -46,7 +48,8 @@ struct SimOptions {
   int max_buckets = 64;    // per stage and chunk; larger stages get larger buckets
   bool contention = true;  // false: every transfer runs at its link's full bandwidth
   // Pipeline sends are synchronous (Megatron-LM's 1F1B: the sender waits for its send); true
-  // makes them non-blocking, as the CPU runtime's (it waits for them at the end of the step).
+  // makes them non-blocking, as the CPU runtime's (it waits for them at the end of the step). A
+  // job with overlap_p2p_comm gets non-blocking sends whatever this says.
   bool async_p2p = false;
   bool record_timeline = false;  // keep every span (for trace.h and svg.h)
   // Compute slowdown per fleet device (1 = nominal, 2 = twice as slow); empty = all 1. A cell
@@ -77,7 +80,7 @@ struct CellResult {
   double slowdown = 1;           // applied compute slowdown
   double compute_s = 0;          // forward + backward (incl. recompute and tp collectives)
   double tp_comm_s = 0;          // of which tensor-parallel collectives
-  double send_s = 0;             // compute stream blocked in pipeline sends
+  double send_s = 0;             // compute stream blocked in pipeline sends (0 when they overlap)
   double pipeline_end_s = 0;     // last forward/backward/send finished
   double allreduce_wait_s = 0;   // from pipeline_end_s until its stage's allreduce finished
   double optimizer_s = 0;

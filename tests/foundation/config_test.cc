@@ -363,14 +363,17 @@ checkpoint_dir: ../ckpt
   // booleans only, and refused where the stack they describe would refuse them.
   EXPECT_FALSE(ok->training.tp_comm_overlap);
   EXPECT_FALSE(ok->training.overlap_param_gather);
+  EXPECT_FALSE(ok->training.overlap_p2p_comm);
   auto nemo = orchestrator::LoadJob(
       dir.Write("jobs/nemo.yaml", Replace(job, "zero_stage: 1", "zero_stage: 2") +
-                                      "tp_comm_overlap: true\noverlap_param_gather: true\n")
+                                      "tp_comm_overlap: true\noverlap_param_gather: true\n"
+                                      "overlap_p2p_comm: true\n")
           .string(),
       Catalog());
   ASSERT_TRUE(nemo.ok()) << nemo.status();
   EXPECT_TRUE(nemo->training.tp_comm_overlap);
   EXPECT_TRUE(nemo->training.overlap_param_gather);
+  EXPECT_TRUE(nemo->training.overlap_p2p_comm);
   auto tp_maybe = orchestrator::LoadJob(
       dir.Write("jobs/tpm.yaml", job + "tp_comm_overlap: maybe\n").string(), Catalog());
   EXPECT_THAT(std::string(tp_maybe.status().message()),
