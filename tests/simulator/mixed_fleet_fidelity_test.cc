@@ -316,6 +316,20 @@ TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredCompute) {
   EXPECT_LT(s.worst, 1.00);   // known miss
 }
 
+TEST(MixedFleetFidelityTest, AmpHeterogeneousClusterMeasuredLayerTimes) {
+  const auto rows = SimulateAll("amp-het-gpt2-345m-layers.yaml", kMixed);
+  ASSERT_EQ(rows.size(), kMixed.size());
+  const Summary s = Summarize("mixed fleet (12 V100 + 4 T4), measured layer times", rows);
+  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);
+}
+
+TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredLayerTimes) {
+  const auto rows = SimulateAll("amp-t4-gpt2-345m-layers.yaml", kT4);
+  ASSERT_EQ(rows.size(), kT4.size());
+  const Summary s = Summarize("PCIe/Ethernet (16 T4), measured layer times", rows);
+  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);
+}
+
 // With catalog figures only (no measured compute): the kernel model, calibrated on A100 / H100 /
 // Ascend 910B runs of large models, takes 0.665 of peak for Volta and Turing (no measured
 // best-shape rate for either; the cost model warns), while this 2020 stack ran GPT-2 345M's blocks
