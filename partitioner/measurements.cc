@@ -110,9 +110,12 @@ absl::Status ReadLayerTimes(YamlMap& m, size_t groups, Measurements* out) {
                     {"group", "kind", "tp", "micro_batch", "forward_ms", "backward_ms"}));
     TANGRAM_ASSIGN_OR_RETURN(MeasuredLayerTime t, ReadLayerTime(tm, groups));
     for (const MeasuredLayerTime& o : out->layer_times) {
-      if (o.group == t.group && o.kind == t.kind && o.tp == t.tp) {
-        return tm.Error("tp", absl::StrCat("group ", t.group, "'s ", MeasuredLayerKindName(t.kind),
-                                           " at tp ", t.tp, " is measured twice"));
+      if (o.group == t.group && o.kind == t.kind && o.tp == t.tp &&
+          o.micro_batch == t.micro_batch) {
+        return tm.Error(
+            "micro_batch",
+            absl::StrCat("group ", t.group, "'s ", MeasuredLayerKindName(t.kind), " at tp ", t.tp,
+                         " and micro-batch ", t.micro_batch, " is measured twice"));
       }
     }
     out->layer_times.push_back(t);
