@@ -4,6 +4,7 @@
 // group's rate otherwise. A fleet without layer times builds no table, and every query takes the
 // rate path unchanged.
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -57,7 +58,7 @@ std::vector<const MeasuredLayerTime*> PointsAt(const std::vector<MeasuredLayerTi
 // of the layer's collectives (`comm_per_sample`, from the α-β model); the rest — the collectives'
 // latency and launches, what a launch-bound stack adds — is paid once per micro-batch.
 std::optional<LayerFit> FitFor(const std::vector<MeasuredLayerTime>& times, MeasuredLayerKind kind,
-                               int tp, double comm_per_sample) {
+                               int tp, const std::function<double(int)>& comm_per_sample) {
   int best = 0;
   for (const MeasuredLayerTime& t : times) {
     if (t.kind == kind && tp % t.tp == 0) best = std::max(best, t.tp);
@@ -67,7 +68,7 @@ std::optional<LayerFit> FitFor(const std::vector<MeasuredLayerTime>& times, Meas
   LayerFit fit = FitPoints(points);
   const auto one = PointsAt(times, kind, 1);
   if (best > 1 && points.size() == 1 && !one.empty()) {
-    const double work = FitPoints(one).per_sample / best + comm_per_sample;
+    const double work = FitPoints(one).per_sample / best + comm_per_sample(best);
     const double b = points[0]->micro_batch;
     if (work * b < points[0]->forward_ms / 1e3) {
       fit.per_sample = work;
@@ -154,14 +155,17 @@ CostModel::LayerTimeTable CostModel::MakeTable(int group, int tp) const {
   }
   const double sample_bytes = static_cast<double>(model_.seq_len) * model_.hidden *
                               ActivationElementBytes(training_.precision);
-  const double beta =
-      tp > 1 ? comm_.TpAllreduceTime(group, tp, sample_bytes) - comm_.TpAllreduceTime(group, tp, 0)
-             : 0.0;
+  auto beta = [&](int degree) {
+    return degree > 1 ? comm_.TpAllreduceTime(group, degree, sample_bytes) -
+                            comm_.TpAllreduceTime(group, degree, 0)
+                      : 0.0;
+  };
   std::optional<LayerFit> fits[3];
   for (MeasuredLayerKind k :
        {MeasuredLayerKind::kEmbedding, MeasuredLayerKind::kBlock, MeasuredLayerKind::kHead}) {
     const int i = static_cast<int>(k);
-    fits[i] = FitFor(g.layer_times, k, tp, collectives[i] * beta);
+    fits[i] =
+        FitFor(g.layer_times, k, tp, [&](int degree) { return collectives[i] * beta(degree); });
   }
   table.shape_prefix.assign(tp_shapes_.size(), std::vector<double>(n + 1, 0.0));
   for (size_t i = 0; i < n; ++i) {
