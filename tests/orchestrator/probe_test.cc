@@ -427,6 +427,21 @@ TEST(LayerTimeProbeTest, OddRanksAndGroupsOfTheirOwn) {
   EXPECT_EQ(EntriesAt(*three, 0, 3), 3);
 }
 
+// 64 ranks (8 nodes of 8; 6 heads: tp 2): prints the wall time against the probe's < 30 s budget
+// (no timed assertion: the machine is shared).
+TEST(LayerTimeProbeTest, SixtyFourRanks) {
+  std::vector<int> degrees;
+  const absl::Time start = absl::Now();
+  auto times = ProbeLayerTimesOn(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 8\n    count: 8\n", 64, &degrees);
+  ASSERT_TRUE(times.ok()) << times.status();
+  EXPECT_EQ(degrees, (std::vector<int>{2}));
+  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 0, 2), 3);
+  std::printf("layer time probe, 64 simulated ranks: %.2f s wall\n",
+              absl::ToDoubleSeconds(absl::Now() - start));
+}
+
 TEST(LayerTimeProbeTest, DegreesNeedOneHostPerGroup) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();
   ASSERT_TRUE(catalog.ok());
