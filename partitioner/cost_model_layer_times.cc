@@ -4,6 +4,7 @@
 // group's rate otherwise. A fleet without layer times builds no table, and every query takes the
 // rate path unchanged.
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -94,6 +95,42 @@ MeasuredLayerKind KindOf(LayerKind kind) {
   }
 }
 
+// The fit of each measured kind (indexed by MeasuredLayerKind) for `group` at `tp`, with the
+// per-sample bandwidth term of each kind's forward collectives: one layer's (a block: both
+// halves) times the α-β model's time for one sample's activations less its α part.
+std::array<std::optional<LayerFit>, 3> FitKinds(const std::vector<Layer>& layers,
+                                                const ModelSpec& model,
+                                                const TrainingSpec& training, const CommModel& comm,
+                                                const std::vector<MeasuredLayerTime>& times,
+                                                int group, int tp) {
+  double collectives[3] = {0, 0, 0};
+  const double per_pass = training.recompute == Recompute::kFull ? 3 : 2;
+  for (const Layer& l : layers) {
+    const int k = static_cast<int>(KindOf(l.kind));
+    const double units = k == static_cast<int>(MeasuredLayerKind::kBlock)
+                             ? static_cast<double>(std::max<int64_t>(model.layers, 1))
+                             : 1.0;
+    // The embedding's one collective is in its forward; other layers split theirs over passes.
+    const double forward =
+        l.kind == LayerKind::kEmbedding ? l.tp_collectives : l.tp_collectives / per_pass;
+    collectives[k] += forward / units;
+  }
+  const double sample_bytes = static_cast<double>(model.seq_len) * model.hidden *
+                              ActivationElementBytes(training.precision);
+  auto beta = [&](int degree) {
+    return degree > 1 ? comm.TpAllreduceTime(group, degree, sample_bytes) -
+                            comm.TpAllreduceTime(group, degree, 0)
+                      : 0.0;
+  };
+  std::array<std::optional<LayerFit>, 3> fits;
+  for (MeasuredLayerKind k :
+       {MeasuredLayerKind::kEmbedding, MeasuredLayerKind::kBlock, MeasuredLayerKind::kHead}) {
+    const int i = static_cast<int>(k);
+    fits[i] = FitFor(times, k, tp, [&](int degree) { return collectives[i] * beta(degree); });
+  }
+  return fits;
+}
+
 }  // namespace
 
 void CostModel::BuildLayerTimeTables() {
@@ -139,34 +176,8 @@ CostModel::LayerTimeTable CostModel::MakeTable(int group, int tp) const {
   table.collectives.assign(n + 1, 0.0);
   table.forward_fixed.assign(n + 1, 0.0);
   table.backward_fixed.assign(n + 1, 0.0);
-  // Per kind: forward collectives of one layer (a block: both halves), and their bandwidth time
-  // per sample at this tp (the α-β model's time for a sample's activations less its α part).
-  double collectives[3] = {0, 0, 0};
-  const double per_pass = training_.recompute == Recompute::kFull ? 3 : 2;
-  for (const Layer& l : layers_) {
-    const int k = static_cast<int>(KindOf(l.kind));
-    const double units = k == static_cast<int>(MeasuredLayerKind::kBlock)
-                             ? static_cast<double>(std::max<int64_t>(model_.layers, 1))
-                             : 1.0;
-    // The embedding's one collective is in its forward; other layers split theirs over passes.
-    const double forward =
-        l.kind == LayerKind::kEmbedding ? l.tp_collectives : l.tp_collectives / per_pass;
-    collectives[k] += forward / units;
-  }
-  const double sample_bytes = static_cast<double>(model_.seq_len) * model_.hidden *
-                              ActivationElementBytes(training_.precision);
-  auto beta = [&](int degree) {
-    return degree > 1 ? comm_.TpAllreduceTime(group, degree, sample_bytes) -
-                            comm_.TpAllreduceTime(group, degree, 0)
-                      : 0.0;
-  };
-  std::optional<LayerFit> fits[3];
-  for (MeasuredLayerKind k :
-       {MeasuredLayerKind::kEmbedding, MeasuredLayerKind::kBlock, MeasuredLayerKind::kHead}) {
-    const int i = static_cast<int>(k);
-    fits[i] =
-        FitFor(g.layer_times, k, tp, [&](int degree) { return collectives[i] * beta(degree); });
-  }
+  const std::array<std::optional<LayerFit>, 3> fits =
+      FitKinds(layers_, model_, training_, comm_, g.layer_times, group, tp);
   table.shape_prefix.assign(tp_shapes_.size(), std::vector<double>(n + 1, 0.0));
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = layers_[i];
