@@ -22,10 +22,13 @@
 // A fleet's measured_tflops replaces both terms: a measured figure
 // is an achieved rate on the real work, so a range then takes FLOPs ÷ (tp × measured).
 // A group's measured layer times (NodeGroup::layer_times) replace that again for the layers they
-// cover: a layer of a measured kind at a measured tp degree takes its measured time × micro_batch
-// ÷ the measured micro-batch, and its tensor-parallel collectives (measured with it) are not added
-// again; at a tp degree not measured, the time at the largest measured degree t' dividing it,
-// × t' ÷ tp (the rate rule), collectives added by the model. Kinds without a time keep the rate.
+// cover: a layer of a measured kind at a measured tp degree takes per micro-batch + per sample ×
+// micro_batch from its measurements (several micro-batches: least squares; one at tp 1: in
+// proportion; one at tp t > 1 beside tp 1: the tp-1 work ÷ t plus its collectives' bandwidth term
+// per sample, the rest per micro-batch), and its tensor-parallel collectives (measured with it)
+// are not added again; at a degree not measured, the per-sample time at the largest measured
+// degree t' dividing it × t' ÷ tp (the rate rule), collectives added by the model. Kinds without
+// a time keep the rate.
 // docs/simulator.md (fidelity) and docs/partitioner.md state the sources.
 //
 // Memory per device (bytes), for a stage of layers [b, e) at pipeline position i of p:
