@@ -27,10 +27,12 @@
 // of partitioner/layers.h) in one forward pass of `micro_batch` sequences on one rank of a
 // tensor-parallel group of `tp` ranks of the group, its tensor-parallel collectives included (as
 // the training runtime runs them). backward_ms defaults to forward_ms × the layer's backward ÷
-// forward FLOPs (2, plus any recompute). It replaces group_tflops for the layers it covers, at
-// that tp only: a stack whose small layers are bound by kernel launches does not run 2× faster at
-// tp 2, and its head (one large GEMM) runs far faster than its blocks; one rate per group knows
-// neither. Other kinds and tp degrees keep the group's rate (docs/probe.md).
+// forward FLOPs (2, plus any recompute). Several micro-batches of one (group, kind, tp) may be
+// given; the same one twice is an error. Layer times replace group_tflops for the layers they
+// cover, at their tp degree (and, by the rate rule, at its multiples): a stack whose small layers
+// are bound by kernel launches does not run 2× faster at tp 2, and its head (one large GEMM) runs
+// far faster than its blocks; one rate per group knows neither. How the cost model scales them
+// with the micro-batch: partitioner/cost_model.h and docs/probe.md.
 //
 // A CPU pool is a set of ranks whose compute runs on one machine's cores (same boot id): ranks of
 // the CPU runtime oversubscribing a host, or, on this project's development machine, every
