@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -150,6 +151,7 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
       Prefix(c.layers_, [](const Layer& l) { return l.stored_shared_bytes_per_token; });
   c.collectives_ = Prefix(c.layers_, [](const Layer& l) { return double(l.tp_collectives); });
   c.IndexTpShapes();
+  c.BuildLayerTimeTables();
   return c;
 }
 
@@ -218,6 +220,12 @@ double CostModel::ModelFlopsPerStep() const {
 double CostModel::ForwardTime(int group, int tp, int64_t begin, int64_t end,
                               double micro_batch) const {
   double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  if (!fleet_.groups[group].layer_times.empty()) {
+    std::optional<LayerTimeTable> built;
+    const LayerTimeTable* t = Table(group, tp);
+    if (t == nullptr) t = &built.emplace(MakeTable(group, tp));
+    return tokens * Sum(t->forward, begin, end) + Sum(t->forward_fixed, begin, end);
+  }
   return tokens * ((Sum(fwd_flops_, begin, end) / flop_rate_[group] +
                     Sum(fwd_bytes_, begin, end) / byte_rate_[group]) /
                        tp +
@@ -227,6 +235,12 @@ double CostModel::ForwardTime(int group, int tp, int64_t begin, int64_t end,
 double CostModel::BackwardTime(int group, int tp, int64_t begin, int64_t end,
                                double micro_batch) const {
   double tokens = micro_batch * static_cast<double>(model_.seq_len);
+  if (!fleet_.groups[group].layer_times.empty()) {
+    std::optional<LayerTimeTable> built;
+    const LayerTimeTable* t = Table(group, tp);
+    if (t == nullptr) t = &built.emplace(MakeTable(group, tp));
+    return tokens * Sum(t->backward, begin, end) + Sum(t->backward_fixed, begin, end);
+  }
   return tokens * ((Sum(bwd_flops_, begin, end) / flop_rate_[group] +
                     Sum(bwd_bytes_, begin, end) / byte_rate_[group]) /
                        tp +
@@ -239,10 +253,20 @@ double CostModel::TpCommTime(int group, int tp, int64_t begin, int64_t end,
   const double tokens = micro_batch * static_cast<double>(model_.seq_len);
   const double bytes = tokens * model_.hidden * ActivationElementBytes(training_.precision);
   const double one = comm_.TpAllreduceTime(group, tp, bytes);
-  if (!training_.tp_comm_overlap) return one * Sum(collectives_, begin, end);
+  // Layers measured at this tp degree ran their collectives inside the measured time.
+  std::optional<LayerTimeTable> built;
+  const LayerTimeTable* table = nullptr;
+  if (!fleet_.groups[group].layer_times.empty()) {
+    table = Table(group, tp);
+    if (table == nullptr) table = &built.emplace(MakeTable(group, tp));
+  }
+  if (!training_.tp_comm_overlap) {
+    return one * Sum(table != nullptr ? table->collectives : collectives_, begin, end);
+  }
   double exposed = 0;
-  for (const TpShape& t : tp_shapes_) {
-    const double layers = Sum(t.prefix, begin, end);
+  for (size_t s = 0; s < tp_shapes_.size(); ++s) {
+    const TpShape& t = tp_shapes_[s];
+    const double layers = Sum(table != nullptr ? table->shape_prefix[s] : t.prefix, begin, end);
     if (layers == 0 || t.collectives == 0) continue;
     const double gemm = tokens * t.overlap_flops / t.collectives / (tp * flop_rate_[group]);
     exposed += layers * t.collectives * TpOverlapExposed(tp, one, gemm);

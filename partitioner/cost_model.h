@@ -21,6 +21,14 @@
 // bandwidth that element-wise kernels reach (an assumption; STREAM-style copies reach 85–90 %).
 // A fleet's measured_tflops replaces both terms: a measured figure
 // is an achieved rate on the real work, so a range then takes FLOPs ÷ (tp × measured).
+// A group's measured layer times (NodeGroup::layer_times) replace that again for the layers they
+// cover: a layer of a measured kind at a measured tp degree takes per micro-batch + per sample ×
+// micro_batch from its measurements (several micro-batches: least squares; one at tp 1: in
+// proportion; one at tp t > 1 beside tp 1: the tp-1 work ÷ t plus its collectives' bandwidth term
+// per sample, the rest per micro-batch), and its tensor-parallel collectives (measured with it)
+// are not added again; at a degree not measured, the per-sample time at the largest measured
+// degree t' dividing it × t' ÷ tp (the rate rule), collectives added by the model. Kinds without
+// a time keep the rate.
 // docs/simulator.md (fidelity) and docs/partitioner.md state the sources.
 //
 // Memory per device (bytes), for a stage of layers [b, e) at pipeline position i of p:
@@ -219,6 +227,11 @@ class CostModel {
   // the per-layer tensor-parallel shapes and the largest block working set.
   void RateGroups();
   void IndexTpShapes();
+  // Per-layer time tables for groups with measured layer times (cost_model_layer_times.cc).
+  void BuildLayerTimeTables();
+  struct LayerTimeTable;
+  const LayerTimeTable* Table(int group, int tp) const;
+  LayerTimeTable MakeTable(int group, int tp) const;
   // Prefix sums over the layer list make every range query O(1).
   double Sum(const std::vector<double>& prefix, int64_t begin, int64_t end) const {
     return prefix[end] - prefix[begin];
@@ -250,6 +263,17 @@ class CostModel {
     std::vector<double> prefix;
   };
   std::vector<TpShape> tp_shapes_;
+  // For a (group, tp) with measured layer times: prefix sums of seconds per token of every layer
+  // (measured or at the rate), and of the tensor-parallel collectives the measurements do not
+  // already include (overall and per TpShape). Built for tp 1 … the group's devices per node;
+  // other degrees are built on demand per query (O(layers)).
+  struct LayerTimeTable {
+    int group = 0, tp = 1;
+    std::vector<double> forward, backward, collectives;  // per token; count
+    std::vector<double> forward_fixed, backward_fixed;   // per micro-batch (measured, tp > 1)
+    std::vector<std::vector<double>> shape_prefix;       // per tp_shapes_ entry
+  };
+  std::vector<LayerTimeTable> layer_tables_;
   // One block's full activations per token (full recompute): split by tp, and whole.
   double block_working_ = 0;
   double block_working_shared_ = 0;

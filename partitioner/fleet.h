@@ -33,9 +33,13 @@ struct NodeGroup {
   // device.intra_node_link_gbs is the catalog's unless the node group overrides it
   // (intra_node_link_gbs in the fleet: PCIe-only boxes of an NVLink-capable kind, no P2P).
   std::optional<double> measured_tflops;  // measured per-device throughput; overrides the catalog
-  std::string island;                     // network island; default the collective library
-  std::string host;                       // machine name (count 1 only); "" = own machine
-  double emulate_slowdown = 1.0;          // EMULATION for one-machine demos; 1 = none
+  // Measured times of single layers by kind and tp degree (the `measured:` section's
+  // layer_times for this group): they override measured_tflops and the catalog for the layers
+  // and tp degrees they cover (cost_model.h).
+  std::vector<MeasuredLayerTime> layer_times;
+  std::string island;             // network island; default the collective library
+  std::string host;               // machine name (count 1 only); "" = own machine
+  double emulate_slowdown = 1.0;  // EMULATION for one-machine demos; 1 = none
 
   int64_t num_devices() const { return count * devices_per_node; }
   // Per-device throughput the fleet file states: measured if given, else the catalog peak.

@@ -75,7 +75,67 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
   return pool;
 }
 
+absl::StatusOr<MeasuredLayerTime> ReadLayerTime(YamlMap& m, size_t groups) {
+  MeasuredLayerTime t;
+  TANGRAM_ASSIGN_OR_RETURN(int64_t group, m.Int("group", 0, 1 << 20));
+  if (static_cast<size_t>(group) >= groups) {
+    return m.Error("group", absl::StrCat("expected a nodes[] index below ", groups));
+  }
+  t.group = static_cast<int>(group);
+  TANGRAM_ASSIGN_OR_RETURN(std::string kind, m.Enum("kind", {"embedding", "block", "head"}));
+  for (MeasuredLayerKind k :
+       {MeasuredLayerKind::kEmbedding, MeasuredLayerKind::kBlock, MeasuredLayerKind::kHead}) {
+    if (kind == MeasuredLayerKindName(k)) t.kind = k;
+  }
+  TANGRAM_ASSIGN_OR_RETURN(int64_t tp, m.Int("tp", 1, 1024));
+  t.tp = static_cast<int>(tp);
+  TANGRAM_ASSIGN_OR_RETURN(int64_t mb, m.Int("micro_batch", 1, 1 << 20));
+  t.micro_batch = static_cast<int>(mb);
+  TANGRAM_ASSIGN_OR_RETURN(t.forward_ms, m.Number("forward_ms", 0, 1e9));
+  if (!(t.forward_ms > 0)) return m.Error("forward_ms", "expected a time > 0 ms");
+  TANGRAM_ASSIGN_OR_RETURN(t.backward_ms, m.OptionalNumber("backward_ms", 0, 1e9));
+  if (t.backward_ms && !(*t.backward_ms > 0)) {
+    return m.Error("backward_ms", "expected a time > 0 ms");
+  }
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return t;
+}
+
+absl::Status ReadLayerTimes(YamlMap& m, size_t groups, Measurements* out) {
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node times, m.Sequence("layer_times"));
+  for (size_t i = 0; i < times.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(
+        YamlMap tm,
+        YamlMap::Of(m.file(), times[i], ElementPath(m, "layer_times", i),
+                    {"group", "kind", "tp", "micro_batch", "forward_ms", "backward_ms"}));
+    TANGRAM_ASSIGN_OR_RETURN(MeasuredLayerTime t, ReadLayerTime(tm, groups));
+    for (const MeasuredLayerTime& o : out->layer_times) {
+      if (o.group == t.group && o.kind == t.kind && o.tp == t.tp &&
+          o.micro_batch == t.micro_batch) {
+        return tm.Error(
+            "micro_batch",
+            absl::StrCat("group ", t.group, "'s ", MeasuredLayerKindName(t.kind), " at tp ", t.tp,
+                         " and micro-batch ", t.micro_batch, " is measured twice"));
+      }
+    }
+    out->layer_times.push_back(t);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+const char* MeasuredLayerKindName(MeasuredLayerKind k) {
+  switch (k) {
+    case MeasuredLayerKind::kEmbedding:
+      return "embedding";
+    case MeasuredLayerKind::kBlock:
+      return "block";
+    case MeasuredLayerKind::kHead:
+      return "head";
+  }
+  return "?";
+}
 
 double MeasuredCpuPool::EffectiveCores() const {
   double total = 0;
@@ -178,6 +238,7 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
       out.cpu_pools.push_back(std::move(pool));
     }
   }
+  if (m.Has("layer_times")) TANGRAM_RETURN_IF_ERROR(ReadLayerTimes(m, groups, &out));
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return out;
 }
@@ -185,6 +246,11 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
 void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   for (size_t g = 0; g < fleet->groups.size() && g < measured.group_tflops.size(); ++g) {
     if (measured.group_tflops[g] > 0) fleet->groups[g].measured_tflops = measured.group_tflops[g];
+  }
+  for (const MeasuredLayerTime& t : measured.layer_times) {
+    if (t.group >= 0 && static_cast<size_t>(t.group) < fleet->groups.size()) {
+      fleet->groups[t.group].layer_times.push_back(t);
+    }
   }
   NetworkSpec& net = fleet->network;
   if (const MeasuredLink* l = measured.Find(LinkClass::kSameNode)) {
@@ -275,6 +341,20 @@ std::string MeasurementsToYaml(const Measurements& m) {
         for (double x : p.demand) d.push_back(absl::StrFormat("%.4g", x));
         absl::StrAppend(&out, ", demand: [", absl::StrJoin(d, ", "), "]");
       }
+      absl::StrAppend(&out, "}\n");
+    }
+  }
+  if (!m.layer_times.empty()) {
+    absl::StrAppend(&out,
+                    "  layer_times:   # one layer's forward (and backward) wall time on one rank "
+                    "of a tp group, collectives included\n");
+    for (const auto& t : m.layer_times) {
+      absl::StrAppend(&out, absl::StrFormat("    - {group: %d, kind: %s, tp: %d, micro_batch: %d, "
+                                            "forward_ms: %.6g",
+                                            t.group, MeasuredLayerKindName(t.kind), t.tp,
+                                            t.micro_batch, t.forward_ms));
+      if (t.backward_ms)
+        absl::StrAppend(&out, absl::StrFormat(", backward_ms: %.6g", *t.backward_ms));
       absl::StrAppend(&out, "}\n");
     }
   }

@@ -18,6 +18,21 @@
 //     cpu_pools:                          # ranks that share one machine's cores (see below)
 //       - {machine: "3f2a9c1e", cores: 2, ranks: [0, 1, 2, 3], busy_tflops: 0.004,
 //          solo_tflops: 0.011, demand: [1, 1, 1, 0.5]}
+//     layer_times:                        # optional: per group, layer kind and tp degree
+//       - {group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 3.92}
+//       - {group: 0, kind: block, tp: 2, micro_batch: 1, forward_ms: 5.24}
+//       - {group: 0, kind: head, tp: 1, micro_batch: 1, forward_ms: 3.51, backward_ms: 7.0}
+//
+// A layer time is the wall time of ONE layer of that kind (embedding, block, head: the layer list
+// of partitioner/layers.h) in one forward pass of `micro_batch` sequences on one rank of a
+// tensor-parallel group of `tp` ranks of the group, its tensor-parallel collectives included (as
+// the training runtime runs them). backward_ms defaults to forward_ms × the layer's backward ÷
+// forward FLOPs (2, plus any recompute). Several micro-batches of one (group, kind, tp) may be
+// given; the same one twice is an error. Layer times replace group_tflops for the layers they
+// cover, at their tp degree (and, by the rate rule, at its multiples): a stack whose small layers
+// are bound by kernel launches does not run 2× faster at tp 2, and its head (one large GEMM) runs
+// far faster than its blocks; one rate per group knows neither. How the cost model scales them
+// with the micro-batch: partitioner/cost_model.h and docs/probe.md.
 //
 // A CPU pool is a set of ranks whose compute runs on one machine's cores (same boot id): ranks of
 // the CPU runtime oversubscribing a host, or, on this project's development machine, every
@@ -96,6 +111,21 @@ struct MeasuredCpuPool {
   double Demand(size_t i) const { return i < demand.size() ? demand[i] : 1.0; }
 };
 
+// The layer kinds a layer time names (LayerKind's; a half-block layer takes its share of the
+// block's time in proportion to its FLOPs).
+enum class MeasuredLayerKind : int8_t { kEmbedding = 0, kBlock = 1, kHead = 2 };
+// "embedding", "block", "head".
+const char* MeasuredLayerKindName(MeasuredLayerKind k);
+
+struct MeasuredLayerTime {
+  int group = 0;  // Fleet::groups index
+  MeasuredLayerKind kind = MeasuredLayerKind::kBlock;
+  int tp = 1;
+  int micro_batch = 1;
+  double forward_ms = 0;              // one layer, one forward pass, tp collectives included
+  std::optional<double> backward_ms;  // default: forward × backward ÷ forward FLOPs
+};
+
 struct Measurements {
   std::string when, how, tool_version;
   int64_t ranks = 0;
@@ -105,6 +135,7 @@ struct Measurements {
   std::optional<MeasuredNic> nic;
   std::vector<AllreduceSample> allreduce;
   std::vector<MeasuredCpuPool> cpu_pools;
+  std::vector<MeasuredLayerTime> layer_times;  // empty: every layer at the group's rate
 
   const MeasuredLink* Find(LinkClass c) const;
 };
@@ -113,7 +144,8 @@ struct Measurements {
 // that many). Unknown keys and bad values are errors naming file:line:col and the field.
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups);
 
-// Replaces the catalog figures of `fleet` by the measured ones (see the file comment).
+// Replaces the catalog figures of `fleet` by the measured ones (see the file comment); layer
+// times go to their groups' NodeGroup::layer_times.
 void ApplyMeasurements(const Measurements& measured, Fleet* fleet);
 
 // The section as YAML text, indented under a `measured:` key (ends with a newline).

@@ -29,6 +29,8 @@ class ProbeCommand : public Command {
     sub->add_option("--transport", transport_, "mpi (default) | sim");
     sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)");
     sub->add_flag("--no-links", no_links_, "Measure compute only");
+    sub->add_flag("--no-layer-times", no_layer_times_,
+                  "With --job: skip the per-kind, per-tp-degree layer times");
     sub->add_option("--timeout", timeout_s_, "Seconds before a communication call fails");
   }
 
@@ -49,6 +51,7 @@ class ProbeCommand : public Command {
     FleetProbeOptions options;
     options.job = job ? &*job : nullptr;
     options.links = !no_links_;
+    options.layer_times = !no_layer_times_;
     std::optional<absl::StatusOr<FleetProbeResult>> root;
     if (transport_ == "sim") {
       collectives::SimOptions sim;
@@ -151,6 +154,7 @@ class ProbeCommand : public Command {
   std::string fleet_path_, job_path_, out_path_, transport_ = "mpi";
   int ranks_ = 0;
   bool no_links_ = false;
+  bool no_layer_times_ = false;
   double timeout_s_ = 120;
 };
 

@@ -21,11 +21,12 @@ absl::StatusOr<std::vector<LayerThroughput>> ProbeStage(Stage& stage, const Micr
   for (int64_t i = 0; i < stage.size(); ++i) {
     Layer& layer = stage.layer(i);
     Tensor next;
-    absl::Duration total = absl::ZeroDuration();
+    absl::Duration total = absl::ZeroDuration(), forward = absl::ZeroDuration();
     for (int it = 0; it < options.warmup + options.iterations; ++it) {
       probe.id = kProbeId - it;
       const absl::Time start = options.now();
       TANGRAM_ASSIGN_OR_RETURN(Tensor y, layer.Forward(probe, x));
+      if (it >= options.warmup) forward += options.now() - start;
       Tensor dy = y;
       for (float& v : dy.data) v = 1e-3f;
       TANGRAM_RETURN_IF_ERROR(layer.Backward(probe.id, dy).status());
@@ -36,6 +37,8 @@ absl::StatusOr<std::vector<LayerThroughput>> ProbeStage(Stage& stage, const Micr
     t.layer = layer.name();
     t.seconds_per_micro_batch =
         absl::ToDoubleSeconds(total) / static_cast<double>(std::max(options.iterations, 1));
+    t.forward_seconds_per_micro_batch =
+        absl::ToDoubleSeconds(forward) / static_cast<double>(std::max(options.iterations, 1));
     t.flops_per_micro_batch =
         3.0 * layer.ForwardFlopsPerToken(mb.seq_len) * static_cast<double>(mb.batch * mb.seq_len);
     if (t.seconds_per_micro_batch > 0) {

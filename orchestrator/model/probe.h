@@ -32,8 +32,9 @@ struct ProbeOptions {
 
 struct LayerThroughput {
   std::string layer;
-  double seconds_per_micro_batch = 0;  // forward + backward
-  double flops_per_micro_batch = 0;    // 3 × forward FLOPs; 0 when the layer does not say
+  double seconds_per_micro_batch = 0;          // forward + backward
+  double forward_seconds_per_micro_batch = 0;  // of which the forward pass
+  double flops_per_micro_batch = 0;            // 3 × forward FLOPs; 0 when the layer does not say
   double flops_per_second = 0;
 };
 

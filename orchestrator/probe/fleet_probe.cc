@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "orchestrator/model/corpus.h"
@@ -187,12 +188,26 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
                                    }));
   }
   ApplyGroupFigures(fleet, options, result);
+  std::string layer_how;
+  if (options.job != nullptr && options.layer_times) {
+    const auto places = PlacesOf(result.reports, fleet);
+    TANGRAM_ASSIGN_OR_RETURN(m.layer_times, ProbeLayerTimes(world, fleet, *options.job, places));
+    std::vector<int> degrees = {1};
+    for (int t : CandidateTpDegrees(world.size(), places, fleet, *options.job)) {
+      degrees.push_back(t);
+    }
+    layer_how = absl::StrCat(
+        "; layer times: embedding, one block and head of a one-block copy, forward and backward, "
+        "at tp ",
+        absl::StrJoin(degrees, "/"), ", median of 9 passes, slowest rank per group");
+  }
   std::string how =
       options.job != nullptr
           ? absl::StrCat("compute: forward + backward of every layer of ", options.job->model.name,
                          " (micro-batch ", options.job->training.micro_batch,
                          "), all ranks at once, median of 3 probes of 10 passes")
           : std::string("compute: not measured (no --job)");
+  how += layer_how;
   if (options.links) {
     TANGRAM_RETURN_IF_ERROR(ProbeFleetLinks(world, fleet, options, mine, result, how));
   }

@@ -16,6 +16,7 @@
 #include "collectives/communicator.h"
 #include "collectives/link_model.h"
 #include "orchestrator/job_config.h"
+#include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/fleet.h"
@@ -25,6 +26,9 @@ namespace tangram::orchestrator {
 struct FleetProbeOptions {
   const JobConfig* job = nullptr;  // compute on its layers; nullptr = links only
   bool links = true;               // measure the network
+  // With a job: also time its embedding, one block and its head, forward and backward, at tp 1
+  // and at each tensor-parallel degree the ranks' hosts can form (layer_time_probe.h).
+  bool layer_times = true;
   // Per rank: the host it stands for; empty = gethostname(). The simulated transport runs every
   // rank on one machine and passes the fleet's nodes (SimHosts).
   std::vector<std::string> hosts;

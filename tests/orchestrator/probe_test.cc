@@ -10,9 +10,11 @@
 #include "orchestrator/probe/collective_probe.h"
 #include "orchestrator/probe/cpu_pool_probe.h"
 #include "orchestrator/probe/fleet_probe.h"
+#include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
+#include "partitioner/model.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -328,6 +330,197 @@ TEST(MeasuredFleetTest, CpuPoolsAndCollectiveCostRoundTrip) {
   ASSERT_FALSE(unsorted.ok());
   EXPECT_THAT(std::string(unsorted.status().message()),
               testing::HasSubstr("measured.cpu_pools[0].ranks[1]"));
+}
+
+// Layer times per kind and tensor-parallel degree (layer_time_probe.h) on the simulated
+// transport: ranks are threads; degrees whose tp groups stay on one host and divide the model.
+constexpr char kLayerModel[] = R"(name: test-gpt-tp
+layers: 2
+hidden: 48
+ffn_hidden: 96
+heads: 6
+kv_heads: 6
+vocab: 256
+seq_len: 16
+mlp: gelu
+)";
+
+absl::StatusOr<std::vector<partitioner::MeasuredLayerTime>> ProbeLayerTimesOn(
+    const std::string& fleet_text, int ranks, std::vector<int>* degrees) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  if (!catalog.ok()) return catalog.status();
+  auto fleet = partitioner::ParseFleet(fleet_text, "f.yaml", *catalog);
+  if (!fleet.ok()) return fleet.status();
+  JobConfig job;
+  auto model = partitioner::ParseModel(kLayerModel, "m.yaml");
+  if (!model.ok()) return model.status();
+  job.model = *model;
+  job.training.micro_batch = 2;
+  job.seed = 1;
+  std::vector<RankPlace> places;
+  for (const std::string& h : SimHosts(*fleet)) places.push_back({h, 0});
+  places.resize(ranks);
+  *degrees = CandidateTpDegrees(ranks, places, *fleet, job);
+  SimOptions sim;
+  sim.ranks = ranks;
+  auto world = SimWorld::Create(sim);
+  if (!world.ok()) return world.status();
+  std::vector<std::vector<partitioner::MeasuredLayerTime>> results(ranks);
+  LayerTimeProbeOptions options;
+  options.warmup = 1;
+  options.passes = 3;
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeLayerTimes(comm, *fleet, job, places, options);
+    if (!r.ok()) return r.status();
+    results[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& st : statuses) {
+    if (!st.ok()) return st;
+  }
+  for (int r = 1; r < ranks; ++r) {
+    if (results[r].size() != results[0].size()) return absl::InternalError("ranks disagree");
+  }
+  return results[0];
+}
+
+// Counts entries of `group` at `tp` (one per kind expected) and checks they are positive.
+int EntriesAt(const std::vector<partitioner::MeasuredLayerTime>& times, int group, int tp) {
+  int n = 0;
+  for (const auto& t : times) {
+    if (t.group != group || t.tp != tp) continue;
+    EXPECT_GT(t.forward_ms, 0);
+    EXPECT_TRUE(t.backward_ms.has_value());
+    EXPECT_EQ(t.micro_batch, 2);
+    ++n;
+  }
+  return n;
+}
+
+TEST(LayerTimeProbeTest, EveryKindAtEachDegreeEvenRanks) {
+  std::vector<int> degrees;
+  auto times = ProbeLayerTimesOn(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 4\n    count: 2\n", 8, &degrees);
+  ASSERT_TRUE(times.ok()) << times.status();
+  EXPECT_EQ(degrees, (std::vector<int>{2}));  // 6 heads: tp 4 does not divide the model
+  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 0, 2), 3);
+  EXPECT_EQ(times->size(), 6u);
+}
+
+TEST(LayerTimeProbeTest, OddRanksAndGroupsOfTheirOwn) {
+  std::vector<int> degrees;
+  // A node of three devices and two of one (one EMULATION-slowed): 5 ranks, which no degree
+  // divides, so tp 1 per group; then a node of three alone: tp 3.
+  auto times = ProbeLayerTimesOn(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 3\n    count: 1\n"
+      "  - device: cpu\n    devices_per_node: 1\n    count: 2\n    emulate_slowdown: 2\n",
+      5, &degrees);
+  ASSERT_TRUE(times.ok()) << times.status();
+  EXPECT_TRUE(degrees.empty());  // 5 ranks: no degree divides them
+  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 1, 1), 3);
+  auto three = ProbeLayerTimesOn(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 3\n    count: 1\n", 3, &degrees);
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(degrees, (std::vector<int>{3}));
+  EXPECT_EQ(EntriesAt(*three, 0, 3), 3);
+}
+
+// 64 ranks (8 nodes of 8; 6 heads: tp 2): prints the wall time against the probe's < 30 s budget
+// (no timed assertion: the machine is shared).
+TEST(LayerTimeProbeTest, SixtyFourRanks) {
+  std::vector<int> degrees;
+  const absl::Time start = absl::Now();
+  auto times = ProbeLayerTimesOn(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 8\n    count: 8\n", 64, &degrees);
+  ASSERT_TRUE(times.ok()) << times.status();
+  EXPECT_EQ(degrees, (std::vector<int>{2}));
+  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 0, 2), 3);
+  std::printf("layer time probe, 64 simulated ranks: %.2f s wall\n",
+              absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+TEST(LayerTimeProbeTest, DegreesNeedOneHostPerGroup) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::ParseFleet(
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 4\n    count: 2\n", "f.yaml",
+      *catalog);
+  ASSERT_TRUE(fleet.ok());
+  JobConfig job;
+  job.model = *partitioner::ParseModel(kLayerModel, "m.yaml");
+  std::vector<RankPlace> places = {{"a", 0}, {"a", 0}, {"b", 0}, {"b", 0},
+                                   {"c", 0}, {"c", 0}, {"d", 0}, {"d", 0}};
+  EXPECT_EQ(CandidateTpDegrees(8, places, *fleet, job), (std::vector<int>{2}));
+  places[1].host = "x";
+  EXPECT_TRUE(CandidateTpDegrees(8, places, *fleet, job).empty());
+}
+
+// The layer_times entries: strict reading (file:line and field), and the file round trip.
+TEST(MeasuredFleetTest, LayerTimesRoundTripAndAreStrict) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const std::string base = std::string(kFleet) +
+                           "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n"
+                           "  ranks: 4\n  hosts: [a, b]\n  group_tflops: [0.5, 0]\n"
+                           "  layer_times:\n";
+  const std::string good = base +
+                           "    - {group: 0, kind: block, tp: 1, micro_batch: 2, forward_ms: 3}\n"
+                           "    - {group: 0, kind: block, tp: 2, micro_batch: 2, forward_ms: 2.5}\n"
+                           "    - {group: 1, kind: head, tp: 1, micro_batch: 1, forward_ms: 1, "
+                           "backward_ms: 2.5}\n";
+  auto fleet = partitioner::ParseFleet(good, "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  ASSERT_EQ(fleet->groups[0].layer_times.size(), 2u);
+  ASSERT_EQ(fleet->groups[1].layer_times.size(), 1u);
+  EXPECT_EQ(fleet->groups[1].layer_times[0].kind, partitioner::MeasuredLayerKind::kHead);
+  EXPECT_EQ(fleet->groups[1].layer_times[0].backward_ms.value_or(0), 2.5);
+  EXPECT_FALSE(fleet->groups[0].layer_times[0].backward_ms.has_value());
+  auto back = partitioner::ParseFleet(FleetToYaml(*fleet), "back.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << FleetToYaml(*fleet);
+  ASSERT_EQ(back->measured->layer_times.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& a = fleet->measured->layer_times[i];
+    const auto& b = back->measured->layer_times[i];
+    EXPECT_EQ(a.group, b.group);
+    EXPECT_EQ(a.kind, b.kind);
+    EXPECT_EQ(a.tp, b.tp);
+    EXPECT_EQ(a.micro_batch, b.micro_batch);
+    EXPECT_EQ(a.forward_ms, b.forward_ms);
+    EXPECT_EQ(a.backward_ms, b.backward_ms);
+  }
+  struct Bad {
+    const char* entry;
+    const char* message;
+  };
+  const Bad bad[] = {
+      {"{group: 2, kind: block, tp: 1, micro_batch: 1, forward_ms: 1}",
+       "f.yaml:20:15: measured.layer_times[0].group"},
+      {"{group: 0, kind: mlp, tp: 1, micro_batch: 1, forward_ms: 1}",
+       "measured.layer_times[0].kind"},
+      {"{group: 0, kind: block, tp: 0, micro_batch: 1, forward_ms: 1}",
+       "measured.layer_times[0].tp"},
+      {"{group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 0}",
+       "measured.layer_times[0].forward_ms"},
+      {"{group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 1, backward_ms: -1}",
+       "measured.layer_times[0].backward_ms"},
+      {"{group: 0, kind: block, tp: 1, forward_ms: 1}", "measured.layer_times[0].micro_batch"},
+      {"{group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 1, when: 3}",
+       "measured.layer_times[0].when"},
+  };
+  for (const Bad& b : bad) {
+    auto f = partitioner::ParseFleet(base + "    - " + b.entry + "\n", "f.yaml", *catalog);
+    ASSERT_FALSE(f.ok()) << b.entry;
+    EXPECT_THAT(std::string(f.status().message()), testing::HasSubstr(b.message)) << b.entry;
+  }
+  auto twice = partitioner::ParseFleet(
+      base + "    - {group: 0, kind: block, tp: 2, micro_batch: 1, forward_ms: 1}\n" +
+          "    - {group: 0, kind: block, tp: 2, micro_batch: 1, forward_ms: 2}\n",
+      "f.yaml", *catalog);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(std::string(twice.status().message()), testing::HasSubstr("measured twice"));
 }
 
 }  // namespace

@@ -205,6 +205,14 @@ TEST(MpiRuntimeTest, ProbeWritesAMeasuredFleetThatPlanUses) {
     EXPECT_GT(*g.measured_tflops, 0);
   }
   EXPECT_EQ(fleet->groups[2].emulate_slowdown, 2);  // EMULATION stays labelled in the nodes
+  // Layer times: one-device groups have no tensor-parallel degree, so tp 1, three kinds each.
+  for (const auto& g : fleet->groups) {
+    ASSERT_EQ(g.layer_times.size(), 3u) << Slurp(out);
+    for (const auto& t : g.layer_times) {
+      EXPECT_EQ(t.tp, 1);
+      EXPECT_GT(t.forward_ms, 0);
+    }
+  }
   const partitioner::MeasuredLink* same = fleet->measured->Find(partitioner::LinkClass::kSameNode);
   ASSERT_NE(same, nullptr) << Slurp(out);
   EXPECT_GT(same->bandwidth_gbs, 0);
@@ -213,6 +221,42 @@ TEST(MpiRuntimeTest, ProbeWritesAMeasuredFleetThatPlanUses) {
                                   "/model.yaml >", log, " 2>&1");
   EXPECT_EQ(std::system(plan.c_str()), 0) << Slurp(log);
 }
+
+// `tangram probe` on one node of 3 and of 4 CPU devices (the tensor-parallel model: 6 heads):
+// layer times per kind at tp 1 and at the degree the node can form with that model (3; 2), with
+// the runtime's tensor-parallel allreduces over MPI inside; the file plans.
+class MpiProbeLayerTimesTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(MpiProbeLayerTimesTest, EveryKindAtEachDegree) {
+  const int ranks = GetParam();
+  TempJob job(ranks, {}, "auto", "", kTpModel);
+  job.Write("fleet.yaml", absl::StrCat("name: one-node\nnodes:\n  - device: cpu\n"
+                                       "    devices_per_node: ",
+                                       ranks, "\n    count: 1\n"));
+  std::string out = job.dir() + "/measured.yaml", log = job.dir() + "/log";
+  std::string cmd = absl::StrCat(
+      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np ",
+      ranks, " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " probe --job ",
+      job.path(), " --no-links --out ", out, " --timeout 60 >", log, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << Slurp(log);
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::LoadFleet(out, *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status() << "\n" << Slurp(out);
+  const int degree = ranks == 3 ? 3 : 2;
+  std::map<int, int> kinds_at;
+  for (const auto& t : fleet->groups[0].layer_times) {
+    ++kinds_at[t.tp];
+    EXPECT_GT(t.forward_ms, 0);
+    EXPECT_TRUE(t.backward_ms.has_value());
+  }
+  EXPECT_EQ(kinds_at, (std::map<int, int>{{1, 3}, {degree, 3}})) << Slurp(out);
+  std::string plan = absl::StrCat(TANGRAM_BINARY, " plan --fleet ", out, " --model ", job.dir(),
+                                  "/model.yaml >", log, " 2>&1");
+  EXPECT_EQ(std::system(plan.c_str()), 0) << Slurp(log);
+}
+
+INSTANTIATE_TEST_SUITE_P(OddAndEven, MpiProbeLayerTimesTest, ::testing::Values(3, 4));
 
 }  // namespace
 }  // namespace tangram::testing

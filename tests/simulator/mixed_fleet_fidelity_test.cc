@@ -19,9 +19,11 @@
 // T4 node 3); stage boundaries are AMP's partition of DeepSpeed's 30 pipe layers (0 embedding,
 // 1 transpose, 2-25 the 24 blocks, 26-29 transpose, final norm, tied LM head, fp32 cast), mapped
 // onto Tangram's layer list (embedding, block.0-23, head).
-// Each fleet is simulated twice: with catalog figures only (amp-*.yaml: the kernel model) and with
-// the MEASURED compute of AMP's own per-layer profile of those machines (amp-*-measured.yaml,
-// measured_tflops; what `tangram probe` gives a fleet). docs/simulator.md has the tables.
+// Each fleet is simulated three times: with catalog figures only (amp-*.yaml: the kernel model),
+// with one MEASURED rate per group from AMP's own per-layer profile of those machines
+// (amp-*-measured.yaml, measured_tflops), and with that profile's MEASURED LAYER TIMES per kind
+// and tensor-parallel degree (amp-*-layers.yaml, the measured: section's layer_times; what
+// `tangram probe` gives a fleet). docs/simulator.md has the tables.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -314,6 +316,36 @@ TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredCompute) {
   ExpectDataParallelRowsWithin(rows, 0.15);
   EXPECT_LT(s.median, 0.30);  // known miss
   EXPECT_LT(s.worst, 1.00);   // known miss
+}
+
+// With MEASURED LAYER TIMES per kind and tensor-parallel degree (amp-*-layers.yaml: AMP's own
+// per-layer profile at tp 1, 2 and 4, embedding / block / head; what `tangram probe` now writes),
+// the head costs what it measured and a tp block what it measured at that degree, with the part
+// of a tp-t time that the tp-1 time does not explain paid once per micro-batch
+// (partitioner/cost_model.h). Median 12.2 % (target 15 %: met); worst 66.6 % (tp 2 pp 8 dp 1 at
+// micro-batch 1, which AMP's own profile-based model also missed: it predicted 2.11 s for the
+// measured 3.81 s): missed; gain 2.74x simulated vs 2.27x measured (+21.1 %: missed by 1.1 points,
+// from the dp-16 row, -11.9 %, which the layer times do not touch). Held to these bands.
+TEST(MixedFleetFidelityTest, AmpHeterogeneousClusterMeasuredLayerTimes) {
+  const auto rows = SimulateAll("amp-het-gpt2-345m-layers.yaml", kMixed);
+  ASSERT_EQ(rows.size(), kMixed.size());
+  const Summary s = Summarize("mixed fleet (12 V100 + 4 T4), measured layer times", rows);
+  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.22);  // known miss: target 0.20
+  ExpectDataParallelRowsWithin(rows, 0.15);
+  EXPECT_LT(s.median, 0.15);  // the target
+  EXPECT_LT(s.worst, 0.70);   // known miss: target 0.30
+}
+
+// The same on 16 T4 over PCIe and 50 GbE: median 9.4 % (met), worst 32.7 % (tp 4 dp 4 at
+// micro-batch 1; target 30 %: missed by 2.7 points), gain 1.06x vs 1.10x (-3.3 %: met).
+TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredLayerTimes) {
+  const auto rows = SimulateAll("amp-t4-gpt2-345m-layers.yaml", kT4);
+  ASSERT_EQ(rows.size(), kT4.size());
+  const Summary s = Summarize("PCIe/Ethernet (16 T4), measured layer times", rows);
+  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);
+  ExpectDataParallelRowsWithin(rows, 0.15);
+  EXPECT_LT(s.median, 0.15);  // the target
+  EXPECT_LT(s.worst, 0.35);   // known miss: target 0.30
 }
 
 // With catalog figures only (no measured compute): the kernel model, calibrated on A100 / H100 /

@@ -1,0 +1,175 @@
+#include "orchestrator/probe/layer_time_probe.h"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "orchestrator/model/corpus.h"
+#include "orchestrator/model/gpt.h"
+#include "orchestrator/model/probe.h"
+#include "orchestrator/model/stage.h"
+#include "orchestrator/runtime/comm_util.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+using partitioner::MeasuredLayerKind;
+using partitioner::MeasuredLayerTime;
+
+// Forward and backward seconds per micro-batch of the one-block model's three layers, in the
+// order embedding, block, head.
+using KindTimes = std::array<double, 6>;
+constexpr MeasuredLayerKind kKinds[] = {MeasuredLayerKind::kEmbedding, MeasuredLayerKind::kBlock,
+                                        MeasuredLayerKind::kHead};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Times the one-block model on this rank, sharded over `tp` (nullptr: tp 1): after `warmup`
+// passes, `passes` single passes, each layer's forward and backward its median pass (a pass
+// the scheduler interrupted, on a host with more ranks than cores, does not count).
+absl::StatusOr<KindTimes> TimeKinds(const train::GptSpec& spec, const JobConfig& job,
+                                    train::TensorParallelGroup* tp,
+                                    const LayerTimeProbeOptions& options) {
+  train::GptOptions model;
+  model.spec = spec;
+  model.spec.layers = 1;
+  model.granularity = train::Granularity::kBlock;
+  model.seed = job.seed;
+  model.tensor_parallel = tp;
+  train::CorpusOptions corpus_options;
+  corpus_options.seed = job.seed;
+  corpus_options.seq_len = job.model.seq_len;
+  TANGRAM_ASSIGN_OR_RETURN(auto corpus, train::MarkovCorpus::Create(corpus_options));
+  TANGRAM_ASSIGN_OR_RETURN(auto layers, train::BuildGptLayers(model, 0, 3));
+  train::Stage stage(std::move(layers));
+  // Samples far past any training step, as calibration takes them.
+  train::MicroBatch mb = corpus.MakeMicroBatch(0, int64_t{1} << 40, job.training.micro_batch);
+  train::ProbeOptions probe;
+  probe.warmup = options.warmup;
+  probe.iterations = 1;
+  std::vector<std::vector<double>> samples(6);
+  for (int p = 0; p < std::max(options.passes, 1); ++p) {
+    TANGRAM_ASSIGN_OR_RETURN(auto measured, train::ProbeStage(stage, mb, train::Tensor(), probe));
+    if (measured.size() != 3) return absl::InternalError("the one-block model has 3 layers");
+    probe.warmup = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      samples[2 * k].push_back(measured[k].forward_seconds_per_micro_batch);
+      samples[2 * k + 1].push_back(measured[k].seconds_per_micro_batch -
+                                   measured[k].forward_seconds_per_micro_batch);
+    }
+  }
+  KindTimes out;
+  for (size_t i = 0; i < 6; ++i) out[i] = Median(samples[i]);
+  return out;
+}
+
+std::string Pack(const std::vector<KindTimes>& times) {
+  std::vector<std::string> out;
+  for (const KindTimes& t : times) {
+    for (double x : t) out.push_back(absl::StrFormat("%.9g", x));
+  }
+  return absl::StrJoin(out, ",");
+}
+
+absl::StatusOr<std::vector<double>> Unpack(const std::string& text) {
+  std::vector<double> out;
+  for (absl::string_view field : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    double x = 0;
+    if (!absl::SimpleAtod(field, &x)) return absl::InternalError("layer time probe: bad figure");
+    out.push_back(x);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> CandidateTpDegrees(int ranks, const std::vector<RankPlace>& places,
+                                    const partitioner::Fleet& fleet, const JobConfig& job) {
+  std::vector<int> out;
+  absl::StatusOr<train::GptSpec> spec = train::GptSpecFromModel(job.model);
+  if (!spec.ok() || static_cast<int>(places.size()) != ranks) return out;
+  int max_node = 1;
+  for (const auto& g : fleet.groups) max_node = std::max(max_node, g.devices_per_node);
+  for (int t = 2; t <= std::min(max_node, ranks); ++t) {
+    bool ok = ranks % t == 0 && train::CheckTensorParallel(*spec, t).ok();
+    bool divides_a_node = false;
+    for (const auto& g : fleet.groups) divides_a_node |= g.devices_per_node % t == 0;
+    for (int r = 0; ok && r < ranks; ++r) ok = places[r].host == places[r - r % t].host;
+    if (ok && divides_a_node) out.push_back(t);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<MeasuredLayerTime>> ProbeLayerTimes(
+    collectives::Communicator& world, const partitioner::Fleet& fleet, const JobConfig& job,
+    const std::vector<RankPlace>& places, const LayerTimeProbeOptions& options) {
+  TANGRAM_ASSIGN_OR_RETURN(train::GptSpec spec, train::GptSpecFromModel(job.model));
+  const int n = world.size();
+  std::vector<int> degrees = {1};
+  for (int t : CandidateTpDegrees(n, places, fleet, job)) degrees.push_back(t);
+  std::vector<KindTimes> mine;
+  for (int t : degrees) {
+    // Every rank takes part in every degree (Split is collective); all compute at once, as in
+    // training.
+    std::unique_ptr<collectives::Communicator> group;
+    CommTensorParallelGroup tp;
+    if (t > 1) {
+      TANGRAM_ASSIGN_OR_RETURN(group, world.Split(world.rank() / t, world.rank()));
+      tp.Reset(group.get());
+    }
+    TANGRAM_RETURN_IF_ERROR(world.Barrier());
+    TANGRAM_ASSIGN_OR_RETURN(KindTimes times, TimeKinds(spec, job, t > 1 ? &tp : nullptr, options));
+    mine.push_back(times);
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, Pack(mine)));
+  const auto slots = partitioner::FlattenFleet(fleet);
+  // Per group and degree: the slowest rank's figures (EMULATION slowdown applied).
+  std::vector<MeasuredLayerTime> out;
+  for (size_t g = 0; g < fleet.groups.size(); ++g) {
+    for (size_t d = 0; d < degrees.size(); ++d) {
+      const int t = degrees[d];
+      KindTimes worst{};
+      bool any = false;
+      for (int r = 0; r < n && r < static_cast<int>(slots.size()); ++r) {
+        const int first = r - r % t;
+        const int last = first + t - 1;
+        if (slots[r].group != static_cast<int>(g) || last >= static_cast<int>(slots.size()) ||
+            slots[first].group != slots[last].group) {
+          continue;
+        }
+        TANGRAM_ASSIGN_OR_RETURN(std::vector<double> all, Unpack(texts[r]));
+        if (all.size() != 6 * degrees.size()) {
+          return absl::InternalError("layer time probe: ranks disagree on the degrees");
+        }
+        const double slowdown = std::max(1.0, fleet.groups[g].emulate_slowdown);
+        for (size_t k = 0; k < 6; ++k) worst[k] = std::max(worst[k], all[6 * d + k] * slowdown);
+        any = true;
+      }
+      if (!any) continue;
+      for (size_t k = 0; k < 3; ++k) {
+        if (!(worst[2 * k] > 0)) continue;
+        MeasuredLayerTime m;
+        m.group = static_cast<int>(g);
+        m.kind = kKinds[k];
+        m.tp = t;
+        m.micro_batch = static_cast<int>(job.training.micro_batch);
+        m.forward_ms = worst[2 * k] * 1e3;
+        if (worst[2 * k + 1] > 0) m.backward_ms = worst[2 * k + 1] * 1e3;
+        out.push_back(m);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace tangram::orchestrator
