@@ -385,6 +385,24 @@ checkpoint_dir: ../ckpt
       dir.Write("jobs/pg.yaml", job + "overlap_param_gather: true\n").string(), Catalog());
   EXPECT_THAT(std::string(gather_z1.status().message()),
               HasSubstr("pg.yaml:12:23: overlap_param_gather: applies to zero_stage 2 only"));
+  // allow_tf32: off by default (PyTorch >= 1.12), a boolean, for fp32 jobs only.
+  EXPECT_FALSE(ok->training.allow_tf32);
+  auto tf32 = orchestrator::LoadJob(
+      dir.Write("jobs/tf32.yaml",
+                Replace(job, "precision: bf16", "precision: fp32") + "allow_tf32: true\n")
+          .string(),
+      Catalog());
+  ASSERT_TRUE(tf32.ok()) << tf32.status();
+  EXPECT_TRUE(tf32->training.allow_tf32);
+  auto tf32_bf16 = orchestrator::LoadJob(
+      dir.Write("jobs/tf32b.yaml", job + "allow_tf32: true\n").string(), Catalog());
+  EXPECT_THAT(std::string(tf32_bf16.status().message()),
+              HasSubstr("tf32b.yaml:12:13: allow_tf32: applies to precision fp32 only (the job "
+                        "has bf16)"));
+  auto tf32_maybe = orchestrator::LoadJob(
+      dir.Write("jobs/tf32m.yaml", job + "allow_tf32: maybe\n").string(), Catalog());
+  EXPECT_THAT(std::string(tf32_maybe.status().message()),
+              HasSubstr("tf32m.yaml:12:13: allow_tf32"));
 
   auto missing = orchestrator::LoadJob(
       dir.Write("jobs/bad.yaml", Replace(job, "../fleets/f.yaml", "../fleets/gone.yaml")).string(),
