@@ -143,7 +143,7 @@ double MatmulPeakTflops(const DeviceSpec& device, const TrainingSpec& training,
   }
   say(absl::StrFormat(
       "%s: the catalog has no FP32 peak for it; fp32 matmuls costed at its BF16 tensor peak (%.4g "
-      "TFLOP/s), an upper bound (2-16x the FP32 rate on the kinds that list both); give the "
+      "TFLOP/s), an upper bound (2-30x the FP32 rate on the GPUs that list both); give the "
       "catalog peak_tflops_fp32 or the fleet a measured_tflops",
       device.kind, device.peak_tflops_bf16));
   return device.peak_tflops_bf16;

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/job_config.h"
+#include "partitioner/cost_model.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "partitioner/model.h"
@@ -157,6 +158,33 @@ TEST(ConfigTest, EveryShippedConfigLoads) {
   EXPECT_GE(models, 10);
   EXPECT_GE(jobs, 1);
   EXPECT_GE(published, 13);
+}
+
+// The precision-aware peak changes nothing for 16-bit jobs: on every shipped and published bf16
+// or fp16 job, every group's matmul peak is the catalog's BF16 figure, as before the catalog had
+// other precisions (the fp32 ones run at their FP32 peak, or are measured).
+TEST(ConfigTest, SixteenBitJobsKeepTheBf16Peak) {
+  int sixteen = 0, fp32_catalog = 0;
+  for (const char* dir : {"configs/jobs", "configs/published/jobs"}) {
+    for (const auto& e : fs::directory_iterator(kSource / dir)) {
+      auto j = orchestrator::LoadJob(e.path().string(), Catalog());
+      ASSERT_TRUE(j.ok()) << j.status();
+      const bool fp32 = j->training.precision == partitioner::Precision::kFp32;
+      sixteen += fp32 ? 0 : 1;
+      for (const partitioner::NodeGroup& g : j->fleet.groups) {
+        const double peak = partitioner::MatmulPeakTflops(g.device, j->training, nullptr);
+        if (!fp32) {
+          EXPECT_EQ(peak, g.device.peak_tflops_bf16) << e.path() << " " << g.device.kind;
+        } else if (!g.measured_tflops.has_value()) {
+          EXPECT_EQ(peak, g.device.peak_tflops_fp32.value_or(-1))
+              << e.path() << " " << g.device.kind;
+          ++fp32_catalog;
+        }
+      }
+    }
+  }
+  EXPECT_GE(sixteen, 40);
+  EXPECT_GE(fp32_catalog, 1);  // configs/jobs/cluster-h200-2x8.yaml: H200 at 67, not 989
 }
 
 TEST(ConfigTest, ShippedFleetsHaveTheirAdvertisedShape) {
