@@ -110,6 +110,7 @@ void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& err
   t.precision = precision == "bf16"   ? partitioner::Precision::kBf16
                 : precision == "fp16" ? partitioner::Precision::kFp16
                                       : partitioner::Precision::kFp32;
+  t.allow_tf32 = Collect(&errors, m.OptionalBool("allow_tf32")).value_or(false);
   t.zero_stage = static_cast<int>(Collect<int64_t>(&errors, m.Int("zero_stage", 0, 3)));
   std::string recompute = Collect(&errors, m.Enum("recompute", {"none", "selective", "full"}));
   t.recompute = recompute == "none"        ? partitioner::Recompute::kNone
@@ -180,6 +181,10 @@ void CheckTrainingCombinations(const YamlMap& m, const partitioner::TrainingSpec
                        "needs sequence_parallel (its allgathers and "
                        "reduce-scatters are what overlaps; Megatron-Core refuses it without)"));
   }
+  if (t.allow_tf32 && t.precision != partitioner::Precision::kFp32) {
+    errors.Add(m.Error("allow_tf32", absl::StrCat("applies to precision fp32 only (the job has ",
+                                                  partitioner::PrecisionName(t.precision), ")")));
+  }
   if (t.overlap_param_gather && t.zero_stage != 2) {
     errors.Add(
         m.Error("overlap_param_gather",
@@ -220,6 +225,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "global_batch",
                                                    "micro_batch",
                                                    "precision",
+                                                   "allow_tf32",
                                                    "zero_stage",
                                                    "recompute",
                                                    "strategy",

@@ -5,6 +5,8 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -109,6 +111,45 @@ double MatmulEfficiency(const DeviceSpec& device, std::string* warning) {
   return BestFor(device.kind, device.architecture, warning) * SustainedFor(device.architecture);
 }
 
+double MatmulPeakTflops(const DeviceSpec& device, const TrainingSpec& training,
+                        std::string* warning) {
+  auto say = [&](std::string text) {
+    if (warning != nullptr) *warning = std::move(text);
+  };
+  switch (training.precision) {
+    case Precision::kBf16:
+      if (!device.has_bf16) {
+        say(absl::StrFormat(
+            "%s: no BF16 on %s; bf16 matmuls costed at its FP16 tensor peak (%.4g TFLOP/s), as "
+            "if the job ran fp16 - a bf16 run there falls back to slower kernels; use precision "
+            "fp16",
+            device.kind, device.architecture, device.peak_tflops_bf16));
+      }
+      return device.peak_tflops_bf16;
+    case Precision::kFp16:
+      return device.peak_tflops_fp16.value_or(device.peak_tflops_bf16);
+    case Precision::kFp32:
+      break;
+  }
+  if (training.allow_tf32 && device.peak_tflops_tf32.has_value()) return *device.peak_tflops_tf32;
+  if (device.peak_tflops_fp32.has_value()) {
+    // Without TF32 tensor cores (pre-Ampere) allow_tf32 changes nothing, as in PyTorch.
+    if (training.allow_tf32 && device.has_bf16) {
+      say(absl::StrFormat(
+          "%s: allow_tf32 but the catalog has no TF32 peak for it; fp32 matmuls costed at its "
+          "FP32 peak (%.4g TFLOP/s)",
+          device.kind, *device.peak_tflops_fp32));
+    }
+    return *device.peak_tflops_fp32;
+  }
+  say(absl::StrFormat(
+      "%s: the catalog has no FP32 peak for it; fp32 matmuls costed at its BF16 tensor peak (%.4g "
+      "TFLOP/s), an upper bound (2-30x the FP32 rate on the GPUs that list both); give the "
+      "catalog peak_tflops_fp32 or the fleet a measured_tflops",
+      device.kind, device.peak_tflops_bf16));
+  return device.peak_tflops_bf16;
+}
+
 absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec& model,
                                             const TrainingSpec& training, CostOptions options) {
   if (fleet.groups.empty()) return absl::InvalidArgumentError("the fleet has no devices");
@@ -172,14 +213,16 @@ void CostModel::RateGroups() {
       byte_rate = std::numeric_limits<double>::infinity();
       tflops = *g.measured_tflops * model_flops / flops;
     } else {
-      std::string warning;
+      std::string warning, peak_warning;
       const double gemm = options_.gemm_efficiency > 0 ? options_.gemm_efficiency
                                                        : MatmulEfficiency(g.device, &warning);
-      if (!warning.empty() &&
-          std::find(warnings_.begin(), warnings_.end(), warning) == warnings_.end()) {
-        warnings_.push_back(warning);
+      const double peak = MatmulPeakTflops(g.device, training_, &peak_warning);
+      for (const std::string& w : {warning, peak_warning}) {
+        if (!w.empty() && std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) {
+          warnings_.push_back(w);
+        }
       }
-      flop_rate = g.device.peak_tflops_bf16 * 1e12 * gemm / g.emulate_slowdown;
+      flop_rate = peak * 1e12 * gemm / g.emulate_slowdown;
       byte_rate =
           g.device.memory_bandwidth_gbs * 1e9 * options_.bandwidth_efficiency / g.emulate_slowdown;
       tflops = model_flops / (flops / flop_rate + bytes / byte_rate) / 1e12;

@@ -5,7 +5,7 @@
 // end-to-end utilisation (bubbles, communication and the optimizer are modelled separately and
 // would otherwise be counted twice). A layer range's time on a tensor-parallel group of a kind
 // without a measured figure is
-//   matmul FLOPs ÷ (tp × peak × matmul efficiency)
+//   matmul FLOPs ÷ (tp × peak × matmul efficiency)   (peak: the job precision's, MatmulPeakTflops)
 //   + memory-bound bytes ÷ (HBM bandwidth × bandwidth_efficiency), split bytes ÷ tp, shared not,
 // all divided by any emulated slowdown. The bytes are counted from the layer shapes (layers.h).
 // The matmul efficiency of a kind is what its best-shaped matmuls reach on an idle device
@@ -123,6 +123,16 @@ double MatmulEfficiency(const std::string& kind);
 // sustained follows the architecture too); `warning` (optional) says so, or that neither the
 // kind nor its architecture was measured (then the median, 0.80 best-shape).
 double MatmulEfficiency(const DeviceSpec& device, std::string* warning);
+
+// The catalog peak (dense TFLOP/s) that `training`'s matmuls run at on `device`, by precision:
+// bf16 peak_tflops_bf16; fp16 peak_tflops_fp16, else peak_tflops_bf16; fp32 peak_tflops_tf32 when
+// training.allow_tf32 and the kind has TF32 tensor cores, else peak_tflops_fp32. The matmul
+// efficiency (MatmulEfficiency) multiplies whichever it is: it was measured on BF16 tensor-core
+// GEMMs, and its use for TF32 and FP32 GEMMs is ASSUMED (docs/partitioner.md). `warning`
+// (optional) receives the fallback taken: a bf16 job on a kind without BF16 keeps its FP16 peak;
+// an fp32 job on a kind without an FP32 figure gets its BF16 peak, an upper bound.
+double MatmulPeakTflops(const DeviceSpec& device, const TrainingSpec& training,
+                        std::string* warning);
 
 class CostModel {
  public:

@@ -47,6 +47,23 @@ absl::Status ReadEconomics(YamlMap& m, DeviceSpec* d) {
                     &d->power_source, &d->power_confidence);
 }
 
+// The optional peaks of the other precisions and has_bf16 (whose default needs the architecture).
+void ReadPrecisionPeaks(YamlMap& m, DeviceSpec* d, ErrorList* errors) {
+  d->peak_tflops_fp32 = Collect(errors, m.OptionalNumber("peak_tflops_fp32", 0, kHuge));
+  d->peak_tflops_tf32 = Collect(errors, m.OptionalNumber("peak_tflops_tf32", 0, kHuge));
+  d->peak_tflops_fp16 = Collect(errors, m.OptionalNumber("peak_tflops_fp16", 0, kHuge));
+  // Volta and Turing have FP16 tensor cores but no BF16 arithmetic (Turing whitepaper; BF16 came
+  // with Ampere, A100 whitepaper); every other architecture listed here has BF16.
+  const bool no_bf16 = d->architecture == "volta" || d->architecture == "turing";
+  d->has_bf16 = Collect(errors, m.OptionalBool("has_bf16")).value_or(!no_bf16);
+  // A TF32 figure on a part without BF16 would be a typo: TF32 and BF16 arrived together.
+  if (!d->has_bf16 && d->peak_tflops_tf32.has_value()) {
+    errors->Add(m.Error("peak_tflops_tf32",
+                        "given for a kind without BF16 (has_bf16: false, or a volta/turing "
+                        "architecture); TF32 tensor cores came with BF16 (Ampere)"));
+  }
+}
+
 // Reads every field, adding each failure to `errors`.
 DeviceSpec ReadDevice(YamlMap& m, ErrorList* errors) {
   DeviceSpec d;
@@ -71,6 +88,7 @@ DeviceSpec ReadDevice(YamlMap& m, ErrorList* errors) {
                                       "cdna2", "cdna3", "davinci", "hygon-dcu", "cpu", "unknown"}));
   d.architecture = arch.value_or(KnownArchitecture(d.kind));
   if (d.architecture.empty()) d.architecture = "unknown";
+  ReadPrecisionPeaks(m, &d, errors);
   errors->Add(ReadEconomics(m, &d));
   errors->Add(m.RejectUnknownKeys());
   return d;
@@ -122,6 +140,8 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& do
                     {"kind", "vendor", "peak_tflops_bf16", "memory_gib", "memory_bandwidth_gbs",
                      "intra_node_link_gbs", "nic_gbps", "collective_library", "confidence",
                      "source", "architecture",
+                     // other precisions (ReadPrecisionPeaks)
+                     "peak_tflops_fp32", "peak_tflops_tf32", "peak_tflops_fp16", "has_bf16",
                      // economics (ReadEconomics)
                      "price_usd", "price_source", "price_confidence", "power_w", "power_source",
                      "power_confidence"});

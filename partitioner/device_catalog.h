@@ -20,7 +20,7 @@ namespace tangram::partitioner {
 struct DeviceSpec {
   std::string kind;                 // "H200", "Ascend910B", "cpu"
   std::string vendor;               // NVIDIA | AMD | Huawei | Hygon | generic
-  double peak_tflops_bf16 = 0;      // dense, catalog figure
+  double peak_tflops_bf16 = 0;      // dense, catalog figure (FP16's on parts without BF16)
   double memory_gib = 0;            // device memory, GiB (2^30 bytes)
   double memory_bandwidth_gbs = 0;  // GB/s
   double intra_node_link_gbs = 0;   // GB/s per direction per device (NVLink, HCCS, PCIe)
@@ -33,6 +33,16 @@ struct DeviceSpec {
   // (cost_model.h). Optional in the file: a kind the built-in table knows gets its own,
   // else "unknown".
   std::string architecture;
+  // The dense peaks of the other precisions, optional (absent: the part lacks the mode, or no
+  // source gives it). peak_tflops_fp32: what an fp32 GEMM without TF32 runs at (CUDA cores on
+  // NVIDIA; the FP32 matrix rate on AMD CDNA). peak_tflops_tf32: TF32 tensor cores (Ampere and
+  // later, AMD CDNA3). peak_tflops_fp16: FP16 tensor cores with FP32 accumulate, where it differs
+  // from peak_tflops_bf16 (absent: the same). The cost model picks one by the job's precision
+  // (MatmulPeakTflops in cost_model.h).
+  std::optional<double> peak_tflops_fp32, peak_tflops_tf32, peak_tflops_fp16;
+  // Whether the part computes in BF16 at all: false on Volta and Turing (the default follows
+  // `architecture`), whose peak_tflops_bf16 then holds the FP16 tensor peak.
+  bool has_bf16 = true;
   // Economics, optional (`tangram design`): a purchase price per device and the board power, each
   // with its own source and confidence, because they come from other places than the datasheet
   // figures above. price_confidence: list | secondary | estimate; power_confidence: datasheet |

@@ -43,6 +43,10 @@ struct TrainingSpec {
   int64_t global_batch = 1;  // sequences per optimizer step
   int64_t micro_batch = 1;   // sequences per micro-batch
   Precision precision = Precision::kBf16;
+  // fp32 only: whether fp32 matmuls may run on TF32 tensor cores. Off by default, as in PyTorch
+  // since 1.12 (torch.backends.cuda.matmul.allow_tf32 = False; "TensorFloat-32 (TF32) on Ampere
+  // (and later) devices", PyTorch docs, CUDA semantics); on, they run at the kind's TF32 peak.
+  bool allow_tf32 = false;
   int zero_stage = 1;  // 0..3
   Recompute recompute = Recompute::kNone;
   // FlashAttention keeps no s×s score matrix (no 5·a·s bytes per token stored, no memory-bound

@@ -1,5 +1,6 @@
 // `tangram devices`: prints the device catalog (catalog figures, with their confidence).
 #include <iostream>
+#include <optional>
 
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
@@ -30,6 +31,14 @@ class DevicesCommand : public Command {
                        {"collective_library", d.collective_library},
                        {"confidence", d.confidence},
                        {"source", d.source}});
+        // The other precisions' peaks (null: the catalog has none) and whether BF16 exists.
+        auto optional = [](const std::optional<double>& v) {
+          return v.has_value() ? nlohmann::json(*v) : nlohmann::json(nullptr);
+        };
+        out.back()["peak_tflops_fp32"] = optional(d.peak_tflops_fp32);
+        out.back()["peak_tflops_tf32"] = optional(d.peak_tflops_tf32);
+        out.back()["peak_tflops_fp16"] = optional(d.peak_tflops_fp16);
+        out.back()["has_bf16"] = d.has_bf16;
       }
       PrintJson(out);
       return absl::OkStatus();

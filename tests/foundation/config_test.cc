@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/job_config.h"
+#include "partitioner/cost_model.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "partitioner/model.h"
@@ -157,6 +158,33 @@ TEST(ConfigTest, EveryShippedConfigLoads) {
   EXPECT_GE(models, 10);
   EXPECT_GE(jobs, 1);
   EXPECT_GE(published, 13);
+}
+
+// The precision-aware peak changes nothing for 16-bit jobs: on every shipped and published bf16
+// or fp16 job, every group's matmul peak is the catalog's BF16 figure, as before the catalog had
+// other precisions (the fp32 ones run at their FP32 peak, or are measured).
+TEST(ConfigTest, SixteenBitJobsKeepTheBf16Peak) {
+  int sixteen = 0, fp32_catalog = 0;
+  for (const char* dir : {"configs/jobs", "configs/published/jobs"}) {
+    for (const auto& e : fs::directory_iterator(kSource / dir)) {
+      auto j = orchestrator::LoadJob(e.path().string(), Catalog());
+      ASSERT_TRUE(j.ok()) << j.status();
+      const bool fp32 = j->training.precision == partitioner::Precision::kFp32;
+      sixteen += fp32 ? 0 : 1;
+      for (const partitioner::NodeGroup& g : j->fleet.groups) {
+        const double peak = partitioner::MatmulPeakTflops(g.device, j->training, nullptr);
+        if (!fp32) {
+          EXPECT_EQ(peak, g.device.peak_tflops_bf16) << e.path() << " " << g.device.kind;
+        } else if (!g.measured_tflops.has_value()) {
+          EXPECT_EQ(peak, g.device.peak_tflops_fp32.value_or(-1))
+              << e.path() << " " << g.device.kind;
+          ++fp32_catalog;
+        }
+      }
+    }
+  }
+  EXPECT_GE(sixteen, 40);
+  EXPECT_GE(fp32_catalog, 1);  // configs/jobs/cluster-h200-2x8.yaml: H200 at 67, not 989
 }
 
 TEST(ConfigTest, ShippedFleetsHaveTheirAdvertisedShape) {
@@ -388,6 +416,24 @@ checkpoint_dir: ../ckpt
       dir.Write("jobs/pg.yaml", job + "overlap_param_gather: true\n").string(), Catalog());
   EXPECT_THAT(std::string(gather_z1.status().message()),
               HasSubstr("pg.yaml:12:23: overlap_param_gather: applies to zero_stage 2 only"));
+  // allow_tf32: off by default (PyTorch >= 1.12), a boolean, for fp32 jobs only.
+  EXPECT_FALSE(ok->training.allow_tf32);
+  auto tf32 = orchestrator::LoadJob(
+      dir.Write("jobs/tf32.yaml",
+                Replace(job, "precision: bf16", "precision: fp32") + "allow_tf32: true\n")
+          .string(),
+      Catalog());
+  ASSERT_TRUE(tf32.ok()) << tf32.status();
+  EXPECT_TRUE(tf32->training.allow_tf32);
+  auto tf32_bf16 = orchestrator::LoadJob(
+      dir.Write("jobs/tf32b.yaml", job + "allow_tf32: true\n").string(), Catalog());
+  EXPECT_THAT(std::string(tf32_bf16.status().message()),
+              HasSubstr("tf32b.yaml:12:13: allow_tf32: applies to precision fp32 only (the job "
+                        "has bf16)"));
+  auto tf32_maybe = orchestrator::LoadJob(
+      dir.Write("jobs/tf32m.yaml", job + "allow_tf32: maybe\n").string(), Catalog());
+  EXPECT_THAT(std::string(tf32_maybe.status().message()),
+              HasSubstr("tf32m.yaml:12:13: allow_tf32"));
 
   auto missing = orchestrator::LoadJob(
       dir.Write("jobs/bad.yaml", Replace(job, "../fleets/f.yaml", "../fleets/gone.yaml")).string(),
