@@ -126,6 +126,8 @@ void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& err
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
                                                 : partitioner::GradReduceDtype::kBf16;
   }
+  const auto p2p = Collect(&errors, m.OptionalEnum("pipeline_p2p", {"posted", "rendezvous"}));
+  if (p2p == "rendezvous") t.pipeline_p2p = partitioner::PipelineP2p::kRendezvous;
 }
 
 // The `layout:` map into `l`. layout.tp given as a list (one size per pipeline stage) is left in
@@ -178,6 +180,12 @@ void CheckTrainingCombinations(const YamlMap& m, const partitioner::TrainingSpec
     errors.Add(m.Error("tp_comm_overlap",
                        "needs sequence_parallel (its allgathers and "
                        "reduce-scatters are what overlaps; Megatron-Core refuses it without)"));
+  }
+  if (t.pipeline_p2p == partitioner::PipelineP2p::kRendezvous &&
+      t.layout.virtual_stages.value_or(1) > 1) {
+    errors.Add(m.Error("pipeline_p2p",
+                       "rendezvous (DeepSpeed's pipeline engine) has no interleaved schedule; "
+                       "pin layout.virtual_stages 1"));
   }
   if (t.overlap_param_gather && t.zero_stage != 2) {
     errors.Add(
@@ -235,6 +243,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "tp_comm_overlap",
                                                    "overlap_param_gather",
                                                    "grad_reduce_dtype",
+                                                   "pipeline_p2p",
                                                    "train_tokens"}));
   JobConfig job;
   job.path = doc.name;

@@ -105,6 +105,18 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
         cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
                                      cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b));
       }
+      if (cost.training().pipeline_p2p == PipelineP2p::kRendezvous) {
+        // DeepSpeed's pipeline engine: the stage also waits through its receives (the gradient
+        // from the next stage, the activation from the previous), one transfer at a time.
+        if (s + 1 < pp) {
+          cell.send_s += cost.LinkTime(plan->stages[s + 1].cells[r].devices[0], first,
+                                       cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b));
+        }
+        if (s > 0) {
+          cell.send_s += cost.LinkTime(plan->stages[s - 1].cells[r].devices[0], first,
+                                       cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b));
+        }
+      }
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];

@@ -130,10 +130,16 @@ double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, in
     t = c.forward_s + c.backward_s;
     bytes = cost_.BoundaryBytes(tp_, b);
   }
-  if (next_pool >= 0)
+  // Rendezvous p2p (DeepSpeed's pipeline engine) also keeps the stage through its receives.
+  const bool rendezvous = cost_.training().pipeline_p2p == PipelineP2p::kRendezvous;
+  if (next_pool >= 0) {
     t += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
-  if (prev_pool >= 0)
+    if (rendezvous) t += link_alpha_[next_pool][pool] + bytes / (link_gbs_[next_pool][pool] * 1e9);
+  }
+  if (prev_pool >= 0) {
     t += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
+    if (rendezvous) t += link_alpha_[prev_pool][pool] + bytes / (link_gbs_[prev_pool][pool] * 1e9);
+  }
   return t;
 }
 

@@ -131,6 +131,7 @@ std::string JobYaml(const JobConfig& job, const std::string& name, const std::st
       "\noverlap_grad_reduce: ", t.overlap_grad_reduce ? "true" : "false",
       "\ntp_comm_overlap: ", t.tp_comm_overlap ? "true" : "false",
       "\noverlap_param_gather: ", t.overlap_param_gather ? "true" : "false",
+      t.pipeline_p2p == partitioner::PipelineP2p::kRendezvous ? "\npipeline_p2p: rendezvous" : "",
       "\nstrategy: ", partitioner::StrategyName(job.strategy), "\ntransport: ", job.transport,
       "\nsteps: ", job.steps, "\ncheckpoint_dir: ", rel(job.checkpoint_dir), "\nseed: ", job.seed,
       "\nlearning_rate: ", job.learning_rate,

@@ -90,6 +90,13 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));
   work.async_p2p = options.async_p2p;
+  // The CPU runtime's sends do not block (SimOptions::async_p2p); that runtime is what runs then.
+  if (work.async_p2p) work.rendezvous_p2p = false;
+  if (work.rendezvous_p2p && work.chunks > 1) {
+    return absl::InvalidArgumentError(
+        "pipeline_p2p: rendezvous (DeepSpeed's pipeline engine) has no interleaved schedule; "
+        "simulate with one virtual stage");
+  }
   internal::AttachCpuPools(cost.fleet(), res.cells, &work);
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));

@@ -299,8 +299,10 @@ TEST(MixedFleetFidelityTest, AmpHeterogeneousClusterMeasuredCompute) {
   const Summary s = Summarize("mixed fleet (12 V100 + 4 T4), measured compute", rows);
   EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);
   ExpectDataParallelRowsWithin(rows, 0.15);
-  EXPECT_LT(s.median, 0.20);  // known miss: target 0.15
-  EXPECT_LT(s.worst, 1.65);   // known miss: target 0.30
+  // pipeline_p2p: rendezvous (DeepSpeed's engine, docs/simulator.md) moved the median from 18.6 %
+  // to 20.2 % (the deep pipelines, already slow, get slower) and the worst from 157 % to 147 %.
+  EXPECT_LT(s.median, 0.21);  // known miss: target 0.15
+  EXPECT_LT(s.worst, 1.55);   // known miss: target 0.30
 }
 
 // The same on one kind over PCIe and 50 GbE: gain 0.97x simulated vs 1.10x measured (within 20 %),
