@@ -285,8 +285,8 @@ void ExpectDataParallelRowsWithin(const std::vector<Row>& rows, double bound) {
 
 // With the MEASURED compute of the source's own per-layer profile (what `tangram probe` gives a
 // fleet: one model TFLOP/s per group), the gain target holds (best layout over even data
-// parallelism within 20 % of the measured gain: 2.05x vs 2.27x) and data parallelism is within
-// 15 %; the per-run targets (median <= 15 %, worst <= 30 %) are MISSED (18.6 %, 157 %),
+// parallelism within 20 % of the measured gain: 1.99x vs 2.27x) and data parallelism is within
+// 15 %; the per-run targets (median <= 15 %, worst <= 30 %) are MISSED (20.2 %, 147 %),
 // for two causes docs/simulator.md quantifies: one rate per group costs the tied LM head (a large,
 // efficient GEMM: 2.5 ms measured against 12.5 ms at the blocks' rate) like the launch-bound
 // blocks, so deep pipelines whose last stage holds the head come out 20-43 % slow; and tensor
