@@ -122,12 +122,15 @@ void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& err
   t.overlap_grad_reduce = Collect(&errors, m.OptionalBool("overlap_grad_reduce")).value_or(true);
   t.tp_comm_overlap = Collect(&errors, m.OptionalBool("tp_comm_overlap")).value_or(false);
   t.overlap_param_gather = Collect(&errors, m.OptionalBool("overlap_param_gather")).value_or(false);
-  t.overlap_p2p_comm = Collect(&errors, m.OptionalBool("overlap_p2p_comm")).value_or(false);
   const auto grad_dtype = Collect(&errors, m.OptionalEnum("grad_reduce_dtype", {"fp32", "bf16"}));
   if (grad_dtype) {
     t.grad_reduce_dtype = *grad_dtype == "fp32" ? partitioner::GradReduceDtype::kFp32
                                                 : partitioner::GradReduceDtype::kBf16;
   }
+  const auto p2p =
+      Collect(&errors, m.OptionalEnum("pipeline_p2p", {"posted", "overlapped", "rendezvous"}));
+  if (p2p == "overlapped") t.pipeline_p2p = partitioner::PipelineP2p::kOverlapped;
+  if (p2p == "rendezvous") t.pipeline_p2p = partitioner::PipelineP2p::kRendezvous;
 }
 
 // The `layout:` map into `l`. layout.tp given as a list (one size per pipeline stage) is left in
@@ -185,6 +188,12 @@ void CheckTrainingCombinations(const YamlMap& m, const partitioner::TrainingSpec
     errors.Add(m.Error("allow_tf32", absl::StrCat("applies to precision fp32 only (the job has ",
                                                   partitioner::PrecisionName(t.precision), ")")));
   }
+  if (t.pipeline_p2p == partitioner::PipelineP2p::kRendezvous &&
+      t.layout.virtual_stages.value_or(1) > 1) {
+    errors.Add(m.Error("pipeline_p2p",
+                       "rendezvous (DeepSpeed's pipeline engine) has no interleaved schedule; "
+                       "pin layout.virtual_stages 1"));
+  }
   if (t.overlap_param_gather && t.zero_stage != 2) {
     errors.Add(
         m.Error("overlap_param_gather",
@@ -241,8 +250,8 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                                    "overlap_grad_reduce",
                                                    "tp_comm_overlap",
                                                    "overlap_param_gather",
-                                                   "overlap_p2p_comm",
                                                    "grad_reduce_dtype",
+                                                   "pipeline_p2p",
                                                    "train_tokens"}));
   JobConfig job;
   job.path = doc.name;

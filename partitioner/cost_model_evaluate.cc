@@ -47,6 +47,24 @@ std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
   return gather;
 }
 
+// One micro-batch's pipeline p2p at stage s of replica r: its sends (activations to the next
+// stage, gradients to the previous); with rendezvous p2p (DeepSpeed's pipeline engine, which
+// holds the receiver too) its receives from both neighbours as well. Between stages of different
+// tp the busiest rank is on the smaller side (BoundaryBytes).
+double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b) {
+  const bool rendezvous = cost.training().pipeline_p2p == PipelineP2p::kRendezvous;
+  const int64_t self = plan.stages[s].cells[r].devices[0];
+  double t = 0;
+  for (int n : {s + 1, s - 1}) {
+    if (n < 0 || n >= plan.pp) continue;
+    const int64_t peer = plan.stages[n].cells[r].devices[0];
+    const double bytes = cost.BoundaryBytes(std::min(tp, StageTp(plan, n)), b);
+    t += cost.LinkTime(self, peer, bytes);
+    if (rendezvous) t += cost.LinkTime(peer, self, bytes);
+  }
+  return t;
+}
+
 // What the cells of a plan add up to: per replica Σ and max over its stages of one micro-batch's
 // cell time (and the stage of the max), the slowest optimizer step, and the worst memory
 // overflow's message (empty when everything fits).
@@ -58,11 +76,13 @@ struct CellTotals {
 };
 
 // One micro-batch's time on a cell's path: its compute plus its v pipeline sends, or with
-// overlap_p2p_comm the larger of the two (the sends run beside the next micro-batch's compute).
+// pipeline_p2p: overlapped the larger of the two (the sends run beside the next micro-batch's
+// compute).
 double CellPathTime(const CostModel& cost, const PlanCell& cell, int v) {
   const double compute = cell.forward_s + cell.backward_s;
-  return cost.training().overlap_p2p_comm ? std::max(compute, v * cell.send_s)
-                                          : compute + v * cell.send_s;
+  return cost.training().pipeline_p2p == PipelineP2p::kOverlapped
+             ? std::max(compute, v * cell.send_s)
+             : compute + v * cell.send_s;
 }
 
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
@@ -103,16 +123,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      // Between stages of different tp the busiest rank is on the smaller side (BoundaryBytes).
-      cell.send_s = 0;
-      if (s + 1 < pp) {
-        cell.send_s += cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0],
-                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b));
-      }
-      if (s > 0) {
-        cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
-                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b));
-      }
+      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b);
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];

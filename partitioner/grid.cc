@@ -130,13 +130,21 @@ double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, in
     t = c.forward_s + c.backward_s;
     bytes = cost_.BoundaryBytes(tp_, b);
   }
+  // Rendezvous p2p (DeepSpeed's pipeline engine) also keeps the stage through its receives.
+  const bool rendezvous = cost_.training().pipeline_p2p == PipelineP2p::kRendezvous;
   double send = 0;
-  if (next_pool >= 0)
+  if (next_pool >= 0) {
     send += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
-  if (prev_pool >= 0)
+    if (rendezvous)
+      send += link_alpha_[next_pool][pool] + bytes / (link_gbs_[next_pool][pool] * 1e9);
+  }
+  if (prev_pool >= 0) {
     send += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
-  // Overlapped sends (overlap_p2p_comm) run beside the compute, as in CostModel::Evaluate.
-  return cost_.training().overlap_p2p_comm ? std::max(t, send) : t + send;
+    if (rendezvous)
+      send += link_alpha_[prev_pool][pool] + bytes / (link_gbs_[prev_pool][pool] * 1e9);
+  }
+  // Overlapped sends (pipeline_p2p: overlapped) run beside the compute, as in CostModel::Evaluate.
+  return cost_.training().pipeline_p2p == PipelineP2p::kOverlapped ? std::max(t, send) : t + send;
 }
 
 std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,

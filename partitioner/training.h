@@ -18,6 +18,27 @@ enum class Recompute { kNone, kSelective, kFull };
 // accumulate_allreduce_grads_in_fp32; DeepSpeed ZeRO with fp32 communication_data_type), twice the
 // bytes of bf16.
 enum class GradReduceDtype { kModel, kFp32, kBf16 };
+// How pipeline stages exchange activations and gradients.
+// kPosted: the receiver has its receive posted ahead (Megatron-LM's batch_isend_irecv, which
+// also pairs a send with the opposite direction's receive in one batch); only the sender waits,
+// for its own transfer. kRendezvous: DeepSpeed's pipeline engine (deepspeed/runtime/pipe/p2p.py
+// @ e2fdd254, 2021: a blocking torch.distributed.send/recv, or before torch 1.8 a broadcast in
+// the 2-rank group of the two stages) issued one call at a time in schedule.py TrainSchedule's
+// order (a forward step: RecvActivation, then SendGrad of the previous backward; a backward
+// step: SendActivation of the previous forward, then RecvGrad). A transfer starts only when both
+// sides have reached their call, and both wait until it ends, so a stage is busy with its
+// receives as well as its sends, one after another. kOverlapped: sends and receives issued
+// non-blocking and waited for only when their data are needed, so a stage computes its next
+// micro-batch while its last one's activations travel: Megatron-Core's
+// --overlap-p2p-communication / NeMo's overlap_p2p_comm (interleaved schedule), Llama 3's
+// "asynchronous point-to-point communication in PP" (Dubey et al. 2024, §3.3.2).
+// One job key, `pipeline_p2p: posted|overlapped|rendezvous`, since the three exclude each other.
+enum class PipelineP2p { kPosted, kOverlapped, kRendezvous };
+
+inline const char* PipelineP2pName(PipelineP2p p) {
+  return p == PipelineP2p::kPosted ? "posted" : p == PipelineP2p::kOverlapped ? "overlapped"
+                                                                              : "rendezvous";
+}
 
 inline const char* PrecisionName(Precision p) {
   return p == Precision::kBf16 ? "bf16" : p == Precision::kFp16 ? "fp16" : "fp32";
@@ -71,13 +92,8 @@ struct TrainingSpec {
   // step's forward (Megatron-Core's --overlap-param-gather with the distributed optimizer); off:
   // it follows the optimizer step on the critical path (DeepSpeed ZeRO-2).
   bool overlap_param_gather = false;
-  // Pipeline sends and receives issued non-blocking and waited for only when their data are
-  // needed, so a stage computes its next micro-batch while its last one's activations travel:
-  // Megatron-Core's --overlap-p2p-communication / NeMo's overlap_p2p_comm (interleaved schedule),
-  // Llama 3's "asynchronous point-to-point communication in PP" (Dubey et al. 2024, §3.3.2). Off:
-  // the sender waits for its send (Megatron-LM's 1F1B before 2023, DeepSpeed's pipeline engine).
-  bool overlap_p2p_comm = false;
   GradReduceDtype grad_reduce_dtype = GradReduceDtype::kModel;
+  PipelineP2p pipeline_p2p = PipelineP2p::kPosted;
   PinnedLayout layout;
 };
 

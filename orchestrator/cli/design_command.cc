@@ -132,7 +132,7 @@ std::string JobYaml(const JobConfig& job, const std::string& name, const std::st
       "\noverlap_grad_reduce: ", t.overlap_grad_reduce ? "true" : "false",
       "\ntp_comm_overlap: ", t.tp_comm_overlap ? "true" : "false",
       "\noverlap_param_gather: ", t.overlap_param_gather ? "true" : "false",
-      "\noverlap_p2p_comm: ", t.overlap_p2p_comm ? "true" : "false",
+      "\npipeline_p2p: ", partitioner::PipelineP2pName(t.pipeline_p2p),
       "\nstrategy: ", partitioner::StrategyName(job.strategy), "\ntransport: ", job.transport,
       "\nsteps: ", job.steps, "\ncheckpoint_dir: ", rel(job.checkpoint_dir), "\nseed: ", job.seed,
       "\nlearning_rate: ", job.learning_rate,

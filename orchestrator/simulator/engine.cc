@@ -37,7 +37,16 @@ struct Flow {
   int32_t res[2] = {0, 0};             // p2p: sender egress, receiver ingress
 };
 
-enum CellStateKind : uint8_t { kIdle, kComputing, kSending, kOpsDone };
+// kAwaitSend, kAwaitRecv, kTransfer: rendezvous p2p only (Workload::rendezvous_p2p).
+enum CellStateKind : uint8_t {
+  kIdle,
+  kComputing,
+  kSending,
+  kOpsDone,
+  kAwaitSend,
+  kAwaitRecv,
+  kTransfer
+};
 
 struct CellState {
   int32_t next = 0;
@@ -45,6 +54,11 @@ struct CellState {
   double op_start = 0, op_tp = 0;
   double op_tail = 0;  // pooled compute: fixed time (tp collectives) after its CPU work
   double in_flight = 0, peak = 0, stage_bytes = 0;
+  // Rendezvous p2p: the output of the last op, not sent yet, and the flag of the receive posted.
+  bool has_pending = false;
+  Flow pending;
+  double pending_work = 0;
+  int32_t posted = -1;
 };
 
 struct RowState {
@@ -85,6 +99,11 @@ class Engine {
     }
     for (size_t c = 0; c < cells_.size(); ++c) {
       if (cells_[c].state != kOpsDone) {
+        if (cells_[c].next == static_cast<int32_t>(w_.cells[c].ops.size())) {
+          return absl::InternalError(
+              absl::StrCat("the pipeline schedule deadlocked: stage ", w_.cells[c].stage,
+                           " of replica ", w_.cells[c].replica, " waits to send its last output"));
+        }
         const PipelineOp& op = w_.cells[c].ops[cells_[c].next];
         return absl::InternalError(absl::StrCat(
             "the pipeline schedule deadlocked: stage ", w_.cells[c].stage, " of replica ",
@@ -156,6 +175,7 @@ class Engine {
   void TryStart(int32_t c) {
     CellState& cs = cells_[c];
     if (cs.state != kIdle) return;
+    if (w_.rendezvous_p2p && !Rendezvous(c)) return;
     const CellWork& cw = w_.cells[c];
     if (cs.next == static_cast<int32_t>(cw.ops.size())) {
       OpsDone(c);
@@ -188,6 +208,53 @@ class Engine {
     }
     if (op.backward) ReleaseBuckets(c, op, dur);
     Push(now_ + dur, kComputeDone, c);
+  }
+
+  // Rendezvous p2p: before its next op (or at the end) cell c posts, one at a time, in DeepSpeed
+  // TrainSchedule's order: before a forward, the receive of its input, then the send of the last
+  // op's output; before a backward or at the end, the send, then the receive. True when nothing
+  // is left to post and the op may start.
+  bool Rendezvous(int32_t c) {
+    CellState& cs = cells_[c];
+    const CellWork& cw = w_.cells[c];
+    int32_t recv = -1, from = -1;
+    bool forward = false;
+    if (cs.next < static_cast<int32_t>(cw.ops.size())) {
+      const PipelineOp& op = cw.ops[cs.next];
+      const ReplicaWork& rep = w_.replicas[cw.replica];
+      const int vs = op.chunk * w_.pp + cw.stage;
+      const bool needs = op.backward ? vs < w_.pp * w_.chunks - 1 : vs > 0;
+      const size_t flag = FlagIndex(c, op.chunk, op.micro_batch, op.backward);
+      forward = !op.backward;
+      if (needs && !flags_[flag]) {
+        recv = static_cast<int32_t>(flag);
+        from = rep.stages[op.backward ? vs + 1 : vs - 1].cell;
+      }
+    }
+    if (recv >= 0 && (forward || !cs.has_pending)) {
+      cs.state = kAwaitRecv;
+      cs.posted = recv;
+      const CellState& src = cells_[from];
+      if (src.state == kAwaitSend && src.pending.flag == recv) BeginTransfer(from);
+      return false;
+    }
+    if (cs.has_pending) {
+      cs.state = kAwaitSend;
+      const CellState& dst = cells_[cs.pending.dst];
+      if (dst.state == kAwaitRecv && dst.posted == cs.pending.flag) BeginTransfer(c);
+      return false;
+    }
+    return true;
+  }
+
+  // Both sides of cell src's pending send have arrived: the transfer runs, both wait.
+  void BeginTransfer(int32_t src) {
+    CellState& cs = cells_[src];
+    cs.state = kTransfer;
+    cs.has_pending = false;
+    cells_[cs.pending.dst].state = kTransfer;
+    cells_[cs.pending.dst].posted = -1;
+    StartFlow(cs.pending, cs.pending_work);
   }
 
   // The last backward of a chunk fills the gradient buckets, last layers first, over `dur` from
@@ -265,6 +332,14 @@ class Engine {
     fl.flag = static_cast<int32_t>(FlagIndex(dst, to / w_.pp, op.micro_batch, op.backward));
     fl.res[0] = Port(c, cls, 0);
     fl.res[1] = Port(dst, cls, 1);
+    if (w_.rendezvous_p2p) {
+      cs.state = kIdle;
+      cs.has_pending = true;
+      cs.pending = fl;
+      cs.pending_work = work;
+      TryStart(c);
+      return;
+    }
     StartFlow(fl, work);
     if (w_.async_p2p) TryStart(c);
   }
@@ -368,6 +443,7 @@ class Engine {
       // send_s is the time the sender's compute stream was blocked: none when sends overlap.
       if (!w_.async_p2p) r.send_s += now_ - f.start;
       if (record_) out_->timeline.push_back({f.src, SpanKind::kSend, 0, 0, f.start, now_, 0});
+      if (w_.rendezvous_p2p) cells_[f.dst].state = kIdle;
       TryStart(f.dst);
       if (!w_.async_p2p) {
         cells_[f.src].state = kIdle;

@@ -60,7 +60,13 @@ struct Workload {
   // after that backward ends (Megatron-LM before overlap_grad_reduce, DeepSpeed without
   // overlap_comm).
   bool overlap_grad_reduce = true;
-  bool async_p2p = false;       // SimOptions::async_p2p
+  bool async_p2p = false;  // SimOptions::async_p2p
+  // TrainingSpec::pipeline_p2p kRendezvous (DeepSpeed's pipeline engine): a transfer starts when
+  // the sender has reached its send and the receiver its receive, in the order of DeepSpeed's
+  // TrainSchedule (before a forward: receive its input, then send the previous op's output;
+  // before a backward or at the end: send, then receive), and both cells wait until it ends.
+  // Never with async_p2p; one chunk only.
+  bool rendezvous_p2p = false;
   std::vector<CellWork> cells;  // stage-major: stage × dp + replica
   std::vector<ReplicaWork> replicas;
   std::vector<RowWork> rows;  // one per stage

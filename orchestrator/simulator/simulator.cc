@@ -89,9 +89,16 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
   StepResult res;
   TANGRAM_ASSIGN_OR_RETURN(internal::Workload work,
                            internal::BuildWorkload(cost, plan, options, &res));
-  // The job's stack switch (overlap_p2p_comm) or the caller's (the CPU runtime's sends are
-  // non-blocking too).
-  work.async_p2p = options.async_p2p || cost.training().overlap_p2p_comm;
+  // The job's stack switch (pipeline_p2p: overlapped) or the caller's: the CPU runtime's sends do
+  // not block (SimOptions::async_p2p), and that runtime is what runs then.
+  work.async_p2p = options.async_p2p ||
+                   cost.training().pipeline_p2p == partitioner::PipelineP2p::kOverlapped;
+  if (work.async_p2p) work.rendezvous_p2p = false;
+  if (work.rendezvous_p2p && work.chunks > 1) {
+    return absl::InvalidArgumentError(
+        "pipeline_p2p: rendezvous (DeepSpeed's pipeline engine) has no interleaved schedule; "
+        "simulate with one virtual stage");
+  }
   internal::AttachCpuPools(cost.fleet(), res.cells, &work);
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));

@@ -21,7 +21,8 @@
 //
 // Pipeline sends are synchronous, as in Megatron-LM's default 1F1B: a stage's compute waits for
 // its own send to finish (that is also what the cost model assumes), unless the job overlaps them
-// (TrainingSpec::overlap_p2p_comm) or SimOptions::async_p2p says so; a receiver always waits for
+// (TrainingSpec::pipeline_p2p overlapped) or SimOptions::async_p2p says so; with rendezvous
+// (DeepSpeed) the receiver holds too; a receiver always waits for
 // its data.
 //
 // Thread-safety: Simulate is a pure function of its arguments; concurrent calls are safe.
@@ -49,7 +50,7 @@ struct SimOptions {
   bool contention = true;  // false: every transfer runs at its link's full bandwidth
   // Pipeline sends are synchronous (Megatron-LM's 1F1B: the sender waits for its send); true
   // makes them non-blocking, as the CPU runtime's (it waits for them at the end of the step). A
-  // job with overlap_p2p_comm gets non-blocking sends whatever this says.
+  // job with pipeline_p2p: overlapped gets non-blocking sends whatever this says.
   bool async_p2p = false;
   bool record_timeline = false;  // keep every span (for trace.h and svg.h)
   // Compute slowdown per fleet device (1 = nominal, 2 = twice as slow); empty = all 1. A cell

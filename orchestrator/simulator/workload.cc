@@ -240,6 +240,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   w.dp = dp;
   w.chunks = chunks;
   w.overlap_grad_reduce = cost.training().overlap_grad_reduce;
+  w.rendezvous_p2p = cost.training().pipeline_p2p == partitioner::PipelineP2p::kRendezvous;
   w.cells.resize(static_cast<size_t>(pp) * dp);
   LabelCells(cost, plan, options, result);
 

@@ -387,21 +387,36 @@ checkpoint_dir: ../ckpt
       dir.Write("jobs/nb2.yaml", job + "sequence_parallel: maybe\n").string(), Catalog());
   EXPECT_THAT(std::string(notbool.status().message()),
               HasSubstr("nb2.yaml:12:20: sequence_parallel"));
+  // pipeline_p2p: pre-posted receives by default; rendezvous is DeepSpeed's pipeline engine,
+  // which has no interleaved schedule.
+  EXPECT_EQ(ok->training.pipeline_p2p, partitioner::PipelineP2p::kPosted);
+  auto ds = orchestrator::LoadJob(
+      dir.Write("jobs/ds.yaml", job + "pipeline_p2p: rendezvous\n").string(), Catalog());
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->training.pipeline_p2p, partitioner::PipelineP2p::kRendezvous);
+  auto bad_p2p = orchestrator::LoadJob(
+      dir.Write("jobs/p2p.yaml", job + "pipeline_p2p: eager\n").string(), Catalog());
+  EXPECT_THAT(std::string(bad_p2p.status().message()), HasSubstr("p2p.yaml:12:15: pipeline_p2p"));
+  auto ds_interleaved = orchestrator::LoadJob(
+      dir.Write("jobs/dsv.yaml",
+                job + "pipeline_p2p: rendezvous\nlayout: {pp: 2, virtual_stages: 2}\n")
+          .string(),
+      Catalog());
+  EXPECT_THAT(std::string(ds_interleaved.status().message()), HasSubstr("no interleaved schedule"));
   // The stack switches of 2024 (tp_comm_overlap, ZeRO-2's overlap_param_gather): off by default,
   // booleans only, and refused where the stack they describe would refuse them.
   EXPECT_FALSE(ok->training.tp_comm_overlap);
   EXPECT_FALSE(ok->training.overlap_param_gather);
-  EXPECT_FALSE(ok->training.overlap_p2p_comm);
   auto nemo = orchestrator::LoadJob(
       dir.Write("jobs/nemo.yaml", Replace(job, "zero_stage: 1", "zero_stage: 2") +
                                       "tp_comm_overlap: true\noverlap_param_gather: true\n"
-                                      "overlap_p2p_comm: true\n")
+                                      "pipeline_p2p: overlapped\n")
           .string(),
       Catalog());
   ASSERT_TRUE(nemo.ok()) << nemo.status();
   EXPECT_TRUE(nemo->training.tp_comm_overlap);
   EXPECT_TRUE(nemo->training.overlap_param_gather);
-  EXPECT_TRUE(nemo->training.overlap_p2p_comm);
+  EXPECT_EQ(nemo->training.pipeline_p2p, partitioner::PipelineP2p::kOverlapped);
   auto tp_maybe = orchestrator::LoadJob(
       dir.Write("jobs/tpm.yaml", job + "tp_comm_overlap: maybe\n").string(), Catalog());
   EXPECT_THAT(std::string(tp_maybe.status().message()),

@@ -139,6 +139,30 @@ TEST(CostModelTest, GridSearchSeesTheStackSwitches) {
   EXPECT_GT(std::abs(step[1] / step[0] - 1), 0.001) << "the switches changed nothing";
 }
 
+// Rendezvous p2p (DeepSpeed's pipeline engine): the grid search charges a stage its receives as
+// CostModel::Evaluate does, so the two still agree, and the pipelined step grows.
+TEST(CostModelTest, GridSearchChargesRendezvousReceives) {
+  const Fleet fleet = MakeFleet("H100:8x2");
+  double step[2] = {0, 0};
+  for (bool on : {false, true}) {
+    TrainingSpec job = Job(64, 2, 1, Recompute::kNone);
+    if (on) job.pipeline_p2p = PipelineP2p::kRendezvous;
+    const CostModel cost = MakeCost(fleet, Llama2_7B(), job);
+    GridEvaluator grid(cost, 2);
+    GridLayout layout;
+    layout.tp = 2;
+    layout.micro_batch = 2;
+    layout.classes = {ReplicaClass{{0, 0}, 4}};
+    const double t = grid.BalanceAndTime(&layout);
+    ASSERT_LT(t, kInfeasible);
+    auto plan = MaterializeAndEvaluate(grid, layout, StrategyKind::kAuto);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_NEAR(t / plan->predicted.step_time_s, 1.0, 0.01) << "rendezvous " << on;
+    step[on] = t;
+  }
+  EXPECT_GT(step[1], step[0]);
+}
+
 // The Ascend 910B's matmul rate is calibrated on a published run (no warning); another DaVinci
 // kind takes it and says so.
 TEST(CostModelTest, AscendRateIsCalibratedAndItsSiblingsSaySoWhenTheyBorrowIt) {

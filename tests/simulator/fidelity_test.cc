@@ -132,7 +132,7 @@ const Published kOutOfSample[] = {
 // (NVIDIA/dgxc-benchmarking @ 35a9aecc, release 24.11.1; each job file names its table, column
 // and configuration files), the smallest and the largest scale of each weak-scaling table.
 // Measured seconds per step, the last of 50 steps. One structural switch was added with them,
-// overlap_p2p_comm (set from each run's own configuration; no constant): GPT-3 175B -3.8/-2.6 %
+// pipeline_p2p: overlapped (set from each run's own configuration; no constant): GPT-3 175B -3.8/-2.6 %
 // -> -0.2/+1.0 %, Llama 3 405B -2.5 -> -2.2 %. Nemotron-4 340B was first simulated without its
 // launch script's tp_comm_overlap override (-15.2/-11.2 %); as configured: -5.7/-1.2 %.
 const Published kHopperRuns[] = {
@@ -295,9 +295,11 @@ struct KnownMiss {
 constexpr KnownMiss kKnownMisses[] = {
     // DeepSpeed's 2021 pipeline engine: the same model and layout on Megatron-LM's interleaved
     // schedule ran 163 TFLOP/s (SC'21) against 126 here; what the simulator misses is that stack.
-    {"mt-nlg-530b-2240.yaml", 0.35},
-    {"mt-nlg-530b-2800.yaml", 0.35},
-    {"mt-nlg-530b-3360.yaml", 0.35},
+    // Its rendezvous p2p (pipeline_p2p: rendezvous) is modelled and explains little of it:
+    // +26.3 / +27.9 / +31.7 % (+26.7 / +28.2 / +32.1 % with pre-posted p2p).
+    {"mt-nlg-530b-2240.yaml", 0.33},
+    {"mt-nlg-530b-2800.yaml", 0.33},
+    {"mt-nlg-530b-3360.yaml", 0.33},
     // The Atlas 800T A2 rows of the MindFormers table run ~15 % below the Atlas 900 A2 PoDc rows
     // of the same configs (13B: 1691 vs 1945 tokens/s/p); 70B on 32 NPUs is the one 800T row
     // with pipelining, where that gap is not absorbed by the calibration run.

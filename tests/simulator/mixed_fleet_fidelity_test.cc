@@ -287,8 +287,8 @@ void ExpectDataParallelRowsWithin(const std::vector<Row>& rows, double bound) {
 
 // With the MEASURED compute of the source's own per-layer profile (what `tangram probe` gives a
 // fleet: one model TFLOP/s per group), the gain target holds (best layout over even data
-// parallelism within 20 % of the measured gain: 2.05x vs 2.27x) and data parallelism is within
-// 15 %; the per-run targets (median <= 15 %, worst <= 30 %) are MISSED (18.6 %, 157 %),
+// parallelism within 20 % of the measured gain: 1.99x vs 2.27x) and data parallelism is within
+// 15 %; the per-run targets (median <= 15 %, worst <= 30 %) are MISSED (20.2 %, 147 %),
 // for two causes docs/simulator.md quantifies: one rate per group costs the tied LM head (a large,
 // efficient GEMM: 2.5 ms measured against 12.5 ms at the blocks' rate) like the launch-bound
 // blocks, so deep pipelines whose last stage holds the head come out 20-43 % slow; and tensor
@@ -301,8 +301,10 @@ TEST(MixedFleetFidelityTest, AmpHeterogeneousClusterMeasuredCompute) {
   const Summary s = Summarize("mixed fleet (12 V100 + 4 T4), measured compute", rows);
   EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);
   ExpectDataParallelRowsWithin(rows, 0.15);
-  EXPECT_LT(s.median, 0.20);  // known miss: target 0.15
-  EXPECT_LT(s.worst, 1.65);   // known miss: target 0.30
+  // pipeline_p2p: rendezvous (DeepSpeed's engine, docs/simulator.md) moved the median from 18.6 %
+  // to 20.2 % (the deep pipelines, already slow, get slower) and the worst from 157 % to 147 %.
+  EXPECT_LT(s.median, 0.21);  // known miss: target 0.15
+  EXPECT_LT(s.worst, 1.55);   // known miss: target 0.30
 }
 
 // The same on one kind over PCIe and 50 GbE: gain 0.97x simulated vs 1.10x measured (within 20 %),
@@ -322,22 +324,23 @@ TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredCompute) {
 // per-layer profile at tp 1, 2 and 4, embedding / block / head; what `tangram probe` now writes),
 // the head costs what it measured and a tp block what it measured at that degree, with the part
 // of a tp-t time that the tp-1 time does not explain paid once per micro-batch
-// (partitioner/cost_model.h). Median 12.2 % (target 15 %: met); worst 66.6 % (tp 2 pp 8 dp 1 at
-// micro-batch 1, which AMP's own profile-based model also missed: it predicted 2.11 s for the
-// measured 3.81 s): missed; gain 2.74x simulated vs 2.27x measured (+21.1 %: missed by 1.1 points,
-// from the dp-16 row, -11.9 %, which the layer times do not touch). Held to these bands.
+// (partitioner/cost_model.h), and DeepSpeed's rendezvous p2p (pipeline_p2p, the trials' stack).
+// Median 12.2 % (target 15 %: met); worst 64.4 % (tp 2 pp 8 dp 1 at micro-batch 1, which AMP's
+// own profile-based model also missed: it predicted 2.11 s for the measured 3.81 s): missed; gain
+// 2.45x simulated vs 2.27x measured (+8.0 %: met; +21.1 % with pre-posted p2p). Held to these.
 TEST(MixedFleetFidelityTest, AmpHeterogeneousClusterMeasuredLayerTimes) {
   const auto rows = SimulateAll("amp-het-gpt2-345m-layers.yaml", kMixed);
   ASSERT_EQ(rows.size(), kMixed.size());
   const Summary s = Summarize("mixed fleet (12 V100 + 4 T4), measured layer times", rows);
-  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.22);  // known miss: target 0.20
+  EXPECT_NEAR(s.simulated_gain / s.measured_gain, 1.0, 0.20);  // the target
   ExpectDataParallelRowsWithin(rows, 0.15);
   EXPECT_LT(s.median, 0.15);  // the target
-  EXPECT_LT(s.worst, 0.70);   // known miss: target 0.30
+  EXPECT_LT(s.worst, 0.67);   // known miss: target 0.30
 }
 
-// The same on 16 T4 over PCIe and 50 GbE: median 9.4 % (met), worst 32.7 % (tp 4 dp 4 at
-// micro-batch 1; target 30 %: missed by 2.7 points), gain 1.06x vs 1.10x (-3.3 %: met).
+// The same on 16 T4 over PCIe and 50 GbE: median 10.3 % (met; 9.4 % with pre-posted p2p), worst
+// 32.7 % (tp 4 dp 4 at micro-batch 1, no pipeline; target 30 %: missed by 2.7 points), gain 1.04x
+// vs 1.10x (-5.3 %: met).
 TEST(MixedFleetFidelityTest, AmpT4EthernetClusterMeasuredLayerTimes) {
   const auto rows = SimulateAll("amp-t4-gpt2-345m-layers.yaml", kT4);
   ASSERT_EQ(rows.size(), kT4.size());

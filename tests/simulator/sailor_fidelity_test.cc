@@ -220,15 +220,18 @@ double GainRatio(const std::vector<Row>& rows, const char* job) {
 
 // With the MEASURED links and compute of the source's cluster, fp32 as the runs trained, every plan
 // Sailor ran simulates and fits memory, and the gain target holds on both clusters that
-// have an even-data-parallel plan: best layout over even data parallelism 1.148x simulated
-// vs 1.263x measured (4 nodes), 1.197x vs 1.305x (6 nodes), within 20 %. The per-run targets are
-// MISSED (median 18.5 % against 15 %, worst 42.4 % against 30 %), for the causes docs/simulator.md
+// have an even-data-parallel plan: best layout over even data parallelism 1.031x simulated
+// vs 1.263x measured (4 nodes), 1.080x vs 1.305x (6 nodes), within 20 % (1.148x and 1.197x before
+// pipeline_p2p: rendezvous). The per-run targets are MISSED (median 15.5 % against 15 %, worst
+// 31.5 % against 30 %; 18.5 % and 42.4 % with pre-posted p2p), for the causes docs/simulator.md
 // quantifies with the source's own per-tp layer profiles: tensor parallelism over PCIe costed by
 // the α-β model from send/recv bandwidths is 19 % too slow on the RTX 3090 box (tp 8 over 1.33 GB/s
 // per flow: the replicas on it bound every data-parallel plan, -10 ... -20 %) and 29 % too fast on
-// the Titan RTX at tp 2 (the two-node plans, +31 ... +42 %); pipelines through the 1 GbE box come
-// out fast (+1 ... +42 %). Held to the bands they sit in now so that a change that worsens them
-// fails; when the fleet schema takes measured per-tp rates, these are the rows to re-check.
+// the Titan RTX at tp 2 (the two-node plans, +17 ... +32 %); pipelines through the 1 GbE box came
+// out fast (+1 ... +42 %) until DeepSpeed's rendezvous p2p (-14 ... +17 %), which leaves the
+// pp x dp plans slow (-25 %, -28 %; -17 %, -20 % before). Held to the bands they sit in now so that
+// a change that worsens them fails; when the fleet schema takes measured per-tp rates, these are
+// the rows to re-check.
 TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
   const std::vector<Row> rows = SimulateAll();
   ASSERT_EQ(rows.size(), kPlans.size());
@@ -250,8 +253,9 @@ TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
   }
   EXPECT_NEAR(GainRatio(rows, "sailor-mit-n4-opt-350m.yaml"), 1.0, 0.20);
   EXPECT_NEAR(GainRatio(rows, "sailor-mit-n6-opt-350m.yaml"), 1.0, 0.20);
-  EXPECT_LT(median, 0.20);  // known miss: target 0.15
-  EXPECT_LT(worst, 0.45);   // known miss: target 0.30 (N2_D1, +42.4 %)
+  // With pipeline_p2p: rendezvous (DeepSpeed's engine; before it 18.5 % and 42.4 %, N2_D1).
+  EXPECT_LT(median, 0.17);  // known miss: target 0.15 (15.5 %)
+  EXPECT_LT(worst, 0.33);   // known miss: target 0.30 (N2_D2, +31.5 %)
   // Plain data parallelism over whole 8-GPU boxes (tp 8 inside each, the gradient allreduce over
   // 1-23 Gb/s): -11.7 % and -9.8 %, held to 15 %.
   for (const Row& r : rows) {

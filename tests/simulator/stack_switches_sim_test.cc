@@ -1,6 +1,6 @@
 // The software-stack switches act in the simulator through the same cost model and comm model:
 // tp_comm_overlap shortens every pass by the tensor-parallel communication the GEMMs hide, ZeRO-2
-// adds the parameter allgather after the optimizer step, overlap_p2p_comm takes the pipeline sends
+// adds the parameter allgather after the optimizer step, pipeline_p2p: overlapped takes the pipeline sends
 // off the sender's path; the simulator and the cost model agree.
 #include "gtest/gtest.h"
 #include "orchestrator/simulator/simulator.h"
@@ -55,26 +55,26 @@ TEST(StackSwitchesTest, ZeroTwoWaitsForTheParameterGatherUnlessItOverlaps) {
               0.05 * exposed.predicted);
 }
 
-// overlap_p2p_comm: the sender no longer waits for its pipeline send, exactly as the simulator's
+// pipeline_p2p: overlapped: the sender no longer waits for its pipeline send, exactly as the simulator's
 // async_p2p option, and the cost model stops adding the sends to each stage's path.
 TEST(StackSwitchesTest, OverlappedPipelineSendsLeaveTheSendersPath) {
   auto training = Training(64, 1);
   training.sequence_parallel = false;  // whole activations on the wire: sends worth seeing
   const Switched blocking = SimulateBoth(training, 1, 4, 8);
-  training.overlap_p2p_comm = true;
+  training.pipeline_p2p = partitioner::PipelineP2p::kOverlapped;
   const Switched overlapped = SimulateBoth(training, 1, 4, 8);
   EXPECT_LT(overlapped.simulated, blocking.simulated);
   EXPECT_LT(overlapped.predicted, blocking.predicted);
   // The job switch and the simulator option are one mechanism.
   auto fleet = MakeFleet("H100", 8, 4);
-  training.overlap_p2p_comm = false;
+  training.pipeline_p2p = partitioner::PipelineP2p::kPosted;
   auto cost = MakeCost(fleet, BlockModel(16, 4096, 2048, 32000), training);
   auto plan = EvenPlan(cost, 1, 4, 8);
   SimOptions async;
   async.async_p2p = true;
   auto res = Simulate(cost, plan, async);
   ASSERT_TRUE(res.ok()) << res.status();
-  training.overlap_p2p_comm = true;
+  training.pipeline_p2p = partitioner::PipelineP2p::kOverlapped;
   auto switched_cost = MakeCost(fleet, BlockModel(16, 4096, 2048, 32000), training);
   auto switched = Simulate(switched_cost, plan, SimOptions{});
   ASSERT_TRUE(switched.ok()) << switched.status();
