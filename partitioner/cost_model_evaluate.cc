@@ -96,14 +96,19 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
       // Between stages of different tp the busiest rank is on the smaller side (BoundaryBytes).
+      // In the steady state a cell sends one message each way per forward + backward (what a
+      // shaped link's token bucket refills over).
       cell.send_s = 0;
+      const double period = cell.forward_s + cell.backward_s;
       if (s + 1 < pp) {
-        cell.send_s += cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0],
-                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b));
+        cell.send_s +=
+            cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0],
+                          cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b), period);
       }
       if (s > 0) {
-        cell.send_s += cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
-                                     cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b));
+        cell.send_s +=
+            cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
+                          cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b), period);
       }
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {

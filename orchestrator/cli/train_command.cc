@@ -41,6 +41,7 @@ nlohmann::json LinksJson(const TrainResult& result) {
                      {"latency_us", l.latency_us},
                      {"bandwidth_gbs", l.bandwidth_gbs},
                      {"pair", l.pair}});
+    if (l.bidirectional_gbs) links.back()["bidirectional_gbs"] = *l.bidirectional_gbs;
     if (l.collective_us) links.back()["collective_us"] = *l.collective_us;
   }
   return links;
