@@ -19,7 +19,7 @@ using partitioner::LinkClass;
 constexpr int kControlTag = 16001;
 constexpr int kDataTag = 16002;
 constexpr size_t kMinLargest = 512 << 10;
-constexpr size_t kBurstSmallest = 16 << 10;
+constexpr size_t kBurstSmallest = 8 << 10;
 constexpr size_t kBurstLargest = 512 << 10;
 
 // What the lead asks its follower to do next (the first of two control doubles; the second is
@@ -133,7 +133,7 @@ class Prober {
     auto [alpha, beta] = FitAlphaBeta(samples);
     burst_ = {};
     if (options_.burst && !world_.VirtualSeconds().has_value() && beta > 0) {
-      TANGRAM_ASSIGN_OR_RETURN(auto fit, Burst(peer, alpha, beta, largest));
+      TANGRAM_ASSIGN_OR_RETURN(auto fit, Burst(peer, beta, largest));
       if (fit) burst_ = *fit;
     }
     // Bidirectional: both send the largest size at once, three times; each direction's rate.
@@ -150,8 +150,7 @@ class Prober {
   }
 
   // Step 1b on the lead: one-way sends after idle gaps, the fastest of a few per size.
-  absl::StatusOr<std::optional<BurstFit>> Burst(int peer, double alpha, double beta,
-                                                double largest) {
+  absl::StatusOr<std::optional<BurstFit>> Burst(int peer, double beta, double largest) {
     std::vector<std::pair<double, double>> samples;
     const double last = std::min(static_cast<double>(kBurstLargest), largest);
     for (size_t bytes = kBurstSmallest; static_cast<double>(bytes) <= last; bytes *= 2) {
@@ -165,12 +164,12 @@ class Prober {
         TANGRAM_RETURN_IF_ERROR(
             world_.Send(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
         TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), 1, DataType::kF32, peer, kDataTag));
-        double t = Now() - start - alpha;  // the acknowledgement's way back
+        double t = Now() - start;  // with the acknowledgement's way back (FitBurst's fixed cost)
         if (r == 0 || t < fastest) fastest = t;
       }
       samples.push_back({static_cast<double>(Floats(bytes) * 4), fastest});
     }
-    return FitBurst(samples, alpha, beta);
+    return FitBurst(samples, beta);
   }
 
   absl::Status PingPongFollow(int peer) {
@@ -352,14 +351,18 @@ std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, doubl
 }
 
 std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& samples,
-                                 double alpha, double beta) {
-  if (samples.size() < 2 || !(beta > 0)) return std::nullopt;
-  // 1/p from the smallest size: it passes in the bucket when there is one.
-  const auto& [n0, t0] = samples.front();
-  const double inv_peak = std::max(beta / 1000, (t0 - alpha) / n0);
+                                 double beta) {
+  if (samples.size() < 3 || !(beta > 0)) return std::nullopt;
+  // The two smallest sizes pass in the bucket when there is one: their slope is 1/p, and what
+  // they leave is the fixed cost of a send and its acknowledgement (α, and on a loaded host the
+  // scheduler's share of it, which then cancels out of the savings).
+  const auto& [n0, t0] = samples[0];
+  const auto& [n1, t1] = samples[1];
+  const double inv_peak = std::max(beta / 1000, (t1 - t0) / (n1 - n0));
   if (!(inv_peak * 4 <= beta * 3)) return std::nullopt;  // peak under 4/3 of sustained: none
+  const double fixed = std::min(t0 - n0 * inv_peak, t1 - n1 * inv_peak);
   double saved = 0;
-  for (const auto& [n, t] : samples) saved = std::max(saved, alpha + n * beta - t);
+  for (const auto& [n, t] : samples) saved = std::max(saved, fixed + n * beta - t);
   const double burst = std::round(saved / (beta - inv_peak));
   if (!(burst >= 4096) || !(samples.back().first > burst)) return std::nullopt;
   return BurstFit{burst, 1e-9 / inv_peak};

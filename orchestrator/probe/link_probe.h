@@ -10,7 +10,7 @@
 //     (FitAlphaBeta) to the fastest round trip of each size, halved: on an oversubscribed host
 //     the others carry the scheduler's wake-up delays, not the link's. The fit is broadcast.
 //  1b. A token bucket (a traffic shaper) per class, on the wall clock only: after an idle gap
-//     long enough to refill it, single one-way sends of 16 KiB doubling up to 512 KiB (or the
+//     long enough to refill it, single one-way sends of 8 KiB doubling up to 512 KiB (or the
 //     largest ping-pong size), each acknowledged by one float; FitBurst finds where the curve bends
 //     from the peak rate to the fitted β. Nothing is recorded where the curve does not bend
 //     (a NIC without a shaper).
@@ -80,18 +80,19 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
 // size counts by its relative error). Returns {α seconds, β seconds per byte}, α >= 0.
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples);
 
-// A token bucket read from one-way send times after an idle gap, (bytes, seconds) ascending, on
-// a link with latency `alpha` s and sustained β `beta` s/byte. Model: t(n) = α + min(n, B)/p +
-// max(0, n − B)·β, so the time saved against α + n·β grows as n·(β − 1/p) up to n = B and stays
-// at B·(β − 1/p) beyond. 1/p is read from the smallest size, B from the largest saving. Nothing
-// (nullopt) unless the peak is at least 4/3 of the sustained rate, B is at least 4 KiB, and a
-// size past B was measured (the bend was seen).
+// A token bucket read from one-way send times after an idle gap (each acknowledged by one float),
+// (bytes, seconds) ascending, on a link whose sustained β is `beta` s/byte. Model: t(n) = c +
+// min(n, B)/p + max(0, n − B)·β, c the fixed cost of a send and its acknowledgement. The two
+// smallest sizes give 1/p (their slope) and c; the time saved against c + n·β grows as
+// n·(β − 1/p) up to n = B and stays at B·(β − 1/p) beyond, so B = the largest saving ÷ (β − 1/p).
+// Nothing (nullopt) unless there are three sizes or more, the peak is at least 4/3 of the
+// sustained rate, B is at least 4 KiB, and a size past B was measured (the bend was seen).
 struct BurstFit {
   double burst_bytes = 0;
   double peak_gbs = 0;
 };
 std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& samples,
-                                 double alpha, double beta);
+                                 double beta);
 
 }  // namespace tangram::orchestrator
 
