@@ -278,8 +278,8 @@ std::string MeasurementsToYaml(const Measurements& m) {
         absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
       }
       if (l.burst_bytes && l.peak_gbs) {
-        absl::StrAppend(&out, absl::StrFormat(", burst_bytes: %.0f, peak_gbs: %.6g",
-                                              *l.burst_bytes, *l.peak_gbs));
+        absl::StrAppend(&out, absl::StrFormat(", burst_bytes: %.0f, peak_gbs: %.6g", *l.burst_bytes,
+                                              *l.peak_gbs));
       }
       if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
       absl::StrAppend(&out, "}\n");

@@ -57,6 +57,7 @@ nlohmann::json CpuPoolsJson(const TrainResult& result) {
                      {"ranks", p.ranks},
                      {"busy_tflops", p.busy_tflops},
                      {"solo_tflops", p.solo_tflops},
+                     {"demand", p.demand},
                      {"effective_cores", p.EffectiveCores()}});
   }
   return pools;

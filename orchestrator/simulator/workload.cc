@@ -170,7 +170,7 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
     vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
                           cost.StageMemory(tp, dp, lb, le, 0, b).activations;
     auto link = [&](int other, double* alpha, double* beta, PortClass* port,
-                  partitioner::TokenBucket* bucket) {
+                    partitioner::TokenBucket* bucket) {
       const int64_t a = FirstDevice(plan, s, r), o = FirstDevice(plan, other % pp, r);
       // Resharded between stages of different tp: the smaller side's share (BoundaryBytes).
       const double bytes =

@@ -62,7 +62,7 @@ partitioner::Fleet TwoHosts(const std::string& link_extra) {
 }
 
 absl::StatusOr<StepResult> SimulateTwoHosts(const partitioner::Fleet& fleet, int64_t global_batch,
-                               bool async_p2p = true) {
+                                            bool async_p2p = true) {
   auto cost = MakeCost(fleet, TinyGpt(), Fp32(global_batch));
   SimOptions options;
   options.allreduce = partitioner::AllreduceAlgorithm::kRing;
@@ -83,8 +83,8 @@ std::vector<Span> Sends(const StepResult& r) {
   return out;
 }
 
-constexpr double kBytes = 65536;       // one micro-batch's activations
-constexpr double kAlpha = 6.3e-6;      // the link's latency
+constexpr double kBytes = 65536;        // one micro-batch's activations
+constexpr double kAlpha = 6.3e-6;       // the link's latency
 constexpr double kSustained = 5.974e6;  // bytes/s
 
 TEST(TokenBucketSimTest, FleetWithoutABucketIsUnchangedToTheBit) {
