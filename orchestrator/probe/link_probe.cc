@@ -71,7 +71,7 @@ class Prober {
       // measured by a, sent to all.
       double fit[6] = {0, 0, 0, 0, 0, 0};
       if (world_.rank() == a) {
-        TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b));
+        TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b, c != LinkClass::kSameNode));
         std::tie(fit[0], fit[1], fit[2], fit[3]) = lead;
         fit[4] = burst_.burst_bytes;
         fit[5] = burst_.peak_gbs;
@@ -104,7 +104,9 @@ class Prober {
   double Now() const { return clock_(); }
 
   // Rank a of a pair: drives the sizes, returns {α, β, bidirectional GB/s, largest bytes}.
-  absl::StatusOr<std::tuple<double, double, double, double>> PingPongLead(int peer) {
+  // `shaped`: the link may pass a shaper (across nodes), so look for a token bucket; inside a
+  // node small copies run from cache faster than large ones, which is no bucket.
+  absl::StatusOr<std::tuple<double, double, double, double>> PingPongLead(int peer, bool shaped) {
     std::vector<std::pair<double, double>> samples;
     double largest = 0;
     for (size_t bytes : options_.sizes) {
@@ -132,7 +134,7 @@ class Prober {
     }
     auto [alpha, beta] = FitAlphaBeta(samples);
     burst_ = {};
-    if (options_.burst && !world_.VirtualSeconds().has_value() && beta > 0) {
+    if (shaped && options_.burst && !world_.VirtualSeconds().has_value() && beta > 0) {
       TANGRAM_ASSIGN_OR_RETURN(auto fit, Burst(peer, beta, largest));
       if (fit) burst_ = *fit;
     }

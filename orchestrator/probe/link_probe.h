@@ -9,7 +9,8 @@
 //     until a round trip passes `size_seconds` (but not before 512 KiB); α and β are fitted
 //     (FitAlphaBeta) to the fastest round trip of each size, halved: on an oversubscribed host
 //     the others carry the scheduler's wake-up delays, not the link's. The fit is broadcast.
-//  1b. A token bucket (a traffic shaper) per class, on the wall clock only: after an idle gap
+//  1b. A token bucket (a traffic shaper) per class across nodes, on the wall clock only: after an
+//  idle gap
 //     long enough to refill it, single one-way sends of 8 KiB doubling up to 512 KiB (or the
 //     largest ping-pong size), each acknowledged by one float; FitBurst finds where the curve bends
 //     from the peak rate to the fitted β. Nothing is recorded where the curve does not bend
