@@ -57,6 +57,26 @@ struct CellTotals {
   std::string memory_error;
 };
 
+// A cell's pipeline sends per micro-batch: one message to each neighbour stage. Between stages of
+// different tp the busiest rank is on the smaller side (BoundaryBytes). In the steady state a cell
+// sends one message each way per forward + backward, `period`: what a shaped link's token bucket
+// refills over.
+double CellSendTime(const CostModel& cost, const Plan& plan, int s, int r, double b,
+                    double period) {
+  const int tp = StageTp(plan, s);
+  const int64_t first = plan.stages[s].cells[r].devices[0];
+  double send = 0;
+  if (s + 1 < plan.pp) {
+    send += cost.LinkTime(first, plan.stages[s + 1].cells[r].devices[0],
+                          cost.BoundaryBytes(std::min(tp, StageTp(plan, s + 1)), b), period);
+  }
+  if (s > 0) {
+    send += cost.LinkTime(first, plan.stages[s - 1].cells[r].devices[0],
+                          cost.BoundaryBytes(std::min(tp, StageTp(plan, s - 1)), b), period);
+  }
+  return send;
+}
+
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
 // nodes.
 absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
@@ -95,21 +115,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      // Between stages of different tp the busiest rank is on the smaller side (BoundaryBytes).
-      // In the steady state a cell sends one message each way per forward + backward (what a
-      // shaped link's token bucket refills over).
-      cell.send_s = 0;
-      const double period = cell.forward_s + cell.backward_s;
-      if (s + 1 < pp) {
-        cell.send_s +=
-            cost.LinkTime(first, plan->stages[s + 1].cells[r].devices[0],
-                          cost.BoundaryBytes(std::min(tp, StageTp(*plan, s + 1)), b), period);
-      }
-      if (s > 0) {
-        cell.send_s +=
-            cost.LinkTime(first, plan->stages[s - 1].cells[r].devices[0],
-                          cost.BoundaryBytes(std::min(tp, StageTp(*plan, s - 1)), b), period);
-      }
+      cell.send_s = CellSendTime(cost, *plan, s, r, b, cell.forward_s + cell.backward_s);
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];
