@@ -114,7 +114,9 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
 }
 
 CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots)
-    : fleet_(fleet), slots_(std::move(slots)) {}
+    : fleet_(fleet), slots_(std::move(slots)) {
+  for (const DeviceSlot& s : slots_) ++node_devices_[s.node];
+}
 
 LinkSpec CommModel::Link(LinkClass cls, int a, int b) const {
   const auto& measured = fleet_.network.measured_links[static_cast<int>(cls)];
@@ -158,8 +160,15 @@ double CommModel::LinkGbs(int64_t from, int64_t to) const {
   // A pipeline's message goes one way: the one-way rate, not the bidirectional (LinkSpec::duplex).
   const double duplex = s.duplex > 0 && s.duplex < 1 ? s.duplex : 1.0;
   if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs / duplex;
-  // Every device of the busier node sends at once: each gets its share of the node's NICs.
-  const int dpn = std::max(fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node);
+  // Every device of the busier node sends at once: each gets its share of the node's NICs. A
+  // node's devices are its slots: several one-rank groups naming one `host` (a measured fleet)
+  // share its NIC as a group's devices_per_node do.
+  const auto devices = [&](int64_t slot) {
+    auto it = node_devices_.find(slots_[slot].node);
+    return it == node_devices_.end() ? 1 : it->second;
+  };
+  const int dpn = std::max({fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node,
+                            devices(from), devices(to)});
   return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex;
 }
 
@@ -174,9 +183,11 @@ TokenBucket CommModel::LinkBucket(int64_t from, int64_t to) const {
   if (cls == LinkClass::kSameNode) return b;
   const LinkSpec s = Link(cls, slots_[from].group, slots_[to].group);
   if (!s.has_bucket()) return b;
-  b.burst_bytes = s.burst_bytes;
-  b.peak_gbs = s.peak_gbs;
+  // A node's devices share its NIC's shaper as they share the NIC: each its share of the bucket.
   b.gbs = LinkGbs(from, to);
+  const double share = std::min(1.0, b.gbs / (s.flow_gbs / (s.duplex > 0 ? s.duplex : 1.0)));
+  b.burst_bytes = s.burst_bytes * share;
+  b.peak_gbs = s.peak_gbs * share;
   return b;
 }
 

@@ -31,6 +31,7 @@
 #define TANGRAM_PARTITIONER_COMM_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -147,6 +148,7 @@ class CommModel {
  private:
   Fleet fleet_;
   std::vector<DeviceSlot> slots_;
+  std::map<int64_t, int> node_devices_;  // devices per node id (groups sharing a host share one)
 };
 
 // The bucket count for `bytes` of gradients: ceil(bytes ÷ bucket), clamped to [1, max_buckets].
