@@ -131,5 +131,28 @@ TEST(CommModelBurstTest, NoBucketMeasuredIsTheAlphaBetaLinkExactly) {
   }
 }
 
+TEST(CommModelBurstTest, RanksOfOneHostShareItsNicAndItsBucket) {
+  // A measured fleet: one group per rank, ranks 0 and 1 on host a, rank 2 on host b. Both ranks
+  // of a send through a's NIC at once in a pipeline: each gets half of it, and half its bucket.
+  auto catalog = DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const std::string text =
+      "name: shared\nnodes:\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: a}\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: a}\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: b}\n"
+      "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n  ranks: 3\n"
+      "  hosts: [a, b]\n  group_tflops: [0.03, 0.03, 0.03]\n  links:\n"
+      "    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, burst_bytes: 64000, "
+      "peak_gbs: 1}\n";
+  auto fleet = ParseFleet(text, "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  CommModel comm(*fleet, FlattenFleet(*fleet));
+  EXPECT_DOUBLE_EQ(comm.LinkGbs(0, 2), 0.00625 / 2);
+  const TokenBucket b = comm.LinkBucket(0, 2);
+  EXPECT_DOUBLE_EQ(b.burst_bytes, 32000);
+  EXPECT_DOUBLE_EQ(b.peak_gbs, 0.5);
+}
+
 }  // namespace
 }  // namespace tangram::partitioner
