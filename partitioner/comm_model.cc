@@ -28,6 +28,41 @@ double TpOverlapExposed(int tp, double collective_s, double gemm_s) {
   return allgather + reduce_scatter;
 }
 
+double TokenBucket::SendTime(double bytes, double tokens) const {
+  if (!active()) return bytes / (gbs * 1e9);
+  // Peak phase: until the tokens run out (they drain at peak − sustained) or the message ends.
+  const double drain = (peak_gbs - gbs) * 1e9;
+  const double peak_s = std::max(0.0, tokens) / drain;
+  const double peak_bytes = peak_s * peak_gbs * 1e9;
+  if (bytes <= peak_bytes) return bytes / (peak_gbs * 1e9);
+  return peak_s + (bytes - peak_bytes) / (gbs * 1e9);
+}
+
+double TokenBucket::TokensAfter(double bytes, double tokens) const {
+  if (!active()) return 0;
+  const double left = std::max(0.0, tokens) - bytes * (1 - gbs / peak_gbs);
+  return std::max(0.0, left);
+}
+
+double TokenBucket::Refill(double tokens, double idle_s) const {
+  if (!active()) return 0;
+  return std::min(burst_bytes, std::max(0.0, tokens) + std::max(0.0, idle_s) * gbs * 1e9);
+}
+
+double TokenBucket::SteadySendTime(double bytes, double period_s) const {
+  if (!active()) return bytes / (gbs * 1e9);
+  // The tokens before each message form a monotone sequence from a full bucket; it settles
+  // within a few messages (each either refills the bucket or drains it).
+  double tokens = burst_bytes, t = SendTime(bytes, tokens);
+  for (int i = 0; i < 64; ++i) {
+    const double next = Refill(TokensAfter(bytes, tokens), period_s - t);
+    if (std::abs(next - tokens) <= 1e-9 * burst_bytes) break;
+    tokens = next;
+    t = SendTime(bytes, tokens);
+  }
+  return t;
+}
+
 int64_t GradientBuckets(double bytes, double bucket_mib, int max_buckets) {
   if (!(bytes > 0) || !(bucket_mib > 0)) return 1;
   return static_cast<int64_t>(
@@ -79,7 +114,9 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
 }
 
 CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots)
-    : fleet_(fleet), slots_(std::move(slots)) {}
+    : fleet_(fleet), slots_(std::move(slots)) {
+  for (const DeviceSlot& s : slots_) ++node_devices_[s.node];
+}
 
 LinkSpec CommModel::Link(LinkClass cls, int a, int b) const {
   const auto& measured = fleet_.network.measured_links[static_cast<int>(cls)];
@@ -120,15 +157,44 @@ double CommModel::LinkGbs(int64_t from, int64_t to) const {
   const LinkClass cls = ClassOf(from, to);
   const int ga = slots_[from].group, gb = slots_[to].group;
   const LinkSpec s = Link(cls, ga, gb);
-  if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs;
-  // Every device of the busier node sends at once: each gets its share of the node's NICs.
-  const int dpn = std::max(fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node);
-  return std::min(s.flow_gbs, s.node_gbs / dpn);
+  // A pipeline's message goes one way: the one-way rate, not the bidirectional (LinkSpec::duplex).
+  const double duplex = s.duplex > 0 && s.duplex < 1 ? s.duplex : 1.0;
+  if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs / duplex;
+  // Every device of the busier node sends at once: each gets its share of the node's NICs. A
+  // node's devices are its slots: several one-rank groups naming one `host` (a measured fleet)
+  // share its NIC as a group's devices_per_node do.
+  const auto devices = [&](int64_t slot) {
+    auto it = node_devices_.find(slots_[slot].node);
+    return it == node_devices_.end() ? 1 : it->second;
+  };
+  const int dpn = std::max({fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node,
+                            devices(from), devices(to)});
+  return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex;
 }
 
 double CommModel::LinkLatency(int64_t from, int64_t to) const {
   const LinkClass cls = ClassOf(from, to);
   return Link(cls, slots_[from].group, slots_[to].group).latency_us * 1e-6;
+}
+
+TokenBucket CommModel::LinkBucket(int64_t from, int64_t to) const {
+  const LinkClass cls = ClassOf(from, to);
+  TokenBucket b;
+  if (cls == LinkClass::kSameNode) return b;
+  const LinkSpec s = Link(cls, slots_[from].group, slots_[to].group);
+  if (!s.has_bucket()) return b;
+  // A node's devices share its NIC's shaper as they share the NIC: each its share of the bucket.
+  b.gbs = LinkGbs(from, to);
+  const double share = std::min(1.0, b.gbs / (s.flow_gbs / (s.duplex > 0 ? s.duplex : 1.0)));
+  b.burst_bytes = s.burst_bytes * share;
+  b.peak_gbs = s.peak_gbs * share;
+  return b;
+}
+
+double CommModel::P2pTime(int64_t from, int64_t to, double bytes, double period_s) const {
+  const TokenBucket b = LinkBucket(from, to);
+  if (!b.active()) return LinkLatency(from, to) + bytes / (LinkGbs(from, to) * 1e9);
+  return LinkLatency(from, to) + b.SteadySendTime(bytes, period_s);
 }
 
 AllreduceGroup CommModel::Summarize(std::span<const int64_t> devices) const {

@@ -31,6 +31,7 @@
 #define TANGRAM_PARTITIONER_COMM_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -60,6 +61,28 @@ double RingAllreduceTime(int64_t q, double bytes, double gbs, double alpha_s);
 // its communication runs on the AI CPU). A term for it, tried with those figures, moved the
 // overlapped H100 validation runs the wrong way and the Ascend ones not at all (docs/simulator.md).
 double TpOverlapExposed(int tp, double collective_s, double gemm_s);
+
+// A token bucket on one direction of a link (LinkSpec::burst_bytes: a traffic shaper such as tc
+// tbf, measured by the probe): it holds up to `burst_bytes` of tokens, refilled at the sustained
+// rate `gbs` (GB/s); while it holds tokens the link passes bytes at `peak_gbs`, so the tokens
+// drain at peak − sustained; empty, it passes `gbs`. An inactive bucket (no burst, or a peak not
+// above the sustained rate) sends every byte at `gbs`, exactly bytes ÷ gbs.
+struct TokenBucket {
+  double burst_bytes = 0;
+  double peak_gbs = 0;
+  double gbs = 0;
+  bool active() const { return burst_bytes > 0 && peak_gbs > gbs && gbs > 0; }
+  // Seconds to send `bytes` starting with `tokens` in the bucket.
+  double SendTime(double bytes, double tokens) const;
+  // Tokens left after sending `bytes` from `tokens`.
+  double TokensAfter(double bytes, double tokens) const;
+  // Tokens after `idle_s` seconds without traffic (never above burst_bytes).
+  double Refill(double tokens, double idle_s) const;
+  // Seconds per message of `bytes` when one starts every `period_s` (a pipeline's steady state:
+  // the bucket refills between messages for period − send time), from a full bucket to the fixed
+  // point. A period no longer than the send time gives the sustained rate.
+  double SteadySendTime(double bytes, double period_s) const;
+};
 
 // The members of one allreduce, summarised per island (all that the α-β formulas need).
 struct AllreduceGroup {
@@ -97,6 +120,13 @@ class CommModel {
   // pipeline's steady state): GB/s per direction and latency in seconds.
   double LinkGbs(int64_t from, int64_t to) const;
   double LinkLatency(int64_t from, int64_t to) const;
+  // The token bucket on the link from `from` to `to` at the rate LinkGbs gives (inactive unless
+  // the link's class was measured with one; never inside a node).
+  TokenBucket LinkBucket(int64_t from, int64_t to) const;
+  // One pipeline message of `bytes`: latency + its transfer, through the link's token bucket in
+  // the steady state of one message every `period_s` (LinkBucket). Without a bucket:
+  // LinkLatency + bytes ÷ LinkGbs.
+  double P2pTime(int64_t from, int64_t to, double bytes, double period_s) const;
 
   AllreduceGroup Summarize(std::span<const int64_t> devices) const;
   // Allreduce of `bytes` per member over `group`. kAuto takes the faster of ring and
@@ -120,6 +150,7 @@ class CommModel {
  private:
   Fleet fleet_;
   std::vector<DeviceSlot> slots_;
+  std::map<int64_t, int> node_devices_;  // devices per node id (groups sharing a host share one)
 };
 
 // The bucket count for `bytes` of gradients: ceil(bytes ÷ bucket), clamped to [1, max_buckets].

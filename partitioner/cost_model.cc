@@ -338,8 +338,12 @@ double CostModel::LinkLatency(int64_t from, int64_t to) const {
   return comm_.LinkLatency(from, to);
 }
 
-double CostModel::LinkTime(int64_t from, int64_t to, double bytes) const {
-  return LinkLatency(from, to) + bytes / (LinkGbs(from, to) * 1e9);
+double CostModel::LinkTime(int64_t from, int64_t to, double bytes, double period_s) const {
+  return comm_.P2pTime(from, to, bytes, period_s);
+}
+
+TokenBucket CostModel::LinkBucket(int64_t from, int64_t to) const {
+  return comm_.LinkBucket(from, to);
 }
 
 double CostModel::GradientAllreduceBytes(int tp, int64_t begin, int64_t end) const {

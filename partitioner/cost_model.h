@@ -183,8 +183,12 @@ class CostModel {
   // callers pass tp = min(a, b), and the send is modelled as those bytes over the link between
   // the two cells' first devices (Evaluate and the simulator's workload alike).
   double BoundaryBytes(int tp, double micro_batch) const;
-  // α + bytes / bandwidth on the link joining two devices.
-  double LinkTime(int64_t from, int64_t to, double bytes) const;
+  // α + bytes / bandwidth on the link joining two devices; through the link's token bucket, when
+  // it was measured with one, in the steady state of one message every `period_s`
+  // (CommModel::P2pTime; period 0: the sustained rate).
+  double LinkTime(int64_t from, int64_t to, double bytes, double period_s = 0) const;
+  // The link's token bucket (CommModel::LinkBucket).
+  TokenBucket LinkBucket(int64_t from, int64_t to) const;
   // Link bandwidth (GB/s) and latency (s) between two devices.
   double LinkGbs(int64_t from, int64_t to) const;
   double LinkLatency(int64_t from, int64_t to) const;

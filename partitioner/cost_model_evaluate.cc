@@ -50,8 +50,11 @@ std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
 // One micro-batch's pipeline p2p at stage s of replica r: its sends (activations to the next
 // stage, gradients to the previous); with rendezvous p2p (DeepSpeed's pipeline engine, which
 // holds the receiver too) its receives from both neighbours as well. Between stages of different
-// tp the busiest rank is on the smaller side (BoundaryBytes).
-double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b) {
+// tp the busiest rank is on the smaller side (BoundaryBytes). `period`: the cell's forward +
+// backward per micro-batch, one message each way per period in the steady state, which is what a
+// shaped link's token bucket refills over.
+double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b,
+                    double period) {
   const bool rendezvous = cost.training().pipeline_p2p == PipelineP2p::kRendezvous;
   const int64_t self = plan.stages[s].cells[r].devices[0];
   double t = 0;
@@ -59,8 +62,8 @@ double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int t
     if (n < 0 || n >= plan.pp) continue;
     const int64_t peer = plan.stages[n].cells[r].devices[0];
     const double bytes = cost.BoundaryBytes(std::min(tp, StageTp(plan, n)), b);
-    t += cost.LinkTime(self, peer, bytes);
-    if (rendezvous) t += cost.LinkTime(peer, self, bytes);
+    t += cost.LinkTime(self, peer, bytes, period);
+    if (rendezvous) t += cost.LinkTime(peer, self, bytes, period);
   }
   return t;
 }
@@ -123,7 +126,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b);
+      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b, cell.forward_s + cell.backward_s);
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];

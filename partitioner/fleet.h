@@ -54,6 +54,19 @@ struct LinkSpec {
   // Measured cost of one small collective among a node's ranks in training conditions
   // (orchestrator/probe/collective_probe.h); 0 = not measured, the α-β ring's latency terms.
   double collective_us = 0;
+  // A token bucket on the link (a traffic shaper: tc tbf, a policer), measured by the probe
+  // (link_probe.h): after an idle gap the first burst_bytes pass at peak_gbs, then the link
+  // carries flow_gbs, refilling the bucket at that rate while idle. 0 = no bucket (real NICs, the
+  // catalog): every byte at flow_gbs.
+  double burst_bytes = 0;
+  double peak_gbs = 0;
+  // Each direction's rate while both carry long streams ÷ one direction's alone (measured: the
+  // probe's bidirectional exchange; 1 = full duplex, the catalog). flow_gbs and node_gbs include
+  // it: collectives (a ring sends and receives on every NIC at once, for the whole collective)
+  // see it. A pipeline's sends are single messages, mostly one way at a time; they get the
+  // one-way rate (CommModel::LinkGbs divides it out).
+  double duplex = 1;
+  bool has_bucket() const { return burst_bytes > 0 && peak_gbs > flow_gbs / duplex; }
 };
 
 // Latencies and cross-island bandwidth; intra-node and NIC bandwidths come from the devices.

@@ -38,6 +38,19 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   TANGRAM_ASSIGN_OR_RETURN(link.bidirectional_gbs,
                            m.OptionalNumber("bidirectional_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.collective_us, m.OptionalNumber("collective_us", 0, kMaxLatencyUs));
+  TANGRAM_ASSIGN_OR_RETURN(link.burst_bytes, m.OptionalNumber("burst_bytes", 1, 1e15));
+  TANGRAM_ASSIGN_OR_RETURN(link.peak_gbs, m.OptionalNumber("peak_gbs", 0, kMaxGbs));
+  if (link.burst_bytes.has_value() != link.peak_gbs.has_value()) {
+    const char* given = link.burst_bytes ? "burst_bytes" : "peak_gbs";
+    const char* missing = link.burst_bytes ? "peak_gbs" : "burst_bytes";
+    return m.Error(given, absl::StrCat("a token bucket needs both burst_bytes and peak_gbs; ",
+                                       missing, " is missing"));
+  }
+  if (link.peak_gbs && !(*link.peak_gbs > link.bandwidth_gbs)) {
+    return m.Error("peak_gbs",
+                   absl::StrCat("expected more than bandwidth_gbs (", link.bandwidth_gbs,
+                                "): a bucket passes its burst faster than the sustained rate"));
+  }
   TANGRAM_ASSIGN_OR_RETURN(auto pair, m.OptionalString("pair"));
   link.pair = pair.value_or("");
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
@@ -192,7 +205,7 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
       TANGRAM_ASSIGN_OR_RETURN(
           YamlMap lm, YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
                                   {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs",
-                                   "collective_us", "pair"}));
+                                   "collective_us", "burst_bytes", "peak_gbs", "pair"}));
       TANGRAM_ASSIGN_OR_RETURN(MeasuredLink link, ReadLink(lm));
       if (out.Find(link.link_class) != nullptr) {
         return lm.Error("class", absl::StrCat("link class ", LinkClassName(link.link_class),
@@ -243,6 +256,20 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
   return out;
 }
 
+namespace {
+
+// A measured token bucket goes with the link's figures as measured (its burst and peak rate);
+// none, and the spec is as before.
+LinkSpec WithBucket(const MeasuredLink& l, LinkSpec spec) {
+  if (l.burst_bytes && l.peak_gbs) {
+    spec.burst_bytes = *l.burst_bytes;
+    spec.peak_gbs = *l.peak_gbs;
+  }
+  return spec;
+}
+
+}  // namespace
+
 void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   for (size_t g = 0; g < fleet->groups.size() && g < measured.group_tflops.size(); ++g) {
     if (measured.group_tflops[g] > 0) fleet->groups[g].measured_tflops = measured.group_tflops[g];
@@ -273,8 +300,9 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     // flow alone gets the pair's figure, the node all of its NICs together.
     const double factor =
         l->bidirectional_gbs ? std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs) : 1.0;
-    net.measured_links[static_cast<int>(LinkClass::kSameIsland)] =
-        LinkSpec{l->latency_us, l->bandwidth_gbs * factor, node_gbs};
+    LinkSpec spec{l->latency_us, l->bandwidth_gbs * factor, node_gbs};
+    spec.duplex = factor;
+    net.measured_links[static_cast<int>(LinkClass::kSameIsland)] = WithBucket(*l, spec);
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;
@@ -282,8 +310,9 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
                                 ? std::min(*l->bidirectional_gbs, l->bandwidth_gbs) * 8
                                 : l->bandwidth_gbs * 8;
     const double island_gbs = net.inter_island_gbps / 8;
-    net.measured_links[static_cast<int>(LinkClass::kCrossIsland)] =
-        LinkSpec{l->latency_us, island_gbs, island_gbs};
+    LinkSpec spec{l->latency_us, island_gbs, island_gbs};
+    if (l->bandwidth_gbs > 0) spec.duplex = std::min(1.0, island_gbs / l->bandwidth_gbs);
+    net.measured_links[static_cast<int>(LinkClass::kCrossIsland)] = WithBucket(*l, spec);
     // Islands joined only by the inter-island link: nodes' NICs are at least that fast.
     if (measured.Find(LinkClass::kSameIsland) == nullptr) {
       for (NodeGroup& g : fleet->groups) g.nic_gbps = std::max(g.nic_gbps, l->bandwidth_gbs * 8);
@@ -313,6 +342,10 @@ std::string MeasurementsToYaml(const Measurements& m) {
       }
       if (l.collective_us) {
         absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
+      }
+      if (l.burst_bytes && l.peak_gbs) {
+        absl::StrAppend(&out, absl::StrFormat(", burst_bytes: %.0f, peak_gbs: %.6g", *l.burst_bytes,
+                                              *l.peak_gbs));
       }
       if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
       absl::StrAppend(&out, "}\n");

@@ -12,6 +12,7 @@
 //       - {class: same_node, latency_us: 3.1, bandwidth_gbs: 2.4, pair: "0-1",
 //       bidirectional_gbs: 3.9}
 //       # collective_us (same_node): one small tensor-parallel allreduce as training pays it
+//       # burst_bytes, peak_gbs: a shaper's token bucket (see MeasuredLink), when one was seen
 //       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2"}
 //     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
 //     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
@@ -82,6 +83,11 @@ struct MeasuredLink {
   // same_node only: one small allreduce among a tensor-parallel group while every rank computes
   // between collectives (orchestrator/probe/collective_probe.h), µs per collective.
   std::optional<double> collective_us;
+  // A token bucket seen on the link (a shaper): after an idle gap the first burst_bytes of a
+  // message pass at peak_gbs, the rest at bandwidth_gbs (FitBurst in link_probe.h). Both or
+  // neither; absent = no bucket (real NICs), and the link model has no burst term.
+  std::optional<double> burst_bytes;
+  std::optional<double> peak_gbs;
   std::string pair;  // "a-b": the ranks that measured it
 };
 

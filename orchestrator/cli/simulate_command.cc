@@ -71,6 +71,8 @@ class SimulateCommand : public Command {
         ->check(FiniteIn(0, 99));
     sub->add_option("--seed", run_.scenario.seed, "Seed of the drift (default 1)");
     sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
+    sub->add_flag("--async-p2p", async_p2p_,
+                  "Pipeline sends non-blocking, waited at the end of the step (the CPU runtime's)");
   }
 
   absl::Status Run(const GlobalOptions& global) override {
@@ -87,6 +89,7 @@ class SimulateCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(sim.allreduce, ParseAllreduceRequest(allreduce_));
     sim.bucket_mib = options_.bucket_mib;
     sim.contention = !no_contention_;
+    sim.async_p2p = async_p2p_;
     sim.virtual_stages =
         virtual_stages_ > 0 ? virtual_stages_ : training.layout.virtual_stages.value_or(1);
     if (!schedule_.empty()) {
@@ -137,7 +140,7 @@ class SimulateCommand : public Command {
   std::vector<std::string> stragglers_;
   int64_t steps_ = 1;
   int virtual_stages_ = 0;
-  bool no_contention_ = false, no_progress_ = false;
+  bool no_contention_ = false, no_progress_ = false, async_p2p_ = false;
   SimOptions options_;
   simulator::RunOptions run_;
 };

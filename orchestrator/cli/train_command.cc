@@ -41,6 +41,9 @@ nlohmann::json LinksJson(const TrainResult& result) {
                      {"latency_us", l.latency_us},
                      {"bandwidth_gbs", l.bandwidth_gbs},
                      {"pair", l.pair}});
+    if (l.bidirectional_gbs) links.back()["bidirectional_gbs"] = *l.bidirectional_gbs;
+    if (l.burst_bytes) links.back()["burst_bytes"] = *l.burst_bytes;
+    if (l.peak_gbs) links.back()["peak_gbs"] = *l.peak_gbs;
     if (l.collective_us) links.back()["collective_us"] = *l.collective_us;
   }
   return links;
@@ -54,6 +57,7 @@ nlohmann::json CpuPoolsJson(const TrainResult& result) {
                      {"ranks", p.ranks},
                      {"busy_tflops", p.busy_tflops},
                      {"solo_tflops", p.solo_tflops},
+                     {"demand", p.demand},
                      {"effective_cores", p.EffectiveCores()}});
   }
   return pools;
@@ -189,6 +193,10 @@ class TrainCommand : public Command {
                  {"link_probe_seconds", result.link_probe_seconds},
                  {"links", LinksJson(result)},
                  {"cpu_pools", CpuPoolsJson(result)},
+                 {"nic", result.nic ? nlohmann::json{{"node", result.nic->node},
+                                                     {"senders", result.nic->senders},
+                                                     {"aggregate_gbs", result.nic->aggregate_gbs}}
+                                    : nlohmann::json()},
                  {"replans", result.replans},
                  {"replan_log", result.replan_log},
                  {"reprobes", result.reprobes},

@@ -144,7 +144,8 @@ absl::Status ProbeFleetLinks(collectives::Communicator& world, const partitioner
   }
   absl::StrAppend(&how, links.timed ? absl::StrCat("; links: ", world.transport_name(),
                                                    " ping-pong per link class, weighted "
-                                                   "least-squares alpha-beta fit, bidirectional "
+                                                   "least-squares alpha-beta fit, token bucket "
+                                                   "from sends after idle gaps, bidirectional "
                                                    "exchange, concurrent sends from one node, "
                                                    "ring allreduce")
                                     : std::string("; links: not timed (the transport's clock did "

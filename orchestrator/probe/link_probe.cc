@@ -19,6 +19,12 @@ using partitioner::LinkClass;
 constexpr int kControlTag = 16001;
 constexpr int kDataTag = 16002;
 constexpr size_t kMinLargest = 512 << 10;
+constexpr size_t kBurstSmallest = 8 << 10;
+constexpr size_t kBurstLargest = 512 << 10;
+
+// What the lead asks its follower to do next (the first of two control doubles; the second is
+// the size in bytes).
+enum Op : int { kEnd = 0, kPingPong = 1, kExchange = 2, kOneWay = 3 };
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -61,14 +67,17 @@ class Prober {
     for (LinkClass c : partitioner::kAllLinkClasses) {
       auto [a, b] = PairOf(places_, c);
       if (a < 0) continue;
-      // alpha (s), beta (s/byte), bidirectional GB/s, largest size: measured by a, sent to all.
-      double fit[4] = {0, 0, 0, 0};
+      // alpha (s), beta (s/byte), bidirectional GB/s, largest size, burst bytes, peak GB/s:
+      // measured by a, sent to all.
+      double fit[6] = {0, 0, 0, 0, 0, 0};
       if (world_.rank() == a) {
-        TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b));
+        TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b, c != LinkClass::kSameNode));
         std::tie(fit[0], fit[1], fit[2], fit[3]) = lead;
+        fit[4] = burst_.burst_bytes;
+        fit[5] = burst_.peak_gbs;
       }
       if (world_.rank() == b) TANGRAM_RETURN_IF_ERROR(PingPongFollow(a));
-      TANGRAM_RETURN_IF_ERROR(world_.Broadcast(fit, 4, DataType::kF64, a));
+      TANGRAM_RETURN_IF_ERROR(world_.Broadcast(fit, 6, DataType::kF64, a));
       if (fit[1] <= 0 && fit[0] <= 0) continue;  // the clock did not move
       moved = true;
       partitioner::MeasuredLink link;
@@ -76,6 +85,10 @@ class Prober {
       link.latency_us = fit[0] * 1e6;
       link.bandwidth_gbs = fit[1] > 0 ? 1e-9 / fit[1] : 1e6;
       if (fit[2] > 0) link.bidirectional_gbs = fit[2];
+      if (fit[4] > 0 && fit[5] > 0) {
+        link.burst_bytes = fit[4];
+        link.peak_gbs = fit[5];
+      }
       link.pair = absl::StrCat(a, "-", b);
       result.links.push_back(link);
       fits_[c] = {fit[0], fit[1], fit[3]};
@@ -91,11 +104,13 @@ class Prober {
   double Now() const { return clock_(); }
 
   // Rank a of a pair: drives the sizes, returns {α, β, bidirectional GB/s, largest bytes}.
-  absl::StatusOr<std::tuple<double, double, double, double>> PingPongLead(int peer) {
+  // `shaped`: the link may pass a shaper (across nodes), so look for a token bucket; inside a
+  // node small copies run from cache faster than large ones, which is no bucket.
+  absl::StatusOr<std::tuple<double, double, double, double>> PingPongLead(int peer, bool shaped) {
     std::vector<std::pair<double, double>> samples;
     double largest = 0;
     for (size_t bytes : options_.sizes) {
-      TANGRAM_RETURN_IF_ERROR(Control(peer, static_cast<double>(bytes)));
+      TANGRAM_RETURN_IF_ERROR(Control(peer, kPingPong, static_cast<double>(bytes)));
       std::vector<double> one_way;
       for (int r = -1; r < options_.repetitions; ++r) {  // r = -1: warm-up
         double start = Now();
@@ -118,31 +133,67 @@ class Prober {
         break;
     }
     auto [alpha, beta] = FitAlphaBeta(samples);
+    burst_ = {};
+    if (shaped && options_.burst && !world_.VirtualSeconds().has_value() && beta > 0) {
+      TANGRAM_ASSIGN_OR_RETURN(auto fit, Burst(peer, beta, largest));
+      if (fit) burst_ = *fit;
+    }
     // Bidirectional: both send the largest size at once, three times; each direction's rate.
-    TANGRAM_RETURN_IF_ERROR(Control(peer, -largest));
+    TANGRAM_RETURN_IF_ERROR(Control(peer, kExchange, largest));
     std::vector<double> times;
     for (int r = 0; r < 3; ++r) {
       TANGRAM_ASSIGN_OR_RETURN(double t, Exchange(peer, static_cast<size_t>(largest)));
       times.push_back(t);
     }
-    TANGRAM_RETURN_IF_ERROR(Control(peer, 0));
+    TANGRAM_RETURN_IF_ERROR(Control(peer, kEnd, 0));
     double t = Median(times) - alpha;
     double bidir = t > 0 ? largest / t / 1e9 : 0;
     return std::make_tuple(alpha, beta, bidir, largest);
   }
 
+  // Step 1b on the lead: one-way sends after idle gaps, the fastest of a few per size.
+  absl::StatusOr<std::optional<BurstFit>> Burst(int peer, double beta, double largest) {
+    std::vector<std::pair<double, double>> samples;
+    const double last = std::min(static_cast<double>(kBurstLargest), largest);
+    for (size_t bytes = kBurstSmallest; static_cast<double>(bytes) <= last; bytes *= 2) {
+      TANGRAM_RETURN_IF_ERROR(Control(peer, kOneWay, static_cast<double>(bytes)));
+      // Idle long enough for the link to refill whatever the previous send took from a bucket.
+      const double gap = 2 * static_cast<double>(bytes) * beta + 1e-3;
+      double fastest = 0;
+      for (int r = 0; r < options_.burst_repetitions; ++r) {
+        absl::SleepFor(absl::Seconds(gap));
+        double start = Now();
+        TANGRAM_RETURN_IF_ERROR(
+            world_.Send(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
+        TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), 1, DataType::kF32, peer, kDataTag));
+        double t = Now() - start;  // with the acknowledgement's way back (FitBurst's fixed cost)
+        if (r == 0 || t < fastest) fastest = t;
+      }
+      samples.push_back({static_cast<double>(Floats(bytes) * 4), fastest});
+    }
+    return FitBurst(samples, beta);
+  }
+
   absl::Status PingPongFollow(int peer) {
     for (;;) {
-      double control = 0;
-      TANGRAM_RETURN_IF_ERROR(world_.Recv(&control, 1, DataType::kF64, peer, kControlTag));
-      if (control == 0) return absl::OkStatus();
-      if (control < 0) {
-        for (int r = 0; r < 3; ++r) {
-          TANGRAM_RETURN_IF_ERROR(Exchange(peer, static_cast<size_t>(-control)).status());
+      double control[2] = {0, 0};
+      TANGRAM_RETURN_IF_ERROR(world_.Recv(control, 2, DataType::kF64, peer, kControlTag));
+      const int op = static_cast<int>(control[0]);
+      const size_t bytes = static_cast<size_t>(control[1]);
+      if (op == kEnd) return absl::OkStatus();
+      if (op == kExchange) {
+        for (int r = 0; r < 3; ++r) TANGRAM_RETURN_IF_ERROR(Exchange(peer, bytes).status());
+        continue;
+      }
+      if (op == kOneWay) {
+        for (int r = 0; r < options_.burst_repetitions; ++r) {
+          TANGRAM_RETURN_IF_ERROR(
+              world_.Recv(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
+          TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), 1, DataType::kF32, peer, kDataTag));
         }
         continue;
       }
-      size_t n = Floats(static_cast<size_t>(control));
+      size_t n = Floats(bytes);
       for (int r = -1; r < options_.repetitions; ++r) {
         TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), n, DataType::kF32, peer, kDataTag));
         TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), n, DataType::kF32, peer, kDataTag));
@@ -150,8 +201,9 @@ class Prober {
     }
   }
 
-  absl::Status Control(int peer, double value) {
-    return world_.Send(&value, 1, DataType::kF64, peer, kControlTag);
+  absl::Status Control(int peer, Op op, double bytes) {
+    double control[2] = {static_cast<double>(op), bytes};
+    return world_.Send(control, 2, DataType::kF64, peer, kControlTag);
   }
 
   // Sends and receives `bytes` to and from `peer` at once; the seconds until both are done.
@@ -259,6 +311,7 @@ class Prober {
   std::function<double()> clock_;
   std::vector<float> buffer_;
   std::map<LinkClass, std::tuple<double, double, double>> fits_;  // α, β, largest bytes
+  BurstFit burst_;  // the last pair's token bucket (zeros: none)
 };
 
 }  // namespace
@@ -297,6 +350,24 @@ std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, doubl
     }
   }
   return WeightedFit(samples);
+}
+
+std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& samples,
+                                 double beta) {
+  if (samples.size() < 3 || !(beta > 0)) return std::nullopt;
+  // The two smallest sizes pass in the bucket when there is one: their slope is 1/p, and what
+  // they leave is the fixed cost of a send and its acknowledgement (α, and on a loaded host the
+  // scheduler's share of it, which then cancels out of the savings).
+  const auto& [n0, t0] = samples[0];
+  const auto& [n1, t1] = samples[1];
+  const double inv_peak = std::max(beta / 1000, (t1 - t0) / (n1 - n0));
+  if (!(inv_peak * 4 <= beta * 3)) return std::nullopt;  // peak under 4/3 of sustained: none
+  const double fixed = std::min(t0 - n0 * inv_peak, t1 - n1 * inv_peak);
+  double saved = 0;
+  for (const auto& [n, t] : samples) saved = std::max(saved, fixed + n * beta - t);
+  const double burst = std::round(saved / (beta - inv_peak));
+  if (!(burst >= 4096) || !(samples.back().first > burst)) return std::nullopt;
+  return BurstFit{burst, 1e-9 / inv_peak};
 }
 
 std::pair<double, double> WeightedFit(const std::vector<std::pair<double, double>>& samples) {

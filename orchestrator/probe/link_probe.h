@@ -9,6 +9,12 @@
 //     until a round trip passes `size_seconds` (but not before 512 KiB); α and β are fitted
 //     (FitAlphaBeta) to the fastest round trip of each size, halved: on an oversubscribed host
 //     the others carry the scheduler's wake-up delays, not the link's. The fit is broadcast.
+//  1b. A token bucket (a traffic shaper) per class across nodes, on the wall clock only: after an
+//  idle gap
+//     long enough to refill it, single one-way sends of 8 KiB doubling up to 512 KiB (or the
+//     largest ping-pong size), each acknowledged by one float; FitBurst finds where the curve bends
+//     from the peak rate to the fitted β. Nothing is recorded where the curve does not bend
+//     (a NIC without a shaper).
 //  2. One bidirectional probe per class: both ranks of the pair send the largest size at once;
 //     each direction's bandwidth = bytes ÷ (time − α).
 //  3. NIC sharing: every rank of the node with the most ranks (when it has two or more) sends at
@@ -44,6 +50,9 @@ struct LinkProbeOptions {
   int repetitions = 7;
   double size_seconds = 0.25;
   std::vector<size_t> allreduce_bytes = {64 << 10, 1 << 20, 4 << 20};
+  // Step 1b (token bucket); off on a virtual clock, whose links have none.
+  bool burst = true;
+  int burst_repetitions = 3;
   // Seconds now; default: the communicator's virtual clock when it has one, else the wall clock.
   std::function<double()> clock;
 };
@@ -71,6 +80,20 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
 // would overstate the bandwidth. Otherwise a least-squares fit over all, weighted by 1/t² (every
 // size counts by its relative error). Returns {α seconds, β seconds per byte}, α >= 0.
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples);
+
+// A token bucket read from one-way send times after an idle gap (each acknowledged by one float),
+// (bytes, seconds) ascending, on a link whose sustained β is `beta` s/byte. Model: t(n) = c +
+// min(n, B)/p + max(0, n − B)·β, c the fixed cost of a send and its acknowledgement. The two
+// smallest sizes give 1/p (their slope) and c; the time saved against c + n·β grows as
+// n·(β − 1/p) up to n = B and stays at B·(β − 1/p) beyond, so B = the largest saving ÷ (β − 1/p).
+// Nothing (nullopt) unless there are three sizes or more, the peak is at least 4/3 of the
+// sustained rate, B is at least 4 KiB, and a size past B was measured (the bend was seen).
+struct BurstFit {
+  double burst_bytes = 0;
+  double peak_gbs = 0;
+};
+std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& samples,
+                                 double beta);
 
 }  // namespace tangram::orchestrator
 

@@ -11,7 +11,14 @@
 namespace tangram::simulator::internal {
 namespace {
 
-enum EventKind : uint8_t { kComputeDone, kFlowDone, kBucketReady, kCpuDone };
+enum EventKind : uint8_t {
+  kComputeDone,
+  kFlowDone,
+  kBucketReady,
+  kCpuDone,
+  kFlowStart,    // a shaped link's send after its latency: its bytes join the ports
+  kTokensEmpty,  // a port's token bucket ran dry: its flows drop to the sustained rate
+};
 
 struct Event {
   double t;
@@ -28,7 +35,8 @@ struct Later {
 enum class FlowKind : uint8_t { kP2p, kAllreduce };
 
 // A transfer in flight. `remaining` is seconds of work at full rate as of `updated`; it runs at
-// `rate` (1 = alone on its ports) until the next reshare.
+// `rate` (1 = alone on its ports; up to a bucket's speedup while its ports hold tokens) until the
+// next reshare.
 struct Flow {
   double remaining = 0, rate = 1, updated = 0, start = 0;
   uint32_t version = 0;
@@ -58,6 +66,7 @@ struct CellState {
   bool has_pending = false;
   Flow pending;
   double pending_work = 0;
+  double pending_alpha = 0;  // the latency part of pending_work (a token bucket passes it first)
   int32_t posted = -1;
 };
 
@@ -68,6 +77,16 @@ struct RowState {
   bool busy = false, done = false;
   double done_t = 0;
 };
+
+// A port's token bucket as the step runs (Workload::port_buckets): `level` seconds of sustained
+// transfer as of `updated`, drained by the port's flows (the sum of their rates) and refilled at 1.
+struct Tokens {
+  double level = 0, capacity = 0, speedup = 1, updated = 0;
+  uint32_t version = 0;
+};
+
+constexpr double kNoTokens = 1e-12;
+constexpr double kInfRate = 1e300;  // seconds: below this a bucket counts as empty
 
 class Engine {
  public:
@@ -94,6 +113,12 @@ class Engine {
           break;
         case kCpuDone:
           OnCpuDone(e.a, static_cast<uint32_t>(e.b));
+          break;
+        case kFlowStart:
+          OnFlowStart(e.a);
+          break;
+        case kTokensEmpty:
+          OnTokensEmpty(e.a, static_cast<uint32_t>(e.b));
           break;
       }
     }
@@ -139,6 +164,17 @@ class Engine {
     if (!w_.cell_pool.empty()) {
       pools_.emplace(w_.pool_cores, static_cast<int32_t>(n));
     }
+    // Token buckets (shaped links) need the ports' flow lists: with contention only. Every
+    // bucket starts the step full (the optimizer step and the previous step's end idle the link).
+    if (contention_ && !w_.port_buckets.empty()) {
+      tokens_.assign(w_.port_buckets.size(), Tokens{});
+      for (size_t p = 0; p < w_.port_buckets.size(); ++p) {
+        const PortBucket& b = w_.port_buckets[p];
+        if (!(b.capacity_s > 0) || !(b.speedup > 1)) continue;
+        tokens_[p] = Tokens{b.capacity_s, b.capacity_s, b.speedup, 0, 0};
+        token_ports_.push_back(static_cast<int32_t>(p));
+      }
+    }
     rows_.resize(w_.rows.size());
     for (size_t s = 0; s < w_.rows.size(); ++s) {
       const RowWork& rw = w_.rows[s];
@@ -158,7 +194,11 @@ class Engine {
     }
   }
 
-  static int32_t Port(int32_t cell, PortClass cls, int dir) { return cell * 4 + cls * 2 + dir; }
+  static int32_t Port(int32_t cell, PortClass cls, int dir) { return PortIndex(cell, cls, dir); }
+  bool Shaped() const { return !token_ports_.empty(); }
+  bool HasTokens(int32_t port) const {
+    return Shaped() && tokens_[port].capacity > 0 && tokens_[port].level > kNoTokens;
+  }
 
   void Push(double t, EventKind kind, int32_t a, int32_t b = 0, int32_t c = 0) {
     queue_.push(Event{t, seq_++, a, b, c, kind});
@@ -254,7 +294,17 @@ class Engine {
     cs.has_pending = false;
     cells_[cs.pending.dst].state = kTransfer;
     cells_[cs.pending.dst].posted = -1;
-    StartFlow(cs.pending, cs.pending_work);
+    StartP2p(cs.pending, cs.pending_work, cs.pending_alpha);
+  }
+
+  // A pipeline message of `work` seconds unshaped, `alpha` of them latency. Through a token bucket
+  // the latency runs first, then the bytes, which the bucket speeds up.
+  void StartP2p(const Flow& fl, double work, double alpha) {
+    if (Shaped() && (tokens_[fl.res[0]].capacity > 0 || tokens_[fl.res[1]].capacity > 0)) {
+      StartShapedFlow(fl, alpha, work - alpha);
+    } else {
+      StartFlow(fl, work);
+    }
   }
 
   // The last backward of a chunk fills the gradient buckets, last layers first, over `dur` from
@@ -332,15 +382,17 @@ class Engine {
     fl.flag = static_cast<int32_t>(FlagIndex(dst, to / w_.pp, op.micro_batch, op.backward));
     fl.res[0] = Port(c, cls, 0);
     fl.res[1] = Port(dst, cls, 1);
+    const double alpha = op.backward ? st.prev_alpha_s : st.send_alpha_s;
     if (w_.rendezvous_p2p) {
       cs.state = kIdle;
       cs.has_pending = true;
       cs.pending = fl;
       cs.pending_work = work;
+      cs.pending_alpha = alpha;
       TryStart(c);
       return;
     }
-    StartFlow(fl, work);
+    StartP2p(fl, work, alpha);
     if (w_.async_p2p) TryStart(c);
   }
 
@@ -369,22 +421,92 @@ class Engine {
     StartFlow(fl, rw.bucket_s[chunk]);
   }
 
+  // A flow whose bytes join their ports `alpha` from now (OnFlowStart).
+  void StartShapedFlow(Flow fl, double alpha, double bytes_s) {
+    const int32_t id = NewFlow(fl);
+    Flow& f = flows_[id];
+    f.remaining = std::max(0.0, bytes_s);
+    f.start = now_;
+    f.updated = now_;
+    f.rate = 1;
+    Push(now_ + alpha, kFlowStart, id);
+  }
+
+  void OnFlowStart(int32_t id) {
+    SettleTokens();
+    Flow& f = flows_[id];
+    f.updated = now_;
+    for (int32_t p : Resources(f)) active_[p].push_back(id);
+    Reshare(id);
+    ScheduleTokens();
+  }
+
+  // Brings every bucket's level up to now at the rates its flows have had since its last update.
+  void SettleTokens() {
+    for (int32_t p : token_ports_) {
+      Tokens& t = tokens_[p];
+      double use = 0;
+      for (int32_t g : active_[p]) use += flows_[g].rate;
+      t.level = std::clamp(t.level + (1 - use) * (now_ - t.updated), 0.0, t.capacity);
+      t.updated = now_;
+    }
+  }
+
+  // After rates changed: when each draining bucket runs dry.
+  void ScheduleTokens() {
+    for (int32_t p : token_ports_) {
+      Tokens& t = tokens_[p];
+      double use = 0;
+      for (int32_t g : active_[p]) use += flows_[g].rate;
+      ++t.version;
+      if (t.level > kNoTokens && use > 1 + 1e-12) {
+        Push(now_ + t.level / (use - 1), kTokensEmpty, p, static_cast<int32_t>(t.version));
+      }
+    }
+  }
+
+  void OnTokensEmpty(int32_t port, uint32_t version) {
+    if (tokens_[port].version != version) return;  // rates changed since; rescheduled
+    SettleTokens();
+    tokens_[port].level = 0;
+    scratch_ = active_[port];
+    for (int32_t g : scratch_) Reshare1(g, false);
+    ScheduleTokens();
+  }
+
+  // A flow's rate on a shaped fleet: on each of its ports its share of what the port passes (the
+  // bucket's speedup for a pipeline send while the port holds tokens, else 1).
+  double ShapedRate(const Flow& f) const {
+    double rate = kInfRate;
+    for (int32_t p : Resources(f)) {
+      const double cap = f.kind == FlowKind::kP2p && HasTokens(p) ? tokens_[p].speedup : 1.0;
+      rate = std::min(rate, cap / static_cast<double>(std::max<size_t>(1, active_[p].size())));
+    }
+    return rate == kInfRate ? 1.0 : rate;
+  }
+
   std::span<const int32_t> Resources(const Flow& f) const {
     if (f.kind == FlowKind::kP2p) return {f.res, 2};
     return rows_[f.src].ports;
   }
 
-  void StartFlow(Flow fl, double work) {
+  int32_t NewFlow(const Flow& fl) {
     int32_t id;
     if (!free_flows_.empty()) {
       id = free_flows_.back();
       free_flows_.pop_back();
-      fl.version = flows_[id].version + 1;
+      const uint32_t version = flows_[id].version + 1;
       flows_[id] = fl;
+      flows_[id].version = version;
     } else {
       id = static_cast<int32_t>(flows_.size());
       flows_.push_back(fl);
     }
+    return id;
+  }
+
+  void StartFlow(Flow fl, double work) {
+    const int32_t id = NewFlow(fl);
     Flow& f = flows_[id];
     f.remaining = work;
     f.updated = now_;
@@ -394,8 +516,10 @@ class Engine {
       Push(now_ + work, kFlowDone, id, static_cast<int32_t>(f.version));
       return;
     }
+    if (Shaped()) SettleTokens();
     for (int32_t p : Resources(f)) active_[p].push_back(id);
     Reshare(id);
+    if (Shaped()) ScheduleTokens();
   }
 
   // Collects into touched_ every live flow on the ports of `f`, once each.
@@ -426,6 +550,7 @@ class Engine {
     ++flows_[id].version;
     free_flows_.push_back(id);
     if (contention_) {
+      if (Shaped()) SettleTokens();
       for (int32_t p : Resources(f)) {
         auto& list = active_[p];
         auto it = std::find(list.begin(), list.end(), id);
@@ -436,6 +561,7 @@ class Engine {
       Touch(f);
       scratch_ = touched_;
       for (int32_t g : scratch_) Reshare1(g, false);
+      if (Shaped()) ScheduleTokens();
     }
     if (f.kind == FlowKind::kP2p) {
       flags_[f.flag] = 1;
@@ -474,9 +600,14 @@ class Engine {
     Flow& f = flows_[g];
     f.remaining = std::max(0.0, f.remaining - (now_ - f.updated) * f.rate);
     f.updated = now_;
-    size_t busiest = 1;
-    for (int32_t p : Resources(f)) busiest = std::max(busiest, active_[p].size());
-    const double rate = 1.0 / static_cast<double>(busiest);
+    double rate;
+    if (Shaped()) {
+      rate = ShapedRate(f);
+    } else {
+      size_t busiest = 1;
+      for (int32_t p : Resources(f)) busiest = std::max(busiest, active_[p].size());
+      rate = 1.0 / static_cast<double>(busiest);
+    }
     if (rate == f.rate && !fresh) return;
     f.rate = rate;
     ++f.version;
@@ -519,6 +650,8 @@ class Engine {
   std::vector<int32_t> touched_, scratch_;
   uint32_t stamp_ = 0;
   std::optional<ProcessorSharing> pools_;  // only when the workload has CPU pools
+  std::vector<Tokens> tokens_;             // per port, only when a link has a token bucket
+  std::vector<int32_t> token_ports_;       // the ports with one
 };
 
 }  // namespace

@@ -13,10 +13,22 @@
 
 #include "orchestrator/simulator/schedule.h"
 #include "orchestrator/simulator/simulator.h"
+#include "partitioner/comm_model.h"
 
 namespace tangram::simulator::internal {
 
 enum PortClass : int8_t { kNvlink = 0, kNetwork = 1 };
+
+// Every cell has four ports: per class (PortClass) an egress (dir 0) and an ingress (dir 1).
+inline int32_t PortIndex(int32_t cell, PortClass cls, int dir) { return cell * 4 + cls * 2 + dir; }
+
+// A token bucket on one port (partitioner::TokenBucket, in the engine's units): it holds up to
+// `capacity_s` seconds of transfer at the link's sustained rate, refills at one such second per
+// second, and while it holds tokens the port passes `speedup` (peak ÷ sustained) times as much.
+struct PortBucket {
+  double capacity_s = 0;  // 0 = no bucket
+  double speedup = 1;
+};
 
 // One model chunk of one replica's pipeline (virtual stage k = chunk × pp + stage).
 struct VirtualStage {
@@ -30,6 +42,7 @@ struct VirtualStage {
   double prev_alpha_s = 0;  // to the previous virtual stage (gradients)
   double prev_beta_s = 0;
   PortClass next_port = kNetwork, prev_port = kNetwork;
+  partitioner::TokenBucket next_bucket, prev_bucket;  // the links' token buckets (usually none)
   double activation_bytes = 0;  // kept per full micro-batch until its backward
 };
 
@@ -76,6 +89,11 @@ struct Workload {
   std::vector<int32_t> cell_pool;      // per cell: its pool, -1 none
   std::vector<double> cell_demand;     // per cell: cores its ranks use while computing
   std::vector<double> cell_cpu_scale;  // per cell: compute alone ÷ with the pool busy (<= 1)
+  // Token buckets per port (PortIndex), only when a link was measured with one (a traffic
+  // shaper); empty for every other fleet, and the engine takes its plain path. With buckets
+  // (and contention), a pipeline send waits its latency, then its bytes pass its ports at
+  // `speedup` while both hold tokens; any flow on a port drains its bucket.
+  std::vector<PortBucket> port_buckets;
 };
 
 // Runs the step. Fills the time fields of result->cells (which the caller sized and labelled),

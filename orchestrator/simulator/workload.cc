@@ -169,7 +169,8 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
     vs.backward_s = cost.BackwardTime(g, tp, lb, le, b) * slow + vs.tp_backward_s + gathered[k];
     vs.activation_bytes = cost.StageMemory(tp, dp, lb, le, 1, b).activations -
                           cost.StageMemory(tp, dp, lb, le, 0, b).activations;
-    auto link = [&](int other, double* alpha, double* beta, PortClass* port) {
+    auto link = [&](int other, double* alpha, double* beta, PortClass* port,
+                    partitioner::TokenBucket* bucket) {
       const int64_t a = FirstDevice(plan, s, r), o = FirstDevice(plan, other % pp, r);
       // Resharded between stages of different tp: the smaller side's share (BoundaryBytes).
       const double bytes =
@@ -177,9 +178,12 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
       *alpha = cost.LinkLatency(a, o);
       *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
       *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
+      *bucket = cost.LinkBucket(a, o);
     };
-    if (k + 1 < total) link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port);
-    if (k > 0) link(k - 1, &vs.prev_alpha_s, &vs.prev_beta_s, &vs.prev_port);
+    if (k + 1 < total) {
+      link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port, &vs.next_bucket);
+    }
+    if (k > 0) link(k - 1, &vs.prev_alpha_s, &vs.prev_beta_s, &vs.prev_port, &vs.prev_bucket);
   }
   return rw;
 }
@@ -223,6 +227,32 @@ std::vector<RowWork> GradientRows(const CostModel& cost, const Plan& plan, int c
     }
   }
   return rows;
+}
+
+// The token buckets of the links a pipeline's sends take, on the sender's egress and the
+// receiver's ingress (a shaper on each host's NIC); empty when no link has one.
+std::vector<PortBucket> PortBuckets(const std::vector<ReplicaWork>& replicas, size_t cells) {
+  std::vector<PortBucket> out;
+  auto put = [&](int32_t from, int32_t to, const partitioner::TokenBucket& b) {
+    if (!b.active()) return;
+    if (out.empty()) out.resize(4 * cells);
+    // A port's first link sets it: a host's NIC has one shaper, whatever the destination.
+    for (int32_t port : {PortIndex(from, kNetwork, 0), PortIndex(to, kNetwork, 1)}) {
+      if (out[port].capacity_s > 0) continue;
+      out[port].capacity_s = b.burst_bytes / (b.gbs * 1e9);
+      out[port].speedup = b.peak_gbs / b.gbs;
+    }
+  };
+  for (const ReplicaWork& rep : replicas) {
+    for (size_t k = 0; k < rep.stages.size(); ++k) {
+      const VirtualStage& vs = rep.stages[k];
+      if (k + 1 < rep.stages.size() && vs.next_port == kNetwork) {
+        put(vs.cell, rep.stages[k + 1].cell, vs.next_bucket);
+      }
+      if (k > 0 && vs.prev_port == kNetwork) put(vs.cell, rep.stages[k - 1].cell, vs.prev_bucket);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -269,6 +299,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   }
 
   w.rows = GradientRows(cost, plan, chunks, ranges, options, result);
+  w.port_buckets = PortBuckets(w.replicas, w.cells.size());
   return w;
 }
 

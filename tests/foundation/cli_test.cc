@@ -291,6 +291,19 @@ TEST_F(CliTest, StepNumbersCountFromOne) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
 }
 
+// --async-p2p simulates the CPU runtime's non-blocking pipeline sends (what train predicts with).
+TEST_F(CliTest, SimulateTakesAsyncPipelineSends) {
+  const std::string base =
+      "simulate --json --no-progress --fleet configs/fleets/h200-h20.yaml --model "
+      "configs/models/llama2-7b.yaml ";
+  Result sync = Run(base);
+  Result async = Run(base + "--async-p2p");
+  ASSERT_EQ(sync.code, 0) << sync.err;
+  ASSERT_EQ(async.code, 0) << async.err;
+  EXPECT_GT(nlohmann::json::parse(async.out)["step_time_s"].get<double>(), 0);
+  EXPECT_THAT(Run("simulate --help").out, HasSubstr("--async-p2p"));
+}
+
 TEST(CliUtilTest, JoinDistinctComparesWholeNames) {
   // "H20" is not already listed because "H200" contains it.
   EXPECT_EQ(orchestrator::JoinDistinct({"H200", "H20", "H200", "A100"}, "+"), "H200+H20+A100");

@@ -101,6 +101,50 @@ TEST(LinkProbeTest, FitRecoversAlphaAndBeta) {
   EXPECT_EQ(b1, 0);
 }
 
+// One-way times after an idle gap through a token bucket (B bytes at p, the rest at β).
+std::vector<std::pair<double, double>> BucketCurve(double alpha, double beta, double burst,
+                                                   double inv_peak) {
+  std::vector<std::pair<double, double>> out;
+  for (double n = 8 << 10; n <= 512 << 10; n *= 2) {
+    out.push_back({n, alpha + std::min(n, burst) * inv_peak + std::max(0.0, n - burst) * beta});
+  }
+  return out;
+}
+
+TEST(LinkProbeTest, BurstFitFindsWhereTheCurveBends) {
+  // 50 Mbit/s behind a 64 KB bucket passing 0.4 GB/s (tc tbf on a veth, as measured here).
+  const double alpha = 6e-6, beta = 1 / 6.25e6;
+  auto fit = FitBurst(BucketCurve(alpha, beta, 64000, 1 / 0.4e9), beta);
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_NEAR(fit->burst_bytes, 64000, 1);
+  EXPECT_NEAR(fit->peak_gbs, 0.4, 1e-9);
+  // A 1 Gbit/s link with tc's 125 KB bucket.
+  fit = FitBurst(BucketCurve(alpha, 8e-9, 125000, 1 / 2e9), 8e-9);
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_NEAR(fit->burst_bytes, 125000, 1);
+  // A loaded host adds the same scheduler delay to every send: it cancels out.
+  auto loaded = BucketCurve(alpha, beta, 64000, 1 / 0.4e9);
+  for (auto& [n, t] : loaded) t += 4e-3;
+  fit = FitBurst(loaded, beta);
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_NEAR(fit->burst_bytes, 64000, 1);
+  EXPECT_NEAR(fit->peak_gbs, 0.4, 1e-9);
+}
+
+TEST(LinkProbeTest, BurstFitSeesNoBucketOnAPlainLink) {
+  const double alpha = 20e-6, beta = 1e-9;
+  std::vector<std::pair<double, double>> plain;
+  for (double n = 8 << 10; n <= 512 << 10; n *= 2) {
+    plain.push_back({n, alpha + n * beta * (n == 64 << 10 ? 0.97 : 1.02)});  // 3 % noise
+  }
+  EXPECT_FALSE(FitBurst(plain, beta).has_value());
+  // A bucket as large as the largest size: the bend was not seen, nothing is claimed.
+  EXPECT_FALSE(FitBurst(BucketCurve(alpha, beta, 1 << 20, 1e-11), beta).has_value());
+  // Too few sizes, or no sustained rate.
+  EXPECT_FALSE(FitBurst({{8192, 1e-3}, {16384, 2e-3}}, beta).has_value());
+  EXPECT_FALSE(FitBurst(BucketCurve(alpha, beta, 64000, 1e-11), 0).has_value());
+}
+
 TEST(LinkProbeTest, RecoversEveryLinkClassOnTheSimulatedTransport) {
   for (auto [ranks, per_node] : {std::pair{8, 2}, std::pair{7, 3}, std::pair{5, 1}}) {
     SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
@@ -521,6 +565,53 @@ TEST(MeasuredFleetTest, LayerTimesRoundTripAndAreStrict) {
       "f.yaml", *catalog);
   ASSERT_FALSE(twice.ok());
   EXPECT_THAT(std::string(twice.status().message()), testing::HasSubstr("measured twice"));
+}
+
+TEST(MeasuredFleetTest, TokenBucketRoundTripsAndIsStrict) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const std::string head = std::string(kFleet) +
+                           "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n"
+                           "  ranks: 4\n  hosts: [a, b]\n  group_tflops: [0.5, 0]\n  links:\n";
+  const std::string text = head +
+                           "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.00625, "
+                           "burst_bytes: 62001, peak_gbs: 0.4}\n";
+  auto fleet = partitioner::ParseFleet(text, "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  const auto& island = fleet->network.measured_links[static_cast<int>(LinkClass::kSameIsland)];
+  ASSERT_TRUE(island.has_value());
+  EXPECT_EQ(island->burst_bytes, 62001);
+  EXPECT_EQ(island->peak_gbs, 0.4);
+  auto back = partitioner::ParseFleet(FleetToYaml(*fleet), "back.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << FleetToYaml(*fleet);
+  EXPECT_EQ(back->measured->links[0].burst_bytes.value_or(0), 62001);
+  EXPECT_EQ(back->measured->links[0].peak_gbs.value_or(0), 0.4);
+  // Without the fields the link has no bucket, and the file does not grow them.
+  auto plain = partitioner::ParseFleet(
+      head + "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.00625}\n", "f.yaml",
+      *catalog);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->network.measured_links[1]->has_bucket());
+  EXPECT_EQ(FleetToYaml(*plain).find("burst_bytes"), std::string::npos);
+
+  auto error = [&](const std::string& fields) {
+    auto f = partitioner::ParseFleet(
+        head + "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.00625" + fields + "}\n",
+        "f.yaml", *catalog);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  EXPECT_THAT(error(", burst_bytes: 64000"),
+              testing::AllOf(testing::HasSubstr("f.yaml:20:"),
+                             testing::HasSubstr("measured.links[0].burst_bytes"),
+                             testing::HasSubstr("peak_gbs is missing")));
+  EXPECT_THAT(error(", peak_gbs: 0.4"), testing::HasSubstr("measured.links[0].peak_gbs"));
+  EXPECT_THAT(error(", burst_bytes: 64000, peak_gbs: 0.005"),
+              testing::AllOf(testing::HasSubstr("measured.links[0].peak_gbs"),
+                             testing::HasSubstr("more than bandwidth_gbs")));
+  EXPECT_THAT(error(", burst_bytes: -5, peak_gbs: 0.4"),
+              testing::HasSubstr("measured.links[0].burst_bytes"));
+  EXPECT_THAT(error(", burst_bytes: lots, peak_gbs: 0.4"),
+              testing::HasSubstr("measured.links[0].burst_bytes"));
 }
 
 }  // namespace
