@@ -36,8 +36,9 @@ enum class GradReduceDtype { kModel, kFp32, kBf16 };
 enum class PipelineP2p { kPosted, kOverlapped, kRendezvous };
 
 inline const char* PipelineP2pName(PipelineP2p p) {
-  return p == PipelineP2p::kPosted ? "posted" : p == PipelineP2p::kOverlapped ? "overlapped"
-                                                                              : "rendezvous";
+  return p == PipelineP2p::kPosted       ? "posted"
+         : p == PipelineP2p::kOverlapped ? "overlapped"
+                                         : "rendezvous";
 }
 
 inline const char* PrecisionName(Precision p) {

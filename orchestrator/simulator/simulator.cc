@@ -91,8 +91,8 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
                            internal::BuildWorkload(cost, plan, options, &res));
   // The job's stack switch (pipeline_p2p: overlapped) or the caller's: the CPU runtime's sends do
   // not block (SimOptions::async_p2p), and that runtime is what runs then.
-  work.async_p2p = options.async_p2p ||
-                   cost.training().pipeline_p2p == partitioner::PipelineP2p::kOverlapped;
+  work.async_p2p =
+      options.async_p2p || cost.training().pipeline_p2p == partitioner::PipelineP2p::kOverlapped;
   if (work.async_p2p) work.rendezvous_p2p = false;
   if (work.rendezvous_p2p && work.chunks > 1) {
     return absl::InvalidArgumentError(

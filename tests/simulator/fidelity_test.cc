@@ -132,7 +132,8 @@ const Published kOutOfSample[] = {
 // (NVIDIA/dgxc-benchmarking @ 35a9aecc, release 24.11.1; each job file names its table, column
 // and configuration files), the smallest and the largest scale of each weak-scaling table.
 // Measured seconds per step, the last of 50 steps. One structural switch was added with them,
-// pipeline_p2p: overlapped (set from each run's own configuration; no constant): GPT-3 175B -3.8/-2.6 %
+// pipeline_p2p: overlapped (set from each run's own configuration; no constant): GPT-3 175B
+// -3.8/-2.6 %
 // -> -0.2/+1.0 %, Llama 3 405B -2.5 -> -2.2 %. Nemotron-4 340B was first simulated without its
 // launch script's tp_comm_overlap override (-15.2/-11.2 %); as configured: -5.7/-1.2 %.
 const Published kHopperRuns[] = {

@@ -1,7 +1,7 @@
 // The software-stack switches act in the simulator through the same cost model and comm model:
 // tp_comm_overlap shortens every pass by the tensor-parallel communication the GEMMs hide, ZeRO-2
-// adds the parameter allgather after the optimizer step, pipeline_p2p: overlapped takes the pipeline sends
-// off the sender's path; the simulator and the cost model agree.
+// adds the parameter allgather after the optimizer step, pipeline_p2p: overlapped takes the
+// pipeline sends off the sender's path; the simulator and the cost model agree.
 #include "gtest/gtest.h"
 #include "orchestrator/simulator/simulator.h"
 #include "tests/simulator/sim_test_util.h"
@@ -55,8 +55,8 @@ TEST(StackSwitchesTest, ZeroTwoWaitsForTheParameterGatherUnlessItOverlaps) {
               0.05 * exposed.predicted);
 }
 
-// pipeline_p2p: overlapped: the sender no longer waits for its pipeline send, exactly as the simulator's
-// async_p2p option, and the cost model stops adding the sends to each stage's path.
+// pipeline_p2p: overlapped: the sender no longer waits for its pipeline send, exactly as the
+// simulator's async_p2p option, and the cost model stops adding the sends to each stage's path.
 TEST(StackSwitchesTest, OverlappedPipelineSendsLeaveTheSendersPath) {
   auto training = Training(64, 1);
   training.sequence_parallel = false;  // whole activations on the wire: sends worth seeing
