@@ -129,8 +129,9 @@ void ReadTrainingFields(YamlMap& m, partitioner::TrainingSpec& t, ErrorList& err
   }
   const auto p2p =
       Collect(&errors, m.OptionalEnum("pipeline_p2p", {"posted", "overlapped", "rendezvous"}));
-  if (p2p == "overlapped") t.pipeline_p2p = partitioner::PipelineP2p::kOverlapped;
-  if (p2p == "rendezvous") t.pipeline_p2p = partitioner::PipelineP2p::kRendezvous;
+  for (auto kind : {partitioner::PipelineP2p::kOverlapped, partitioner::PipelineP2p::kRendezvous}) {
+    if (p2p == partitioner::PipelineP2pName(kind)) t.pipeline_p2p = kind;
+  }
 }
 
 // The `layout:` map into `l`. layout.tp given as a list (one size per pipeline stage) is left in

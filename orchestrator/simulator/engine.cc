@@ -212,6 +212,13 @@ class Engine {
     return flag_base_[cell] + (static_cast<size_t>(chunk) * m + mb) * 2 + (backward ? 1 : 0);
   }
 
+  // Whether op waits for data from a neighbour: a forward's activations from the virtual stage
+  // before it, a backward's gradients from the one after (none at the pipeline's two ends).
+  bool NeedsInput(const CellWork& cw, const PipelineOp& op) const {
+    const int vs = op.chunk * w_.pp + cw.stage;
+    return op.backward ? vs < w_.pp * w_.chunks - 1 : vs > 0;
+  }
+
   void TryStart(int32_t c) {
     CellState& cs = cells_[c];
     if (cs.state != kIdle) return;
@@ -224,9 +231,7 @@ class Engine {
     const PipelineOp& op = cw.ops[cs.next];
     const ReplicaWork& rep = w_.replicas[cw.replica];
     const int vs = op.chunk * w_.pp + cw.stage;
-    const int last_vs = w_.pp * w_.chunks - 1;
-    const bool needs = op.backward ? vs < last_vs : vs > 0;
-    if (needs && !flags_[FlagIndex(c, op.chunk, op.micro_batch, op.backward)]) return;
+    if (NeedsInput(cw, op) && !flags_[FlagIndex(c, op.chunk, op.micro_batch, op.backward)]) return;
     const VirtualStage& st = rep.stages[vs];
     const double f = Fraction(rep, op.micro_batch);
     const double dur = (op.backward ? st.backward_s : st.forward_s) * f;
@@ -263,10 +268,9 @@ class Engine {
       const PipelineOp& op = cw.ops[cs.next];
       const ReplicaWork& rep = w_.replicas[cw.replica];
       const int vs = op.chunk * w_.pp + cw.stage;
-      const bool needs = op.backward ? vs < w_.pp * w_.chunks - 1 : vs > 0;
       const size_t flag = FlagIndex(c, op.chunk, op.micro_batch, op.backward);
       forward = !op.backward;
-      if (needs && !flags_[flag]) {
+      if (NeedsInput(cw, op) && !flags_[flag]) {
         recv = static_cast<int32_t>(flag);
         from = rep.stages[op.backward ? vs + 1 : vs - 1].cell;
       }

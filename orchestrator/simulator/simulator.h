@@ -21,9 +21,8 @@
 //
 // Pipeline sends are synchronous, as in Megatron-LM's default 1F1B: a stage's compute waits for
 // its own send to finish (that is also what the cost model assumes), unless the job overlaps them
-// (TrainingSpec::pipeline_p2p overlapped) or SimOptions::async_p2p says so; with rendezvous
-// (DeepSpeed) the receiver holds too; a receiver always waits for
-// its data.
+// (TrainingSpec::pipeline_p2p overlapped) or SimOptions::async_p2p says so. A receiver always
+// waits for its data; with pipeline_p2p rendezvous (DeepSpeed) it is also held by the transfer.
 //
 // Thread-safety: Simulate is a pure function of its arguments; concurrent calls are safe.
 #ifndef TANGRAM_ORCHESTRATOR_SIMULATOR_SIMULATOR_H_
