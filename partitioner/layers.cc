@@ -33,21 +33,24 @@ Half AttentionHalf(const ModelSpec& m, int e, bool flash) {
       2 * m.hidden * m.hidden + 2 * m.hidden * m.kv_heads * m.head_dim() + 2 * m.hidden;
   half.core_flops = 4.0 * s * h;
   half.forward_flops = 2.0 * (2 * h * h + 2 * h * hk) + half.core_flops;
-  // Norm input, QKV input (e each) and the dropout mask (1) are h-sized; Q, the out-projection
+  // d: the 1-byte dropout mask, kept and written only when the model trains with dropout.
+  const double d = m.dropout ? 1.0 : 0.0;
+  // Norm input, QKV input (e each) and the dropout mask (d) are h-sized; Q, the out-projection
   // input (e each), K and V (e·hk each) are split by heads.
-  half.shared_bytes = (2.0 * e + 1) * h;
+  half.shared_bytes = (2.0 * e + d) * h;
   half.linear_bytes = 2.0 * e * h + 2.0 * e * hk;
-  // softmax output and dropout output (e each) and the dropout mask (1) per head and key position;
-  // FlashAttention keeps only the fp32 log-sum-exp per head.
-  half.quadratic_bytes = flash ? 4.0 * a : a * s * (2.0 * e + 1);
+  // Per head and key position: the softmax output (e), and with dropout its output (e) and mask
+  // (1); FlashAttention keeps only the fp32 log-sum-exp per head (and regenerates its dropout
+  // mask from the RNG state).
+  half.quadratic_bytes = flash ? 4.0 * a : a * s * (e + d * (e + 1.0));
   // Memory-bound traffic, as Megatron-LM's kernels move it. h-sized: the norm reads and writes h
-  // (2e·h); the fused bias + dropout + residual add reads two tensors of h, writes one and a
-  // 1-byte mask ((3e+1)·h). Per head: the context's transpose to [tokens, h] reads and writes it
+  // (2e·h); the fused bias + dropout + residual add reads two tensors of h, writes one and the
+  // mask ((3e+d)·h). Per head: the context's transpose to [tokens, h] reads and writes it
   // (2e·h). Unfused attention core, per score: QKᵀ writes it (e), the fused scale-mask-softmax
-  // reads and writes it (2e), dropout reads it and writes it with a mask (2e+1), attention·V
-  // reads it (e): (6e+1)·a·s. FlashAttention keeps the scores on chip: its core is FLOPs only.
-  half.core_traffic = flash ? 0.0 : a * s * (6.0 * e + 1);
-  half.shared_traffic = 2.0 * e * h + (3.0 * e + 1) * h;
+  // reads and writes it (2e), dropout reads it and writes it with a mask (d·(2e+1)),
+  // attention·V reads it (e). FlashAttention keeps the scores on chip: its core is FLOPs only.
+  half.core_traffic = flash ? 0.0 : a * s * (4.0 * e + d * (2.0 * e + 1));
+  half.shared_traffic = 2.0 * e * h + (3.0 * e + d) * h;
   half.traffic = 2.0 * e * h + half.core_traffic;
   return half;
 }
@@ -60,15 +63,16 @@ Half MlpHalf(const ModelSpec& m, int e) {
   half.parameters = matrices * m.hidden * m.ffn_hidden + 2 * m.hidden;
   half.core_flops = 0;
   half.forward_flops = 2.0 * matrices * h * f;
-  // norm input and first-linear input (e each), dropout mask (1) are h-sized; GELU keeps its
+  const double d = m.dropout ? 1.0 : 0.0;  // the dropout mask, as in AttentionHalf
+  // norm input and first-linear input (e each), dropout mask (d) are h-sized; GELU keeps its
   // input and output (2 tensors of f), SwiGLU its gate, up and product (3 tensors of f).
-  half.shared_bytes = (2.0 * e + 1) * h;
+  half.shared_bytes = (2.0 * e + d) * h;
   half.linear_bytes = (m.mlp == MlpKind::kSwiGlu ? 3.0 : 2.0) * e * f;
   half.quadratic_bytes = 0;
-  // Norm (2e·h) and bias + dropout + residual add ((3e+1)·h) are h-sized; the fused bias + GELU
+  // Norm (2e·h) and bias + dropout + residual add ((3e+d)·h) are h-sized; the fused bias + GELU
   // reads and writes f (2e·f), SwiGLU reads gate and up and writes their product (3e·f).
   half.core_traffic = 0;
-  half.shared_traffic = 2.0 * e * h + (3.0 * e + 1) * h;
+  half.shared_traffic = 2.0 * e * h + (3.0 * e + d) * h;
   half.traffic = (m.mlp == MlpKind::kSwiGlu ? 3.0 : 2.0) * e * f;
   return half;
 }
@@ -141,10 +145,11 @@ std::vector<Layer> BuildLayers(const ModelSpec& model, const TrainingSpec& train
   embedding.name = "embedding";
   embedding.kind = LayerKind::kEmbedding;
   embedding.parameters = model.EmbeddingParameters();
-  embedding.stored_activation_bytes_per_token = h;  // the embedding dropout mask
+  const double d = model.dropout ? 1.0 : 0.0;
+  embedding.stored_activation_bytes_per_token = d * h;  // the embedding dropout mask
   // Gathers a row of h, then dropout reads it and writes it with a mask.
-  embedding.forward_bytes_per_token = (3.0 * e + 1) * h;
-  embedding.working_activation_bytes_per_token = h;
+  embedding.forward_bytes_per_token = (e + d * (2.0 * e + 1)) * h;
+  embedding.working_activation_bytes_per_token = d * h;
   embedding.tp_collectives = 1;  // vocab-parallel lookup: one allreduce in the forward pass
   layers.push_back(embedding);
 

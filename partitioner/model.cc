@@ -44,7 +44,7 @@ absl::StatusOr<ModelSpec> ModelFromDocument(const YamlDocument& doc) {
   TANGRAM_ASSIGN_OR_RETURN(
       YamlMap m, YamlMap::Of(doc.name, doc.root, "",
                              {"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads",
-                              "vocab", "seq_len", "mlp", "tie_embeddings", "source"}));
+                              "vocab", "seq_len", "mlp", "tie_embeddings", "dropout", "source"}));
   ModelSpec s;
   ErrorList errors;  // every field is read, so that all errors are reported at once
   s.name = Collect(&errors, m.String("name"));
@@ -58,6 +58,7 @@ absl::StatusOr<ModelSpec> ModelFromDocument(const YamlDocument& doc) {
   std::string mlp = Collect(&errors, m.Enum("mlp", {"gelu", "swiglu"}));
   s.mlp = mlp == "swiglu" ? MlpKind::kSwiGlu : MlpKind::kGelu;
   s.tie_embeddings = Collect(&errors, m.OptionalBool("tie_embeddings")).value_or(false);
+  s.dropout = Collect(&errors, m.OptionalBool("dropout")).value_or(true);
   s.source = Collect(&errors, m.OptionalString("source", kMaxPathLength)).value_or("");
   errors.Add(m.RejectUnknownKeys());
   TANGRAM_RETURN_IF_ERROR(errors.ToStatus());

@@ -31,6 +31,13 @@ struct ModelSpec {
   MlpKind mlp = MlpKind::kGelu;
   bool tie_embeddings = false;
   std::string source;
+  // Whether training applies dropout (embedding, attention probabilities, after the attention
+  // and MLP output projections), so that a 1-byte mask per element is kept for the backward and
+  // written by the forward. false for recipes that train with dropout probability 0 (Llama,
+  // Nemotron-4): PyTorch's dropout at p = 0 returns its input and keeps no mask
+  // (aten/src/ATen/native/Dropout.cpp, _dropout_impl), and Llama's reference code has no dropout
+  // module. Korthikanti et al.'s 34·s·b·h counts the masks (GPT at p = 0.1).
+  bool dropout = true;
 
   int64_t head_dim() const { return hidden / heads; }
   // Parameters of one decoder block (attention, MLP, two norms).

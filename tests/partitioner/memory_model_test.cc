@@ -6,7 +6,8 @@
 //   full recompute:                            2·s·b·h
 //   first pipeline stage under 1F1B (p micro-batches of L/p layers in flight) = L layers' worth,
 //   plus the embedding dropout mask s·b·h·p/t.
-// Run with flash_attention off (Megatron materialises the attention scores).
+// Run with flash_attention off (Megatron materialises the attention scores). These count GPT's
+// dropout masks (p = 0.1); a model trained without dropout keeps none (ModelsWithoutDropout...).
 #include <cmath>
 #include <cstdio>
 
@@ -105,6 +106,31 @@ TEST(MemoryModelTest, FirstStageTotalsMatchKorthikanti) {
         100 * (mine / headline - 1));
     EXPECT_NEAR(mine / headline, 1.0, 0.02) << c.name;
     EXPECT_NEAR(mine / formula, 1.0, 1e-9) << c.name;
+  }
+}
+
+// A model trained without dropout (model key `dropout: false`: Llama, Nemotron-4) keeps no masks:
+// the two h-sized ones after the attention and MLP projections go (34 → 32), and unfused attention
+// keeps only its softmax output per score (5·a·s/h → 2·a·s/h: no dropout output, no mask). Full
+// recompute keeps the layer input either way; the embedding keeps nothing.
+TEST(MemoryModelTest, ModelsWithoutDropoutKeepNoMasks) {
+  for (const Case& c : kCases) {
+    ModelSpec m = testing::MakeModel(c.layers, c.hidden, c.heads, c.seq, 51200, false);
+    m.dropout = false;
+    const double s = c.seq, h = c.hidden, a = c.heads;
+    for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
+      CostModel cost = MakeCost(MakeFleet("H100:8x1"), m, Megatron(Job(8, 1, 0, r)));
+      double mine = cost.StageMemory(c.t, 1, 1, 2, 1, 1).activations;
+      if (r == Recompute::kFull)
+        mine -= s * cost.layers()[1].working_activation_bytes_per_token / c.t;
+      const double formula = r == Recompute::kNone        ? s * h * (32 + 2 * a * s / h) / c.t
+                             : r == Recompute::kSelective ? s * h * 32 / c.t
+                                                          : 2 * s * h / c.t;
+      EXPECT_NEAR(mine / formula, 1.0, 1e-9) << c.name << " recompute " << RecomputeName(r);
+      if (r != Recompute::kFull) {  // (full recompute adds one block's working set to any stage)
+        EXPECT_EQ(cost.StageMemory(c.t, 1, 0, 1, 1, 1).activations, 0) << c.name;
+      }
+    }
   }
 }
 

@@ -150,10 +150,14 @@ const Published kHopperRuns[] = {
     {"nemo-nemotron4-340b-h100-2048.yaml", "dgxc-benchmarking README_340b, 24.11 BF16, 2048 H100",
      0, 4.84},
     // Llama 3 405B, Dubey et al. 2024 (arXiv 2407.21783) Table 4, second row (16,384 H100): its
-    // recompute, ZeRO stage and FLOP count are ASSUMED (the job file says which). The first row
-    // (8,192 H100, 430 TFLOP/s) is refused by the static memory check (docs/simulator.md).
+    // recompute, ZeRO stage and FLOP count are ASSUMED (the job file says which).
     {"llama3-405b-16384.yaml", "Dubey et al. 2024 Table 4 (Llama 3 405B, 16,384 H100)", 0, 0, 0,
      400},
+    // The first row (8,192 H100, dp 64, 32 micro-batches per pipeline, 430 TFLOP/s), the same
+    // assumptions. Refused by the static memory check until the model stopped counting dropout
+    // masks for models trained without dropout (a structural change, no constant); added after
+    // that, with nothing changed for it.
+    {"llama3-405b-8192.yaml", "Dubey et al. 2024 Table 4 (Llama 3 405B, 8,192 H100)", 0, 0, 0, 430},
 };
 
 constexpr double kTarget = 0.10;  // the bound on the per-GPU throughput error
