@@ -314,6 +314,19 @@ TEST(ConfigTest, ModelChecksDivisibility) {
   EXPECT_TRUE(partitioner::ParseModel(kGoodModel, "m.yaml").ok());
 }
 
+// `dropout` (default true) says whether the model keeps dropout masks; it must be a bool.
+TEST(ConfigTest, ModelDropoutKey) {
+  auto with = partitioner::ParseModel(kGoodModel, "m.yaml");
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_TRUE(with->dropout);
+  auto without = partitioner::ParseModel(
+      Replace(kGoodModel, "mlp: gelu", "mlp: gelu\ndropout: false"), "m.yaml");
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_FALSE(without->dropout);
+  absl::Status s = ModelError(Replace(kGoodModel, "mlp: gelu", "mlp: gelu\ndropout: 0.1"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("dropout"));
+}
+
 class TempDir {
  public:
   TempDir()
