@@ -13,9 +13,11 @@
 // 3090 box (k1, ~1 GbE), two 8 x Titan RTX (n2, n3) and three 8 x RTX 2080 Ti (r4-r6; ~23 Gb/s),
 // hosts per scripts_mit/run_mit.sh. OPT-350M, sequence 2048, micro-batch 2, fp32, AdamW, ZeRO 0,
 // DeepSpeed pipeline engine with the gradient allreduce after the flush: configs/published/jobs/
-// sailor-mit-n*-opt-350m.yaml. The fleets carry the links Sailor measured on the cluster and the
-// compute of Sailor's own per-layer profile of its machines (configs/published/sailor-mit-n*-
-// measured.yaml); docs/simulator.md has the tables and what is assumed.
+// sailor-mit-n*-opt-350m.yaml. The fleets carry the links Sailor measured on the cluster and
+// Sailor's own per-layer profile of its machines as MEASURED LAYER TIMES per kind and tensor-
+// parallel degree at the runs' micro-batch, tp collectives over PCIe included (configs/published/
+// sailor-mit-n*-measured.yaml, the measured: section's layer_times); docs/simulator.md has the
+// tables and what is assumed.
 //
 // Each replica of a stage sits on one node of the kind the plan names (the next unused node of that
 // kind in the fleet's order), DeepSpeed's topology making replica r of every stage one pipeline;
@@ -218,20 +220,16 @@ double GainRatio(const std::vector<Row>& rows, const char* job) {
   return simulated / measured;
 }
 
-// With the MEASURED links and compute of the source's cluster, fp32 as the runs trained, every plan
-// Sailor ran simulates and fits memory, and the issue's gain target holds on both clusters that
-// have an even-data-parallel plan: best layout over even data parallelism 1.031x simulated
-// vs 1.263x measured (4 nodes), 1.080x vs 1.305x (6 nodes), within 20 % (1.148x and 1.197x before
-// pipeline_p2p: rendezvous). The per-run targets are MISSED (median 15.5 % against 15 %, worst
-// 31.5 % against 30 %; 18.5 % and 42.4 % with pre-posted p2p), for the causes docs/simulator.md
-// quantifies with the source's own per-tp layer profiles: tensor parallelism over PCIe costed by
-// the α-β model from send/recv bandwidths is 19 % too slow on the RTX 3090 box (tp 8 over 1.33 GB/s
-// per flow: the replicas on it bound every data-parallel plan, -10 ... -20 %) and 29 % too fast on
-// the Titan RTX at tp 2 (the two-node plans, +17 ... +32 %); pipelines through the 1 GbE box came
-// out fast (+1 ... +42 %) until DeepSpeed's rendezvous p2p (-14 ... +17 %), which leaves the
-// pp x dp plans slow (-25 %, -28 %; -17 %, -20 % before). Held to the bands they sit in now so that
-// a change that worsens them fails; when the fleet schema takes measured per-tp rates, these are
-// the rows to re-check.
+// With the MEASURED links of the source's cluster and its MEASURED per-layer, per-tp times (fp32,
+// micro-batch 2, as the runs trained), every plan Sailor ran simulates and fits memory, and the
+// issue's targets hold: median |error| 3.7 % (target 15 %), worst 18.4 % (target 30 %); with one
+// rate per group (the tp-1 profile) and the α-β model's tp collectives over the measured PCIe
+// links it was 15.5 % and 31.5 %. The gain of the best layout over even data parallelism is within
+// 20 %, at the edge on four nodes: 1.011x simulated vs 1.263x measured (-20.0 %), 1.068x vs 1.305x
+// on six (-18.2 %). What is left is the pp x dp family (-18.4 %, -16.1 %): the RTX 3090 stage's two
+// 1 GbE transfers per micro-batch are charged in full (rendezvous), which fits the pp-only plans
+// (-3.4 ... +5.0 %) but not these, whose measured time is the stage's compute plus the measured
+// gradient reduction with next to nothing for the transfers (docs/simulator.md).
 TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
   const std::vector<Row> rows = SimulateAll();
   ASSERT_EQ(rows.size(), kPlans.size());
@@ -253,14 +251,14 @@ TEST(SailorFidelityTest, MitClusterMeasuredLinksAndCompute) {
   }
   EXPECT_NEAR(GainRatio(rows, "sailor-mit-n4-opt-350m.yaml"), 1.0, 0.20);
   EXPECT_NEAR(GainRatio(rows, "sailor-mit-n6-opt-350m.yaml"), 1.0, 0.20);
-  // With pipeline_p2p: rendezvous (DeepSpeed's engine; before it 18.5 % and 42.4 %, N2_D1).
-  EXPECT_LT(median, 0.17);  // known miss: target 0.15 (15.5 %)
-  EXPECT_LT(worst, 0.33);   // known miss: target 0.30 (N2_D2, +31.5 %)
-  // Plain data parallelism over whole 8-GPU boxes (tp 8 inside each, the gradient allreduce over
-  // 1-23 Gb/s): -11.7 % and -9.8 %, held to 15 %.
+  // Issue 10's targets are 15 % and 30 %; held to the bands they sit in (3.7 %, 18.4 %).
+  EXPECT_LT(median, 0.05);
+  EXPECT_LT(worst, 0.20);
+  // Plain data parallelism (tp 8 inside each box, or tp 2 for N2_D2, the gradient allreduce over
+  // 1-23 Gb/s) and the pipelines through the 1 GbE box: -3.4 ... +5.0 %, held to 6 %.
   for (const Row& r : rows) {
-    if (Pp(r.plan) == 1 && r.plan.tp == 8) {
-      EXPECT_LT(std::abs(r.error()), 0.15) << r.plan.name;
+    if (Pp(r.plan) == 1 || Dp(r.plan) == 1) {
+      EXPECT_LT(std::abs(r.error()), 0.06) << r.plan.name;
     }
   }
 }
