@@ -16,6 +16,31 @@
 namespace tangram::partitioner {
 namespace {
 
+// Same stages, devices and samples (hence the same prediction).
+bool SamePlacement(const Plan& a, const Plan& b) {
+  if (a.tp != b.tp || a.pp != b.pp || a.dp != b.dp || a.stages.size() != b.stages.size() ||
+      a.replicas.size() != b.replicas.size()) {
+    return false;
+  }
+  for (size_t s = 0; s < a.stages.size(); ++s) {
+    const PlanStage &x = a.stages[s], &y = b.stages[s];
+    if (x.layer_begin != y.layer_begin || x.layer_end != y.layer_end ||
+        x.cells.size() != y.cells.size()) {
+      return false;
+    }
+    for (size_t c = 0; c < x.cells.size(); ++c) {
+      if (x.cells[c].devices != y.cells[c].devices) return false;
+    }
+  }
+  for (size_t r = 0; r < a.replicas.size(); ++r) {
+    if (a.replicas[r].samples != b.replicas[r].samples ||
+        a.replicas[r].micro_batch_size != b.replicas[r].micro_batch_size) {
+      return false;
+    }
+  }
+  return true;
+}
+
 class AutoStrategy : public Strategy {
  public:
   StrategyKind kind() const override { return StrategyKind::kAuto; }
@@ -85,8 +110,17 @@ class AutoStrategy : public Strategy {
     std::stable_sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) {
       return x.predicted.step_time_s < y.predicted.step_time_s;
     });
-    plans.resize(std::min(plans.size(), keep));
-    return plans;
+    // The families reach some layouts alike (a one-pool mixed pipeline is a homogeneous layout):
+    // list each plan once among the runners-up.
+    std::vector<Plan> distinct;
+    for (Plan& p : plans) {
+      if (distinct.size() == keep) break;
+      if (std::none_of(distinct.begin(), distinct.end(),
+                       [&](const Plan& q) { return SamePlacement(p, q); })) {
+        distinct.push_back(std::move(p));
+      }
+    }
+    return distinct;
   }
 };
 

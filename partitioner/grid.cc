@@ -72,22 +72,36 @@ std::vector<Pool> BuildPools(const CostModel& cost, int tp) {
   return pools;
 }
 
+std::string_view UnitOrderName(UnitOrder order) {
+  return order == UnitOrder::kStageMajor ? "stage-major" : "replica-major";
+}
+
 GridEvaluator::GridEvaluator(const CostModel& cost, int tp)
     : cost_(cost), tp_(tp), pools_(BuildPools(cost, tp)) {
   const size_t k = pools_.size();
-  link_alpha_.assign(k, std::vector<double>(k, 0));
-  link_gbs_.assign(k, std::vector<double>(k, 1e30));
-  for (size_t a = 0; a < k; ++a) {
-    for (size_t b = 0; b < k; ++b) {
-      int64_t from = pools_[a].units[0].devices[0];
-      int64_t to = pools_[b].units[0].devices[0];
-      if (a == b) {
-        if (pools_[a].units.size() < 2) continue;
-        to = pools_[a].units[1].devices[0];
-      }
-      link_alpha_[a][b] = cost.LinkLatency(from, to);
-      link_gbs_[a][b] = cost.LinkGbs(from, to);
+  far_alpha_.assign(k, std::vector<double>(k, 0));
+  far_gbs_.assign(k, std::vector<double>(k, 1e30));
+  near_alpha_.assign(k, 0);
+  near_gbs_.assign(k, 1e30);
+  // A pool's first unit on another node than `unit`'s, else its second unit, else -1.
+  auto other = [&](size_t b, const Unit& unit, bool same_node) -> int64_t {
+    for (const Unit& u : pools_[b].units) {
+      if (&u != &unit && (u.node == unit.node) == same_node) return u.devices[0];
     }
+    return -1;
+  };
+  for (size_t a = 0; a < k; ++a) {
+    const Unit& first = pools_[a].units[0];
+    for (size_t b = 0; b < k; ++b) {
+      int64_t to = other(b, first, /*same_node=*/false);
+      if (to < 0) to = other(b, first, /*same_node=*/true);
+      if (to < 0) continue;  // a pool of one unit: no link to itself
+      far_alpha_[a][b] = cost.LinkLatency(first.devices[0], to);
+      far_gbs_[a][b] = cost.LinkGbs(first.devices[0], to);
+    }
+    const int64_t to = other(a, first, /*same_node=*/true);
+    near_alpha_[a] = to < 0 ? far_alpha_[a][a] : cost.LinkLatency(first.devices[0], to);
+    near_gbs_[a] = to < 0 ? far_gbs_[a][a] : cost.LinkGbs(first.devices[0], to);
   }
   for (const Pool& p : pools_) usable_bytes_.push_back(cost.UsableBytes(p.group));
   const int64_t L = cost.num_layers();
@@ -116,50 +130,91 @@ const GridEvaluator::ComputeTable* GridEvaluator::FindTable(int64_t micro_batch)
   return nullptr;
 }
 
-double GridEvaluator::CellTime(int pool, int prev_pool, int next_pool, int s, int pp, int64_t dp,
-                               int64_t begin, int64_t end, int64_t micro_batch) const {
+double GridEvaluator::ComputeTime(int pool, int s, int pp, int64_t dp, int64_t begin, int64_t end,
+                                  int64_t micro_batch) const {
   const double b = static_cast<double>(micro_batch);
   const MemoryBreakdown m = cost_.StageMemory(tp_, static_cast<int>(dp), begin, end, pp - s, b);
   if (m.total() > usable_bytes_[pool]) return kInfeasible;
-  double t, bytes;
   if (const ComputeTable* table = FindTable(micro_batch); table != nullptr) {
-    t = table->seconds[pool][begin * (cost_.num_layers() + 1) + end];
-    bytes = table->boundary_bytes;
-  } else {
-    const CostModel::CellCost c = cost_.Cell(pools_[pool].group, tp_, begin, end, b);
-    t = c.forward_s + c.backward_s;
-    bytes = cost_.BoundaryBytes(tp_, b);
+    return table->seconds[pool][begin * (cost_.num_layers() + 1) + end];
   }
+  const CostModel::CellCost c = cost_.Cell(pools_[pool].group, tp_, begin, end, b);
+  return c.forward_s + c.backward_s;
+}
+
+std::vector<std::vector<double>> GridEvaluator::SendTimes(const std::vector<ReplicaClass>& classes,
+                                                          int pp, UnitOrder order,
+                                                          int64_t micro_batch) const {
+  std::vector<std::vector<double>> out(classes.size(), std::vector<double>(pp, 0));
+  if (pp <= 1) return out;
+  const ComputeTable* table = FindTable(micro_batch);
+  const double bytes = table != nullptr
+                           ? table->boundary_bytes
+                           : cost_.BoundaryBytes(tp_, static_cast<double>(micro_batch));
   // Rendezvous p2p (DeepSpeed's pipeline engine) also keeps the stage through its receives.
   const bool rendezvous = cost_.training().pipeline_p2p == PipelineP2p::kRendezvous;
-  double send = 0;
-  if (next_pool >= 0) {
-    send += link_alpha_[pool][next_pool] + bytes / (link_gbs_[pool][next_pool] * 1e9);
-    if (rendezvous)
-      send += link_alpha_[next_pool][pool] + bytes / (link_gbs_[next_pool][pool] * 1e9);
+  auto link = [&](int a, int64_t node_a, int b, int64_t node_b) {
+    const bool near = a == b && node_a == node_b;
+    const double alpha = near ? near_alpha_[a] : far_alpha_[a][b];
+    const double gbs = near ? near_gbs_[a] : far_gbs_[a][b];
+    return alpha + bytes / (gbs * 1e9);
+  };
+  // The node of each replica's unit at each stage, one class at a time (a class's replicas are
+  // taken together in either order).
+  std::vector<std::vector<int64_t>> node(classes.size());
+  for (size_t c = 0; c < classes.size(); ++c) node[c].assign(classes[c].count * pp, 0);
+  ForEachCell(pools_, classes, pp, order, [&](size_t c, int64_t k, int s, int p, size_t u) {
+    node[c][k * pp + s] = pools_[p].units[u].node;
+  });
+  for (size_t c = 0; c < classes.size(); ++c) {
+    const std::vector<int>& p = classes[c].pools;
+    for (int64_t k = 0; k < classes[c].count; ++k) {
+      const int64_t* n = &node[c][k * pp];
+      for (int s = 0; s < pp; ++s) {
+        double send = 0;
+        for (int t : {s + 1, s - 1}) {
+          if (t < 0 || t >= pp) continue;
+          send += link(p[s], n[s], p[t], n[t]);
+          if (rendezvous) send += link(p[t], n[t], p[s], n[s]);
+        }
+        out[c][s] = std::max(out[c][s], send);
+      }
+    }
   }
-  if (prev_pool >= 0) {
-    send += link_alpha_[pool][prev_pool] + bytes / (link_gbs_[pool][prev_pool] * 1e9);
-    if (rendezvous)
-      send += link_alpha_[prev_pool][pool] + bytes / (link_gbs_[prev_pool][pool] * 1e9);
+  return out;
+}
+
+bool GridEvaluator::UnitOrderMatters(const GridLayout& layout) const {
+  if (layout.classes.empty() || layout.classes[0].pools.size() <= 1 || layout.dp() <= 1) {
+    return false;
   }
+  for (const ReplicaClass& c : layout.classes) {
+    for (int p : c.pools) {
+      if (pools_[p].size() > pools_[p].nodes) return true;
+    }
+  }
+  return false;
+}
+
+double GridEvaluator::CellTime(double compute, double send) const {
   // Overlapped sends (pipeline_p2p: overlapped) run beside the compute, as in CostModel::Evaluate.
-  return cost_.training().pipeline_p2p == PipelineP2p::kOverlapped ? std::max(t, send) : t + send;
+  return cost_.training().pipeline_p2p == PipelineP2p::kOverlapped ? std::max(compute, send)
+                                                                   : compute + send;
 }
 
 std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,
-                                            int64_t micro_batch,
-                                            const std::vector<double>& weights) const {
+                                            int64_t micro_batch, const std::vector<double>& weights,
+                                            UnitOrder order) const {
   const int64_t L = cost_.num_layers();
   if (pp < 1 || pp > L || classes.empty()) return {};
   int64_t dp = 0;
   for (const ReplicaClass& c : classes) dp += c.count;
+  const std::vector<std::vector<double>> send = SendTimes(classes, pp, order, micro_batch);
   auto stage_cost = [&](int s, int64_t a, int64_t e) {
     double worst = 0;
     for (size_t c = 0; c < classes.size(); ++c) {
-      const std::vector<int>& p = classes[c].pools;
-      double t = CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp, dp, a, e,
-                          micro_batch);
+      const double t =
+          CellTime(ComputeTime(classes[c].pools[s], s, pp, dp, a, e, micro_batch), send[c][s]);
       worst = std::max(worst, t * (weights.empty() ? 1.0 : weights[c]));
     }
     return worst;
@@ -203,7 +258,33 @@ namespace {
 struct ClassPaces {
   std::vector<double> sum, max, window;
   double optimizer = 0;
+  // Σ over the stages at a smaller micro-batch n, [c][n] (0: not yet computed): a replica with
+  // fewer samples than the micro-batch runs them as one micro-batch of that size, as
+  // CostModel::Evaluate costs it. Filled on demand (PartialSum).
+  std::vector<std::vector<double>> partial;
+  const GridEvaluator* grid = nullptr;
+  const GridLayout* layout = nullptr;
 };
+
+// Class c's Σ over its stages of one micro-batch of n samples (n < the layout's micro-batch).
+double PartialSum(ClassPaces& paces, size_t c, int64_t n) {
+  std::vector<double>& cache = paces.partial[c];
+  if (cache.empty()) cache.assign(paces.layout->micro_batch, 0);
+  if (cache[n] > 0) return cache[n];
+  const GridEvaluator& grid = *paces.grid;
+  const GridLayout& layout = *paces.layout;
+  const int pp = layout.pp();
+  const std::vector<int>& p = layout.classes[c].pools;
+  const std::vector<std::vector<double>> send =
+      grid.SendTimes({layout.classes[c]}, pp, layout.order, n);
+  double sum = 0;
+  for (int s = 0; s < pp; ++s) {
+    sum += grid.CellTime(
+        grid.ComputeTime(p[s], s, pp, layout.dp(), layout.bounds[s], layout.bounds[s + 1], n),
+        send[0][s]);
+  }
+  return cache[n] = sum;
+}
 
 // False when a cell does not fit its pool's memory.
 bool ComputePaces(const GridEvaluator& grid, const GridLayout& layout, ClassPaces* out) {
@@ -215,12 +296,17 @@ bool ComputePaces(const GridEvaluator& grid, const GridLayout& layout, ClassPace
   out->sum.assign(nc, 0);
   out->max.assign(nc, 0);
   out->window.assign(pp, kInfeasible);
+  out->partial.assign(nc, {});
+  out->grid = &grid;
+  out->layout = &layout;
+  const std::vector<std::vector<double>> send =
+      grid.SendTimes(layout.classes, pp, layout.order, layout.micro_batch);
   for (size_t c = 0; c < nc; ++c) {
     const std::vector<int>& p = layout.classes[c].pools;
     for (int s = 0; s < pp; ++s) {
       const int64_t a = layout.bounds[s], e = layout.bounds[s + 1];
-      const double t = grid.CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp,
-                                     dp, a, e, layout.micro_batch);
+      const double t =
+          grid.CellTime(grid.ComputeTime(p[s], s, pp, dp, a, e, layout.micro_batch), send[c][s]);
       if (!(t < kInfeasible)) return false;
       out->sum[c] += t;
       out->max[c] = std::max(out->max[c], t);
@@ -235,8 +321,12 @@ bool ComputePaces(const GridEvaluator& grid, const GridLayout& layout, ClassPace
   return true;
 }
 
-// Class c's 1F1B time with n samples per replica: Σ c + (micro-batches − 1) · max c.
-double Pace(const ClassPaces& paces, size_t c, double n, double b) {
+// Class c's 1F1B time with n samples per replica: Σ c + (micro-batches − 1) · max c, the last
+// micro-batch fractional; fewer whole samples than a micro-batch run as one smaller micro-batch.
+double Pace(ClassPaces& paces, size_t c, double n, double b) {
+  if (n < b && n >= 1 && n == std::floor(n) && paces.grid != nullptr) {
+    return PartialSum(paces, c, static_cast<int64_t>(n));
+  }
   return paces.sum[c] + (std::max(n, b) / b - 1) * paces.max[c];
 }
 
@@ -279,8 +369,8 @@ int64_t MostSamples(const WholeShare& w) { return w.samples + (w.extra > 0); }
 // (a class's replicas in turn) to the class whose replicas finish earliest with one more —
 // optimal for the slowest replica, which is what the step waits for. False when the one-sample
 // minimum cannot be met.
-bool WholeSamples(const GridLayout& layout, const ClassPaces& paces,
-                  const std::vector<double>& shares, int64_t batch, std::vector<WholeShare>* out) {
+bool WholeSamples(const GridLayout& layout, ClassPaces& paces, const std::vector<double>& shares,
+                  int64_t batch, std::vector<WholeShare>* out) {
   const double b = static_cast<double>(layout.micro_batch);
   const size_t nc = layout.classes.size();
   std::vector<WholeShare>& w = *out;
@@ -323,21 +413,14 @@ bool WholeSamples(const GridLayout& layout, const ClassPaces& paces,
 // of several nodes may still hold a stage's replicas inside one). False when a pool runs out.
 using StageNodes = std::vector<std::vector<std::pair<int, int64_t>>>;
 bool CountStageNodes(const std::vector<Pool>& pools, const GridLayout& layout, StageNodes* out) {
-  const int pp = layout.pp();
-  out->assign(pp, {});
-  std::vector<size_t> next(pools.size(), 0);
-  for (const ReplicaClass& rc : layout.classes) {
-    for (int64_t k = 0; k < rc.count; ++k) {
-      for (int st = 0; st < pp; ++st) {
-        const Pool& pool = pools[rc.pools[st]];
-        if (next[rc.pools[st]] >= pool.units.size()) return false;
-        const std::pair<int, int64_t> at{pool.island, pool.units[next[rc.pools[st]]++].node};
-        std::vector<std::pair<int, int64_t>>& seen = (*out)[st];
-        if (std::find(seen.begin(), seen.end(), at) == seen.end()) seen.push_back(at);
-      }
-    }
-  }
-  return true;
+  out->assign(layout.pp(), {});
+  return ForEachCell(pools, layout.classes, layout.pp(), layout.order,
+                     [&](size_t, int64_t, int st, int p, size_t u) {
+                       const std::pair<int, int64_t> at{pools[p].island, pools[p].units[u].node};
+                       std::vector<std::pair<int, int64_t>>& seen = (*out)[st];
+                       if (std::find(seen.begin(), seen.end(), at) == seen.end())
+                         seen.push_back(at);
+                     });
 }
 
 // The data-parallel part of a step: the largest exposed gradient reduction over the stages,
@@ -348,7 +431,8 @@ struct DataParallelCost {
 };
 
 // Per stage, the allreduce group summarised per island from the pools; the node counts are exact
-// when `stage_nodes` is given, else bounded by the pool's node count.
+// when `stage_nodes` is given, else bounded by the pool's node count (replica-major: a node per
+// replica) or by the nodes the stage's replicas fill (stage-major: a node's units side by side).
 DataParallelCost DataParallel(const GridEvaluator& grid, const GridLayout& layout,
                               const std::vector<double>& window, const StageNodes& stage_nodes) {
   const CostModel& cost = grid.cost();
@@ -359,7 +443,12 @@ DataParallelCost DataParallel(const GridEvaluator& grid, const GridLayout& layou
     AllreduceGroup group;
     for (const ReplicaClass& rc : layout.classes) {
       const Pool& pool = grid.pools()[rc.pools[st]];
-      group.Add(fleet, pool.group, pool.island, rc.count, std::min<int64_t>(rc.count, pool.nodes));
+      int64_t nodes = std::min<int64_t>(rc.count, pool.nodes);
+      if (layout.order == UnitOrder::kStageMajor) {
+        const int64_t per_node = (pool.size() + pool.nodes - 1) / pool.nodes;
+        nodes = std::min<int64_t>(pool.nodes, (rc.count + per_node - 1) / per_node);
+      }
+      group.Add(fleet, pool.group, pool.island, rc.count, nodes);
     }
     if (!stage_nodes.empty()) {
       for (AllreduceGroup::Part& part : group.parts) {
@@ -399,6 +488,17 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
   double pipeline = 0;
   for (size_t c = 0; c < w.size(); ++c) {
     pipeline = std::max(pipeline, Pace(paces, c, static_cast<double>(MostSamples(w[c])), b));
+    // A replica's smaller last micro-batch has a shorter backward to hide the allreduce behind.
+    if (w[c].samples < layout.micro_batch) {
+      const std::vector<int>& p = layout.classes[c].pools;
+      for (int st = 0; st < pp; ++st) {
+        paces.window[st] = std::min(
+            paces.window[st], cost_
+                                  .Cell(pools_[p[st]].group, tp_, layout.bounds[st],
+                                        layout.bounds[st + 1], static_cast<double>(w[c].samples))
+                                  .backward_s);
+      }
+    }
   }
   // The nodes a stage spans decide between the intra-node and the inter-node ring: counted
   // exactly on layouts of few units.
@@ -424,7 +524,7 @@ double GridEvaluator::BalanceAndTime(GridLayout* layout) const {
   std::vector<double> weights;
   std::vector<int64_t> best_bounds;
   for (int round = 0; round < (layout->classes.size() > 1 ? 2 : 1); ++round) {
-    layout->bounds = Balance(layout->classes, pp, layout->micro_batch, weights);
+    layout->bounds = Balance(layout->classes, pp, layout->micro_batch, weights, layout->order);
     if (layout->bounds.empty()) break;
     std::vector<double> samples;
     double t = StepTime(*layout, &samples);

@@ -72,29 +72,23 @@ absl::StatusOr<Plan> MaterializeShares(const GridEvaluator& grid, const GridLayo
     plan.stages[s].layer_begin = layout.bounds[s];
     plan.stages[s].layer_end = layout.bounds[s + 1];
   }
-  std::vector<size_t> next(grid.pools().size(), 0);
-  std::vector<double> shares;
-  std::vector<char> used(cost.slots().size(), 0);
-  int replica = 0;
+  // Replica indices: the classes' replicas in turn, whichever order the units are taken in.
+  std::vector<int64_t> first_replica(layout.classes.size() + 1, 0);
   for (size_t c = 0; c < layout.classes.size(); ++c) {
-    const ReplicaClass& rc = layout.classes[c];
-    for (int64_t k = 0; k < rc.count; ++k, ++replica) {
-      shares.push_back(replica_shares[replica]);
-      for (int s = 0; s < pp; ++s) {
-        const Pool& pool = grid.pools()[rc.pools[s]];
-        if (next[rc.pools[s]] >= pool.units.size()) {
-          return absl::InternalError(absl::StrCat("materialize: pool ", pool.kind, " exhausted"));
-        }
-        const Unit& unit = pool.units[next[rc.pools[s]]++];
-        for (int64_t d : unit.devices) used[d] = 1;
-        PlanCell cell;
-        cell.replica = replica;
-        cell.devices = unit.devices;
-        plan.stages[s].cells.push_back(std::move(cell));
-      }
-    }
+    first_replica[c + 1] = first_replica[c] + layout.classes[c].count;
   }
-  std::vector<int64_t> whole = RoundShares(shares, batch);
+  for (int s = 0; s < pp; ++s) plan.stages[s].cells.resize(dp);
+  std::vector<char> used(cost.slots().size(), 0);
+  const bool enough = ForEachCell(grid.pools(), layout.classes, pp, layout.order,
+                                  [&](size_t c, int64_t k, int s, int p, size_t u) {
+                                    const Unit& unit = grid.pools()[p].units[u];
+                                    for (int64_t d : unit.devices) used[d] = 1;
+                                    PlanCell& cell = plan.stages[s].cells[first_replica[c] + k];
+                                    cell.replica = static_cast<int>(first_replica[c] + k);
+                                    cell.devices = unit.devices;
+                                  });
+  if (!enough) return absl::InternalError("materialize: a pool has too few units for the layout");
+  std::vector<int64_t> whole = RoundShares(replica_shares, batch);
   for (int r = 0; r < plan.dp; ++r) {
     PlanReplica rep;
     rep.index = r;

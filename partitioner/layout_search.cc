@@ -1,6 +1,7 @@
 #include "partitioner/layout_search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "absl/functional/function_ref.h"
@@ -27,6 +28,18 @@ std::vector<std::vector<int>> PoolOrders(const GridEvaluator& grid, std::vector<
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return speed(a) > speed(b); });
   out.push_back(order);
   return out;
+}
+
+// `s` with its units taken stage by stage (UnitOrder::kStageMajor), balanced and scored, when the
+// order can change its cost and it fits; the families try every layout in both orders.
+bool StageMajorTwin(const GridEvaluator& grid, const ScoredLayout& s, ScoredLayout* twin) {
+  if (s.layout.order == UnitOrder::kStageMajor || !grid.UnitOrderMatters(s.layout)) return false;
+  *twin = s;
+  twin->layout.order = UnitOrder::kStageMajor;
+  twin->step_time_s = grid.BalanceAndTime(&twin->layout);
+  // Scored alike (e.g. every unit of the layout on one node): the twin adds nothing.
+  return twin->step_time_s < kInfeasible &&
+         std::abs(twin->step_time_s - s.step_time_s) > 1e-12 * s.step_time_s;
 }
 
 // Oracle-sized fleets (≤ 16 devices and units), where a search may afford what would not scale.
@@ -436,7 +449,9 @@ std::vector<ScoredLayout> MixedPipelineLayouts(const GridEvaluator& grid, int64_
             s.layout.micro_batch = micro_batch;
             s.layout.classes.push_back({std::move(seq), dp});
             s.step_time_s = grid.BalanceAndTime(&s.layout);
-            if (s.step_time_s < kInfeasible) out.push_back(std::move(s));
+            if (!(s.step_time_s < kInfeasible)) continue;
+            if (ScoredLayout twin; StageMajorTwin(grid, s, &twin)) out.push_back(std::move(twin));
+            out.push_back(std::move(s));
           }
         }
         size_t i = 0;  // next composition (odometer)
@@ -496,6 +511,12 @@ std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid,
       }
       if (!(s.step_time_s < kInfeasible)) continue;
       if (SmallFleet(grid)) FewerReplicas(grid, s.layout, &out);
+      // The same replicas with each stage's units side by side; the depth counts as its better.
+      if (ScoredLayout twin; StageMajorTwin(grid, s, &twin)) {
+        if (SmallFleet(grid)) FewerReplicas(grid, twin.layout, &out);
+        if (twin.step_time_s < s.step_time_s) std::swap(s, twin);
+        out.push_back(std::move(twin));
+      }
       // The step time is close to unimodal in pp once the model fits: stop after a few worse.
       if (s.step_time_s < best) {
         best = s.step_time_s;
@@ -510,6 +531,19 @@ std::vector<ScoredLayout> HomogeneousReplicaLayouts(const GridEvaluator& grid,
   return out;
 }
 
+bool SameLayout(const GridLayout& a, const GridLayout& b) {
+  if (a.tp != b.tp || a.order != b.order || a.micro_batch != b.micro_batch ||
+      a.bounds != b.bounds || a.classes.size() != b.classes.size()) {
+    return false;
+  }
+  for (size_t c = 0; c < a.classes.size(); ++c) {
+    if (a.classes[c].pools != b.classes[c].pools || a.classes[c].count != b.classes[c].count) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<Plan> EvaluateBest(const GridEvaluator& grid, std::vector<ScoredLayout> layouts,
                                size_t keep, StrategyKind strategy, absl::Status* first_error) {
   std::stable_sort(
@@ -517,16 +551,36 @@ std::vector<Plan> EvaluateBest(const GridEvaluator& grid, std::vector<ScoredLayo
       [](const ScoredLayout& a, const ScoredLayout& b) { return a.step_time_s < b.step_time_s; });
   std::vector<Plan> plans;
   // The class-level ranking uses continuous sample shares; whole samples can reorder close
-  // candidates, so on small fleets a few more are evaluated exactly.
+  // candidates, so on small fleets a few more are evaluated exactly. On any fleet, up to
+  // kCloseExtra more whose class-level score is within kCloseMargin of the best are too: the
+  // class-level summaries (a pool's representative links, node counts bounded on large layouts)
+  // can misorder layouts a few percent apart, and a misordered winner would never be evaluated.
+  constexpr size_t kCloseExtra = 4;
+  constexpr double kCloseMargin = 0.05;
   const size_t extra = SmallFleet(grid) ? 7 : 0;
-  for (size_t i = 0; i < layouts.size() && (plans.size() < keep || i < keep + extra); ++i) {
+  const double close = layouts.empty() ? 0 : layouts.front().step_time_s * (1 + kCloseMargin);
+  std::vector<GridLayout> seen;
+  size_t evaluated = 0;
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    const bool wanted = plans.size() < keep || evaluated < keep + extra ||
+                        (evaluated < keep + extra + kCloseExtra && layouts[i].step_time_s <= close);
+    if (!wanted) break;
     RefineBounds(grid, &layouts[i]);
+    // The families and the moves reach some layouts more than once: evaluate each once.
+    if (std::any_of(seen.begin(), seen.end(),
+                    [&](const GridLayout& l) { return SameLayout(l, layouts[i].layout); })) {
+      continue;
+    }
+    seen.push_back(layouts[i].layout);
+    ++evaluated;
     absl::StatusOr<Plan> plan = MaterializeAndEvaluate(grid, layouts[i].layout, strategy);
     if (!plan.ok()) {
       if (first_error != nullptr && first_error->ok()) *first_error = plan.status();
       continue;
     }
-    plan->notes.push_back(absl::StrCat("layout: ", layouts[i].family));
+    plan->notes.push_back(absl::StrCat(
+        "layout: ", layouts[i].family,
+        layouts[i].layout.order == UnitOrder::kStageMajor ? ", units stage-major" : ""));
     plans.push_back(std::move(*plan));
   }
   std::stable_sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) {

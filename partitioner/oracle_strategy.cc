@@ -4,7 +4,8 @@
 // It enumerates every tensor-parallel degree, every pipeline depth and replica count, every
 // multiset of replica pool sequences the fleet's units allow (a replica may run any of its stages
 // on any pool, in any order), and every contiguous split of the layer list into stages — by brute
-// force, not dynamic programming — and water-fills the batch over the replicas. It shares the cost
+// force, not dynamic programming — in both unit orders (a replica's stages side by side in a node,
+// or a stage's replicas) — and water-fills the batch over the replicas. It shares the cost
 // model with the other strategies but none of their search. Branch-and-bound prunes splits whose
 // partial stages already guarantee a worse step than the best found:
 //   T ≥ B ÷ (b·Σ_c n_c ÷ max_s c_cs)  and  T ≥ Σ_s c_cs  for every class c.
@@ -70,6 +71,12 @@ class Search {
       layout.classes = *classes;
       const int pp = static_cast<int>(classes->front().pools.size());
       layout.bounds.assign(pp + 1, 0);
+      // Each cell's p2p in either unit order; the bounds take the smaller, a lower bound on both.
+      send_ = grid_.SendTimes(layout.classes, pp, UnitOrder::kReplicaMajor, b_);
+      const auto stage_major = grid_.SendTimes(layout.classes, pp, UnitOrder::kStageMajor, b_);
+      for (size_t c = 0; c < send_.size(); ++c) {
+        for (int s = 0; s < pp; ++s) send_[c][s] = std::min(send_[c][s], stage_major[c][s]);
+      }
       sums_.assign(classes->size(), 0);
       Splits(&layout, 0);
       return;
@@ -110,9 +117,8 @@ class Search {
       bool feasible = true;
       double rate = 0, floor = 0;
       for (size_t c = 0; c < nc && feasible; ++c) {
-        const std::vector<int>& p = layout->classes[c].pools;
-        double t = grid_.CellTime(p[s], s > 0 ? p[s - 1] : -1, s + 1 < pp ? p[s + 1] : -1, s, pp,
-                                  dp, a, e, b_);
+        const double t = grid_.CellTime(
+            grid_.ComputeTime(layout->classes[c].pools[s], s, pp, dp, a, e, b_), send_[c][s]);
         feasible = t < kInfeasible;
         maxes_[c] = std::max(saved_max[c], t);
         sums_[c] = saved_sum[c] + t;
@@ -131,14 +137,19 @@ class Search {
 
   double Threshold() const { return out_->size() < keep_ ? kInfeasible : out_->back().step_time_s; }
 
-  void Consider(const GridLayout& layout) {
-    const double t = grid_.StepTime(layout);
-    if (!(t < Threshold())) return;
-    ScoredLayout s{layout, t, "exhaustive"};
-    auto at = std::upper_bound(out_->begin(), out_->end(), t,
-                               [](double v, const ScoredLayout& x) { return v < x.step_time_s; });
-    out_->insert(at, std::move(s));
-    if (out_->size() > keep_) out_->pop_back();
+  // Both unit orders of the layout (they differ only where a node holds several units).
+  void Consider(GridLayout layout) {
+    for (UnitOrder order : {UnitOrder::kReplicaMajor, UnitOrder::kStageMajor}) {
+      layout.order = order;
+      if (order == UnitOrder::kStageMajor && !grid_.UnitOrderMatters(layout)) break;
+      const double t = grid_.StepTime(layout);
+      if (!(t < Threshold())) continue;
+      ScoredLayout s{layout, t, "exhaustive"};
+      auto at = std::upper_bound(out_->begin(), out_->end(), t,
+                                 [](double v, const ScoredLayout& x) { return v < x.step_time_s; });
+      out_->insert(at, std::move(s));
+      if (out_->size() > keep_) out_->pop_back();
+    }
   }
 
   const GridEvaluator& grid_;
@@ -147,6 +158,7 @@ class Search {
   std::vector<ScoredLayout>* out_ = nullptr;
   std::vector<std::vector<int>> sequences_;
   std::vector<double> maxes_, sums_;
+  std::vector<std::vector<double>> send_;  // per class and stage, the smaller of the two orders
 };
 
 class OracleStrategy : public Strategy {
