@@ -17,6 +17,14 @@
 
 namespace tangram::orchestrator {
 
+absl::StatusOr<absl::Duration> ProbeBudgetFromFlag(double seconds) {
+  if (!(seconds >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--probe-budget-s ", seconds, ": give seconds >= 0 (0 = no budget)"));
+  }
+  return seconds > 0 ? absl::Seconds(seconds) : absl::InfiniteDuration();
+}
+
 absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global) {
   if (global.catalog_path.empty()) return partitioner::DeviceCatalog::BuiltIn();
   return partitioner::DeviceCatalog::LoadOverBuiltIn(global.catalog_path, global.catalog_replace);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/job_config.h"
@@ -18,6 +19,10 @@ namespace tangram::orchestrator {
 
 // The catalog named by --catalog, or the built-in one.
 absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& global);
+
+// `--probe-budget-s` (probe, train): seconds >= 0, 0 meaning no budget (infinite);
+// kInvalidArgument naming the option otherwise.
+absl::StatusOr<absl::Duration> ProbeBudgetFromFlag(double seconds);
 
 // What a config file holds, told from its top-level keys.
 enum class ConfigKind { kCatalog, kFleet, kModel, kJob, kPlan, kDesignSpace };

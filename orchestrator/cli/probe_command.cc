@@ -31,6 +31,10 @@ class ProbeCommand : public Command {
     sub->add_flag("--no-links", no_links_, "Measure compute only");
     sub->add_flag("--no-layer-times", no_layer_times_,
                   "With --job: skip the per-kind, per-tp-degree layer times");
+    sub->add_option("--probe-budget-s", budget_s_,
+                    "Wall-clock seconds for the compute parts together (calibration, CPU pools, "
+                    "layer times); each stops at its pass count or its share, whichever comes "
+                    "first, after its minimum passes; 0 = no budget (default 20)");
     sub->add_option("--timeout", timeout_s_, "Seconds before a communication call fails");
   }
 
@@ -52,6 +56,7 @@ class ProbeCommand : public Command {
     options.job = job ? &*job : nullptr;
     options.links = !no_links_;
     options.layer_times = !no_layer_times_;
+    TANGRAM_ASSIGN_OR_RETURN(options.budget, ProbeBudgetFromFlag(budget_s_));
     std::optional<absl::StatusOr<FleetProbeResult>> root;
     if (transport_ == "sim") {
       collectives::SimOptions sim;
@@ -108,7 +113,10 @@ class ProbeCommand : public Command {
       nlohmann::json allreduce = nlohmann::json::array();
       for (const auto& s : m.allreduce)
         allreduce.push_back({{"bytes", s.bytes}, {"seconds", s.seconds}});
+      nlohmann::json reports = nlohmann::json::array();
+      for (const auto& rep : r.reports) reports.push_back(rep.ToJson());
       PrintJson({{"out", out_path_},
+                 {"reports", reports},
                  {"ranks", m.ranks},
                  {"hosts", m.hosts},
                  {"group_tflops", m.group_tflops},
@@ -116,12 +124,20 @@ class ProbeCommand : public Command {
                  {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
                  {"nic_senders", m.nic ? m.nic->senders : 0},
                  {"allreduce", allreduce},
+                 {"how", m.how},
                  {"seconds", r.seconds},
-                 {"link_seconds", r.link_seconds}});
+                 {"compute_seconds", r.compute_seconds},
+                 {"cpu_pool_seconds", r.cpu_pool_seconds},
+                 {"layer_time_seconds", r.layer_time_seconds},
+                 {"link_seconds", r.link_seconds},
+                 {"collective_seconds", r.collective_seconds}});
       return;
     }
-    std::cout << absl::StrFormat("probed %d ranks on %d hosts in %.2f s (network %.2f s)\n",
-                                 m.ranks, m.hosts.size(), r.seconds, r.link_seconds);
+    std::cout << absl::StrFormat(
+        "probed %d ranks on %d hosts in %.2f s (compute %.2f s, cpu pools %.2f s, layer times "
+        "%.2f s, network %.2f s, tp collective %.2f s)\n",
+        m.ranks, m.hosts.size(), r.seconds, r.compute_seconds, r.cpu_pool_seconds,
+        r.layer_time_seconds, r.link_seconds, r.collective_seconds);
     for (size_t g = 0; g < m.group_tflops.size(); ++g) {
       const auto& group = r.fleet.groups[g];
       std::cout << absl::StrFormat(
@@ -148,6 +164,7 @@ class ProbeCommand : public Command {
     for (const auto& s : m.allreduce) {
       std::cout << absl::StrFormat("  ring allreduce %.0f bytes: %.4g s\n", s.bytes, s.seconds);
     }
+    std::cout << "  how: " << m.how << "\n";
     std::cout << "wrote " << out_path_ << "\n";
   }
 
@@ -155,6 +172,7 @@ class ProbeCommand : public Command {
   int ranks_ = 0;
   bool no_links_ = false;
   bool no_layer_times_ = false;
+  double budget_s_ = kDefaultProbeBudgetSeconds;
   double timeout_s_ = 120;
 };
 

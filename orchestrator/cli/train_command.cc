@@ -100,6 +100,10 @@ class TrainCommand : public Command {
                   "Plan on the fleet file's figures instead of measuring");
     sub->add_flag("--no-link-probe", no_link_probe_,
                   "Plan on the fleet file's link figures instead of measuring the network");
+    sub->add_option("--probe-budget-s", probe_budget_s_,
+                    "Wall-clock seconds for the start-of-run compute probe (calibration, CPU "
+                    "pools); each stops at its pass count or its share, after its minimum passes; "
+                    "0 = no budget (default 20)");
     sub->add_option("--steps", options_.steps, "Total steps (default: the job's)")
         ->check(IntIn(1, kMaxTrainSteps));
     sub->add_option("--metrics", options_.metrics_path,
@@ -169,6 +173,7 @@ class TrainCommand : public Command {
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
+    TANGRAM_ASSIGN_OR_RETURN(options_.probe_budget, ProbeBudgetFromFlag(probe_budget_s_));
     TrainLaunch launch = launch_;
     launch.islands = !no_islands_;
     launch.transport = transport_.empty() ? job.transport : transport_;
@@ -190,6 +195,9 @@ class TrainCommand : public Command {
                  {"losses", result.losses},
                  {"step_times_s", result.step_times},
                  {"predicted_step_time_s", result.predicted_step_time_s},
+                 {"probe_seconds", result.probe_seconds},
+                 {"calibration_seconds", result.calibration_seconds},
+                 {"cpu_pool_seconds", result.cpu_pool_seconds},
                  {"link_probe_seconds", result.link_probe_seconds},
                  {"links", LinksJson(result)},
                  {"cpu_pools", CpuPoolsJson(result)},
@@ -215,6 +223,7 @@ class TrainCommand : public Command {
   bool no_islands_ = false;
   TrainLaunch launch_;
   bool auto_resume_ = false;
+  double probe_budget_s_ = kDefaultProbeBudgetSeconds;
   double timeout_s_ = 120;
   std::vector<std::string> changes_;
   TrainOptions options_;

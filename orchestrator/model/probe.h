@@ -25,17 +25,32 @@ namespace tangram::train {
 
 struct ProbeOptions {
   int warmup = 1;      // untimed forward + backward passes per layer
-  int iterations = 3;  // timed passes per layer
+  int iterations = 3;  // timed passes per layer (at most)
+  // Wall-clock budget of the whole call, warm-up included; infinite = none. Layer i may run until
+  // the budget's cumulative share of layers 0..i has passed (a layer's share: half by its FLOPs,
+  // half equal, so time a cheap layer leaves goes to the next ones); past that it stops after
+  // `min_iterations` timed passes. The passes that ran count (LayerThroughput::iterations).
+  absl::Duration budget = absl::InfiniteDuration();
+  int min_iterations = 1;
+  // Keep every timed pass's times in LayerThroughput::passes.
+  bool keep_passes = false;
   // Where the time comes from; tests inject a fake clock.
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
 struct LayerThroughput {
   std::string layer;
-  double seconds_per_micro_batch = 0;          // forward + backward
+  double seconds_per_micro_batch = 0;          // forward + backward, mean of the timed passes
   double forward_seconds_per_micro_batch = 0;  // of which the forward pass
   double flops_per_micro_batch = 0;            // 3 × forward FLOPs; 0 when the layer does not say
   double flops_per_second = 0;
+  int iterations = 0;       // timed passes run
+  bool budget_hit = false;  // stopped before `iterations` because the budget ran out
+  struct Pass {
+    double forward_seconds = 0;
+    double seconds = 0;  // forward + backward
+  };
+  std::vector<Pass> passes;  // each timed pass, with ProbeOptions::keep_passes
 };
 
 // Probes every layer of `stage` on `mb`; `input` is the stage's input for mb (empty for a stage

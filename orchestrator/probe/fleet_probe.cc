@@ -12,6 +12,7 @@
 #include "orchestrator/model/gpt.h"
 #include "orchestrator/probe/collective_probe.h"
 #include "orchestrator/probe/cpu_pool_probe.h"
+#include "orchestrator/probe/probe_budget.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/version.h"
@@ -19,9 +20,12 @@
 namespace tangram::orchestrator {
 namespace {
 
-// `emulate`: false measures the rank's own rate, without its EMULATION slowdown.
+// `emulate`: false measures the rank's own rate, without its EMULATION slowdown. `layers`, when
+// given, receives the calibration's passes per layer (for the layer times at tp 1).
 absl::StatusOr<NodeReport> MeasureCompute(int rank, const partitioner::Fleet& fleet,
-                                          const JobConfig& job, bool emulate = true) {
+                                          const JobConfig& job, bool emulate,
+                                          const CalibrationOptions& calibration,
+                                          std::vector<train::LayerThroughput>* layers = nullptr) {
   absl::StatusOr<train::GptSpec> spec = train::GptSpecFromModel(job.model);
   if (!spec.ok()) {
     return Annotate(spec.status(), "the probe measures compute on the CPU reference GPT's layers");
@@ -38,7 +42,8 @@ absl::StatusOr<NodeReport> MeasureCompute(int rank, const partitioner::Fleet& fl
   double slowdown = rank < static_cast<int>(slots.size())
                         ? fleet.groups[slots[rank].group].emulate_slowdown
                         : 1.0;
-  return CalibrateThisRank(rank, model, corpus, job.training.micro_batch, emulate ? slowdown : 1.0);
+  return CalibrateThisRank(rank, model, corpus, job.training.micro_batch, emulate ? slowdown : 1.0,
+                           calibration, layers);
 }
 
 std::string UtcNow() {
@@ -59,25 +64,77 @@ std::vector<RankPlace> PlacesOf(const std::vector<NodeReport>& reports,
 
 namespace {
 
+// The compute parts that will run besides the calibration, which decides their shares of the
+// budget: CPU pools (a machine with two ranks or more; not with given hosts) and layer times at a
+// degree past tp 1 (tp 1 comes from the calibration).
+struct ComputeParts {
+  bool cpu_pools = false;
+  bool layer_times = false;
+};
+absl::StatusOr<ComputeParts> FindComputeParts(collectives::Communicator& world,
+                                              const partitioner::Fleet& fleet,
+                                              const FleetProbeOptions& options) {
+  ComputeParts parts;
+  if (options.job == nullptr) return parts;
+  const std::string host =
+      options.hosts.empty() ? DescribeThisHost(world.rank()).host : options.hosts[world.rank()];
+  const std::string machine = options.hosts.empty() ? DescribeThisMachine().machine : "";
+  TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, absl::StrCat(machine, "\n", host)));
+  const auto slots = partitioner::FlattenFleet(fleet);
+  std::vector<RankPlace> places;
+  std::set<std::string> machines;
+  for (size_t r = 0; r < texts.size(); ++r) {
+    const size_t cut = texts[r].find('\n');
+    const std::string m = texts[r].substr(0, cut);
+    places.push_back({texts[r].substr(cut + 1), r < slots.size() ? slots[r].island : 0});
+    if (!m.empty() && !machines.insert(m).second) parts.cpu_pools = true;
+  }
+  parts.layer_times =
+      options.layer_times && !CandidateTpDegrees(world.size(), places, fleet, *options.job).empty();
+  return parts;
+}
+
 // This rank's report: its host, and its compute rate when there is a job to measure it with.
 absl::StatusOr<NodeReport> DescribeRank(collectives::Communicator& world,
                                         const partitioner::Fleet& fleet,
-                                        const FleetProbeOptions& options) {
+                                        const FleetProbeOptions& options, absl::Duration budget,
+                                        std::vector<train::LayerThroughput>* layers) {
   NodeReport mine = DescribeThisHost(world.rank());
   if (options.job != nullptr) {
-    absl::StatusOr<NodeReport> measured = MeasureCompute(world.rank(), fleet, *options.job);
+    CalibrationOptions calibration;
+    calibration.budget = budget;
+    absl::StatusOr<NodeReport> measured =
+        MeasureCompute(world.rank(), fleet, *options.job, true, calibration, layers);
     if (!measured.ok()) {
       return Annotate(measured.status(), absl::StrCat("compute probe on rank ", world.rank()));
     }
     mine = *measured;
   }
-  if (!options.hosts.empty()) {
-    if (static_cast<int>(options.hosts.size()) != world.size()) {
-      return absl::InvalidArgumentError("probe: one host per rank expected");
-    }
-    mine.host = options.hosts[world.rank()];
-  }
+  if (!options.hosts.empty()) mine.host = options.hosts[world.rank()];
   return mine;
+}
+
+// "all 10 on every rank" or "at least 3 on every rank".
+std::string PassesDone(int fewest, int most) {
+  return fewest >= most ? absl::StrCat("all ", most, " on every rank")
+                        : absl::StrCat("at least ", fewest, " on every rank");
+}
+
+// `how:` of the calibration, from every rank's report.
+std::string CalibrationHow(const JobConfig& job, const std::vector<NodeReport>& reports,
+                           absl::Duration budget) {
+  const CalibrationOptions defaults;
+  int fewest = defaults.passes, reached = 0;
+  for (const auto& r : reports) {
+    fewest = std::min(fewest, r.calibration_passes);
+    reached += r.calibration_budget_hit ? 1 : 0;
+  }
+  return absl::StrCat("compute: forward + backward of every layer of ", job.model.name,
+                      " (micro-batch ", job.training.micro_batch,
+                      "), all ranks at once, median of ", defaults.probes, " probes, each of ",
+                      defaults.warmup, " untimed and up to ", defaults.passes,
+                      " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
+                      DescribeBudget(budget, reached, static_cast<int>(reports.size())), ")");
 }
 
 // Per group: the slowest of its ranks; its host when it is one node and they agree.
@@ -113,14 +170,80 @@ absl::Status ProbeTensorParallelCollective(collectives::Communicator& world,
                 (4.0 * static_cast<double>(job.model.layers));
   o.bytes =
       static_cast<size_t>(job.training.micro_batch * job.model.seq_len * job.model.hidden * 4);
+  const absl::Time start = absl::Now();
   TANGRAM_ASSIGN_OR_RETURN(std::optional<double> seconds,
                            ProbeGroupCollective(world, PlacesOf(result.reports, fleet), o));
+  result.collective_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   for (auto& l : result.measured.links) {
     if (seconds && l.link_class == partitioner::LinkClass::kSameNode) {
       l.collective_us = *seconds * 1e6;
     }
   }
   return absl::OkStatus();
+}
+
+// Ranks sharing one machine's cores, and one rank's rate alone within `budget`
+// (cpu_pool_probe.h); what ran onto `how`. Not with given hosts: those ranks stand for other
+// machines (the simulated transport).
+absl::Status ProbeFleetCpuPools(collectives::Communicator& world, const partitioner::Fleet& fleet,
+                                const JobConfig& job, const NodeReport& mine, absl::Duration budget,
+                                FleetProbeResult& result, std::string& how) {
+  const double slowdown = std::max(1.0, mine.emulate_slowdown);
+  const absl::Time pool_start = absl::Now();
+  // The leader's passes and whether the budget cut them (-1: not a leader).
+  double solo[2] = {-1, 0};
+  CalibrationOptions alone_options;
+  alone_options.budget = budget;
+  TANGRAM_ASSIGN_OR_RETURN(
+      result.measured.cpu_pools,
+      ProbeCpuPools(
+          world, mine.measured_tflops * slowdown, 1 / slowdown, [&]() -> absl::StatusOr<double> {
+            TANGRAM_ASSIGN_OR_RETURN(
+                NodeReport alone, MeasureCompute(world.rank(), fleet, job, false, alone_options));
+            solo[0] = alone.calibration_passes;
+            solo[1] = alone.calibration_budget_hit ? 1 : 0;
+            return alone.measured_tflops;
+          }));
+  std::vector<double> all(2 * static_cast<size_t>(world.size()));
+  TANGRAM_RETURN_IF_ERROR(world.AllGather(solo, all.data(), 2, collectives::DataType::kF64));
+  result.cpu_pool_seconds = absl::ToDoubleSeconds(absl::Now() - pool_start);
+  if (!result.measured.cpu_pools.empty()) {
+    const CalibrationOptions defaults;
+    int fewest = defaults.passes, reached = 0;
+    for (size_t r = 0; r < all.size() / 2; ++r) {
+      if (all[2 * r] < 0) continue;
+      fewest = std::min(fewest, static_cast<int>(all[2 * r]));
+      reached += all[2 * r + 1] > 0 ? 1 : 0;
+    }
+    absl::StrAppend(
+        &how, "; cpu pools: each machine's first rank alone, the same probes (",
+        PassesDone(fewest, defaults.passes), "; ",
+        DescribeBudget(budget, reached, static_cast<int>(result.measured.cpu_pools.size())), ")");
+  }
+  return absl::OkStatus();
+}
+
+// `how:` of the layer times: which degrees, from what, and what the budget did.
+std::string LayerTimesHow(const LayerTimeProbeResult& layers, const LayerTimeProbeOptions& options,
+                          absl::Duration budget, int ranks) {
+  std::string how =
+      "; layer times: embedding, one block and head, forward and backward, slowest rank per "
+      "group";
+  std::vector<int> timed = layers.degrees;
+  if (layers.tp1_from_calibration) {
+    absl::StrAppend(&how, "; tp 1: each kind's median over the compute probe's timed passes (",
+                    layers.tp1_samples, " or more)");
+    timed.erase(timed.begin());
+  }
+  if (!timed.empty()) {
+    absl::StrAppend(&how, "; tp ", absl::StrJoin(timed, "/"), ": a one-block copy, median of ",
+                    layers.min_passes == layers.max_passes
+                        ? absl::StrCat(layers.min_passes)
+                        : absl::StrCat(layers.min_passes, "-", layers.max_passes),
+                    " timed passes after ", options.warmup, " untimed (",
+                    DescribeBudget(budget, layers.ranks_over_budget, ranks), ")");
+  }
+  return how;
 }
 
 // The links' figures into `result` and how they were measured onto `how`.
@@ -160,12 +283,22 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
                                             const FleetProbeOptions& options) {
   const absl::Time start = absl::Now();
   FleetProbeResult result;
-  TANGRAM_ASSIGN_OR_RETURN(NodeReport mine, DescribeRank(world, fleet, options));
+  if (!options.hosts.empty() && static_cast<int>(options.hosts.size()) != world.size()) {
+    return absl::InvalidArgumentError("probe: one host per rank expected");
+  }
+  TANGRAM_ASSIGN_OR_RETURN(ComputeParts parts, FindComputeParts(world, fleet, options));
+  const ProbeBudgetShares budget =
+      SplitProbeBudget(options.budget, parts.cpu_pools, parts.layer_times);
+  // This rank's calibration passes per layer: the layer times at tp 1 are taken from them.
+  std::vector<train::LayerThroughput> calibrated;
+  TANGRAM_ASSIGN_OR_RETURN(NodeReport mine,
+                           DescribeRank(world, fleet, options, budget.compute, &calibrated));
   TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, mine.ToJson().dump()));
   for (const auto& text : texts) {
     TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
     result.reports.push_back(r);
   }
+  result.compute_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   partitioner::Measurements& m = result.measured;
   m.when = UtcNow();
   m.tool_version = kTangramVersion;
@@ -175,40 +308,26 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
       m.hosts.push_back(r.host);
   }
   result.fleet = fleet;
+  std::string how = options.job != nullptr
+                        ? CalibrationHow(*options.job, result.reports, budget.compute)
+                        : std::string("compute: not measured (no --job)");
   if (options.job != nullptr && options.hosts.empty()) {
-    // Ranks sharing one machine's cores, and one rank's rate alone (cpu_pool_probe.h). Not with
-    // given hosts: those ranks stand for other machines (the simulated transport).
-    const double slowdown = std::max(1.0, mine.emulate_slowdown);
-    TANGRAM_ASSIGN_OR_RETURN(
-        m.cpu_pools, ProbeCpuPools(world, mine.measured_tflops * slowdown, 1 / slowdown,
-                                   [&]() -> absl::StatusOr<double> {
-                                     TANGRAM_ASSIGN_OR_RETURN(
-                                         NodeReport alone,
-                                         MeasureCompute(world.rank(), fleet, *options.job, false));
-                                     return alone.measured_tflops;
-                                   }));
+    TANGRAM_RETURN_IF_ERROR(
+        ProbeFleetCpuPools(world, fleet, *options.job, mine, budget.cpu_pools, result, how));
   }
   ApplyGroupFigures(fleet, options, result);
-  std::string layer_how;
   if (options.job != nullptr && options.layer_times) {
     const auto places = PlacesOf(result.reports, fleet);
-    TANGRAM_ASSIGN_OR_RETURN(m.layer_times, ProbeLayerTimes(world, fleet, *options.job, places));
-    std::vector<int> degrees = {1};
-    for (int t : CandidateTpDegrees(world.size(), places, fleet, *options.job)) {
-      degrees.push_back(t);
-    }
-    layer_how = absl::StrCat(
-        "; layer times: embedding, one block and head of a one-block copy, forward and backward, "
-        "at tp ",
-        absl::StrJoin(degrees, "/"), ", median of 9 passes, slowest rank per group");
+    const absl::Time layer_start = absl::Now();
+    LayerTimeProbeOptions layer_options;
+    layer_options.budget = budget.layer_times;
+    layer_options.tp1_passes = std::move(calibrated);
+    TANGRAM_ASSIGN_OR_RETURN(LayerTimeProbeResult layers,
+                             ProbeLayerTimes(world, fleet, *options.job, places, layer_options));
+    result.layer_time_seconds = absl::ToDoubleSeconds(absl::Now() - layer_start);
+    m.layer_times = layers.times;
+    absl::StrAppend(&how, LayerTimesHow(layers, layer_options, budget.layer_times, world.size()));
   }
-  std::string how =
-      options.job != nullptr
-          ? absl::StrCat("compute: forward + backward of every layer of ", options.job->model.name,
-                         " (micro-batch ", options.job->training.micro_batch,
-                         "), all ranks at once, median of 3 probes of 10 passes")
-          : std::string("compute: not measured (no --job)");
-  how += layer_how;
   if (options.links) {
     TANGRAM_RETURN_IF_ERROR(ProbeFleetLinks(world, fleet, options, mine, result, how));
   }

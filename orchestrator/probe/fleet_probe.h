@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "collectives/communicator.h"
 #include "collectives/link_model.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
+#include "orchestrator/probe/probe_budget.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/fleet.h"
 
@@ -29,6 +31,10 @@ struct FleetProbeOptions {
   // With a job: also time its embedding, one block and its head, forward and backward, at tp 1
   // and at each tensor-parallel degree the ranks' hosts can form (layer_time_probe.h).
   bool layer_times = true;
+  // Wall-clock budget of the compute parts together (probe_budget.h): each runs passes until its
+  // pass count or its share is reached, never fewer than its minimum, and `how:` says which.
+  // Infinite: the full pass counts, however long they take.
+  absl::Duration budget = absl::Seconds(kDefaultProbeBudgetSeconds);
   // Per rank: the host it stands for; empty = gethostname(). The simulated transport runs every
   // rank on one machine and passes the fleet's nodes (SimHosts).
   std::vector<std::string> hosts;
@@ -39,8 +45,13 @@ struct FleetProbeResult {
   std::vector<NodeReport> reports;     // every rank's (compute 0 without a job)
   partitioner::Measurements measured;  // the `measured:` section
   partitioner::Fleet fleet;            // the input fleet with the figures applied and hosts set
-  double seconds = 0;                  // wall time of the whole probe on this rank
-  double link_seconds = 0;             // of which the network probe
+  // Wall time on this rank of the whole probe and of its parts (0: the part did not run).
+  double seconds = 0;
+  double compute_seconds = 0;     // calibration (the job's layers, every rank at once)
+  double cpu_pool_seconds = 0;    // CPU pools: each machine's first rank alone
+  double layer_time_seconds = 0;  // layer times per kind and tp degree
+  double link_seconds = 0;        // the network probe
+  double collective_seconds = 0;  // one tensor-parallel allreduce as training pays it
 };
 
 // Collective over `world`. Every rank returns the same result.

@@ -14,28 +14,38 @@ namespace tangram::orchestrator {
 
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
                                              const train::MarkovCorpus& corpus, int64_t micro_batch,
-                                             double slowdown) {
+                                             double slowdown, const CalibrationOptions& options,
+                                             std::vector<train::LayerThroughput>* layers) {
+  const absl::Time begin = absl::Now();
   NodeReport report = DescribeThisHost(rank);
   report.emulate_slowdown = slowdown;
   TANGRAM_ASSIGN_OR_RETURN(
-      auto layers,
+      auto built,
       train::BuildGptLayers(
           model, 0,
           static_cast<int64_t>(train::GptLayerNames(model.spec, model.granularity).size())));
-  train::Stage stage(std::move(layers));
+  train::Stage stage(std::move(built));
   // Samples far past any training step, so calibration never peeks at the training data order.
   train::MicroBatch mb = corpus.MakeMicroBatch(0, int64_t{1} << 40, micro_batch);
-  // Three probes of ten timed passes each, after warm-up; the median probe counts. One probe is
-  // easily disturbed when ranks share cores; the median of three is not, and still reflects the
-  // sharing that training will see.
-  train::ProbeOptions options;
-  options.warmup = 2;
-  options.iterations = 10;
+  const int probes = std::max(options.probes, 1);
+  train::ProbeOptions probe_options;
+  probe_options.warmup = options.warmup;
+  probe_options.iterations = options.passes;
+  probe_options.min_iterations = options.min_passes;
+  probe_options.keep_passes = layers != nullptr;
+  // EMULATION idles (slowdown − 1) × each probe after it: a probe's share of the budget is its
+  // compute and that idle time together.
+  if (options.budget != absl::InfiniteDuration()) {
+    probe_options.budget = options.budget / probes / std::max(slowdown, 1.0);
+  }
+  if (layers != nullptr) layers->clear();
   std::vector<double> totals;
   double flops = 0;
-  for (int probe = 0; probe < 3; ++probe) {
+  report.calibration_passes = options.passes;
+  for (int probe = 0; probe < probes; ++probe) {
     absl::Time start = absl::Now();
-    TANGRAM_ASSIGN_OR_RETURN(auto measured, train::ProbeStage(stage, mb, train::Tensor(), options));
+    TANGRAM_ASSIGN_OR_RETURN(auto measured,
+                             train::ProbeStage(stage, mb, train::Tensor(), probe_options));
     // EMULATION: idle as a slowed rank will in training, so that ranks sharing cores see the same
     // contention while they calibrate as while they train.
     if (slowdown > 1) absl::SleepFor((absl::Now() - start) * (slowdown - 1));
@@ -44,17 +54,30 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
     for (const auto& l : measured) {
       seconds += l.seconds_per_micro_batch;
       flops += l.flops_per_micro_batch;
+      report.calibration_passes = std::min(report.calibration_passes, l.iterations);
+      report.calibration_budget_hit = report.calibration_budget_hit || l.budget_hit;
     }
     totals.push_back(seconds);
+    if (layers != nullptr) {
+      if (layers->empty()) {
+        *layers = std::move(measured);
+      } else {
+        for (size_t i = 0; i < measured.size() && i < layers->size(); ++i) {
+          auto& kept = (*layers)[i].passes;
+          kept.insert(kept.end(), measured[i].passes.begin(), measured[i].passes.end());
+        }
+      }
+    }
   }
   std::sort(totals.begin(), totals.end());
-  double seconds = totals[1];
+  double seconds = totals[totals.size() / 2];
   if (seconds <= 0 || flops <= 0) {
     return absl::InternalError("calibration measured no time or no FLOPs");
   }
   seconds *= slowdown;  // EMULATION: the rank's compute is stretched by this factor in training
   report.seconds_per_sample = seconds / static_cast<double>(micro_batch);
   report.measured_tflops = flops / seconds / 1e12;
+  report.calibration_seconds = absl::ToDoubleSeconds(absl::Now() - begin);
   return report;
 }
 

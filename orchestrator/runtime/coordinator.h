@@ -11,6 +11,7 @@
 #include "orchestrator/job_config.h"
 #include "orchestrator/model/corpus.h"
 #include "orchestrator/model/gpt.h"
+#include "orchestrator/model/probe.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_catalog.h"
@@ -19,12 +20,33 @@
 
 namespace tangram::orchestrator {
 
+// How CalibrateThisRank measures: `probes` probes of `warmup` untimed then up to `passes` timed
+// passes per layer (train::ProbeStage), the median probe counts. One probe is easily disturbed
+// when ranks share cores; the median of three is not, and still reflects the sharing that
+// training will see.
+struct CalibrationOptions {
+  int probes = 3;
+  int warmup = 2;
+  int passes = 10;
+  // Wall-clock budget of the whole calibration, EMULATION's idle time included; infinite = none.
+  // Each probe gets an equal share (÷ the slowdown, whose idle time follows each probe), and a
+  // layer past its part of that share stops after `min_passes` timed passes: with three probes,
+  // three timed passes per layer at least. What ran is in the report (calibration_passes,
+  // calibration_budget_hit). With a budget the passes take, nothing changes.
+  absl::Duration budget = absl::InfiniteDuration();
+  int min_passes = 1;
+};
+
 // Measures this rank: forward + backward of every layer of the model on micro-batches of
 // `micro_batch` sequences, after a warm-up (train::ProbeStage). With `slowdown` > 1 the measured
-// time is stretched by that factor: EMULATION of a slower device, reported as such.
+// time is stretched by that factor: EMULATION of a slower device, reported as such. With `layers`
+// given, it receives each layer's timed passes of every probe (LayerThroughput::passes; the
+// layer-time probe reuses them for tp 1).
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
                                              const train::MarkovCorpus& corpus, int64_t micro_batch,
-                                             double slowdown);
+                                             double slowdown,
+                                             const CalibrationOptions& options = {},
+                                             std::vector<train::LayerThroughput>* layers = nullptr);
 
 // One node group per rank (count 1, its host, the catalog entry of its device kind, its measured
 // throughput); emulate_slowdown is 1 because the measurement already includes it. With `tp` > 1

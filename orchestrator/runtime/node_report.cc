@@ -18,7 +18,10 @@ nlohmann::json NodeReport::ToJson() const {
           {"memory_gib", memory_gib},
           {"measured_tflops", measured_tflops},
           {"seconds_per_sample", seconds_per_sample},
-          {"emulate_slowdown", emulate_slowdown}};
+          {"emulate_slowdown", emulate_slowdown},
+          {"calibration_passes", calibration_passes},
+          {"calibration_budget_hit", calibration_budget_hit},
+          {"calibration_seconds", calibration_seconds}};
 }
 
 absl::StatusOr<NodeReport> NodeReport::FromJson(const std::string& text) {
@@ -36,6 +39,10 @@ absl::StatusOr<NodeReport> NodeReport::FromJson(const std::string& text) {
     r.measured_tflops = j.at("measured_tflops").get<double>();
     r.seconds_per_sample = j.at("seconds_per_sample").get<double>();
     r.emulate_slowdown = j.at("emulate_slowdown").get<double>();
+    // Absent in reports written before the calibration had a budget.
+    r.calibration_passes = j.value("calibration_passes", 0);
+    r.calibration_budget_hit = j.value("calibration_budget_hit", false);
+    r.calibration_seconds = j.value("calibration_seconds", 0.0);
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("node report: ", e.what()));
   }

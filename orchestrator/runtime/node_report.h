@@ -21,6 +21,11 @@ struct NodeReport {
   double measured_tflops = 0;
   double seconds_per_sample = 0;  // calibration: forward + backward of every layer, one sample
   double emulate_slowdown = 1;    // EMULATION factor applied to this rank's compute (1 = none)
+  // What the calibration did (CalibrationOptions): the fewest timed passes a layer got in one
+  // probe, whether its time budget cut any layer short, and its wall time.
+  int calibration_passes = 0;
+  bool calibration_budget_hit = false;
+  double calibration_seconds = 0;
 
   nlohmann::json ToJson() const;
   static absl::StatusOr<NodeReport> FromJson(const std::string& text);

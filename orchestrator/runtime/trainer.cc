@@ -23,6 +23,7 @@
 #include "orchestrator/probe/cpu_pool_probe.h"
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/link_probe.h"
+#include "orchestrator/probe/probe_budget.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/hosts.h"
@@ -189,8 +190,14 @@ class Run {
   }
 
   absl::Status Measure() {
-    absl::StatusOr<NodeReport> report =
-        CalibrateThisRank(world_.rank(), model_, *corpus_, job_.training.micro_batch, slowdown_);
+    const absl::Time probe_start = absl::Now();
+    // The pools' share is kept off the simulated transport, where they are probed (below).
+    const ProbeBudgetShares budget =
+        SplitProbeBudget(options_.probe_budget, world_.transport_name() != "sim", false);
+    CalibrationOptions calibration;
+    calibration.budget = budget.compute;
+    absl::StatusOr<NodeReport> report = CalibrateThisRank(
+        world_.rank(), model_, *corpus_, job_.training.micro_batch, slowdown_, calibration);
     if (!report.ok())
       return Annotate(report.status(), absl::StrCat("calibration on rank ", world_.rank()));
     TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world_, report->ToJson().dump()));
@@ -199,27 +206,14 @@ class Run {
       result_.reports.push_back(r);
       ema_tflops_.push_back(r.measured_tflops);
     }
+    result_.calibration_seconds = absl::ToDoubleSeconds(absl::Now() - probe_start);
     if (options_.check_hosts) {
       // Every rank holds every report, so all stop here together on a misplaced rank.
       std::vector<std::string> hosts;
       for (const auto& r : result_.reports) hosts.push_back(r.host);
       TANGRAM_RETURN_IF_ERROR(CheckPlacement(job_.fleet, hosts));
     }
-    if (world_.transport_name() != "sim") {
-      // Ranks sharing one machine's cores (every namespace host here: EMULATION of hosts), and
-      // one rank's rate alone, for the simulator's processor sharing (cpu_pool_probe.h). Not on
-      // the simulated transport: its ranks stand for the fleet's hosts.
-      const double demand = slowdown_ > 1 ? 1 / slowdown_ : 1.0;
-      TANGRAM_ASSIGN_OR_RETURN(
-          result_.cpu_pools, ProbeCpuPools(world_, report->measured_tflops * slowdown_, demand,
-                                           [&]() -> absl::StatusOr<double> {
-                                             TANGRAM_ASSIGN_OR_RETURN(
-                                                 NodeReport alone,
-                                                 CalibrateThisRank(world_.rank(), model_, *corpus_,
-                                                                   job_.training.micro_batch, 1.0));
-                                             return alone.measured_tflops;
-                                           }));
-    }
+    TANGRAM_RETURN_IF_ERROR(MeasureCpuPools(*report, budget.cpu_pools));
     if (options_.link_probe && world_.size() > 1) {
       absl::Time start = absl::Now();
       absl::StatusOr<LinkProbeResult> links =
@@ -230,41 +224,78 @@ class Run {
       result_.nic = links->nic;
       TANGRAM_RETURN_IF_ERROR(MeasureTpCollective(*report));
     }
-    if (coordinator()) {
-      Log(absl::StrFormat("measured %d ranks on the job's own layers (forward + backward):",
-                          world_.size()));
-      for (const auto& r : result_.reports) {
-        Log(absl::StrFormat(
-            "  rank %d  %s  %s  %.4f TFLOP/s%s", r.rank, r.host, r.device_name, r.measured_tflops,
-            r.emulate_slowdown != 1
-                ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
-                : ""));
-      }
-      for (const auto& l : result_.links) {
-        Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s",
-                            partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
-                            l.pair,
-                            l.collective_us ? absl::StrFormat("; one tp allreduce in training "
-                                                              "conditions %.0f us",
-                                                              *l.collective_us)
-                                            : ""));
-      }
-      if (result_.nic) {
-        Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together",
-                            result_.nic->senders, result_.nic->node, result_.nic->aggregate_gbs));
-      }
-      for (const auto& p : result_.cpu_pools) {
-        Log(
-            absl::StrFormat("  cpu pool %s: ranks %s on %d cores, %.4g TFLOP/s each all busy, "
-                            "%.4g alone (%.2f effective cores)",
-                            p.machine, absl::StrJoin(p.ranks, ","), p.cores, p.busy_tflops,
-                            p.solo_tflops, p.EffectiveCores()));
-      }
-      if (!result_.links.empty()) {
-        Log(absl::StrFormat("  (network probe: %.2f s)", result_.link_probe_seconds));
-      }
-    }
+    result_.probe_seconds = absl::ToDoubleSeconds(absl::Now() - probe_start);
+    if (coordinator()) LogMeasurements(budget.compute);
     return absl::OkStatus();
+  }
+
+  // Ranks sharing one machine's cores (every namespace host here: EMULATION of hosts), and one
+  // rank's rate alone within `budget`, for the simulator's processor sharing (cpu_pool_probe.h).
+  // Not on the simulated transport: its ranks stand for the fleet's hosts.
+  absl::Status MeasureCpuPools(const NodeReport& report, absl::Duration budget) {
+    if (world_.transport_name() == "sim") return absl::OkStatus();
+    const double demand = slowdown_ > 1 ? 1 / slowdown_ : 1.0;
+    const absl::Time pool_start = absl::Now();
+    CalibrationOptions alone_options;
+    alone_options.budget = budget;
+    TANGRAM_ASSIGN_OR_RETURN(
+        result_.cpu_pools,
+        ProbeCpuPools(world_, report.measured_tflops * slowdown_, demand,
+                      [&]() -> absl::StatusOr<double> {
+                        TANGRAM_ASSIGN_OR_RETURN(
+                            NodeReport alone,
+                            CalibrateThisRank(world_.rank(), model_, *corpus_,
+                                              job_.training.micro_batch, 1.0, alone_options));
+                        return alone.measured_tflops;
+                      }));
+    result_.cpu_pool_seconds = absl::ToDoubleSeconds(absl::Now() - pool_start);
+    return absl::OkStatus();
+  }
+
+  // Rank 0: what the start-of-run probe measured and what it cost (`budget`: the calibration's).
+  void LogMeasurements(absl::Duration budget) {
+    Log(absl::StrFormat("measured %d ranks on the job's own layers (forward + backward):",
+                        world_.size()));
+    for (const auto& r : result_.reports) {
+      Log(absl::StrFormat(
+          "  rank %d  %s  %s  %.4f TFLOP/s%s", r.rank, r.host, r.device_name, r.measured_tflops,
+          r.emulate_slowdown != 1
+              ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
+              : ""));
+    }
+    for (const auto& l : result_.links) {
+      Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s",
+                          partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
+                          l.pair,
+                          l.collective_us ? absl::StrFormat("; one tp allreduce in training "
+                                                            "conditions %.0f us",
+                                                            *l.collective_us)
+                                          : ""));
+    }
+    if (result_.nic) {
+      Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together", result_.nic->senders,
+                          result_.nic->node, result_.nic->aggregate_gbs));
+    }
+    for (const auto& p : result_.cpu_pools) {
+      Log(
+          absl::StrFormat("  cpu pool %s: ranks %s on %d cores, %.4g TFLOP/s each all busy, "
+                          "%.4g alone (%.2f effective cores)",
+                          p.machine, absl::StrJoin(p.ranks, ","), p.cores, p.busy_tflops,
+                          p.solo_tflops, p.EffectiveCores()));
+    }
+    const CalibrationOptions calibration;
+    int fewest = calibration.passes, reached = 0;
+    for (const auto& r : result_.reports) {
+      fewest = std::min(fewest, r.calibration_passes);
+      reached += r.calibration_budget_hit ? 1 : 0;
+    }
+    Log(absl::StrFormat(
+        "  (start-of-run probe: %.2f s; calibration %.2f s, %s%d timed passes per layer and "
+        "probe, %s; cpu pools %.2f s; network %.2f s)",
+        result_.probe_seconds, result_.calibration_seconds,
+        fewest == calibration.passes ? "" : absl::StrCat(fewest, "-"), calibration.passes,
+        DescribeBudget(budget, reached, world_.size()), result_.cpu_pool_seconds,
+        result_.link_probe_seconds));
   }
 
   // With tensor parallelism: one small allreduce among a tp group as training pays it, every

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "collectives/communicator.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/model/layer_state.h"
+#include "orchestrator/probe/probe_budget.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/measurements.h"
@@ -38,6 +40,10 @@ struct TrainOptions {
   bool catalog_throughput = false;  // plan on the fleet file's figures instead of measurements
   // Measure the links (orchestrator/probe/link_probe.h) after the compute and plan on them.
   bool link_probe = true;
+  // Wall-clock budget of the start-of-run compute probe (calibration and, off the simulated
+  // transport, the CPU pools' solo rate; orchestrator/probe/probe_budget.h). Infinite: the full
+  // pass counts.
+  absl::Duration probe_budget = absl::Seconds(kDefaultProbeBudgetSeconds);
   int64_t steps = 0;              // total steps; 0 = the job's
   std::string checkpoint_dir;     // "" = the job's checkpoint_dir
   int64_t checkpoint_every = -1;  // -1 = the job's
@@ -83,6 +89,10 @@ struct TrainResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   std::vector<partitioner::MeasuredCpuPool> cpu_pools;  // ranks sharing a machine's cores
+  // Wall time on this rank of the start-of-run probe, and of its parts.
+  double probe_seconds = 0;        // calibration, CPU pools, links and the tp collective
+  double calibration_seconds = 0;  // every rank's calibration, gathered
+  double cpu_pool_seconds = 0;
   double link_probe_seconds = 0;
   partitioner::Plan initial_plan;
   partitioner::Plan plan;            // the plan at the end

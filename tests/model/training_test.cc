@@ -120,6 +120,49 @@ TEST(ProbeTest, ReportsEveryLayerAndLeavesNoState) {
   EXPECT_EQ(stage.layer(1).in_flight(), 0);
 }
 
+// The budget on a fake clock (1 ms a reading): past it every layer stops at its minimum timed
+// passes and says so; without one, every layer runs its full count. Kept passes match the count.
+TEST(ProbeTest, BudgetStopsEachLayerAtItsMinimumPasses) {
+  SerialTrainerOptions o = SmallRun();
+  auto layers = BuildGptLayers(o.model, 0, 4);
+  ASSERT_TRUE(layers.ok());
+  Stage stage(std::move(*layers));
+  auto corpus = MarkovCorpus::Create(o.corpus);
+  absl::Time now = absl::UnixEpoch();
+  ProbeOptions options;
+  options.warmup = 1;
+  options.iterations = 6;
+  options.min_iterations = 2;
+  options.keep_passes = true;
+  options.now = [&] { return now += absl::Milliseconds(1); };
+  options.budget = absl::Milliseconds(1);
+  auto cut = ProbeStage(stage, corpus->MakeMicroBatch(0, 0, 2), Tensor{}, options);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  ASSERT_EQ(cut->size(), 4u);
+  for (const auto& l : *cut) {
+    EXPECT_EQ(l.iterations, 2) << l.layer;
+    EXPECT_TRUE(l.budget_hit) << l.layer;
+    EXPECT_EQ(l.passes.size(), 2u) << l.layer;
+    // Each timed pass read the clock three times: 2 ms forward + backward, 1 ms forward.
+    EXPECT_NEAR(l.seconds_per_micro_batch, 2e-3, 1e-9) << l.layer;
+    EXPECT_NEAR(l.forward_seconds_per_micro_batch, 1e-3, 1e-9) << l.layer;
+  }
+  options.budget = absl::InfiniteDuration();
+  auto full = ProbeStage(stage, corpus->MakeMicroBatch(0, 0, 2), Tensor{}, options);
+  ASSERT_TRUE(full.ok()) << full.status();
+  for (const auto& l : *full) {
+    EXPECT_EQ(l.iterations, 6) << l.layer;
+    EXPECT_FALSE(l.budget_hit) << l.layer;
+    EXPECT_EQ(l.passes.size(), 6u) << l.layer;
+  }
+  // A budget the passes fit in changes nothing: a layer takes about 26 readings (26 ms), its
+  // share is an eighth of the budget or more.
+  options.budget = absl::Seconds(1);
+  auto roomy = ProbeStage(stage, corpus->MakeMicroBatch(0, 0, 2), Tensor{}, options);
+  ASSERT_TRUE(roomy.ok()) << roomy.status();
+  for (const auto& l : *roomy) EXPECT_EQ(l.iterations, 6) << l.layer;
+}
+
 TEST(ComputeEmulationTest, StretchesEachPhaseByTheFactor) {
   absl::Time now = absl::UnixEpoch();
   absl::Duration slept = absl::ZeroDuration();

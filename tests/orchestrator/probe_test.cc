@@ -416,7 +416,7 @@ absl::StatusOr<std::vector<partitioner::MeasuredLayerTime>> ProbeLayerTimesOn(
   auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
     auto r = ProbeLayerTimes(comm, *fleet, job, places, options);
     if (!r.ok()) return r.status();
-    results[comm.rank()] = *r;
+    results[comm.rank()] = r->times;
     return absl::OkStatus();
   });
   for (const auto& st : statuses) {
@@ -471,19 +471,104 @@ TEST(LayerTimeProbeTest, OddRanksAndGroupsOfTheirOwn) {
   EXPECT_EQ(EntriesAt(*three, 0, 3), 3);
 }
 
-// 64 ranks (8 nodes of 8; 6 heads: tp 2): prints the wall time against the probe's < 30 s budget
-// (no timed assertion: the machine is shared).
-TEST(LayerTimeProbeTest, SixtyFourRanks) {
-  std::vector<int> degrees;
-  const absl::Time start = absl::Now();
-  auto times = ProbeLayerTimesOn(
-      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 8\n    count: 8\n", 64, &degrees);
-  ASSERT_TRUE(times.ok()) << times.status();
-  EXPECT_EQ(degrees, (std::vector<int>{2}));
-  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
-  EXPECT_EQ(EntriesAt(*times, 0, 2), 3);
-  std::printf("layer time probe, 64 simulated ranks: %.2f s wall\n",
-              absl::ToDoubleSeconds(absl::Now() - start));
+// The whole probe (compute, layer times, links) of `ranks` simulated ranks of `fleet_text`, on
+// the tensor-parallel test model, with `budget`; every rank's result.
+absl::StatusOr<std::vector<FleetProbeResult>> ProbeFleetOn(const std::string& fleet_text, int ranks,
+                                                           absl::Duration budget) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  if (!catalog.ok()) return catalog.status();
+  auto fleet = partitioner::ParseFleet(fleet_text, "f.yaml", *catalog);
+  if (!fleet.ok()) return fleet.status();
+  JobConfig job;
+  auto model = partitioner::ParseModel(kLayerModel, "m.yaml");
+  if (!model.ok()) return model.status();
+  job.model = *model;
+  job.training.micro_batch = 2;
+  job.seed = 1;
+  SimOptions sim;
+  sim.ranks = ranks;
+  auto links = SimLinks(*fleet, ranks);
+  if (!links.ok()) return links.status();
+  sim.links = *links;
+  sim.timeout = absl::Seconds(120);
+  auto world = SimWorld::Create(sim);
+  if (!world.ok()) return world.status();
+  FleetProbeOptions options;
+  options.job = &job;
+  options.hosts = SimHosts(*fleet);
+  options.hosts.resize(ranks);
+  options.budget = budget;
+  std::vector<FleetProbeResult> results(ranks);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeFleet(comm, *fleet, options);
+    if (!r.ok()) return r.status();
+    results[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& st : statuses) {
+    if (!st.ok()) return st;
+  }
+  return results;
+}
+
+constexpr char kTwoByTwo[] =
+    "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 2\n    count: 2\n";
+
+// A budget no pass fits in: every part runs its minimum (the calibration one timed pass per layer
+// in each of its 3 probes, the layer times 3 passes at tp 2), says so in `how:`, and the file
+// still loads with every figure and plans' inputs in place. Without a budget: the full counts.
+TEST(FleetProbeBudgetTest, TinyBudgetRunsTheMinimumPassesAndSaysSo) {
+  auto cut = ProbeFleetOn(kTwoByTwo, 4, absl::Microseconds(1));
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  const FleetProbeResult& r = (*cut)[0];
+  for (const auto& report : r.reports) {
+    EXPECT_EQ(report.calibration_passes, 1);
+    EXPECT_TRUE(report.calibration_budget_hit);
+  }
+  const std::string& how = r.measured.how;
+  EXPECT_THAT(how, ::testing::HasSubstr("at least 1 on every rank"));
+  EXPECT_THAT(how, ::testing::HasSubstr("reached on 4 of 4 ranks"));
+  EXPECT_THAT(how, ::testing::HasSubstr("tp 1: each kind's median over the compute probe"));
+  EXPECT_THAT(how, ::testing::HasSubstr("tp 2: a one-block copy, median of 3 timed passes"));
+  EXPECT_EQ(how.find("not reached"), std::string::npos) << how;
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto back = partitioner::ParseFleet(FleetToYaml(r.fleet), "measured.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->measured.has_value());
+  EXPECT_GT(back->measured->group_tflops[0], 0);
+  ASSERT_EQ(back->groups[0].layer_times.size(), 6u);  // 3 kinds at tp 1 and at tp 2
+  for (const auto& t : back->groups[0].layer_times) EXPECT_GT(t.forward_ms, 0);
+  EXPECT_NE(back->measured->Find(partitioner::LinkClass::kSameIsland), nullptr);
+
+  auto full = ProbeFleetOn(kTwoByTwo, 4, absl::InfiniteDuration());
+  ASSERT_TRUE(full.ok()) << full.status();
+  for (const auto& report : (*full)[0].reports) {
+    EXPECT_EQ(report.calibration_passes, 10);
+    EXPECT_FALSE(report.calibration_budget_hit);
+  }
+  EXPECT_THAT((*full)[0].measured.how,
+              ::testing::HasSubstr("all 10 on every rank; no time budget"));
+  EXPECT_THAT((*full)[0].measured.how, ::testing::HasSubstr("median of 9 timed passes"));
+}
+
+// The whole probe of 64 simulated ranks (8 nodes of 8) with the default budget: every figure,
+// and its wall time and its parts' printed against the 30 s (no timed assertion: the
+// machine is shared).
+TEST(FleetProbeBudgetTest, SixtyFourRanks) {
+  auto r = ProbeFleetOn("name: f\nnodes:\n  - device: cpu\n    devices_per_node: 8\n    count: 8\n",
+                        64, absl::Seconds(kDefaultProbeBudgetSeconds));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const FleetProbeResult& p = (*r)[0];
+  EXPECT_GT(p.measured.group_tflops[0], 0);
+  // Layer times: tp 1 (from the calibration) and tp 2 (6 heads: not 4 or 8), three kinds each.
+  EXPECT_EQ(EntriesAt(p.measured.layer_times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(p.measured.layer_times, 0, 2), 3);
+  EXPECT_EQ(p.measured.layer_times.size(), 6u);
+  std::printf(
+      "whole probe of 64 simulated ranks: %.2f s wall (compute %.2f, layer times %.2f, links "
+      "%.2f)\n  how: %s\n",
+      p.seconds, p.compute_seconds, p.layer_time_seconds, p.link_seconds, p.measured.how.c_str());
 }
 
 TEST(LayerTimeProbeTest, DegreesNeedOneHostPerGroup) {
