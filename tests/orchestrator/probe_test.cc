@@ -389,18 +389,31 @@ seq_len: 16
 mlp: gelu
 )";
 
-absl::StatusOr<std::vector<partitioner::MeasuredLayerTime>> ProbeLayerTimesOn(
-    const std::string& fleet_text, int ranks, std::vector<int>* degrees) {
+// The fleet of `fleet_text` and a job of the tensor-parallel test model at micro-batch 2.
+struct LayerProbeCase {
+  partitioner::Fleet fleet;
+  JobConfig job;
+};
+absl::StatusOr<LayerProbeCase> LayerProbeCaseOf(const std::string& fleet_text) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();
   if (!catalog.ok()) return catalog.status();
   auto fleet = partitioner::ParseFleet(fleet_text, "f.yaml", *catalog);
   if (!fleet.ok()) return fleet.status();
-  JobConfig job;
+  LayerProbeCase c{*std::move(fleet), JobConfig{}};
   auto model = partitioner::ParseModel(kLayerModel, "m.yaml");
   if (!model.ok()) return model.status();
-  job.model = *model;
-  job.training.micro_batch = 2;
-  job.seed = 1;
+  c.job.model = *model;
+  c.job.training.micro_batch = 2;
+  c.job.seed = 1;
+  return c;
+}
+
+absl::StatusOr<std::vector<partitioner::MeasuredLayerTime>> ProbeLayerTimesOn(
+    const std::string& fleet_text, int ranks, std::vector<int>* degrees) {
+  auto probe_case = LayerProbeCaseOf(fleet_text);
+  if (!probe_case.ok()) return probe_case.status();
+  const partitioner::Fleet* fleet = &probe_case->fleet;
+  JobConfig& job = probe_case->job;
   std::vector<RankPlace> places;
   for (const std::string& h : SimHosts(*fleet)) places.push_back({h, 0});
   places.resize(ranks);
@@ -475,16 +488,10 @@ TEST(LayerTimeProbeTest, OddRanksAndGroupsOfTheirOwn) {
 // the tensor-parallel test model, with `budget`; every rank's result.
 absl::StatusOr<std::vector<FleetProbeResult>> ProbeFleetOn(const std::string& fleet_text, int ranks,
                                                            absl::Duration budget) {
-  auto catalog = partitioner::DeviceCatalog::BuiltIn();
-  if (!catalog.ok()) return catalog.status();
-  auto fleet = partitioner::ParseFleet(fleet_text, "f.yaml", *catalog);
-  if (!fleet.ok()) return fleet.status();
-  JobConfig job;
-  auto model = partitioner::ParseModel(kLayerModel, "m.yaml");
-  if (!model.ok()) return model.status();
-  job.model = *model;
-  job.training.micro_batch = 2;
-  job.seed = 1;
+  auto probe_case = LayerProbeCaseOf(fleet_text);
+  if (!probe_case.ok()) return probe_case.status();
+  const partitioner::Fleet* fleet = &probe_case->fleet;
+  JobConfig& job = probe_case->job;
   SimOptions sim;
   sim.ranks = ranks;
   auto links = SimLinks(*fleet, ranks);
