@@ -7,6 +7,7 @@
 #
 #   bench/netns_fidelity.sh                 # the full table: 6 layouts x 3 link speeds
 #   bench/netns_fidelity.sh --cases "dp4@200mbit pp2@50mbit"   # a subset (the ctest's)
+#   bench/netns_fidelity.sh --rates "100mbit 500mbit 2gbit"   # every layout at other link speeds
 #   bench/netns_fidelity.sh --bound 0.15    # exit 1 when a case is off by more than this (skips,
 #                                           # 77, when the load average exceeds 6 per core)
 #
@@ -14,7 +15,9 @@
 #   {"cases": N, "median_abs_error": x, "worst_abs_error": y, ...}
 # Exit 77 (skip) with the reason when namespaces cannot be made here. Root only.
 # Environment: TANGRAM (binary; default build/default/orchestrator/tangram), NETNS_PREFIX (pn),
-# STEPS (8).
+# STEPS (8), RATES (the link speeds of the full table, tc syntax; default "50mbit 200mbit 1gbit";
+# --rates overrides it), LAYOUTS (default all six), MPIRUN_ARGS (extra mpirun arguments, e.g.
+# "--mca mpi_yield_when_idle 1", for experiments).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,13 +25,15 @@ NETNS=$ROOT/tests/netns/netns.sh
 TANGRAM=${TANGRAM:-$ROOT/build/default/orchestrator/tangram}
 P=${NETNS_PREFIX:-pn}
 STEPS=${STEPS:-8}
-RATES="50mbit 200mbit 1gbit"
-LAYOUTS="dp4 pp2 tp2 pp2dp2 uneven4 island4"
+RATES=${RATES:-"50mbit 200mbit 1gbit"}
+LAYOUTS=${LAYOUTS:-"dp4 pp2 tp2 pp2dp2 uneven4 island4"}
+MPIRUN_ARGS=${MPIRUN_ARGS:-}
 CASES=""
 BOUND=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cases) CASES=$2; shift 2 ;;
+    --rates) RATES=$2; shift 2 ;;
     --bound) BOUND=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -143,7 +148,7 @@ for c in $CASES; do
   # binding: with 2 ranks Open MPI binds each "node"'s rank to its first core, and the namespace
   # hosts are one machine, so both would share core 0 (the probe's cpu pool showed 1 core).
   if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" --bind-to none \
-      --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4 \
+      --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4 $MPIRUN_ARGS \
       "$TANGRAM" --json train --job "$WORK/$layout.job.yaml" --no-rebalance \
       --checkpoint-every 0 --metrics "$WORK/$layout-$rate.metrics.jsonl" \
       >"$out" 2>"$WORK/$layout-$rate.err"; then

@@ -154,7 +154,12 @@ double MeasuredCpuPool::EffectiveCores() const {
   double total = 0;
   for (size_t i = 0; i < ranks.size(); ++i) total += Demand(i);
   if (!(busy_tflops > 0) || !(solo_tflops > busy_tflops)) return total;
-  return total * busy_tflops / solo_tflops;
+  const double shared = total * busy_tflops / solo_tflops;
+  // A rank alone (solo) computes on one core, so the pool delivers at most `cores` of it. The
+  // busy rate can read above that bound: a slowed rank (EMULATION) calibrates longer than the
+  // others and finishes alone, so its undone rate, and the mean, come out high (uneven4: 2.04–2.3
+  // effective cores measured on 2 CPUs).
+  return cores > 0 ? std::min(shared, static_cast<double>(cores)) : shared;
 }
 
 const char* LinkClassName(LinkClass c) {

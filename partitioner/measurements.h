@@ -112,7 +112,8 @@ struct MeasuredCpuPool {
 
   // Cores the pool delivers, in units of one rank computing alone: the summed demand of its ranks
   // × busy ÷ solo, so that with every rank computing each runs at the measured busy rate. Never
-  // more than the summed demand (solo below busy, noise, counts as equal).
+  // more than the summed demand (solo below busy, noise, counts as equal); when the rates show
+  // sharing, never more than `cores` (a rank alone runs on one core).
   double EffectiveCores() const;
   double Demand(size_t i) const { return i < demand.size() ? demand[i] : 1.0; }
 };

@@ -1,7 +1,9 @@
 // The "mpi" transport: a P2PCommunicator over MpiTransport whose kNative (and kAuto) calls map
 // straight to MPI's own collectives on the caller's buffers — no extra copies. With a finite
 // deadline the non-blocking forms (MPI_Iallreduce, ...) are polled so that a call can time out;
-// with CallOptions::timeout = absl::InfiniteDuration() the blocking forms run. Our algorithms
+// with CallOptions::timeout = absl::InfiniteDuration() the blocking forms run, unless the wait
+// policy yields (a machine with more ranks than cores: wait_policy.h), since Open MPI's blocking
+// forms spin. Our algorithms
 // (kRing, kHalvingDoubling, ...) run over MPI point-to-point instead when asked for.
 #include <climits>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include "collectives/mpi/mpi_transport.h"
 #include "collectives/p2p_communicator.h"
 #include "collectives/reduce.h"
+#include "collectives/wait_policy.h"
 
 namespace tangram::collectives {
 namespace mpi {
@@ -221,7 +224,7 @@ class MpiCommunicator : public P2PCommunicator {
     TANGRAM_RETURN_IF_ERROR(transport().AbortStatus());
     const absl::Time deadline = Deadline(options);
     absl::Status status;
-    if (deadline == absl::InfiniteFuture()) {
+    if (deadline == absl::InfiniteFuture() && CurrentWaitPolicy() == WaitPolicy::kSpin) {
       const int code = blocking();
       if (code != MPI_SUCCESS) status = ToStatus(code, what, rank());
     } else {
@@ -246,6 +249,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
     const CommunicatorOptions& options) {
   TANGRAM_RETURN_IF_ERROR(mpi::EnsureInitialized());
   TANGRAM_RETURN_IF_ERROR(mpi::StartLiveness());
+  TANGRAM_RETURN_IF_ERROR(mpi::ConfigureWaitPolicy(MPI_COMM_WORLD));
   MPI_Comm comm;
   TANGRAM_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm), -1);
   auto transport = std::make_unique<mpi::MpiTransport>(comm);
@@ -255,6 +259,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
 
 absl::StatusOr<std::unique_ptr<Transport>> CreateMpiWorldTransport() {
   TANGRAM_RETURN_IF_ERROR(mpi::EnsureInitialized());
+  TANGRAM_RETURN_IF_ERROR(mpi::ConfigureWaitPolicy(MPI_COMM_WORLD));
   MPI_Comm comm;
   TANGRAM_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm), -1);
   return std::make_unique<mpi::MpiTransport>(comm);

@@ -1,13 +1,19 @@
 #include "collectives/mpi/mpi_transport.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "collectives/mpi/liveness.h"
+#include "collectives/wait_policy.h"
 
 namespace tangram::collectives::mpi {
 namespace {
@@ -62,6 +68,48 @@ absl::Status EnsureInitialized() {
   return absl::OkStatus();
 }
 
+absl::Status ConfigureWaitPolicy(MPI_Comm comm) {
+  static bool decided = false;
+  if (decided) return absl::OkStatus();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  // One fixed-size record per rank: the machine key (8 bytes) and a 1024-CPU affinity mask.
+  constexpr int kMaskWords = 16;
+  constexpr int kWords = 1 + kMaskWords;
+  const RankMachine me = DescribeRankMachine();
+  std::array<uint64_t, kWords> mine{};
+  std::memcpy(&mine[0], me.machine.data(), std::min<size_t>(me.machine.size(), 8));
+  for (int c : me.cpus) {
+    if (c >= 0 && c < 64 * kMaskWords) mine[1 + c / 64] |= uint64_t{1} << (c % 64);
+  }
+  std::vector<uint64_t> all(static_cast<size_t>(size) * kWords);
+  TANGRAM_MPI_CALL(
+      MPI_Allgather(mine.data(), kWords, MPI_UINT64_T, all.data(), kWords, MPI_UINT64_T, comm),
+      rank);
+  std::vector<RankMachine> ranks(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    const uint64_t* w = &all[static_cast<size_t>(r) * kWords];
+    char key[9] = {};
+    std::memcpy(key, &w[0], 8);
+    ranks[static_cast<size_t>(r)].machine = key;
+    for (int c = 0; c < 64 * kMaskWords; ++c) {
+      if ((w[1 + c / 64] >> (c % 64)) & 1) ranks[static_cast<size_t>(r)].cpus.push_back(c);
+    }
+  }
+  WaitPolicy policy = ChoosePolicy(ranks, rank);
+  const char* env = std::getenv("TANGRAM_MPI_WAIT");
+  if (env != nullptr) {
+    std::string error;
+    const std::optional<WaitPolicy> forced = ParseWaitPolicy(env, &error);
+    if (!error.empty()) return absl::InvalidArgumentError(error);
+    if (forced) policy = *forced;
+  }
+  SetWaitPolicy(policy);
+  decided = true;
+  return absl::OkStatus();
+}
+
 absl::Status ToStatus(int code, const char* call, int rank) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
@@ -72,13 +120,17 @@ absl::Status ToStatus(int code, const char* call, int rank) {
 
 absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* what, int rank,
                        bool cancellable) {
-  if (deadline == absl::InfiniteFuture()) {
+  const bool yield = CurrentWaitPolicy() == WaitPolicy::kYield;
+  if (deadline == absl::InfiniteFuture() && !yield) {
     TANGRAM_MPI_CALL(MPI_Wait(request, MPI_STATUS_IGNORE), rank);
     return absl::OkStatus();
   }
   // MPI progresses only inside MPI calls, so a wait tests its request in a loop, as MPI_Wait
-  // does; under oversubscription MPI_Test's progress engine already yields the core when it finds
-  // nothing to do. The clock is read only every kTestsPerClockRead tests. A wait that lasts past
+  // does. Open MPI's progress engine yields the core only when its launcher knew the node was
+  // oversubscribed; on a machine with more ranks than cores the wait policy (wait_policy.h)
+  // yields after every test that found nothing done, so that a rank that computes, or that must
+  // progress its part of a collective, gets the core. The clock is read only every
+  // kTestsPerClockRead tests. A wait that lasts past
   // kSpinFor is waiting for a peer that still computes rather than for a message in flight: only
   // then does it nap between tests (backing off to kMaxNap), to give the core back to that peer.
   // A nap adds latency to the wait it is in (under 2% here), never to a short collective: the
@@ -98,6 +150,7 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
     int done = 0;
     TANGRAM_MPI_CALL(MPI_Test(request, &done, MPI_STATUS_IGNORE), rank);
     if (done) return absl::OkStatus();
+    if (yield) sched_yield();
     if (tests % kTestsPerClockRead == 0) {
       ServiceLiveness();  // a peer that timed out asks whether this rank is alive
       if (TerminationRequested()) {

@@ -22,6 +22,12 @@ namespace tangram::collectives::mpi {
 // application already did, and then finalises it at exit only if we initialised it.
 absl::Status EnsureInitialized();
 
+// Decides the process's wait policy (collectives/wait_policy.h) from every rank's machine and
+// CPU affinity: yield while waiting when this rank's machine holds more ranks than cores.
+// TANGRAM_MPI_WAIT=spin|yield forces one (auto: decide). Collective over `comm`; decided once
+// per process, later calls return at once (every rank makes the same calls).
+absl::Status ConfigureWaitPolicy(MPI_Comm comm);
+
 // OK for MPI_SUCCESS; otherwise kInternal naming the call, the rank and MPI's error string.
 absl::Status ToStatus(int code, const char* call, int rank);
 
@@ -34,7 +40,8 @@ absl::Status ToStatus(int code, const char* call, int rank);
 
 // Polls `request` until it completes (OK), fails (its MPI error) or `deadline` passes
 // (kDeadlineExceeded; point-to-point requests are cancelled, collective ones are left behind
-// and the caller must abort the communicator). An infinite deadline blocks in MPI_Wait.
+// and the caller must abort the communicator). An infinite deadline blocks in MPI_Wait, unless
+// the wait policy is kYield: then it polls, yielding, with no deadline.
 absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* what, int rank,
                        bool cancellable);
 

@@ -5,12 +5,17 @@
 // only when every rank of the group has reached it. With more runnable ranks than cores (the CPU
 // runtime oversubscribing a host; the netns harness's namespace hosts, which all share this
 // machine's cores: EMULATION of hosts), a rank that arrives first waits for a partner the scheduler
-// has not yet run, and the wake-up after the wait loop's naps adds to it. A ping-pong between idle
-// ranks (ProbeLinks) measures microseconds; training pays milliseconds. So the probe does what
-// tensor-parallel training does — all groups at once, each rank alternating `compute_s` of busy
-// arithmetic with an allreduce of `bytes` over its group — and reports the mean time a rank spends
-// in one allreduce. The comm model takes it as the fixed cost of each tensor-parallel collective
-// (partitioner::LinkSpec::collective_us) in place of the ring's latency terms.
+// has not yet run. A ping-pong between idle ranks (ProbeLinks) measures microseconds, and the
+// time a rank spends inside an allreduce measures milliseconds, but neither is what the step
+// pays: while a rank waits (yielding, wait_policy.h) its core runs the partner or another group,
+// so most of that wait is compute the simulator already charges (the cell's compute at the pool's
+// busy rate). Summing it on top charged tp2's 64 collectives a step 3.8 ms each, a step 64 % too
+// slow (docs/simulator.md). So the probe does what tensor-parallel training does — all groups at
+// once, each rank alternating `compute_s` of busy arithmetic with an allreduce of `bytes` over its
+// group — and also the same arithmetic without the allreduces, with every rank at it; the cost of
+// one collective is the wall-time difference per collective (never below 0). The comm model takes
+// it as the fixed cost of each tensor-parallel collective (partitioner::LinkSpec::collective_us) in
+// place of the ring's latency terms.
 //
 // Thread-compatible: one call per rank.
 #ifndef TANGRAM_ORCHESTRATOR_PROBE_COLLECTIVE_PROBE_H_
@@ -33,9 +38,10 @@ struct CollectiveProbeOptions {
   int iterations = 60;   // collectives timed per rank, after 3 untimed
 };
 
-// Collective over `world`. Seconds one allreduce costs a rank, mean over the ranks and
-// iterations; nullopt (after taking part) when the world does not split into groups of
-// `group_size` ranks each on one host (`places`), or group_size < 2.
+// Collective over `world`. Seconds one allreduce adds to a rank's loop of compute and allreduces
+// over the same compute alone, per allreduce, mean over the ranks (>= 0); nullopt (after taking
+// part) when the world does not split into groups of `group_size` ranks each on one host
+// (`places`), or group_size < 2.
 absl::StatusOr<std::optional<double>> ProbeGroupCollective(collectives::Communicator& world,
                                                            const std::vector<RankPlace>& places,
                                                            const CollectiveProbeOptions& options);

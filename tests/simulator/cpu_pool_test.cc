@@ -113,6 +113,21 @@ TEST(CpuPoolTest, EffectiveCoresFollowTheMeasuredRates) {
   EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 4.0);
 }
 
+TEST(CpuPoolTest, EffectiveCoresNeverExceedTheCpus) {
+  // uneven4 as probed: a rank slowed 2x (demand 0.5) calibrates longer and finishes alone, so the
+  // mean busy rate reads high: 3.5 × 1.3 ÷ 2 = 2.275 effective cores on 2 CPUs. A rank alone runs
+  // on one core, so the pool delivers at most 2.
+  partitioner::MeasuredCpuPool pool = PooledFleet(true).measured->cpu_pools[0];
+  pool.demand = {1, 1, 1, 0.5};
+  pool.busy_tflops = 1.3;
+  EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 2.0);
+  pool.busy_tflops = 1.0;  // below the bound: as measured
+  EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 1.75);
+  pool.cores = 0;  // unknown CPUs: no bound
+  pool.busy_tflops = 1.3;
+  EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 3.5 * 1.3 / 2);
+}
+
 TEST(CpuPoolTest, DataParallelComputesAtTheCalibratedRate) {
   // Every rank computes the same ops at once: the pool is always full, each runs at the busy
   // rate it was calibrated at, and the step is what it is without the pool. (Gradient reduction
