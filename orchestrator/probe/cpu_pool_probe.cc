@@ -1,9 +1,6 @@
 #include "orchestrator/probe/cpu_pool_probe.h"
 
-#include <sched.h>
-
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -11,23 +8,18 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "collectives/wait_policy.h"
 #include "orchestrator/runtime/comm_util.h"
 
 namespace tangram::orchestrator {
 
+// The same reading as the MPI wait policy's (collectives/wait_policy.h), with its CPU count.
 ThisMachine DescribeThisMachine() {
+  const collectives::RankMachine rank = collectives::DescribeRankMachine();
   ThisMachine m;
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  if (in >> id) m.machine = id.substr(0, 8);
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    m.cores = std::max(1, CPU_COUNT(&set));
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) m.cpus.push_back(c);
-    }
-  }
+  m.machine = rank.machine;
+  m.cpus = rank.cpus;
+  m.cores = std::max(1, static_cast<int>(rank.cpus.size()));
   return m;
 }
 
