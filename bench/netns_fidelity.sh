@@ -166,7 +166,10 @@ sim = j["simulated_step_time_s"]
 p = j["plan"].get("parallelism", {})
 plan = "tp%dpp%ddp%d" % (p.get("tp", 1), p.get("pp", 1), p.get("dp", 1))
 err = sim / measured - 1
-links = ";".join("%s %.3gus %.3gGB/s" % (l["class"], l["latency_us"], l["bandwidth_gbs"]) for l in j.get("links", []))
+links = ";".join("%s %.3gus %.3gGB/s%s%s" % (l["class"], l["latency_us"], l["bandwidth_gbs"],
+                  " both %.3g" % l["bidirectional_gbs"] if "bidirectional_gbs" in l else "",
+                  " allreduce %.3g" % l["allreduce_gbs"] if "allreduce_gbs" in l else "")
+                  for l in j.get("links", []))
 print("%s %s %s %.4f %.4f %+.4f %s" % (sys.argv[2], sys.argv[3], plan, sim, measured, err, links.replace(" ", "_")))
 EOF
 )

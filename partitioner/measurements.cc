@@ -37,6 +37,7 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   TANGRAM_ASSIGN_OR_RETURN(link.bandwidth_gbs, m.Number("bandwidth_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.bidirectional_gbs,
                            m.OptionalNumber("bidirectional_gbs", 0, kMaxGbs));
+  TANGRAM_ASSIGN_OR_RETURN(link.allreduce_gbs, m.OptionalNumber("allreduce_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.collective_us, m.OptionalNumber("collective_us", 0, kMaxLatencyUs));
   TANGRAM_ASSIGN_OR_RETURN(link.burst_bytes, m.OptionalNumber("burst_bytes", 1, 1e15));
   TANGRAM_ASSIGN_OR_RETURN(link.peak_gbs, m.OptionalNumber("peak_gbs", 0, kMaxGbs));
@@ -208,9 +209,10 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));
     for (size_t i = 0; i < links.size(); ++i) {
       TANGRAM_ASSIGN_OR_RETURN(
-          YamlMap lm, YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
-                                  {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs",
-                                   "collective_us", "burst_bytes", "peak_gbs", "pair"}));
+          YamlMap lm,
+          YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
+                      {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs", "allreduce_gbs",
+                       "collective_us", "burst_bytes", "peak_gbs", "pair"}));
       TANGRAM_ASSIGN_OR_RETURN(MeasuredLink link, ReadLink(lm));
       if (out.Find(link.link_class) != nullptr) {
         return lm.Error("class", absl::StrCat("link class ", LinkClassName(link.link_class),
@@ -273,6 +275,16 @@ LinkSpec WithBucket(const MeasuredLink& l, LinkSpec spec) {
   return spec;
 }
 
+// Each direction's rate in a collective ÷ one direction's alone (LinkSpec::duplex), at most 1:
+// the timed allreduce training runs where the probe had one (allreduce_gbs), else the pair's
+// bidirectional exchange, else 1 (full duplex).
+double CollectiveFactor(const MeasuredLink& l) {
+  if (!(l.bandwidth_gbs > 0)) return 1.0;
+  if (l.allreduce_gbs) return std::min(1.0, *l.allreduce_gbs / l.bandwidth_gbs);
+  if (l.bidirectional_gbs) return std::min(1.0, *l.bidirectional_gbs / l.bandwidth_gbs);
+  return 1.0;
+}
+
 }  // namespace
 
 void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
@@ -297,23 +309,22 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     // each direction while both are busy: a ring allreduce sends and receives on every NIC at
     // once, and a link that is not full duplex (shared medium, a shaper's queue delaying the
     // reverse flow's ACKs) gives each direction less than one-way traffic gets.
+    // The collective training runs, timed, says that directly (allreduce_gbs); the pair's
+    // two-way exchange only where it was not timed.
+    const double factor = CollectiveFactor(*l);
     double node_gbs = l->bandwidth_gbs;
     if (measured.nic) node_gbs = std::max(node_gbs, measured.nic->aggregate_gbs);
-    if (l->bidirectional_gbs) node_gbs *= std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs);
+    node_gbs *= factor;
     for (NodeGroup& g : fleet->groups) g.nic_gbps = node_gbs * 8;
     // The communication model (comm_model.h) reads a class's measured figures as they are: one
     // flow alone gets the pair's figure, the node all of its NICs together.
-    const double factor =
-        l->bidirectional_gbs ? std::min(1.0, *l->bidirectional_gbs / l->bandwidth_gbs) : 1.0;
     LinkSpec spec{l->latency_us, l->bandwidth_gbs * factor, node_gbs};
     spec.duplex = factor;
     net.measured_links[static_cast<int>(LinkClass::kSameIsland)] = WithBucket(*l, spec);
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;
-    net.inter_island_gbps = l->bidirectional_gbs
-                                ? std::min(*l->bidirectional_gbs, l->bandwidth_gbs) * 8
-                                : l->bandwidth_gbs * 8;
+    net.inter_island_gbps = l->bandwidth_gbs * CollectiveFactor(*l) * 8;
     const double island_gbs = net.inter_island_gbps / 8;
     LinkSpec spec{l->latency_us, island_gbs, island_gbs};
     if (l->bandwidth_gbs > 0) spec.duplex = std::min(1.0, island_gbs / l->bandwidth_gbs);
@@ -344,6 +355,9 @@ std::string MeasurementsToYaml(const Measurements& m) {
                                       LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs));
       if (l.bidirectional_gbs) {
         absl::StrAppend(&out, absl::StrFormat(", bidirectional_gbs: %.6g", *l.bidirectional_gbs));
+      }
+      if (l.allreduce_gbs) {
+        absl::StrAppend(&out, absl::StrFormat(", allreduce_gbs: %.6g", *l.allreduce_gbs));
       }
       if (l.collective_us) {
         absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));

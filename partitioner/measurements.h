@@ -13,7 +13,8 @@
 //       bidirectional_gbs: 3.9}
 //       # collective_us (same_node): one small tensor-parallel allreduce as training pays it
 //       # burst_bytes, peak_gbs: a shaper's token bucket (see MeasuredLink), when one was seen
-//       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2"}
+//       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2",
+//          allreduce_gbs: 0.012}  # the collective training runs, timed (see MeasuredLink)
 //     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
 //     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
 //     cpu_pools:                          # ranks that share one machine's cores (see below)
@@ -80,6 +81,12 @@ struct MeasuredLink {
   double latency_us = 0;                    // α of the least-squares fit, one way
   double bandwidth_gbs = 0;                 // 1/β of the fit, GB/s (10^9 bytes/s), one way
   std::optional<double> bidirectional_gbs;  // each direction while both send at once
+  // Each direction's rate in the data-parallel allreduce training runs: the collective itself
+  // (the Communicator's in-place sum at the gradient's size, all ranks at once) timed, and the
+  // rate at which a ring allreduce over those ranks would take that time (link_probe.h, step 5).
+  // On the slowest class the ranks span; where present it replaces bidirectional_gbs for
+  // collectives.
+  std::optional<double> allreduce_gbs;
   // same_node only: one small allreduce among a tensor-parallel group while every rank computes
   // between collectives (orchestrator/probe/collective_probe.h), µs per collective.
   std::optional<double> collective_us;

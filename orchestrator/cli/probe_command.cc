@@ -109,6 +109,7 @@ class ProbeCommand : public Command {
                          {"bandwidth_gbs", l.bandwidth_gbs},
                          {"bidirectional_gbs", l.bidirectional_gbs.value_or(0)},
                          {"pair", l.pair}});
+        if (l.allreduce_gbs) links.back()["allreduce_gbs"] = *l.allreduce_gbs;
       }
       nlohmann::json allreduce = nlohmann::json::array();
       for (const auto& s : m.allreduce)
@@ -151,10 +152,13 @@ class ProbeCommand : public Command {
     }
     for (const auto& l : m.links) {
       std::cout << absl::StrFormat(
-          "  %-15s latency %9.2f us  bandwidth %9.4g GB/s%s  (ranks %s)\n",
+          "  %-15s latency %9.2f us  bandwidth %9.4g GB/s%s%s  (ranks %s)\n",
           partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
           l.bidirectional_gbs ? absl::StrFormat("  both ways %.4g GB/s each", *l.bidirectional_gbs)
                               : "",
+          l.allreduce_gbs
+              ? absl::StrFormat("  in training's allreduce %.4g GB/s each way", *l.allreduce_gbs)
+              : "",
           l.pair);
     }
     if (m.nic) {

@@ -21,6 +21,7 @@ constexpr int kDataTag = 16002;
 constexpr size_t kMinLargest = 512 << 10;
 constexpr size_t kBurstSmallest = 8 << 10;
 constexpr size_t kBurstLargest = 512 << 10;
+constexpr size_t kMinCollective = 1 << 20;
 
 // What the lead asks its follower to do next (the first of two control doubles; the second is
 // the size in bytes).
@@ -97,6 +98,7 @@ class Prober {
     if (!moved) return result;
     TANGRAM_ASSIGN_OR_RETURN(result.nic, Nic());
     TANGRAM_ASSIGN_OR_RETURN(result.allreduce, Allreduce());
+    TANGRAM_RETURN_IF_ERROR(GradientAllreduce(&result));
     return result;
   }
 
@@ -306,6 +308,61 @@ class Prober {
       out.push_back({static_cast<double>(Floats(bytes) * 4), Median(times)});
     }
     return out;
+  }
+
+  // Step 5: the allreduce training runs, timed; sets allreduce_gbs on the slowest class that the
+  // world spans across nodes (nothing when every rank is on one node).
+  absl::Status GradientAllreduce(LinkProbeResult* result) {
+    const int q = world_.size();
+    std::optional<LinkClass> slowest;
+    double alpha = 0, beta = 0;
+    for (const auto& [c, f] : fits_) {
+      if (c == LinkClass::kSameNode || (slowest && std::get<1>(f) <= beta)) continue;
+      slowest = c;
+      alpha = std::get<0>(f);
+      beta = std::get<1>(f);
+    }
+    if (q < 2 || !slowest || !(beta > 0)) return absl::OkStatus();
+    // The gradient's size, less where a ring at the one-way rate would pass the time bound: the
+    // collective's bandwidth part grows with its bytes, and what it is per byte is the figure.
+    size_t bytes = options_.gradient_bytes;
+    if (bytes == 0) {
+      for (size_t s : options_.allreduce_bytes) bytes = std::max(bytes, s);
+    }
+    const double ring_per_byte = 2.0 * (q - 1) / q * beta;
+    const double latency = 2.0 * (q - 1) * alpha;
+    const double fits = (options_.collective_seconds - latency) / ring_per_byte;
+    if (fits < static_cast<double>(bytes)) {
+      bytes = std::min(bytes, std::max(kMinCollective, static_cast<size_t>(std::max(fits, 0.0))));
+    }
+    const size_t count = Floats(bytes);
+    std::vector<float> data(count, 1.0f);
+    std::vector<double> times;
+    for (int r = -1; r < options_.collective_repetitions; ++r) {  // r = -1: untimed
+      TANGRAM_RETURN_IF_ERROR(world_.Barrier());
+      double start = Now();
+      // Exactly training's call (pipeline_step.cc, AllReduceGradients): in place, a sum, the
+      // communicator's default options.
+      TANGRAM_RETURN_IF_ERROR(world_.AllReduce(data.data(), data.data(), count, DataType::kF32,
+                                               collectives::ReduceOp::kSum));
+      double mine = Now() - start, slowest_rank = 0;
+      TANGRAM_RETURN_IF_ERROR(
+          world_.AllReduce(&mine, &slowest_rank, 1, DataType::kF64, collectives::ReduceOp::kMax));
+      if (r >= 0) times.push_back(slowest_rank);
+      std::fill(data.begin(), data.end(), 1.0f);
+    }
+    if (times.empty()) return absl::OkStatus();
+    const double t = Median(times);
+    const double n = static_cast<double>(count * 4);
+    result->gradient_allreduce = partitioner::AllreduceSample{n, t};
+    const double per_byte = (t - latency) / n;
+    if (!(per_byte > 0)) return absl::OkStatus();
+    // The rate at which a ring over these ranks takes that time, never above the one-way rate.
+    const double factor = std::min(1.0, ring_per_byte / per_byte);
+    for (auto& link : result->links) {
+      if (link.link_class == *slowest) link.allreduce_gbs = factor * 1e-9 / beta;
+    }
+    return absl::OkStatus();
   }
 
   Communicator& world_;

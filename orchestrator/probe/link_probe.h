@@ -22,6 +22,16 @@
 //     Equal to one pair's bandwidth: the node's ranks share one NIC (or one link).
 //  4. A ring allreduce over the world at the sizes in `allreduce_bytes` that the measured links
 //     predict to take under `size_seconds` each (the slowest rank's time, median of 3).
+//  5. The allreduce training runs for its gradients: every rank calls the Communicator's
+//     AllReduce in place (kSum, f32, the default call options: on the mpi transport Open MPI's
+//     MPI_Iallreduce, polled) at `gradient_bytes`, or less where the measured links predict a
+//     ring allreduce of that size to take more than `collective_seconds` (but not below 1 MiB),
+//     one untimed and `collective_repetitions` timed, each the slowest rank's time; the median.
+//     That time's bandwidth part (less the ring's 2(q−1)α) against a ring allreduce at the
+//     slowest class's one-way rate gives that class's `allreduce_gbs`: the per-direction rate at
+//     which the communication model's ring reproduces the collective. It replaces step 2's
+//     exchange for collectives: one pair's exchange of two long TCP streams through a shaper is
+//     bimodal (the streams take turns), and the collective training runs need not be a ring.
 // Other ranks wait in a barrier while a pair measures, so nothing else crosses its link.
 // Thread-compatible (one call per rank, each with its own communicator).
 #ifndef TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
@@ -50,6 +60,10 @@ struct LinkProbeOptions {
   int repetitions = 7;
   double size_seconds = 0.25;
   std::vector<size_t> allreduce_bytes = {64 << 10, 1 << 20, 4 << 20};
+  // Step 5: the gradient's bytes (0: the largest of allreduce_bytes), repetitions, time bound.
+  size_t gradient_bytes = 0;
+  int collective_repetitions = 5;
+  double collective_seconds = 0.25;
   // Step 1b (token bucket); off on a virtual clock, whose links have none.
   bool burst = true;
   int burst_repetitions = 3;
@@ -61,6 +75,8 @@ struct LinkProbeResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   std::vector<partitioner::AllreduceSample> allreduce;
+  // Step 5's collective: its bytes and median time (absent: not timed, e.g. one node).
+  std::optional<partitioner::AllreduceSample> gradient_allreduce;
   // False when the clock did not move (e.g. the simulated transport with free links): there is
   // nothing to fit, and no link figure is reported.
   bool timed = true;

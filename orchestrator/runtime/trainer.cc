@@ -217,7 +217,7 @@ class Run {
     if (options_.link_probe && world_.size() > 1) {
       absl::Time start = absl::Now();
       absl::StatusOr<LinkProbeResult> links =
-          ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet));
+          ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet), LinkOptions());
       if (!links.ok()) return Annotate(links.status(), "link probe");
       result_.link_probe_seconds = absl::ToDoubleSeconds(absl::Now() - start);
       result_.links = links->links;
@@ -227,6 +227,14 @@ class Run {
     result_.probe_seconds = absl::ToDoubleSeconds(absl::Now() - probe_start);
     if (coordinator()) LogMeasurements(budget.compute);
     return absl::OkStatus();
+  }
+
+  // The link probe times the allreduce training runs at the gradient's size (fp32: the CPU
+  // runtime reduces its gradients in f32, pipeline_step.cc).
+  LinkProbeOptions LinkOptions() const {
+    LinkProbeOptions o;
+    o.gradient_bytes = static_cast<size_t>(job_.model.TotalParameters()) * 4;
+    return o;
   }
 
   // Ranks sharing one machine's cores (every namespace host here: EMULATION of hosts), and one
@@ -264,9 +272,13 @@ class Run {
               : ""));
     }
     for (const auto& l : result_.links) {
-      Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s",
+      Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s%s",
                           partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
                           l.pair,
+                          l.allreduce_gbs ? absl::StrFormat("; %.4g GB/s each way in training's "
+                                                            "gradient allreduce",
+                                                            *l.allreduce_gbs)
+                                          : "",
                           l.collective_us ? absl::StrFormat("; one tp allreduce in training "
                                                             "conditions %.0f us",
                                                             *l.collective_us)
@@ -656,7 +668,7 @@ class Run {
     const std::vector<partitioner::MeasuredLink> before = result_.links;
     absl::Time start = absl::Now();
     absl::StatusOr<LinkProbeResult> links =
-        ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet));
+        ProbeLinks(world_, PlacesOf(result_.reports, job_.fleet), LinkOptions());
     if (!links.ok()) return Annotate(links.status(), "link re-probe");
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
     absl::StatusOr<std::string> mine = std::string();

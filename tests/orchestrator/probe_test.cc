@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,6 +13,7 @@
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
+#include "partitioner/comm_model.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "partitioner/model.h"
@@ -46,11 +48,15 @@ Layout MakeLayout(int ranks, int per_node) {
   return l;
 }
 
-absl::StatusOr<LinkProbeResult> ProbeOnSim(int ranks, int per_node,
-                                           const LinkProbeOptions& o = {}) {
+// `algorithm`: the communicators' default, what a call with default options runs (the probe's
+// step 5 times exactly that call).
+absl::StatusOr<LinkProbeResult> ProbeOnSim(
+    int ranks, int per_node, const LinkProbeOptions& o = {},
+    collectives::Algorithm algorithm = collectives::Algorithm::kAuto) {
   Layout l = MakeLayout(ranks, per_node);
   SimOptions sim;
   sim.ranks = ranks;
+  sim.algorithm = algorithm;
   auto links = LinkModel::Hierarchical(l.node, l.island, kSameNode, kSameIsland, kAcross);
   if (!links.ok()) return links.status();
   sim.links = *links;
@@ -166,6 +172,105 @@ TEST(LinkProbeTest, RecoversEveryLinkClassOnTheSimulatedTransport) {
     ASSERT_FALSE(r->allreduce.empty());
     for (const auto& s : r->allreduce) EXPECT_GT(s.seconds, 0);
   }
+}
+
+const partitioner::MeasuredLink* FindLink(const LinkProbeResult& r, LinkClass c) {
+  for (const auto& l : r.links) {
+    if (l.link_class == c) return &l;
+  }
+  return nullptr;
+}
+
+// Step 5 on the virtual clock: where the communicator's own allreduce is a ring (odd rank counts
+// here: halving-doubling needs a power of two to beat it), the collective takes exactly the ring's
+// time on the slowest link, so allreduce_gbs recovers that link's one-way rate; where it is
+// halving-doubling (8 ranks), faster than that ring, the figure stays at the one-way rate.
+TEST(LinkProbeTest, GradientAllreduceRecoversTheRingOnTheSimulatedTransport) {
+  LinkProbeOptions o;
+  o.gradient_bytes = 3 << 20;
+  for (auto [ranks, per_node] : {std::pair{8, 2}, std::pair{7, 3}, std::pair{5, 1}}) {
+    SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
+    auto r = ProbeOnSim(ranks, per_node, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->gradient_allreduce.has_value());
+    // 3 MiB at 0.5 GB/s is predicted well under the 0.25 s bound: the whole gradient is timed.
+    EXPECT_EQ(r->gradient_allreduce->bytes, 3 << 20);
+    const partitioner::MeasuredLink* across = FindLink(*r, LinkClass::kCrossIsland);
+    ASSERT_NE(across, nullptr);
+    ASSERT_TRUE(across->allreduce_gbs.has_value());
+    EXPECT_NEAR(*across->allreduce_gbs, kAcross.bandwidth_Bps / 1e9,
+                0.01 * kAcross.bandwidth_Bps / 1e9);
+    // Only the slowest class the ranks span carries it.
+    for (LinkClass c : {LinkClass::kSameNode, LinkClass::kSameIsland}) {
+      if (const auto* l = FindLink(*r, c)) {
+        EXPECT_FALSE(l->allreduce_gbs.has_value());
+      }
+    }
+    if (ranks % 2 == 1) {
+      const double ring = partitioner::RingAllreduceTime(
+          ranks, 3 << 20, kAcross.bandwidth_Bps / 1e9, kAcross.alpha_s);
+      EXPECT_NEAR(r->gradient_allreduce->seconds, ring, 0.01 * ring);
+    }
+  }
+}
+
+// The collective training runs need not be a ring (Open MPI's MPI_Iallreduce in place is a
+// binomial tree, one whole-size transfer after another). With a binomial tree as the
+// communicators' allreduce, the figure is the rate at which the communication model's ring takes
+// the time the tree took: the ring at allreduce_gbs reproduces the measured collective.
+TEST(LinkProbeTest, GradientAllreduceFigureReproducesATreeCollective) {
+  LinkProbeOptions o;
+  o.gradient_bytes = 2 << 20;
+  for (auto [ranks, per_node] : {std::pair{4, 2}, std::pair{6, 2}, std::pair{5, 1}}) {
+    SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
+    auto r = ProbeOnSim(ranks, per_node, o, collectives::Algorithm::kTree);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->gradient_allreduce.has_value());
+    const partitioner::MeasuredLink* across = FindLink(*r, LinkClass::kCrossIsland);
+    ASSERT_NE(across, nullptr);
+    ASSERT_TRUE(across->allreduce_gbs.has_value());
+    // A tree sends whole copies: slower per direction than the ring's shares.
+    EXPECT_LT(*across->allreduce_gbs, 0.9 * kAcross.bandwidth_Bps / 1e9);
+    const double ring = partitioner::RingAllreduceTime(ranks, r->gradient_allreduce->bytes,
+                                                       *across->allreduce_gbs, kAcross.alpha_s);
+    EXPECT_NEAR(ring, r->gradient_allreduce->seconds, 1e-3 * ring);
+  }
+}
+
+// A slow link is timed at less than the whole gradient, never below 1 MiB: 4 ranks over 5 MB/s
+// across islands would take about 1.6 s for 4 MiB against the 0.25 s bound.
+TEST(LinkProbeTest, GradientAllreduceStaysWithinItsTimeBound) {
+  LinkProbeOptions o;
+  o.gradient_bytes = 4 << 20;
+  Layout l = MakeLayout(4, 1);
+  SimOptions sim;
+  sim.ranks = 4;
+  auto links = LinkModel::Hierarchical(l.node, l.island, kSameNode, kSameIsland, {50e-6, 5e6});
+  ASSERT_TRUE(links.ok());
+  sim.links = *links;
+  sim.timeout = absl::Seconds(60);
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  std::vector<LinkProbeResult> results(4);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    TANGRAM_ASSIGN_OR_RETURN(results[comm.rank()], ProbeLinks(comm, l.places, o));
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(results[0].gradient_allreduce.has_value());
+  EXPECT_EQ(results[0].gradient_allreduce->bytes, 1 << 20);
+  const partitioner::MeasuredLink* across = FindLink(results[0], LinkClass::kCrossIsland);
+  ASSERT_NE(across, nullptr);
+  ASSERT_TRUE(across->allreduce_gbs.has_value());
+  EXPECT_NEAR(*across->allreduce_gbs, 5e-3, 5e-5);
+}
+
+// Every rank on one node: no class across nodes, nothing to time in step 5.
+TEST(LinkProbeTest, GradientAllreduceNeedsTwoNodes) {
+  auto r = ProbeOnSim(3, 3);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->gradient_allreduce.has_value());
+  for (const auto& l : r->links) EXPECT_FALSE(l.allreduce_gbs.has_value());
 }
 
 TEST(LinkProbeTest, SixtyFourRanks) {

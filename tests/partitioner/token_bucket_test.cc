@@ -1,12 +1,14 @@
 // The token bucket of the link model (comm_model.h: TokenBucket, CommModel::LinkBucket and
 // P2pTime) against analytic times, and what a measured bucket does to a fleet's links.
 #include <cstring>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "partitioner/comm_model.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
+#include "partitioner/measurements.h"
 
 namespace tangram::partitioner {
 namespace {
@@ -117,6 +119,47 @@ TEST(CommModelBurstTest, MeasuredBucketIsThePipelineLinksAndOnlyTheirs) {
   // A ring allreduce keeps the bidirectional figure.
   AllreduceGroup g = comm.Summarize(std::vector<int64_t>{0, 1});
   EXPECT_DOUBLE_EQ(g.parts[0].flow_gbs, 0.003);
+}
+
+// The timed collective (allreduce_gbs) replaces the pair's two-way exchange for collectives,
+// and only for them: the ring allreduce runs at it, a pipeline's sends keep the one-way rate, and
+// the written section reads back with it.
+TEST(CommModelBurstTest, TimedAllreduceReplacesTheExchangeForCollectives) {
+  const Fleet timed = Load(
+      "{class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, bidirectional_gbs: 0.005, "
+      "allreduce_gbs: 0.003125}");
+  CommModel comm(timed, FlattenFleet(timed));
+  AllreduceGroup g = comm.Summarize(std::vector<int64_t>{0, 1});
+  EXPECT_DOUBLE_EQ(g.parts[0].flow_gbs, 0.003125);
+  EXPECT_DOUBLE_EQ(comm.AllreduceTime(g, 1e6, AllreduceAlgorithm::kRing),
+                   RingAllreduceTime(2, 1e6, 0.003125, 10e-6));
+  EXPECT_DOUBLE_EQ(comm.LinkGbs(0, 1), 0.00625);
+  EXPECT_DOUBLE_EQ(timed.groups[0].nic_gbps, 0.003125 * 8);
+  ASSERT_TRUE(timed.measured.has_value());
+  const std::string yaml = MeasurementsToYaml(*timed.measured);
+  EXPECT_NE(yaml.find("allreduce_gbs: 0.003125"), std::string::npos) << yaml;
+  // Never above the one-way rate; without it, the exchange's figure as before.
+  const Fleet above =
+      Load("{class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, allreduce_gbs: 0.01}");
+  EXPECT_DOUBLE_EQ(above.groups[0].nic_gbps, 0.00625 * 8);
+  const Fleet exchange = Load(
+      "{class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, bidirectional_gbs: 0.005}");
+  EXPECT_DOUBLE_EQ(exchange.groups[0].nic_gbps, 0.005 * 8);
+  // Across islands likewise.
+  const Fleet across = Load(
+      "{class: across_islands, latency_us: 10, bandwidth_gbs: 0.1, bidirectional_gbs: 0.09, "
+      "allreduce_gbs: 0.04}");
+  EXPECT_DOUBLE_EQ(across.network.inter_island_gbps, 0.04 * 8);
+  // A negative figure is an error naming the field.
+  auto catalog = DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto bad = ParseFleet(std::string(kTwoHosts) +
+                            "    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.1, "
+                            "allreduce_gbs: -1}\n",
+                        "f.yaml", *catalog);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("allreduce_gbs"), std::string::npos)
+      << bad.status();
 }
 
 TEST(CommModelBurstTest, NoBucketMeasuredIsTheAlphaBetaLinkExactly) {
