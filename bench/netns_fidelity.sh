@@ -143,8 +143,10 @@ for c in $CASES; do
   shape_links "$hosts" "$islands" "$rate" "$layout"
   np=$((hosts * per))
   out=$WORK/$layout-$rate.json
-  # Open MPI's allreduce is pinned to its ring (algorithm 4), the algorithm the cost model and the
-  # simulator describe; its default picks recursive doubling or a segmented ring by size. No
+  # Open MPI's blocking allreduce is pinned to its ring (algorithm 4), the algorithm the cost model
+  # and the simulator describe; its default picks recursive doubling or a segmented ring by size.
+  # Training's gradient allreduce is the non-blocking in-place call (libnbc's binomial tree), which
+  # this does not pin: the probe times that call and the model takes its rate from it. No
   # binding: with 2 ranks Open MPI binds each "node"'s rank to its first core, and the namespace
   # hosts are one machine, so both would share core 0 (the probe's cpu pool showed 1 core).
   if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" --bind-to none \

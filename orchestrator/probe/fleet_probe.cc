@@ -248,11 +248,11 @@ std::string LayerTimesHow(const LayerTimeProbeResult& layers, const LayerTimePro
 
 // The links' figures into `result` and how they were measured onto `how`.
 // The collective training runs, as the `how:` line says it (nothing when it was not timed).
-std::string GradientAllreduceHow(const LinkProbeResult& links, int repetitions) {
+std::string GradientAllreduceHow(const LinkProbeResult& links, const std::string& repetitions) {
   if (!links.gradient_allreduce) return "";
   return absl::StrFormat(
       ", the gradient allreduce as training runs it (the communicator's in-place sum of %.0f "
-      "bytes over every rank, slowest rank, median of %d: %.4g s; allreduce_gbs: the ring's rate "
+      "bytes over every rank, %s: %.4g s; allreduce_gbs: the ring's rate "
       "for that time)",
       links.gradient_allreduce->bytes, repetitions, links.gradient_allreduce->seconds);
 }
@@ -280,14 +280,17 @@ absl::Status ProbeFleetLinks(collectives::Communicator& world, const partitioner
     TANGRAM_RETURN_IF_ERROR(
         ProbeTensorParallelCollective(world, fleet, *options.job, tp, mine, result));
   }
+  const std::string repetitions =
+      world.VirtualSeconds().has_value()
+          ? std::string("one run on the virtual clock")
+          : absl::StrCat("slowest rank, median of ", link_options.collective_repetitions);
   absl::StrAppend(&how, links.timed ? absl::StrCat("; links: ", world.transport_name(),
                                                    " ping-pong per link class, weighted "
                                                    "least-squares alpha-beta fit, token bucket "
                                                    "from sends after idle gaps, bidirectional "
                                                    "exchange, concurrent sends from one node, "
                                                    "ring allreduce",
-                                                   GradientAllreduceHow(
-                                                       links, link_options.collective_repetitions))
+                                                   GradientAllreduceHow(links, repetitions))
                                     : std::string("; links: not timed (the transport's clock did "
                                                   "not move)"));
   return absl::OkStatus();

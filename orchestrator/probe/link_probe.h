@@ -26,7 +26,8 @@
 //     AllReduce in place (kSum, f32, the default call options: on the mpi transport Open MPI's
 //     MPI_Iallreduce, polled) at `gradient_bytes`, or less where the measured links predict a
 //     ring allreduce of that size to take more than `collective_seconds` (but not below 1 MiB),
-//     one untimed and `collective_repetitions` timed, each the slowest rank's time; the median.
+//     one untimed and `collective_repetitions` timed, each the slowest rank's time; the median
+//     (on a virtual clock, which repeats itself exactly, one timed run).
 //     That time's bandwidth part (less the ring's 2(q−1)α) against a ring allreduce at the
 //     slowest class's one-way rate gives that class's `allreduce_gbs`: the per-direction rate at
 //     which the communication model's ring reproduces the collective. It replaces step 2's
