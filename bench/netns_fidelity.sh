@@ -249,8 +249,11 @@ for c in $CASES; do
   np=$((hosts * per))
   case_start=$SECONDS
   out=$WORK/$name.json
-  # Open MPI's allreduce is pinned to its ring (algorithm 4), the algorithm the cost model and the
-  # simulator describe; its default picks recursive doubling or a segmented ring by size. No
+  # Open MPI's blocking allreduce is pinned to its ring (algorithm 4), the algorithm the cost model
+  # and the simulator describe; its default picks recursive doubling or a segmented ring by size.
+  # Training's gradient allreduce is the non-blocking in-place form, which this does not pin:
+  # libnbc runs it as a binomial reduce + broadcast (docs/simulator.md, "Out-of-sample netns
+  # cases"; MPIRUN_ARGS="--mca coll_libnbc_iallreduce_algorithm 1" forces its ring). No
   # binding: with 2 ranks Open MPI binds each "node"'s rank to its first core, and the namespace
   # hosts are one machine, so both would share core 0 (the probe's cpu pool showed 1 core).
   if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" --bind-to none \
