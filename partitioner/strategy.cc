@@ -66,10 +66,13 @@ absl::Status CheckPinnedLayout(const CostModel& cost) {
           " devices (devices per node: ", absl::StrJoin(sizes, ", "), ")"));
     }
   }
-  if (pin.pp && *pin.pp > cost.model().layers) {
+  // A stage holds at least one of the cost model's layers (embedding, decoder blocks or their
+  // halves, head); a stage of the embedding alone is valid, so the bound is their count.
+  if (pin.pp && *pin.pp > cost.num_layers()) {
     return absl::InvalidArgumentError(
         absl::StrCat("layout.pp = ", *pin.pp, ": model ", cost.model().name, " has only ",
-                     cost.model().layers, " decoder layers to split"));
+                     cost.num_layers(), " layers to split into stages (embedding, ",
+                     cost.model().layers, " decoder layers, head)"));
   }
   if (pin.dp && *pin.dp > cost.training().global_batch) {
     return absl::InvalidArgumentError(
