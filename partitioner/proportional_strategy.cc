@@ -26,6 +26,13 @@ class ProportionalStrategy : public Strategy {
       return absl::InvalidArgumentError("proportional is data parallel only: it needs tp = pp = 1");
     }
     const int64_t devices = static_cast<int64_t>(cost.slots().size());
+    // Every device is one replica here: a pinned dp that is not the device count is another
+    // layout (auto, which tries this as a candidate, must not return it for that pin).
+    if (pin.dp && *pin.dp != devices) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("proportional makes every device a replica (dp = ", devices,
+                       "); layout.dp is ", *pin.dp));
+    }
     if (cost.training().global_batch < devices) {
       return absl::FailedPreconditionError(absl::StrCat(
           "proportional: the global batch (", cost.training().global_batch,

@@ -50,6 +50,14 @@ std::unique_ptr<Strategy> CreateStrategy(StrategyKind kind);
 // listing the known names.
 absl::StatusOr<std::unique_ptr<Strategy>> CreateStrategy(std::string_view name);
 
+// A job's pinned layout (TrainingSpec::layout) against the fleet, the model and the batch, before
+// any search: kInvalidArgument naming the pin when no strategy can honour it (tp not 1, 2, 4 or 8,
+// or dividing no node's devices; pp above the model's layers; dp above the global batch;
+// tp × pp × dp above the fleet's devices). Without this a search that finds nothing reported "no
+// layout fits the fleet's memory". A per-stage tp list is checked where it is read (job_config).
+// Every strategy CreateStrategy returns runs this first.
+absl::Status CheckPinnedLayout(const CostModel& cost);
+
 // CreateStrategy → Generate → the best plan.
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, StrategyKind strategy);
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, std::string_view strategy);
