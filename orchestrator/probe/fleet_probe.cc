@@ -135,7 +135,7 @@ std::string CalibrationHow(const JobConfig& job, const std::vector<NodeReport>& 
                       defaults.warmup, " untimed and up to ", defaults.passes,
                       " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
                       DescribeBudget(budget, reached, static_cast<int>(reports.size())),
-                      "); optimizer: one AdamW step of the whole model after each probe, median, "
+                      "); optimizer: one AdamW step of the whole model per probe after them, median, "
                       "per parameter");
 }
 

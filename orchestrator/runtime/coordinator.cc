@@ -47,15 +47,6 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
     absl::Time start = absl::Now();
     TANGRAM_ASSIGN_OR_RETURN(auto measured,
                              train::ProbeStage(stage, mb, train::Tensor(), probe_options));
-    // The optimizer step training runs after every step's backward passes (pipeline_step.cc): an
-    // AdamW update of every parameter, stretched by the EMULATION as a compute phase, then the
-    // gradients zeroed. Timed here, every rank at it, as the layers are.
-    const absl::Time step_start = absl::Now();
-    TANGRAM_RETURN_IF_ERROR(stage.Step(train::AdamWOptions{}));
-    const absl::Time step_end = absl::Now();
-    stage.ZeroGradients();
-    optimizer.push_back(absl::ToDoubleSeconds(step_end - step_start) * std::max(slowdown, 1.0) +
-                        absl::ToDoubleSeconds(absl::Now() - step_end));
     // EMULATION: idle as a slowed rank will in training, so that ranks sharing cores see the same
     // contention while they calibrate as while they train.
     if (slowdown > 1) absl::SleepFor((absl::Now() - start) * (slowdown - 1));
@@ -78,6 +69,19 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
         }
       }
     }
+  }
+  // The optimizer step training runs after every step's backward passes (pipeline_step.cc): an
+  // AdamW update of every parameter, stretched by the EMULATION as a compute phase, then the
+  // gradients zeroed. Timed after the layer probes (so that they run as before), once per probe,
+  // every rank at it as the layers are; EMULATION idles after each as after a phase.
+  for (int probe = 0; probe < probes; ++probe) {
+    const absl::Time step_start = absl::Now();
+    TANGRAM_RETURN_IF_ERROR(stage.Step(train::AdamWOptions{}));
+    const absl::Time step_end = absl::Now();
+    stage.ZeroGradients();
+    const absl::Duration step = step_end - step_start, zero = absl::Now() - step_end;
+    if (slowdown > 1) absl::SleepFor(step * (slowdown - 1));
+    optimizer.push_back(absl::ToDoubleSeconds(step * std::max(slowdown, 1.0) + zero));
   }
   std::sort(totals.begin(), totals.end());
   double seconds = totals[totals.size() / 2];

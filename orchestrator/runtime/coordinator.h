@@ -39,9 +39,9 @@ struct CalibrationOptions {
 
 // Measures this rank: forward + backward of every layer of the model on micro-batches of
 // `micro_batch` sequences, after a warm-up (train::ProbeStage). With `slowdown` > 1 the measured
-// time is stretched by that factor: EMULATION of a slower device, reported as such. After each
-// probe it also times one optimizer step of the whole model (NodeReport::
-// optimizer_ns_per_parameter, the median probe's). With `layers`
+// time is stretched by that factor: EMULATION of a slower device, reported as such. After the
+// probes it times one optimizer step of the whole model per probe (NodeReport::
+// optimizer_ns_per_parameter, the median). With `layers`
 // given, it receives each layer's timed passes of every probe (LayerThroughput::passes; the
 // layer-time probe reuses them for tp 1).
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
