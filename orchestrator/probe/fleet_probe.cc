@@ -129,14 +129,14 @@ std::string CalibrationHow(const JobConfig& job, const std::vector<NodeReport>& 
     fewest = std::min(fewest, r.calibration_passes);
     reached += r.calibration_budget_hit ? 1 : 0;
   }
-  return absl::StrCat("compute: forward + backward of every layer of ", job.model.name,
-                      " (micro-batch ", job.training.micro_batch,
-                      "), all ranks at once, median of ", defaults.probes, " probes, each of ",
-                      defaults.warmup, " untimed and up to ", defaults.passes,
-                      " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
-                      DescribeBudget(budget, reached, static_cast<int>(reports.size())),
-                      "); optimizer: one AdamW step of the whole model per probe after them, median, "
-                      "per parameter");
+  return absl::StrCat(
+      "compute: forward + backward of every layer of ", job.model.name, " (micro-batch ",
+      job.training.micro_batch, "), all ranks at once, median of ", defaults.probes,
+      " probes, each of ", defaults.warmup, " untimed and up to ", defaults.passes,
+      " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
+      DescribeBudget(budget, reached, static_cast<int>(reports.size())),
+      "); optimizer: one AdamW step of the whole model per probe after them, median, "
+      "per parameter");
 }
 
 // Per group: the slowest of its ranks; its host when it is one node and they agree.
