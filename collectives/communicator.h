@@ -94,6 +94,14 @@ class Communicator {
 
   virtual absl::Status Barrier(const CallOptions& options = {}) = 0;
 
+  // Advances this rank's transfers in flight without waiting, for callers that compute between
+  // posting a non-blocking send and waiting for it. MPI moves a message only inside MPI calls,
+  // and one above its eager limit needs its sender to answer the receiver's handshake: a sender
+  // computing outside MPI holds it back until its next call (a pipeline's next stage waited a
+  // whole forward pass at every step's start; docs/simulator.md, "Namespace hosts"). Cheap;
+  // a no-op on transports that progress by themselves (the default).
+  virtual void Progress() {}
+
   // Collective: ranks with the same color (>= 0) form a new communicator, ranked by (key, rank).
   // The new communicator shares this one's transport and defaults.
   virtual absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key) = 0;

@@ -391,7 +391,7 @@ MemoryBreakdown CostModel::StageMemory(int tp, int dp, int64_t begin, int64_t en
   MemoryBreakdown m;
   m.weights = p * (fp32 ? 4 : 2) / (z >= 3 ? dp : 1);
   m.gradients = p * (fp32 ? 4 : 2) / (z >= 2 ? dp : 1);
-  m.optimizer = p * (fp32 ? 8 : 12) / (z >= 1 ? dp : 1);
+  m.optimizer = p * OptimizerStateBytesPerParameter(training_.precision) / (z >= 1 ? dp : 1);
   const double tokens = micro_batch * static_cast<double>(model_.seq_len);
   m.activations =
       in_flight * tokens * (Sum(stored_, begin, end) / tp + Sum(stored_shared_, begin, end));
@@ -411,9 +411,16 @@ double CostModel::UsableBytes(int group) const {
 }
 
 double CostModel::OptimizerTime(int group, const MemoryBreakdown& m) const {
+  const NodeGroup& g = fleet_.groups[group];
+  if (g.measured_optimizer_ns.has_value()) {
+    // Measured per parameter updated: a device updates the parameters whose optimizer states it
+    // holds (its ZeRO shard), StageMemory's optimizer bytes ÷ the state bytes per parameter.
+    return m.optimizer / OptimizerStateBytesPerParameter(training_.precision) *
+           *g.measured_optimizer_ns * 1e-9;
+  }
   // Adam reads and writes its states and the master weights, reads the gradients, writes weights.
   double bytes = 2 * m.optimizer + m.gradients + m.weights;
-  return bytes / (fleet_.groups[group].device.memory_bandwidth_gbs * 1e9);
+  return bytes / (g.device.memory_bandwidth_gbs * 1e9);
 }
 
 }  // namespace tangram::partitioner

@@ -93,6 +93,12 @@ struct MemoryBreakdown {  // bytes per device
   double total() const { return weights + gradients + optimizer + activations + buffers; }
 };
 
+// Adam's optimizer state per parameter: the two moments in fp32 (8 bytes), plus an fp32 master
+// copy of the weights when they train in a 16-bit precision (12).
+inline double OptimizerStateBytesPerParameter(Precision precision) {
+  return precision == Precision::kFp32 ? 8 : 12;
+}
+
 // The fraction of `kind`'s catalog bf16 peak that its best-shaped matmuls achieve on an idle
 // device (measured; see the file comment).
 double BestMatmulEfficiency(const std::string& kind);
@@ -226,7 +232,9 @@ class CostModel {
   // Device memory a plan may use on `group` (capacity − reserve), bytes.
   double UsableBytes(int group) const;
   double CapacityBytes(int group) const;
-  // Optimizer step time of one device (reads and writes its optimizer states, weights, gradients).
+  // Optimizer step time of one device: the parameters it updates × the group's measured time per
+  // parameter (NodeGroup::measured_optimizer_ns) where measured, else its optimizer states,
+  // weights and gradients read and written at the catalog's memory bandwidth.
   double OptimizerTime(int group, const MemoryBreakdown& memory) const;
 
   // Validates `plan` (ValidatePlan) and fills its predictions: per-cell times and memory,

@@ -33,6 +33,10 @@ struct NodeGroup {
   // device.intra_node_link_gbs is the catalog's unless the node group overrides it
   // (intra_node_link_gbs in the fleet: PCIe-only boxes of an NVLink-capable kind, no P2P).
   std::optional<double> measured_tflops;  // measured per-device throughput; overrides the catalog
+  // Measured optimizer step per parameter a device updates, in nanoseconds (the measured:
+  // section's group_optimizer_ns); overrides the catalog's memory-bandwidth estimate of the
+  // optimizer step (CostModel::OptimizerTime).
+  std::optional<double> measured_optimizer_ns;
   // Measured times of single layers by kind and tp degree (the `measured:` section's
   // layer_times for this group): they override measured_tflops and the catalog for the layers
   // and tp degrees they cover (cost_model.h).

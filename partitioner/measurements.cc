@@ -205,6 +205,18 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
                              NumberAt(m, tflops[i], ElementPath(m, "group_tflops", i), 0));
     out.group_tflops.push_back(t);
   }
+  if (m.Has("group_optimizer_ns")) {
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node ns, m.Sequence("group_optimizer_ns"));
+    if (ns.size() != groups) {
+      return m.Error("group_optimizer_ns", absl::StrCat("expected one figure per nodes[] entry (",
+                                                        groups, "), found ", ns.size()));
+    }
+    for (size_t i = 0; i < ns.size(); ++i) {
+      TANGRAM_ASSIGN_OR_RETURN(double t,
+                               NumberAt(m, ns[i], ElementPath(m, "group_optimizer_ns", i), 0));
+      out.group_optimizer_ns.push_back(t);
+    }
+  }
   if (m.Has("links")) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));
     for (size_t i = 0; i < links.size(); ++i) {
@@ -291,6 +303,11 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   for (size_t g = 0; g < fleet->groups.size() && g < measured.group_tflops.size(); ++g) {
     if (measured.group_tflops[g] > 0) fleet->groups[g].measured_tflops = measured.group_tflops[g];
   }
+  for (size_t g = 0; g < fleet->groups.size() && g < measured.group_optimizer_ns.size(); ++g) {
+    if (measured.group_optimizer_ns[g] > 0) {
+      fleet->groups[g].measured_optimizer_ns = measured.group_optimizer_ns[g];
+    }
+  }
   for (const MeasuredLayerTime& t : measured.layer_times) {
     if (t.group >= 0 && static_cast<size_t>(t.group) < fleet->groups.size()) {
       fleet->groups[t.group].layer_times.push_back(t);
@@ -347,6 +364,13 @@ std::string MeasurementsToYaml(const Measurements& m) {
   for (double x : m.group_tflops) t.push_back(absl::StrFormat("%.6g", x));
   absl::StrAppend(&out, "  group_tflops: [", absl::StrJoin(t, ", "),
                   "]   # per nodes[] entry, measured on the job's layers; 0 = not measured\n");
+  if (std::any_of(m.group_optimizer_ns.begin(), m.group_optimizer_ns.end(),
+                  [](double x) { return x > 0; })) {
+    std::vector<std::string> ns;
+    for (double x : m.group_optimizer_ns) ns.push_back(absl::StrFormat("%.6g", x));
+    absl::StrAppend(&out, "  group_optimizer_ns: [", absl::StrJoin(ns, ", "),
+                    "]   # per nodes[] entry: optimizer step per parameter updated\n");
+  }
   if (!m.links.empty()) {
     absl::StrAppend(&out, "  links:\n");
     for (const auto& l : m.links) {

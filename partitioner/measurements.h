@@ -8,6 +8,8 @@
 //     ranks: 4
 //     hosts: [pn0, pn1]                   # distinct host names, in rank order of first appearance
 //     group_tflops: [0.012, 0.011, 0, 0]  # per nodes[] entry, model TFLOP/s; 0 = not measured
+//     group_optimizer_ns: [6.5, 6.6, 0, 0] # optional, per nodes[] entry: the optimizer step per
+//                                         # parameter updated, ns; 0 = not measured
 //     links:                              # one entry per link class present
 //       - {class: same_node, latency_us: 3.1, bandwidth_gbs: 2.4, pair: "0-1",
 //       bidirectional_gbs: 3.9}
@@ -46,12 +48,14 @@
 // GPU fleets have no pools, and nothing changes for them.
 //
 // Applied to a fleet (ApplyMeasurements), the figures replace the catalog's: group_tflops become
-// the groups' measured_tflops; same_node sets every group's intra-node link and the intra-node
-// latency; same_island sets the inter-node latency and each node's NIC (the larger of one pair's
-// bandwidth and the node's aggregate under concurrent sends: a shared NIC shows the same figure
-// for both, per-device NICs a multiple); across_islands sets the inter-island bandwidth and
-// latency. The allreduce samples are kept as evidence (the probe reports them against the cost
-// model's prediction) and do not change the model. Plain data; thread-compatible.
+// the groups' measured_tflops; group_optimizer_ns their measured_optimizer_ns (in place of the
+// catalog memory bandwidth the optimizer step is otherwise costed at); same_node sets every group's
+// intra-node link and the intra-node latency; same_island sets the inter-node latency and each
+// node's NIC (the larger of one pair's bandwidth and the node's aggregate under concurrent sends: a
+// shared NIC shows the same figure for both, per-device NICs a multiple); across_islands sets the
+// inter-island bandwidth and latency. The allreduce samples are kept as evidence (the probe reports
+// them against the cost model's prediction) and do not change the model. Plain data;
+// thread-compatible.
 #ifndef TANGRAM_PARTITIONER_MEASUREMENTS_H_
 #define TANGRAM_PARTITIONER_MEASUREMENTS_H_
 
@@ -145,6 +149,9 @@ struct Measurements {
   int64_t ranks = 0;
   std::vector<std::string> hosts;
   std::vector<double> group_tflops;  // per Fleet::groups entry; 0 = not measured
+  // Per Fleet::groups entry, the optimizer step per parameter updated (ns); empty or 0 = not
+  // measured.
+  std::vector<double> group_optimizer_ns;
   std::vector<MeasuredLink> links;
   std::optional<MeasuredNic> nic;
   std::vector<AllreduceSample> allreduce;

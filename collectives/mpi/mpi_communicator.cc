@@ -195,6 +195,13 @@ class MpiCommunicator : public P2PCommunicator {
     return absl::OkStatus();
   }
 
+  // One probe runs Open MPI's progress engine once (every request of the process, not only this
+  // communicator's); what it finds is left for the receive that matches it.
+  void Progress() override {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
+  }
+
   absl::Status Barrier(const CallOptions& options) override {
     if (!UseNative(options)) return P2PCommunicator::Barrier(options);
     return Native(

@@ -121,6 +121,7 @@ class ProbeCommand : public Command {
                  {"ranks", m.ranks},
                  {"hosts", m.hosts},
                  {"group_tflops", m.group_tflops},
+                 {"group_optimizer_ns", m.group_optimizer_ns},
                  {"links", links},
                  {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
                  {"nic_senders", m.nic ? m.nic->senders : 0},
@@ -141,11 +142,14 @@ class ProbeCommand : public Command {
         r.layer_time_seconds, r.link_seconds, r.collective_seconds);
     for (size_t g = 0; g < m.group_tflops.size(); ++g) {
       const auto& group = r.fleet.groups[g];
+      const double optimizer_ns = g < m.group_optimizer_ns.size() ? m.group_optimizer_ns[g] : 0;
       std::cout << absl::StrFormat(
-          "  nodes[%d] %s%s: %s%s\n", g, group.device.kind,
+          "  nodes[%d] %s%s: %s%s%s\n", g, group.device.kind,
           group.host.empty() ? "" : " on " + group.host,
           m.group_tflops[g] > 0 ? absl::StrFormat("%.4g TFLOP/s measured", m.group_tflops[g])
                                 : "not measured (catalog figure kept)",
+          optimizer_ns > 0 ? absl::StrFormat(", optimizer %.3g ns per parameter", optimizer_ns)
+                           : "",
           group.emulate_slowdown != 1
               ? absl::StrFormat(" (EMULATION: compute stretched %gx)", group.emulate_slowdown)
               : "");

@@ -30,6 +30,7 @@ std::vector<std::string> Stage::layer_names() const {
 absl::StatusOr<Tensor> Stage::Forward(const MicroBatch& mb, const Tensor& input) {
   Tensor x = input;
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (i > 0 && between_layers_) between_layers_();
     absl::StatusOr<Tensor> y = layers_[i]->Forward(mb, x);
     if (!y.ok()) {
       for (size_t j = 0; j < i; ++j) layers_[j]->Discard(mb.id);
@@ -43,6 +44,7 @@ absl::StatusOr<Tensor> Stage::Forward(const MicroBatch& mb, const Tensor& input)
 absl::StatusOr<Tensor> Stage::Backward(int64_t id, const Tensor& grad_output) {
   Tensor g = grad_output;
   for (size_t i = layers_.size(); i-- > 0;) {
+    if (i + 1 < layers_.size() && between_layers_) between_layers_();
     absl::StatusOr<Tensor> dx = layers_[i]->Backward(id, g);
     if (!dx.ok()) {
       for (size_t j = 0; j < i; ++j) layers_[j]->Discard(id);

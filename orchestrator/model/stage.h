@@ -14,6 +14,7 @@
 #define TANGRAM_ORCHESTRATOR_MODEL_STAGE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ class Stage {
   int64_t size() const { return static_cast<int64_t>(layers_.size()); }
   Layer& layer(int64_t i) { return *layers_[i]; }
   std::vector<std::string> layer_names() const;
+
+  // Called between two layers of every Forward and Backward (not before the first nor after the
+  // last); empty = none. The training runtime progresses its pipeline sends here
+  // (Communicator::Progress).
+  void set_between_layers(std::function<void()> hook) { between_layers_ = std::move(hook); }
 
   // Runs mb through every layer; returns the last layer's output. On error, drops mb's contexts.
   absl::StatusOr<Tensor> Forward(const MicroBatch& mb, const Tensor& input);
@@ -68,6 +74,7 @@ class Stage {
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<AdamState> optimizer_;
+  std::function<void()> between_layers_;
 };
 
 }  // namespace tangram::train

@@ -129,12 +129,14 @@ std::string CalibrationHow(const JobConfig& job, const std::vector<NodeReport>& 
     fewest = std::min(fewest, r.calibration_passes);
     reached += r.calibration_budget_hit ? 1 : 0;
   }
-  return absl::StrCat("compute: forward + backward of every layer of ", job.model.name,
-                      " (micro-batch ", job.training.micro_batch,
-                      "), all ranks at once, median of ", defaults.probes, " probes, each of ",
-                      defaults.warmup, " untimed and up to ", defaults.passes,
-                      " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
-                      DescribeBudget(budget, reached, static_cast<int>(reports.size())), ")");
+  return absl::StrCat(
+      "compute: forward + backward of every layer of ", job.model.name, " (micro-batch ",
+      job.training.micro_batch, "), all ranks at once, median of ", defaults.probes,
+      " probes, each of ", defaults.warmup, " untimed and up to ", defaults.passes,
+      " timed passes per layer (", PassesDone(fewest, defaults.passes), "; ",
+      DescribeBudget(budget, reached, static_cast<int>(reports.size())),
+      "); optimizer: one AdamW step of the whole model per probe after them, median, "
+      "per parameter");
 }
 
 // Per group: the slowest of its ranks; its host when it is one node and they agree.
@@ -143,11 +145,15 @@ void ApplyGroupFigures(const partitioner::Fleet& fleet, const FleetProbeOptions&
   auto slots = partitioner::FlattenFleet(fleet);
   partitioner::Measurements& m = result.measured;
   m.group_tflops.assign(fleet.groups.size(), 0);
+  m.group_optimizer_ns.assign(fleet.groups.size(), 0);
   std::vector<std::set<std::string>> group_hosts(fleet.groups.size());
   for (size_t r = 0; r < result.reports.size() && r < slots.size(); ++r) {
     const int g = slots[r].group;
     double t = result.reports[r].measured_tflops;
     if (t > 0) m.group_tflops[g] = m.group_tflops[g] > 0 ? std::min(m.group_tflops[g], t) : t;
+    // The slowest rank's optimizer step, as its compute.
+    m.group_optimizer_ns[g] =
+        std::max(m.group_optimizer_ns[g], result.reports[r].optimizer_ns_per_parameter);
     group_hosts[g].insert(result.reports[r].host);
   }
   for (size_t g = 0; g < fleet.groups.size(); ++g) {

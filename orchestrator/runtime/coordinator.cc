@@ -39,9 +39,10 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
     probe_options.budget = options.budget / probes / std::max(slowdown, 1.0);
   }
   if (layers != nullptr) layers->clear();
-  std::vector<double> totals;
+  std::vector<double> totals, optimizer;
   double flops = 0;
   report.calibration_passes = options.passes;
+  const double parameters = static_cast<double>(stage.gradient_size());
   for (int probe = 0; probe < probes; ++probe) {
     absl::Time start = absl::Now();
     TANGRAM_ASSIGN_OR_RETURN(auto measured,
@@ -69,8 +70,25 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
       }
     }
   }
+  // The optimizer step training runs after every step's backward passes (pipeline_step.cc): an
+  // AdamW update of every parameter, stretched by the EMULATION as a compute phase, then the
+  // gradients zeroed. Timed after the layer probes (so that they run as before), once per probe,
+  // every rank at it as the layers are; EMULATION idles after each as after a phase.
+  for (int probe = 0; probe < probes; ++probe) {
+    const absl::Time step_start = absl::Now();
+    TANGRAM_RETURN_IF_ERROR(stage.Step(train::AdamWOptions{}));
+    const absl::Time step_end = absl::Now();
+    stage.ZeroGradients();
+    const absl::Duration step = step_end - step_start, zero = absl::Now() - step_end;
+    if (slowdown > 1) absl::SleepFor(step * (slowdown - 1));
+    optimizer.push_back(absl::ToDoubleSeconds(step * std::max(slowdown, 1.0) + zero));
+  }
   std::sort(totals.begin(), totals.end());
   double seconds = totals[totals.size() / 2];
+  std::sort(optimizer.begin(), optimizer.end());
+  if (parameters > 0) {
+    report.optimizer_ns_per_parameter = optimizer[optimizer.size() / 2] / parameters * 1e9;
+  }
   if (seconds <= 0 || flops <= 0) {
     return absl::InternalError("calibration measured no time or no FLOPs");
   }
@@ -100,7 +118,7 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
         }
       }
     }
-    double slowest = 0;
+    double slowest = 0, optimizer_ns = 0;
     for (size_t i = first; i < first + members; ++i) {
       const NodeReport& r = reports[i];
       if (!(r.measured_tflops > 0)) {
@@ -108,6 +126,7 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
             absl::StrCat("rank ", r.rank, " measured no throughput"));
       }
       slowest = i == first ? r.measured_tflops : std::min(slowest, r.measured_tflops);
+      optimizer_ns = std::max(optimizer_ns, r.optimizer_ns_per_parameter);
     }
     const NodeReport& r = reports[first];
     const partitioner::DeviceSpec* spec = catalog.Find(r.device_kind);
@@ -122,6 +141,7 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
     g.count = 1;
     g.nic_gbps = spec->nic_gbps * static_cast<double>(members);
     g.measured_tflops = slowest;
+    if (optimizer_ns > 0) g.measured_optimizer_ns = optimizer_ns;
     g.island = spec->collective_library == "none" ? "host" : spec->collective_library;
     g.host = r.host;
     fleet.groups.push_back(std::move(g));

@@ -39,7 +39,9 @@ struct CalibrationOptions {
 
 // Measures this rank: forward + backward of every layer of the model on micro-batches of
 // `micro_batch` sequences, after a warm-up (train::ProbeStage). With `slowdown` > 1 the measured
-// time is stretched by that factor: EMULATION of a slower device, reported as such. With `layers`
+// time is stretched by that factor: EMULATION of a slower device, reported as such. After the
+// probes it times one optimizer step of the whole model per probe (NodeReport::
+// optimizer_ns_per_parameter, the median). With `layers`
 // given, it receives each layer's timed passes of every probe (LayerThroughput::passes; the
 // layer-time probe reuses them for tp 1).
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
@@ -49,11 +51,11 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
                                              std::vector<train::LayerThroughput>* layers = nullptr);
 
 // One node group per rank (count 1, its host, the catalog entry of its device kind, its measured
-// throughput); emulate_slowdown is 1 because the measurement already includes it. With `tp` > 1
-// (the job pins tensor parallelism), each run of `tp` consecutive ranks on one host with one
-// device kind becomes one node of `tp` devices instead, at the slowest member's throughput (a
-// tensor-parallel group runs in lockstep), so that the partitioner can place a tp group on it;
-// device index == rank either way.
+// throughput and optimizer step); emulate_slowdown is 1 because the measurement already includes
+// it. With `tp` > 1 (the job pins tensor parallelism), each run of `tp` consecutive ranks on one
+// host with one device kind becomes one node of `tp` devices instead, at the slowest member's
+// throughput (a tensor-parallel group runs in lockstep), so that the partitioner can place a tp
+// group on it; device index == rank either way.
 absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
                                                  const partitioner::DeviceCatalog& catalog,
                                                  const partitioner::NetworkSpec& network,

@@ -19,6 +19,7 @@ nlohmann::json NodeReport::ToJson() const {
           {"measured_tflops", measured_tflops},
           {"seconds_per_sample", seconds_per_sample},
           {"emulate_slowdown", emulate_slowdown},
+          {"optimizer_ns_per_parameter", optimizer_ns_per_parameter},
           {"calibration_passes", calibration_passes},
           {"calibration_budget_hit", calibration_budget_hit},
           {"calibration_seconds", calibration_seconds}};
@@ -43,6 +44,7 @@ absl::StatusOr<NodeReport> NodeReport::FromJson(const std::string& text) {
     r.calibration_passes = j.value("calibration_passes", 0);
     r.calibration_budget_hit = j.value("calibration_budget_hit", false);
     r.calibration_seconds = j.value("calibration_seconds", 0.0);
+    r.optimizer_ns_per_parameter = j.value("optimizer_ns_per_parameter", 0.0);
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("node report: ", e.what()));
   }

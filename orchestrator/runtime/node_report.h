@@ -21,6 +21,9 @@ struct NodeReport {
   double measured_tflops = 0;
   double seconds_per_sample = 0;  // calibration: forward + backward of every layer, one sample
   double emulate_slowdown = 1;    // EMULATION factor applied to this rank's compute (1 = none)
+  // Measured by calibration: the optimizer step (AdamW, then zeroing the gradients) per parameter,
+  // in nanoseconds, EMULATION included as training stretches it; 0 = not measured.
+  double optimizer_ns_per_parameter = 0;
   // What the calibration did (CalibrationOptions): the fewest timed passes a layer got in one
   // probe, whether its time budget cut any layer short, and its wall time.
   int calibration_passes = 0;

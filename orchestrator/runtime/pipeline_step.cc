@@ -24,6 +24,18 @@ class StepRunner {
   explicit StepRunner(const StepContext& ctx) : ctx_(ctx), role_(*ctx.role) {}
 
   absl::StatusOr<StepStats> Run() {
+    // A send posted before a compute phase moves only while this rank is inside the transport
+    // (Communicator::Progress): progress the pending ones between the layers of every phase, so
+    // that a neighbour waiting for one is not held until this rank's next receive.
+    struct HookGuard {
+      train::Stage* stage;
+      ~HookGuard() { stage->set_between_layers(nullptr); }
+    } guard{ctx_.stage};
+    if (ctx_.pipeline != nullptr && role_.pp > 1) {
+      ctx_.stage->set_between_layers([this] {
+        if (!sends_.empty()) ctx_.pipeline->Progress();
+      });
+    }
     const int64_t m = static_cast<int64_t>(role_.micro_batches.size());
     const int64_t warmup = std::min<int64_t>(role_.pp - role_.stage - 1, m);
     int64_t next_forward = 0, next_backward = 0;

@@ -10,7 +10,9 @@
 // 1F1B (Narayanan et al. 2021): stage s of p runs min(p−s−1, m) warm-up forwards, then alternates
 // one forward and one backward, then drains the remaining backwards; at most p−s micro-batches are
 // in flight. Sends are non-blocking and waited at the end of the step, so a rank never blocks on a
-// send while its neighbour blocks on one too.
+// send while its neighbour blocks on one too; while sends are pending, the stage progresses them
+// between its layers (Communicator::Progress), since MPI moves a large message only while its
+// sender is inside an MPI call.
 #ifndef TANGRAM_ORCHESTRATOR_RUNTIME_PIPELINE_STEP_H_
 #define TANGRAM_ORCHESTRATOR_RUNTIME_PIPELINE_STEP_H_
 

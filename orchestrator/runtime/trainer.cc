@@ -266,7 +266,8 @@ class Run {
                         world_.size()));
     for (const auto& r : result_.reports) {
       Log(absl::StrFormat(
-          "  rank %d  %s  %s  %.4f TFLOP/s%s", r.rank, r.host, r.device_name, r.measured_tflops,
+          "  rank %d  %s  %s  %.4f TFLOP/s, optimizer %.3g ns per parameter%s", r.rank, r.host,
+          r.device_name, r.measured_tflops, r.optimizer_ns_per_parameter,
           r.emulate_slowdown != 1
               ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
               : ""));

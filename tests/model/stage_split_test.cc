@@ -160,6 +160,27 @@ TEST(StageSplitTest, PipelineStagesMatchTheWholeModel) {
   }
 }
 
+// The between-layers hook (the runtime progresses its pipeline sends there) runs between every
+// two layers of a forward and of a backward, never before the first or after the last, and
+// changes nothing in the math.
+TEST(StageSplitTest, BetweenLayersHookRunsBetweenLayersOnly) {
+  const GptOptions o = SmallOptions(Granularity::kBlock);
+  const int64_t n = LayerCount(o);
+  const MicroBatch mb = Corpus(o.spec.seq_len).MakeMicroBatch(0, 0, 2);
+  std::vector<Stage> plain = Split(o, {0, n});
+  const double loss = RunPipeline(plain, mb, 2);
+  std::vector<Stage> hooked = Split(o, {0, n});
+  int calls = 0;
+  hooked[0].set_between_layers([&] { ++calls; });
+  EXPECT_EQ(RunPipeline(hooked, mb, 2), loss);
+  EXPECT_EQ(calls, 2 * (n - 1));  // n - 1 gaps, forward and backward
+  EXPECT_EQ(Gradients(hooked), Gradients(plain));
+  hooked[0].set_between_layers(nullptr);
+  hooked[0].ZeroGradients();
+  RunPipeline(hooked, mb, 2);
+  EXPECT_EQ(calls, 2 * (n - 1));  // cleared: not called again
+}
+
 TEST(StageSplitTest, UnevenMicroBatchesAndReplicasMatchTheFullBatch) {
   const GptOptions o = SmallOptions(Granularity::kBlock);
   const MarkovCorpus corpus = Corpus(o.spec.seq_len);

@@ -13,10 +13,13 @@
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
+#include "orchestrator/simulator/simulator.h"
 #include "partitioner/comm_model.h"
+#include "partitioner/cost_model.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "partitioner/model.h"
+#include "partitioner/strategy.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -481,8 +484,7 @@ TEST(MeasuredFleetTest, CpuPoolsAndCollectiveCostRoundTrip) {
               testing::HasSubstr("measured.cpu_pools[0].ranks[1]"));
 }
 
-// Layer times per kind and tensor-parallel degree (layer_time_probe.h) on the simulated
-// transport: ranks are threads; degrees whose tp groups stay on one host and divide the model.
+// The tensor-parallel test model (the layer-time tests below use it too).
 constexpr char kLayerModel[] = R"(name: test-gpt-tp
 layers: 2
 hidden: 48
@@ -493,6 +495,79 @@ vocab: 256
 seq_len: 16
 mlp: gelu
 )";
+
+// The measured optimizer step (group_optimizer_ns): read, written back, strict, and costed by
+// the cost model and the simulator as the parameters a device updates × the figure (the
+// analytic value), while a group without it keeps the catalog's memory-bandwidth estimate.
+TEST(MeasuredFleetTest, OptimizerStepRoundTripsAndCostsEachParameter) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const std::string head = std::string(kFleet) +
+                           "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n"
+                           "  ranks: 4\n  hosts: [a, b]\n  group_tflops: [0.5, 0.5]\n";
+  auto fleet = partitioner::ParseFleet(head + "  group_optimizer_ns: [7, 0]\n", "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  ASSERT_TRUE(fleet->groups[0].measured_optimizer_ns.has_value());
+  EXPECT_EQ(*fleet->groups[0].measured_optimizer_ns, 7);
+  EXPECT_FALSE(fleet->groups[1].measured_optimizer_ns.has_value());  // 0 = not measured
+  auto back = partitioner::ParseFleet(FleetToYaml(*fleet), "back.yaml", *catalog);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << FleetToYaml(*fleet);
+  EXPECT_EQ(back->measured->group_optimizer_ns, (std::vector<double>{7, 0}));
+  EXPECT_EQ(back->groups[0].measured_optimizer_ns.value_or(0), 7);
+  auto without = partitioner::ParseFleet(head, "f.yaml", *catalog);  // the key is optional
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_EQ(FleetToYaml(*without).find("group_optimizer_ns"), std::string::npos);
+  auto short_list =
+      partitioner::ParseFleet(head + "  group_optimizer_ns: [7]\n", "f.yaml", *catalog);
+  ASSERT_FALSE(short_list.ok());
+  EXPECT_THAT(std::string(short_list.status().message()), testing::HasSubstr("group_optimizer_ns"));
+  auto negative =
+      partitioner::ParseFleet(head + "  group_optimizer_ns: [7, -1]\n", "f.yaml", *catalog);
+  EXPECT_FALSE(negative.ok());
+
+  auto model = partitioner::ParseModel(kLayerModel, "m.yaml");
+  ASSERT_TRUE(model.ok()) << model.status();
+  partitioner::TrainingSpec training;
+  training.precision = partitioner::Precision::kFp32;
+  training.global_batch = 8;
+  training.micro_batch = 2;
+  training.zero_stage = 1;
+  auto cost = partitioner::CostModel::Create(*fleet, *model, training);
+  ASSERT_TRUE(cost.ok()) << cost.status();
+  const int64_t layers = static_cast<int64_t>(cost->layers().size());
+  const partitioner::MemoryBreakdown m = cost->StageMemory(1, 1, 0, layers, 0, 1);  // dp 1
+  const double parameters = m.weights / 4;                                          // fp32
+  EXPECT_NEAR(cost->OptimizerTime(0, m), parameters * 7e-9, 1e-15);
+  EXPECT_NEAR(cost->OptimizerTime(1, m),
+              (2 * m.optimizer + m.gradients + m.weights) /
+                  (fleet->groups[1].device.memory_bandwidth_gbs * 1e9),
+              1e-15);
+
+  // The simulator's optimizer op: each cell's stage parameters × its group's figure.
+  auto plan = partitioner::MakePlan(*cost, partitioner::StrategyKind::kUniform);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto step = simulator::Simulate(*cost, *plan, simulator::SimOptions{});
+  ASSERT_TRUE(step.ok()) << step.status();
+  int measured_cells = 0;
+  for (const auto& cell : step->cells) {
+    const auto& stage = plan->stages[cell.stage];
+    const partitioner::MemoryBreakdown sm =
+        cost->StageMemory(partitioner::StageTp(*plan, cell.stage), plan->dp, stage.layer_begin,
+                          stage.layer_end, 0, 1);
+    const bool on_group0 = cell.devices[0] < 2;  // devices 0-1: group 0
+    if (on_group0) {
+      // ZeRO-1: a device updates the 1/dp of its stage's parameters whose states it holds.
+      EXPECT_NEAR(cell.optimizer_s, sm.weights / 4 / plan->dp * 7e-9, 1e-15);
+      ++measured_cells;
+    } else {
+      EXPECT_NEAR(cell.optimizer_s, cost->OptimizerTime(1, sm), 1e-15);
+    }
+  }
+  EXPECT_GT(measured_cells, 0);
+}
+
+// Layer times per kind and tensor-parallel degree (layer_time_probe.h) on the simulated
+// transport: ranks are threads; degrees whose tp groups stay on one host and divide the model.
 
 // The fleet of `fleet_text` and a job of the tensor-parallel test model at micro-batch 2.
 struct LayerProbeCase {
@@ -636,6 +711,7 @@ TEST(FleetProbeBudgetTest, TinyBudgetRunsTheMinimumPassesAndSaysSo) {
   for (const auto& report : r.reports) {
     EXPECT_EQ(report.calibration_passes, 1);
     EXPECT_TRUE(report.calibration_budget_hit);
+    EXPECT_GT(report.optimizer_ns_per_parameter, 0);  // timed after each probe, budget or not
   }
   const std::string& how = r.measured.how;
   EXPECT_THAT(how, ::testing::HasSubstr("at least 1 on every rank"));
@@ -649,6 +725,8 @@ TEST(FleetProbeBudgetTest, TinyBudgetRunsTheMinimumPassesAndSaysSo) {
   ASSERT_TRUE(back.ok()) << back.status();
   ASSERT_TRUE(back->measured.has_value());
   EXPECT_GT(back->measured->group_tflops[0], 0);
+  EXPECT_GT(back->groups[0].measured_optimizer_ns.value_or(0), 0);
+  EXPECT_THAT(how, ::testing::HasSubstr("optimizer: one AdamW step of the whole model"));
   ASSERT_EQ(back->groups[0].layer_times.size(), 6u);  // 3 kinds at tp 1 and at tp 2
   for (const auto& t : back->groups[0].layer_times) EXPECT_GT(t.forward_ms, 0);
   EXPECT_NE(back->measured->Find(partitioner::LinkClass::kSameIsland), nullptr);
