@@ -78,4 +78,24 @@ absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
   return pools;
 }
 
+void ShareCalibrationWithinPools(const std::vector<partitioner::MeasuredCpuPool>& pools,
+                                 std::vector<NodeReport>& reports) {
+  for (const partitioner::MeasuredCpuPool& pool : pools) {
+    // Peers: same slowdown (an EMULATION-slowed rank idles part of the time by design).
+    std::map<double, std::vector<size_t>> peers;
+    for (int64_t r : pool.ranks) {
+      if (r >= 0 && static_cast<size_t>(r) < reports.size() &&
+          reports[static_cast<size_t>(r)].measured_tflops > 0) {
+        peers[reports[static_cast<size_t>(r)].emulate_slowdown].push_back(static_cast<size_t>(r));
+      }
+    }
+    for (const auto& [slowdown, ranks] : peers) {
+      double sum = 0;
+      for (size_t r : ranks) sum += reports[r].measured_tflops;
+      const double mean = sum / static_cast<double>(ranks.size());
+      for (size_t r : ranks) reports[r].measured_tflops = mean;
+    }
+  }
+}
+
 }  // namespace tangram::orchestrator

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "collectives/communicator.h"
+#include "orchestrator/runtime/node_report.h"
 #include "partitioner/measurements.h"
 
 namespace tangram::orchestrator {
@@ -44,6 +45,15 @@ absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
     collectives::Communicator& world, double busy_tflops, double demand,
     const std::function<absl::StatusOr<double>()>& solo,
     const ThisMachine* machine_override = nullptr);
+
+// The ranks of one pool that carry one EMULATION slowdown get one share of its cores over a run,
+// but not within a calibration of a second or two: the scheduler hands them unequal shares there
+// (4 ranks on 2 cores read 0.012 and 0.025 TFLOP/s side by side), and a group's slowest rank would
+// carry the low reading into every step. Replaces each such rank's `measured_tflops` with the mean
+// over those peers (which keeps the pool's busy rate, their mean). Ranks outside every pool, and
+// pools' ranks alone in their slowdown, keep their reading. `reports` is indexed by rank.
+void ShareCalibrationWithinPools(const std::vector<partitioner::MeasuredCpuPool>& pools,
+                                 std::vector<NodeReport>& reports);
 
 }  // namespace tangram::orchestrator
 

@@ -340,6 +340,7 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
   if (options.job != nullptr && options.hosts.empty()) {
     TANGRAM_RETURN_IF_ERROR(
         ProbeFleetCpuPools(world, fleet, *options.job, mine, budget.cpu_pools, result, how));
+    ShareCalibrationWithinPools(result.measured.cpu_pools, result.reports);
   }
   ApplyGroupFigures(fleet, options, result);
   if (options.job != nullptr && options.layer_times) {

@@ -214,6 +214,9 @@ class Run {
       TANGRAM_RETURN_IF_ERROR(CheckPlacement(job_.fleet, hosts));
     }
     TANGRAM_RETURN_IF_ERROR(MeasureCpuPools(*report, budget.cpu_pools));
+    ShareCalibrationWithinPools(result_.cpu_pools, result_.reports);
+    for (size_t r = 0; r < result_.reports.size() && r < ema_tflops_.size(); ++r)
+      ema_tflops_[r] = result_.reports[r].measured_tflops;
     if (options_.link_probe && world_.size() > 1) {
       absl::Time start = absl::Now();
       absl::StatusOr<LinkProbeResult> links =

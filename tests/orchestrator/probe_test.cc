@@ -454,6 +454,29 @@ TEST(CollectiveProbeTest, TimesGroupsOnOneHostOnly) {
   }
 }
 
+// Within a pool, ranks of one slowdown share the mean reading (the pool's busy rate stays put);
+// an EMULATION-slowed rank and ranks outside every pool keep theirs.
+TEST(CpuPoolProbeTest, RanksOfOnePoolShareTheirCalibration) {
+  std::vector<NodeReport> reports(6);
+  const double tflops[] = {0.012, 0.025, 0.013, 0.022, 0.009, 0.030};
+  for (size_t r = 0; r < reports.size(); ++r) {
+    reports[r].rank = static_cast<int>(r);
+    reports[r].measured_tflops = tflops[r];
+  }
+  reports[4].emulate_slowdown = 2;  // EMULATION: its own class
+  partitioner::MeasuredCpuPool pool;
+  pool.ranks = {0, 1, 2, 3, 4};  // rank 5 is alone on its machine
+  ShareCalibrationWithinPools({pool}, reports);
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ(reports[r].measured_tflops, 0.018) << r;
+  EXPECT_DOUBLE_EQ(reports[4].measured_tflops, 0.009);
+  EXPECT_DOUBLE_EQ(reports[5].measured_tflops, 0.030);
+  // No pools: nothing moves.
+  std::vector<NodeReport> alone = reports;
+  alone[0].measured_tflops = 0.001;
+  ShareCalibrationWithinPools({}, alone);
+  EXPECT_DOUBLE_EQ(alone[0].measured_tflops, 0.001);
+}
+
 TEST(MeasuredFleetTest, CpuPoolsAndCollectiveCostRoundTrip) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();
   ASSERT_TRUE(catalog.ok());
