@@ -182,6 +182,22 @@ const MeasuredLink* Measurements::Find(LinkClass c) const {
   return nullptr;
 }
 
+// One non-negative figure per nodes[] entry under `key`.
+static absl::StatusOr<std::vector<double>> ReadGroupFigures(YamlMap& m, const char* key,
+                                                            size_t groups) {
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node figures, m.Sequence(key));
+  if (figures.size() != groups) {
+    return m.Error(key, absl::StrCat("expected one figure per nodes[] entry (", groups, "), found ",
+                                     figures.size()));
+  }
+  std::vector<double> out;
+  for (size_t i = 0; i < figures.size(); ++i) {
+    TANGRAM_ASSIGN_OR_RETURN(double t, NumberAt(m, figures[i], ElementPath(m, key, i), 0));
+    out.push_back(t);
+  }
+  return out;
+}
+
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
   Measurements out;
   TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
@@ -195,27 +211,10 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
     }
     out.hosts.push_back(hosts[i].Scalar());
   }
-  TANGRAM_ASSIGN_OR_RETURN(YAML::Node tflops, m.Sequence("group_tflops"));
-  if (tflops.size() != groups) {
-    return m.Error("group_tflops", absl::StrCat("expected one figure per nodes[] entry (", groups,
-                                                "), found ", tflops.size()));
-  }
-  for (size_t i = 0; i < tflops.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(double t,
-                             NumberAt(m, tflops[i], ElementPath(m, "group_tflops", i), 0));
-    out.group_tflops.push_back(t);
-  }
+  TANGRAM_ASSIGN_OR_RETURN(out.group_tflops, ReadGroupFigures(m, "group_tflops", groups));
   if (m.Has("group_optimizer_ns")) {
-    TANGRAM_ASSIGN_OR_RETURN(YAML::Node ns, m.Sequence("group_optimizer_ns"));
-    if (ns.size() != groups) {
-      return m.Error("group_optimizer_ns", absl::StrCat("expected one figure per nodes[] entry (",
-                                                        groups, "), found ", ns.size()));
-    }
-    for (size_t i = 0; i < ns.size(); ++i) {
-      TANGRAM_ASSIGN_OR_RETURN(double t,
-                               NumberAt(m, ns[i], ElementPath(m, "group_optimizer_ns", i), 0));
-      out.group_optimizer_ns.push_back(t);
-    }
+    TANGRAM_ASSIGN_OR_RETURN(out.group_optimizer_ns,
+                             ReadGroupFigures(m, "group_optimizer_ns", groups));
   }
   if (m.Has("links")) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));
@@ -353,6 +352,26 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   }
 }
 
+// One `links:` entry, its optional figures only when measured.
+static std::string LinkToYaml(const MeasuredLink& l) {
+  std::string out = absl::StrFormat("    - {class: %s, latency_us: %.6g, bandwidth_gbs: %.6g",
+                                    LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs);
+  if (l.bidirectional_gbs) {
+    absl::StrAppend(&out, absl::StrFormat(", bidirectional_gbs: %.6g", *l.bidirectional_gbs));
+  }
+  if (l.allreduce_gbs)
+    absl::StrAppend(&out, absl::StrFormat(", allreduce_gbs: %.6g", *l.allreduce_gbs));
+  if (l.collective_us)
+    absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
+  if (l.burst_bytes && l.peak_gbs) {
+    absl::StrAppend(
+        &out, absl::StrFormat(", burst_bytes: %.0f, peak_gbs: %.6g", *l.burst_bytes, *l.peak_gbs));
+  }
+  if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
+  absl::StrAppend(&out, "}\n");
+  return out;
+}
+
 std::string MeasurementsToYaml(const Measurements& m) {
   std::string out = "measured:\n";
   absl::StrAppend(&out, "  when: \"", m.when, "\"\n");
@@ -373,26 +392,7 @@ std::string MeasurementsToYaml(const Measurements& m) {
   }
   if (!m.links.empty()) {
     absl::StrAppend(&out, "  links:\n");
-    for (const auto& l : m.links) {
-      absl::StrAppend(&out,
-                      absl::StrFormat("    - {class: %s, latency_us: %.6g, bandwidth_gbs: %.6g",
-                                      LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs));
-      if (l.bidirectional_gbs) {
-        absl::StrAppend(&out, absl::StrFormat(", bidirectional_gbs: %.6g", *l.bidirectional_gbs));
-      }
-      if (l.allreduce_gbs) {
-        absl::StrAppend(&out, absl::StrFormat(", allreduce_gbs: %.6g", *l.allreduce_gbs));
-      }
-      if (l.collective_us) {
-        absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
-      }
-      if (l.burst_bytes && l.peak_gbs) {
-        absl::StrAppend(&out, absl::StrFormat(", burst_bytes: %.0f, peak_gbs: %.6g", *l.burst_bytes,
-                                              *l.peak_gbs));
-      }
-      if (!l.pair.empty()) absl::StrAppend(&out, ", pair: \"", l.pair, "\"");
-      absl::StrAppend(&out, "}\n");
-    }
+    for (const auto& l : m.links) absl::StrAppend(&out, LinkToYaml(l));
   }
   if (m.nic) {
     absl::StrAppend(&out, absl::StrFormat("  nic: {node: %s, senders: %d, aggregate_gbs: %.6g}\n",

@@ -12,6 +12,30 @@
 
 namespace tangram::orchestrator {
 
+namespace {
+
+// The optimizer step training runs after every step's backward passes (pipeline_step.cc): an
+// AdamW update of every parameter, stretched by the EMULATION as a compute phase, then the
+// gradients zeroed. Timed after the layer probes (so that they run as before), `probes` times,
+// every rank at it as the layers are; EMULATION idles after each as after a phase. The median, in
+// seconds.
+absl::StatusOr<double> TimeOptimizerStep(train::Stage& stage, int probes, double slowdown) {
+  std::vector<double> optimizer;
+  for (int probe = 0; probe < probes; ++probe) {
+    const absl::Time step_start = absl::Now();
+    TANGRAM_RETURN_IF_ERROR(stage.Step(train::AdamWOptions{}));
+    const absl::Time step_end = absl::Now();
+    stage.ZeroGradients();
+    const absl::Duration step = step_end - step_start, zero = absl::Now() - step_end;
+    if (slowdown > 1) absl::SleepFor(step * (slowdown - 1));
+    optimizer.push_back(absl::ToDoubleSeconds(step * std::max(slowdown, 1.0) + zero));
+  }
+  std::sort(optimizer.begin(), optimizer.end());
+  return optimizer[optimizer.size() / 2];
+}
+
+}  // namespace
+
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
                                              const train::MarkovCorpus& corpus, int64_t micro_batch,
                                              double slowdown, const CalibrationOptions& options,
@@ -39,7 +63,7 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
     probe_options.budget = options.budget / probes / std::max(slowdown, 1.0);
   }
   if (layers != nullptr) layers->clear();
-  std::vector<double> totals, optimizer;
+  std::vector<double> totals;
   double flops = 0;
   report.calibration_passes = options.passes;
   const double parameters = static_cast<double>(stage.gradient_size());
@@ -70,25 +94,10 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
       }
     }
   }
-  // The optimizer step training runs after every step's backward passes (pipeline_step.cc): an
-  // AdamW update of every parameter, stretched by the EMULATION as a compute phase, then the
-  // gradients zeroed. Timed after the layer probes (so that they run as before), once per probe,
-  // every rank at it as the layers are; EMULATION idles after each as after a phase.
-  for (int probe = 0; probe < probes; ++probe) {
-    const absl::Time step_start = absl::Now();
-    TANGRAM_RETURN_IF_ERROR(stage.Step(train::AdamWOptions{}));
-    const absl::Time step_end = absl::Now();
-    stage.ZeroGradients();
-    const absl::Duration step = step_end - step_start, zero = absl::Now() - step_end;
-    if (slowdown > 1) absl::SleepFor(step * (slowdown - 1));
-    optimizer.push_back(absl::ToDoubleSeconds(step * std::max(slowdown, 1.0) + zero));
-  }
+  TANGRAM_ASSIGN_OR_RETURN(const double optimizer_s, TimeOptimizerStep(stage, probes, slowdown));
   std::sort(totals.begin(), totals.end());
   double seconds = totals[totals.size() / 2];
-  std::sort(optimizer.begin(), optimizer.end());
-  if (parameters > 0) {
-    report.optimizer_ns_per_parameter = optimizer[optimizer.size() / 2] / parameters * 1e9;
-  }
+  if (parameters > 0) report.optimizer_ns_per_parameter = optimizer_s / parameters * 1e9;
   if (seconds <= 0 || flops <= 0) {
     return absl::InternalError("calibration measured no time or no FLOPs");
   }
