@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "partitioner/comm_model.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -277,6 +278,12 @@ class Prober {
     return std::optional<partitioner::MeasuredNic>(nic);
   }
 
+  // The comm model's ring (partitioner/comm_model.h) over `q` ranks at a fitted α (s) and β
+  // (s per byte).
+  static double RingSeconds(int q, double bytes, double alpha, double beta) {
+    return partitioner::RingAllreduceTime(q, bytes, 1e-9 / beta, alpha);
+  }
+
   // Ring allreduce over the world at the configured sizes that fit the time budget.
   absl::StatusOr<std::vector<partitioner::AllreduceSample>> Allreduce() {
     std::vector<partitioner::AllreduceSample> out;
@@ -291,7 +298,7 @@ class Prober {
     CallOptions ring;
     ring.algorithm = collectives::Algorithm::kRing;
     for (size_t bytes : options_.allreduce_bytes) {
-      double predicted = 2.0 * (q - 1) * alpha + 2.0 * (q - 1) / q * bytes * beta;
+      double predicted = RingSeconds(q, static_cast<double>(bytes), alpha, beta);
       if (predicted > options_.size_seconds && !out.empty()) break;
       std::vector<double> times;
       for (int r = 0; r < 3; ++r) {
@@ -329,8 +336,8 @@ class Prober {
     if (bytes == 0) {
       for (size_t s : options_.allreduce_bytes) bytes = std::max(bytes, s);
     }
-    const double ring_per_byte = 2.0 * (q - 1) / q * beta;
-    const double latency = 2.0 * (q - 1) * alpha;
+    const double ring_per_byte = RingSeconds(q, 1, 0, beta);
+    const double latency = RingSeconds(q, 0, alpha, beta);
     const double fits = (options_.collective_seconds - latency) / ring_per_byte;
     if (fits < static_cast<double>(bytes)) {
       bytes = std::min(bytes, std::max(kMinCollective, static_cast<size_t>(std::max(fits, 0.0))));
