@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <tuple>
 
@@ -99,6 +100,11 @@ P2PCommunicator::P2PCommunicator(std::unique_ptr<Transport> transport,
 
 absl::Time P2PCommunicator::Deadline(const CallOptions& options) const {
   return absl::Now() + options.timeout.value_or(options_.timeout);
+}
+
+bool P2PCommunicator::SpansNodes() const {
+  return std::adjacent_find(locality_.begin(), locality_.end(), std::not_equal_to<int>()) !=
+         locality_.end();
 }
 
 Algorithm P2PCommunicator::Resolve(const CallOptions& options) const {

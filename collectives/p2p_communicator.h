@@ -67,6 +67,8 @@ class P2PCommunicator : public Communicator {
   // The algorithm a call asked for, falling back to the communicator default.
   Algorithm Resolve(const CallOptions& options) const;
   absl::Time Deadline(const CallOptions& options) const;
+  // True when the members sit on two nodes or more (`locality` has two distinct values).
+  bool SpansNodes() const;
 
   Transport& transport() { return *transport_; }
   const CommunicatorOptions& options() const { return options_; }

@@ -2,7 +2,8 @@
 # Training across namespace hosts (2 ranks per host), with the parameters of one process:
 #   2 hosts, pipeline across hosts (stage 0 on mh0, stage 1 on mh1; data parallel inside each);
 #   2 hosts, data parallel across hosts (each replica's two stages on one host);
-#   3 hosts, a 3-stage pipeline across the hosts, data parallel inside each.
+#   3 hosts, a 3-stage pipeline across the hosts, data parallel inside each;
+#   3 hosts, data parallel across all six ranks (one stage).
 # Each run's final checkpoint is compared with a one-process run of the same job (checkpoint_diff,
 # the runtime tests' tolerance). The hostfile comes from `tangram hostfile`, and every rank's host
 # is checked against the fleet by `tangram train` itself.
@@ -46,6 +47,9 @@ run_case() {
 run_case pipeline-across-2-hosts "${P}0 ${P}1" 0,2,4 "0,1;2,3" 4,4
 run_case data-parallel-across-2-hosts "${P}0 ${P}1" 0,2,4 "0,2;1,3" 5,3
 run_case pipeline-across-3-hosts "${P}0 ${P}1 ${P}2" 0,1,2,4 "0,1;2,3;4,5" 4,4
+# dp 6 over 3 hosts, the whole model per replica: its ~100 KiB gradient allreduce (in place, with
+# a deadline) crosses nodes and runs as the mpi communicator's ring, not libnbc's binomial tree.
+run_case data-parallel-across-3-hosts "${P}0 ${P}1 ${P}2" 0,4 "0,1,2,3,4,5" 2,2,1,1,1,1
 
 # A hostfile in the wrong order (mpirun's --map-by node) is refused, naming which rank sits where.
 d="$dir/pipeline-across-2-hosts"
