@@ -251,10 +251,10 @@ for c in $CASES; do
   out=$WORK/$name.json
   # Open MPI's blocking allreduce is pinned to its ring (algorithm 4), the algorithm the cost model
   # and the simulator describe; its default picks recursive doubling or a segmented ring by size.
-  # Training's gradient allreduce is the non-blocking in-place form, which this does not pin:
-  # libnbc runs it as a binomial reduce + broadcast (docs/simulator.md, "Out-of-sample netns
-  # cases"; MPIRUN_ARGS="--mca coll_libnbc_iallreduce_algorithm 1" forces its ring); the probe
-  # times that call and the model takes its rate from it. No
+  # Training's gradient allreduce is the polled in-place form, which this does not pin: across
+  # hosts the mpi communicator runs it as its own ring over point-to-point (libnbc would run a
+  # binomial reduce + broadcast; docs/collectives.md); the probe times that call, over every rank
+  # and over one pair, and the model takes its rates from it. No
   # binding: with 2 ranks Open MPI binds each "node"'s rank to its first core, and the namespace
   # hosts are one machine, so both would share core 0 (the probe's cpu pool showed 1 core).
   if ! "$NETNS" mpirun "$P" -np "$np" --map-by "ppr:$per:node" --bind-to none \
@@ -280,9 +280,10 @@ sim = j["simulated_step_time_s"]
 p = j["plan"].get("parallelism", {})
 plan = "tp%dpp%ddp%d" % (p.get("tp", 1), p.get("pp", 1), p.get("dp", 1))
 err = sim / measured - 1
-links = ";".join("%s %.3gus %.3gGB/s%s%s" % (l["class"], l["latency_us"], l["bandwidth_gbs"],
+links = ";".join("%s %.3gus %.3gGB/s%s%s%s" % (l["class"], l["latency_us"], l["bandwidth_gbs"],
                   " both %.3g" % l["bidirectional_gbs"] if "bidirectional_gbs" in l else "",
-                  " allreduce %.3g" % l["allreduce_gbs"] if "allreduce_gbs" in l else "")
+                  " allreduce %.3g" % l["allreduce_gbs"] if "allreduce_gbs" in l else "",
+                  " pair %.3g" % l["pair_allreduce_gbs"] if "pair_allreduce_gbs" in l else "")
                   for l in j.get("links", []))
 print("%s %s %s %.4f %.4f %+.4f %s" % (sys.argv[2], sys.argv[3], plan, sim, measured, err, links.replace(" ", "_")))
 EOF

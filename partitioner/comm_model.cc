@@ -89,7 +89,7 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
       std::find_if(parts.begin(), parts.end(), [&](const Part& p) { return p.island == island; });
   if (it == parts.end()) {
     if (parts.empty()) inter_island_gbs = kInf;
-    parts.push_back({island, 0, 0, kInf, kInf, kInf});
+    parts.push_back({island, 0, 0, kInf, kInf, kInf, 1});
     it = parts.end() - 1;
   }
   // Measured figures (a probe's) replace the per-group catalog ones, as in CommModel::Link.
@@ -102,6 +102,9 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
   if (inter) {
     flow = inter->flow_gbs;
     node_gbs = inter->node_gbs > 0 ? inter->node_gbs : inter->flow_gbs * g.nics_per_node;
+    if (inter->pair_duplex > 0 && inter->duplex > 0) {
+      it->pair_scale = inter->pair_duplex / inter->duplex;
+    }
   }
   it->members += count;
   it->nodes += nodes;
@@ -248,7 +251,9 @@ double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
   }
   if (group.parts.size() == 1) {
     set(AllreduceAlgorithm::kRing);
-    return RingAllreduceTime(q, bytes, group.parts[0].RingGbs(), alpha(LinkClass::kSameIsland));
+    const AllreduceGroup::Part& p = group.parts[0];
+    const double gbs = p.RingGbs() * (q == 2 ? p.pair_scale : 1.0);
+    return RingAllreduceTime(q, bytes, gbs, alpha(LinkClass::kSameIsland));
   }
   // Flat ring across islands: every step waits for the slowest hop.
   double slowest = kInf;

@@ -18,7 +18,8 @@
 // uses the whole NIC, not an eighth of it.
 //
 // Collectives (n bytes per member, q members, bandwidth bw GB/s per direction, latency α):
-//   ring allreduce      2(q−1)α + 2(q−1)/q · n/bw
+//   ring allreduce      2(q−1)α + 2(q−1)/q · n/bw  (q = 2 across nodes: bw at the link's
+//                       pair_duplex where measured — an exchange on one connection)
 //   hierarchical        ring inside each island (reduce-scatter + allgather, one allreduce's
 //                       cost), then a ring across islands over the shards of the smallest island
 //   bucketed            b buckets of n/b bytes, each a full collective: b × T(n/b), so every
@@ -93,6 +94,9 @@ struct AllreduceGroup {
     double share_gbs = 0;  // slowest member's share of its node's NICs (node_gbs ÷ devices)
     double flow_gbs = 0;   // slowest member's one-flow bandwidth across nodes
     double intra_gbs = 0;  // slowest member's intra-node link, GB/s
+    // A ring of two members across nodes is an exchange (both directions on one connection):
+    // its rate ÷ a longer ring's, where the link class measured both (LinkSpec::pair_duplex).
+    double pair_scale = 1;
     // GB/s per direction of a ring over this part that leaves its nodes: the k = members ÷ nodes
     // members of a node together use k shares of its NICs, bounded by the intra-node link the
     // ring also takes inside each node.

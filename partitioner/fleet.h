@@ -70,6 +70,9 @@ struct LinkSpec {
   // see it. A pipeline's sends are single messages, mostly one way at a time; they get the
   // one-way rate (CommModel::LinkGbs divides it out).
   double duplex = 1;
+  // The same ratio for a ring of two members (an exchange: both directions on one connection),
+  // where it was measured apart (the probe's pair_allreduce_gbs); 0 = as `duplex`.
+  double pair_duplex = 0;
   bool has_bucket() const { return burst_bytes > 0 && peak_gbs > flow_gbs / duplex; }
 };
 

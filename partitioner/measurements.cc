@@ -38,6 +38,8 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   TANGRAM_ASSIGN_OR_RETURN(link.bidirectional_gbs,
                            m.OptionalNumber("bidirectional_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.allreduce_gbs, m.OptionalNumber("allreduce_gbs", 0, kMaxGbs));
+  TANGRAM_ASSIGN_OR_RETURN(link.pair_allreduce_gbs,
+                           m.OptionalNumber("pair_allreduce_gbs", 0, kMaxGbs));
   TANGRAM_ASSIGN_OR_RETURN(link.collective_us, m.OptionalNumber("collective_us", 0, kMaxLatencyUs));
   TANGRAM_ASSIGN_OR_RETURN(link.burst_bytes, m.OptionalNumber("burst_bytes", 1, 1e15));
   TANGRAM_ASSIGN_OR_RETURN(link.peak_gbs, m.OptionalNumber("peak_gbs", 0, kMaxGbs));
@@ -223,7 +225,7 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
           YamlMap lm,
           YamlMap::Of(m.file(), links[i], ElementPath(m, "links", i),
                       {"class", "latency_us", "bandwidth_gbs", "bidirectional_gbs", "allreduce_gbs",
-                       "collective_us", "burst_bytes", "peak_gbs", "pair"}));
+                       "pair_allreduce_gbs", "collective_us", "burst_bytes", "peak_gbs", "pair"}));
       TANGRAM_ASSIGN_OR_RETURN(MeasuredLink link, ReadLink(lm));
       if (out.Find(link.link_class) != nullptr) {
         return lm.Error("class", absl::StrCat("link class ", LinkClassName(link.link_class),
@@ -330,12 +332,17 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     const double factor = CollectiveFactor(*l);
     double node_gbs = l->bandwidth_gbs;
     if (measured.nic) node_gbs = std::max(node_gbs, measured.nic->aggregate_gbs);
+    const double node_one_way = node_gbs;
     node_gbs *= factor;
     for (NodeGroup& g : fleet->groups) g.nic_gbps = node_gbs * 8;
     // The communication model (comm_model.h) reads a class's measured figures as they are: one
     // flow alone gets the pair's figure, the node all of its NICs together.
     LinkSpec spec{l->latency_us, l->bandwidth_gbs * factor, node_gbs};
     spec.duplex = factor;
+    // The pairs' figure is a NIC's: against the node's one-way rate, not one flow's.
+    if (l->pair_allreduce_gbs && node_one_way > 0) {
+      spec.pair_duplex = std::min(1.0, *l->pair_allreduce_gbs / node_one_way);
+    }
     net.measured_links[static_cast<int>(LinkClass::kSameIsland)] = WithBucket(*l, spec);
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
@@ -361,6 +368,9 @@ static std::string LinkToYaml(const MeasuredLink& l) {
   }
   if (l.allreduce_gbs)
     absl::StrAppend(&out, absl::StrFormat(", allreduce_gbs: %.6g", *l.allreduce_gbs));
+  if (l.pair_allreduce_gbs) {
+    absl::StrAppend(&out, absl::StrFormat(", pair_allreduce_gbs: %.6g", *l.pair_allreduce_gbs));
+  }
   if (l.collective_us)
     absl::StrAppend(&out, absl::StrFormat(", collective_us: %.6g", *l.collective_us));
   if (l.burst_bytes && l.peak_gbs) {

@@ -91,6 +91,11 @@ struct MeasuredLink {
   // On the slowest class the ranks span; where present it replaces bidirectional_gbs for
   // collectives.
   std::optional<double> allreduce_gbs;
+  // The same collective over pairs of ranks of two hosts, all pairs at once (link_probe.h, step
+  // 5b): a ring of two is an exchange, both directions on one connection. The pairs' per-direction
+  // rates together, what a host's NIC carries. Where present it replaces allreduce_gbs for
+  // data-parallel groups of two across nodes.
+  std::optional<double> pair_allreduce_gbs;
   // same_node only: one small allreduce among a tensor-parallel group while every rank computes
   // between collectives (orchestrator/probe/collective_probe.h), µs per collective.
   std::optional<double> collective_us;

@@ -231,18 +231,23 @@ class MpiCommunicator : public P2PCommunicator {
   }
 
   // kAuto's allreduce where the native call would be MPI_Iallreduce (a deadline, or a wait policy
-  // that yields) across nodes: our ring over MPI point-to-point instead, from the size at which
-  // libnbc itself stops choosing its binomial schedule (64 KiB, nbc_iallreduce.c). Open MPI 4.1's
-  // libnbc runs every in-place Iallreduce, and every one over fewer than 4 ranks, as a binomial
-  // reduce to rank 0 and a binomial broadcast back: whole buffers, one hop at a time, so the
-  // busiest NIC carries 3-5 buffers where a ring carries under 2 and sends both ways at once.
-  // Measured on 3 and 4 namespace hosts at 300 Mbit/s (docs/collectives.md): the ring is 2.8x
-  // faster than the in-place binomial on 3 hosts, on par with libnbc's own ring; inside one host
-  // the two are within 30 % either way, so the native call stays there. Training's gradient
-  // allreduce is exactly this call (in place, with a deadline).
+  // that yields) over three ranks or more across nodes: our ring over MPI point-to-point instead,
+  // from the size at which libnbc itself stops choosing its binomial schedule (64 KiB,
+  // nbc_iallreduce.c). Open MPI 4.1's libnbc runs every in-place Iallreduce, and every one over
+  // fewer than 4 ranks, as a binomial reduce to rank 0 and a binomial broadcast back: whole
+  // buffers, one hop at a time, so the busiest NIC carries 3-5 buffers where a ring carries under
+  // 2 and sends both ways at once. Measured on 3 and 4 namespace hosts at 300 Mbit/s
+  // (docs/collectives.md): the ring is 2.8x faster than the in-place binomial on 3 hosts, on par
+  // with libnbc's own ring; inside one host the two are within 30 % either way, so the native call
+  // stays there. Two ranks keep the native call too: its binomial is one whole buffer each way in
+  // turn, the same bytes as a ring of two, whose exchange (both ways on one connection) gained
+  // little on the shaped links (tp 2 x dp 2 over 2 hosts: 1.28 against 1.35 s a step at 50 Mbit/s,
+  // 0.16 against 0.17 s at 1 Gbit/s) and read differently when the probe timed it than in
+  // training (docs/probe.md), while the binomial's two one-way transfers time the same in both.
+  // Training's gradient allreduce is exactly this call (in place, with a deadline).
   bool PolledRingIsFaster(const CallOptions& options, size_t bytes) const {
     if (Resolve(options) != Algorithm::kAuto || bytes < kLibnbcBinomialBelowBytes) return false;
-    if (size() < 2 || !SpansNodes()) return false;
+    if (size() < 3 || !SpansNodes()) return false;
     const bool blocking =
         Deadline(options) == absl::InfiniteFuture() && CurrentWaitPolicy() == WaitPolicy::kSpin;
     return !blocking;

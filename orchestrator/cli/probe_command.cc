@@ -110,6 +110,7 @@ class ProbeCommand : public Command {
                          {"bidirectional_gbs", l.bidirectional_gbs.value_or(0)},
                          {"pair", l.pair}});
         if (l.allreduce_gbs) links.back()["allreduce_gbs"] = *l.allreduce_gbs;
+        if (l.pair_allreduce_gbs) links.back()["pair_allreduce_gbs"] = *l.pair_allreduce_gbs;
       }
       nlohmann::json allreduce = nlohmann::json::array();
       for (const auto& s : m.allreduce)
@@ -156,13 +157,15 @@ class ProbeCommand : public Command {
     }
     for (const auto& l : m.links) {
       std::cout << absl::StrFormat(
-          "  %-15s latency %9.2f us  bandwidth %9.4g GB/s%s%s  (ranks %s)\n",
+          "  %-15s latency %9.2f us  bandwidth %9.4g GB/s%s%s%s  (ranks %s)\n",
           partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
           l.bidirectional_gbs ? absl::StrFormat("  both ways %.4g GB/s each", *l.bidirectional_gbs)
                               : "",
           l.allreduce_gbs
               ? absl::StrFormat("  in training's allreduce %.4g GB/s each way", *l.allreduce_gbs)
               : "",
+          l.pair_allreduce_gbs ? absl::StrFormat(", %.4g between two ranks", *l.pair_allreduce_gbs)
+                               : "",
           l.pair);
     }
     if (m.nic) {

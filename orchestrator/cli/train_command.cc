@@ -43,6 +43,7 @@ nlohmann::json LinksJson(const TrainResult& result) {
                      {"pair", l.pair}});
     if (l.bidirectional_gbs) links.back()["bidirectional_gbs"] = *l.bidirectional_gbs;
     if (l.allreduce_gbs) links.back()["allreduce_gbs"] = *l.allreduce_gbs;
+    if (l.pair_allreduce_gbs) links.back()["pair_allreduce_gbs"] = *l.pair_allreduce_gbs;
     if (l.burst_bytes) links.back()["burst_bytes"] = *l.burst_bytes;
     if (l.peak_gbs) links.back()["peak_gbs"] = *l.peak_gbs;
     if (l.collective_us) links.back()["collective_us"] = *l.collective_us;

@@ -256,11 +256,19 @@ std::string LayerTimesHow(const LayerTimeProbeResult& layers, const LayerTimePro
 // The collective training runs, as the `how:` line says it (nothing when it was not timed).
 std::string GradientAllreduceHow(const LinkProbeResult& links, const std::string& repetitions) {
   if (!links.gradient_allreduce) return "";
-  return absl::StrFormat(
+  std::string how = absl::StrFormat(
       ", the gradient allreduce as training runs it (the communicator's in-place sum of %.0f "
       "bytes over every rank, %s: %.4g s; allreduce_gbs: the ring's rate "
       "for that time)",
       links.gradient_allreduce->bytes, repetitions, links.gradient_allreduce->seconds);
+  if (links.pair_allreduce) {
+    absl::StrAppend(
+        &how,
+        absl::StrFormat(", and over one pair across nodes (%.0f bytes, %s: %.4g s; "
+                        "pair_allreduce_gbs)",
+                        links.pair_allreduce->bytes, repetitions, links.pair_allreduce->seconds));
+  }
+  return how;
 }
 
 absl::Status ProbeFleetLinks(collectives::Communicator& world, const partitioner::Fleet& fleet,

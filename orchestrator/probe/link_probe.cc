@@ -100,6 +100,7 @@ class Prober {
     TANGRAM_ASSIGN_OR_RETURN(result.nic, Nic());
     TANGRAM_ASSIGN_OR_RETURN(result.allreduce, Allreduce());
     TANGRAM_RETURN_IF_ERROR(GradientAllreduce(&result));
+    TANGRAM_RETURN_IF_ERROR(PairAllreduce(&result));
     return result;
   }
 
@@ -317,61 +318,126 @@ class Prober {
     return out;
   }
 
-  // Step 5: the allreduce training runs, timed; sets allreduce_gbs on the slowest class that the
-  // world spans across nodes (nothing when every rank is on one node).
-  absl::Status GradientAllreduce(LinkProbeResult* result) {
-    const int q = world_.size();
-    std::optional<LinkClass> slowest;
-    double alpha = 0, beta = 0;
+  // The slowest class the world spans across nodes: {class, α, β}; nullopt when every rank is on
+  // one node (or nothing was fitted).
+  std::optional<std::tuple<LinkClass, double, double>> SlowestAcrossNodes() const {
+    std::optional<std::tuple<LinkClass, double, double>> out;
     for (const auto& [c, f] : fits_) {
-      if (c == LinkClass::kSameNode || (slowest && std::get<1>(f) <= beta)) continue;
-      slowest = c;
-      alpha = std::get<0>(f);
-      beta = std::get<1>(f);
+      if (c == LinkClass::kSameNode || (out && std::get<1>(f) <= std::get<2>(*out))) continue;
+      out = std::make_tuple(c, std::get<0>(f), std::get<1>(f));
     }
-    if (q < 2 || !slowest || !(beta > 0)) return absl::OkStatus();
-    // The gradient's size, less where a ring at the one-way rate would pass the time bound: the
-    // collective's bandwidth part grows with its bytes, and what it is per byte is the figure.
+    if (out && !(std::get<2>(*out) > 0)) return std::nullopt;
+    return out;
+  }
+
+  // The gradient's size, less where a ring of `q` at the one-way rate would pass the time bound:
+  // the collective's bandwidth part grows with its bytes, and what it is per byte is the figure.
+  size_t CollectiveBytes(int q, double alpha, double beta) const {
     size_t bytes = options_.gradient_bytes;
     if (bytes == 0) {
       for (size_t s : options_.allreduce_bytes) bytes = std::max(bytes, s);
     }
-    const double ring_per_byte = RingSeconds(q, 1, 0, beta);
-    const double latency = RingSeconds(q, 0, alpha, beta);
-    const double fits = (options_.collective_seconds - latency) / ring_per_byte;
+    const double fits =
+        (options_.collective_seconds - RingSeconds(q, 0, alpha, beta)) / RingSeconds(q, 1, 0, beta);
     if (fits < static_cast<double>(bytes)) {
       bytes = std::min(bytes, std::max(kMinCollective, static_cast<size_t>(std::max(fits, 0.0))));
     }
-    const size_t count = Floats(bytes);
-    std::vector<float> data(count, 1.0f);
-    // A virtual clock gives every repetition the same time: one, and no warm-up (64 simulated
-    // ranks spent 3 s of wall time on six).
+    return bytes;
+  }
+
+  // Training's call (pipeline_step.cc, AllReduceGradients: in place, a sum, the communicator's
+  // default options) on `comm` by its members (nullptr: this rank only waits), every communicator
+  // at once: all ranks of the world start each repetition together. One untimed run and
+  // `collective_repetitions` timed, each the slowest rank's time; the median. A virtual clock
+  // gives every repetition the same time: one, and no warm-up (64 simulated ranks spent 3 s of
+  // wall time on six).
+  absl::StatusOr<double> TimeCollective(Communicator* comm, size_t count) {
+    std::vector<float> data(comm != nullptr ? count : 0, 1.0f);
     const bool virtual_clock = world_.VirtualSeconds().has_value();
     const int repetitions = virtual_clock ? 1 : options_.collective_repetitions;
     std::vector<double> times;
     for (int r = virtual_clock ? 0 : -1; r < repetitions; ++r) {  // r = -1: untimed
       TANGRAM_RETURN_IF_ERROR(world_.Barrier());
-      double start = Now();
-      // Exactly training's call (pipeline_step.cc, AllReduceGradients): in place, a sum, the
-      // communicator's default options.
-      TANGRAM_RETURN_IF_ERROR(world_.AllReduce(data.data(), data.data(), count, DataType::kF32,
-                                               collectives::ReduceOp::kSum));
-      double mine = Now() - start, slowest_rank = 0;
+      double mine = 0, slowest_rank = 0;
+      if (comm != nullptr) {
+        const double start = Now();
+        TANGRAM_RETURN_IF_ERROR(comm->AllReduce(data.data(), data.data(), count, DataType::kF32,
+                                                collectives::ReduceOp::kSum));
+        mine = Now() - start;
+        std::fill(data.begin(), data.end(), 1.0f);
+      }
       TANGRAM_RETURN_IF_ERROR(
           world_.AllReduce(&mine, &slowest_rank, 1, DataType::kF64, collectives::ReduceOp::kMax));
       if (r >= 0) times.push_back(slowest_rank);
-      std::fill(data.begin(), data.end(), 1.0f);
     }
-    if (times.empty()) return absl::OkStatus();
-    const double t = Median(times);
+    return Median(times);
+  }
+
+  // The per-direction rate at which a ring of `q` at one-way β takes `seconds` for `bytes` (less
+  // its 2(q−1)α), never above the one-way rate; nullopt when the time is all latency.
+  static std::optional<double> RingRate(int q, double bytes, double seconds, double alpha,
+                                        double beta) {
+    const double per_byte = (seconds - RingSeconds(q, 0, alpha, beta)) / bytes;
+    if (!(per_byte > 0)) return std::nullopt;
+    return std::min(1.0, RingSeconds(q, 1, 0, beta) / per_byte) * 1e-9 / beta;
+  }
+
+  // Step 5: the allreduce training runs, timed over every rank; sets allreduce_gbs on the slowest
+  // class that the world spans across nodes (nothing when every rank is on one node).
+  absl::Status GradientAllreduce(LinkProbeResult* result) {
+    const int q = world_.size();
+    const auto slowest = SlowestAcrossNodes();
+    if (q < 2 || !slowest) return absl::OkStatus();
+    const auto [cls, alpha, beta] = *slowest;
+    const size_t count = Floats(CollectiveBytes(q, alpha, beta));
+    TANGRAM_ASSIGN_OR_RETURN(const double t, TimeCollective(&world_, count));
+    if (!(t > 0)) return absl::OkStatus();
     const double n = static_cast<double>(count * 4);
     result->gradient_allreduce = partitioner::AllreduceSample{n, t};
-    const double per_byte = (t - latency) / n;
-    if (!(per_byte > 0)) return absl::OkStatus();
-    // The rate at which a ring over these ranks takes that time, never above the one-way rate.
-    const double factor = std::min(1.0, ring_per_byte / per_byte);
+    const std::optional<double> gbs = RingRate(q, n, t, alpha, beta);
     for (auto& link : result->links) {
-      if (link.link_class == *slowest) link.allreduce_gbs = factor * 1e-9 / beta;
+      if (link.link_class == cls && gbs) link.allreduce_gbs = *gbs;
+    }
+    return absl::OkStatus();
+  }
+
+  // Step 5b: the same call over pairs of ranks across the slowest class's representative pair
+  // of hosts: the i-th rank of one host with the i-th of the other, every pair at once (the
+  // others wait), as the data-parallel groups of two of a tensor- or pipeline-parallel layout
+  // run. A ring of two is an exchange, both directions on one connection, where a ring of three
+  // or more sends to one peer and receives from another; through a shaper the two differ, and
+  // more so with several exchanges sharing the NIC (measured on namespace hosts at 50 Mbit/s:
+  // 0.96 of one way for the world's ring, 0.68 for one pair alone, about 0.5 each way for two
+  // pairs; docs/probe.md). Sets pair_allreduce_gbs: the pairs' bytes per second per direction
+  // together, what the host's NIC carries. Skipped when the world is one pair (step 5 timed it).
+  absl::Status PairAllreduce(LinkProbeResult* result) {
+    const auto slowest = SlowestAcrossNodes();
+    if (world_.size() <= 2 || !slowest) return absl::OkStatus();
+    const auto [cls, alpha, beta] = *slowest;
+    const auto [a, b] = PairOf(places_, cls);
+    if (a < 0) return absl::OkStatus();
+    std::vector<int> on_a, on_b;
+    for (int r = 0; r < world_.size(); ++r) {
+      if (places_[r].host == places_[a].host) on_a.push_back(r);
+      if (places_[r].host == places_[b].host) on_b.push_back(r);
+    }
+    const int pairs = static_cast<int>(std::min(on_a.size(), on_b.size()));
+    int color = pairs;  // the bystanders' communicator, unused
+    for (int i = 0; i < pairs; ++i) {
+      if (world_.rank() == on_a[i] || world_.rank() == on_b[i]) color = i;
+    }
+    TANGRAM_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> pair,
+                             world_.Split(color, world_.rank()));
+    const size_t count = Floats(CollectiveBytes(2, alpha, beta));
+    TANGRAM_ASSIGN_OR_RETURN(const double t,
+                             TimeCollective(color < pairs ? pair.get() : nullptr, count));
+    if (!(t > 0)) return absl::OkStatus();
+    const double n = static_cast<double>(count * 4);
+    result->pair_allreduce = partitioner::AllreduceSample{n, t};
+    result->pair_allreduce_pairs = pairs;
+    const std::optional<double> gbs = RingRate(2, n, t, alpha, beta);  // each pair's
+    for (auto& link : result->links) {
+      if (link.link_class == cls && gbs) link.pair_allreduce_gbs = *gbs * pairs;
     }
     return absl::OkStatus();
   }

@@ -33,6 +33,14 @@
 //     which the communication model's ring reproduces the collective. It replaces step 2's
 //     exchange for collectives: one pair's exchange of two long TCP streams through a shaper is
 //     bimodal (the streams take turns), and the collective training runs need not be a ring.
+//  5b. Where the world has more than two ranks: the same call over pairs across the slowest
+//     class's representative pair of hosts, the i-th rank of one host with the i-th of the other,
+//     all pairs at once (communicators split off for them; the others wait), the same
+//     repetitions: a ring of two is an exchange on one connection, which a shaper slows more than
+//     a ring's sends to one peer and receives from another, and more with several exchanges
+//     through one NIC. Gives that class's `pair_allreduce_gbs`: each pair's per-direction rate
+//     (as step 5's, for a ring of two) times the number of pairs — what the host's NIC carries
+//     when its data-parallel groups of two run at once.
 // Other ranks wait in a barrier while a pair measures, so nothing else crosses its link.
 // Thread-compatible (one call per rank, each with its own communicator).
 #ifndef TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
@@ -78,6 +86,9 @@ struct LinkProbeResult {
   std::vector<partitioner::AllreduceSample> allreduce;
   // Step 5's collective: its bytes and median time (absent: not timed, e.g. one node).
   std::optional<partitioner::AllreduceSample> gradient_allreduce;
+  // Step 5b's: the same over pairs across two hosts, all at once (absent: not timed).
+  std::optional<partitioner::AllreduceSample> pair_allreduce;
+  int pair_allreduce_pairs = 0;  // how many pairs ran it at once
   // False when the clock did not move (e.g. the simulated transport with free links): there is
   // nothing to fit, and no link figure is reported.
   bool timed = true;

@@ -276,17 +276,19 @@ class Run {
               : ""));
     }
     for (const auto& l : result_.links) {
-      Log(absl::StrFormat("  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s%s",
-                          partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs,
-                          l.pair,
-                          l.allreduce_gbs ? absl::StrFormat("; %.4g GB/s each way in training's "
-                                                            "gradient allreduce",
-                                                            *l.allreduce_gbs)
-                                          : "",
-                          l.collective_us ? absl::StrFormat("; one tp allreduce in training "
-                                                            "conditions %.0f us",
-                                                            *l.collective_us)
-                                          : ""));
+      Log(absl::StrFormat(
+          "  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s%s%s",
+          partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs, l.pair,
+          l.allreduce_gbs ? absl::StrFormat("; %.4g GB/s each way in training's "
+                                            "gradient allreduce",
+                                            *l.allreduce_gbs)
+                          : "",
+          l.pair_allreduce_gbs ? absl::StrFormat(" (%.4g between two ranks)", *l.pair_allreduce_gbs)
+                               : "",
+          l.collective_us ? absl::StrFormat("; one tp allreduce in training "
+                                            "conditions %.0f us",
+                                            *l.collective_us)
+                          : ""));
     }
     if (result_.nic) {
       Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together", result_.nic->senders,

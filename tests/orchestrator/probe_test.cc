@@ -273,7 +273,64 @@ TEST(LinkProbeTest, GradientAllreduceNeedsTwoNodes) {
   auto r = ProbeOnSim(3, 3);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->gradient_allreduce.has_value());
-  for (const auto& l : r->links) EXPECT_FALSE(l.allreduce_gbs.has_value());
+  EXPECT_FALSE(r->pair_allreduce.has_value());
+  for (const auto& l : r->links) {
+    EXPECT_FALSE(l.allreduce_gbs.has_value());
+    EXPECT_FALSE(l.pair_allreduce_gbs.has_value());
+  }
+}
+
+// Step 5b: the same call over the slowest class's pair alone. On the simulated transport's
+// full-duplex links a ring of two is the link's own rate; with a binomial tree as the allreduce
+// (reduce one way, then broadcast back: two whole copies, one after the other) the pair reads
+// half of it while the world's figure is the tree's over all ranks: the two figures are measured
+// apart because they differ.
+TEST(LinkProbeTest, PairAllreduceIsTimedOverTheSlowestPair) {
+  LinkProbeOptions o;
+  o.gradient_bytes = 2 << 20;
+  const double one_way = kAcross.bandwidth_Bps / 1e9;
+  // {ranks, per node, pairs}: the slowest class's pair is rank 0 and the first rank of the second
+  // island, whose host has one rank in the 7-rank layout (hosts of 3, 3 and 1).
+  for (auto [ranks, per_node, expected_pairs] :
+       {std::tuple{8, 2, 2}, std::tuple{7, 3, 1}, std::tuple{5, 1, 1}}) {
+    SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
+    auto ring = ProbeOnSim(ranks, per_node, o, collectives::Algorithm::kRing);
+    ASSERT_TRUE(ring.ok()) << ring.status();
+    ASSERT_TRUE(ring->pair_allreduce.has_value());
+    EXPECT_EQ(ring->pair_allreduce->bytes, 2 << 20);
+    const double two = partitioner::RingAllreduceTime(2, 2 << 20, one_way, kAcross.alpha_s);
+    // Within 3 %: the ranks leave the world's barrier up to a few link latencies apart, and a
+    // pair's first step waits for the later of its two (7 ranks: +2 %).
+    EXPECT_NEAR(ring->pair_allreduce->seconds, two, 0.03 * two);
+    // Every pair of the two hosts at once; the simulated transport gives each rank its own port,
+    // so each pair runs at the link's rate and the NIC's figure is theirs together.
+    const int pairs = ring->pair_allreduce_pairs;
+    EXPECT_EQ(pairs, expected_pairs);
+    const partitioner::MeasuredLink* across = FindLink(*ring, LinkClass::kCrossIsland);
+    ASSERT_NE(across, nullptr);
+    ASSERT_TRUE(across->pair_allreduce_gbs.has_value());
+    EXPECT_NEAR(*across->pair_allreduce_gbs, pairs * one_way, 0.03 * pairs * one_way);
+    for (LinkClass c : {LinkClass::kSameNode, LinkClass::kSameIsland}) {
+      if (const auto* l = FindLink(*ring, c)) {
+        EXPECT_FALSE(l->pair_allreduce_gbs.has_value());
+      }
+    }
+    auto tree = ProbeOnSim(ranks, per_node, o, collectives::Algorithm::kTree);
+    ASSERT_TRUE(tree.ok()) << tree.status();
+    const partitioner::MeasuredLink* tree_across = FindLink(*tree, LinkClass::kCrossIsland);
+    ASSERT_NE(tree_across, nullptr);
+    ASSERT_TRUE(tree_across->pair_allreduce_gbs.has_value());
+    EXPECT_NEAR(*tree_across->pair_allreduce_gbs, 0.5 * pairs * one_way, 0.03 * pairs * one_way);
+  }
+}
+
+// Two ranks on two nodes: the world is the pair, timed once by step 5.
+TEST(LinkProbeTest, PairAllreduceIsStepFiveOnTwoRanks) {
+  auto r = ProbeOnSim(2, 1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->gradient_allreduce.has_value());
+  EXPECT_FALSE(r->pair_allreduce.has_value());
+  for (const auto& l : r->links) EXPECT_FALSE(l.pair_allreduce_gbs.has_value());
 }
 
 TEST(LinkProbeTest, SixtyFourRanks) {

@@ -162,6 +162,58 @@ TEST(CommModelBurstTest, TimedAllreduceReplacesTheExchangeForCollectives) {
       << bad.status();
 }
 
+// A ring of two across nodes is an exchange on one connection: where the probe timed it apart
+// (pair_allreduce_gbs), groups of two take that rate and longer rings keep allreduce_gbs.
+TEST(CommModelBurstTest, PairFigureIsForGroupsOfTwoAcrossNodes) {
+  auto catalog = DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const std::string two_by_two = R"(name: two-by-two
+nodes:
+  - {device: cpu, devices_per_node: 2, count: 1, host: a}
+  - {device: cpu, devices_per_node: 2, count: 1, host: b}
+measured:
+  when: "x"
+  how: "y"
+  tool_version: "1"
+  ranks: 4
+  hosts: [a, a, b, b]
+  group_tflops: [0.03, 0.03]
+  links:
+    - {class: same_node, latency_us: 4, bandwidth_gbs: 10}
+    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.006, allreduce_gbs: 0.0057, pair_allreduce_gbs: 0.003}
+)";
+  auto fleet = ParseFleet(two_by_two, "f.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  CommModel comm(*fleet, FlattenFleet(*fleet));
+  // Devices 0, 1 on host a; 2, 3 on host b.
+  // pair_allreduce_gbs is the NIC's (both pairs together), so each pair gets half of it.
+  AllreduceGroup pair = comm.Summarize(std::vector<int64_t>{0, 2});
+  const double two = RingAllreduceTime(2, 1e6, 0.003 / 2, 10e-6);
+  EXPECT_NEAR(comm.AllreduceTime(pair, 1e6, AllreduceAlgorithm::kRing), two, 1e-9 * two);
+  // Four members: the world's ring rate, the pair's figure unused.
+  AllreduceGroup four = comm.Summarize(std::vector<int64_t>{0, 1, 2, 3});
+  EXPECT_DOUBLE_EQ(comm.AllreduceTime(four, 1e6, AllreduceAlgorithm::kRing),
+                   RingAllreduceTime(4, 1e6, four.parts[0].RingGbs(), 10e-6));
+  EXPECT_NEAR(four.parts[0].RingGbs(), 0.0057, 1e-12);
+  // A pair inside one node: the node's link, untouched.
+  AllreduceGroup inside = comm.Summarize(std::vector<int64_t>{0, 1});
+  EXPECT_DOUBLE_EQ(comm.AllreduceTime(inside, 1e6, AllreduceAlgorithm::kRing),
+                   RingAllreduceTime(2, 1e6, 10, 4e-6));
+  // Pipeline sends keep the one-way rate.
+  EXPECT_DOUBLE_EQ(comm.LinkGbs(0, 2), 0.006 / 2);
+  // Written back as read.
+  ASSERT_TRUE(fleet->measured.has_value());
+  const std::string yaml = MeasurementsToYaml(*fleet->measured);
+  EXPECT_NE(yaml.find("pair_allreduce_gbs: 0.003"), std::string::npos) << yaml;
+  // A negative figure is an error naming the field.
+  std::string bad = two_by_two;
+  bad.replace(bad.find("pair_allreduce_gbs: 0.003"), 25, "pair_allreduce_gbs: -1");
+  auto refused = ParseFleet(bad, "f.yaml", *catalog);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(std::string(refused.status().message()).find("pair_allreduce_gbs"), std::string::npos)
+      << refused.status();
+}
+
 TEST(CommModelBurstTest, NoBucketMeasuredIsTheAlphaBetaLinkExactly) {
   const Fleet plain =
       Load("{class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, pair: \"0-1\"}");
