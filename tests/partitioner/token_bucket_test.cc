@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "partitioner/comm_model.h"
 #include "partitioner/cost_model.h"
@@ -77,24 +78,34 @@ TEST(TokenBucketTest, InactiveBucketIsTheSustainedRateExactly) {
   }
 }
 
-constexpr char kTwoHosts[] = R"(name: two-hosts
+// A measured fleet of two hosts, a and b, with `per_host` one-rank devices each, up to its
+// `links:` key (the caller appends the entries).
+std::string TwoHosts(int per_host) {
+  std::string hosts;
+  for (const char* h : {"a", "b"}) {
+    for (int i = 0; i < per_host; ++i) hosts += std::string(hosts.empty() ? "" : ", ") + h;
+  }
+  return absl::StrFormat(R"(name: two-hosts
 nodes:
-  - {device: cpu, devices_per_node: 1, count: 1, host: a}
-  - {device: cpu, devices_per_node: 1, count: 1, host: b}
+  - {device: cpu, devices_per_node: %d, count: 1, host: a}
+  - {device: cpu, devices_per_node: %d, count: 1, host: b}
 measured:
   when: "x"
   how: "y"
   tool_version: "1"
-  ranks: 2
-  hosts: [a, b]
+  ranks: %d
+  hosts: [%s]
   group_tflops: [0.03, 0.03]
   links:
-)";
+)",
+                         per_host, per_host, 2 * per_host, hosts);
+}
+const std::string kTwoHosts = TwoHosts(1);
 
 Fleet Load(const std::string& link) {
   auto catalog = DeviceCatalog::BuiltIn();
   EXPECT_TRUE(catalog.ok());
-  auto fleet = ParseFleet(std::string(kTwoHosts) + "    - " + link + "\n", "f.yaml", *catalog);
+  auto fleet = ParseFleet(kTwoHosts + "    - " + link + "\n", "f.yaml", *catalog);
   EXPECT_TRUE(fleet.ok()) << fleet.status();
   return *fleet;
 }
@@ -153,7 +164,7 @@ TEST(CommModelBurstTest, TimedAllreduceReplacesTheExchangeForCollectives) {
   // A negative figure is an error naming the field.
   auto catalog = DeviceCatalog::BuiltIn();
   ASSERT_TRUE(catalog.ok());
-  auto bad = ParseFleet(std::string(kTwoHosts) +
+  auto bad = ParseFleet(kTwoHosts +
                             "    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.1, "
                             "allreduce_gbs: -1}\n",
                         "f.yaml", *catalog);
@@ -167,21 +178,11 @@ TEST(CommModelBurstTest, TimedAllreduceReplacesTheExchangeForCollectives) {
 TEST(CommModelBurstTest, PairFigureIsForGroupsOfTwoAcrossNodes) {
   auto catalog = DeviceCatalog::BuiltIn();
   ASSERT_TRUE(catalog.ok());
-  const std::string two_by_two = R"(name: two-by-two
-nodes:
-  - {device: cpu, devices_per_node: 2, count: 1, host: a}
-  - {device: cpu, devices_per_node: 2, count: 1, host: b}
-measured:
-  when: "x"
-  how: "y"
-  tool_version: "1"
-  ranks: 4
-  hosts: [a, a, b, b]
-  group_tflops: [0.03, 0.03]
-  links:
-    - {class: same_node, latency_us: 4, bandwidth_gbs: 10}
-    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.006, allreduce_gbs: 0.0057, pair_allreduce_gbs: 0.003}
-)";
+  const std::string two_by_two =
+      TwoHosts(2) +
+      "    - {class: same_node, latency_us: 4, bandwidth_gbs: 10}\n"
+      "    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.006, allreduce_gbs: 0.0057, "
+      "pair_allreduce_gbs: 0.003}\n";
   auto fleet = ParseFleet(two_by_two, "f.yaml", *catalog);
   ASSERT_TRUE(fleet.ok()) << fleet.status();
   CommModel comm(*fleet, FlattenFleet(*fleet));
