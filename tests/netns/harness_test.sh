@@ -4,13 +4,8 @@
 #   harness_test.sh TANGRAM_BINARY
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-netns="$here/netns.sh"
 tangram=$1
-bash "$netns" check || exit $?
-P=nh$$
-P=${P:0:8}
-trap 'bash "$netns" down "$P"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$here/test_lib.sh" nh
 
 bash "$netns" up "$P" 2 50mbit || fail "cannot make 2 hosts"
 names=$(timeout 60 bash "$netns" mpirun "$P" -np 4 --map-by node hostname | sort | uniq -c)

@@ -9,14 +9,8 @@
 #   islands_train_test.sh TANGRAM_BINARY
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-netns="$here/netns.sh"
 tangram=$1
-bash "$netns" check || exit $?
-P=is$$
-P=${P:0:8}
-work=$(mktemp -d /tmp/is-train.XXXXXX)
-trap 'bash "$netns" down "$P"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$here/test_lib.sh" is
 
 bash "$netns" up "$P" 2 200mbit || fail "cannot make 2 hosts"
 cat >"$work/fleet.yaml" <<YAML

@@ -12,14 +12,8 @@
 #   multihost_inputs_test.sh TANGRAM_BINARY
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-netns="$here/netns.sh"
 tangram=$1
-bash "$netns" check || exit $?
-P=mi$$
-P=${P:0:8}
-work=$(mktemp -d /tmp/mi-inputs.XXXXXX)
-trap 'bash "$netns" down "$P"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$here/test_lib.sh" mi
 
 bash "$netns" up "$P" 2 >/dev/null || fail "cannot make 2 hosts"
 cat >"$work/fleet.yaml" <<YAML
