@@ -164,8 +164,9 @@ class ProbeCommand : public Command {
           l.allreduce_gbs
               ? absl::StrFormat("  in training's allreduce %.4g GB/s each way", *l.allreduce_gbs)
               : "",
-          l.pair_allreduce_gbs ? absl::StrFormat(", %.4g between two ranks", *l.pair_allreduce_gbs)
-                               : "",
+          l.pair_allreduce_gbs
+              ? absl::StrFormat(", %.4g over pairs of ranks", *l.pair_allreduce_gbs)
+              : "",
           l.pair);
     }
     if (m.nic) {

@@ -264,9 +264,10 @@ std::string GradientAllreduceHow(const LinkProbeResult& links, const std::string
   if (links.pair_allreduce) {
     absl::StrAppend(
         &how,
-        absl::StrFormat(", and over one pair across nodes (%.0f bytes, %s: %.4g s; "
-                        "pair_allreduce_gbs)",
-                        links.pair_allreduce->bytes, repetitions, links.pair_allreduce->seconds));
+        absl::StrFormat(", and over %d pairs of ranks across two hosts at once (%.0f bytes, %s: "
+                        "%.4g s; pair_allreduce_gbs: their rate together)",
+                        links.pair_allreduce_pairs, links.pair_allreduce->bytes, repetitions,
+                        links.pair_allreduce->seconds));
   }
   return how;
 }

@@ -405,10 +405,10 @@ class Prober {
   // of hosts: the i-th rank of one host with the i-th of the other, every pair at once (the
   // others wait), as the data-parallel groups of two of a tensor- or pipeline-parallel layout
   // run. A ring of two is an exchange, both directions on one connection, where a ring of three
-  // or more sends to one peer and receives from another; through a shaper the two differ, and
-  // more so with several exchanges sharing the NIC (measured on namespace hosts at 50 Mbit/s:
-  // 0.96 of one way for the world's ring, 0.68 for one pair alone, about 0.5 each way for two
-  // pairs; docs/probe.md). Sets pair_allreduce_gbs: the pairs' bytes per second per direction
+  // or more sends to one peer and receives from another, and a group of two runs libnbc's
+  // binomial (mpi_communicator.cc), one whole buffer each way in turn (measured on namespace hosts
+  // at 20 Mbit/s to 1 Gbit/s: 0.91-0.96 of one way for the world's ring, 0.51-0.58 for two pairs
+  // together; docs/probe.md). Sets pair_allreduce_gbs: the pairs' bytes per second per direction
   // together, what the host's NIC carries. Skipped when the world is one pair (step 5 timed it).
   absl::Status PairAllreduce(LinkProbeResult* result) {
     const auto slowest = SlowestAcrossNodes();

@@ -283,8 +283,9 @@ class Run {
                                             "gradient allreduce",
                                             *l.allreduce_gbs)
                           : "",
-          l.pair_allreduce_gbs ? absl::StrFormat(" (%.4g between two ranks)", *l.pair_allreduce_gbs)
-                               : "",
+          l.pair_allreduce_gbs
+              ? absl::StrFormat(" (%.4g over pairs of ranks)", *l.pair_allreduce_gbs)
+              : "",
           l.collective_us ? absl::StrFormat("; one tp allreduce in training "
                                             "conditions %.0f us",
                                             *l.collective_us)
