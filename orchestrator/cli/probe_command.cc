@@ -99,43 +99,45 @@ class ProbeCommand : public Command {
   }
 
  private:
-  void Report(const FleetProbeResult& r, bool json) const {
+  void ReportJson(const FleetProbeResult& r) const {
     const partitioner::Measurements& m = r.measured;
-    if (json) {
-      nlohmann::json links = nlohmann::json::array();
-      for (const auto& l : m.links) {
-        links.push_back({{"class", partitioner::LinkClassName(l.link_class)},
-                         {"latency_us", l.latency_us},
-                         {"bandwidth_gbs", l.bandwidth_gbs},
-                         {"bidirectional_gbs", l.bidirectional_gbs.value_or(0)},
-                         {"pair", l.pair}});
-        if (l.allreduce_gbs) links.back()["allreduce_gbs"] = *l.allreduce_gbs;
-        if (l.pair_allreduce_gbs) links.back()["pair_allreduce_gbs"] = *l.pair_allreduce_gbs;
-      }
-      nlohmann::json allreduce = nlohmann::json::array();
-      for (const auto& s : m.allreduce)
-        allreduce.push_back({{"bytes", s.bytes}, {"seconds", s.seconds}});
-      nlohmann::json reports = nlohmann::json::array();
-      for (const auto& rep : r.reports) reports.push_back(rep.ToJson());
-      PrintJson({{"out", out_path_},
-                 {"reports", reports},
-                 {"ranks", m.ranks},
-                 {"hosts", m.hosts},
-                 {"group_tflops", m.group_tflops},
-                 {"group_optimizer_ns", m.group_optimizer_ns},
-                 {"links", links},
-                 {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
-                 {"nic_senders", m.nic ? m.nic->senders : 0},
-                 {"allreduce", allreduce},
-                 {"how", m.how},
-                 {"seconds", r.seconds},
-                 {"compute_seconds", r.compute_seconds},
-                 {"cpu_pool_seconds", r.cpu_pool_seconds},
-                 {"layer_time_seconds", r.layer_time_seconds},
-                 {"link_seconds", r.link_seconds},
-                 {"collective_seconds", r.collective_seconds}});
-      return;
+    nlohmann::json links = nlohmann::json::array();
+    for (const auto& l : m.links) {
+      links.push_back({{"class", partitioner::LinkClassName(l.link_class)},
+                       {"latency_us", l.latency_us},
+                       {"bandwidth_gbs", l.bandwidth_gbs},
+                       {"bidirectional_gbs", l.bidirectional_gbs.value_or(0)},
+                       {"pair", l.pair}});
+      if (l.allreduce_gbs) links.back()["allreduce_gbs"] = *l.allreduce_gbs;
+      if (l.pair_allreduce_gbs) links.back()["pair_allreduce_gbs"] = *l.pair_allreduce_gbs;
     }
+    nlohmann::json allreduce = nlohmann::json::array();
+    for (const auto& s : m.allreduce)
+      allreduce.push_back({{"bytes", s.bytes}, {"seconds", s.seconds}});
+    nlohmann::json reports = nlohmann::json::array();
+    for (const auto& rep : r.reports) reports.push_back(rep.ToJson());
+    PrintJson({{"out", out_path_},
+               {"reports", reports},
+               {"ranks", m.ranks},
+               {"hosts", m.hosts},
+               {"group_tflops", m.group_tflops},
+               {"group_optimizer_ns", m.group_optimizer_ns},
+               {"links", links},
+               {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
+               {"nic_senders", m.nic ? m.nic->senders : 0},
+               {"allreduce", allreduce},
+               {"how", m.how},
+               {"seconds", r.seconds},
+               {"compute_seconds", r.compute_seconds},
+               {"cpu_pool_seconds", r.cpu_pool_seconds},
+               {"layer_time_seconds", r.layer_time_seconds},
+               {"link_seconds", r.link_seconds},
+               {"collective_seconds", r.collective_seconds}});
+  }
+
+  void Report(const FleetProbeResult& r, bool json) const {
+    if (json) return ReportJson(r);
+    const partitioner::Measurements& m = r.measured;
     std::cout << absl::StrFormat(
         "probed %d ranks on %d hosts in %.2f s (compute %.2f s, cpu pools %.2f s, layer times "
         "%.2f s, network %.2f s, tp collective %.2f s)\n",
