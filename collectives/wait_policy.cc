@@ -67,6 +67,10 @@ bool Oversubscribed(const std::vector<RankMachine>& ranks, int rank) {
   return sharing > std::max<size_t>(cpus.size(), 1);
 }
 
+absl::Duration TestBeforeNapping(WaitPolicy p) {
+  return p == WaitPolicy::kYield ? absl::Microseconds(200) : absl::Milliseconds(10);
+}
+
 WaitPolicy ChoosePolicy(const std::vector<RankMachine>& ranks, int rank) {
   return Oversubscribed(ranks, rank) ? WaitPolicy::kYield : WaitPolicy::kSpin;
 }

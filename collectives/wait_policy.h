@@ -21,16 +21,34 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace tangram::collectives {
 
 enum class WaitPolicy : int8_t {
   kSpin = 0,   // test in a loop (napping only once a wait has lasted long)
-  kYield = 1,  // sched_yield after every test that found nothing done
+  kYield = 1,  // sched_yield after every test that found nothing done, then nap (below)
 };
 
 // "spin", "yield".
 const char* WaitPolicyName(WaitPolicy p);
+
+// How long a wait tests (spinning or yielding) before it starts to nap between tests: a wait that
+// lasts longer is waiting for a peer that still computes, not for a message in flight.
+//   kSpin: 10 ms. A rank with a core of its own loses nothing by spinning, and a nap inside an
+//     ordinary collective (a peer descheduled for a millisecond) cost up to 10 % against a raw
+//     MPI_Allreduce with the earlier 1 ms threshold.
+//   kYield: 200 us. A yielding rank stays runnable, and the kernel balances runnable tasks, not
+//     computing ones: with 3 ranks on 2 cores the waiter that sits alone on a core keeps it while
+//     the two computing ranks share the other (sched_yield returns at once when nothing else is
+//     queued there). A napping rank leaves its core idle and the kernel moves a runnable rank
+//     onto it. A 3-stage pipeline on 2 cores (docs/simulator.md, "pp3") stepped in 1.09-1.12 s
+//     with 10 ms of yielding and 0.90-0.94 s with 200 us; naps from the first empty test made
+//     64 KiB allreduces 3x slower, 200 us left the collectives benchmark unchanged
+//     (docs/collectives.md, "Wait policy").
+absl::Duration TestBeforeNapping(WaitPolicy p);
+// The naps that follow back off from 10 us to this (a nap adds at most this to a wait).
+inline constexpr absl::Duration kMaxWaitNap = absl::Microseconds(200);
 // "spin" | "yield" -> the policy; "auto" or "" -> nullopt (decide from the machine); anything else
 // -> nullopt with *error set to a message naming the value and the choices.
 std::optional<WaitPolicy> ParseWaitPolicy(absl::string_view text, std::string* error);

@@ -120,7 +120,8 @@ absl::Status ToStatus(int code, const char* call, int rank) {
 
 absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* what, int rank,
                        bool cancellable) {
-  const bool yield = CurrentWaitPolicy() == WaitPolicy::kYield;
+  const WaitPolicy policy = CurrentWaitPolicy();
+  const bool yield = policy == WaitPolicy::kYield;
   if (deadline == absl::InfiniteFuture() && !yield) {
     TANGRAM_MPI_CALL(MPI_Wait(request, MPI_STATUS_IGNORE), rank);
     return absl::OkStatus();
@@ -130,14 +131,11 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
   // oversubscribed; on a machine with more ranks than cores the wait policy (wait_policy.h)
   // yields after every test that found nothing done, so that a rank that computes, or that must
   // progress its part of a collective, gets the core. The clock is read only every
-  // kTestsPerClockRead tests. A wait that lasts past
-  // kSpinFor is waiting for a peer that still computes rather than for a message in flight: only
-  // then does it nap between tests (backing off to kMaxNap), to give the core back to that peer.
-  // A nap adds latency to the wait it is in (under 2% here), never to a short collective: the
-  // earlier 1 ms threshold put naps inside allreduces that a descheduled rank had stretched past
-  // 1 ms on an oversubscribed machine, and cost up to 10% against a raw MPI_Allreduce.
-  constexpr absl::Duration kSpinFor = absl::Milliseconds(10);
-  constexpr absl::Duration kMaxNap = absl::Microseconds(200);
+  // kTestsPerClockRead tests. A wait that lasts past TestBeforeNapping (10 ms spinning, 200 us
+  // yielding; wait_policy.h says why they differ) is waiting for a peer that still computes
+  // rather than for a message in flight: only then does it nap between tests (backing off to
+  // kMaxWaitNap), so that its core can go idle and run that peer or another.
+  const absl::Duration test_for = TestBeforeNapping(policy);
   constexpr int kTestsPerClockRead = 64;
   // Healthy peers answer a probe within milliseconds (they wait in this loop); a longer window
   // would only delay the error past the configured timeout.
@@ -164,9 +162,9 @@ absl::Status WaitUntil(MPI_Request* request, absl::Time deadline, const char* wh
       }
       const absl::Time now = absl::Now();
       if (now >= deadline) break;
-      if (now - start > kSpinFor) {
+      if (now - start > test_for) {
         absl::SleepFor(nap);
-        nap = std::min(nap * 2, kMaxNap);
+        nap = std::min(nap * 2, kMaxWaitNap);
       }
     }
   }

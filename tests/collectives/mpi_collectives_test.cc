@@ -2,10 +2,13 @@
 // MPI's native collectives and with each of our algorithms over MPI point-to-point, plus the
 // failure behaviour MPI allows us to test: a receive that never comes times out, and the aborted
 // communicator then fails fast.
+#include <time.h>
+
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "collectives/communicator.h"
+#include "collectives/wait_policy.h"
 #include "gtest/gtest.h"
 #include "tests/collectives/collective_suite.h"
 
@@ -70,6 +73,51 @@ TEST(MpiCollectivesTest, SplitGivesIndependentSubCommunicators) {
   ASSERT_TRUE((*sub)->AllReduce(&value, &sum, 1, DataType::kI64, ReduceOp::kSum).ok());
   const int64_t expected = color == 0 ? 0 : comm->size() * (comm->size() - 1) / 2;
   EXPECT_EQ(sum, expected);
+}
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Under the yield policy a rank waiting for a peer that still computes must leave its core idle
+// (wait_policy.h, TestBeforeNapping): a yielding rank alone on a core takes the whole core, since
+// sched_yield returns at once when nothing else is queued there. Rank 1 "computes" (sleeps) 8 ms
+// before each send; rank 0's thread may use at most half of its waiting time. With 10 ms of
+// yielding before the first nap (the earlier rule) it used all of it on an idle core; a rank
+// that shares its core yields it away under either rule, so load cannot fail this test.
+TEST(MpiCollectivesTest, AYieldingWaitLeavesItsCoreIdle) {
+  auto comm = MakeMpi();
+  ASSERT_NE(comm, nullptr);
+  if (comm->size() < 2) GTEST_SKIP() << "needs two ranks";
+  const WaitPolicy decided = CurrentWaitPolicy();
+  SetWaitPolicy(WaitPolicy::kYield);
+  ASSERT_TRUE(comm->Barrier().ok());
+  constexpr int kRounds = 10;
+  CallOptions call;
+  call.timeout = absl::Seconds(30);  // a deadline: the polled wait, as training's calls
+  int value = 0;
+  if (comm->rank() == 0) {
+    const double cpu_start = ThreadCpuSeconds();
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < kRounds; ++i) {
+      ASSERT_TRUE(comm->Recv(&value, 1, DataType::kI32, 1, 11, call).ok());
+      EXPECT_EQ(value, i);
+    }
+    const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+    const double cpu = ThreadCpuSeconds() - cpu_start;
+    EXPECT_LT(cpu, 0.5 * wall) << "rank 0 used " << cpu << " s of CPU in " << wall
+                               << " s of waiting";
+  } else if (comm->rank() == 1) {
+    for (int i = 0; i < kRounds; ++i) {
+      absl::SleepFor(absl::Milliseconds(8));
+      value = i;
+      ASSERT_TRUE(comm->Send(&value, 1, DataType::kI32, 0, 11, call).ok());
+    }
+  }
+  EXPECT_TRUE(comm->Barrier().ok());
+  SetWaitPolicy(decided);
 }
 
 TEST(MpiCollectivesTest, MissingMessageTimesOutAndAbortsTheCommunicator) {

@@ -73,5 +73,13 @@ TEST(WaitPolicyTest, ProcessWidePolicy) {
   SetWaitPolicy(before);
 }
 
+// A yielding rank stays runnable, so it must start napping long before a spinning one would
+// (wait_policy.h says why); both nap only after a message in flight would have come.
+TEST(WaitPolicyTest, AYieldingRankNapsBeforeASpinningOne) {
+  EXPECT_LT(TestBeforeNapping(WaitPolicy::kYield), TestBeforeNapping(WaitPolicy::kSpin));
+  EXPECT_LE(TestBeforeNapping(WaitPolicy::kYield), absl::Milliseconds(1));
+  EXPECT_GE(TestBeforeNapping(WaitPolicy::kYield), kMaxWaitNap);
+}
+
 }  // namespace
 }  // namespace tangram::collectives
