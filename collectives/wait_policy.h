@@ -42,8 +42,8 @@ const char* WaitPolicyName(WaitPolicy p);
 //     computing ones: with 3 ranks on 2 cores the waiter that sits alone on a core keeps it while
 //     the two computing ranks share the other (sched_yield returns at once when nothing else is
 //     queued there). A napping rank leaves its core idle and the kernel moves a runnable rank
-//     onto it. A 3-stage pipeline on 2 cores (docs/simulator.md, "pp3") stepped in 1.09-1.12 s
-//     with 10 ms of yielding and 0.90-0.94 s with 200 us; naps from the first empty test made
+//     onto it. A 3-stage pipeline on 2 cores (docs/simulator.md, "pp3") stepped in 1.09-1.11 s
+//     with 10 ms of yielding and 0.90-0.93 s with 200 us; naps from the first empty test made
 //     64 KiB allreduces 3x slower, 200 us left the collectives benchmark unchanged
 //     (docs/collectives.md, "Wait policy").
 absl::Duration TestBeforeNapping(WaitPolicy p);

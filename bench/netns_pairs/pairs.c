@@ -6,7 +6,6 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 static double now() {
   struct timespec t;
@@ -27,6 +26,18 @@ int main(int argc, char** argv) {
   int r, n;
   MPI_Comm_rank(MPI_COMM_WORLD, &r);
   MPI_Comm_size(MPI_COMM_WORLD, &n);
+  enum { kMaxReps = 64, kMaxRanks = 64 };
+  if (argc != 5 || atoi(argv[3]) < 1 || atoi(argv[3]) > kMaxReps || n < 2 || n % 2 != 0 ||
+      n > kMaxRanks) {
+    if (r == 0) {
+      fprintf(stderr,
+              "usage: pairs BYTES GAP_S REPS(1-%d) BARRIER(0|1), on an even number of "
+              "ranks (2-%d)\n",
+              kMaxReps, kMaxRanks);
+    }
+    MPI_Finalize();
+    return 2;
+  }
   size_t bytes = atol(argv[1]);
   double gap = atof(argv[2]);
   int reps = atoi(argv[3]);
@@ -36,7 +47,7 @@ int main(int argc, char** argv) {
   size_t cnt = bytes / 4;
   float* buf = malloc(cnt * 4);
   for (size_t i = 0; i < cnt; i++) buf[i] = 1;
-  double ts[64];
+  double ts[kMaxReps];
   double mine_sum = 0;
   double start = 0;
   for (int k = -1; k < reps; k++) {
@@ -67,7 +78,7 @@ int main(int argc, char** argv) {
   MPI_Barrier(MPI_COMM_WORLD);
   double per_rep = (now() - start) / reps;
   qsort(ts, reps, sizeof(double), cmp);
-  double all[8];
+  double all[kMaxRanks];
   double m = mine_sum / reps;
   MPI_Gather(&m, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (r == 0) {
