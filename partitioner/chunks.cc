@@ -57,6 +57,12 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan&
   return out;
 }
 
+bool StageSplits(int64_t layers, bool first, bool last, int chunks, ChunkSplit split) {
+  if (chunks <= 1) return layers >= 1;
+  if (split == ChunkSplit::kAllLayers) return layers >= chunks;
+  return layers - (first ? 1 : 0) - (last ? 1 : 0) >= chunks;
+}
+
 double PeakInFlight(int rank, int pp, int64_t micro_batches, std::span<const double> chunk_bytes) {
   const int v = static_cast<int>(chunk_bytes.size());
   const int64_t m = std::max<int64_t>(1, micro_batches);

@@ -30,6 +30,10 @@ namespace tangram::partitioner {
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan& plan, int chunks,
                                                                      ChunkSplit split);
 
+// Whether a stage of `layers` layers (`first`: it holds the embedding, `last`: the head) can be
+// split into `chunks` chunks as ChunkRanges splits it.
+bool StageSplits(int64_t layers, bool first, bool last, int chunks, ChunkSplit split);
+
 // Peak activations a rank of an interleaved 1F1B pipeline holds (Megatron-LM's order: warm-up of
 // 2(pp − rank − 1) + (v − 1)·pp chunk forwards, then one forward and one backward in turn), as a
 // multiple of one micro-batch of the whole stage: Σ of the chunks' bytes in flight at the peak ÷

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/chunks.h"
 
 namespace tangram::partitioner {
 
@@ -202,6 +203,12 @@ double GridEvaluator::CellTime(double compute, double send) const {
                                                                    : compute + send;
 }
 
+bool GridEvaluator::StageSplits(int s, int pp, int64_t begin, int64_t end) const {
+  const int v = pp > 1 ? std::max(1, cost_.training().layout.virtual_stages.value_or(1)) : 1;
+  return partitioner::StageSplits(end - begin, s == 0, s + 1 == pp, v,
+                                  cost_.training().layout.chunk_split);
+}
+
 std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,
                                             int64_t micro_batch, const std::vector<double>& weights,
                                             UnitOrder order) const {
@@ -219,15 +226,18 @@ std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& cla
     }
     return worst;
   };
+  auto splits = [&](int s, int64_t a, int64_t e) { return StageSplits(s, pp, a, e); };
   // f[e]: the best bottleneck of stages 0..s covering layers [0, e).
   std::vector<double> f(L + 1, kInfeasible), g(L + 1, kInfeasible);
   std::vector<std::vector<int64_t>> arg(pp, std::vector<int64_t>(L + 1, -1));
-  for (int64_t e = 1; e <= L - pp + 1; ++e) f[e] = stage_cost(0, 0, e);
+  for (int64_t e = 1; e <= L - pp + 1; ++e)
+    f[e] = splits(0, 0, e) ? stage_cost(0, 0, e) : kInfeasible;
   for (int s = 1; s < pp; ++s) {
     std::fill(g.begin(), g.end(), kInfeasible);
     for (int64_t e = s + 1; e <= L - pp + s + 1; ++e) {
       double best = kInfeasible;
       for (int64_t a = e - 1; a >= s; --a) {
+        if (!splits(s, a, e)) continue;  // too few layers yet; a smaller `a` adds some
         // A stage's cost only grows as it takes more layers, so once it alone reaches the best
         // found, starting earlier cannot help.
         const double c = stage_cost(s, a, e);
@@ -479,6 +489,9 @@ double GridEvaluator::StepTime(const GridLayout& layout, std::vector<double>* sa
   const int64_t dp = layout.dp();
   const int64_t batch = cost_.training().global_batch;
   if (pp < 1 || dp < 1 || dp > batch) return kInfeasible;
+  for (int st = 0; st < pp; ++st) {
+    if (!StageSplits(st, pp, layout.bounds[st], layout.bounds[st + 1])) return kInfeasible;
+  }
   const double b = static_cast<double>(layout.micro_batch);
   ClassPaces paces;
   if (!ComputePaces(*this, layout, &paces)) return kInfeasible;

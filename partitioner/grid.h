@@ -116,9 +116,14 @@ class GridEvaluator {
   // larger (CostModel::Evaluate alike). kInfeasible stays so.
   double CellTime(double compute, double send) const;
 
+  // Whether stage `s` of `pp`, layers [begin, end), splits into the pinned layout's virtual
+  // stages (chunks.h; always with one): a plan with a stage that does not would be costed here
+  // and then refused by the simulator.
+  bool StageSplits(int s, int pp, int64_t begin, int64_t end) const;
+
   // Stage boundaries minimising max over stages and classes of weight[c] × cell time: exact
-  // (dynamic programming over contiguous ranges, every stage non-empty). Empty when no
-  // boundaries fit memory. `weights` default to 1.
+  // (dynamic programming over contiguous ranges, every stage non-empty and splitting into the
+  // pinned virtual stages). Empty when no boundaries fit memory. `weights` default to 1.
   std::vector<int64_t> Balance(const std::vector<ReplicaClass>& classes, int pp,
                                int64_t micro_batch, const std::vector<double>& weights = {},
                                UnitOrder order = UnitOrder::kReplicaMajor) const;

@@ -34,6 +34,10 @@ absl::Status ValidatePlan(const Plan& plan, int64_t num_devices, int64_t num_lay
     return bad("plan: tp, pp and dp must be >= 1 (got ", plan.tp, ", ", plan.pp, ", ", plan.dp,
                ")");
   }
+  if (plan.virtual_stages < 1 || (plan.pp == 1 && plan.virtual_stages > 1)) {
+    return bad("plan: virtual_stages is ", plan.virtual_stages,
+               " (must be >= 1, and 1 without a pipeline)");
+  }
   if (static_cast<int>(plan.stages.size()) != plan.pp) {
     return bad("plan: pp is ", plan.pp, " but there are ", plan.stages.size(), " stages");
   }

@@ -82,6 +82,9 @@ struct Plan {
   int tp = 1;  // with per-stage sizes (PlanStage::tp) the largest of them
   int pp = 1;
   int dp = 1;
+  // Model chunks per stage of an interleaved pipeline (a pinned layout's virtual_stages; 1: plain
+  // 1F1B), as CostModel::Evaluate costed the plan.
+  int virtual_stages = 1;
   int64_t global_batch = 0;
   int64_t seq_len = 0;
   int zero_stage = 0;

@@ -69,7 +69,11 @@ json PlanToJson(const Plan& plan) {
           {"strategy", StrategyName(plan.strategy)},
           {"fleet", plan.fleet},
           {"model", plan.model},
-          {"parallelism", {{"tp", plan.tp}, {"pp", plan.pp}, {"dp", plan.dp}}},
+          {"parallelism",
+           {{"tp", plan.tp},
+            {"pp", plan.pp},
+            {"dp", plan.dp},
+            {"virtual_stages", plan.virtual_stages}}},
           {"training",
            {{"global_batch", plan.global_batch},
             {"seq_len", plan.seq_len},
@@ -146,6 +150,7 @@ void ReadParallelismAndTraining(FieldReader& r, const json& j, Plan* plan) {
   r.Get(par, "tp", &plan->tp);
   r.Get(par, "pp", &plan->pp);
   r.Get(par, "dp", &plan->dp);
+  r.Get(par, "virtual_stages", &plan->virtual_stages, false);  // absent: plain 1F1B
   const json& tr = r.Enter(j, "training");
   std::string precision = "bf16", recompute = "none";
   r.Get(tr, "global_batch", &plan->global_batch);

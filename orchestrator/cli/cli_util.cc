@@ -78,6 +78,24 @@ partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet) {
   return t;
 }
 
+absl::Status ChooseSchedule(const std::string& flag, const partitioner::TrainingSpec& training,
+                            simulator::SimOptions* sim) {
+  sim->virtual_stages = training.layout.virtual_stages.value_or(1);
+  if (flag.empty()) {
+    sim->schedule = sim->virtual_stages > 1 ? partitioner::PipelineSchedule::kInterleaved
+                                            : partitioner::PipelineSchedule::kOneFOneB;
+    return absl::OkStatus();
+  }
+  TANGRAM_ASSIGN_OR_RETURN(sim->schedule, partitioner::ParseSchedule(flag));
+  if (sim->schedule == partitioner::PipelineSchedule::kInterleaved && sim->virtual_stages < 2) {
+    return absl::InvalidArgumentError(
+        "--schedule interleaved needs virtual stages: a job whose layout has virtual_stages >= 2 "
+        "(simulate: or --virtual-stages V)");
+  }
+  if (sim->schedule != partitioner::PipelineSchedule::kInterleaved) sim->virtual_stages = 1;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
                                                   const GlobalOptions& global) {
   TANGRAM_ASSIGN_OR_RETURN(auto catalog, LoadCatalog(global));
@@ -147,6 +165,37 @@ absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc
       "design space (kinds:)");
 }
 
+namespace {
+
+// A plan file on its own, without the fleet it was made for: its JSON, and the structure
+// ValidatePlan checks that needs no fleet (no device twice, every layer of its list in one stage,
+// the replicas' samples summing to the batch); devices are checked against the largest index it
+// uses, the layers against its own layer list (or, without one, its last stage's end).
+constexpr int64_t kMaxPlanDevices = int64_t{1} << 24;
+
+absl::Status ValidatePlanFile(const std::string& path) {
+  TANGRAM_ASSIGN_OR_RETURN(partitioner::Plan plan, partitioner::LoadPlanFile(path));
+  int64_t devices = 0;
+  for (const partitioner::PlanStage& stage : plan.stages) {
+    for (const partitioner::PlanCell& cell : stage.cells) {
+      for (int64_t d : cell.devices) {
+        // A fleet file of 64 MiB holds far fewer devices; an index past this is not one.
+        if (d >= kMaxPlanDevices) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": stage ", stage.index, ": device ", d,
+                           " out of range (a fleet has fewer than ", kMaxPlanDevices, " devices)"));
+        }
+        devices = std::max(devices, d + 1);
+      }
+    }
+  }
+  int64_t layers = static_cast<int64_t>(plan.layer_names.size());
+  if (layers == 0 && !plan.stages.empty()) layers = plan.stages.back().layer_end;
+  return Annotate(partitioner::ValidatePlan(plan, devices, layers), path);
+}
+
+}  // namespace
+
 absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
                                     const partitioner::DeviceCatalog& catalog, std::string* kind) {
   TANGRAM_ASSIGN_OR_RETURN(ConfigKind k, DetectConfigKind(doc));
@@ -161,7 +210,7 @@ absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
     case ConfigKind::kJob:
       return JobFromDocument(doc, catalog).status();
     case ConfigKind::kPlan:
-      return partitioner::LoadPlanFile(doc.name).status();
+      return ValidatePlanFile(doc.name);
     case ConfigKind::kDesignSpace:
       return partitioner::DesignSpaceFromDocument(doc, catalog).status();
   }

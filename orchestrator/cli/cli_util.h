@@ -11,6 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/job_config.h"
+#include "orchestrator/simulator/simulator.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "partitioner/model.h"
@@ -51,6 +52,13 @@ struct PlanningInputs {
 // kInvalidArgument when neither --job nor both --fleet and --model are given.
 absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
                                                   const GlobalOptions& global);
+// The simulator's schedule and virtual stages for `training` (a pinned layout's virtual_stages):
+// --schedule `flag` when given, else interleaved 1F1B where the layout has virtual stages and
+// plain 1F1B where not. kInvalidArgument for an interleaved schedule without virtual stages (it
+// would run as plain 1F1B under another name).
+absl::Status ChooseSchedule(const std::string& flag, const partitioner::TrainingSpec& training,
+                            simulator::SimOptions* sim);
+
 // Training setup without a job: global batch max(1024, devices), micro-batch 1, bf16, ZeRO-1,
 // selective recompute.
 partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet);

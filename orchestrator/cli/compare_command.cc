@@ -136,14 +136,16 @@ class CompareCommand : public Command {
     inputs_.Add(sub, /*with_strategy=*/false);
     sub->add_option("--chart", chart_path_,
                     "Also write an SVG bar chart to this file (default: none)");
-    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved")
+    sub->add_option("--schedule", schedule_,
+                    "1f1b | gpipe | interleaved (default: interleaved where the job's layout has "
+                    "virtual_stages, else 1f1b)")
         ->check(NameOf(partitioner::ParseSchedule));
     sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
   }
 
   absl::Status Run(const GlobalOptions& global) override {
-    TANGRAM_ASSIGN_OR_RETURN(options_.schedule, partitioner::ParseSchedule(schedule_));
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
+    TANGRAM_RETURN_IF_ERROR(ChooseSchedule(schedule_, in.training, &options_));
     const partitioner::Fleet& fleet = in.fleet;
     const partitioner::ModelSpec& model = in.model;
     TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, in.training));
@@ -172,7 +174,7 @@ class CompareCommand : public Command {
   PlanningFlags inputs_;
   std::string chart_path_;  // "" = no chart: nothing is written unless asked
   simulator::SimOptions options_;
-  std::string schedule_ = "1f1b";  // parsed into options_.schedule by Run
+  std::string schedule_;  // "": the job's (interleaved where its layout has virtual stages)
   bool no_progress_ = false;
 };
 

@@ -25,7 +25,11 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
       partitioner::StrategyName(plan.strategy), plan.fleet, cost.slots().size(), plan.model,
       plan.global_batch, plan.seq_len, partitioner::PrecisionName(plan.precision), plan.zero_stage,
       partitioner::RecomputeName(plan.recompute));
-  out << absl::StrFormat("  tp %s, pp %d, dp %d\n", partitioner::TpText(plan), plan.pp, plan.dp);
+  out << absl::StrFormat(
+      "  tp %s, pp %d, dp %d%s\n", partitioner::TpText(plan), plan.pp, plan.dp,
+      plan.virtual_stages > 1
+          ? absl::StrFormat(", interleaved 1F1B over %d virtual stages", plan.virtual_stages)
+          : std::string());
   Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",
                 "capacity GiB", "fwd+bwd s/mb", "allreduce s"});
   for (const partitioner::PlanStage& s : plan.stages) {
@@ -74,7 +78,7 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
   const partitioner::Prediction& p = plan.predicted;
   out << absl::StrFormat(
       "  predicted: step %.3f s, %s tokens/s, MFU %s, %.1f TFLOP/s per device\n"
-      "             (1F1B %.3f s of which bubble %.3f s; exposed allreduce %.3f s; optimizer "
+      "             (pipeline %.3f s of which bubble %.3f s; exposed allreduce %.3f s; optimizer "
       "%.3f s)\n",
       p.step_time_s, Human(p.tokens_per_s), Percent(p.mfu), p.tflops_per_device, p.pipeline_s,
       p.bubble_s, p.exposed_allreduce_s, p.optimizer_s);

@@ -18,6 +18,7 @@
 #include "orchestrator/simulator/run.h"
 #include "orchestrator/simulator/svg.h"
 #include "orchestrator/simulator/trace.h"
+#include "partitioner/plan_inputs.h"
 #include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
@@ -46,7 +47,8 @@ class SimulateCommand : public Command {
     sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
     sub->add_option("--steps", steps_, "Steps to simulate (default 1)")
         ->check(IntIn(1, kMaxSimulatedSteps));
-    sub->add_option("--schedule", schedule_, "1f1b (default) | gpipe | interleaved")
+    sub->add_option("--schedule", schedule_,
+                    "1f1b | gpipe | interleaved (default: interleaved with virtual stages)")
         ->check(NameOf(partitioner::ParseSchedule));
     sub->add_option("--virtual-stages", virtual_stages_,
                     "Model chunks per pipeline rank (interleaved; default: the job's layout)")
@@ -79,25 +81,26 @@ class SimulateCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
     const partitioner::Fleet* fleet = &in.fleet;
     const partitioner::ModelSpec* model = &in.model;
-    const partitioner::TrainingSpec& training = in.training;
     std::optional<partitioner::Plan> plan;
     if (!plan_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(plan, partitioner::LoadPlanFile(plan_path_));
+      // Without a job the plan's own training setup, not the CLI's default (whose batch of 1024
+      // would make the bound, the MFU and the efficiency those of another job).
+      if (!in.from_job) in.training = partitioner::TrainingOfPlan(*plan, in.training);
+      TANGRAM_RETURN_IF_ERROR(partitioner::CheckPlanInputs(
+          *plan, plan_path_, *fleet, *model, in.training, in.from_job ? "job" : "fleet and model"));
     }
+    // --virtual-stages replaces the job's (or the plan's), for the cost model as for the
+    // simulator, so the two cost the same schedule.
+    if (virtual_stages_ > 0) in.training.layout.virtual_stages = virtual_stages_;
+    const partitioner::TrainingSpec& training = in.training;
 
     SimOptions& sim = run_.sim;
     TANGRAM_ASSIGN_OR_RETURN(sim.allreduce, ParseAllreduceRequest(allreduce_));
     sim.bucket_mib = options_.bucket_mib;
     sim.contention = !no_contention_;
     sim.async_p2p = async_p2p_;
-    sim.virtual_stages =
-        virtual_stages_ > 0 ? virtual_stages_ : training.layout.virtual_stages.value_or(1);
-    if (!schedule_.empty()) {
-      TANGRAM_ASSIGN_OR_RETURN(sim.schedule, partitioner::ParseSchedule(schedule_));
-    } else {
-      sim.schedule = sim.virtual_stages > 1 ? partitioner::PipelineSchedule::kInterleaved
-                                            : partitioner::PipelineSchedule::kOneFOneB;
-    }
+    TANGRAM_RETURN_IF_ERROR(ChooseSchedule(schedule_, training, &sim));
     sim.record_timeline = !trace_path_.empty() || !gantt_path_.empty();
     run_.steps = steps_;
     run_.progress = !no_progress_ && !global.json;

@@ -1,0 +1,156 @@
+// A plan file against the inputs it is simulated with, and a pinned interleaved layout through
+// every strategy and command (partitioner/plan_inputs.h, GridEvaluator::StageSplits).
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/foundation/cli_fixture.h"
+
+namespace tangram {
+namespace {
+
+using cli_testing::CliFixture;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Result = cli_testing::CliResult;
+
+constexpr char kFleet[] = R"(name: v100-t4-eth
+nodes:
+  - {device: V100, devices_per_node: 8, count: 3, nic_gbps: 25}
+  - {device: T4, devices_per_node: 4, count: 2, nic_gbps: 25}
+)";
+constexpr char kLabFleet[] = R"(name: lab
+nodes:
+  - {device: A100-40G, devices_per_node: 4, count: 2, nic_gbps: 100}
+  - {device: RTX4090, devices_per_node: 4, count: 1, nic_gbps: 100}
+)";
+constexpr char kModel[] = R"(name: gpt-1.3b
+layers: 24
+hidden: 2048
+ffn_hidden: 8192
+heads: 16
+kv_heads: 16
+mlp: gelu
+vocab: 50304
+seq_len: 2048
+)";
+
+class PlanInputsCliTest : public CliFixture {
+ protected:
+  void SetUp() override {
+    CliFixture::SetUp();
+    fleet_ = Write("fleet.yaml", kFleet);
+    lab_ = Write("lab.yaml", kLabFleet);
+    model_ = Write("model.yaml", kModel);
+  }
+  // A job on `fleet` (a file beside it); `layout` is the job's layout ("" for none).
+  std::string Job(const std::string& name, int64_t batch, const std::string& layout,
+                  const std::string& fleet = "fleet.yaml") {
+    return Write(name, "fleet: " + fleet +
+                           "\nmodel: model.yaml\nglobal_batch: " + std::to_string(batch) +
+                           "\nmicro_batch: 1\nprecision: fp16\nzero_stage: 1\nrecompute: none\n"
+                           "strategy: auto\ntransport: sim\nsteps: 1\ncheckpoint_dir: ckpt\n" +
+                           (layout.empty() ? "" : "layout: " + layout + "\n"));
+  }
+  std::string fleet_, lab_, model_;
+};
+
+// Without a job, the plan's own batch sets the bound: the efficiency of a plan for 128 sequences
+// is not measured against the default batch of 1024 (it read 626 %).
+TEST_F(PlanInputsCliTest, APlanWithoutAJobKeepsItsOwnTrainingSetup) {
+  const std::string plan = (dir_ / "lab.json").string();
+  const std::string job = Job("lab-job.yaml", 128, "", "lab.yaml");
+  Result r = Run("plan --job " + job + " --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run("--json simulate --plan " + plan + " --fleet " + lab_ + " --model " + model_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const double efficiency = j.at("efficiency").get<double>();
+  EXPECT_GT(efficiency, 0.05);
+  EXPECT_LE(efficiency, 1.0);
+  EXPECT_LE(j.at("mfu").get<double>(), 1.0);
+  EXPECT_LE(j.at("cost_model").at("mfu").get<double>(), 1.0);
+}
+
+// A plan for another fleet, or another batch, is refused with every difference named, not laid
+// on the first devices of the fleet given.
+TEST_F(PlanInputsCliTest, APlanForOtherInputsIsRefused) {
+  const std::string plan = (dir_ / "lab.json").string();
+  const std::string job = Job("lab-job.yaml", 128, "", "lab.yaml");
+  ASSERT_EQ(Run("plan --job " + job + " --out " + plan).code, 0);
+  Result r = Run("simulate --plan " + plan + " --job " + Job("other.yaml", 256, ""));
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("fleet: the plan's \"lab\", the job's \"v100-t4-eth\""));
+  EXPECT_THAT(r.err, HasSubstr("global_batch: the plan's 128, the job's 256"));
+  r = Run("simulate --plan " + plan + " --fleet " + fleet_ + " --model " + model_);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("fleet: the plan's \"lab\""));
+  r = Run("simulate --plan " + plan + " --job " + job);  // its own inputs
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// `validate` checks a plan's structure, not only its JSON: a device used twice, samples that do
+// not sum to the batch, a device index no fleet has.
+TEST_F(PlanInputsCliTest, ValidateChecksAPlansStructure) {
+  const std::string plan = (dir_ / "p.json").string();
+  ASSERT_EQ(Run("plan --job " + Job("j.yaml", 64, "") + " --out " + plan).code, 0);
+  nlohmann::json j = nlohmann::json::parse(cli_testing::Slurp(plan));
+  ASSERT_GE(j["replicas"].size(), 2u);
+  nlohmann::json twice = j;
+  twice["stages"][0]["cells"][1]["devices"] = twice["stages"][0]["cells"][0]["devices"];
+  Result r = Run("validate " + Write("twice.json", twice.dump()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("used twice"));
+  nlohmann::json samples = j;
+  samples["replicas"][0]["samples"] = samples["replicas"][0]["samples"].get<int64_t>() + 5;
+  r = Run("validate " + Write("samples.json", samples.dump()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the global batch is 64"));
+  nlohmann::json huge = j;
+  huge["stages"][0]["cells"][0]["devices"][0] = int64_t{1} << 40;
+  r = Run("validate " + Write("huge.json", huge.dump()));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("out of range"));
+  EXPECT_EQ(Run("validate " + plan).code, 0);
+}
+
+// A pinned interleaved layout (pp 4, v 3): every strategy's plan has ≥ 3 decoder layers per
+// stage and simulates; the plan records v, and a plan read back simulates interleaved.
+TEST_F(PlanInputsCliTest, PinnedVirtualStagesHoldInEveryStrategy) {
+  const std::string job = Job("v.yaml", 128, "{tp: 1, pp: 4, dp: 8, virtual_stages: 3}");
+  for (const char* strategy : {"auto", "hetero-pipeline", "uniform"}) {
+    SCOPED_TRACE(strategy);
+    const std::string plan = (dir_ / (std::string(strategy) + ".json")).string();
+    Result r = Run(std::string("plan --job ") + job + " --strategy " + strategy + " --out " + plan);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("interleaved 1F1B over 3 virtual stages"));
+    const nlohmann::json j = nlohmann::json::parse(cli_testing::Slurp(plan));
+    EXPECT_EQ(j["parallelism"]["virtual_stages"], 3);
+    r = Run(std::string("simulate --job ") + job + " --strategy " + strategy);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("interleaved (v=3)"));
+    r = Run("simulate --plan " + plan + " --fleet " + fleet_ + " --model " + model_);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("interleaved (v=3)"));
+  }
+  Result r = Run("compare --no-progress --job " + job);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("fewer than 3 virtual stages")));
+}
+
+// An interleaved schedule without virtual stages would run as plain 1F1B under another name.
+TEST_F(PlanInputsCliTest, InterleavedWithoutVirtualStagesIsRefused) {
+  const std::string job = Job("plain.yaml", 128, "{tp: 1, pp: 4, dp: 8}");
+  for (const char* command : {"simulate", "compare --no-progress"}) {
+    Result r = Run(std::string(command) + " --job " + job + " --schedule interleaved");
+    EXPECT_EQ(r.code, 2) << command;
+    EXPECT_THAT(r.err, HasSubstr("needs virtual stages")) << command;
+  }
+  Result r = Run("simulate --job " + job + " --schedule interleaved --virtual-stages 3");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("interleaved (v=3)"));
+}
+
+}  // namespace
+}  // namespace tangram
