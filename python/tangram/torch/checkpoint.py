@@ -4,7 +4,8 @@
     tangram.torch.save_checkpoint(pipe, optimizer, "ckpt", step)     # every rank
     step = tangram.torch.load_checkpoint(pipe, optimizer, "ckpt")   # every rank, any plan
 
-A layer is one block of the pipeline (or one top-level child of a plain module). Its file holds
+A layer is one block of the pipeline (or one top-level child of a plain module, and the module's
+own parameters and buffers outside its children as one more layer, "_module"). Its file holds
 the block's state_dict under the model's own keys ("3.weight" for block 3 of an nn.Sequential),
 so `safetensors` / Hugging Face tools load the weights directly, and the optimizer's per-parameter
 state beside them ("optimizer.exp_avg.3.weight", ...). Non-tensor optimizer state and the
@@ -115,7 +116,37 @@ def _layers_of(target):
         return layers, writers, target.owned_layers
     children = list(target.named_children())
     layers = [(i, n, f"{n}.", b) for i, (n, b) in enumerate(children)]
+    own = _OwnState(target)
+    if own.state_dict():  # parameters or buffers on the module itself, outside every child
+        layers.append((len(layers), _OWN_LAYER, "", own))
     return layers, [0] * len(layers), list(range(len(layers)))
+
+
+_OWN_LAYER = "_module"
+
+
+class _OwnState:
+    """A plain module's own parameters and persistent buffers (a learned position embedding, an
+    attention mask registered on the root), as one more layer: the top-level children do not
+    hold them, and a checkpoint of the children alone would resume them from initialisation."""
+
+    def __init__(self, module):
+        self.module = module
+        self.children = {name for name, _ in module.named_children()}
+
+    def state_dict(self):
+        return {k: v for k, v in self.module.state_dict().items()
+                if k.split(".", 1)[0] not in self.children}
+
+    def load_state_dict(self, state):
+        missing, unexpected = self.module.load_state_dict(state, strict=False)
+        missing = [k for k in missing if k.split(".", 1)[0] not in self.children]
+        if missing or unexpected:
+            raise ValueError(f"tangram: the module's own state does not match the checkpoint "
+                             f"(missing {missing}, unexpected {unexpected})")
+
+    def named_parameters(self):
+        return self.module.named_parameters(recurse=False)
 
 
 def save_checkpoint(target, optimizer, directory, step, comm=None, keep=2):
