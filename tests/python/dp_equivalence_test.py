@@ -58,6 +58,53 @@ def main():
               f"difference| vs single-process full batch {diff:.2e} (tolerance {ATOL})")
         assert diff <= ATOL, f"difference {diff} above {ATOL}"
     tt.barrier()
+    frozen_and_unused(r, p, shares)
+
+
+class WithIdleParameters(torch.nn.Module):
+    """A frozen layer (requires_grad False) and a parameter the forward never uses."""
+
+    def __init__(self):
+        torch.manual_seed(3)
+        super().__init__()
+        self.frozen = torch.nn.Linear(6, 6)
+        self.frozen.requires_grad_(False)
+        self.head = torch.nn.Linear(6, 1)
+        self.unused = torch.nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return self.head(torch.relu(self.frozen(x)))
+
+
+def frozen_and_unused(r, p, shares):
+    """AdamW with weight decay moves a parameter that has a gradient, even a zero one: one no
+    rank used must keep grad None (it got zeros, and moved), as in one process."""
+    model = WithIdleParameters()
+    reference = copy.deepcopy(model)
+    dp = tt.DataParallel(model, shares=shares, emulate=False)
+    opt = tt.DistributedOptimizer(torch.optim.AdamW(model.parameters(), lr=0.05,
+                                                    weight_decay=0.1), dp)
+    ref_opt = torch.optim.AdamW(reference.parameters(), lr=0.05, weight_decay=0.1)
+    torch.manual_seed(11)
+    B = sum(shares)
+    for step in range(K):
+        x, y = torch.randn(B, 6), torch.randn(B, 1)
+        b, e = dp.offset, dp.offset + dp.local_share
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(dp(x[b:e]), y[b:e]).backward()  # its own samples' mean
+        opt.step()
+        assert model.unused.grad is None, f"rank {r}: the unused parameter got a gradient"
+        ref_opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(reference(x), y).backward()
+        ref_opt.step()
+    assert torch.equal(model.unused.detach(), torch.ones(4)), f"rank {r}: unused moved"
+    assert torch.equal(model.frozen.weight, reference.frozen.weight), f"rank {r}: frozen moved"
+    diff = max_param_diff(model, reference)
+    assert diff <= ATOL, f"rank {r}: difference {diff} above {ATOL}"
+    if r == 0:
+        print(f"dp_equivalence: frozen and unused parameters stay as in one process under AdamW "
+              f"({p} ranks, max |parameter difference| {diff:.2e})")
+    tt.barrier()
 
 
 if __name__ == "__main__":

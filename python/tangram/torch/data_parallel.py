@@ -185,6 +185,12 @@ class DataParallel(torch.nn.Module):
                                                                          device=p.device))
         flat = torch.cat(parts)
         flat.mul_(self.local_share / self.global_batch)
+        # Which parameters got a gradient on this rank (one flag each, summed over the ranks): a
+        # parameter no rank used keeps grad None, as in one process, so the optimizer skips it
+        # (a zero gradient would still move it under weight decay or momentum).
+        used = torch.tensor([0.0 if self._params[i].grad is None else 1.0 for i in members],
+                            dtype=flat.dtype, device=flat.device)
+        flat = torch.cat([flat, used])
         if self._rebalance and b == len(self._buckets) - 1:
             # Re-balancing's figures ride on the last bucket (no collective of their own): rank r
             # adds its moving-average seconds per sample at position r of a zero tail.
@@ -211,16 +217,22 @@ class DataParallel(torch.nn.Module):
         times = None
         for b, flat, handle in self._handles:
             handle.wait()
-            offset = 0
-            for i in self._buckets[b]:
+            members = self._buckets[b]
+            offset = sum(self._params[i].numel() for i in members)
+            used = flat[offset:offset + len(members)].tolist()
+            start = 0
+            for k, i in enumerate(members):
                 p = self._params[i]
                 n = p.numel()
-                view = flat[offset:offset + n].view_as(p)
+                view = flat[start:start + n].view_as(p)
+                start += n
+                if used[k] == 0:
+                    continue  # no rank used it: its grad stays as it is (None)
                 if p.grad is None:
                     p.grad = view.clone()
                 else:
                     p.grad.copy_(view)
-                offset += n
+            offset += len(members)
             if offset < flat.numel():
                 times = flat[offset:].double().tolist()
         self._reset_step()

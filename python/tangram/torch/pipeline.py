@@ -350,16 +350,27 @@ class Pipeline:
         group = self.plan.ranks[self.stage]
         if len(group) <= 1:
             return
-        params = self.parameters()
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        flat = torch.cat([p.grad.reshape(-1) for p in params]) if params else torch.zeros(0)
+        # Frozen parameters take no part; a parameter no replica used keeps grad None (a flag per
+        # parameter rides with the sum), so the optimizer skips it as it would in one process.
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            return
+        used = torch.tensor([0.0 if p.grad is None else 1.0 for p in params],
+                            dtype=params[0].dtype)
+        grads = [p.grad.reshape(-1) if p.grad is not None
+                 else torch.zeros(p.numel(), dtype=p.dtype) for p in params]
+        flat = torch.cat(grads + [used])
         self.p2p.group_sum_(flat, group, _TAG_DP)
         at = 0
-        for p in params:
+        flags = flat[flat.numel() - len(params):].tolist()
+        for k, p in enumerate(params):
             n = p.numel()
-            p.grad.copy_(flat[at:at + n].view_as(p.grad))
+            if flags[k] != 0:
+                value = flat[at:at + n].view_as(p)
+                if p.grad is None:
+                    p.grad = value.clone()
+                else:
+                    p.grad.copy_(value)
             at += n
 
     # -- re-planning -----------------------------------------------------------------------------
