@@ -9,6 +9,7 @@
    passes when every rank printed its OK line (run_torch_test.sh --expect-ok).
 """
 
+import os
 import time
 
 import torch
@@ -32,8 +33,13 @@ def expect_error(fn, code, words):
 
 
 def main():
-    tt.init(timeout=30)
+    # The tests' job: its fleet has 4 devices, one more than this test's 3 ranks.
+    tt.init(job=os.path.join(os.environ["TANGRAM_SOURCE_DIR"], "tests", "python",
+                             "torch-test-job.yaml"), timeout=30)
     r, p = tt.rank(), tt.size()
+    # 0. a catalog plan for more ranks than are running (it was a bare IndexError)
+    expect_error(lambda: tt.catalog_plan(), "FAILED_PRECONDITION",
+                 ["4 ranks", f"{p} are running"])
     # 1. different models
     model = small_gpt(layers=3 if r == 1 else 2)
     expect_error(lambda: tt.DataParallel(model), "FAILED_PRECONDITION",

@@ -119,7 +119,27 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
     else:
         _process_context = ctx
         atexit.register(shutdown)
+        _exit_on_uncaught(ctx)
     return ctx
+
+
+def _exit_on_uncaught(ctx):
+    """An uncaught exception on an mpirun rank ends the process at once, without MPI_Finalize:
+    mpirun then ends the whole job. Finalising instead waits for the other ranks, which wait in
+    their next collective for this one until their timeout (two minutes by default)."""
+    import sys
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        previous(kind, value, traceback)
+        if ctx is _process_context:  # not after shutdown(): MPI is finalised
+            print(f"tangram: rank {ctx.rank}: uncaught {kind.__name__}; exiting with status 1 "
+                  f"without MPI_Finalize, so that mpirun ends the other ranks now",
+                  file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(1)
+
+    sys.excepthook = hook
 
 
 def sim_world(ranks, timeout=30.0):

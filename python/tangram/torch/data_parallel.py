@@ -84,7 +84,10 @@ class DataParallel(torch.nn.Module):
             self._hooks.append(acc)  # the node must outlive the hook
         self._sync = True
         self._stretch = Stretch(module, lambda: ctx.slowdown) if emulate else None
-        self._rebalance = rebalance and plan is not None and ctx.job is not None
+        # Re-planning starts from the calibration reports of a measured plan (calibrate_and_plan);
+        # a catalog plan has none, so its shares stay as planned.
+        self._rebalance = (rebalance and plan is not None and ctx.job is not None and
+                           bool(getattr(plan, "reports", None)))
         self._threshold = rebalance_threshold
         self._patience = rebalance_patience
         self._alpha = ema_alpha

@@ -133,7 +133,15 @@ def calibrate_and_plan(loss_fn, batch_size, module=None, strategy=None, **calibr
 def catalog_plan(strategy=None):
     """The plan on the fleet file's stated figures (catalog or measured_tflops), no measuring."""
     ctx = current()
+    if ctx.job is None:
+        raise TangramError("FAILED_PRECONDITION", "catalog_plan() needs init(job=...)")
     native = _tangram.plan_catalog(ctx.job, strategy or "")
+    used = {r for stage in native.stages for cell in stage[2] for r in cell}
+    if used and max(used) >= ctx.size:
+        raise TangramError(
+            "FAILED_PRECONDITION",
+            f"catalog_plan(): the plan uses {max(used) + 1} ranks (one per device of the job's "
+            f"fleet) but {ctx.size} are running: start as many ranks as the fleet has devices")
     plan = Plan(native, [], ctx.size)
     ctx.plan = plan
     return plan
