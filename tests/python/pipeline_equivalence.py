@@ -16,6 +16,7 @@ from pipeline_common import (ATOL_ADAM, ATOL_SGD, batch, build_model, communicat
                              loss_fn, make_optimizer, reference, require_torch_package)
 
 require_torch_package()
+import torch  # noqa: E402
 from tangram.torch.pipeline import Pipeline, PipelinePlan  # noqa: E402
 
 # name: (ranks, plan, optimizer, steps)
@@ -75,9 +76,38 @@ def run_replan():
     compare(pipe, reference(5, "adam")[0], ATOL_ADAM, "replan")
 
 
+def run_frozen():
+    """pp 2 x dp 2 with the first layer frozen and AdamW's weight decay: the replicas' gradient
+    sum must leave a frozen parameter alone (it gave it a zero gradient, and the decay moved it)
+    and match one process's run."""
+    comm = communicator()
+
+    def frozen_model():
+        model = build_model()
+        model[0].requires_grad_(False)
+        return model, torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.1)
+
+    model, opt = frozen_model()
+    before = model[0].weight.detach().clone()
+    pipe = Pipeline(model, CASES["pp2dp2"][1], comm, loss_fn)
+    ref_model, ref_opt = frozen_model()
+    for step in range(3):
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        pipe.train_step(x, y)
+        opt.step()
+        ref_opt.zero_grad(set_to_none=True)
+        loss_fn(ref_model(x), y).backward()
+        ref_opt.step()
+    assert torch.equal(model[0].weight.detach(), before), f"rank {comm.rank}: frozen layer moved"
+    compare(pipe, ref_model, ATOL_ADAM, "pp2dp2 frozen")
+
+
 def run(case):
     if case == "replan":
         run_replan()
+    elif case == "pp2dp2_frozen":
+        run_frozen()
     elif case == "bad_input":
         import pipeline_bad_input
         pipeline_bad_input.main()
