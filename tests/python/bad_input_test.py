@@ -48,6 +48,7 @@ def main():
     expect_error(lambda: tt.allreduce(torch.ones(3, dtype=torch.uint8)), "INVALID_ARGUMENT",
                  ["torch.uint8"])
     tt.barrier()
+    data_parallel_misuse(r, p)
     # 3. dead rank
     t = torch.ones(1000)
     start = time.monotonic()
@@ -65,6 +66,49 @@ def main():
     # for the late one to have reported.
     if r != p - 1:
         time.sleep(max(0.0, 2 * TIMEOUT + 4 - (time.monotonic() - start)))
+
+
+class Frozen(torch.nn.Module):
+    """A trainable layer beside a frozen one and a buffer, whose sizes a rank can vary."""
+
+    def __init__(self, frozen_out=4, buffer=3):
+        torch.manual_seed(0)
+        super().__init__()
+        self.head = torch.nn.Linear(4, 1)
+        self.frozen = torch.nn.Linear(2, frozen_out).requires_grad_(False)
+        self.register_buffer("mask", torch.ones(buffer, dtype=torch.bool))
+
+    def forward(self, x):
+        return self.head(x)
+
+
+def data_parallel_misuse(r, p):
+    """What used to train silently wrong (or fail inside MPI) now stops on every rank by name."""
+    # the same trainable parameters, but another frozen layer or buffer on the last rank
+    expect_error(lambda: tt.DataParallel(Frozen(frozen_out=6 if r == p - 1 else 4)),
+                 "FAILED_PRECONDITION", [f"rank {p - 1}", "frozen parameters or buffers"])
+    expect_error(lambda: tt.DataParallel(Frozen(buffer=5 if r == p - 1 else 3)),
+                 "FAILED_PRECONDITION", [f"rank {p - 1}", "frozen parameters or buffers"])
+    # other shares on one rank; shares that are not a list of whole numbers
+    expect_error(lambda: tt.DataParallel(Frozen(), shares=[4] * p if r == 1 else [3] * p),
+                 "FAILED_PRECONDITION", ["rank 1", "other shares"])
+    expect_error(lambda: tt.DataParallel(Frozen(), shares="3" * p), "INVALID_ARGUMENT",
+                 ["list of whole numbers"])
+    expect_error(lambda: tt.DataParallel(Frozen(), shares=[2.5] * p), "INVALID_ARGUMENT",
+                 ["whole numbers"])
+    # a bool buffer is broadcast from rank 0 (it was skipped)
+    model = Frozen()
+    if r != 0:
+        model.mask.fill_(False)
+    dp = tt.DataParallel(model, shares=[2] * p, emulate=False)
+    assert bool(model.mask.all()), f"rank {r}: the bool buffer was not broadcast"
+    # a second backward in one step outside no_sync()
+    x = torch.randn(2, 4)
+    dp(x).sum().backward()
+    expect_error(lambda: dp(x).sum().backward(), "FAILED_PRECONDITION",
+                 ["second backward", "no_sync"])
+    dp.synchronize()  # the first backward's reduction is in flight: finish it
+    tt.barrier()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ _DTYPES = {
     torch.int32: "i32",
     torch.int64: "i64",
 }
+# Broadcast by broadcast_parameters as int32 (no Tangram dtype of their own).
+_WIDENED = {torch.bool, torch.uint8, torch.int8, torch.int16}
 _OPS = {"sum", "avg", "max", "min"}
 
 
@@ -250,14 +252,30 @@ def allgather_object(obj, timeout=None):
 
 def broadcast_parameters(params, root=0, timeout=None):
     """Broadcasts a module's parameters and buffers (or a state_dict / iterable of tensors) from
-    root, in place, so that every rank starts from the same weights."""
+    root, in place, so that every rank starts from the same weights. bool and 8/16-bit integer
+    buffers travel as int32; another dtype raises TangramError(INVALID_ARGUMENT) on every rank
+    before anything is sent."""
     if isinstance(params, torch.nn.Module):
         tensors = list(params.state_dict().values())
     elif isinstance(params, dict):
         tensors = list(params.values())
     else:
         tensors = list(params)
-    handles = [broadcast(t.data if hasattr(t, "data") else t, root, async_op=True,
-                         timeout=timeout) for t in tensors if t.dtype in _DTYPES]
+    tensors = [t.data if hasattr(t, "data") else t for t in tensors]
+    for t in tensors:  # every rank refuses the same model before anything is sent
+        if t.dtype not in _DTYPES and t.dtype not in _WIDENED:
+            raise TangramError("INVALID_ARGUMENT",
+                               f"broadcast_parameters: cannot broadcast a tensor of {t.dtype}")
+    handles, narrow = [], []
+    for t in tensors:
+        if t.dtype in _DTYPES:
+            handles.append(broadcast(t, root, async_op=True, timeout=timeout))
+        else:
+            # bool and narrow integers (a mask, a step counter) travel as int32 and come back
+            wide = t.to(torch.int32)
+            handles.append(broadcast(wide, root, async_op=True, timeout=timeout))
+            narrow.append((t, wide))
     for h in handles:
         h.wait()
+    for t, wide in narrow:
+        t.copy_(wide.to(t.dtype))

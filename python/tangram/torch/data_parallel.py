@@ -29,6 +29,22 @@ from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
 
 
+def _whole_shares(shares):
+    """`shares` as a list of ints; TangramError(INVALID_ARGUMENT) for anything but a sequence of
+    whole numbers (a string "385" would read as [3, 8, 5], 2.9 as 2)."""
+    if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__"):
+        raise TangramError("INVALID_ARGUMENT",
+                           f"shares must be a list of whole numbers, one per rank (got {shares!r})")
+    out = []
+    for s in shares:
+        value = s.item() if isinstance(s, torch.Tensor) and s.numel() == 1 else s
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise TangramError("INVALID_ARGUMENT",
+                               f"shares must be whole numbers of samples (got {s!r} in {shares!r})")
+        out.append(int(value))
+    return out
+
+
 class DataParallel(torch.nn.Module):
     """Wraps `module` for uneven data parallelism.
 
@@ -62,7 +78,7 @@ class DataParallel(torch.nn.Module):
             shares = plan.shares
         if shares is None:
             shares = [1] * ctx.size
-        shares = [int(s) for s in shares]
+        shares = _whole_shares(shares)
         if len(shares) != ctx.size or min(shares) < 0 or sum(shares) <= 0:
             raise TangramError("INVALID_ARGUMENT",
                                f"shares {shares} must give each of {ctx.size} ranks >= 0 samples, "
@@ -157,6 +173,7 @@ class DataParallel(torch.nn.Module):
 
     def _reset_step(self):
         self._pending = [len(b) for b in self._buckets]
+        self._reduced = set()  # parameters whose gradient this step's reduction holds
         self._launched = 0  # buckets [0, _launched) have started
         self._handles = []
         self._step_start = None
@@ -167,6 +184,14 @@ class DataParallel(torch.nn.Module):
             self._last_grad = self._clock.now()
             if not self._sync:
                 return
+            if i in self._reduced:
+                # Its bucket may be on the wire already: this backward's gradient would be left
+                # out of the update (PyTorch's DDP refuses the same).
+                raise TangramError(
+                    "FAILED_PRECONDITION",
+                    "a second backward() in one step outside no_sync(): run every backward but "
+                    "the last of a step inside `with dp.no_sync():`, then synchronize()")
+            self._reduced.add(i)
             b = self._bucket_of[i]
             self._pending[b] -= 1
             self._launch_ready()
@@ -286,15 +311,33 @@ class DataParallel(torch.nn.Module):
             self._log(line)
 
     def _check_same_model(self):
+        """Every rank reaches the same verdict: the same trainable parameters, the same whole
+        state (frozen parameters and buffers too: the broadcast copies rank 0's into them), and
+        the same shares (each rank computes its offset and weight from its own list)."""
         ctx = self._ctx
         shapes = ";".join(f"{tuple(p.shape)}:{p.dtype}" for p in self._params)
+        state = ";".join(f"{k}:{tuple(v.shape)}:{v.dtype}"
+                         for k, v in self.module.state_dict().items())
         mine = [len(self._params), sum(p.numel() for p in self._params),
-                zlib.crc32(shapes.encode())]
-        everyone = torch.zeros(3 * ctx.size, dtype=torch.int64)
+                zlib.crc32(shapes.encode()), zlib.crc32(state.encode()),
+                zlib.crc32(",".join(map(str, self.shares)).encode())]
+        n = len(mine)
+        everyone = torch.zeros(n * ctx.size, dtype=torch.int64)
         collectives.allgather(everyone, torch.tensor(mine, dtype=torch.int64))
-        rows = everyone.view(ctx.size, 3).tolist()
+        rows = everyone.view(ctx.size, n).tolist()
         for r, row in enumerate(rows):
-            if row != rows[0]:
+            if row[4] != rows[0][4]:
+                raise TangramError(
+                    "FAILED_PRECONDITION",
+                    f"rank {r} was given other shares than rank 0 (this rank's: {self.shares}): "
+                    f"every rank must pass the same list")
+            if row[:3] == rows[0][:3] and row[3] != rows[0][3]:
+                raise TangramError(
+                    "FAILED_PRECONDITION",
+                    f"rank {r}'s model differs from rank 0's in its frozen parameters or buffers "
+                    f"(names, shapes or dtypes; state digest {row[3]:#x} vs {rows[0][3]:#x}): "
+                    f"every rank must build the same model")
+            if row[:3] != rows[0][:3]:
                 raise TangramError(
                     "FAILED_PRECONDITION",
                     f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
