@@ -2,6 +2,7 @@
 // on one fleet, each plan simulated; a table on the terminal (cost-model prediction next to the
 // simulated step, throughput, MFU, efficiency, bubble, exposed communication, memory) and an SVG
 // bar chart of throughput and efficiency. Strategies that cannot plan the job show why.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -166,6 +167,11 @@ class CompareCommand : public Command {
       PrintJson(CompareJson(rows, fleet, model, wall, chart_path_));
     } else {
       PrintCompareTable(rows, title, wall, chart_path_);
+    }
+    // As `plan` does: a job no strategy can plan is a failure, after the table says why.
+    if (std::none_of(rows.begin(), rows.end(), [](const Row& r) { return r.entry.feasible; })) {
+      return absl::FailedPreconditionError(
+          "no strategy could plan and simulate the job (each one's reason is above)");
     }
     return absl::OkStatus();
   }

@@ -30,7 +30,7 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
       plan.virtual_stages > 1
           ? absl::StrFormat(", interleaved 1F1B over %d virtual stages", plan.virtual_stages)
           : std::string());
-  Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (max)",
+  Table stages({"stage", "layers", "first..last", "devices", "kinds", "memory GiB (fullest)",
                 "capacity GiB", "fwd+bwd s/mb", "allreduce s"});
   for (const partitioner::PlanStage& s : plan.stages) {
     std::map<std::string, int> kinds;
@@ -39,7 +39,10 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
     for (const partitioner::PlanCell& c : s.cells) {
       kinds[c.kind] += static_cast<int>(c.devices.size());
       devices += c.devices.size();
-      if (c.memory_gib > memory) {
+      // The cell nearest its capacity: on a stage of mixed kinds the smaller device's, which
+      // the largest memory figure (often the larger device's) would hide.
+      const double fill = c.capacity_gib > 0 ? c.memory_gib / c.capacity_gib : 0;
+      if (memory == 0 || fill > memory / capacity) {
         memory = c.memory_gib;
         capacity = c.capacity_gib;
       }

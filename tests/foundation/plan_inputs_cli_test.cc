@@ -1,5 +1,6 @@
 // A plan file against the inputs it is simulated with, and a pinned interleaved layout through
 // every strategy and command (partitioner/plan_inputs.h, GridEvaluator::StageSplits).
+#include <cstdio>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -150,6 +151,50 @@ TEST_F(PlanInputsCliTest, InterleavedWithoutVirtualStagesIsRefused) {
   Result r = Run("simulate --job " + job + " --schedule interleaved --virtual-stages 3");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("interleaved (v=3)"));
+}
+
+// On a stage of mixed kinds the table shows the cell nearest its capacity (the L40S's 45 GiB),
+// not the first cell with the largest memory figure (the A100's 80 GiB).
+TEST_F(PlanInputsCliTest, TheStageTableShowsItsFullestDevice) {
+  Write("mixed.yaml", R"(name: mixed
+nodes:
+  - {device: A100-80G, devices_per_node: 8, count: 1, nic_gbps: 100}
+  - {device: L40S, devices_per_node: 4, count: 1, nic_gbps: 100}
+)");
+  const std::string job = Job("mixed-job.yaml", 48, "{tp: 1, pp: 1, dp: 12}", "mixed.yaml");
+  const std::string plan = (dir_ / "mixed.json").string();
+  Result r = Run("plan --job " + job + " --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(cli_testing::Slurp(plan));
+  double fill = 0, capacity = 0;
+  for (const auto& cell : j["stages"][0]["cells"]) {
+    const double c = cell["capacity_gib"].get<double>();
+    if (cell["memory_gib"].get<double>() / c > fill) {
+      fill = cell["memory_gib"].get<double>() / c;
+      capacity = c;
+    }
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, " %.1f ", capacity);
+  EXPECT_LT(capacity, 60) << "the L40S is the fullest";
+  EXPECT_THAT(r.out, HasSubstr(text));
+}
+
+// `compare` fails as `plan` does when no strategy can plan the job (it printed the reasons and
+// exited 0), and succeeds when one can.
+TEST_F(PlanInputsCliTest, CompareFailsWhenNoStrategyPlans) {
+  Write("huge.yaml",
+        "name: huge\nlayers: 96\nhidden: 12288\nffn_hidden: 49152\nheads: 96\n"
+        "kv_heads: 96\nmlp: gelu\nvocab: 50304\nseq_len: 2048\n");
+  std::string job = Job("huge-job.yaml", 48, "{pp: 1}", "lab.yaml");
+  std::string text = cli_testing::Slurp(job);
+  text.replace(text.find("model.yaml"), 10, "huge.yaml");
+  job = Write("huge-job.yaml", text);
+  Result r = Run("compare --no-progress --job " + job);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no strategy could plan"));
+  EXPECT_THAT(r.out, HasSubstr("too much"));  // the table still says why, per strategy
+  EXPECT_EQ(Run("compare --no-progress --job " + Job("ok.yaml", 48, "", "lab.yaml")).code, 0);
 }
 
 }  // namespace

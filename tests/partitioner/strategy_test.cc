@@ -158,6 +158,23 @@ TEST(StrategyTest, AnImpossiblePinIsRefusedByName) {
       << plan.status();
 }
 
+// A pin that leaves devices idle: auto may (it lists them as unused), uniform uses every device
+// and says so, not "no pipeline depth divides the fleet" (a user audit's tp 1 pp 2 dp 3 on 7).
+TEST(StrategyTest, UniformNamesAPinThatLeavesDevicesIdle) {
+  TrainingSpec job = Job(64);
+  job.layout.tp = 1;
+  job.layout.pp = 2;
+  job.layout.dp = 3;
+  CostModel cost = MakeCost(MakeFleet("H100:1x7"), MakeModel(4, 256, 4, 128), job);
+  auto uniform = MakePlan(cost, "uniform");
+  ASSERT_FALSE(uniform.ok());
+  EXPECT_NE(uniform.status().message().find("uses 6 devices, the fleet has 7"), std::string::npos)
+      << uniform.status();
+  auto automatic = MakePlan(cost, "auto");
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_EQ(automatic->unused_devices.size(), 1u);
+}
+
 // auto tries proportional's plan as a candidate; on nodes of unequal size (a host running two
 // ranks and one running one, as `tangram train` measures them) that plan, dp = every device,
 // used to win over the pinned dp 2.
