@@ -17,13 +17,38 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-// "enable full recompute, ZeRO-3, or use more pipeline stages", for what the job does not use.
-std::string MemoryAdvice(const TrainingSpec& t, int pp, int64_t micro_batch) {
+// What would make a stage fit, among what the job does not already use and the fleet allows:
+// full recompute; ZeRO-3 (only with replicas to shard over); a smaller micro-batch; more pipeline
+// stages (while the devices and the layers allow one more; a pinned pp is named). When the
+// weights, gradients and optimizer state alone exceed the whole fleet's usable memory, that is
+// said first: no layout of this fleet can fit.
+std::string MemoryAdvice(const CostModel& cost, const Plan& plan, int64_t micro_batch) {
+  const TrainingSpec& t = cost.training();
   std::vector<std::string> help;
+  const bool fp32 = t.precision == Precision::kFp32;
+  const double state = static_cast<double>(cost.model().TotalParameters()) *
+                       (2 * (fp32 ? 4 : 2) + OptimizerStateBytesPerParameter(t.precision));
+  double usable = 0;
+  for (const auto& slot : cost.slots()) usable += cost.UsableBytes(slot.group);
+  if (state > usable) {
+    return absl::StrFormat(
+        "the weights, gradients and optimizer state alone (%.0f GiB) exceed the usable memory of "
+        "every device of the fleet together (%.0f GiB): use a larger fleet or a smaller model",
+        state / kGiB, usable / kGiB);
+  }
   if (t.recompute != Recompute::kFull) help.push_back("enable full recompute");
-  if (t.zero_stage < 3) help.push_back("use ZeRO-3");
+  if (t.zero_stage < 3 && plan.dp > 1) help.push_back("use ZeRO-3");
   if (micro_batch > 1) help.push_back("use a smaller micro-batch");
-  help.push_back(absl::StrCat("use >= ", pp + 1, " pipeline stages"));
+  const int64_t tp = std::max(1, plan.tp);
+  const bool room =
+      static_cast<int64_t>(plan.pp + 1) * tp <= static_cast<int64_t>(cost.slots().size()) &&
+      plan.pp + 1 <= cost.num_layers();
+  if (room) {
+    help.push_back(t.layout.pp
+                       ? absl::StrCat("pin >= ", plan.pp + 1, " pipeline stages (layout.pp)")
+                       : absl::StrCat("use >= ", plan.pp + 1, " pipeline stages"));
+  }
+  if (help.empty()) return "no setting of this job makes it fit: use a larger fleet";
   std::string out;
   for (size_t i = 0; i < help.size(); ++i) {
     if (i > 0) out += (i + 1 == help.size()) ? ", or " : ", ";
@@ -146,7 +171,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
             "%.1f GiB too much; %s",
             s, stage.layer_begin, stage.layer_end - 1, cell.memory_gib, cell.kind,
             cell.capacity_gib, cost.options().reserved_gib, over / kGiB,
-            MemoryAdvice(cost.training(), pp, rep.micro_batch_size));
+            MemoryAdvice(cost, *plan, rep.micro_batch_size));
       }
       out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
       const double c = CellPathTime(cost, cell, v);

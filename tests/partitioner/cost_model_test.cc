@@ -131,9 +131,10 @@ TEST(CostModelTest, OneFOneBKeepsPMinusIMicroBatchesInFlight) {
 }
 
 TEST(CostModelTest, AMemoryOverflowNamesStageKindSizeAndRemedies) {
-  // Llama 2 70B on a single pipeline stage of 910Bs cannot fit.
-  ModelSpec m = MakeModel(80, 8192, 64, 4096, 32000, true, 8);
-  m.ffn_hidden = 28672;
+  // Llama 2 13B on a single pipeline stage of 910Bs (ZeRO-1) cannot fit; its training state
+  // (~200 GiB) fits the node's eight devices together, so every remedy applies.
+  ModelSpec m = MakeModel(40, 5120, 40, 4096, 32000, true);
+  m.ffn_hidden = 13824;
   CostModel cost = MakeCost(MakeFleet("Ascend910B:8x1"), m, Job(64, 1, 1, Recompute::kNone));
   auto plan = MakePlan(cost, "proportional");
   ASSERT_FALSE(plan.ok());
@@ -143,6 +144,45 @@ TEST(CostModelTest, AMemoryOverflowNamesStageKindSizeAndRemedies) {
                            "ZeRO-3", "pipeline stages"}) {
     EXPECT_NE(msg.find(word), std::string::npos) << word << " missing from: " << msg;
   }
+}
+
+// The advice offers only what can help on this fleet and layout (a user audit saw "use ZeRO-3"
+// with a pinned dp 1, "use >= 13 pipeline stages" on 12 devices, and more stages for a model
+// whose training state exceeds the whole fleet's memory).
+TEST(CostModelTest, MemoryAdviceOffersOnlyWhatCanHelp) {
+  ModelSpec m70 = MakeModel(80, 8192, 64, 4096, 32000, true, 8);
+  m70.ffn_hidden = 28672;  // Llama 2 70B: ~1,030 GiB of weights, gradients and Adam state
+  CostModel too_big = MakeCost(MakeFleet("Ascend910B:8x1"), m70, Job(64, 1, 1, Recompute::kNone));
+  auto plan = MakePlan(too_big, "proportional");
+  ASSERT_FALSE(plan.ok());
+  std::string msg(plan.status().message());
+  EXPECT_NE(msg.find("exceed the usable memory of every device of the fleet together"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("pipeline stages"), std::string::npos) << msg;
+
+  ModelSpec m13 = MakeModel(40, 5120, 40, 4096, 32000, true);
+  m13.ffn_hidden = 13824;
+  TrainingSpec one = Job(64, 1, 1, Recompute::kNone);
+  one.layout.tp = 1;
+  one.layout.pp = 1;
+  one.layout.dp = 1;  // one replica: ZeRO-3 has nothing to shard over
+  CostModel single = MakeCost(MakeFleet("Ascend910B:1x1"), m13, one);
+  plan = MakePlan(single, "uniform");
+  ASSERT_FALSE(plan.ok());
+  msg = std::string(plan.status().message());
+  EXPECT_EQ(msg.find("ZeRO-3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("exceed"), std::string::npos) << msg;  // 200 GiB on one 64 GB device
+
+  TrainingSpec deep = Job(64, 1, 3, Recompute::kFull);
+  deep.layout.pp = 8;  // every device a stage: no deeper pipeline on 8 devices
+  // a million-token sequence: one block's working memory alone overflows a device
+  CostModel full = MakeCost(MakeFleet("Ascend910B:8x1"), MakeModel(40, 5120, 40, 1 << 20), deep);
+  plan = MakePlan(full, "uniform");
+  ASSERT_FALSE(plan.ok());
+  msg = std::string(plan.status().message());
+  EXPECT_EQ(msg.find("pipeline stages"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no setting of this job makes it fit"), std::string::npos) << msg;
 }
 
 }  // namespace
