@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/cost_model.h"
 #include "partitioner/strategy.h"
 
 namespace tangram::orchestrator {
@@ -226,6 +227,21 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 
 }  // namespace
 
+// A pinned layout against the fleet, the model and the batch (partitioner::CheckPinnedLayout: tp
+// dividing no node, pp above the layers, dp above the batch, more devices than the fleet has), at
+// load time and with the layout's file and line: `validate` passed such jobs, and planning
+// reported the pin without a place. A job whose cost model cannot be built here (an error of
+// another kind) is left to planning, which reports it.
+absl::Status CheckLayoutAgainstFleet(const YamlMap& m, const JobConfig& job) {
+  const partitioner::PinnedLayout& pin = job.training.layout;
+  if (!pin.tp && !pin.pp && !pin.dp && !pin.virtual_stages) return absl::OkStatus();
+  auto cost = partitioner::CostModel::Create(job.fleet, job.model, job.training);
+  if (!cost.ok()) return absl::OkStatus();
+  absl::Status s = partitioner::CheckPinnedLayout(*cost);
+  if (s.ok()) return s;
+  return m.Error("layout", s.message());
+}
+
 absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
                                           const partitioner::DeviceCatalog& catalog) {
   TANGRAM_ASSIGN_OR_RETURN(YamlMap m, YamlMap::Of(doc.name, doc.root, "",
@@ -285,6 +301,7 @@ absl::StatusOr<JobConfig> JobFromDocument(const YamlDocument& doc,
   TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
 
   TANGRAM_RETURN_IF_ERROR(LoadReferencedFiles(doc, m, fleet, model, stage_tp_list, catalog, job));
+  TANGRAM_RETURN_IF_ERROR(CheckLayoutAgainstFleet(m, job));
   return job;
 }
 

@@ -197,5 +197,19 @@ TEST_F(PlanInputsCliTest, CompareFailsWhenNoStrategyPlans) {
   EXPECT_EQ(Run("compare --no-progress --job " + Job("ok.yaml", 48, "", "lab.yaml")).code, 0);
 }
 
+// A pin no strategy can honour is refused when the job loads, with its file and line (validate
+// passed it, and planning named no place).
+TEST_F(PlanInputsCliTest, AnImpossibleLayoutIsRefusedWhereItIsWritten) {
+  const std::string deep = Job("deep.yaml", 64, "{pp: 40}");  // 24 blocks + embedding + head
+  Result r = Run("validate " + deep);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("deep.yaml:12:9: layout: layout.pp = 40"));
+  const std::string wide = Job("wide.yaml", 64, "{dp: 100}");  // the batch is 64
+  r = Run("plan --job " + wide);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("wide.yaml:12:9: layout: layout.dp = 100"));
+  EXPECT_EQ(Run("validate " + Job("fine.yaml", 64, "{pp: 4}")).code, 0);
+}
+
 }  // namespace
 }  // namespace tangram
