@@ -34,14 +34,15 @@ void Summarize(const partitioner::CostModel& cost, const partitioner::Plan& plan
   for (const CellResult& c : res->cells) {
     replica_end[c.replica] = std::max(replica_end[c.replica], c.pipeline_end_s);
   }
-  double bubble = 0, busy = 0;
+  double bubble = 0, busy = 0, pipeline_end = 0, allreduce_end = 0;
   for (CellResult& c : res->cells) {
     const double p = replica_end[c.replica];
     bubble += p > 0 ? std::max(0.0, p - c.compute_s - c.send_s) / p : 0;
     c.busy_fraction = c.compute_s / step;
     busy += c.busy_fraction;
     res->exposed_p2p_s = std::max(res->exposed_p2p_s, c.send_s);
-    res->exposed_allreduce_s = std::max(res->exposed_allreduce_s, c.allreduce_wait_s);
+    pipeline_end = std::max(pipeline_end, c.pipeline_end_s);
+    allreduce_end = std::max(allreduce_end, c.pipeline_end_s + c.allreduce_wait_s);
     res->optimizer_s = std::max(res->optimizer_s, c.optimizer_s);
 
     const partitioner::PlanStage& st = plan.stages[c.stage];
@@ -58,6 +59,10 @@ void Summarize(const partitioner::CostModel& cost, const partitioner::Plan& plan
   const double n = static_cast<double>(res->cells.size());
   res->bubble_fraction = bubble / n;
   res->busy_fraction = busy / n;
+  // What the reductions add to the step past the last pipeline op anywhere: a fast replica's
+  // wait for a slow one's gradients is that replica's idle time, not exposed communication
+  // (counted as such, a mixed fleet looked communication-bound).
+  res->exposed_allreduce_s = std::max(0.0, allreduce_end - pipeline_end);
   res->exposed_comm_s = res->exposed_p2p_s + res->exposed_allreduce_s;
 }
 

@@ -100,7 +100,9 @@ struct StepResult {
   double bubble_fraction = 0;       // mean over cells of idle ÷ its replica's pipeline time
   double busy_fraction = 0;         // mean over cells of compute ÷ step time
   double exposed_p2p_s = 0;         // max over cells of time blocked in pipeline sends
-  double exposed_allreduce_s = 0;   // max over cells of allreduce_wait_s
+  double exposed_allreduce_s = 0;   // last allreduce end − last pipeline op end (≥ 0): what the
+                                    // reductions add to the step (cells' waits for slower
+                                    // replicas are in allreduce_wait_s, not here)
   double exposed_comm_s = 0;        // the two above, summed
   double optimizer_s = 0;           // slowest optimizer step
   double peak_memory_fraction = 0;  // max over cells of peak memory ÷ capacity
