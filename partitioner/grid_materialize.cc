@@ -140,6 +140,12 @@ absl::StatusOr<Plan> MaterializeAndEvaluate(const GridEvaluator& grid, const Gri
   grid.StepTime(layout, nullptr, &whole);
   TANGRAM_ASSIGN_OR_RETURN(Plan plan, Materialize(grid, layout, whole, strategy));
   TANGRAM_RETURN_IF_ERROR(grid.cost().Evaluate(&plan));
+  // The search tries the job's micro-batch and its halvings; a smaller one is said, not silent.
+  const int64_t asked = grid.cost().training().micro_batch;
+  if (layout.micro_batch != asked) {
+    plan.notes.push_back(absl::StrCat("micro-batch ", layout.micro_batch, " (the job's is ", asked,
+                                      "): predicted faster, or the job's does not fit"));
+  }
   return plan;
 }
 

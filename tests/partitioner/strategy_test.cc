@@ -175,6 +175,22 @@ TEST(StrategyTest, UniformNamesAPinThatLeavesDevicesIdle) {
   EXPECT_EQ(automatic->unused_devices.size(), 1u);
 }
 
+// auto may take a smaller micro-batch than the job's (its halvings); the plan says so (a user
+// audit saw 1000 become 31 without a word).
+TEST(StrategyTest, AutoSaysWhenItShrinksTheMicroBatch) {
+  CostModel cost = MakeCost(MakeFleet("H100:8x1"), Llama2_7B(), Job(64, 64));
+  auto plan = MakePlan(cost, "auto");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_LT(plan->replicas[0].micro_batch_size, 64);  // 64 sequences of 4096 do not fit
+  bool said = false;
+  for (const std::string& note : plan->notes) said |= note.find("(the job's is 64)") != note.npos;
+  EXPECT_TRUE(said);
+  CostModel fits = MakeCost(MakeFleet("H100:8x1"), Llama2_7B(), Job(64, 1));
+  plan = MakePlan(fits, "auto");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const std::string& note : plan->notes) EXPECT_EQ(note.find("the job's is"), note.npos);
+}
+
 // auto tries proportional's plan as a candidate; on nodes of unequal size (a host running two
 // ranks and one running one, as `tangram train` measures them) that plan, dp = every device,
 // used to win over the pinned dp 2.
