@@ -83,7 +83,10 @@ healthy() {  # HOST: 0 when the host answers within 5 s
 blamed() {
   local log=$1
   {
-    grep -oE 'on node [^ ]+ exited on signal' "$log" | awk '{print $3}'
+    # Not a rank that died of SIGPIPE (13, "Broken pipe"): it wrote to a peer that vanished, so it
+    # is a victim of the failure, not its cause (a healthy host was dropped for it).
+    grep -E 'on node [^ ]+ exited on signal' "$log" | grep -v 'signal 13 ' |
+      grep -oE 'on node [^ ]+ exited on signal' | awk '{print $3}'
     grep -A3 'lost communication with a remote daemon' "$log" | grep -oE 'Remote daemon.* on node [^ ]+' |
       awk '{print $NF}'
     grep -oE 'unresponsive \(no answer[^)]*\): .*' "$log" | grep -oE '\(host [^)]+\)' |

@@ -227,15 +227,20 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 
 }  // namespace
 
-// A pinned layout against the fleet, the model and the batch (partitioner::CheckPinnedLayout: tp
-// dividing no node, pp above the layers, dp above the batch, more devices than the fleet has), at
+// A pinned layout against the model, the batch and the fleet's size (partitioner::
+// CheckPinnedLayout: pp above the layers, dp above the batch, more devices than the fleet has), at
 // load time and with the layout's file and line: `validate` passed such jobs, and planning
-// reported the pin without a place. A job whose cost model cannot be built here (an error of
-// another kind) is left to planning, which reports it.
+// reported the pin without a place. Not tp against the nodes: `train` plans on the hosts the
+// ranks measure, which can group devices the fleet file lists one per node (planning still checks
+// it there). A job whose cost model cannot be built here (an error of another kind) is left to
+// planning, which reports it.
 absl::Status CheckLayoutAgainstFleet(const YamlMap& m, const JobConfig& job) {
   const partitioner::PinnedLayout& pin = job.training.layout;
-  if (!pin.tp && !pin.pp && !pin.dp && !pin.virtual_stages) return absl::OkStatus();
-  auto cost = partitioner::CostModel::Create(job.fleet, job.model, job.training);
+  if (!pin.pp && !pin.dp) return absl::OkStatus();
+  partitioner::TrainingSpec training = job.training;
+  training.layout.tp.reset();
+  training.layout.stage_tp.clear();
+  auto cost = partitioner::CostModel::Create(job.fleet, job.model, training);
   if (!cost.ok()) return absl::OkStatus();
   absl::Status s = partitioner::CheckPinnedLayout(*cost);
   if (s.ok()) return s;

@@ -82,6 +82,20 @@ absl::Status CheckResumeDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// A fresh run's first commit deletes every other step in its directory (CommitCheckpoint keeps
+// only its own newest), so starting one where an earlier run's committed checkpoint lies would
+// lose it: refused before anything runs, saying how to resume it or where else to write.
+absl::Status CheckFreshCheckpointDir(const std::string& dir) {
+  if (dir.empty()) return absl::OkStatus();
+  absl::StatusOr<int64_t> step = train::LatestStep(dir);
+  if (absl::IsNotFound(step.status())) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "checkpoint directory ", dir, " holds a checkpoint of an earlier run",
+      step.ok() ? absl::StrCat(" (step ", *step, ")") : std::string(),
+      ": a fresh run would delete it when it writes its first checkpoint; resume it (--resume ",
+      dir, " or --auto-resume), write elsewhere (--checkpoint-dir), or remove it"));
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -166,12 +180,14 @@ class TrainCommand : public Command {
             "--emulate-change: rank ", c.rank, " does not exist (ranks are 0..", ranks - 1, ")"));
       }
     }
+    const std::string dir =
+        options_.checkpoint_dir.empty() ? job.checkpoint_dir : options_.checkpoint_dir;
     if (auto_resume_ && !options_.resume) {
-      const std::string dir =
-          options_.checkpoint_dir.empty() ? job.checkpoint_dir : options_.checkpoint_dir;
-      // A committed checkpoint has LATEST (docs/checkpoints.md); an empty directory starts fresh.
-      std::error_code ignored;
-      options_.resume = !dir.empty() && std::filesystem::exists(dir + "/LATEST", ignored);
+      // A committed checkpoint: LATEST's step, or without LATEST (a crash between a first
+      // checkpoint's manifest and LATEST) the newest step with a manifest, as --resume finds it;
+      // a damaged one is resumed too, so that the resume refuses it by name. An empty or absent
+      // directory starts fresh.
+      options_.resume = !dir.empty() && !absl::IsNotFound(train::LatestStep(dir).status());
     }
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
@@ -181,6 +197,7 @@ class TrainCommand : public Command {
     launch.transport = transport_.empty() ? job.transport : transport_;
     launch.ranks = ranks_;
     launch.timeout = absl::Seconds(timeout_s_);
+    if (!options_.resume) TANGRAM_RETURN_IF_ERROR(CheckFreshCheckpointDir(dir));
     TANGRAM_ASSIGN_OR_RETURN(TrainResult result, RunTraining(job, catalog, options_, launch));
     if (result.rank != 0) return absl::OkStatus();  // the coordinator reports
     if (global.json) {

@@ -58,7 +58,7 @@ bash "$netns" exec $P 0 mpirun --hostfile "$d/hostfile" --map-by node -np 4 \
   --mca btl_tcp_if_include 10.99.0.0/24 --mca oob_tcp_if_include 10.99.0.0/24 \
   --allow-run-as-root --oversubscribe -x OMPI_ALLOW_RUN_AS_ROOT=1 \
   -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$tangram" train --job "$d/job.yaml" --plan "$d/plan.json" \
-  --timeout 60 >"$dir/log" 2>&1
+  --checkpoint-dir "$d/ckpt-misordered" --timeout 60 >"$dir/log" 2>&1
 rc=$?
 [ "$rc" -eq 2 ] || fail "misordered hostfile: exit $rc, expected 2"
 grep -q "rank 1 runs on host ${P}1 but the fleet puts device 1 (nodes\[1\]) on host ${P}0" "$dir/log" ||

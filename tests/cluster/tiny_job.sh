@@ -22,6 +22,7 @@ write_tiny_job() {
   local -a list=($hosts)
   local r
   local per=$(((ranks + ${#list[@]} - 1) / ${#list[@]}))
+  rm -rf "$dir/ckpt"  # a new job starts fresh: train refuses a directory holding a checkpoint
   {
     echo "name: tiny-fleet"
     echo "nodes:"
