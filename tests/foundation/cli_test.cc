@@ -307,6 +307,27 @@ TEST_F(CliTest, SimulateTakesAsyncPipelineSends) {
   EXPECT_THAT(Run("simulate --help").out, HasSubstr("--async-p2p"));
 }
 
+// A fresh run's first commit would delete an earlier run's steps in its directory: refused.
+// --auto-resume finds a committed step without LATEST (a crash before LATEST was first written)
+// as --resume does, rather than start fresh and delete it.
+TEST_F(CliTest, AFreshRunKeepsAnEarlierRunsCheckpoint) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim "
+      "--ranks 2 --no-rebalance --checkpoint-dir " +
+      ckpt;
+  Result r = Run(train + " --steps 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run(train + " --steps 1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("holds a checkpoint of an earlier run (step 1)"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "ckpt" / "step-000001" / "MANIFEST.json"));
+  std::filesystem::remove(dir_ / "ckpt" / "LATEST");
+  r = Run(train + " --steps 2 --auto-resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("at step 1"));
+}
+
 TEST(CliUtilTest, JoinDistinctComparesWholeNames) {
   // "H20" is not already listed because "H200" contains it.
   EXPECT_EQ(orchestrator::JoinDistinct({"H200", "H20", "H200", "A100"}, "+"), "H200+H20+A100");
