@@ -96,6 +96,14 @@ absl::Status CheckFreshCheckpointDir(const std::string& dir) {
       dir, " or --auto-resume), write elsewhere (--checkpoint-dir), or remove it"));
 }
 
+// Whether `dir` holds a committed checkpoint for --auto-resume: LATEST's step, or without LATEST
+// (a crash between a first checkpoint's manifest and LATEST) the newest step with a manifest, as
+// --resume finds it; a damaged one counts, so that the resume refuses it by name. An empty or
+// absent directory does not.
+bool HoldsCheckpoint(const std::string& dir) {
+  return !dir.empty() && !absl::IsNotFound(train::LatestStep(dir).status());
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -182,13 +190,7 @@ class TrainCommand : public Command {
     }
     const std::string dir =
         options_.checkpoint_dir.empty() ? job.checkpoint_dir : options_.checkpoint_dir;
-    if (auto_resume_ && !options_.resume) {
-      // A committed checkpoint: LATEST's step, or without LATEST (a crash between a first
-      // checkpoint's manifest and LATEST) the newest step with a manifest, as --resume finds it;
-      // a damaged one is resumed too, so that the resume refuses it by name. An empty or absent
-      // directory starts fresh.
-      options_.resume = !dir.empty() && !absl::IsNotFound(train::LatestStep(dir).status());
-    }
+    if (auto_resume_ && !options_.resume) options_.resume = HoldsCheckpoint(dir);
     options_.rebalance = !no_rebalance_;
     options_.link_probe = !no_link_probe_;
     TANGRAM_ASSIGN_OR_RETURN(options_.probe_budget, ProbeBudgetFromFlag(probe_budget_s_));

@@ -51,6 +51,7 @@ cp "$harness_hostfile" "$work/harness.hostfile"
 launch() {
   local name=$1 want=$2 pattern=$3
   shift 3
+  rm -rf "$work/ckpt-$name"  # each launch is a fresh run (train refuses an earlier run's checkpoint)
   timeout 150 bash "$netns" mpirun "$P" --bind-to none "$@" "$tangram" train \
     --job "$work/$name.yaml" --no-rebalance --checkpoint-every 0 --probe-budget-s 5 \
     >"$work/$name-$want.out" 2>&1
