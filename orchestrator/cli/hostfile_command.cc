@@ -20,26 +20,50 @@ std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty());
 }
 
-// The fleet file with every node group on an excluded host removed (comments are not kept).
+// The fleet file with every node on an excluded host removed (comments are not kept). A node's
+// host is its group's `host`, or with --nodes (`nodes`, one name per node in fleet order, as
+// WriteHostfile assigns them) its name there: a group of `count` nodes then keeps the count of its
+// names not excluded, and `kept_nodes` receives the names left, for the reduced fleet's hostfile.
 absl::StatusOr<std::string> FleetWithout(const std::string& path,
-                                         const std::vector<std::string>& excluded, int* kept) {
+                                         const std::vector<std::string>& excluded,
+                                         const std::vector<std::string>& nodes, int* kept,
+                                         std::vector<std::string>* kept_nodes) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
-  YAML::Node nodes(YAML::NodeType::Sequence);
+  auto is_excluded = [&](const std::string& host) {
+    for (const auto& e : excluded) {
+      if (!host.empty() && HostMatches(host, e)) return true;
+    }
+    return false;
+  };
+  YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
-  for (const auto& group : root["nodes"]) {
-    const std::string host = group["host"] ? group["host"].as<std::string>() : "";
-    bool drop = false;
-    for (const auto& e : excluded) drop = drop || (!host.empty() && HostMatches(host, e));
-    if (drop) continue;
-    nodes.push_back(group);
-    ++*kept;
+  size_t next = 0;  // the next name of `nodes`
+  try {
+    for (YAML::Node group : root["nodes"]) {
+      const int64_t count = group["count"] ? group["count"].as<int64_t>() : 1;
+      int64_t left = 0;
+      for (int64_t n = 0; n < count; ++n, ++next) {
+        const std::string host = !nodes.empty() && next < nodes.size() ? nodes[next]
+                                 : group["host"] ? group["host"].as<std::string>()
+                                                 : "";
+        if (is_excluded(host)) continue;
+        ++left;
+        if (!nodes.empty() && next < nodes.size()) kept_nodes->push_back(host);
+      }
+      if (left == 0) continue;
+      if (group["count"] || left != count) group["count"] = left;
+      groups.push_back(group);
+      *kept += static_cast<int>(left);
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
-  root["nodes"] = nodes;
+  root["nodes"] = groups;
   YAML::Emitter out;
   out << root;
   return absl::StrCat("# ", path, " without hosts ", absl::StrJoin(excluded, ", "),
@@ -85,12 +109,16 @@ class HostfileCommand : public Command {
     if (fleet_path_.empty()) return absl::InvalidArgumentError("give --fleet or --job");
     std::string fleet_path = fleet_path_;
     const std::vector<std::string> excluded = SplitList(exclude_);
+    std::vector<std::string> nodes = SplitList(nodes_);
     if (!excluded.empty()) {
       if (fleet_out_.empty()) {
         return absl::InvalidArgumentError("--exclude needs --fleet-out (the reduced fleet file)");
       }
       int kept = 0;
-      TANGRAM_ASSIGN_OR_RETURN(std::string text, FleetWithout(fleet_path_, excluded, &kept));
+      std::vector<std::string> kept_nodes;
+      TANGRAM_ASSIGN_OR_RETURN(std::string text,
+                               FleetWithout(fleet_path_, excluded, nodes, &kept, &kept_nodes));
+      if (!nodes.empty()) nodes = kept_nodes;
       if (kept == 0) {
         return absl::FailedPreconditionError(
             absl::StrCat("excluding ", exclude_, " leaves no node of ", fleet_path_));
@@ -102,7 +130,7 @@ class HostfileCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(
         std::string hostfile,
         WriteHostfile(fleet, format_ == "slurm" ? HostfileFormat::kSlurm : HostfileFormat::kOpenMpi,
-                      SplitList(nodes_)));
+                      nodes));
     if (global.json) {
       PrintJson({{"hostfile", hostfile},
                  {"ranks", fleet.num_devices()},

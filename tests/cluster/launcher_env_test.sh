@@ -48,6 +48,16 @@ printf '%s\nnot-this-host\n' "$(hostname)" | diff - "$dir/log" || fail "slurm ho
 printf '%s slots=1 max_slots=1\n' "$(hostname)" | diff - "$dir/log" || fail "--exclude hostfile"
 "$tangram" validate "$dir/small.yaml" >/dev/null || fail "the reduced fleet does not validate"
 echo "ok: tangram hostfile (openmpi, slurm, --exclude)"
+# A fleet that names no hosts, named with --nodes (the shipped cluster fleets): --exclude drops the
+# node from the hostfile and from the fleet's count (it kept both).
+printf 'name: unnamed\nnodes:\n  - {device: cpu, devices_per_node: 2, count: 3}\n' >"$dir/unnamed.yaml"
+"$tangram" hostfile --fleet "$dir/unnamed.yaml" --nodes na,nb,nc --exclude nb \
+  --fleet-out "$dir/unnamed-small.yaml" >"$dir/log" 2>&1 || fail "--nodes --exclude failed"
+printf 'na slots=2 max_slots=2\nnc slots=2 max_slots=2\n' | diff - "$dir/log" ||
+  fail "--nodes --exclude hostfile"
+grep -q "count: 2" "$dir/unnamed-small.yaml" || fail "--nodes --exclude: the fleet kept 3 nodes"
+"$tangram" validate "$dir/unnamed-small.yaml" >/dev/null || fail "the reduced fleet does not validate"
+echo "ok: tangram hostfile --nodes with --exclude"
 # Steps much slower than the plan predicts (EMULATION: rank 1's compute stretched 40x from step 2)
 # are reported once per streak, measured against predicted.
 write_tiny_job "$dir" 2 local 6
