@@ -19,8 +19,10 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan&
   std::vector<int64_t> len(static_cast<size_t>(pp) * chunks);
   for (int s = 0; s < pp; ++s) {
     const int64_t n = plan.stages[s].layer_end - plan.stages[s].layer_begin;
+    const bool embedding = s == 0, head = s + 1 == pp;
+    const bool fits = StageSplits(n, embedding, head, chunks, split);
     if (split == ChunkSplit::kAllLayers) {
-      if (n < chunks) {
+      if (!fits) {
         return absl::InvalidArgumentError(absl::StrCat("stage ", s, " has ", n,
                                                        " layers (embedding and head counted), "
                                                        "fewer than ",
@@ -32,9 +34,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> ChunkRanges(const Plan&
     // The decoder blocks of the stage go evenly over its chunks; the embedding (first layer of
     // the model) stays with the first chunk, the head (last layer) with the last, as in
     // Megatron-LM, so the chunks carry equal work.
-    const bool embedding = s == 0, head = s + 1 == pp;
     const int64_t body = n - (embedding ? 1 : 0) - (head ? 1 : 0);
-    if (body < chunks) {
+    if (!fits) {
       return absl::InvalidArgumentError(
           absl::StrCat("stage ", s, " has ", body, " decoder layers, fewer than ", chunks,
                        " virtual stages (with the embedding and the head as chunks of their "

@@ -263,7 +263,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   // Interleaved 1F1B (a pinned layout's virtual_stages v > 1; Narayanan et al. SC'21 §2.2.2): each
   // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
   // micro-batch crosses v times as many stage boundaries.
-  const int v = pp > 1 ? std::max(1, training_.layout.virtual_stages.value_or(1)) : 1;
+  const int v = VirtualStagesOf(training_.layout, pp);
   plan->virtual_stages = v;
   TANGRAM_ASSIGN_OR_RETURN(const CellTotals totals, CostCells(*this, v, plan));
   if (!totals.memory_error.empty()) return absl::FailedPreconditionError(totals.memory_error);

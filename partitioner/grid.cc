@@ -204,9 +204,9 @@ double GridEvaluator::CellTime(double compute, double send) const {
 }
 
 bool GridEvaluator::StageSplits(int s, int pp, int64_t begin, int64_t end) const {
-  const int v = pp > 1 ? std::max(1, cost_.training().layout.virtual_stages.value_or(1)) : 1;
-  return partitioner::StageSplits(end - begin, s == 0, s + 1 == pp, v,
-                                  cost_.training().layout.chunk_split);
+  const PinnedLayout& layout = cost_.training().layout;
+  return partitioner::StageSplits(end - begin, s == 0, s + 1 == pp, VirtualStagesOf(layout, pp),
+                                  layout.chunk_split);
 }
 
 std::vector<int64_t> GridEvaluator::Balance(const std::vector<ReplicaClass>& classes, int pp,

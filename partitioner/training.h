@@ -3,6 +3,7 @@
 #ifndef TANGRAM_PARTITIONER_TRAINING_H_
 #define TANGRAM_PARTITIONER_TRAINING_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,6 +61,12 @@ struct PinnedLayout {
   std::vector<int> stage_tp;
   ChunkSplit chunk_split = ChunkSplit::kDecoder;
 };
+
+// The model chunks per stage a pipeline of `pp` stages runs under `layout`: its virtual_stages
+// (at least 1), and 1 without a pipeline.
+inline int VirtualStagesOf(const PinnedLayout& layout, int pp) {
+  return pp > 1 ? std::max(1, layout.virtual_stages.value_or(1)) : 1;
+}
 
 struct TrainingSpec {
   int64_t global_batch = 1;  // sequences per optimizer step

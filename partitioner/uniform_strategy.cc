@@ -31,13 +31,15 @@ class UniformStrategy : public Strategy {
     // Uniform uses every device: a pinned tp × pp × dp that does not is refused as such (the
     // search below would only report that no depth divides the fleet).
     const int64_t devices = static_cast<int64_t>(cost.slots().size());
-    if (t.layout.tp && t.layout.pp && t.layout.dp &&
-        int64_t{*t.layout.tp} * *t.layout.pp * *t.layout.dp != devices) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "layout {tp: ", *t.layout.tp, ", pp: ", *t.layout.pp, ", dp: ", *t.layout.dp, "} uses ",
-          int64_t{*t.layout.tp} * *t.layout.pp * *t.layout.dp, " devices, the fleet has ", devices,
-          ": uniform uses every device (pin a layout whose product is ", devices,
-          ", or let auto leave devices idle)"));
+    const int64_t pinned = t.layout.tp && t.layout.pp && t.layout.dp
+                               ? int64_t{*t.layout.tp} * *t.layout.pp * *t.layout.dp
+                               : devices;
+    if (pinned != devices) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("layout {tp: ", *t.layout.tp, ", pp: ", *t.layout.pp, ", dp: ", *t.layout.dp,
+                       "} uses ", pinned, " devices, the fleet has ", devices,
+                       ": uniform uses every device (pin a layout whose product is ", devices,
+                       ", or let auto leave devices idle)"));
     }
     for (int tp : {1, 2, 4, 8}) {
       if (t.layout.tp && *t.layout.tp != tp) continue;

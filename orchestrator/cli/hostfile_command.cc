@@ -48,12 +48,13 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
       const int64_t count = group["count"] ? group["count"].as<int64_t>() : 1;
       int64_t left = 0;
       for (int64_t n = 0; n < count; ++n, ++next) {
-        const std::string host = !nodes.empty() && next < nodes.size() ? nodes[next]
+        const bool named = next < nodes.size();  // by --nodes
+        const std::string host = named           ? nodes[next]
                                  : group["host"] ? group["host"].as<std::string>()
                                                  : "";
         if (is_excluded(host)) continue;
         ++left;
-        if (!nodes.empty() && next < nodes.size()) kept_nodes->push_back(host);
+        if (named) kept_nodes->push_back(host);
       }
       if (left == 0) continue;
       if (group["count"] || left != count) group["count"] = left;
