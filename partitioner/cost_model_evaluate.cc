@@ -72,23 +72,33 @@ std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
   return gather;
 }
 
-// One micro-batch's pipeline p2p at stage s of replica r: its sends (activations to the next
-// stage, gradients to the previous); with rendezvous p2p (DeepSpeed's pipeline engine, which
-// holds the receiver too) its receives from both neighbours as well. Between stages of different
-// tp the busiest rank is on the smaller side (BoundaryBytes). `period`: the cell's forward +
-// backward per micro-batch, one message each way per period in the steady state, which is what a
-// shaped link's token bucket refills over.
-double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b,
+// One micro-batch's pipeline p2p at stage s of replica r, over all its v chunks: its sends
+// (activations to the next virtual stage, gradients to the previous); with rendezvous p2p
+// (DeepSpeed's pipeline engine, which holds the receiver too) its receives from both neighbours as
+// well. Chunk c of stage s is virtual stage c·pp + s (Narayanan et al. SC'21 §2.2.2), so every
+// chunk but the model's last sends forward to stage (s + 1) mod pp and every chunk but the first
+// sends backward to (s − 1) mod pp: with v > 1 the last stage also sends v − 1 activations to the
+// first (the wrap-around from chunk c to chunk c + 1) and the first v − 1 gradients to the last,
+// on whatever link joins them. Between stages of different tp the busiest rank is on the smaller
+// side (BoundaryBytes). `period`: the cell's forward + backward per micro-batch, over which a
+// shaped link's token bucket refills between its `count` messages.
+double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b, int v,
                     double period) {
   const bool rendezvous = cost.training().pipeline_p2p == PipelineP2p::kRendezvous;
+  const int pp = plan.pp;
   const int64_t self = plan.stages[s].cells[r].devices[0];
   double t = 0;
-  for (int n : {s + 1, s - 1}) {
-    if (n < 0 || n >= plan.pp) continue;
-    const int64_t peer = plan.stages[n].cells[r].devices[0];
-    const double bytes = cost.BoundaryBytes(std::min(tp, StageTp(plan, n)), b);
-    t += cost.LinkTime(self, peer, bytes, period);
-    if (rendezvous) t += cost.LinkTime(peer, self, bytes, period);
+  for (int step : {1, -1}) {
+    const int n = s + step;
+    const bool wraps = n < 0 || n >= pp;
+    const int count = wraps ? v - 1 : v;  // the model's first and last chunk have no such peer
+    if (count <= 0 || pp <= 1) continue;
+    const int peer_stage = (n + pp) % pp;
+    const int64_t peer = plan.stages[peer_stage].cells[r].devices[0];
+    const double bytes = cost.BoundaryBytes(std::min(tp, StageTp(plan, peer_stage)), b);
+    double one = cost.LinkTime(self, peer, bytes, period / count);
+    if (rendezvous) one += cost.LinkTime(peer, self, bytes, period / count);
+    t += count * one;
   }
   return t;
 }
@@ -103,14 +113,13 @@ struct CellTotals {
   std::string memory_error;
 };
 
-// One micro-batch's time on a cell's path: its compute plus its v pipeline sends, or with
-// pipeline_p2p: overlapped the larger of the two (the sends run beside the next micro-batch's
-// compute).
-double CellPathTime(const CostModel& cost, const PlanCell& cell, int v) {
+// One micro-batch's time on a cell's path: its compute plus its pipeline sends (all chunks'), or
+// with pipeline_p2p: overlapped the larger of the two (the sends run beside the next
+// micro-batch's compute).
+double CellPathTime(const CostModel& cost, const PlanCell& cell) {
   const double compute = cell.forward_s + cell.backward_s;
-  return cost.training().pipeline_p2p == PipelineP2p::kOverlapped
-             ? std::max(compute, v * cell.send_s)
-             : compute + v * cell.send_s;
+  return cost.training().pipeline_p2p == PipelineP2p::kOverlapped ? std::max(compute, cell.send_s)
+                                                                  : compute + cell.send_s;
 }
 
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
@@ -151,7 +160,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b, cell.forward_s + cell.backward_s);
+      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b, v, cell.forward_s + cell.backward_s);
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];
@@ -174,7 +183,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
             MemoryAdvice(cost, *plan, rep.micro_batch_size));
       }
       out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
-      const double c = CellPathTime(cost, cell, v);
+      const double c = CellPathTime(cost, cell);
       out.sum_c[r] += c;
       if (c > out.max_c[r]) {
         out.max_c[r] = c;

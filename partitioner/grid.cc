@@ -154,6 +154,7 @@ std::vector<std::vector<double>> GridEvaluator::SendTimes(const std::vector<Repl
                            : cost_.BoundaryBytes(tp_, static_cast<double>(micro_batch));
   // Rendezvous p2p (DeepSpeed's pipeline engine) also keeps the stage through its receives.
   const bool rendezvous = cost_.training().pipeline_p2p == PipelineP2p::kRendezvous;
+  const int v = VirtualStagesOf(cost_.training().layout, pp);
   auto link = [&](int a, int64_t node_a, int b, int64_t node_b) {
     const bool near = a == b && node_a == node_b;
     const double alpha = near ? near_alpha_[a] : far_alpha_[a][b];
@@ -173,10 +174,14 @@ std::vector<std::vector<double>> GridEvaluator::SendTimes(const std::vector<Repl
       const int64_t* n = &node[c][k * pp];
       for (int s = 0; s < pp; ++s) {
         double send = 0;
-        for (int t : {s + 1, s - 1}) {
-          if (t < 0 || t >= pp) continue;
-          send += link(p[s], n[s], p[t], n[t]);
-          if (rendezvous) send += link(p[t], n[t], p[s], n[s]);
+        for (int step : {1, -1}) {
+          // v sends to each neighbour, v − 1 around the wrap (CostModel::Evaluate's rule).
+          const int t = (s + step + pp) % pp;
+          const int count = (s + step < 0 || s + step >= pp) ? v - 1 : v;
+          if (count <= 0) continue;
+          double one = link(p[s], n[s], p[t], n[t]);
+          if (rendezvous) one += link(p[t], n[t], p[s], n[s]);
+          send += count * one;
         }
         out[c][s] = std::max(out[c][s], send);
       }
@@ -328,6 +333,11 @@ bool ComputePaces(const GridEvaluator& grid, const GridLayout& layout, ClassPace
                        group, cost.StageMemory(grid.tp(), static_cast<int>(dp), a, e, pp - s, b)));
     }
   }
+  // Interleaved 1F1B (v chunks per stage): fill and drain shrink by v, (Σ c + (m·v − 1)·max c)/v
+  // = [(Σ c − max c)/v + max c] + (m − 1)·max c, so Pace's 1F1B form holds with that Σ.
+  const double v = VirtualStagesOf(cost.training().layout, pp);
+  for (size_t c = 0; c < nc && v > 1; ++c)
+    out->sum[c] = (out->sum[c] - out->max[c]) / v + out->max[c];
   return true;
 }
 
@@ -475,8 +485,10 @@ DataParallelCost DataParallel(const GridEvaluator& grid, const GridLayout& layou
         std::max(out.after_step, cost.ParameterGatherAfterStepTime(group, grid.tp(), a, e));
     out.gather_sum += g;
     out.gather_max = std::max(out.gather_max, g);
-    out.exposed =
-        std::max(out.exposed, ar - (cost.training().overlap_grad_reduce ? window[st] : 0.0));
+    // Interleaved: only the last chunk's backward (1/v of the stage's) follows the last
+    // micro-batch's gradients, as CostModel::Evaluate takes it.
+    const double hide = window[st] / VirtualStagesOf(cost.training().layout, layout.pp());
+    out.exposed = std::max(out.exposed, ar - (cost.training().overlap_grad_reduce ? hide : 0.0));
   }
   return out;
 }

@@ -103,8 +103,10 @@ class GridEvaluator {
   // memory with dp replicas and pp − s micro-batches in flight.
   double ComputeTime(int pool, int s, int pp, int64_t dp, int64_t begin, int64_t end,
                      int64_t micro_batch) const;
-  // Per class and stage, one micro-batch's pipeline p2p (sends to both neighbours; with
-  // rendezvous p2p the receives too) of the class's replica that waits longest at that stage,
+  // Per class and stage, one micro-batch's pipeline p2p over its v chunks (sends to both
+  // neighbours, and around the wrap between the last and the first stage when the pinned layout
+  // interleaves; with rendezvous p2p the receives too) of the class's replica that waits longest
+  // at that stage,
   // on the links between the units `order` gives them (same node or not). Independent of the
   // stage boundaries.
   std::vector<std::vector<double>> SendTimes(const std::vector<ReplicaClass>& classes, int pp,

@@ -32,11 +32,11 @@ struct PlanCell {
   int replica = 0;
   std::vector<int64_t> devices;  // fleet device indices (FlattenFleet order), tp of them
   // Filled by CostModel::Evaluate.
-  std::string kind;         // device kind of the cell
-  double forward_s = 0;     // one micro-batch, compute + tensor-parallel communication
-  double backward_s = 0;    // one micro-batch, incl. recompute and tp communication
-  double send_s = 0;        // pipeline p2p per micro-batch (activations out + gradients back; with
-                            // pipeline_p2p rendezvous, the receives from both neighbours too)
+  std::string kind;       // device kind of the cell
+  double forward_s = 0;   // one micro-batch, compute + tensor-parallel communication
+  double backward_s = 0;  // one micro-batch, incl. recompute and tp communication
+  double send_s = 0;  // pipeline p2p per micro-batch, all chunks (activations out + gradients back;
+                      // with pipeline_p2p rendezvous, the receives from both neighbours too)
   double memory_gib = 0;    // peak per device
   double capacity_gib = 0;  // device memory
 };
