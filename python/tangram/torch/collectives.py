@@ -255,6 +255,13 @@ def broadcast_parameters(params, root=0, timeout=None):
     root, in place, so that every rank starts from the same weights. bool and 8/16-bit integer
     buffers travel as int32; another dtype raises TangramError(INVALID_ARGUMENT) on every rank
     before anything is sent."""
+    start_broadcast_tensors(params, root, timeout)()
+
+
+def start_broadcast_tensors(params, root=0, timeout=None):
+    """broadcast_parameters without waiting: starts the broadcasts (in the caller's order among
+    its other calls) and returns a function that waits for them and writes the narrow dtypes
+    back. DataParallel overlaps its per-step buffer broadcast with the gradient reductions."""
     if isinstance(params, torch.nn.Module):
         tensors = list(params.state_dict().values())
     elif isinstance(params, dict):
@@ -275,7 +282,10 @@ def broadcast_parameters(params, root=0, timeout=None):
             wide = t.to(torch.int32)
             handles.append(broadcast(wide, root, async_op=True, timeout=timeout))
             narrow.append((t, wide))
-    for h in handles:
-        h.wait()
-    for t, wide in narrow:
-        t.copy_(wide.to(t.dtype))
+
+    def finish():
+        for h in handles:
+            h.wait()
+        for t, wide in narrow:
+            t.copy_(wide.to(t.dtype))
+    return finish

@@ -8,6 +8,12 @@ start as soon as autograd has produced all of a bucket's gradients, so communica
 rest of the backward pass; buckets start in the same order on every rank (a bucket waits for the
 ones before it), because Tangram's collectives are matched by order.
 
+Buffers (BatchNorm's running statistics, ...): as DDP's default broadcast_buffers=True, every
+rank's buffers are overwritten with the first rank's that trains a share (rank 0 unless its share
+is 0) once per step, on the tail of the gradient reduction, so that every forward starts from the
+same buffers and a checkpoint holds what every rank holds. Batch statistics stay per rank (each
+rank normalises over its own share), as under DDP.
+
 Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
 clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures
 (on the tail of the last gradient bucket, no collective of their own), and when shares
@@ -54,6 +60,9 @@ class DataParallel(torch.nn.Module):
         shares: samples per rank of each global batch (list of size() ints), instead of a plan.
         bucket_cap_mb: gradient bucket size.
         broadcast: start from rank 0's parameters and buffers.
+        broadcast_buffers: after every step, copy the buffers of the first rank with a share (rank
+            0 unless its share is 0) to every rank, as DDP's broadcast_buffers=True does; False
+            keeps each rank's own buffers (e.g. BatchNorm statistics of its own samples only).
         rebalance: re-plan when measured throughput drifts (needs a plan from a job).
         emulate: apply this rank's EMULATION slowdown (the fleet file's emulate_slowdown).
 
@@ -63,7 +72,7 @@ class DataParallel(torch.nn.Module):
 
     def __init__(self, module, plan=None, shares=None, bucket_cap_mb=2.0, broadcast=True,
                  rebalance=True, rebalance_threshold=0.10, rebalance_patience=2, ema_alpha=0.5,
-                 emulate=True, log=None):
+                 emulate=True, log=None, broadcast_buffers=True):
         super().__init__()
         ctx = current()
         self.module = module
@@ -89,6 +98,10 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
+        if not isinstance(broadcast_buffers, bool):
+            raise TangramError("INVALID_ARGUMENT", f"broadcast_buffers must be True or False "
+                               f"(got {broadcast_buffers!r})")
+        self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
             collectives.broadcast_parameters(module, root=0)
@@ -242,6 +255,7 @@ class DataParallel(torch.nn.Module):
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
         after backward (a rank with share 0 calls it without a backward pass)."""
         self._launch_ready(force=True)
+        finish_buffers = self._start_buffer_broadcast()
         times = None
         for b, flat, handle in self._handles:
             handle.wait()
@@ -263,10 +277,23 @@ class DataParallel(torch.nn.Module):
             offset += len(members)
             if offset < flat.numel():
                 times = flat[offset:].double().tolist()
+        if finish_buffers is not None:
+            finish_buffers()
         self._reset_step()
         self.steps += 1
         if times is not None:
             self._after_step(times)
+
+    def _start_buffer_broadcast(self):
+        """Starts the step's buffer broadcast after the gradient buckets (the same order on every
+        rank); returns its finisher, or None without buffers. At the end of synchronize(), not at
+        the next forward as DDP does: a rank with share 0 runs no forward but calls synchronize()
+        every step, and the buffers every forward sees are the same either way. The source is the
+        first rank with a share: a rank with share 0 ran no forward, its buffers did not move."""
+        if not self._buffers_to_sync or self._ctx.size == 1:
+            return None
+        root = next(r for r, n in enumerate(self.shares) if n > 0)
+        return collectives.start_broadcast_tensors(self._buffers_to_sync, root=root)
 
     # -- re-balancing ---------------------------------------------------------------------------
 
