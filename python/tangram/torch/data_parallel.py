@@ -22,14 +22,10 @@ steps in a row, rank 0 re-plans with the C++ partitioner on the newly measured f
 rank takes the new shares from the next step on. Layer moves (pipelines) are not done here.
 """
 
-import json
-import zlib
-
 import torch
 
-from tangram import _tangram
 from tangram.errors import TangramError
-from tangram.torch import collectives
+from tangram.torch import _agreement, collectives
 from tangram.torch.context import current
 from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
@@ -343,33 +339,33 @@ class DataParallel(torch.nn.Module):
         the same shares (each rank computes its offset and weight from its own list)."""
         ctx = self._ctx
         shapes = ";".join(f"{tuple(p.shape)}:{p.dtype}" for p in self._params)
-        state = ";".join(f"{k}:{tuple(v.shape)}:{v.dtype}"
-                         for k, v in self.module.state_dict().items())
         mine = [len(self._params), sum(p.numel() for p in self._params),
-                zlib.crc32(shapes.encode()), zlib.crc32(state.encode()),
-                zlib.crc32(",".join(map(str, self.shares)).encode())]
-        n = len(mine)
-        everyone = torch.zeros(n * ctx.size, dtype=torch.int64)
-        collectives.allgather(everyone, torch.tensor(mine, dtype=torch.int64))
-        rows = everyone.view(ctx.size, n).tolist()
-        for r, row in enumerate(rows):
-            if row[4] != rows[0][4]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r} was given other shares than rank 0 (this rank's: {self.shares}): "
-                    f"every rank must pass the same list")
-            if row[:3] == rows[0][:3] and row[3] != rows[0][3]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r}'s model differs from rank 0's in its frozen parameters or buffers "
-                    f"(names, shapes or dtypes; state digest {row[3]:#x} vs {rows[0][3]:#x}): "
-                    f"every rank must build the same model")
-            if row[:3] != rows[0][:3]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
-                    f"{row[1]} values vs {rows[0][0]}, {rows[0][1]}; shape digest "
-                    f"{row[2]:#x} vs {rows[0][2]:#x}): every rank must build the same model")
+                _agreement.digest(shapes),
+                _agreement.digest(_agreement.tensor_signature(self.module.state_dict().items())),
+                _agreement.digest(self.shares)]
+        rows = _agreement.gather_rows(mine, ctx.rank, ctx.size,
+                                      lambda t: collectives.allreduce(t, "sum"))
+        r = _agreement.first_difference(rows, [4])
+        if r is not None:
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r} was given other shares than rank 0 (this rank's: {self.shares}): "
+                f"every rank must pass the same list")
+        r = _agreement.first_difference(rows, [0, 1, 2])
+        if r is not None:
+            row = rows[r]
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
+                f"{row[1]} values vs {rows[0][0]}, {rows[0][1]}; shape digest "
+                f"{row[2]:#x} vs {rows[0][2]:#x}): every rank must build the same model")
+        r = _agreement.first_difference(rows, [3])
+        if r is not None:
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r}'s model differs from rank 0's in its frozen parameters or buffers "
+                f"(names, shapes or dtypes; state digest {rows[r][3]:#x} vs {rows[0][3]:#x}): "
+                f"every rank must build the same model")
 
 
 class DistributedOptimizer:
