@@ -25,7 +25,7 @@ rank takes the new shares from the next step on. Layer moves (pipelines) are not
 import torch
 
 from tangram.errors import TangramError
-from tangram.torch import _agreement, collectives
+from tangram.torch import _agreement, _args, collectives
 from tangram.torch.context import current
 from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
@@ -45,6 +45,22 @@ def _whole_shares(shares):
                                f"shares must be whole numbers of samples (got {s!r} in {shares!r})")
         out.append(int(value))
     return out
+
+
+def _check_arguments(bucket_cap_mb, rebalance_threshold, rebalance_patience, ema_alpha, log,
+                     **flags):
+    """DataParallel's tuning arguments (a patience of 0 re-planned at every step, an alpha
+    above 1 made the moving average diverge, a bucket size of 0 or less went unnoticed)."""
+    where = "DataParallel"
+    _args.number(bucket_cap_mb, "bucket_cap_mb", where, above=0)
+    _args.number(rebalance_threshold, "rebalance_threshold", where, minimum=0, below=1)
+    _args.whole(rebalance_patience, "rebalance_patience", where, minimum=1)
+    _args.number(ema_alpha, "ema_alpha", where, above=0, at_most=1)
+    for name, value in flags.items():
+        _args.flag(value, name, where)
+    if log is not None and not callable(log):
+        raise _args.ArgumentTypeError(f"{where}: log must be a function of one string or None, "
+                                      f"got {log!r} ({type(log).__name__})")
 
 
 class DataParallel(torch.nn.Module):
@@ -71,6 +87,10 @@ class DataParallel(torch.nn.Module):
                  emulate=True, log=None, broadcast_buffers=True):
         super().__init__()
         ctx = current()
+        _check_arguments(bucket_cap_mb=bucket_cap_mb, broadcast=broadcast, rebalance=rebalance,
+                         rebalance_threshold=rebalance_threshold,
+                         rebalance_patience=rebalance_patience, ema_alpha=ema_alpha,
+                         emulate=emulate, log=log, broadcast_buffers=broadcast_buffers)
         self.module = module
         self._ctx = ctx
         self.plan = plan
@@ -94,9 +114,6 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
-        if not isinstance(broadcast_buffers, bool):
-            raise TangramError("INVALID_ARGUMENT", f"broadcast_buffers must be True or False "
-                               f"(got {broadcast_buffers!r})")
         self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
@@ -404,10 +421,17 @@ class ShareSampler:
     """
 
     def __init__(self, dp, num_samples=None, seed=0, shuffle=True):
+        if num_samples is not None:
+            num_samples = _args.whole(num_samples, "num_samples", "ShareSampler")
+            if num_samples < 1:
+                raise _args.ArgumentError(
+                    f"ShareSampler: num_samples must be the dataset's size, >= 1 (got "
+                    f"{num_samples}: an empty dataset has no batch to give), or None for an "
+                    f"endless stream")
         self.dp = dp
         self.num_samples = num_samples
-        self.seed = seed
-        self.shuffle = shuffle
+        self.seed = _args.whole(seed, "seed", "ShareSampler")
+        self.shuffle = _args.flag(shuffle, "shuffle", "ShareSampler")
         self._perms = {}
         self._position = 0  # samples consumed by earlier global batches
 

@@ -25,7 +25,7 @@ import json
 import torch
 from torch import nn
 
-from tangram.torch import _agreement
+from tangram.torch import _agreement, _args
 from tangram.torch._p2p import P2P, dtype_name
 
 _TAG_ACT = 21
@@ -38,6 +38,19 @@ class PipelineError(ValueError):
     """The model cannot run under the plan (raised on every rank, before any communication)."""
 
 
+def _sequence(values, name):
+    """A list or tuple (a string "385" would read as [3, 8, 5])."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise _args.ArgumentTypeError(f"PipelinePlan: {name} must be a list of whole numbers, "
+                                      f"got {values!r} ({type(values).__name__})")
+    return list(values)
+
+
+def _whole_list(values, name):
+    return [_args.whole(v, f"{name}[{i}]", "PipelinePlan")
+            for i, v in enumerate(_sequence(values, name))]
+
+
 class PipelinePlan:
     """Stage boundaries, the rank of every (stage, replica) cell and each replica's share.
 
@@ -48,12 +61,13 @@ class PipelinePlan:
     """
 
     def __init__(self, bounds, ranks, samples, micro_batch_size, layer_names=None):
-        self.bounds = [int(b) for b in bounds]
-        self.ranks = [[int(r) for r in stage] for stage in ranks]
-        self.samples = [int(n) for n in samples]
-        if isinstance(micro_batch_size, int):
+        self.bounds = _whole_list(bounds, "bounds")
+        self.ranks = [_whole_list(stage, f"ranks[{s}]")
+                      for s, stage in enumerate(_sequence(ranks, "ranks"))]
+        self.samples = _whole_list(samples, "samples")
+        if not isinstance(micro_batch_size, (list, tuple)):
             micro_batch_size = [micro_batch_size] * len(self.samples)
-        self.micro_batch_size = [int(m) for m in micro_batch_size]
+        self.micro_batch_size = _whole_list(micro_batch_size, "micro_batch_size")
         self.layer_names = list(layer_names) if layer_names else None
         self._check()
 
@@ -175,8 +189,9 @@ class Pipeline:
         self.p2p = P2P(comm, timeout_s)
 
         def build():
-            if loss_fn is None:
-                raise PipelineError("tangram: a Pipeline needs loss_fn(output, target)")
+            if loss_fn is None or not callable(loss_fn):
+                raise PipelineError(f"tangram: a Pipeline needs loss_fn(output, target), got "
+                                    f"{loss_fn!r}")
             return split_blocks(model), PipelinePlan.from_plan(plan)
 
         self.named_blocks, first_plan = self._on_every_rank(build)
