@@ -18,8 +18,10 @@ Re-balancing: each rank times its compute (forward start to its last gradient, o
 clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures
 (on the tail of the last gradient bucket, no collective of their own), and when shares
 proportional to them would make the step `rebalance_threshold` faster for `rebalance_patience`
-steps in a row, rank 0 re-plans with the C++ partitioner on the newly measured fleet and every
-rank takes the new shares from the next step on. Layer moves (pipelines) are not done here.
+steps in a row, rank 0 plans with the C++ partitioner on the newly measured fleet, and every rank
+takes the planned shares from the next step on if they pay off on the last steps' figures (the
+hysteresis of _pays_off; the same shares are no re-plan). Layer moves (pipelines) are not done
+here.
 """
 
 import torch
@@ -45,6 +47,11 @@ def _whole_shares(shares):
                                f"shares must be whole numbers of samples (got {s!r} in {shares!r})")
         out.append(int(value))
     return out
+
+
+def _step_seconds(shares, times):
+    """A step's predicted compute: the slowest rank's share x its seconds per sample."""
+    return max(n * t for n, t in zip(shares, times))
 
 
 def _check_arguments(bucket_cap_mb, rebalance_threshold, rebalance_patience, ema_alpha, log,
@@ -136,6 +143,9 @@ class DataParallel(torch.nn.Module):
         self._clock = for_module(module)
         self._ema = None  # seconds per sample of this rank (moving average)
         self._streak = 0
+        # Every rank's figures of the last steps, for the hysteresis of _pays_off.
+        self._window = max(2, self._patience)
+        self._recent = []
         self.last_times = None  # every rank's moving average after the last step
         self._reset_step()
 
@@ -319,15 +329,37 @@ class DataParallel(torch.nn.Module):
                  for i, t in enumerate(times)]
         if min(times) <= 0:
             return  # a rank has no figure yet
-        current_s = max(n * t for n, t in zip(self.shares, times))
+        self._recent = (self._recent + [times])[-self._window:]
+        current_s = _step_seconds(self.shares, times)
         balanced_s = self.global_batch / sum(1.0 / t for t in times)
+        # Shares proportional to speed (fractions allowed) bound what any plan can gain: when even
+        # they are not `threshold` faster, no plan is, and the planner is not asked.
         gain = 1.0 - balanced_s / current_s if current_s > 0 else 0.0
         self._streak = self._streak + 1 if gain > self._threshold else 0
-        if self._streak >= self._patience:
+        if self._streak >= self._patience and len(self._recent) == self._window:
             self._streak = 0
-            self._replan(times, current_s, balanced_s)
+            self._replan(times, current_s)
 
-    def _replan(self, times, current_s, balanced_s):
+    def _pays_off(self, shares):
+        """Whether to move to `shares` (hysteresis): they must make the predicted step more than
+        rebalance_threshold faster on the newest figures, and at most rebalance_threshold slower
+        on each earlier figure of the window (the last max(2, patience) steps). The planner's
+        whole-sample shares are compared, not the proportional ideal: an ideal the planner cannot
+        reach re-planned to the same (or no better) shares step after step. The window is what
+        stops flip-flops when the figures swing (a tiny model's timings, a noisy host): a move
+        X -> Y taken on figures B costs at most the threshold on the earlier figures A, so moving
+        back Y -> X on figures A, which needs more than the threshold, cannot follow at once. Same
+        shares are never a re-plan."""
+        if shares == self.shares:
+            return False
+        *earlier, newest = self._recent
+        if _step_seconds(shares, newest) >= (1 - self._threshold) * \
+                _step_seconds(self.shares, newest):
+            return False
+        return all(_step_seconds(shares, t) <= (1 + self._threshold) * _step_seconds(self.shares, t)
+                   for t in earlier)
+
+    def _replan(self, times, current_s):
         from tangram.torch import planning  # here: planning imports this module's peers
 
         ctx = self._ctx
@@ -338,14 +370,14 @@ class DataParallel(torch.nn.Module):
             r["measured_tflops"] = flops / t / 1e12
         old = list(self.shares)
         plan = planning.plan_from_reports(reports, self.plan.strategy)
-        if plan.pp != 1:
-            return  # keep the shares: this front end does not move layers
+        if plan.pp != 1 or not self._pays_off(list(plan.shares)):
+            return  # keep the shares (this front end does not move layers): not a re-plan
         self.plan = plan
         self.shares = list(plan.shares)
         self.replans += 1
         line = (f"step {self.steps}: re-plan (measured s/sample per rank "
                 f"{[round(t, 5) for t in times]}; predicted step {current_s:.3f} s -> "
-                f"{balanced_s:.3f} s): shares {old} -> {self.shares}")
+                f"{_step_seconds(self.shares, times):.3f} s): shares {old} -> {self.shares}")
         self.replan_log.append(line)
         if self._log is not None and ctx.rank == 0:
             self._log(line)
