@@ -124,6 +124,16 @@ def not_the_same():
     pipe = Pipeline(build_model(), plan, comm, loss_fn)
     x, y = batch(0)
     assert torch.isfinite(torch.tensor(pipe.train_step(x, y)))
+    # A re-plan given differently on one rank is refused on every rank, before anything moves.
+    try:
+        pipe.replan(more_samples if r == last else plan)
+    except PipelineError as e:
+        assert f"rank {last} was given another plan" in str(e), f"rank {r}: replan: {e}"
+    else:
+        print(f"rank {r}: FAIL replan to other plans: no error", flush=True)
+        sys.exit(1)
+    assert pipe.plan.samples == samples, f"rank {r}: the refused plan was taken"
+    assert torch.isfinite(torch.tensor(pipe.train_step(x, y)))
     print(f"PASS not the same ({p} ranks)", flush=True)
 
 
