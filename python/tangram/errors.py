@@ -14,3 +14,18 @@ class TangramError(RuntimeError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class ArgumentError(TangramError, ValueError):
+    """A public argument out of range (code INVALID_ARGUMENT): also a ValueError, as Python's own
+    functions raise for a bad value."""
+
+    def __init__(self, message):
+        super().__init__("INVALID_ARGUMENT", message)
+
+
+class ArgumentTypeError(TangramError, TypeError):
+    """A public argument of the wrong type (code INVALID_ARGUMENT): also a TypeError."""
+
+    def __init__(self, message):
+        super().__init__("INVALID_ARGUMENT", message)

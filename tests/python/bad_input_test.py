@@ -3,6 +3,9 @@
 1. Ranks that build different models: DataParallel refuses on every rank (FAILED_PRECONDITION,
    naming the rank).
 2. A tensor of an unsupported dtype: INVALID_ARGUMENT naming the dtype, before anything is sent.
+2b. Public arguments of the wrong type or out of range (a timeout as a string, an empty dataset,
+   a patience of 0, ...): a TypeError or ValueError (also a TangramError INVALID_ARGUMENT) naming
+   the argument, what was expected and what was given, at the call, before anything is sent.
 3. A dead rank (the last one stops answering: it sleeps past the deadline): every other rank's
    allreduce raises DEADLINE_EXCEEDED within the timeout; the late rank's own call then fails too.
    The job has then failed: each rank exits with status 1 (without MPI_Finalize), so the test
@@ -10,12 +13,14 @@
 """
 
 import os
+import tempfile
 import time
 
 import torch
 
 import tangram.torch as tt
 from tangram import TangramError
+from tangram.torch.pipeline import Pipeline, PipelinePlan
 from torch_test_util import small_gpt
 
 TIMEOUT = 3.0
@@ -49,6 +54,7 @@ def main():
                  ["torch.uint8"])
     tt.barrier()
     data_parallel_misuse(r, p)
+    argument_checks(p)
     # 3. dead rank
     t = torch.ones(1000)
     start = time.monotonic()
@@ -109,6 +115,63 @@ def data_parallel_misuse(r, p):
                  ["second backward", "no_sync"])
     dp.synchronize()  # the first backward's reduction is in flight: finish it
     tt.barrier()
+
+
+def expect_argument_error(fn, kind, words):
+    """A TypeError or ValueError (`kind`) that is also a TangramError INVALID_ARGUMENT."""
+    e = expect_error(fn, "INVALID_ARGUMENT", words)
+    assert isinstance(e, kind), f"rank {tt.rank()}: {type(e).__name__} is not a {kind.__name__}"
+
+
+def argument_checks(p):
+    """Each wrong argument fails at its call, naming it (it was a pybind TypeError listing C++
+    signatures, a ZeroDivisionError, or silently a default)."""
+    t = torch.ones(3)
+    for fn, kind, words in [
+        (lambda: tt.init(timeout="30"), TypeError, ["init", "timeout", "a number", "'30'"]),
+        (lambda: tt.allreduce(t, timeout="1"), TypeError, ["allreduce", "timeout", "'1'"]),
+        (lambda: tt.allreduce(t, timeout=0), ValueError, ["allreduce", "timeout", "> 0"]),
+        (lambda: tt.barrier(timeout=float("nan")), ValueError, ["barrier", "finite"]),
+        (lambda: tt.sim_world(2, timeout=[1]), TypeError, ["sim_world", "timeout"]),
+        (lambda: tt.sim_world(0), ValueError, ["sim_world", "ranks", ">= 1", "got 0"]),
+        (lambda: tt.broadcast(t, root=1.5), TypeError, ["broadcast", "root", "whole number"]),
+        (lambda: tt.broadcast(t, root=p), ValueError, ["root", f"[0, {p})", f"got {p}"]),
+        (lambda: tt.set_slowdown(0.5), ValueError, ["set_slowdown", ">= 1", "0.5"]),
+        (lambda: tt.set_slowdown("2"), TypeError, ["set_slowdown", "a number"]),
+        (lambda: tt.calibrate(lambda: None, batch_size=0), ValueError,
+         ["calibrate", "batch_size", ">= 1", "got 0"]),
+        (lambda: Pipeline(torch.nn.Sequential(torch.nn.Linear(2, 2)),
+                          PipelinePlan([0, 1], [list(range(p))], [1] * p, 1), timeout_s="5",
+                          loss_fn=torch.nn.functional.mse_loss), TypeError, ["timeout_s", "'5'"]),
+        (lambda: PipelinePlan([0, 1], [[0]], "385", 1), TypeError, ["samples", "'385'"]),
+        (lambda: PipelinePlan([0, 1], [[0]], [4], 2.5), TypeError, ["micro_batch_size", "2.5"]),
+    ]:
+        expect_argument_error(fn, kind, words)
+    data_parallel_arguments(p)
+    tt.barrier()
+
+
+def data_parallel_arguments(p):
+    dp = tt.DataParallel(Frozen(), shares=[2] * p, emulate=False)
+    for fn, kind, words in [
+        (lambda: tt.ShareSampler(dp, num_samples=0), ValueError,
+         ["ShareSampler", "num_samples", "empty dataset", "got 0"]),
+        (lambda: tt.ShareSampler(dp, num_samples="10"), TypeError, ["num_samples", "'10'"]),
+        (lambda: tt.ShareSampler(dp, shuffle="no"), TypeError, ["shuffle", "True or False"]),
+        (lambda: tt.DataParallel(Frozen(), bucket_cap_mb=0), ValueError, ["bucket_cap_mb"]),
+        (lambda: tt.DataParallel(Frozen(), rebalance_patience=0), ValueError,
+         ["rebalance_patience", ">= 1", "got 0"]),
+        (lambda: tt.DataParallel(Frozen(), ema_alpha=1.5), ValueError, ["ema_alpha", "<= 1"]),
+        (lambda: tt.DataParallel(Frozen(), rebalance_threshold=-0.1), ValueError,
+         ["rebalance_threshold", ">= 0"]),
+        (lambda: tt.DataParallel(Frozen(), broadcast_buffers="yes"), TypeError,
+         ["broadcast_buffers", "True or False"]),
+        (lambda: tt.save_checkpoint(Frozen(), None, tempfile.gettempdir(), -1,
+                                    comm=tt.current()), ValueError, ["step", ">= 0"]),
+        (lambda: tt.save_checkpoint(Frozen(), None, tempfile.gettempdir(), 1, keep=0,
+                                    comm=tt.current()), ValueError, ["keep", ">= 1"]),
+    ]:
+        expect_argument_error(fn, kind, words)
 
 
 if __name__ == "__main__":

@@ -39,11 +39,11 @@ def communicator(timeout_s=60.0):
     return _COMM[0]
 
 
-def build_model(seed=0):
+def build_model(seed=0, hidden=12):
     """Initialised from its own generator, not torch's global RNG: ranks as threads (--sim)
     build models concurrently."""
     model = nn.Sequential(
-        nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.Tanh(),
+        nn.Linear(6, hidden), nn.Tanh(), nn.Linear(hidden, 12), nn.Tanh(),
         nn.Linear(12, 12), nn.Tanh(), nn.Linear(12, 3))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -3,8 +3,9 @@ single-process full-batch run; a re-plan mid-run moves blocks (module + Adam sta
 ranks and the run still matches.
 
     mpirun -np 2 /usr/bin/python3 tests/python/pipeline_equivalence.py pp2 bad_input
-    mpirun -np 3 ... pp3 replan | mpirun -np 4 ... pp2dp2
+    mpirun -np 3 ... pp3 replan not_same | mpirun -np 4 ... pp2dp2 pp2dp2_frozen not_same
     /usr/bin/python3 tests/python/pipeline_equivalence.py --sim pp2 pp3 pp2dp2 replan bad_input
+        not_same
 (several cases per run: one interpreter start-up, which dominates the time, for all of them;
 --sim runs each case's ranks as threads of this process on the simulated transport)
 """
@@ -111,6 +112,9 @@ def run(case):
     elif case == "bad_input":
         import pipeline_bad_input
         pipeline_bad_input.main()
+    elif case == "not_same":
+        import pipeline_bad_input
+        pipeline_bad_input.not_the_same()
     else:
         run_case(case)
     print(f"PASS {case}", flush=True)
@@ -123,7 +127,7 @@ def run_sim(case):
     import tangram.torch as tt
     from pipeline_common import use_thread_communicator
 
-    ranks = CASES[case][0] if case in CASES else {"replan": 3, "bad_input": 2}[case]
+    ranks = CASES[case][0] if case in CASES else {"replan": 3, "bad_input": 2, "not_same": 3}[case]
     world = tt.sim_world(ranks, timeout=30)
     failures = []
 

@@ -12,7 +12,7 @@
         loss = loss_fn(dp(x[idx]), y[idx]); opt.zero_grad(); loss.backward(); opt.step()
 """
 
-from tangram.errors import TangramError
+from tangram.errors import ArgumentError, ArgumentTypeError, TangramError
 from tangram.torch.context import (Context, current, init, rank, shutdown, sim_world, size)
 from tangram.torch.collectives import (Handle, allgather, allgather_object, allgatherv,
                                        allreduce, barrier, broadcast, broadcast_object,
@@ -27,7 +27,8 @@ from tangram.torch.checkpoint import CheckpointError, load_checkpoint, save_chec
 
 def set_slowdown(factor):
     """EMULATION: from now on this rank's compute is stretched `factor` times (1 = none)."""
-    current().slowdown = float(factor)
+    from tangram.torch.context import check_slowdown
+    current().slowdown = check_slowdown(factor, "set_slowdown")
 
 
 def slowdown():
@@ -36,7 +37,8 @@ def slowdown():
 
 
 __all__ = [
-    "TangramError", "Context", "current", "init", "rank", "shutdown", "sim_world", "size",
+    "TangramError", "ArgumentError", "ArgumentTypeError", "Context", "current", "init", "rank",
+    "shutdown", "sim_world", "size",
     "Handle", "allgather", "allgather_object", "allgatherv", "allreduce", "barrier", "broadcast",
     "broadcast_object", "broadcast_parameters", "recv", "reduce_scatter", "send", "Plan",
     "calibrate", "calibrate_and_plan", "catalog_plan", "plan_from_reports", "DataParallel",

@@ -10,6 +10,8 @@ import json
 
 import torch
 
+from tangram.torch import _args
+
 _DTYPES = {
     torch.float32: "f32",
     torch.float64: "f64",
@@ -49,9 +51,11 @@ class P2P:
             from tangram.torch import context
             comm = context.current()
         if timeout_s is None:
-            timeout_s = getattr(comm, "timeout", 0.0)
+            timeout_s = float(getattr(comm, "timeout", 0.0))  # 0: the communicator's default
+        else:
+            timeout_s = _args.seconds(timeout_s, "timeout_s", "Pipeline / P2P")
         self.comm = raw_communicator(comm)
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = timeout_s
         self.rank = self.comm.rank
         self.size = self.comm.size
 

@@ -19,6 +19,7 @@ import json
 import torch
 
 from tangram import _tangram
+from tangram.torch import _args
 from tangram.torch._p2p import P2P
 
 _TAG_INFO = 31
@@ -152,6 +153,8 @@ class _OwnState:
 def save_checkpoint(target, optimizer, directory, step, comm=None, keep=2):
     """Writes step `step` of `target` (a Pipeline, or a module replicated on every rank with
     `comm`) under `directory`. Collective: every rank calls it."""
+    step = _args.whole(step, "step", "save_checkpoint", minimum=0)
+    keep = _args.whole(keep, "keep", "save_checkpoint", minimum=1)
     p2p = target.p2p if comm is None else P2P(comm)
     layers, writers, _ = _layers_of(target)
     infos, error = [], None
@@ -181,6 +184,8 @@ def load_checkpoint(target, optimizer, directory, step=None, comm=None):
     """Loads the latest (or `step`) checkpoint into `target`: every block's weights, and the
     optimizer state of the blocks this rank computes. Returns the checkpoint's step. Every rank
     calls it; a missing or damaged checkpoint raises on every rank, naming the file."""
+    if step is not None:
+        step = _args.whole(step, "step", "load_checkpoint", minimum=0)
     p2p = target.p2p if comm is None else P2P(comm)
     error, files = None, None
     try:

@@ -16,6 +16,7 @@ import pickle
 import torch
 
 from tangram.errors import TangramError
+from tangram.torch import _args
 from tangram.torch.context import current
 
 _DTYPES = {
@@ -97,8 +98,9 @@ def _contiguous(tensor):
     return buf, (lambda: tensor.copy_(buf))
 
 
-def _timeout(ctx, timeout):
-    return float(ctx.timeout if timeout is None else timeout)
+def _timeout(ctx, timeout, what):
+    """The call's deadline: the context's, or `timeout` seconds (a finite number > 0)."""
+    return ctx.timeout if timeout is None else _args.seconds(timeout, "timeout", what)
 
 
 def _run(ctx, work, keep, async_op, p2p=False, finish=None, result=None):
@@ -117,7 +119,7 @@ def allreduce(tensor, op="sum", async_op=False, timeout=None):
                            f"{', '.join(sorted(_OPS))})")
     buf, write_back = _contiguous(tensor)
     work = ctx.comm.allreduce(buf.data_ptr(), buf.data_ptr(), buf.numel(), dtype_name(buf), op,
-                              _timeout(ctx, timeout))
+                              _timeout(ctx, timeout, "allreduce"))
     return _run(ctx, work, (tensor, buf), async_op, finish=write_back, result=tensor)
 
 
@@ -134,7 +136,7 @@ def reduce_scatter(output, input, op="sum", async_op=False, timeout=None):
     inp = input.contiguous()
     out, write_back = _contiguous(output)
     work = ctx.comm.reduce_scatter(inp.data_ptr(), out.data_ptr(), out.numel(), dtype_name(out),
-                                   op, _timeout(ctx, timeout))
+                                   op, _timeout(ctx, timeout, "reduce_scatter"))
     return _run(ctx, work, (inp, out, output), async_op, finish=write_back, result=output)
 
 
@@ -150,7 +152,7 @@ def allgather(output, input, async_op=False, timeout=None):
     inp = input.contiguous()
     out, write_back = _contiguous(output)
     work = ctx.comm.allgather(inp.data_ptr(), out.data_ptr(), inp.numel(), dtype_name(inp),
-                              _timeout(ctx, timeout))
+                              _timeout(ctx, timeout, "allgather"))
     return _run(ctx, work, (inp, out, output), async_op, finish=write_back, result=output)
 
 
@@ -175,7 +177,7 @@ def allgatherv(input, counts=None, async_op=False, timeout=None):
     trailing = tuple(input.shape[1:]) if input.dim() > 0 else ()
     out = torch.empty((sum(counts),) + trailing, dtype=input.dtype, device=input.device)
     work = ctx.comm.allgatherv(inp.data_ptr(), out.data_ptr(), [c * row for c in counts],
-                               dtype_name(inp), _timeout(ctx, timeout))
+                               dtype_name(inp), _timeout(ctx, timeout, "allgatherv"))
     return _run(ctx, work, (inp, out), async_op, result=out)
 
 
@@ -184,8 +186,9 @@ def broadcast(tensor, root=0, async_op=False, timeout=None):
     ctx = current()
     _check(ctx, tensor, "broadcast")
     buf, write_back = _contiguous(tensor)
-    work = ctx.comm.broadcast(buf.data_ptr(), buf.numel(), dtype_name(buf), int(root),
-                              _timeout(ctx, timeout))
+    root = _args.rank(root, "root", "broadcast", ctx.size)
+    work = ctx.comm.broadcast(buf.data_ptr(), buf.numel(), dtype_name(buf), root,
+                              _timeout(ctx, timeout, "broadcast"))
     return _run(ctx, work, (tensor, buf), async_op, finish=write_back, result=tensor)
 
 
@@ -194,8 +197,9 @@ def send(tensor, dst, tag=0, async_op=False, timeout=None):
     ctx = current()
     _check(ctx, tensor, "send")
     buf = tensor.contiguous()
-    work = ctx.comm.send(buf.data_ptr(), buf.numel(), dtype_name(buf), int(dst), int(tag),
-                         _timeout(ctx, timeout))
+    dst, tag = _args.rank(dst, "dst", "send", ctx.size), _args.whole(tag, "tag", "send", 0)
+    work = ctx.comm.send(buf.data_ptr(), buf.numel(), dtype_name(buf), dst, tag,
+                         _timeout(ctx, timeout, "send"))
     return _run(ctx, work, (tensor, buf), async_op, p2p=True)
 
 
@@ -204,14 +208,15 @@ def recv(tensor, src, tag=0, async_op=False, timeout=None):
     ctx = current()
     _check(ctx, tensor, "recv")
     buf, write_back = _contiguous(tensor)
-    work = ctx.comm.recv(buf.data_ptr(), buf.numel(), dtype_name(buf), int(src), int(tag),
-                         _timeout(ctx, timeout))
+    src, tag = _args.rank(src, "src", "recv", ctx.size), _args.whole(tag, "tag", "recv", 0)
+    work = ctx.comm.recv(buf.data_ptr(), buf.numel(), dtype_name(buf), src, tag,
+                         _timeout(ctx, timeout, "recv"))
     return _run(ctx, work, (tensor, buf), async_op, p2p=True, finish=write_back, result=tensor)
 
 
 def barrier(async_op=False, timeout=None):
     ctx = current()
-    return _run(ctx, ctx.comm.barrier(_timeout(ctx, timeout)), (), async_op)
+    return _run(ctx, ctx.comm.barrier(_timeout(ctx, timeout, "barrier")), (), async_op)
 
 
 def broadcast_object(obj, root=0, timeout=None):
@@ -255,6 +260,13 @@ def broadcast_parameters(params, root=0, timeout=None):
     root, in place, so that every rank starts from the same weights. bool and 8/16-bit integer
     buffers travel as int32; another dtype raises TangramError(INVALID_ARGUMENT) on every rank
     before anything is sent."""
+    start_broadcast_tensors(params, root, timeout)()
+
+
+def start_broadcast_tensors(params, root=0, timeout=None):
+    """broadcast_parameters without waiting: starts the broadcasts (in the caller's order among
+    its other calls) and returns a function that waits for them and writes the narrow dtypes
+    back. DataParallel overlaps its per-step buffer broadcast with the gradient reductions."""
     if isinstance(params, torch.nn.Module):
         tensors = list(params.state_dict().values())
     elif isinstance(params, dict):
@@ -275,7 +287,10 @@ def broadcast_parameters(params, root=0, timeout=None):
             wide = t.to(torch.int32)
             handles.append(broadcast(wide, root, async_op=True, timeout=timeout))
             narrow.append((t, wide))
-    for h in handles:
-        h.wait()
-    for t, wide in narrow:
-        t.copy_(wide.to(t.dtype))
+
+    def finish():
+        for h in handles:
+            h.wait()
+        for t, wide in narrow:
+            t.copy_(wide.to(t.dtype))
+    return finish

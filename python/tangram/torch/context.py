@@ -12,6 +12,7 @@ import threading
 
 from tangram import _tangram
 from tangram.errors import TangramError
+from tangram.torch import _args
 
 _local = threading.local()
 _process_context = None
@@ -96,6 +97,7 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
             the transport is not built (UNIMPLEMENTED) or cannot start (FAILED_PRECONDITION).
     """
     global _process_context
+    _check_init_arguments(job, timeout, slowdown, cuda_device)
     if isinstance(job, (str, os.PathLike)):
         job = _tangram.load_job(os.fspath(job))
     if transport is None:
@@ -104,7 +106,7 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
         if sim_world is None or rank is None:
             raise TangramError("INVALID_ARGUMENT",
                                "init(transport='sim') needs sim_world=... and rank=...")
-        comm = sim_world.communicator(rank, timeout)
+        comm = sim_world.communicator(_args.whole(rank, "rank", "init", minimum=0), timeout)
     elif transport in ("mpi", "nccl"):
         with _lock:
             if _process_context is not None:
@@ -121,6 +123,25 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
         atexit.register(shutdown)
         _exit_on_uncaught(ctx)
     return ctx
+
+
+def _check_init_arguments(job, timeout, slowdown, cuda_device):
+    """init()'s arguments, before anything starts (a timeout of another type failed inside pybind
+    with a list of C++ signatures)."""
+    if job is not None and not isinstance(job, (str, os.PathLike, _tangram.Job)):
+        raise _args.ArgumentTypeError(
+            f"init: job must be a job file's path or a loaded tangram._tangram.Job, got "
+            f"{job!r} ({type(job).__name__})")
+    _args.seconds(timeout, "timeout", "init")
+    if slowdown is not None:
+        check_slowdown(slowdown, "init")
+    _args.whole(cuda_device, "cuda_device", "init", minimum=-1)
+
+
+def check_slowdown(factor, where):
+    """An EMULATION factor: a number >= 1 (1 = none; a rank cannot be emulated faster, and a
+    factor below 1 would be reported while the clock counted 1)."""
+    return _args.number(factor, "slowdown", where, minimum=1)
 
 
 def _exit_on_uncaught(ctx):
@@ -145,7 +166,8 @@ def _exit_on_uncaught(ctx):
 def sim_world(ranks, timeout=30.0):
     """A world of `ranks` ranks as threads of this process (for tests): start one thread per rank
     and call init(transport="sim", sim_world=world, rank=r) in each."""
-    return _tangram.SimWorld(ranks, timeout)
+    return _tangram.SimWorld(_args.whole(ranks, "ranks", "sim_world", minimum=1),
+                             _args.seconds(timeout, "timeout", "sim_world"))
 
 
 def current():

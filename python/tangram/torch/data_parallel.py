@@ -8,22 +8,26 @@ start as soon as autograd has produced all of a bucket's gradients, so communica
 rest of the backward pass; buckets start in the same order on every rank (a bucket waits for the
 ones before it), because Tangram's collectives are matched by order.
 
+Buffers (BatchNorm's running statistics, ...): as DDP's default broadcast_buffers=True, every
+rank's buffers are overwritten with the first rank's that trains a share (rank 0 unless its share
+is 0) once per step, on the tail of the gradient reduction, so that every forward starts from the
+same buffers and a checkpoint holds what every rank holds. Batch statistics stay per rank (each
+rank normalises over its own share), as under DDP.
+
 Re-balancing: each rank times its compute (forward start to its last gradient, on the compute
 clock of clock.py) per sample, as a moving average; every step the ranks exchange these figures
 (on the tail of the last gradient bucket, no collective of their own), and when shares
 proportional to them would make the step `rebalance_threshold` faster for `rebalance_patience`
-steps in a row, rank 0 re-plans with the C++ partitioner on the newly measured fleet and every
-rank takes the new shares from the next step on. Layer moves (pipelines) are not done here.
+steps in a row, rank 0 plans with the C++ partitioner on the newly measured fleet, and every rank
+takes the planned shares from the next step on if they pay off on the last steps' figures (the
+hysteresis of _pays_off; the same shares are no re-plan). Layer moves (pipelines) are not done
+here.
 """
-
-import json
-import zlib
 
 import torch
 
-from tangram import _tangram
 from tangram.errors import TangramError
-from tangram.torch import collectives
+from tangram.torch import _agreement, _args, collectives
 from tangram.torch.context import current
 from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
@@ -45,6 +49,27 @@ def _whole_shares(shares):
     return out
 
 
+def _step_seconds(shares, times):
+    """A step's predicted compute: the slowest rank's share x its seconds per sample."""
+    return max(n * t for n, t in zip(shares, times))
+
+
+def _check_arguments(bucket_cap_mb, rebalance_threshold, rebalance_patience, ema_alpha, log,
+                     **flags):
+    """DataParallel's tuning arguments (a patience of 0 re-planned at every step, an alpha
+    above 1 made the moving average diverge, a bucket size of 0 or less went unnoticed)."""
+    where = "DataParallel"
+    _args.number(bucket_cap_mb, "bucket_cap_mb", where, above=0)
+    _args.number(rebalance_threshold, "rebalance_threshold", where, minimum=0, below=1)
+    _args.whole(rebalance_patience, "rebalance_patience", where, minimum=1)
+    _args.number(ema_alpha, "ema_alpha", where, above=0, at_most=1)
+    for name, value in flags.items():
+        _args.flag(value, name, where)
+    if log is not None and not callable(log):
+        raise _args.ArgumentTypeError(f"{where}: log must be a function of one string or None, "
+                                      f"got {log!r} ({type(log).__name__})")
+
+
 class DataParallel(torch.nn.Module):
     """Wraps `module` for uneven data parallelism.
 
@@ -54,6 +79,9 @@ class DataParallel(torch.nn.Module):
         shares: samples per rank of each global batch (list of size() ints), instead of a plan.
         bucket_cap_mb: gradient bucket size.
         broadcast: start from rank 0's parameters and buffers.
+        broadcast_buffers: after every step, copy the buffers of the first rank with a share (rank
+            0 unless its share is 0) to every rank, as DDP's broadcast_buffers=True does; False
+            keeps each rank's own buffers (e.g. BatchNorm statistics of its own samples only).
         rebalance: re-plan when measured throughput drifts (needs a plan from a job).
         emulate: apply this rank's EMULATION slowdown (the fleet file's emulate_slowdown).
 
@@ -63,9 +91,13 @@ class DataParallel(torch.nn.Module):
 
     def __init__(self, module, plan=None, shares=None, bucket_cap_mb=2.0, broadcast=True,
                  rebalance=True, rebalance_threshold=0.10, rebalance_patience=2, ema_alpha=0.5,
-                 emulate=True, log=None):
+                 emulate=True, log=None, broadcast_buffers=True):
         super().__init__()
         ctx = current()
+        _check_arguments(bucket_cap_mb=bucket_cap_mb, broadcast=broadcast, rebalance=rebalance,
+                         rebalance_threshold=rebalance_threshold,
+                         rebalance_patience=rebalance_patience, ema_alpha=ema_alpha,
+                         emulate=emulate, log=log, broadcast_buffers=broadcast_buffers)
         self.module = module
         self._ctx = ctx
         self.plan = plan
@@ -89,6 +121,7 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
+        self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
             collectives.broadcast_parameters(module, root=0)
@@ -110,6 +143,9 @@ class DataParallel(torch.nn.Module):
         self._clock = for_module(module)
         self._ema = None  # seconds per sample of this rank (moving average)
         self._streak = 0
+        # Every rank's figures of the last steps, for the hysteresis of _pays_off.
+        self._window = max(2, self._patience)
+        self._recent = []
         self.last_times = None  # every rank's moving average after the last step
         self._reset_step()
 
@@ -242,6 +278,7 @@ class DataParallel(torch.nn.Module):
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
         after backward (a rank with share 0 calls it without a backward pass)."""
         self._launch_ready(force=True)
+        finish_buffers = self._start_buffer_broadcast()
         times = None
         for b, flat, handle in self._handles:
             handle.wait()
@@ -263,10 +300,23 @@ class DataParallel(torch.nn.Module):
             offset += len(members)
             if offset < flat.numel():
                 times = flat[offset:].double().tolist()
+        if finish_buffers is not None:
+            finish_buffers()
         self._reset_step()
         self.steps += 1
         if times is not None:
             self._after_step(times)
+
+    def _start_buffer_broadcast(self):
+        """Starts the step's buffer broadcast after the gradient buckets (the same order on every
+        rank); returns its finisher, or None without buffers. At the end of synchronize(), not at
+        the next forward as DDP does: a rank with share 0 runs no forward but calls synchronize()
+        every step, and the buffers every forward sees are the same either way. The source is the
+        first rank with a share: a rank with share 0 ran no forward, its buffers did not move."""
+        if not self._buffers_to_sync or self._ctx.size == 1:
+            return None
+        root = next(r for r, n in enumerate(self.shares) if n > 0)
+        return collectives.start_broadcast_tensors(self._buffers_to_sync, root=root)
 
     # -- re-balancing ---------------------------------------------------------------------------
 
@@ -279,15 +329,37 @@ class DataParallel(torch.nn.Module):
                  for i, t in enumerate(times)]
         if min(times) <= 0:
             return  # a rank has no figure yet
-        current_s = max(n * t for n, t in zip(self.shares, times))
+        self._recent = (self._recent + [times])[-self._window:]
+        current_s = _step_seconds(self.shares, times)
         balanced_s = self.global_batch / sum(1.0 / t for t in times)
+        # Shares proportional to speed (fractions allowed) bound what any plan can gain: when even
+        # they are not `threshold` faster, no plan is, and the planner is not asked.
         gain = 1.0 - balanced_s / current_s if current_s > 0 else 0.0
         self._streak = self._streak + 1 if gain > self._threshold else 0
-        if self._streak >= self._patience:
+        if self._streak >= self._patience and len(self._recent) == self._window:
             self._streak = 0
-            self._replan(times, current_s, balanced_s)
+            self._replan(times, current_s)
 
-    def _replan(self, times, current_s, balanced_s):
+    def _pays_off(self, shares):
+        """Whether to move to `shares` (hysteresis): they must make the predicted step more than
+        rebalance_threshold faster on the newest figures, and at most rebalance_threshold slower
+        on each earlier figure of the window (the last max(2, patience) steps). The planner's
+        whole-sample shares are compared, not the proportional ideal: an ideal the planner cannot
+        reach re-planned to the same (or no better) shares step after step. The window is what
+        stops flip-flops when the figures swing (a tiny model's timings, a noisy host): a move
+        X -> Y taken on figures B costs at most the threshold on the earlier figures A, so moving
+        back Y -> X on figures A, which needs more than the threshold, cannot follow at once. Same
+        shares are never a re-plan."""
+        if shares == self.shares:
+            return False
+        *earlier, newest = self._recent
+        if _step_seconds(shares, newest) >= (1 - self._threshold) * \
+                _step_seconds(self.shares, newest):
+            return False
+        return all(_step_seconds(shares, t) <= (1 + self._threshold) * _step_seconds(self.shares, t)
+                   for t in earlier)
+
+    def _replan(self, times, current_s):
         from tangram.torch import planning  # here: planning imports this module's peers
 
         ctx = self._ctx
@@ -298,14 +370,14 @@ class DataParallel(torch.nn.Module):
             r["measured_tflops"] = flops / t / 1e12
         old = list(self.shares)
         plan = planning.plan_from_reports(reports, self.plan.strategy)
-        if plan.pp != 1:
-            return  # keep the shares: this front end does not move layers
+        if plan.pp != 1 or not self._pays_off(list(plan.shares)):
+            return  # keep the shares (this front end does not move layers): not a re-plan
         self.plan = plan
         self.shares = list(plan.shares)
         self.replans += 1
         line = (f"step {self.steps}: re-plan (measured s/sample per rank "
                 f"{[round(t, 5) for t in times]}; predicted step {current_s:.3f} s -> "
-                f"{balanced_s:.3f} s): shares {old} -> {self.shares}")
+                f"{_step_seconds(self.shares, times):.3f} s): shares {old} -> {self.shares}")
         self.replan_log.append(line)
         if self._log is not None and ctx.rank == 0:
             self._log(line)
@@ -316,33 +388,33 @@ class DataParallel(torch.nn.Module):
         the same shares (each rank computes its offset and weight from its own list)."""
         ctx = self._ctx
         shapes = ";".join(f"{tuple(p.shape)}:{p.dtype}" for p in self._params)
-        state = ";".join(f"{k}:{tuple(v.shape)}:{v.dtype}"
-                         for k, v in self.module.state_dict().items())
         mine = [len(self._params), sum(p.numel() for p in self._params),
-                zlib.crc32(shapes.encode()), zlib.crc32(state.encode()),
-                zlib.crc32(",".join(map(str, self.shares)).encode())]
-        n = len(mine)
-        everyone = torch.zeros(n * ctx.size, dtype=torch.int64)
-        collectives.allgather(everyone, torch.tensor(mine, dtype=torch.int64))
-        rows = everyone.view(ctx.size, n).tolist()
-        for r, row in enumerate(rows):
-            if row[4] != rows[0][4]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r} was given other shares than rank 0 (this rank's: {self.shares}): "
-                    f"every rank must pass the same list")
-            if row[:3] == rows[0][:3] and row[3] != rows[0][3]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r}'s model differs from rank 0's in its frozen parameters or buffers "
-                    f"(names, shapes or dtypes; state digest {row[3]:#x} vs {rows[0][3]:#x}): "
-                    f"every rank must build the same model")
-            if row[:3] != rows[0][:3]:
-                raise TangramError(
-                    "FAILED_PRECONDITION",
-                    f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
-                    f"{row[1]} values vs {rows[0][0]}, {rows[0][1]}; shape digest "
-                    f"{row[2]:#x} vs {rows[0][2]:#x}): every rank must build the same model")
+                _agreement.digest(shapes),
+                _agreement.digest(_agreement.tensor_signature(self.module.state_dict().items())),
+                _agreement.digest(self.shares)]
+        rows = _agreement.gather_rows(mine, ctx.rank, ctx.size,
+                                      lambda t: collectives.allreduce(t, "sum"))
+        r = _agreement.first_difference(rows, [4])
+        if r is not None:
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r} was given other shares than rank 0 (this rank's: {self.shares}): "
+                f"every rank must pass the same list")
+        r = _agreement.first_difference(rows, [0, 1, 2])
+        if r is not None:
+            row = rows[r]
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r}'s model differs from rank 0's ({row[0]} parameter tensors, "
+                f"{row[1]} values vs {rows[0][0]}, {rows[0][1]}; shape digest "
+                f"{row[2]:#x} vs {rows[0][2]:#x}): every rank must build the same model")
+        r = _agreement.first_difference(rows, [3])
+        if r is not None:
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"rank {r}'s model differs from rank 0's in its frozen parameters or buffers "
+                f"(names, shapes or dtypes; state digest {rows[r][3]:#x} vs {rows[0][3]:#x}): "
+                f"every rank must build the same model")
 
 
 class DistributedOptimizer:
@@ -381,10 +453,17 @@ class ShareSampler:
     """
 
     def __init__(self, dp, num_samples=None, seed=0, shuffle=True):
+        if num_samples is not None:
+            num_samples = _args.whole(num_samples, "num_samples", "ShareSampler")
+            if num_samples < 1:
+                raise _args.ArgumentError(
+                    f"ShareSampler: num_samples must be the dataset's size, >= 1 (got "
+                    f"{num_samples}: an empty dataset has no batch to give), or None for an "
+                    f"endless stream")
         self.dp = dp
         self.num_samples = num_samples
-        self.seed = seed
-        self.shuffle = shuffle
+        self.seed = _args.whole(seed, "seed", "ShareSampler")
+        self.shuffle = _args.flag(shuffle, "shuffle", "ShareSampler")
         self._perms = {}
         self._position = 0  # samples consumed by earlier global batches
 

@@ -25,15 +25,30 @@ import json
 import torch
 from torch import nn
 
+from tangram.torch import _agreement, _args
 from tangram.torch._p2p import P2P, dtype_name
 
 _TAG_ACT = 21
 _TAG_GRAD = 22
 _TAG_DP = 23
+_TAG_CHECK = 24
 
 
 class PipelineError(ValueError):
     """The model cannot run under the plan (raised on every rank, before any communication)."""
+
+
+def _sequence(values, name):
+    """A list or tuple (a string "385" would read as [3, 8, 5])."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise _args.ArgumentTypeError(f"PipelinePlan: {name} must be a list of whole numbers, "
+                                      f"got {values!r} ({type(values).__name__})")
+    return list(values)
+
+
+def _whole_list(values, name):
+    return [_args.whole(v, f"{name}[{i}]", "PipelinePlan")
+            for i, v in enumerate(_sequence(values, name))]
 
 
 class PipelinePlan:
@@ -46,12 +61,13 @@ class PipelinePlan:
     """
 
     def __init__(self, bounds, ranks, samples, micro_batch_size, layer_names=None):
-        self.bounds = [int(b) for b in bounds]
-        self.ranks = [[int(r) for r in stage] for stage in ranks]
-        self.samples = [int(n) for n in samples]
-        if isinstance(micro_batch_size, int):
+        self.bounds = _whole_list(bounds, "bounds")
+        self.ranks = [_whole_list(stage, f"ranks[{s}]")
+                      for s, stage in enumerate(_sequence(ranks, "ranks"))]
+        self.samples = _whole_list(samples, "samples")
+        if not isinstance(micro_batch_size, (list, tuple)):
             micro_batch_size = [micro_batch_size] * len(self.samples)
-        self.micro_batch_size = [int(m) for m in micro_batch_size]
+        self.micro_batch_size = _whole_list(micro_batch_size, "micro_batch_size")
         self.layer_names = list(layer_names) if layer_names else None
         self._check()
 
@@ -156,21 +172,35 @@ def split_blocks(model):
         f"tangram: a pipeline needs an nn.Sequential or a list of blocks, got {type(model).__name__}")
 
 
+_PLAN_PARTS = ("stage bounds", "ranks of the cells", "samples per replica",
+               "micro-batch sizes", "layer names")
+
+
+def _plan_parts(plan):
+    return (plan.bounds, plan.ranks, plan.samples, plan.micro_batch_size, plan.layer_names)
+
+
 class Pipeline:
     """One rank's part of a pp x dp pipeline. Not thread-safe; every rank calls the same methods
     in the same order (train_step, replan, checkpoints) with the same global batch."""
 
     def __init__(self, model, plan, comm=None, loss_fn=None, timeout_s=None):
         self.model = model
-        self.named_blocks = split_blocks(model)
-        self.blocks = [b for _, b in self.named_blocks]
         self.p2p = P2P(comm, timeout_s)
-        if loss_fn is None:
-            raise PipelineError("tangram: a Pipeline needs loss_fn(output, target)")
+
+        def build():
+            if loss_fn is None or not callable(loss_fn):
+                raise PipelineError(f"tangram: a Pipeline needs loss_fn(output, target), got "
+                                    f"{loss_fn!r}")
+            return split_blocks(model), PipelinePlan.from_plan(plan)
+
+        self.named_blocks, first_plan = self._on_every_rank(build)
+        self.blocks = [b for _, b in self.named_blocks]
         self.loss_fn = loss_fn
         self._probe = None  # one sample, to check boundaries again at a re-plan
         self.plan = None
-        self._set_plan(PipelinePlan.from_plan(plan))
+        self._check_same_everywhere(first_plan)
+        self._set_plan(first_plan)
 
     # -- the plan ------------------------------------------------------------------------------
     def _set_plan(self, plan, checked=False):
@@ -200,6 +230,73 @@ class Pipeline:
     def parameters(self):
         """This rank's parameters (its stage's blocks)."""
         return list(self.stage_module.parameters())
+
+    # -- every rank the same -----------------------------------------------------------------
+    def _on_every_rank(self, build):
+        """build()'s result; when it raises on any rank, every rank raises (collective). A rank
+        that failed alone would otherwise leave the others waiting in their next call."""
+        error, result = None, None
+        try:
+            result = build()
+        except Exception as e:  # noqa: B902 (any failure must reach the other ranks)
+            error, result = f"rank {self.p2p.rank}: {e}", e
+        failed = self.p2p.agree(error, _TAG_CHECK)
+        if isinstance(result, Exception):
+            raise result
+        if failed is not None:
+            raise PipelineError(f"tangram: the Pipeline could not be built on {failed}")
+        return result
+
+    def _block_signature(self, i):
+        """What block i's replicas must agree on: its class, its parameters' and buffers' names,
+        shapes and dtypes, and which parameters train (the gradient sum sends those only)."""
+        block = self.blocks[i]
+        frozen = [k for k, p in block.named_parameters() if not p.requires_grad]
+        return (f"{type(block).__name__}({_agreement.tensor_signature(block.state_dict().items())})"
+                + (f" frozen {frozen}" if frozen else ""))
+
+    def _check_same_everywhere(self, plan):
+        """Every rank must hold the same plan and the same model (every rank builds the whole
+        model; blocks move between ranks at a re-plan). Collective; on a mismatch every rank
+        raises PipelineError naming the first rank that differs from rank 0 and what differs."""
+        p2p = self.p2p
+        blocks = [_agreement.digest(self._block_signature(i)) for i in range(len(self.blocks))]
+        row = [_agreement.digest(part) for part in _plan_parts(plan)]
+        row += [len(blocks), _agreement.digest(blocks)]
+        rows = _agreement.gather_rows(row, p2p.rank, p2p.size, p2p.allreduce_sum_)
+        n = len(_PLAN_PARTS)
+        r = _agreement.first_difference(rows, range(n))
+        if r is not None:
+            parts = [_PLAN_PARTS[k] for k in range(n) if rows[r][k] != rows[0][k]]
+            mine = ", ".join(f"{name} {part}" for name, part in zip(_PLAN_PARTS, _plan_parts(plan))
+                             if part is not None)
+            raise PipelineError(
+                f"tangram: rank {r} was given another plan than rank 0 (it differs in its "
+                f"{', '.join(parts)}); this rank's (rank {p2p.rank}) plan has {mine}: every rank "
+                f"must build its Pipeline with the same plan")
+        r = _agreement.first_difference(rows, [n])
+        if r is not None:
+            raise PipelineError(
+                f"tangram: rank {r}'s model has {rows[r][n]} blocks, rank 0's {rows[0][n]}: every "
+                f"rank must build the same model")
+        if _agreement.first_difference(rows, [n + 1]) is not None:
+            self._name_the_different_block(blocks)
+
+    def _name_the_different_block(self, blocks):
+        """The models differ: find the first rank and block that differ from rank 0's (the block
+        counts agree) and raise, on every rank, with both ranks' descriptions of that block."""
+        p2p = self.p2p
+        rows = _agreement.gather_rows(blocks, p2p.rank, p2p.size, p2p.allreduce_sum_)
+        r = _agreement.first_difference(rows, range(len(blocks)))
+        i = next(k for k in range(len(blocks)) if rows[r][k] != rows[0][k])
+        described = {}
+        for who in (0, r):  # agree() hands the one rank's text to every rank
+            described[who] = p2p.agree(self._block_signature(i) if p2p.rank == who else None,
+                                       _TAG_CHECK)
+        raise PipelineError(
+            f"tangram: rank {r}'s model differs from rank 0's in block {i} "
+            f"({self.named_blocks[i][0]}): rank 0 has {described[0]}, rank {r} has "
+            f"{described[r]}: every rank must build the same model")
 
     def _check_split(self, plan):
         """Every rank reaches the same verdict: the model and the plan are the same everywhere."""
@@ -379,7 +476,8 @@ class Pipeline:
         module and optimizer state (rebalance.move_layers). Call on every rank between steps."""
         from tangram.torch.rebalance import move_layers
 
-        new = PipelinePlan.from_plan(plan)
+        new = self._on_every_rank(lambda: PipelinePlan.from_plan(plan))
+        self._check_same_everywhere(new)  # every rank moves layers by the same plan
         self._check_split(new)  # on every rank, before anything moves
         if self._probe is not None:
             self._check_boundaries(new, self._probe)

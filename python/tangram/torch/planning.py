@@ -11,7 +11,7 @@ import torch
 
 from tangram import _tangram
 from tangram.errors import TangramError
-from tangram.torch import collectives
+from tangram.torch import _args, collectives
 from tangram.torch.clock import for_module
 from tangram.torch.context import current
 
@@ -63,6 +63,10 @@ def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=4, probes=3
     Returns this rank's node report (a dict; see orchestrator/runtime/node_report.h).
     """
     ctx = current()
+    batch_size = _args.whole(batch_size, "batch_size", "calibrate", minimum=1)
+    for name, value, least in (("warmup", warmup, 0), ("iterations", iterations, 1),
+                               ("probes", probes, 1)):
+        _args.whole(value, name, "calibrate", minimum=least)
 
     def one():
         loss = loss_fn()
