@@ -89,6 +89,7 @@ class Run {
   absl::StatusOr<TrainResult> Execute() {
     result_.rank = world_.rank();
     TANGRAM_RETURN_IF_ERROR(Setup());
+    TANGRAM_RETURN_IF_ERROR(LoadResumeCheckpoint());
     TANGRAM_RETURN_IF_ERROR(Measure());
     TANGRAM_RETURN_IF_ERROR(InitialPlan());
     TANGRAM_RETURN_IF_ERROR(BuildInitialStage());
@@ -454,21 +455,29 @@ class Run {
     return absl::OkStatus();
   }
 
-  absl::Status BuildInitialStage() {
-    std::optional<train::Checkpoint> checkpoint;
-    if (options_.resume) {
-      const std::string& from = options_.resume_dir.empty() ? checkpoint_dir_ : options_.resume_dir;
-      absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(from);
-      if (absl::IsNotFound(loaded.status()) || absl::IsDataLoss(loaded.status())) {
-        // A missing and a damaged checkpoint are refused alike (exit 2: give another --resume).
-        return absl::FailedPreconditionError(absl::StrCat(
-            "resume from ", from, ": checkpoint refused: ", loaded.status().message()));
-      }
-      if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
-      checkpoint = std::move(*loaded);
-      result_.first_step = checkpoint->step;
-      Log(absl::StrFormat("resuming from %s at step %d", from, checkpoint->step));
+  // Every rank reads the whole checkpoint (every layer file's size and checksum) before the
+  // ranks are measured and a plan is made: a damaged or missing file costs no start-up probe, and
+  // every rank refuses it alike, without waiting for another.
+  absl::Status LoadResumeCheckpoint() {
+    if (!options_.resume) return absl::OkStatus();
+    const std::string& from = options_.resume_dir.empty() ? checkpoint_dir_ : options_.resume_dir;
+    absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(from);
+    if (absl::IsNotFound(loaded.status()) || absl::IsDataLoss(loaded.status())) {
+      // A missing and a damaged checkpoint are refused alike (exit 2: give another --resume).
+      return absl::FailedPreconditionError(
+          absl::StrCat("resume from ", from, ": checkpoint refused: ", loaded.status().message()));
     }
+    if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
+    resume_checkpoint_ = std::move(*loaded);
+    result_.first_step = resume_checkpoint_->step;
+    Log(absl::StrFormat("resuming from %s at step %d", from, resume_checkpoint_->step));
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildInitialStage() {
+    // The whole checkpoint is freed once this rank has taken its layers from it.
+    std::optional<train::Checkpoint> checkpoint = std::move(resume_checkpoint_);
+    resume_checkpoint_.reset();
     if (!role_.active) return absl::OkStatus();
     TANGRAM_ASSIGN_OR_RETURN(
         auto layers, train::BuildGptLayers(StageModel(), role_.layer_begin, role_.layer_end));
@@ -904,6 +913,7 @@ class Run {
   std::string checkpoint_dir_;
   int64_t checkpoint_every_ = 0;
   double slowdown_ = 1;
+  std::optional<train::Checkpoint> resume_checkpoint_;  // --resume's, until the stage is built
   train::ComputeEmulation emulation_{train::ComputeEmulation::Options{}};
 
   partitioner::Fleet planning_fleet_;

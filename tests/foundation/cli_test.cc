@@ -188,6 +188,24 @@ TEST_F(CliTest, BadResumeIsCheckedBeforeMeasuring) {
   EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
 }
 
+// The layer files, not only the manifest, are read before the ranks are measured (they were read
+// after measuring and planning): a damaged one costs no start-up probe.
+TEST_F(CliTest, DamagedResumeLayerIsRefusedBeforeMeasuring) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
+      "--checkpoint-dir " +
+      ckpt;
+  Result r = Run(train + " --steps 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ofstream(dir_ / "ckpt" / "step-000001" / "layer-head.safetensors", std::ios::app) << "x";
+  r = Run(train + " --steps 2 --resume " + ckpt);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("layer-head.safetensors"));
+  EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("plan ("))) << r.err;
+}
+
 TEST_F(CliTest, HostileFilesAreRefusedWithoutReading) {
   std::string fifo = (dir_ / "fifo.yaml").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
