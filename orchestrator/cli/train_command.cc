@@ -139,7 +139,8 @@ class TrainCommand : public Command {
         ->check(IntIn(0, kMaxTrainSteps));
     sub->add_option(
         "--resume", resume_dir_,
-        "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
+        "Continue from the latest checkpoint in DIR (may differ in plan and rank count); the run "
+        "writes its checkpoints to DIR too unless --checkpoint-dir is given");
     sub->add_flag("--auto-resume", auto_resume_,
                   "Resume from the checkpoint directory's latest checkpoint when it has one, else "
                   "start from step 0 (for requeued and restarted jobs)");

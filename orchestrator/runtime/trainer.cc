@@ -30,6 +30,7 @@
 #include "orchestrator/runtime/layer_mover.h"
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
+#include "orchestrator/runtime/resume_check.h"
 #include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
@@ -468,10 +469,29 @@ class Run {
           absl::StrCat("resume from ", from, ": checkpoint refused: ", loaded.status().message()));
     }
     if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
+    TANGRAM_ASSIGN_OR_RETURN(std::vector<ExpectedTensor> expected, ModelTensors());
+    TANGRAM_RETURN_IF_ERROR(CheckCheckpointFitsModel(*loaded, from, job_.model.name, expected));
     resume_checkpoint_ = std::move(*loaded);
     result_.first_step = resume_checkpoint_->step;
-    Log(absl::StrFormat("resuming from %s at step %d", from, resume_checkpoint_->step));
+    // Without --checkpoint-dir, `--resume DIR` is also where this run commits: say where.
+    Log(absl::StrFormat("resuming from %s at step %d; checkpoints go to %s", from,
+                        resume_checkpoint_->step, checkpoint_dir_));
     return absl::OkStatus();
+  }
+
+  // Every parameter of the model, whole (tp 1), as a checkpoint stores it: what a resumed
+  // checkpoint must hold, layer by layer.
+  absl::StatusOr<std::vector<ExpectedTensor>> ModelTensors() {
+    train::GptOptions whole = model_;
+    whole.tensor_parallel = nullptr;
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto layers, train::BuildGptLayers(whole, 0, static_cast<int64_t>(layer_names_.size())));
+    std::vector<ExpectedTensor> expected;
+    for (const auto& layer : layers) {
+      for (const train::Tensor* t : layer->parameters())
+        expected.push_back({layer->name(), t->name, t->shape});
+    }
+    return expected;
   }
 
   absl::Status BuildInitialStage() {
