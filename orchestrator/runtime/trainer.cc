@@ -91,6 +91,7 @@ class Run {
     result_.rank = world_.rank();
     TANGRAM_RETURN_IF_ERROR(Setup());
     TANGRAM_RETURN_IF_ERROR(LoadResumeCheckpoint());
+    if (NothingToTrain()) return result_;
     TANGRAM_RETURN_IF_ERROR(Measure());
     TANGRAM_RETURN_IF_ERROR(InitialPlan());
     TANGRAM_RETURN_IF_ERROR(BuildInitialStage());
@@ -477,6 +478,25 @@ class Run {
     Log(absl::StrFormat("resuming from %s at step %d; checkpoints go to %s", from,
                         resume_checkpoint_->step, checkpoint_dir_));
     return absl::OkStatus();
+  }
+
+  // A resumed checkpoint already at or past the run's last step leaves nothing to train. That is
+  // success, not an error: a requeued or restarted job (--auto-resume under Slurm's --requeue,
+  // launch.sh's restarts) that had finished before it was stopped must end as done, not be
+  // retried or reported failed; the warning names both steps for a user who meant to train on.
+  // Every rank reads the same checkpoint, so all return here together, before any collective.
+  bool NothingToTrain() {
+    if (!options_.resume || result_.first_step < total_steps_) return false;
+    const std::string warning = absl::StrFormat(
+        "warning: nothing to train: the checkpoint is at step %d and the run ends at step %d "
+        "(%s); raise --steps above %d to train on",
+        result_.first_step, total_steps_,
+        options_.steps > 0 ? "--steps" : absl::StrCat("the job's steps, ", job_.path),
+        result_.first_step);
+    result_.warnings.push_back(warning);
+    Log(warning, logging::Level::kWarn);
+    result_.steps_done = result_.first_step;
+    return true;
   }
 
   // Every parameter of the model, whole (tp 1), as a checkpoint stores it: what a resumed

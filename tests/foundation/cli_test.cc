@@ -206,6 +206,31 @@ TEST_F(CliTest, DamagedResumeLayerIsRefusedBeforeMeasuring) {
   EXPECT_THAT(r.err, Not(HasSubstr("plan ("))) << r.err;
 }
 
+// --resume with --steps at or below the checkpoint's step has nothing to do: it says so, naming
+// both steps, and succeeds (a requeued job that had finished is done), without measuring.
+TEST_F(CliTest, ResumeAtOrPastTheLastStepSaysSo) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
+      "--checkpoint-dir " +
+      ckpt;
+  Result r = Run(train + " --steps 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string steps : {"2", "1"}) {
+    r = Run(train + " --steps " + steps + " --resume " + ckpt);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("nothing to train: the checkpoint is at step 2 and the run ends "
+                                 "at step " +
+                                 steps + " (--steps)"));
+    EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
+  }
+  r = Run("--json " + train + " --steps 1 --auto-resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["steps_done"], 2);
+  EXPECT_THAT(j["warnings"].dump(), HasSubstr("nothing to train"));
+}
+
 TEST_F(CliTest, HostileFilesAreRefusedWithoutReading) {
   std::string fifo = (dir_ / "fifo.yaml").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
