@@ -132,11 +132,6 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
   }
   TrainOptions mine = options;
   mine.check_hosts = true;
-  if (world->rank() == 0 && world->size() == 1 && job.fleet.num_devices() > 1) {
-    logging::Info(absl::StrCat("note: 1 MPI rank for a fleet of ", job.fleet.num_devices(),
-                               " devices; launch with `mpirun -np ", job.fleet.num_devices(),
-                               "` (or use --transport sim) to run them all"));
-  }
   return TrainOnRank(*world, job, catalog, mine);
 }
 

@@ -90,6 +90,7 @@ class Run {
   absl::StatusOr<TrainResult> Execute() {
     result_.rank = world_.rank();
     TANGRAM_RETURN_IF_ERROR(Setup());
+    WarnUnusedDevices();
     TANGRAM_RETURN_IF_ERROR(LoadResumeCheckpoint());
     if (NothingToTrain()) return result_;
     TANGRAM_RETURN_IF_ERROR(Measure());
@@ -478,6 +479,31 @@ class Run {
     Log(absl::StrFormat("resuming from %s at step %d; checkpoints go to %s", from,
                         resume_checkpoint_->step, checkpoint_dir_));
     return absl::OkStatus();
+  }
+
+  // Rank r trains fleet device r, so fewer ranks than devices leave the fleet's last devices out
+  // of the run (and of the plan, which is made for the ranks): rank 0 names them, in the log and in
+  // the result's warnings (train --json), since a launch with a wrong -np looks like a slow fleet.
+  void WarnUnusedDevices() {
+    const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(job_.fleet);
+    const int64_t ranks = world_.size();
+    if (!coordinator() || ranks >= static_cast<int64_t>(slots.size())) return;
+    std::vector<std::string> unused;
+    constexpr int64_t kListed = 8;  // a fleet of hundreds: the first few, then a count
+    for (int64_t d = ranks; d < static_cast<int64_t>(slots.size()) && d < ranks + kListed; ++d) {
+      const partitioner::NodeGroup& g = job_.fleet.groups[slots[d].group];
+      unused.push_back(absl::StrFormat("%d (%s%s)", d, g.device.kind,
+                                       g.host.empty() ? "" : absl::StrCat(" on ", g.host)));
+    }
+    const int64_t more = static_cast<int64_t>(slots.size()) - ranks - kListed;
+    const std::string warning = absl::StrFormat(
+        "warning: %d ranks for the %d devices of the fleet (%s): %d devices unused: %s%s; rank r "
+        "trains device r, so launch one rank per device (mpirun -np %d, or --ranks %d on sim), or "
+        "give a fleet of the devices in use (--fleet)",
+        ranks, slots.size(), job_.fleet_path, slots.size() - ranks, absl::StrJoin(unused, ", "),
+        more > 0 ? absl::StrCat(" and ", more, " more") : "", slots.size(), slots.size());
+    result_.warnings.push_back(warning);
+    Log(warning, logging::Level::kWarn);
   }
 
   // A resumed checkpoint already at or past the run's last step leaves nothing to train. That is

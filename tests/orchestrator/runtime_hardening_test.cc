@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "orchestrator/model/checkpoint.h"
 #include "runtime_test_util.h"
@@ -159,6 +160,33 @@ TEST(RuntimeHardeningTest, CheckpointOfAnotherModelIsRefused) {
   auto same = Train(written, 2, options);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_THAT(log.str(), HasSubstr("checkpoints go to"));
+}
+
+// Fewer ranks than fleet devices train on the first devices: rank 0 names the unused ones, in the
+// log and in the result's warnings (it said nothing before). Odd and even counts of each.
+TEST(RuntimeHardeningTest, FewerRanksThanDevicesNameTheUnusedOnes) {
+  for (auto [devices, ranks] : std::vector<std::pair<int, int>>{{4, 3}, {5, 2}}) {
+    TempJob job(devices);
+    TrainOptions options;
+    options.steps = 1;
+    LogCapture log;
+    auto run = Train(job, ranks, options);
+    ASSERT_TRUE(run.ok()) << run.status();
+    std::vector<std::string> unused;
+    for (int d = ranks; d < devices; ++d) unused.push_back(absl::StrCat(d, " (cpu on local)"));
+    const std::string expected = absl::StrCat(
+        ranks, " ranks for the ", devices, " devices of the fleet (", job.dir(),
+        "/fleet.yaml): ", devices - ranks, " devices unused: ", absl::StrJoin(unused, ", "), ";");
+    EXPECT_THAT(log.str(), HasSubstr(expected)) << log.str();
+    ASSERT_EQ(run->warnings.size(), 1u);
+    EXPECT_THAT(run->warnings[0], HasSubstr(expected));
+  }
+  TempJob all(2);
+  TrainOptions options;
+  options.steps = 1;
+  auto run = Train(all, 2, options);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->warnings.empty());
 }
 
 TEST(RuntimeHardeningTest, NonFiniteWeightsStopBeforeAnythingIsCommitted) {
