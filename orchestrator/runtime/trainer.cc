@@ -1,6 +1,7 @@
 #include "orchestrator/runtime/trainer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <numeric>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -27,6 +29,7 @@
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/hosts.h"
+#include "orchestrator/runtime/io_status.h"
 #include "orchestrator/runtime/layer_mover.h"
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
@@ -67,16 +70,31 @@ double LinkChange(const std::vector<partitioner::MeasuredLink>& before,
   return change;
 }
 
-// Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or 'E' + message.
+// Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or
+// 'E' + status code + ':' + message. A refusal is kFailedPrecondition on every rank (a plan that
+// cannot be made or adopted is the job's to fix), unless `keep_code`: then every rank fails with
+// rank 0's code, so that an I/O failure (a full disk at a checkpoint) stays a runtime failure.
 absl::StatusOr<std::string> ShareFromRoot(Communicator& world,
-                                          const absl::StatusOr<std::string>& mine) {
+                                          const absl::StatusOr<std::string>& mine,
+                                          bool keep_code = false) {
   std::string text;
-  if (world.rank() == 0)
-    text = mine.ok() ? "P" + *mine : "E" + std::string(mine.status().message());
+  if (world.rank() == 0) {
+    text = mine.ok() ? "P" + *mine
+                     : absl::StrCat("E", static_cast<int>(mine.status().code()), ":",
+                                    mine.status().message());
+  }
   TANGRAM_RETURN_IF_ERROR(BroadcastString(world, 0, &text));
   if (text.empty()) return absl::DataLossError("coordinator sent an empty message");
   if (text[0] == 'E') {
-    return absl::FailedPreconditionError(absl::StrCat("coordinator: ", text.substr(1)));
+    const size_t colon = text.find(':');
+    int code = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(1, colon - 1), &code) ||
+        code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+      return absl::DataLossError("coordinator sent a malformed error");
+    }
+    const std::string message = absl::StrCat("coordinator: ", text.substr(colon + 1));
+    if (!keep_code) return absl::FailedPreconditionError(message);
+    return absl::Status(static_cast<absl::StatusCode>(code), message);
   }
   return text.substr(1);
 }
@@ -176,11 +194,13 @@ class Run {
       std::error_code ignored;
       std::filesystem::path parent = std::filesystem::path(options_.metrics_path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+      errno = 0;
       metrics_.open(options_.metrics_path, std::ios::app);
       if (!metrics_) {
-        // Reported with the plan, so that every rank stops instead of waiting for rank 0.
-        coordinator_error_ = absl::FailedPreconditionError(
-            absl::StrCat("cannot open the metrics file ", options_.metrics_path));
+        // Reported with the plan, so that every rank stops instead of waiting for rank 0; a full
+        // disk is a runtime failure there, a path that cannot be written a configuration error.
+        coordinator_error_ =
+            IoStatus(errno, absl::StrCat("cannot open the metrics file ", options_.metrics_path));
       }
     }
     return absl::OkStatus();
@@ -625,7 +645,7 @@ class Run {
       }
     }
     if (coordinator()) {
-      Report(step, loss, step_time, all);
+      TANGRAM_RETURN_IF_ERROR(Report(step, loss, step_time, all));
       WatchStepTime(step, step_time);
     }
     return absl::OkStatus();
@@ -662,7 +682,9 @@ class Run {
     Log(warning, logging::Level::kWarn);
   }
 
-  void Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
+  // Rank 0: the step's log line and metrics line. A metrics line that cannot be written (a full
+  // disk) fails the run, naming the file, rather than leave a silent gap in it.
+  absl::Status Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
     double max_compute = 0, sum_compute = 0;
     int active = 0;
     nlohmann::json ranks = nlohmann::json::array();
@@ -695,8 +717,15 @@ class Run {
                              {"replans", result_.replans},
                              {"strategy", partitioner::StrategyName(plan_.strategy)},
                              {"ranks", ranks}};
+      errno = 0;
       metrics_ << line.dump() << std::endl;
+      if (!metrics_) {
+        return IoStatus(errno != 0 ? errno : EIO,
+                        absl::StrCat("metrics file ", options_.metrics_path, ": step ", step + 1,
+                                     " not written"));
+      }
     }
+    return absl::OkStatus();
   }
 
   // Rank 0 only: a better plan when the measured throughput has drifted enough, with the reason.
@@ -858,53 +887,61 @@ class Run {
     return GatherWholeLayers(role_.tp > 1 ? tensor_parallel_.get() : nullptr, *stage_);
   }
 
+  // This rank's layers of step `step`, whole, written to their files (replica 0's tp_rank 0
+  // ranks); the files' descriptions for rank 0's manifest. kDataLoss for non-finite weights (as a
+  // non-finite loss: the same step would go wrong again), else WriteLayerCheckpoint's error.
+  absl::StatusOr<nlohmann::json> WriteOwnLayers(int64_t step,
+                                                const std::vector<train::LayerState>& whole) {
+    nlohmann::json files = nlohmann::json::array();
+    // A gradient that went non-finite in this step's update leaves the loss finite but the
+    // weights not: refuse to commit them.
+    for (const train::LayerState& layer : whole) {
+      for (const train::Tensor& t : layer.params) {
+        if (!std::all_of(t.data.begin(), t.data.end(), [](float v) { return std::isfinite(v); })) {
+          return absl::DataLossError(absl::StrCat("step ", step, ": non-finite weights in ", t.name,
+                                                  "; stopping before the checkpoint is committed"));
+        }
+      }
+    }
+    for (const train::LayerState& layer : whole) {
+      absl::StatusOr<train::LayerFileInfo> info =
+          train::WriteLayerCheckpoint(checkpoint_dir_, step, layer);
+      if (!info.ok()) {
+        return absl::Status(info.status().code(), absl::StrCat("checkpoint on rank ", world_.rank(),
+                                                               ": ", info.status().message()));
+      }
+      files.push_back({{"layer", info->layer},
+                       {"file", info->file},
+                       {"bytes", info->bytes},
+                       {"checksum", info->checksum}});
+    }
+    return files;
+  }
+
   // Replica 0's ranks of tp_rank 0 write their layers, whole (each cell gathers its shards first);
-  // rank 0 commits the manifest once all have. A rank that fails to write says so in what it
-  // gathers, so every rank stops at once instead of waiting.
+  // rank 0 commits the manifest once all have. A rank that fails to write says so (with its
+  // status code) in what it gathers, so every rank stops at once instead of waiting.
   absl::Status WriteCheckpoint(int64_t step) {
     nlohmann::json files = nlohmann::json::array();
-    std::string write_error;
     std::vector<train::LayerState> whole;
     if (role_.active && role_.replica == 0) {
       TANGRAM_ASSIGN_OR_RETURN(whole, WholeLayers());
     }
     if (role_.active && role_.replica == 0 && role_.tp_rank == 0) {
-      // A gradient that went non-finite in this step's update leaves the loss finite but the
-      // weights not: refuse to commit them (every rank learns of it through the gather below).
-      for (const train::LayerState& layer : whole) {
-        for (const train::Tensor& t : layer.params) {
-          if (!std::all_of(t.data.begin(), t.data.end(),
-                           [](float v) { return std::isfinite(v); })) {
-            write_error = absl::StrCat("step ", step, ": non-finite weights in ", t.name,
-                                       "; stopping before the checkpoint is committed");
-            break;
-          }
-        }
-        if (!write_error.empty()) break;
-      }
-      for (size_t i = 0; i < whole.size() && write_error.empty(); ++i) {
-        absl::StatusOr<train::LayerFileInfo> info =
-            train::WriteLayerCheckpoint(checkpoint_dir_, step, whole[i]);
-        if (!info.ok()) {
-          write_error =
-              absl::StrCat("checkpoint on rank ", world_.rank(), ": ", info.status().message());
-          break;
-        }
-        files.push_back({{"layer", info->layer},
-                         {"file", info->file},
-                         {"bytes", info->bytes},
-                         {"checksum", info->checksum}});
-      }
+      absl::StatusOr<nlohmann::json> written = WriteOwnLayers(step, whole);
+      files = written.ok() ? *written
+                           : nlohmann::json{{"error", written.status().message()},
+                                            {"code", static_cast<int>(written.status().code())}};
     }
-    if (!write_error.empty()) files = {{"error", write_error}};
     TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, files.dump()));
     absl::StatusOr<std::string> committed = std::string();
     if (coordinator()) {
       std::vector<train::LayerFileInfo> infos;
       for (const auto& text : gathered) {
         nlohmann::json parsed = nlohmann::json::parse(text);
-        if (parsed.is_object()) {  // a rank's write error
-          committed = absl::InternalError(parsed["error"].get<std::string>());
+        if (parsed.is_object()) {  // a rank's write error, with its code
+          committed = absl::Status(static_cast<absl::StatusCode>(parsed["code"].get<int>()),
+                                   parsed["error"].get<std::string>());
           break;
         }
         for (const auto& f : parsed) {
@@ -917,7 +954,8 @@ class Run {
         if (!status.ok()) committed = status;
       }
     }
-    TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed).status());
+    // A full disk or a failing device stays a runtime failure (exit 1, retried), on every rank.
+    TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed, /*keep_code=*/true).status());
     Log(absl::StrFormat("checkpoint: step %d committed in %s", step, checkpoint_dir_));
     return absl::OkStatus();
   }
