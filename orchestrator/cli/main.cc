@@ -115,7 +115,11 @@ int main(int argc, char** argv) {
         absl::string_view message = status.message();
         const std::string own = command->Name() + ": ";
         while (message.substr(0, own.size()) == own) message.remove_prefix(own.size());
-        std::cerr << "tangram " << command->Name() << ": " << message << "\n";
+        // One write per line, with the rank's prefix (base/log.h), so that the same error from
+        // several ranks of an MPI job neither interleaves nor hides which rank printed it.
+        std::cerr << absl::StrCat(tangram::logging::Prefix(), "tangram ", command->Name(), ": ",
+                                  message, "\n")
+                  << std::flush;
       }
       // One failed rank of an MPI job ends the whole job: returning would finalize MPI, which
       // waits for peers that may never come (a stopped rank, a cut link).

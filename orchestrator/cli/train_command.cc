@@ -6,10 +6,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/runtime/coordinator.h"
+#include "orchestrator/runtime/hosts.h"
 #include "orchestrator/runtime/train_job.h"
 #include "partitioner/plan_json.h"
 
@@ -104,6 +106,14 @@ bool HoldsCheckpoint(const std::string& dir) {
   return !dir.empty() && !absl::IsNotFound(train::LatestStep(dir).status());
 }
 
+// Under a launcher every rank but 0 prefixes its lines with "[rank N] " from the start, so that an
+// error found before the communicator is up (a bad --resume, a bad job file: every rank finds it)
+// says which rank printed it (docs/training.md, "Log lines").
+void PrefixLinesWithLauncherRank() {
+  const int rank = LauncherRank();
+  if (LauncherWorldSize() > 1 && rank > 0) logging::SetRank(rank);
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -139,7 +149,8 @@ class TrainCommand : public Command {
         ->check(IntIn(0, kMaxTrainSteps));
     sub->add_option(
         "--resume", resume_dir_,
-        "Continue from the latest checkpoint in DIR (may differ in plan and rank count)");
+        "Continue from the latest checkpoint in DIR (may differ in plan and rank count); the run "
+        "writes its checkpoints to DIR too unless --checkpoint-dir is given");
     sub->add_flag("--auto-resume", auto_resume_,
                   "Resume from the checkpoint directory's latest checkpoint when it has one, else "
                   "start from step 0 (for requeued and restarted jobs)");
@@ -160,6 +171,7 @@ class TrainCommand : public Command {
   }
 
   absl::Status Run(const GlobalOptions& global) override {
+    PrefixLinesWithLauncherRank();
     // Everything the flags alone can tell is checked before the job is measured and planned.
     if (!strategy_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(options_.strategy, partitioner::ParseStrategy(strategy_));

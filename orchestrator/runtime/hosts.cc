@@ -109,4 +109,13 @@ int LauncherWorldSize(std::string* source) {
   return 1;
 }
 
+int LauncherRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}) {
+    const char* value = std::getenv(name);
+    int rank = -1;
+    if (value != nullptr && absl::SimpleAtoi(value, &rank) && rank >= 0) return rank;
+  }
+  return -1;
+}
+
 }  // namespace tangram::orchestrator

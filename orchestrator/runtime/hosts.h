@@ -43,6 +43,11 @@ absl::StatusOr<std::string> WriteHostfile(const partitioner::Fleet& fleet, Hostf
 // when there is none. `source` (if not null) receives the variable that said so.
 int LauncherWorldSize(std::string* source = nullptr);
 
+// This process's rank as the launcher announces it (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK), or
+// -1 when there is none: known before the communicator is up, so that an error found before then
+// says which rank found it.
+int LauncherRank();
+
 }  // namespace tangram::orchestrator
 
 #endif  // TANGRAM_ORCHESTRATOR_RUNTIME_HOSTS_H_

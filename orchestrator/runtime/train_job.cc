@@ -21,6 +21,7 @@
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "orchestrator/runtime/hosts.h"
+#include "orchestrator/runtime/io_status.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -132,11 +133,6 @@ absl::StatusOr<TrainResult> RunMpi(const JobConfig& job, const partitioner::Devi
   }
   TrainOptions mine = options;
   mine.check_hosts = true;
-  if (world->rank() == 0 && world->size() == 1 && job.fleet.num_devices() > 1) {
-    logging::Info(absl::StrCat("note: 1 MPI rank for a fleet of ", job.fleet.num_devices(),
-                               " devices; launch with `mpirun -np ", job.fleet.num_devices(),
-                               "` (or use --transport sim) to run them all"));
-  }
   return TrainOnRank(*world, job, catalog, mine);
 }
 
@@ -147,18 +143,20 @@ absl::Status CheckWritableDirectory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("checkpoint: cannot create directory ", dir, ": ", ec.message()));
+    // A full disk is a runtime failure (retried), a path that cannot be made one of the job's.
+    return IoStatus(ec.value(), absl::StrCat("checkpoint: cannot create directory ", dir));
   }
   const std::string probe = absl::StrCat(dir, "/.tangram-write-probe-", getpid(), "-",
                                          std::hash<std::thread::id>()(std::this_thread::get_id()));
   {
+    errno = 0;
     std::ofstream out(probe);
     out << "probe\n";
     out.flush();
     if (!out) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "checkpoint directory ", dir, ": not writable (", std::strerror(errno), ")"));
+      const int err = errno != 0 ? errno : EIO;
+      std::filesystem::remove(probe, ec);
+      return IoStatus(err, absl::StrCat("checkpoint directory ", dir, ": not writable"));
     }
   }
   std::filesystem::remove(probe, ec);

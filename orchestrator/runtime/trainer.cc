@@ -1,6 +1,7 @@
 #include "orchestrator/runtime/trainer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <numeric>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -27,9 +29,11 @@
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/hosts.h"
+#include "orchestrator/runtime/io_status.h"
 #include "orchestrator/runtime/layer_mover.h"
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
+#include "orchestrator/runtime/resume_check.h"
 #include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
@@ -66,16 +70,31 @@ double LinkChange(const std::vector<partitioner::MeasuredLink>& before,
   return change;
 }
 
-// Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or 'E' + message.
+// Rank 0 decides; every rank learns the decision. `text` carries 'P' + payload or
+// 'E' + status code + ':' + message. A refusal is kFailedPrecondition on every rank (a plan that
+// cannot be made or adopted is the job's to fix), unless `keep_code`: then every rank fails with
+// rank 0's code, so that an I/O failure (a full disk at a checkpoint) stays a runtime failure.
 absl::StatusOr<std::string> ShareFromRoot(Communicator& world,
-                                          const absl::StatusOr<std::string>& mine) {
+                                          const absl::StatusOr<std::string>& mine,
+                                          bool keep_code = false) {
   std::string text;
-  if (world.rank() == 0)
-    text = mine.ok() ? "P" + *mine : "E" + std::string(mine.status().message());
+  if (world.rank() == 0) {
+    text = mine.ok() ? "P" + *mine
+                     : absl::StrCat("E", static_cast<int>(mine.status().code()), ":",
+                                    mine.status().message());
+  }
   TANGRAM_RETURN_IF_ERROR(BroadcastString(world, 0, &text));
   if (text.empty()) return absl::DataLossError("coordinator sent an empty message");
   if (text[0] == 'E') {
-    return absl::FailedPreconditionError(absl::StrCat("coordinator: ", text.substr(1)));
+    const size_t colon = text.find(':');
+    int code = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(1, colon - 1), &code) ||
+        code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+      return absl::DataLossError("coordinator sent a malformed error");
+    }
+    const std::string message = absl::StrCat("coordinator: ", text.substr(colon + 1));
+    if (!keep_code) return absl::FailedPreconditionError(message);
+    return absl::Status(static_cast<absl::StatusCode>(code), message);
   }
   return text.substr(1);
 }
@@ -89,6 +108,9 @@ class Run {
   absl::StatusOr<TrainResult> Execute() {
     result_.rank = world_.rank();
     TANGRAM_RETURN_IF_ERROR(Setup());
+    WarnUnusedDevices();
+    TANGRAM_RETURN_IF_ERROR(LoadResumeCheckpoint());
+    if (NothingToTrain()) return result_;
     TANGRAM_RETURN_IF_ERROR(Measure());
     TANGRAM_RETURN_IF_ERROR(InitialPlan());
     TANGRAM_RETURN_IF_ERROR(BuildInitialStage());
@@ -172,11 +194,13 @@ class Run {
       std::error_code ignored;
       std::filesystem::path parent = std::filesystem::path(options_.metrics_path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+      errno = 0;
       metrics_.open(options_.metrics_path, std::ios::app);
       if (!metrics_) {
-        // Reported with the plan, so that every rank stops instead of waiting for rank 0.
-        coordinator_error_ = absl::FailedPreconditionError(
-            absl::StrCat("cannot open the metrics file ", options_.metrics_path));
+        // Reported with the plan, so that every rank stops instead of waiting for rank 0; a full
+        // disk is a runtime failure there, a path that cannot be written a configuration error.
+        coordinator_error_ =
+            IoStatus(errno, absl::StrCat("cannot open the metrics file ", options_.metrics_path));
       }
     }
     return absl::OkStatus();
@@ -454,21 +478,92 @@ class Run {
     return absl::OkStatus();
   }
 
-  absl::Status BuildInitialStage() {
-    std::optional<train::Checkpoint> checkpoint;
-    if (options_.resume) {
-      const std::string& from = options_.resume_dir.empty() ? checkpoint_dir_ : options_.resume_dir;
-      absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(from);
-      if (absl::IsNotFound(loaded.status()) || absl::IsDataLoss(loaded.status())) {
-        // A missing and a damaged checkpoint are refused alike (exit 2: give another --resume).
-        return absl::FailedPreconditionError(absl::StrCat(
-            "resume from ", from, ": checkpoint refused: ", loaded.status().message()));
-      }
-      if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
-      checkpoint = std::move(*loaded);
-      result_.first_step = checkpoint->step;
-      Log(absl::StrFormat("resuming from %s at step %d", from, checkpoint->step));
+  // Every rank reads the whole checkpoint (every layer file's size and checksum) before the
+  // ranks are measured and a plan is made: a damaged or missing file costs no start-up probe, and
+  // every rank refuses it alike, without waiting for another.
+  absl::Status LoadResumeCheckpoint() {
+    if (!options_.resume) return absl::OkStatus();
+    const std::string& from = options_.resume_dir.empty() ? checkpoint_dir_ : options_.resume_dir;
+    absl::StatusOr<train::Checkpoint> loaded = train::LoadLatest(from);
+    if (absl::IsNotFound(loaded.status()) || absl::IsDataLoss(loaded.status())) {
+      // A missing and a damaged checkpoint are refused alike (exit 2: give another --resume).
+      return absl::FailedPreconditionError(
+          absl::StrCat("resume from ", from, ": checkpoint refused: ", loaded.status().message()));
     }
+    if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("resume from ", from));
+    TANGRAM_ASSIGN_OR_RETURN(std::vector<ExpectedTensor> expected, ModelTensors());
+    TANGRAM_RETURN_IF_ERROR(CheckCheckpointFitsModel(*loaded, from, job_.model.name, expected));
+    resume_checkpoint_ = std::move(*loaded);
+    result_.first_step = resume_checkpoint_->step;
+    // Without --checkpoint-dir, `--resume DIR` is also where this run commits: say where.
+    Log(absl::StrFormat("resuming from %s at step %d; checkpoints go to %s", from,
+                        resume_checkpoint_->step, checkpoint_dir_));
+    return absl::OkStatus();
+  }
+
+  // Rank r trains fleet device r, so fewer ranks than devices leave the fleet's last devices out
+  // of the run (and of the plan, which is made for the ranks): rank 0 names them, in the log and in
+  // the result's warnings (train --json), since a launch with a wrong -np looks like a slow fleet.
+  void WarnUnusedDevices() {
+    const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(job_.fleet);
+    const int64_t ranks = world_.size();
+    if (!coordinator() || ranks >= static_cast<int64_t>(slots.size())) return;
+    std::vector<std::string> unused;
+    constexpr int64_t kListed = 8;  // a fleet of hundreds: the first few, then a count
+    for (int64_t d = ranks; d < static_cast<int64_t>(slots.size()) && d < ranks + kListed; ++d) {
+      const partitioner::NodeGroup& g = job_.fleet.groups[slots[d].group];
+      unused.push_back(absl::StrFormat("%d (%s%s)", d, g.device.kind,
+                                       g.host.empty() ? "" : absl::StrCat(" on ", g.host)));
+    }
+    const int64_t more = static_cast<int64_t>(slots.size()) - ranks - kListed;
+    const std::string warning = absl::StrFormat(
+        "warning: %d ranks for the %d devices of the fleet (%s): %d devices unused: %s%s; rank r "
+        "trains device r, so launch one rank per device (mpirun -np %d, or --ranks %d on sim), or "
+        "give a fleet of the devices in use (--fleet)",
+        ranks, slots.size(), job_.fleet_path, slots.size() - ranks, absl::StrJoin(unused, ", "),
+        more > 0 ? absl::StrCat(" and ", more, " more") : "", slots.size(), slots.size());
+    result_.warnings.push_back(warning);
+    Log(warning, logging::Level::kWarn);
+  }
+
+  // A resumed checkpoint already at or past the run's last step leaves nothing to train. That is
+  // success, not an error: a requeued or restarted job (--auto-resume under Slurm's --requeue,
+  // launch.sh's restarts) that had finished before it was stopped must end as done, not be
+  // retried or reported failed; the warning names both steps for a user who meant to train on.
+  // Every rank reads the same checkpoint, so all return here together, before any collective.
+  bool NothingToTrain() {
+    if (!options_.resume || result_.first_step < total_steps_) return false;
+    const std::string warning = absl::StrFormat(
+        "warning: nothing to train: the checkpoint is at step %d and the run ends at step %d "
+        "(%s); raise --steps above %d to train on",
+        result_.first_step, total_steps_,
+        options_.steps > 0 ? "--steps" : absl::StrCat("the job's steps, ", job_.path),
+        result_.first_step);
+    result_.warnings.push_back(warning);
+    Log(warning, logging::Level::kWarn);
+    result_.steps_done = result_.first_step;
+    return true;
+  }
+
+  // Every parameter of the model, whole (tp 1), as a checkpoint stores it: what a resumed
+  // checkpoint must hold, layer by layer.
+  absl::StatusOr<std::vector<ExpectedTensor>> ModelTensors() {
+    train::GptOptions whole = model_;
+    whole.tensor_parallel = nullptr;
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto layers, train::BuildGptLayers(whole, 0, static_cast<int64_t>(layer_names_.size())));
+    std::vector<ExpectedTensor> expected;
+    for (const auto& layer : layers) {
+      for (const train::Tensor* t : layer->parameters())
+        expected.push_back({layer->name(), t->name, t->shape});
+    }
+    return expected;
+  }
+
+  absl::Status BuildInitialStage() {
+    // The whole checkpoint is freed once this rank has taken its layers from it.
+    std::optional<train::Checkpoint> checkpoint = std::move(resume_checkpoint_);
+    resume_checkpoint_.reset();
     if (!role_.active) return absl::OkStatus();
     TANGRAM_ASSIGN_OR_RETURN(
         auto layers, train::BuildGptLayers(StageModel(), role_.layer_begin, role_.layer_end));
@@ -550,7 +645,7 @@ class Run {
       }
     }
     if (coordinator()) {
-      Report(step, loss, step_time, all);
+      TANGRAM_RETURN_IF_ERROR(Report(step, loss, step_time, all));
       WatchStepTime(step, step_time);
     }
     return absl::OkStatus();
@@ -587,7 +682,9 @@ class Run {
     Log(warning, logging::Level::kWarn);
   }
 
-  void Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
+  // Rank 0: the step's log line and metrics line. A metrics line that cannot be written (a full
+  // disk) fails the run, naming the file, rather than leave a silent gap in it.
+  absl::Status Report(int64_t step, double loss, double step_time, const std::vector<double>& all) {
     double max_compute = 0, sum_compute = 0;
     int active = 0;
     nlohmann::json ranks = nlohmann::json::array();
@@ -620,8 +717,15 @@ class Run {
                              {"replans", result_.replans},
                              {"strategy", partitioner::StrategyName(plan_.strategy)},
                              {"ranks", ranks}};
+      errno = 0;
       metrics_ << line.dump() << std::endl;
+      if (!metrics_) {
+        return IoStatus(errno != 0 ? errno : EIO,
+                        absl::StrCat("metrics file ", options_.metrics_path, ": step ", step + 1,
+                                     " not written"));
+      }
     }
+    return absl::OkStatus();
   }
 
   // Rank 0 only: a better plan when the measured throughput has drifted enough, with the reason.
@@ -783,53 +887,61 @@ class Run {
     return GatherWholeLayers(role_.tp > 1 ? tensor_parallel_.get() : nullptr, *stage_);
   }
 
+  // This rank's layers of step `step`, whole, written to their files (replica 0's tp_rank 0
+  // ranks); the files' descriptions for rank 0's manifest. kDataLoss for non-finite weights (as a
+  // non-finite loss: the same step would go wrong again), else WriteLayerCheckpoint's error.
+  absl::StatusOr<nlohmann::json> WriteOwnLayers(int64_t step,
+                                                const std::vector<train::LayerState>& whole) {
+    nlohmann::json files = nlohmann::json::array();
+    // A gradient that went non-finite in this step's update leaves the loss finite but the
+    // weights not: refuse to commit them.
+    for (const train::LayerState& layer : whole) {
+      for (const train::Tensor& t : layer.params) {
+        if (!std::all_of(t.data.begin(), t.data.end(), [](float v) { return std::isfinite(v); })) {
+          return absl::DataLossError(absl::StrCat("step ", step, ": non-finite weights in ", t.name,
+                                                  "; stopping before the checkpoint is committed"));
+        }
+      }
+    }
+    for (const train::LayerState& layer : whole) {
+      absl::StatusOr<train::LayerFileInfo> info =
+          train::WriteLayerCheckpoint(checkpoint_dir_, step, layer);
+      if (!info.ok()) {
+        return absl::Status(info.status().code(), absl::StrCat("checkpoint on rank ", world_.rank(),
+                                                               ": ", info.status().message()));
+      }
+      files.push_back({{"layer", info->layer},
+                       {"file", info->file},
+                       {"bytes", info->bytes},
+                       {"checksum", info->checksum}});
+    }
+    return files;
+  }
+
   // Replica 0's ranks of tp_rank 0 write their layers, whole (each cell gathers its shards first);
-  // rank 0 commits the manifest once all have. A rank that fails to write says so in what it
-  // gathers, so every rank stops at once instead of waiting.
+  // rank 0 commits the manifest once all have. A rank that fails to write says so (with its
+  // status code) in what it gathers, so every rank stops at once instead of waiting.
   absl::Status WriteCheckpoint(int64_t step) {
     nlohmann::json files = nlohmann::json::array();
-    std::string write_error;
     std::vector<train::LayerState> whole;
     if (role_.active && role_.replica == 0) {
       TANGRAM_ASSIGN_OR_RETURN(whole, WholeLayers());
     }
     if (role_.active && role_.replica == 0 && role_.tp_rank == 0) {
-      // A gradient that went non-finite in this step's update leaves the loss finite but the
-      // weights not: refuse to commit them (every rank learns of it through the gather below).
-      for (const train::LayerState& layer : whole) {
-        for (const train::Tensor& t : layer.params) {
-          if (!std::all_of(t.data.begin(), t.data.end(),
-                           [](float v) { return std::isfinite(v); })) {
-            write_error = absl::StrCat("step ", step, ": non-finite weights in ", t.name,
-                                       "; stopping before the checkpoint is committed");
-            break;
-          }
-        }
-        if (!write_error.empty()) break;
-      }
-      for (size_t i = 0; i < whole.size() && write_error.empty(); ++i) {
-        absl::StatusOr<train::LayerFileInfo> info =
-            train::WriteLayerCheckpoint(checkpoint_dir_, step, whole[i]);
-        if (!info.ok()) {
-          write_error =
-              absl::StrCat("checkpoint on rank ", world_.rank(), ": ", info.status().message());
-          break;
-        }
-        files.push_back({{"layer", info->layer},
-                         {"file", info->file},
-                         {"bytes", info->bytes},
-                         {"checksum", info->checksum}});
-      }
+      absl::StatusOr<nlohmann::json> written = WriteOwnLayers(step, whole);
+      files = written.ok() ? *written
+                           : nlohmann::json{{"error", written.status().message()},
+                                            {"code", static_cast<int>(written.status().code())}};
     }
-    if (!write_error.empty()) files = {{"error", write_error}};
     TANGRAM_ASSIGN_OR_RETURN(auto gathered, AllGatherStrings(world_, files.dump()));
     absl::StatusOr<std::string> committed = std::string();
     if (coordinator()) {
       std::vector<train::LayerFileInfo> infos;
       for (const auto& text : gathered) {
         nlohmann::json parsed = nlohmann::json::parse(text);
-        if (parsed.is_object()) {  // a rank's write error
-          committed = absl::InternalError(parsed["error"].get<std::string>());
+        if (parsed.is_object()) {  // a rank's write error, with its code
+          committed = absl::Status(static_cast<absl::StatusCode>(parsed["code"].get<int>()),
+                                   parsed["error"].get<std::string>());
           break;
         }
         for (const auto& f : parsed) {
@@ -842,7 +954,8 @@ class Run {
         if (!status.ok()) committed = status;
       }
     }
-    TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed).status());
+    // A full disk or a failing device stays a runtime failure (exit 1, retried), on every rank.
+    TANGRAM_RETURN_IF_ERROR(ShareFromRoot(world_, committed, /*keep_code=*/true).status());
     Log(absl::StrFormat("checkpoint: step %d committed in %s", step, checkpoint_dir_));
     return absl::OkStatus();
   }
@@ -904,6 +1017,7 @@ class Run {
   std::string checkpoint_dir_;
   int64_t checkpoint_every_ = 0;
   double slowdown_ = 1;
+  std::optional<train::Checkpoint> resume_checkpoint_;  // --resume's, until the stage is built
   train::ComputeEmulation emulation_{train::ComputeEmulation::Options{}};
 
   partitioner::Fleet planning_fleet_;

@@ -188,6 +188,75 @@ TEST_F(CliTest, BadResumeIsCheckedBeforeMeasuring) {
   EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
 }
 
+// The layer files, not only the manifest, are read before the ranks are measured (they were read
+// after measuring and planning): a damaged one costs no start-up probe.
+TEST_F(CliTest, DamagedResumeLayerIsRefusedBeforeMeasuring) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
+      "--checkpoint-dir " +
+      ckpt;
+  Result r = Run(train + " --steps 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ofstream(dir_ / "ckpt" / "step-000001" / "layer-head.safetensors", std::ios::app) << "x";
+  r = Run(train + " --steps 2 --resume " + ckpt);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("layer-head.safetensors"));
+  EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("plan ("))) << r.err;
+}
+
+// --resume with --steps at or below the checkpoint's step has nothing to do: it says so, naming
+// both steps, and succeeds (a requeued job that had finished is done), without measuring.
+TEST_F(CliTest, ResumeAtOrPastTheLastStepSaysSo) {
+  const std::string ckpt = (dir_ / "ckpt").string();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
+      "--checkpoint-dir " +
+      ckpt;
+  Result r = Run(train + " --steps 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string steps : {"2", "1"}) {
+    r = Run(train + " --steps " + steps + " --resume " + ckpt);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("nothing to train: the checkpoint is at step 2 and the run ends "
+                                 "at step " +
+                                 steps + " (--steps)"));
+    EXPECT_THAT(r.err, Not(HasSubstr("measured"))) << r.err;
+  }
+  r = Run("--json " + train + " --steps 1 --auto-resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["steps_done"], 2);
+  EXPECT_THAT(j["warnings"].dump(), HasSubstr("nothing to train"));
+}
+
+// The exit-code contract for I/O (docs/training.md): a write that fails during the run (a full
+// disk: /dev/full, a file size limit) is a runtime failure, 1, which launch.sh retries; it was 2
+// (a checkpoint) or nothing at all (a metrics line). A path that cannot be written is still 2.
+TEST_F(CliTest, FullDiskDuringTheRunExitsOne) {
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
+      "--steps 1 --checkpoint-dir ";
+  Result r = Run(train + (dir_ / "a").string() + " --metrics /dev/full");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("metrics file /dev/full: step 1 not written: No space left"));
+  const std::string file = Write("file", "x");
+  r = Run(train + (dir_ / "b").string() + " --metrics " + file + "/m.jsonl");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot open the metrics file " + file + "/m.jsonl"));
+  // Layer files past a 100 KiB file size limit fail with EFBIG (SIGXFSZ ignored, as a full
+  // disk's ENOSPC would); the probe file at the start is smaller and passes.
+  const std::string cmd = std::string("cd ") + TANGRAM_SOURCE_DIR +
+                          " && trap '' XFSZ && ulimit -f 100 && " + TANGRAM_BINARY + " " + train +
+                          (dir_ / "c").string() + " >" + (dir_ / "out").string() + " 2>" +
+                          (dir_ / "err").string() + " </dev/null";
+  const int raw = std::system(("bash -c \"" + cmd + "\"").c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 1) << Slurp(dir_ / "err");
+  EXPECT_THAT(Slurp(dir_ / "err"), HasSubstr("checkpoint on rank 0"));
+}
+
 TEST_F(CliTest, HostileFilesAreRefusedWithoutReading) {
   std::string fifo = (dir_ / "fifo.yaml").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);

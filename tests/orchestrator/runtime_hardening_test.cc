@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "orchestrator/model/checkpoint.h"
 #include "runtime_test_util.h"
@@ -114,6 +115,78 @@ TEST(RuntimeHardeningTest, ResumeDirIsReadEvenWithAnotherCheckpointDir) {
   EXPECT_EQ(resumed->first_step, 1);
   EXPECT_EQ(resumed->losses.size(), 1u);
   EXPECT_TRUE(fs::exists(train::StepDirectory(job.dir() + "/b", 2)));
+}
+
+// A checkpoint of another model is refused as a configuration error naming the checkpoint and
+// what differs; extra layers were dropped without a word, a missing one was a runtime failure.
+TEST(RuntimeHardeningTest, CheckpointOfAnotherModelIsRefused) {
+  TempJob written(2);  // kModel: 2 blocks of hidden 32
+  TrainOptions options;
+  options.steps = 1;
+  ASSERT_TRUE(Train(written, 2, options).ok());
+  const std::string ckpt = written.dir() + "/ckpt";
+  options.steps = 2;
+  options.resume = true;
+  options.resume_dir = ckpt;
+  struct Case {
+    std::string model;
+    std::string expected;
+  };
+  const std::string model = kModel;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string m = model;
+    m.replace(m.find(from), from.size(), to);
+    return m;
+  };
+  for (const Case& c : std::vector<Case>{
+           {with("layers: 2", "layers: 1"), "layers the model lacks block.1"},
+           {with("layers: 2", "layers: 3"), "missing layers block.2"},
+           {with("ffn_hidden: 64", "ffn_hidden: 128"), "in the checkpoint, [32, 128] in the model"},
+       }) {
+    TempJob other(2, {}, "auto", "", c.model);
+    options.checkpoint_dir = other.dir() + "/ckpt";
+    LogCapture log;
+    auto run = Train(other, 2, options);
+    ASSERT_FALSE(run.ok()) << c.expected;
+    EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition) << run.status();
+    EXPECT_THAT(std::string(run.status().message()), HasSubstr(ckpt + "/step-000001"));
+    EXPECT_THAT(std::string(run.status().message()), HasSubstr("is not of model test-gpt"));
+    EXPECT_THAT(std::string(run.status().message()), HasSubstr(c.expected));
+    EXPECT_THAT(log.str(), ::testing::Not(HasSubstr("measured"))) << log.str();
+  }
+  // The model that wrote it resumes, and says where its own checkpoints go.
+  options.checkpoint_dir = "";
+  LogCapture log;
+  auto same = Train(written, 2, options);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_THAT(log.str(), HasSubstr("checkpoints go to"));
+}
+
+// Fewer ranks than fleet devices train on the first devices: rank 0 names the unused ones, in the
+// log and in the result's warnings (it said nothing before). Odd and even counts of each.
+TEST(RuntimeHardeningTest, FewerRanksThanDevicesNameTheUnusedOnes) {
+  for (auto [devices, ranks] : std::vector<std::pair<int, int>>{{4, 3}, {5, 2}}) {
+    TempJob job(devices);
+    TrainOptions options;
+    options.steps = 1;
+    LogCapture log;
+    auto run = Train(job, ranks, options);
+    ASSERT_TRUE(run.ok()) << run.status();
+    std::vector<std::string> unused;
+    for (int d = ranks; d < devices; ++d) unused.push_back(absl::StrCat(d, " (cpu on local)"));
+    const std::string expected = absl::StrCat(
+        ranks, " ranks for the ", devices, " devices of the fleet (", job.dir(),
+        "/fleet.yaml): ", devices - ranks, " devices unused: ", absl::StrJoin(unused, ", "), ";");
+    EXPECT_THAT(log.str(), HasSubstr(expected)) << log.str();
+    ASSERT_EQ(run->warnings.size(), 1u);
+    EXPECT_THAT(run->warnings[0], HasSubstr(expected));
+  }
+  TempJob all(2);
+  TrainOptions options;
+  options.steps = 1;
+  auto run = Train(all, 2, options);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->warnings.empty());
 }
 
 TEST(RuntimeHardeningTest, NonFiniteWeightsStopBeforeAnythingIsCommitted) {

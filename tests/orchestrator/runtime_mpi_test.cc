@@ -23,13 +23,15 @@
 namespace tangram::testing {
 namespace {
 
-int RunMpi(int ranks, const std::string& args, const std::string& log, bool rebalance = false) {
+// `mpirun_options` go to mpirun itself, before -np.
+int RunMpi(int ranks, const std::string& args, const std::string& log, bool rebalance = false,
+           const std::string& mpirun_options = "") {
   // Open MPI 4.1 leaks in its own start-up, where LeakSanitizer cannot name the frames (see
   // tests/collectives/CMakeLists.txt): sanitizer builds check leaks everywhere but under mpirun.
   std::string cmd = absl::StrCat(
-      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe -np ",
-      ranks, " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY, " train ", args,
-      rebalance ? "" : " --no-rebalance", " --timeout 60 >", log, " 2>&1");
+      "ASAN_OPTIONS=detect_leaks=0 ", TANGRAM_MPIEXEC, " --allow-run-as-root --oversubscribe ",
+      mpirun_options, " -np ", ranks, " -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS=1 ", TANGRAM_BINARY,
+      " train ", args, rebalance ? "" : " --no-rebalance", " --timeout 60 >", log, " 2>&1");
   int raw = std::system(cmd.c_str());
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
@@ -124,6 +126,35 @@ TEST(MpiRuntimeTest, TpThatDoesNotDivideTheHeadsFailsOnEveryRankWithoutHanging) 
             0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "a rank waited for its deadline";
   EXPECT_NE(Slurp(log).find("heads (6)"), std::string::npos) << Slurp(log);
+}
+
+// Every rank's error line says which rank printed it ("[rank N] ", rank 0's bare, as its other
+// lines), also when it is found before the communicator is up, and is written whole. They carried
+// no prefix before. Odd and even process counts.
+TEST(MpiRuntimeTest, ErrorLinesSayTheirRank) {
+  for (int ranks : {2, 3}) {
+    TempJob job(ranks);
+    const std::string log = job.dir() + "/log";
+    // mpirun otherwise kills the other ranks once one has exited non-zero, often before they
+    // print: here every rank's line is wanted (and mpirun then exits 0 whatever the ranks did).
+    (void)RunMpi(ranks,
+                 absl::StrCat("--job ", job.path(), " --transport mpi --steps 1 --resume ",
+                              job.dir(), "/nothing"),
+                 log, false, "--mca orte_abort_on_non_zero_status 0");
+    const std::string text = Slurp(log);
+    for (int r = 0; r < ranks; ++r) {
+      // A whole line: from the start of a line (rank 0 without a prefix) to the message's end.
+      const std::string line =
+          absl::StrCat("\n", r == 0 ? "" : absl::StrCat("[rank ", r, "] "),
+                       "tangram train: --resume ", job.dir(), "/nothing: not a directory");
+      EXPECT_TRUE(absl::StrContains("\n" + text, line)) << "rank " << r << ":\n" << text;
+    }
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      if (!absl::StrContains(line, "tangram train:")) continue;
+      EXPECT_TRUE(absl::StartsWith(line, "tangram train:") || absl::StartsWith(line, "[rank "))
+          << line;
+    }
+  }
 }
 
 TEST(MpiRuntimeTest, TensorParallelRebalancingMovesShardsAndMatches) {
