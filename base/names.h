@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,19 +47,31 @@ inline size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 // "did you mean \"auto\"? " when one of `known` is within two edits of `value` (or equal but for
-// case); "" otherwise. Values past 64 characters get no suggestion (the distance is quadratic).
+// case); "" otherwise. A value of three or more characters that one to three known names contain
+// (case aside) names those instead, since a shortened product name is the likelier slip than a
+// typo ("A100" is one edit from "H100" but means "A100-80G" or "A100-40G"; "910B" means
+// "Ascend910B"). Values past 64 characters get no suggestion (the distance is quadratic).
 template <typename Names>
 std::string DidYouMean(std::string_view value, const Names& known) {
+  const std::string lower = absl::AsciiStrToLower({value.data(), value.size()});
+  std::vector<std::string> containing;
   std::string best;
   size_t best_distance = 3;
   for (const auto& name : known) {
     const std::string_view k = AsNameView(name);
+    if (value.size() >= 3 && k.size() > value.size() &&
+        absl::StrContains(absl::AsciiStrToLower({k.data(), k.size()}), lower)) {
+      containing.emplace_back(k);
+    }
     size_t d = value.size() > 64 ? 99 : EditDistance(value, k);
     if (absl::EqualsIgnoreCase({value.data(), value.size()}, {k.data(), k.size()})) d = 0;
     if (d < best_distance) {
       best_distance = d;
       best = std::string(k);
     }
+  }
+  if (best_distance > 0 && !containing.empty() && containing.size() <= 3) {
+    return absl::StrCat("did you mean \"", absl::StrJoin(containing, "\" or \""), "\"? ");
   }
   return best.empty() ? "" : absl::StrCat("did you mean \"", best, "\"? ");
 }

@@ -22,7 +22,8 @@
 #   --mpirun-arg ARG      one more mpirun argument (repeatable, e.g. --mpirun-arg=--mca ...)
 # Every output line of each attempt is prefixed with the wall time (EPOCHREALTIME), and the
 # supervisor's own lines start with "launch:", so that detection and restart times can be read
-# from the log. Exit code: the last attempt's.
+# from the log. Exit code: the last attempt's. SIGUSR1 to the supervisor is passed to mpirun (and
+# by it to every rank): the job stops after a common step with a checkpoint, exit 3, no restart.
 #
 # Open MPI needs --oversubscribe when there are fewer cores than ranks and --allow-run-as-root as
 # root; both are added when they apply. One BLAS thread per rank.
@@ -136,12 +137,16 @@ while :; do
     "${extra[@]}" "$tangram" train --job "$job" "${fleet_args[@]}" --transport mpi --auto-resume \
     "$@" >"$fifo" 2>&1 &
   mpid=$!
+  # SIGUSR1 (a cluster's notice before a time limit or preemption) goes on to mpirun, which
+  # forwards it to every rank: they stop after a common step with a checkpoint and exit 3.
+  trap 'kill -USR1 "$mpid" 2>/dev/null' USR1
   exec {out}<"$fifo"
   failed_at=""
   while :; do
     if IFS= read -r -t 1 -u "$out" line; then
       printf '%s %s\n' "$EPOCHREALTIME" "$line" | tee -a "$log"
       case "$line" in
+        "tangram train: stopped on request"*) ;;
         "tangram train: "* | *"MPI_ABORT was invoked"* | *"lost communication"* | \
           *"exited on signal"*) [ -n "$failed_at" ] || failed_at=$EPOCHREALTIME ;;
       esac
@@ -162,6 +167,7 @@ while :; do
   if [ "$rc" -eq 0 ]; then say "attempt $attempt finished"; exit 0; fi
   say "attempt $attempt failed (exit $rc)${failed_at:+; first failure report at $failed_at}"
   if [ "$rc" -eq 2 ]; then say "a usage or configuration error: not restarting"; exit 2; fi
+  if [ "$rc" -eq 3 ]; then say "stopped on request with a checkpoint: not restarting"; exit 3; fi
   if [ "$attempt" -ge "$max_restarts" ]; then say "giving up after $attempt restarts"; exit "$rc"; fi
   mapfile -t blame < <(blamed "$log")
   attempt=$((attempt + 1))

@@ -20,12 +20,33 @@ train_flags=(train --job "$job" --transport mpi --checkpoint-dir "$checkpoints" 
              --timeout "${TANGRAM_TIMEOUT:-120}"
              --metrics "$shared/$name/metrics.jsonl")
 
+# run_forwarding_usr1 CMD...: runs CMD in the background and passes SIGUSR1 on to it. With
+# `#SBATCH --signal=B:USR1@120` Slurm sends it to this script 120 s before the time limit (and
+# before a preemption, with a preempt grace time); mpirun forwards it to every rank, which stop
+# after a common step with a checkpoint and exit 3; the job is then requeued.
+run_forwarding_usr1() {
+  "$@" &
+  local pid=$! rc
+  trap 'kill -USR1 "$pid" 2>/dev/null' USR1
+  while :; do
+    wait "$pid"; rc=$?
+    # wait returns > 128 when a trapped signal interrupts it; the child is then still running.
+    if [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+    return "$rc"
+  done
+}
+
 # After a failure, requeue (Slurm starts the job again, on healthy nodes, when they are free) up
 # to TANGRAM_MAX_RESTARTS times; the next run resumes from the last committed checkpoint. A usage
 # or configuration error (exit 2) is not retried.
 requeue_or_fail() {
   local rc=$1
   [ "$rc" -eq 0 ] && return 0
+  if [ "$rc" -eq 3 ]; then  # stopped on SIGUSR1 with a checkpoint: continue in a new allocation
+    echo "tangram stopped on request: requeueing job $SLURM_JOB_ID to continue"
+    scontrol requeue "$SLURM_JOB_ID"
+    return 0
+  fi
   if [ "$rc" -ne 2 ] && [ "${SLURM_RESTART_COUNT:-0}" -lt "${TANGRAM_MAX_RESTARTS:-3}" ]; then
     echo "tangram exited $rc: requeueing job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0})"
     scontrol requeue "$SLURM_JOB_ID"

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -319,7 +320,18 @@ nlohmann::json ModelSummaryJson(const partitioner::ModelSpec& m) {
           {"training_state_gib", params * kTrainingStateBytesPerParam / (1 << 30)}};
 }
 
+namespace {
+constexpr char kStoppedPayload[] = "tangram.dev/stopped-on-request";
+}  // namespace
+
+absl::Status StoppedOnRequest(const std::string& message) {
+  absl::Status status = absl::CancelledError(message);
+  status.SetPayload(kStoppedPayload, absl::Cord("1"));
+  return status;
+}
+
 int ExitCodeFor(const absl::Status& status) {
+  if (status.GetPayload(kStoppedPayload).has_value()) return kExitStopped;
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;

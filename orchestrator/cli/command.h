@@ -16,6 +16,8 @@ namespace tangram::orchestrator {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeError = 1;
 inline constexpr int kExitUsageError = 2;  // bad flags or a bad configuration file
+// `train` stopped on request (SIGUSR1) after committing a checkpoint: not a failure, not done.
+inline constexpr int kExitStopped = 3;
 
 // Options every subcommand understands.
 struct GlobalOptions {
@@ -42,6 +44,10 @@ std::vector<std::unique_ptr<Command>> AllCommands();
 // kInvalidArgument, kNotFound, kFailedPrecondition, kOutOfRange: the user's input is wrong (2);
 // anything else is a runtime failure (1).
 int ExitCodeFor(const absl::Status& status);
+
+// The status a command returns to exit with kExitStopped: every rank returns it together (no
+// job-wide abort); main() prints a non-empty `message` as a notice, not an error.
+absl::Status StoppedOnRequest(const std::string& message);
 
 }  // namespace tangram::orchestrator
 

@@ -56,6 +56,28 @@ bool KnownCommandFirst(int argc, char** argv, const std::vector<std::string>& na
   return true;
 }
 
+// The exit code of a command's status, after printing its message. A failed rank of an MPI job
+// ends the whole job: returning would finalize MPI, which waits for peers that may never come (a
+// stopped rank, a cut link). A stop on request (kExitStopped) is every rank's at once: no abort.
+int Finish(const tangram::orchestrator::Command& command, const absl::Status& status) {
+  using namespace tangram::orchestrator;
+  if (status.ok()) return kExitOk;
+  if (!status.message().empty()) {
+    // Say the command once: "tangram describe: x.yaml: ..." (not "describe: describe: ...").
+    absl::string_view message = status.message();
+    const std::string own = command.Name() + ": ";
+    while (message.substr(0, own.size()) == own) message.remove_prefix(own.size());
+    // One write per line, with the rank's prefix (base/log.h), so that the same error from
+    // several ranks of an MPI job neither interleaves nor hides which rank printed it.
+    std::cerr << absl::StrCat(tangram::logging::Prefix(), "tangram ", command.Name(), ": ", message,
+                              "\n")
+              << std::flush;
+  }
+  if (ExitCodeFor(status) == kExitStopped) return kExitStopped;
+  tangram::collectives::EndJobAfterFailure(ExitCodeFor(status));
+  return ExitCodeFor(status);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,23 +130,7 @@ int main(int argc, char** argv) {
     }
     for (auto& [sub, command] : subs) {
       if (!sub->parsed()) continue;
-      absl::Status status = command->Run(global);
-      if (status.ok()) return kExitOk;
-      if (!status.message().empty()) {
-        // Say the command once: "tangram describe: x.yaml: ..." (not "describe: describe: ...").
-        absl::string_view message = status.message();
-        const std::string own = command->Name() + ": ";
-        while (message.substr(0, own.size()) == own) message.remove_prefix(own.size());
-        // One write per line, with the rank's prefix (base/log.h), so that the same error from
-        // several ranks of an MPI job neither interleaves nor hides which rank printed it.
-        std::cerr << absl::StrCat(tangram::logging::Prefix(), "tangram ", command->Name(), ": ",
-                                  message, "\n")
-                  << std::flush;
-      }
-      // One failed rank of an MPI job ends the whole job: returning would finalize MPI, which
-      // waits for peers that may never come (a stopped rank, a cut link).
-      tangram::collectives::EndJobAfterFailure(ExitCodeFor(status));
-      return ExitCodeFor(status);
+      return Finish(*command, command->Run(global));
     }
     return kExitUsageError;
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/hosts.h"
+#include "orchestrator/runtime/stop_request.h"
 #include "orchestrator/runtime/train_job.h"
 #include "partitioner/plan_json.h"
 
@@ -114,6 +115,40 @@ void PrefixLinesWithLauncherRank() {
   if (LauncherWorldSize() > 1 && rank > 0) logging::SetRank(rank);
 }
 
+// `train --json`: rank 0's result.
+void PrintTrainJson(const TrainResult& result) {
+  nlohmann::json reports = nlohmann::json::array();
+  for (const auto& r : result.reports) reports.push_back(r.ToJson());
+  PrintJson({{"steps_done", result.steps_done},
+             {"reports", reports},
+             {"simulated_step_time_s", result.simulated_step_time_s},
+             {"final_tflops", result.final_tflops},
+             {"final_simulated_step_time_s", result.final_simulated_step_time_s},
+             {"final_ideal_step_time_s", result.final_ideal_step_time_s},
+             {"plan", partitioner::PlanToJson(result.initial_plan)},
+             {"first_step", result.first_step},
+             {"losses", result.losses},
+             {"step_times_s", result.step_times},
+             {"predicted_step_time_s", result.predicted_step_time_s},
+             {"probe_seconds", result.probe_seconds},
+             {"calibration_seconds", result.calibration_seconds},
+             {"cpu_pool_seconds", result.cpu_pool_seconds},
+             {"link_probe_seconds", result.link_probe_seconds},
+             {"links", LinksJson(result)},
+             {"cpu_pools", CpuPoolsJson(result)},
+             {"nic", result.nic ? nlohmann::json{{"node", result.nic->node},
+                                                 {"senders", result.nic->senders},
+                                                 {"aggregate_gbs", result.nic->aggregate_gbs}}
+                                : nlohmann::json()},
+             {"replans", result.replans},
+             {"replan_log", result.replan_log},
+             {"reprobes", result.reprobes},
+             {"reprobe_log", result.reprobe_log},
+             {"warnings", result.warnings},
+             {"strategy", partitioner::StrategyName(result.plan.strategy)},
+             {"stopped_on_request", result.stopped_on_request}});
+}
+
 class TrainCommand : public Command {
  public:
   std::string Name() const override { return "train"; }
@@ -212,38 +247,16 @@ class TrainCommand : public Command {
     launch.ranks = ranks_;
     launch.timeout = absl::Seconds(timeout_s_);
     if (!options_.resume) TANGRAM_RETURN_IF_ERROR(CheckFreshCheckpointDir(dir));
+    InstallStopRequestHandler();
     TANGRAM_ASSIGN_OR_RETURN(TrainResult result, RunTraining(job, catalog, options_, launch));
-    if (result.rank != 0) return absl::OkStatus();  // the coordinator reports
-    if (global.json) {
-      nlohmann::json reports = nlohmann::json::array();
-      for (const auto& r : result.reports) reports.push_back(r.ToJson());
-      PrintJson({{"steps_done", result.steps_done},
-                 {"reports", reports},
-                 {"simulated_step_time_s", result.simulated_step_time_s},
-                 {"final_tflops", result.final_tflops},
-                 {"final_simulated_step_time_s", result.final_simulated_step_time_s},
-                 {"final_ideal_step_time_s", result.final_ideal_step_time_s},
-                 {"plan", partitioner::PlanToJson(result.initial_plan)},
-                 {"first_step", result.first_step},
-                 {"losses", result.losses},
-                 {"step_times_s", result.step_times},
-                 {"predicted_step_time_s", result.predicted_step_time_s},
-                 {"probe_seconds", result.probe_seconds},
-                 {"calibration_seconds", result.calibration_seconds},
-                 {"cpu_pool_seconds", result.cpu_pool_seconds},
-                 {"link_probe_seconds", result.link_probe_seconds},
-                 {"links", LinksJson(result)},
-                 {"cpu_pools", CpuPoolsJson(result)},
-                 {"nic", result.nic ? nlohmann::json{{"node", result.nic->node},
-                                                     {"senders", result.nic->senders},
-                                                     {"aggregate_gbs", result.nic->aggregate_gbs}}
-                                    : nlohmann::json()},
-                 {"replans", result.replans},
-                 {"replan_log", result.replan_log},
-                 {"reprobes", result.reprobes},
-                 {"reprobe_log", result.reprobe_log},
-                 {"warnings", result.warnings},
-                 {"strategy", partitioner::StrategyName(result.plan.strategy)}});
+    if (result.rank != 0) {  // the coordinator reports
+      return result.stopped_on_request ? StoppedOnRequest("") : absl::OkStatus();
+    }
+    if (global.json) PrintTrainJson(result);
+    if (result.stopped_on_request) {
+      return StoppedOnRequest(absl::StrCat("stopped on request (SIGUSR1) after step ",
+                                           result.steps_done, " with its checkpoint committed in ",
+                                           dir, "; continue with --auto-resume (exit 3)"));
     }
     return absl::OkStatus();
   }

@@ -34,6 +34,7 @@
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
 #include "orchestrator/runtime/resume_check.h"
+#include "orchestrator/runtime/stop_request.h"
 #include "partitioner/plan_json.h"
 
 namespace tangram::orchestrator {
@@ -44,7 +45,18 @@ using collectives::DataType;
 using partitioner::Plan;
 
 // Per-rank figures gathered after every step, in this order.
-enum Metric { kLossSum, kSamples, kCompute, kComm, kEmulated, kFlops, kStepSeconds, kMetricCount };
+// kStop: 1 when the rank was asked to stop (stop_request.h), so that all stop after one step.
+enum Metric {
+  kLossSum,
+  kSamples,
+  kCompute,
+  kComm,
+  kEmulated,
+  kFlops,
+  kStepSeconds,
+  kStop,
+  kMetricCount
+};
 
 // Rank 0's answer in the per-step decision (MaybeRebalance) when slow steps ask for a link
 // re-probe; any other non-empty answer is a plan in JSON (which starts with '{').
@@ -114,15 +126,26 @@ class Run {
     TANGRAM_RETURN_IF_ERROR(Measure());
     TANGRAM_RETURN_IF_ERROR(InitialPlan());
     TANGRAM_RETURN_IF_ERROR(BuildInitialStage());
+    result_.steps_done = std::max(result_.first_step, total_steps_);
     for (int64_t step = result_.first_step; step < total_steps_; ++step) {
       TANGRAM_RETURN_IF_ERROR(TrainStep(step));
-      bool last = step + 1 == total_steps_;
+      // Asked to stop (every rank saw every rank's flag with the step's figures): a checkpoint
+      // of this step, then the run ends as if this were its last step.
+      const bool last = step + 1 == total_steps_ || stop_agreed_;
       if (!last) TANGRAM_RETURN_IF_ERROR(MaybeRebalance(step));
       if (last || (checkpoint_every_ > 0 && (step + 1) % checkpoint_every_ == 0)) {
         TANGRAM_RETURN_IF_ERROR(WriteCheckpoint(step + 1));
       }
+      if (stop_agreed_ && step + 1 < total_steps_) {
+        result_.stopped_on_request = true;
+        result_.steps_done = step + 1;
+        Log(
+            absl::StrFormat("stopped on request (SIGUSR1) after step %d of %d; resume from the "
+                            "checkpoint with --auto-resume or --resume %s",
+                            step + 1, total_steps_, checkpoint_dir_));
+        break;
+      }
     }
-    result_.steps_done = std::max(result_.first_step, total_steps_);
     result_.plan = plan_;
     result_.final_tflops = ema_tflops_;
     if (coordinator() && !planning_fleet_.groups.empty()) {
@@ -617,9 +640,11 @@ class Run {
                                  stats.comm_s,
                                  stats.emulated_s,
                                  stats.flops,
-                                 absl::ToDoubleSeconds(absl::Now() - start)};
+                                 absl::ToDoubleSeconds(absl::Now() - start),
+                                 StopRequested() ? 1.0 : 0.0};
     std::vector<double> all(kMetricCount * world_.size());
     TANGRAM_RETURN_IF_ERROR(world_.AllGather(mine, all.data(), kMetricCount, DataType::kF64));
+    for (int r = 0; r < world_.size(); ++r) stop_agreed_ |= all[r * kMetricCount + kStop] > 0;
     double step_time = absl::ToDoubleSeconds(absl::Now() - start);
     double loss = 0;
     last_step_flops_ = 0;
@@ -1016,6 +1041,7 @@ class Run {
   int64_t total_steps_ = 0;
   std::string checkpoint_dir_;
   int64_t checkpoint_every_ = 0;
+  bool stop_agreed_ = false;  // a rank was asked to stop (gathered with the step's figures)
   double slowdown_ = 1;
   std::optional<train::Checkpoint> resume_checkpoint_;  // --resume's, until the stage is built
   train::ComputeEmulation emulation_{train::ComputeEmulation::Options{}};

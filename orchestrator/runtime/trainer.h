@@ -78,11 +78,14 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  int rank = 0;                    // the rank this result is from (0: the coordinator)
-  int64_t first_step = 0;          // the step training started from (a checkpoint's, when resuming)
-  int64_t steps_done = 0;          // the step reached
-  std::vector<double> losses;      // mean loss of each step run
-  std::vector<double> step_times;  // seconds, as rank 0 measured them
+  int rank = 0;            // the rank this result is from (0: the coordinator)
+  int64_t first_step = 0;  // the step training started from (a checkpoint's, when resuming)
+  int64_t steps_done = 0;  // the step reached
+  // A rank was asked to stop (stop_request.h): the run ended after steps_done, below the job's
+  // steps, with a checkpoint of that step committed.
+  bool stopped_on_request = false;
+  std::vector<double> losses;       // mean loss of each step run
+  std::vector<double> step_times;   // seconds, as rank 0 measured them
   std::vector<NodeReport> reports;  // calibration of every rank
   // The network as measured at the start, or at the last re-probe that was planned on (empty when
   // not probed or not timed).

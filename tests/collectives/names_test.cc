@@ -2,7 +2,9 @@
 // unknown name is refused with the known ones and a suggestion, and the benchmark carries the
 // parsed enums through to what it prints.
 #include <string>
+#include <vector>
 
+#include "base/names.h"
 #include "collectives/benchmark.h"
 #include "collectives/types.h"
 #include "gmock/gmock.h"
@@ -43,6 +45,16 @@ TEST(CollectiveNamesTest, UnknownAlgorithmListsKnownAndSuggests) {
   EXPECT_THAT(message,
               HasSubstr("(known: auto, native, ring, halving_doubling, tree, hierarchical, flat)"));
   EXPECT_THAT(message, HasSubstr("did you mean \"ring\"?"));
+}
+
+// A shortened name that known names contain suggests them rather than the nearest by edits:
+// "A100" is one edit from "H100" but means one of the A100 parts.
+TEST(CollectiveNamesTest, AShortenedNameSuggestsTheNamesThatContainIt) {
+  const std::vector<std::string> kinds = {"H100", "A100-80G", "A100-40G", "Ascend910B"};
+  EXPECT_EQ(DidYouMean("A100", kinds), "did you mean \"A100-80G\" or \"A100-40G\"? ");
+  EXPECT_EQ(DidYouMean("910b", kinds), "did you mean \"Ascend910B\"? ");
+  EXPECT_EQ(DidYouMean("H10", kinds), "did you mean \"H100\"? ");
+  EXPECT_EQ(DidYouMean("h100", kinds), "did you mean \"H100\"? ");  // case only: the name itself
 }
 
 TEST(CollectiveNamesTest, UnknownOpSuggestsTheClosest) {

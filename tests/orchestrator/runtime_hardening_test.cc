@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <limits>
 
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "orchestrator/model/checkpoint.h"
+#include "orchestrator/runtime/stop_request.h"
+#include "partitioner/plan_json.h"
 #include "runtime_test_util.h"
 
 namespace tangram::testing {
@@ -228,6 +231,39 @@ TEST(RuntimeHardeningTest, UnwritableCheckpointDirFailsBeforeTraining) {
   options.checkpoint_dir = file + "/ckpt";
   auto run = Train(job, 1, options);
   EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// SIGUSR1 (stop_request.h, a cluster's notice before a time limit or preemption): every rank
+// stops after the same step with that step's checkpoint committed, and the resumed run ends
+// where an uninterrupted one does (the serial reference). Two ranks in a pipeline, three in
+// uneven data parallelism. The signal is raised before the run, so the step it ends is known;
+// tests/cluster/stop_request_test.sh sends it to mpirun in the middle of a run.
+TEST(RuntimeHardeningTest, AStopRequestEndsEveryRankAfterOneStepWithItsCheckpoint) {
+  for (int ranks : {2, 3}) {
+    TempJob job(ranks);
+    TrainOptions options;
+    const partitioner::Plan plan =
+        ranks == 2 ? MakeTestPlan({0, 2, 4}, {8}) : MakeTestPlan({0, 4}, {3, 3, 2});
+    options.plan_path = job.Write("plan.json", partitioner::PlanToJsonString(plan));
+    options.steps = 4;
+    orchestrator::InstallStopRequestHandler();
+    ASSERT_EQ(raise(SIGUSR1), 0);
+    ASSERT_TRUE(orchestrator::StopRequested());
+    auto stopped = Train(job, ranks, options);
+    orchestrator::ClearStopRequest();
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    EXPECT_TRUE(stopped->stopped_on_request) << ranks << " ranks";
+    EXPECT_EQ(stopped->steps_done, 1);
+    EXPECT_EQ(stopped->losses.size(), 1u);
+    EXPECT_TRUE(fs::exists(train::StepDirectory(job.dir() + "/ckpt", 1)));
+    options.resume = true;
+    auto resumed = Train(job, ranks, options);
+    ASSERT_TRUE(resumed.ok()) << resumed.status();
+    EXPECT_FALSE(resumed->stopped_on_request);
+    EXPECT_EQ(resumed->first_step, 1);
+    EXPECT_EQ(resumed->steps_done, 4);
+    ExpectSameParameters(SerialParameters(4), Flatten(resumed->layers));
+  }
 }
 
 TEST(RuntimeHardeningTest, EmulatedChangeOfAMissingRankIsRefused) {
