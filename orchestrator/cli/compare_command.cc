@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
@@ -160,8 +161,7 @@ class CompareCommand : public Command {
     const std::string title = absl::StrFormat("%s on %s (%d devices): strategies compared",
                                               model.name, fleet.name, fleet.num_devices());
     if (!chart_path_.empty()) {
-      TANGRAM_RETURN_IF_ERROR(
-          simulator::WriteTextFile(chart_path_, simulator::CompareSvg(entries, title)));
+      TANGRAM_RETURN_IF_ERROR(WriteTextFile(chart_path_, simulator::CompareSvg(entries, title)));
     }
     if (global.json) {
       PrintJson(CompareJson(rows, fleet, model, wall, chart_path_));

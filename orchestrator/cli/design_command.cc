@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/simulator/svg.h"
@@ -310,17 +311,11 @@ class DesignCommand : public Command {
         cost ? (s.pricing == Pricing::kCapital ? "fleet price (USD million)"
                                                : "fleet price (USD per hour)")
              : "board power (kW)";
-    return WriteText(svg_path_, simulator::XyPlotSvg({{"time to train (days)", {frontier, best}}},
-                                                     absl::StrCat("Design space ", s.name,
-                                                                  ": time to train vs ", axis_),
-                                                     x_label));
-  }
-
-  absl::Status WriteText(const std::string& path, const std::string& text) const {
-    std::ofstream out(path);
-    out << text;
-    if (!out) return absl::FailedPreconditionError(absl::StrCat(path, ": cannot write"));
-    return absl::OkStatus();
+    return WriteTextFile(
+        svg_path_,
+        simulator::XyPlotSvg({{"time to train (days)", {frontier, best}}},
+                             absl::StrCat("Design space ", s.name, ": time to train vs ", axis_),
+                             x_label));
   }
 
   absl::Status WriteFleet(const DesignSpace& s, const JobConfig& job, const DesignResult& r,
@@ -344,9 +339,9 @@ class DesignCommand : public Command {
     const std::string name = absl::StrCat(s.name, "-", tag);
     const std::string fleet_file = name + ".yaml";
     const std::filesystem::path dir(write_dir_);
-    TANGRAM_RETURN_IF_ERROR(WriteText((dir / fleet_file).string(), FleetYaml(s, *p, name)));
+    TANGRAM_RETURN_IF_ERROR(WriteTextFile((dir / fleet_file).string(), FleetYaml(s, *p, name)));
     const std::string job_path = (dir / (name + "-job.yaml")).string();
-    TANGRAM_RETURN_IF_ERROR(WriteText(job_path, JobYaml(job, name + "-job", fleet_file, dir)));
+    TANGRAM_RETURN_IF_ERROR(WriteTextFile(job_path, JobYaml(job, name + "-job", fleet_file, dir)));
     // What was written must load as plan and simulate will load it.
     absl::StatusOr<JobConfig> check = LoadJob(job_path, catalog);
     if (!check.ok()) {
@@ -414,7 +409,7 @@ class DesignCommand : public Command {
     }
     designer.SetConstraints(s.constraints);
     if (!svg_path_.empty()) {
-      TANGRAM_RETURN_IF_ERROR(WriteText(
+      TANGRAM_RETURN_IF_ERROR(WriteTextFile(
           svg_path_, simulator::XyPlotSvg(
                          {{"time to train (days)", {time}}, {PerDollarLabel(s), {per_dollar}}},
                          absl::StrCat("Design space ", s.name, ": quota sweep (objective ",

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/runtime/hosts.h"
@@ -71,14 +72,6 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
                       " (written by tangram hostfile --exclude)\n", out.c_str(), "\n");
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream file(path);
-  file << text;
-  file.close();
-  if (!file) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
-
 class HostfileCommand : public Command {
  public:
   std::string Name() const override { return "hostfile"; }
@@ -124,7 +117,7 @@ class HostfileCommand : public Command {
         return absl::FailedPreconditionError(
             absl::StrCat("excluding ", exclude_, " leaves no node of ", fleet_path_));
       }
-      TANGRAM_RETURN_IF_ERROR(WriteFile(fleet_out_, text));
+      TANGRAM_RETURN_IF_ERROR(WriteTextFile(fleet_out_, text));
       fleet_path = fleet_out_;
     }
     TANGRAM_ASSIGN_OR_RETURN(partitioner::Fleet fleet, partitioner::LoadFleet(fleet_path, catalog));
@@ -143,7 +136,7 @@ class HostfileCommand : public Command {
       std::cout << hostfile;
       return absl::OkStatus();
     }
-    return WriteFile(out_, hostfile);
+    return WriteTextFile(out_, hostfile);
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
@@ -35,7 +36,9 @@ class PlanCommand : public Command {
   }
   void Configure(CLI::App* sub) override {
     inputs_.Add(sub, /*with_strategy=*/true);
-    sub->add_flag("--compare", compare_, "Every strategy side by side");
+    // --compare runs every strategy: a --strategy beside it was ignored without a word.
+    sub->add_flag("--compare", compare_, "Every strategy side by side")
+        ->excludes(sub->get_option("--strategy"));
     sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan")
         ->check(IntIn(0, 1000));
     sub->add_option("--out", out_path_, "Also write the plan JSON to this file");
@@ -52,9 +55,8 @@ class PlanCommand : public Command {
         std::vector<Plan> plans,
         partitioner::CreateStrategy(in.strategy)->Generate(cost, {alternatives_}));
     if (!out_path_.empty()) {
-      std::ofstream out(out_path_);
-      out << partitioner::PlanToJsonString(plans.front()) << "\n";
-      if (!out) return absl::FailedPreconditionError(absl::StrCat(out_path_, ": cannot write"));
+      TANGRAM_RETURN_IF_ERROR(
+          WriteTextFile(out_path_, partitioner::PlanToJsonString(plans.front()) + "\n"));
     }
     if (global.json) {
       nlohmann::json j = partitioner::PlanToJson(plans.front());

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "orchestrator/cli/cli_util.h"
@@ -90,10 +91,7 @@ class ProbeCommand : public Command {
     }
     if (!root.has_value()) return absl::InternalError("rank 0 returned no result");
     TANGRAM_ASSIGN_OR_RETURN(FleetProbeResult result, std::move(*root));
-    std::ofstream out(out_path_);
-    out << FleetToYaml(result.fleet);
-    out.close();
-    if (!out) return absl::FailedPreconditionError(absl::StrCat("cannot write ", out_path_));
+    TANGRAM_RETURN_IF_ERROR(WriteTextFile(out_path_, FleetToYaml(result.fleet)));
     Report(result, global.json);
     return absl::OkStatus();
   }

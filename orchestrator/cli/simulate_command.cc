@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
 #include "orchestrator/simulator/report.h"
@@ -119,11 +120,10 @@ class SimulateCommand : public Command {
                                            partitioner::ScheduleName(sim.schedule));
     if (!trace_path_.empty()) {
       TANGRAM_RETURN_IF_ERROR(
-          simulator::WriteTextFile(trace_path_, simulator::ChromeTraceJson(result.last, label)));
+          WriteTextFile(trace_path_, simulator::ChromeTraceJson(result.last, label)));
     }
     if (!gantt_path_.empty()) {
-      TANGRAM_RETURN_IF_ERROR(
-          simulator::WriteTextFile(gantt_path_, simulator::GanttSvg(result.last, label)));
+      TANGRAM_RETURN_IF_ERROR(WriteTextFile(gantt_path_, simulator::GanttSvg(result.last, label)));
     }
     if (global.json) {
       PrintJson(simulator::RunJson(result, sim));

@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint_manifest.h"
@@ -30,8 +31,10 @@ constexpr char kLayerFormat[] = "tangram-layer";
 constexpr char kExpAvg[] = "optimizer.exp_avg.";
 constexpr char kExpAvgSq[] = "optimizer.exp_avg_sq.";
 
+// A full disk or a failing device is a runtime failure, a path that cannot be written a
+// configuration error (base/files.h).
 absl::Status IoError(const std::string& what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  return IoStatus(errno, absl::StrCat(what, " ", path));
 }
 
 // Creates `path` and any missing parents (a job's checkpoint_dir need not exist yet).

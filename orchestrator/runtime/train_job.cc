@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "orchestrator/runtime/hosts.h"
-#include "orchestrator/runtime/io_status.h"
 
 namespace tangram::orchestrator {
 namespace {

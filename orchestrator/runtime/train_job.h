@@ -35,7 +35,7 @@ absl::StatusOr<TrainResult> RunTraining(const JobConfig& job,
 // Creates `dir` if needed and writes and removes a probe file in it, so that an unwritable
 // checkpoint directory fails the run before training rather than at the first checkpoint.
 // Naming the directory: kFailedPrecondition when it cannot be written at all, kResourceExhausted
-// or kInternal when the disk is full or failing (io_status.h: a runtime failure, retried).
+// or kInternal when the disk is full or failing (base/files.h: a runtime failure, retried).
 absl::Status CheckWritableDirectory(const std::string& dir);
 
 // Makes the kernel kill this process (SIGKILL) when its parent, the launcher (mpirun or its

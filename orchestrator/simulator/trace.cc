@@ -103,13 +103,4 @@ std::string ChromeTraceJson(const StepResult& step, const std::string& label) {
   return out;
 }
 
-absl::Status WriteTextFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
-  f.write(text.data(), static_cast<std::streamsize>(text.size()));
-  f.close();
-  if (!f) return absl::DataLossError(absl::StrCat(path, ": write failed"));
-  return absl::OkStatus();
-}
-
 }  // namespace tangram::simulator

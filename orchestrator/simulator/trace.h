@@ -19,10 +19,6 @@ namespace tangram::simulator {
 // the run in the trace's metadata.
 std::string ChromeTraceJson(const StepResult& step, const std::string& label);
 
-// Writes `text` to `path` (replacing it). kNotFound/kPermissionDenied-style errors as
-// kInvalidArgument naming the path when it cannot be opened, kDataLoss when the write fails.
-absl::Status WriteTextFile(const std::string& path, const std::string& text);
-
 }  // namespace tangram::simulator
 
 #endif  // TANGRAM_ORCHESTRATOR_SIMULATOR_TRACE_H_

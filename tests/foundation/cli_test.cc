@@ -319,6 +319,23 @@ TEST_F(CliTest, LogLevelFlagAndVariable) {
   EXPECT_THAT(Run("plan --help").out, HasSubstr("--log-level"));
 }
 
+// An output file that cannot be written follows the exit-code contract (base/files.h): a full
+// device is a runtime failure (1, retried by the launchers), a path that cannot be written at all
+// a configuration error (2); both name the file and why. It was 2 for both.
+TEST_F(CliTest, OutputFilesThatCannotBeWrittenFollowTheExitCodeContract) {
+  const std::string job = " --job configs/jobs/quota-mix-llama2-7b.yaml";
+  Result r = Run("plan --out /dev/full" + job);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot write /dev/full: No space left on device"));
+  r = Run("plan --out " + (dir_ / "no-such-dir" / "plan.json").string() + job);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("No such file or directory"));
+  r = Run("hostfile --nodes a,b,c,d,e,f --out /dev/full" + job);
+  EXPECT_EQ(r.code, 1) << r.err;
+  r = Run("simulate --no-progress --gantt /dev/full" + job);
+  EXPECT_EQ(r.code, 1) << r.err;
+}
+
 TEST_F(CliTest, ErrorsSayTheCommandOnce) {
   Result r = Run("describe");
   EXPECT_EQ(r.code, 2);
@@ -327,6 +344,10 @@ TEST_F(CliTest, ErrorsSayTheCommandOnce) {
   r = Run("plan --compare --job configs/jobs/quota-mix-llama2-7b.yaml");  // oracle refuses 48
   EXPECT_THAT(r.out + r.err, HasSubstr("oracle is exhaustive"));
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("oracle: oracle")));
+  // --compare runs every strategy: a --strategy beside it is a usage error, not ignored.
+  r = Run("plan --compare --strategy uniform --job configs/jobs/quota-mix-llama2-7b.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--strategy excludes --compare"));
   r = Run("compare --job configs/jobs/quota-mix-llama2-7b.yaml --no-progress");
   EXPECT_THAT(r.out, HasSubstr("oracle is exhaustive"));
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("oracle: oracle")));

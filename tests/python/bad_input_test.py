@@ -20,6 +20,7 @@ import torch
 
 import tangram.torch as tt
 from tangram import TangramError
+from tangram.torch import context as tangram_context
 from tangram.torch.pipeline import Pipeline, PipelinePlan
 from torch_test_util import small_gpt
 
@@ -123,6 +124,19 @@ def expect_argument_error(fn, kind, words):
     assert isinstance(e, kind), f"rank {tt.rank()}: {type(e).__name__} is not a {kind.__name__}"
 
 
+def env_slowdown(value, rank):
+    """Rank `rank`'s emulated slowdown with TANGRAM_EMULATE_SLOWDOWN=`value` (as init reads it)."""
+    old = os.environ.get("TANGRAM_EMULATE_SLOWDOWN")
+    os.environ["TANGRAM_EMULATE_SLOWDOWN"] = value
+    try:
+        return tangram_context._slowdown_for(None, rank, None)
+    finally:
+        if old is None:
+            del os.environ["TANGRAM_EMULATE_SLOWDOWN"]
+        else:
+            os.environ["TANGRAM_EMULATE_SLOWDOWN"] = old
+
+
 def argument_checks(p):
     """Each wrong argument fails at its call, naming it (it was a pybind TypeError listing C++
     signatures, a ZeroDivisionError, or silently a default)."""
@@ -145,6 +159,10 @@ def argument_checks(p):
                           loss_fn=torch.nn.functional.mse_loss), TypeError, ["timeout_s", "'5'"]),
         (lambda: PipelinePlan([0, 1], [[0]], "385", 1), TypeError, ["samples", "'385'"]),
         (lambda: PipelinePlan([0, 1], [[0]], [4], 2.5), TypeError, ["micro_batch_size", "2.5"]),
+        # The environment's emulated slowdown (a bare ValueError or IndexError before).
+        (lambda: env_slowdown("1,x", 1), ValueError, ["TANGRAM_EMULATE_SLOWDOWN", "'x'"]),
+        (lambda: env_slowdown("1,2", 2), ValueError, ["TANGRAM_EMULATE_SLOWDOWN", "rank 2"]),
+        (lambda: env_slowdown("0.5", 0), ValueError, ["TANGRAM_EMULATE_SLOWDOWN", ">= 1"]),
     ]:
         expect_argument_error(fn, kind, words)
     data_parallel_arguments(p)

@@ -11,7 +11,7 @@ import os
 import threading
 
 from tangram import _tangram
-from tangram.errors import TangramError
+from tangram.errors import ArgumentError, TangramError
 from tangram.torch import _args
 
 _local = threading.local()
@@ -67,12 +67,28 @@ def _slowdown_for(job, rank, override):
         return float(override)
     env = os.environ.get("TANGRAM_EMULATE_SLOWDOWN")
     if env:
-        return float(env.split(",")[rank]) if "," in env else float(env)
+        return _slowdown_from_env(env, rank)
     if job is not None:
         slowdowns = job.slowdowns
         if rank < len(slowdowns):
             return float(slowdowns[rank])
     return 1.0
+
+
+def _slowdown_from_env(env, rank):
+    """Rank `rank`'s factor from TANGRAM_EMULATE_SLOWDOWN ("3" for every rank, or "1,1,3,6" one
+    per rank): a clear ArgumentError naming the variable, not a bare ValueError or IndexError."""
+    parts = [p.strip() for p in env.split(",")]
+    where = "TANGRAM_EMULATE_SLOWDOWN"
+    if len(parts) > 1 and rank >= len(parts):
+        raise ArgumentError(f"{where}={env!r}: {len(parts)} factors, none for rank {rank} "
+                            "(give one factor for every rank, or one for all)")
+    text = parts[rank] if len(parts) > 1 else parts[0]
+    try:
+        value = float(text)
+    except ValueError:
+        raise ArgumentError(f"{where}={env!r}: {text!r} is not a number") from None
+    return _args.number(value, f"rank {rank}'s factor", where, minimum=1)
 
 
 def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None, rank=None,
