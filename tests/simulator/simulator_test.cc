@@ -46,6 +46,21 @@ TEST_P(AgreementTest, HomogeneousFleetMatchesCostModel) {
   }
 }
 
+// The interleaved schedule with v chunks played out against the cost model's closed form for the
+// (evaluated) plan: within 5 %.
+void ExpectInterleavedAgrees(const partitioner::CostModel& cost, const partitioner::Plan& plan,
+                             int v, bool contention) {
+  SimOptions options;
+  options.contention = contention;
+  options.schedule = partitioner::PipelineSchedule::kInterleaved;
+  options.virtual_stages = v;
+  auto res = Simulate(cost, plan, options);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_NEAR(res->step_time_s / plan.predicted.step_time_s, 1.0, 0.05)
+      << "v " << v << ": simulated " << res->step_time_s << " s, cost model "
+      << plan.predicted.step_time_s;
+}
+
 // A pinned interleaved layout (virtual_stages v): the cost model's (m + (p − 1)/v)·c closed form
 // against the interleaved schedule played out, within the same 5%.
 TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
@@ -56,14 +71,7 @@ TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
     auto cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), training);
     auto plan = EvenPlan(cost, 8, 4, 1);
     ASSERT_TRUE(cost.Evaluate(&plan).ok());
-    SimOptions options;
-    options.schedule = partitioner::PipelineSchedule::kInterleaved;
-    options.virtual_stages = v;
-    auto res = Simulate(cost, plan, options);
-    ASSERT_TRUE(res.ok()) << res.status();
-    EXPECT_NEAR(res->step_time_s / plan.predicted.step_time_s, 1.0, 0.05)
-        << "v " << v << ": simulated " << res->step_time_s << " s, cost model "
-        << plan.predicted.step_time_s;
+    ExpectInterleavedAgrees(cost, plan, v, /*contention=*/true);
     // The bubble shrinks by v against the plain schedule (plus the p2p of v× the crossings).
     auto plain_training = Training(128, 2);
     auto plain_cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), plain_training);
@@ -95,15 +103,7 @@ TEST(AgreementTest, InterleavedWrapAroundSendsOverSlowLinks) {
     const auto& middle = plan.stages[1].cells[0];
     // Every stage sends 2v − 1 or 2v messages of one size over one link class.
     EXPECT_NEAR(first.send_s / middle.send_s, (2.0 * v - 1) / (2.0 * v), 1e-6) << "v " << v;
-    SimOptions options;
-    options.contention = false;
-    options.schedule = partitioner::PipelineSchedule::kInterleaved;
-    options.virtual_stages = v;
-    auto res = Simulate(cost, plan, options);
-    ASSERT_TRUE(res.ok()) << res.status();
-    EXPECT_NEAR(res->step_time_s / plan.predicted.step_time_s, 1.0, 0.05)
-        << "v " << v << ": simulated " << res->step_time_s << " s, cost model "
-        << plan.predicted.step_time_s;
+    ExpectInterleavedAgrees(cost, plan, v, /*contention=*/false);
   }
 }
 
