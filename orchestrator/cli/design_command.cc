@@ -8,7 +8,6 @@
 // search over the ratio of the space's (single) quota rule and plots time to train and tokens/s
 // per dollar against it. docs/design.md explains the space file and the search.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/numbers.h"

@@ -2,7 +2,6 @@
 // order is the fleet's device order, so that rank i lands on the host of fleet device i by
 // construction. With --exclude it also writes the fleet without the excluded hosts (--fleet-out):
 // what the elastic launcher (deploy/launch.sh) restarts on after losing a host.
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"

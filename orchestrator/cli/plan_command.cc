@@ -6,7 +6,6 @@
 // Without --job the training setup is a stated default: global batch max(1024, devices)
 // sequences, micro-batch 1, bf16, ZeRO-1, selective recompute.
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <map>
 

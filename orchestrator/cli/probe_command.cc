@@ -3,7 +3,6 @@
 // section that plan, simulate and compare use in place of catalog figures. Under mpirun with
 // --transport mpi (the default), or as threads with --transport sim --ranks N (the links are then
 // the fleet's own figures, which the probe recovers: a check of the method, not a measurement).
-#include <fstream>
 #include <iostream>
 #include <optional>
 

@@ -1,7 +1,6 @@
 #include "orchestrator/simulator/trace.h"
 
 #include <cstdio>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
