@@ -63,13 +63,14 @@ absl::StatusOr<ModelSpec> ModelFromDocument(const YamlDocument& doc) {
   errors.Add(m.RejectUnknownKeys());
   TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   if (s.hidden % s.heads != 0) {
-    return m.Error("heads",
-                   absl::StrCat("heads (", s.heads, ") must divide hidden (", s.hidden, ")"));
+    errors.Add(m.Error("heads",
+                       absl::StrCat("heads (", s.heads, ") must divide hidden (", s.hidden, ")")));
   }
   if (s.heads % s.kv_heads != 0) {
-    return m.Error("kv_heads",
-                   absl::StrCat("kv_heads (", s.kv_heads, ") must divide heads (", s.heads, ")"));
+    errors.Add(m.Error(
+        "kv_heads", absl::StrCat("kv_heads (", s.kv_heads, ") must divide heads (", s.heads, ")")));
   }
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   return s;
 }
 

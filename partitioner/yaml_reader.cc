@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -256,13 +257,9 @@ absl::StatusOr<YamlMap> YamlMap::Of(const std::string& file, const YAML::Node& n
                        absl::StrCat("expected a mapping of key: value, found ", Describe(node)));
   }
   YamlMap map(file, node, std::move(path));
-  if (!allowed.empty()) {
-    // Unknown keys first: a misspelt key is the cause of the "missing field" that would follow.
-    map.consumed_.insert(allowed.begin(), allowed.end());
-    absl::Status unknown = map.RejectUnknownKeys();
-    map.consumed_.clear();
-    if (!unknown.ok()) return unknown;
-  }
+  // Unknown keys are reported with the mapping's other errors (RejectUnknownKeys), so that one
+  // run shows every error of a file; MisspeltAs keeps a typo from also reading as "missing".
+  map.allowed_ = allowed;
   return map;
 }
 
@@ -309,7 +306,30 @@ absl::StatusOr<std::optional<YAML::Node>> YamlMap::Scalar(absl::string_view key,
   return std::optional<YAML::Node>();
 }
 
+std::optional<std::string> YamlMap::MisspeltAs(absl::string_view key) const {
+  if (allowed_.empty()) return std::nullopt;
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& written = kv.first.Scalar();
+    if (absl::c_linear_search(allowed_, written) || reported_.count(written)) continue;
+    // The nearest allowed name, so that `nodez` beside `node` is not taken for `nodes`.
+    if (DidYouMean(written, allowed_) == absl::StrCat("did you mean \"", key, "\"? ")) {
+      return written;
+    }
+  }
+  return std::nullopt;
+}
+
 absl::Status YamlMap::MissingError(absl::string_view key, absl::string_view expected) const {
+  if (std::optional<std::string> written = MisspeltAs(key)) {
+    reported_.insert(*written);
+    for (const auto& kv : node_) {
+      if (!kv.first.IsScalar() || kv.first.Scalar() != *written) continue;
+      return ConfigError(file_, kv.first, FieldPath(*written),
+                         absl::StrCat("unknown field; did you mean \"", key, "\"? (", key,
+                                      " is required and missing", expected, ")"));
+    }
+  }
   std::string where = path_.empty() ? "the top-level mapping" : absl::StrCat("the mapping ", path_);
   if (node_.IsDefined() && !node_.Mark().is_null()) {
     absl::StrAppend(&where, " (starting at line ", node_.Mark().line + 1, ")");
@@ -461,9 +481,14 @@ absl::Status YamlMap::RejectUnknownKeys() const {
   ErrorList errors;
   for (const auto& kv : node_) {
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-    if (kv.first.IsScalar() && consumed_.count(key)) continue;
+    if (kv.first.IsScalar() &&
+        (consumed_.count(key) || reported_.count(key) || absl::c_linear_search(allowed_, key))) {
+      continue;
+    }
     if (key.size() > kMaxNameLength) key = key.substr(0, 32) + "...";
     std::vector<std::string> known(consumed_.begin(), consumed_.end());
+    if (!allowed_.empty()) known.assign(allowed_.begin(), allowed_.end());
+    absl::c_sort(known);
     std::string hint = DidYouMean(key, known);
     errors.Add(
         ConfigError(file_, kv.first, FieldPath(key.empty() ? "(key)" : key),

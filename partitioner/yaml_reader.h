@@ -83,8 +83,10 @@ absl::Status ConfigError(const std::string& file, const YAML::Node& node, absl::
 // "nodes[3]" for an element), used to prefix key names in errors.
 class YamlMap {
  public:
-  // Fails unless `node` is a mapping. When `allowed` is given, a key outside it fails at once
-  // (before any "missing field" error that a misspelt key would otherwise cause).
+  // Fails unless `node` is a mapping. When `allowed` is given, a key outside it is reported by
+  // RejectUnknownKeys() beside the other errors of the mapping, and a required field that is
+  // missing because a key near its name was written instead (`nodez:` for `nodes:`) is reported
+  // once, at the misspelt key, as "unknown field; did you mean ...", not also as missing.
   static absl::StatusOr<YamlMap> Of(const std::string& file, const YAML::Node& node,
                                     std::string path, const std::vector<std::string>& allowed = {});
 
@@ -114,7 +116,8 @@ class YamlMap {
   // A nested mapping (optional: nullopt when absent).
   absl::StatusOr<std::optional<YamlMap>> OptionalMap(absl::string_view key);
 
-  // Reports every key that no accessor consumed (one per line), listing the keys that are allowed.
+  // Reports every key that no accessor consumed and that is not in `allowed` (one per line),
+  // listing the keys that are allowed; a key already reported as a misspelling is not repeated.
   absl::Status RejectUnknownKeys() const;
 
   // An error located at `key`'s value (or at the mapping when `key` is absent).
@@ -135,10 +138,17 @@ class YamlMap {
   // The scalar at `key`, or an error when it is missing or not a scalar.
   absl::StatusOr<std::optional<YAML::Node>> Scalar(absl::string_view key, bool required);
 
+  // The unknown key whose nearest allowed name is `key`, or nullopt (only with `allowed_`).
+  std::optional<std::string> MisspeltAs(absl::string_view key) const;
+
   std::string file_;
   YAML::Node node_;
   std::string path_;
   std::set<std::string, std::less<>> consumed_;
+  std::vector<std::string> allowed_;  // empty: the accessors' keys are the allowed ones
+  // Unknown keys already reported as misspellings of a missing field (not repeated by
+  // RejectUnknownKeys); mutable because the "missing" errors are built by const members.
+  mutable std::set<std::string, std::less<>> reported_;
 };
 
 // The field path of element `index` of sequence `key` in `map` ("nodes[3]").

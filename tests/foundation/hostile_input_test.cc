@@ -24,6 +24,7 @@ namespace {
 
 using partitioner::DeviceCatalog;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 const DeviceCatalog& Catalog() {
@@ -159,6 +160,31 @@ TEST(HostileInputTest, AllErrorsOfAFileAreReportedUpToTwenty) {
   EXPECT_THAT(message, HasSubstr("job.yaml:9:12: precision: expected one of bf16"));
   EXPECT_THAT(message, HasSubstr("did you mean \"bf16\"?"));
   EXPECT_THAT(message, HasSubstr("job.yaml:10:13: zero_stage: expected an integer in [0, 3]"));
+  // An unknown key no longer hides the value errors of the same file (it did: the unknown-key
+  // check returned before any field was read), and a misspelt required key is reported once,
+  // where it was written, not also as a missing field.
+  job = Replace(Replace(kJob, "steps: 20", "steps: x\ncolour: blue"),
+                "global_batch:", "globl_batch:");
+  message = Message(JobStatus(job));
+  EXPECT_THAT(message, HasSubstr("steps: expected an integer"));
+  EXPECT_THAT(message, HasSubstr("colour: unknown field"));
+  EXPECT_THAT(message, HasSubstr("globl_batch: unknown field; did you mean \"global_batch\"?"));
+  EXPECT_THAT(message, Not(HasSubstr("global_batch: required field is missing")));
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 2) << message;
+  auto model =
+      partitioner::ParseModel(Replace(Replace(ModelText(), "layers: 4", "layer: 4\nflavour: x"),
+                                      "\nheads: 4\nkv_heads: 4", "\nheads: 6\nkv_heads: 4"),
+                              "m.yaml");
+  message = Message(model.status());
+  EXPECT_THAT(message, HasSubstr("layer: unknown field; did you mean \"layers\"?"));
+  EXPECT_THAT(message, HasSubstr("flavour: unknown field"));
+  EXPECT_THAT(message, Not(HasSubstr("required field is missing")));
+  // The cross-field checks run once the fields are read, and report together too.
+  model = partitioner::ParseModel(
+      Replace(ModelText(), "\nheads: 4\nkv_heads: 4", "\nheads: 6\nkv_heads: 4"), "m.yaml");
+  message = Message(model.status());
+  EXPECT_THAT(message, HasSubstr("heads (6) must divide hidden (128)"));
+  EXPECT_THAT(message, HasSubstr("kv_heads (4) must divide heads (6)"));
   // Thirty bad node groups: twenty errors, then how many more there were.
   std::string fleet = "name: f\nnodes:\n";
   for (int i = 0; i < 30; ++i) fleet += "  - device: H2OO\n    devices_per_node: 8\n    count: 1\n";
