@@ -411,6 +411,10 @@ double CostModel::UsableBytes(int group) const {
   return CapacityBytes(group) - options_.reserved_gib * kGiB;
 }
 
+double CostModel::AdmissibleBytes(int group) const {
+  return options_.ignore_memory ? std::numeric_limits<double>::infinity() : UsableBytes(group);
+}
+
 double CostModel::OptimizerTime(int group, const MemoryBreakdown& m) const {
   const NodeGroup& g = fleet_.groups[group];
   if (g.measured_optimizer_ns.has_value()) {

@@ -86,6 +86,10 @@ struct CostOptions {
   double bucket_mib = 25;
   int max_buckets = 64;
   double reserved_gib = 1.0;  // runtime context and allocator fragmentation, per device
+  // A what-if (`plan|simulate|compare --ignore-memory`): strategies plan as if every device's
+  // memory were unlimited, and Evaluate notes a plan that does not fit instead of refusing it.
+  // Memory is still computed and reported against the real capacity; such a plan cannot run.
+  bool ignore_memory = false;
 };
 
 struct MemoryBreakdown {  // bytes per device
@@ -232,6 +236,8 @@ class CostModel {
   // Device memory a plan may use on `group` (capacity − reserve), bytes.
   double UsableBytes(int group) const;
   double CapacityBytes(int group) const;
+  // What strategies may fill on `group`: UsableBytes, or unlimited with ignore_memory.
+  double AdmissibleBytes(int group) const;
   // Optimizer step time of one device: the parameters it updates × the group's measured time per
   // parameter (NodeGroup::measured_optimizer_ns) where measured, else its optimizer states,
   // weights and gradients read and written at the catalog's memory bandwidth.
@@ -240,7 +246,8 @@ class CostModel {
   // Validates `plan` (ValidatePlan) and fills its predictions: per-cell times and memory,
   // per-stage allreduce, per-replica pipeline time, step time, tokens/s, MFU, bottleneck, bound
   // and efficiency. kFailedPrecondition when a device's memory does not fit, naming the stage,
-  // the device kind, how much it needs against its capacity, and what would help.
+  // the device kind, how much it needs against its capacity, and what would help; with
+  // CostOptions::ignore_memory that message becomes one of the plan's notes instead.
   absl::Status Evaluate(Plan* plan) const;
 
  private:

@@ -275,7 +275,14 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   const int v = VirtualStagesOf(training_.layout, pp);
   plan->virtual_stages = v;
   TANGRAM_ASSIGN_OR_RETURN(const CellTotals totals, CostCells(*this, v, plan));
-  if (!totals.memory_error.empty()) return absl::FailedPreconditionError(totals.memory_error);
+  if (!totals.memory_error.empty()) {
+    if (!options_.ignore_memory) return absl::FailedPreconditionError(totals.memory_error);
+    const std::string note =
+        absl::StrCat("EXCEEDS MEMORY (--ignore-memory, a what-if that cannot run as planned): ",
+                     totals.memory_error);
+    if (std::find(plan->notes.begin(), plan->notes.end(), note) == plan->notes.end())
+      plan->notes.push_back(note);
+  }
 
   // 1F1B per replica; the slowest replica sets the pace.
   double pipeline = 0;

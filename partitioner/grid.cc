@@ -104,7 +104,7 @@ GridEvaluator::GridEvaluator(const CostModel& cost, int tp)
     near_alpha_[a] = to < 0 ? far_alpha_[a][a] : cost.LinkLatency(first.devices[0], to);
     near_gbs_[a] = to < 0 ? far_gbs_[a][a] : cost.LinkGbs(first.devices[0], to);
   }
-  for (const Pool& p : pools_) usable_bytes_.push_back(cost.UsableBytes(p.group));
+  for (const Pool& p : pools_) usable_bytes_.push_back(cost.AdmissibleBytes(p.group));
   const int64_t L = cost.num_layers();
   for (int64_t mb = cost.training().micro_batch; mb >= 1; mb /= 2) {
     ComputeTable table;

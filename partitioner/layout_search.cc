@@ -21,7 +21,7 @@ std::vector<std::vector<int>> PoolOrders(const GridEvaluator& grid, std::vector<
     return out;
   }
   const CostModel& cost = grid.cost();
-  auto memory = [&](int p) { return cost.UsableBytes(grid.pools()[p].group); };
+  auto memory = [&](int p) { return cost.AdmissibleBytes(grid.pools()[p].group); };
   auto speed = [&](int p) { return cost.GroupTflops(grid.pools()[p].group); };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return memory(a) > memory(b); });
   out.push_back(order);

@@ -35,6 +35,9 @@ void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {
   sub->add_option("--fleet", fleet_path, "Fleet file (configs/fleets/*.yaml)");
   sub->add_option("--model", model_path, "Model file (configs/models/*.yaml)");
   sub->add_option("--job", job_path, "Job file: its fleet, model and training setup");
+  sub->add_flag("--ignore-memory", ignore_memory,
+                "What-if: plan as if device memory were unlimited (memory is still reported, and a "
+                "plan that does not fit is marked EXCEEDS MEMORY: it cannot run)");
   if (with_strategy) {
     sub->add_option("--strategy", strategy,
                     "auto | hetero-pipeline | proportional | uniform | oracle (default: the "
@@ -103,6 +106,7 @@ absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,
   std::optional<partitioner::Fleet> fleet;
   std::optional<partitioner::ModelSpec> model;
   PlanningInputs in;
+  in.cost_options.ignore_memory = flags.ignore_memory;
   if (!flags.strategy.empty()) {
     TANGRAM_ASSIGN_OR_RETURN(in.strategy, partitioner::ParseStrategy(flags.strategy));
   }

@@ -38,7 +38,8 @@ absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
 // with --fleet / --model overriding the job's; without a job, DefaultTraining(fleet).
 struct PlanningFlags {
   std::string fleet_path, model_path, job_path, strategy;
-  // Adds --fleet, --model, --job (and --strategy when `with_strategy`) to `sub`.
+  bool ignore_memory = false;
+  // Adds --fleet, --model, --job, --ignore-memory (and --strategy when `with_strategy`) to `sub`.
   void Add(CLI::App* sub, bool with_strategy);
 };
 struct PlanningInputs {
@@ -48,6 +49,7 @@ struct PlanningInputs {
   partitioner::StrategyKind strategy = partitioner::StrategyKind::kAuto;  // --strategy, else the
                                                                           // job's, else auto
   bool from_job = false;
+  partitioner::CostOptions cost_options;  // --ignore-memory
 };
 // kInvalidArgument when neither --job nor both --fleet and --model are given.
 absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,

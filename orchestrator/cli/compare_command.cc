@@ -150,7 +150,8 @@ class CompareCommand : public Command {
     TANGRAM_RETURN_IF_ERROR(ChooseSchedule(schedule_, in.training, &options_));
     const partitioner::Fleet& fleet = in.fleet;
     const partitioner::ModelSpec& model = in.model;
-    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, in.training));
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto cost, partitioner::CostModel::Create(fleet, model, in.training, in.cost_options));
     for (const std::string& w : cost.warnings()) logging::Warn(absl::StrCat("warning: ", w));
     const auto start = std::chrono::steady_clock::now();
     const std::vector<Row> rows = RunStrategies(cost, options_, !no_progress_ && !global.json);

@@ -45,8 +45,8 @@ class PlanCommand : public Command {
 
   absl::Status Run(const GlobalOptions& global) override {
     TANGRAM_ASSIGN_OR_RETURN(PlanningInputs in, LoadPlanningInputs(inputs_, global));
-    TANGRAM_ASSIGN_OR_RETURN(auto cost,
-                             partitioner::CostModel::Create(in.fleet, in.model, in.training));
+    TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(
+                                            in.fleet, in.model, in.training, in.cost_options));
     for (const std::string& w : cost.warnings()) logging::Warn(absl::StrCat("warning: ", w));
     if (compare_) return Compare(cost, global);
 

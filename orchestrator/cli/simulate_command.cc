@@ -104,6 +104,7 @@ class SimulateCommand : public Command {
     TANGRAM_RETURN_IF_ERROR(ChooseSchedule(schedule_, training, &sim));
     sim.record_timeline = !trace_path_.empty() || !gantt_path_.empty();
     run_.steps = steps_;
+    run_.cost = in.cost_options;
     run_.progress = !no_progress_ && !global.json;
     for (const std::string& s : stragglers_) {
       TANGRAM_ASSIGN_OR_RETURN(auto straggler, simulator::ParseStraggler(s));

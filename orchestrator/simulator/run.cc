@@ -27,7 +27,7 @@ FailureReport Replan(const partitioner::Fleet& fleet, const partitioner::ModelSp
   r.devices_after = smaller.num_devices();
   partitioner::TrainingSpec t = training;
   t.layout = {};  // the pinned layout no longer fits a smaller fleet
-  auto cost = partitioner::CostModel::Create(smaller, model, t);
+  auto cost = partitioner::CostModel::Create(smaller, model, t, options.cost);
   if (!cost.ok()) {
     r.error = std::string(cost.status().message());
     return r;
@@ -81,7 +81,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
   TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in));
   if (options.steps < 1) return absl::InvalidArgumentError("steps must be >= 1");
   const partitioner::Fleet fleet = ApplyNetwork(options.scenario, fleet_in);
-  TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, training));
+  TANGRAM_ASSIGN_OR_RETURN(auto cost,
+                           partitioner::CostModel::Create(fleet, model, training, options.cost));
   RunResult run;
   run.warnings = cost.warnings();
   if (plan) {

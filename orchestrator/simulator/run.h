@@ -27,7 +27,8 @@ struct RunOptions {
   SimOptions sim;  // record_timeline applies to the last step
   int64_t steps = 1;
   Scenario scenario;
-  bool progress = false;  // a progress bar on a terminal (progress.h)
+  bool progress = false;          // a progress bar on a terminal (progress.h)
+  partitioner::CostOptions cost;  // the cost model's options (ignore_memory: a what-if)
 };
 
 struct StepRecord {

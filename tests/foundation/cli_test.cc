@@ -384,6 +384,34 @@ TEST_F(CliTest, StepNumbersCountFromOne) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
 }
 
+// --ignore-memory is a what-if: a layout that cannot fit (Llama 3 70B whole on each H100) is
+// planned, simulated and compared, marked as not fitting, instead of refused.
+TEST_F(CliTest, IgnoreMemoryPlansAndSimulatesWhatDoesNotFit) {
+  const std::string src = TANGRAM_SOURCE_DIR;
+  const std::string job =
+      Write("job.yaml", "fleet: " + src + "/configs/fleets/h100-homogeneous.yaml\nmodel: " + src +
+                            "/configs/models/llama3-70b.yaml\nglobal_batch: 64\nmicro_batch: 1\n"
+                            "precision: bf16\nzero_stage: 1\nrecompute: none\nstrategy: auto\n"
+                            "layout: {tp: 1, pp: 1, dp: 32}\ntransport: sim\nsteps: 1\n"
+                            "checkpoint_dir: ck\n");
+  Result r = Run("plan --job " + job);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no layout fits the fleet's memory"));
+  r = Run("plan --json --ignore-memory --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json plan = nlohmann::json::parse(r.out);
+  EXPECT_THAT(plan["notes"].dump(), HasSubstr("EXCEEDS MEMORY (--ignore-memory"));
+  EXPECT_EQ(plan["stages"].size(), 1u);
+  r = Run("simulate --json --no-progress --ignore-memory --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json sim = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(sim["simulated"]["fits_memory"].get<bool>());
+  EXPECT_GT(sim["step_time_s"].get<double>(), 0);
+  r = Run("compare --no-progress --ignore-memory --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("uniform"));
+}
+
 // --async-p2p simulates the CPU runtime's non-blocking pipeline sends (what train predicts with).
 TEST_F(CliTest, SimulateTakesAsyncPipelineSends) {
   const std::string base =
