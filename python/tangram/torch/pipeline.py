@@ -470,6 +470,39 @@ class Pipeline:
                     p.grad.copy_(value)
             at += n
 
+    def clip_grad_norm_(self, max_norm, norm_type=2.0):
+        """Clips the gradients of the whole model as torch.nn.utils.clip_grad_norm_ does in one
+        process, and returns the total norm (a float, on every rank). Collective: every rank
+        calls it after train_step, idle ranks too. torch's own function on a rank's parameters
+        would take the norm of that rank's stage only, so each stage would clip by another
+        factor than the single-process run. Replicas of a stage hold the same gradients after
+        train_step; the norm counts each stage once."""
+        where = "Pipeline.clip_grad_norm_"
+        max_norm = _args.number(max_norm, "max_norm", where, minimum=0)
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or \
+                not norm_type > 0:
+            raise _args.ArgumentError(f"{where}: norm_type must be a number > 0 or inf, got "
+                                      f"{norm_type!r}")
+        norm_type = float(norm_type)
+        grads = [p.grad.detach() for p in self.parameters() if p.grad is not None]
+        total = torch.zeros(1, dtype=torch.float64)
+        if norm_type == float("inf"):
+            if grads:
+                total[0] = max(float(g.abs().max()) for g in grads)
+            self.p2p.allreduce_sum_(total, "max")
+            norm = float(total[0])
+        else:
+            for g in grads:
+                total += torch.linalg.vector_norm(g.double(), norm_type) ** norm_type
+            self.p2p.allreduce_sum_(total)
+            # Every replica of a stage counted the same gradients.
+            norm = (float(total[0]) / self.plan.dp) ** (1.0 / norm_type)
+        coef = max_norm / (norm + 1e-6)  # torch's epsilon and rule
+        if coef < 1.0:
+            for g in grads:
+                g.mul_(coef)
+        return norm
+
     # -- re-planning -----------------------------------------------------------------------------
     def replan(self, plan, optimizer=None):
         """Switches to `plan` without a restart: blocks whose rank changes move with their
