@@ -70,6 +70,19 @@ def _check_arguments(bucket_cap_mb, rebalance_threshold, rebalance_patience, ema
                                       f"got {log!r} ({type(log).__name__})")
 
 
+def _check_devices(module, transport):
+    """Parameters and buffers must be where the transport reduces: CPU tensors, or CUDA tensors
+    on "nccl" (a model on "meta" failed in the first broadcast, naming only the broadcast)."""
+    wanted = ("cuda", "cpu") if transport == "nccl" else ("cpu",)
+    for name, t in list(module.named_parameters()) + list(module.named_buffers()):
+        if t.device.type not in wanted:
+            raise TangramError(
+                "INVALID_ARGUMENT",
+                f"DataParallel: {name} is on device {t.device}, but transport '{transport}' "
+                f"reduces {' or '.join(w.upper() for w in wanted)} tensors: move the model with "
+                f".to('{wanted[0]}') first")
+
+
 class DataParallel(torch.nn.Module):
     """Wraps `module` for uneven data parallelism.
 
@@ -94,6 +107,13 @@ class DataParallel(torch.nn.Module):
                  emulate=True, log=None, broadcast_buffers=True):
         super().__init__()
         ctx = current()
+        if not isinstance(module, torch.nn.Module):
+            raise _args.ArgumentTypeError(f"DataParallel: module must be a torch.nn.Module, got "
+                                          f"{module!r} ({type(module).__name__})")
+        if plan is not None and not (hasattr(plan, "pp") and hasattr(plan, "shares")):
+            raise _args.ArgumentTypeError(
+                f"DataParallel: plan must be a tangram.torch Plan (calibrate_and_plan(), "
+                f"catalog_plan()) or None, got {plan!r} ({type(plan).__name__})")
         _check_arguments(bucket_cap_mb=bucket_cap_mb, broadcast=broadcast, rebalance=rebalance,
                          rebalance_threshold=rebalance_threshold,
                          rebalance_patience=rebalance_patience, ema_alpha=ema_alpha,
@@ -121,6 +141,7 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
+        _check_devices(module, ctx.transport)
         self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
@@ -453,6 +474,10 @@ class ShareSampler:
     """
 
     def __init__(self, dp, num_samples=None, seed=0, shuffle=True):
+        if not isinstance(dp, DataParallel):
+            raise _args.ArgumentTypeError(
+                f"ShareSampler: dp must be a tangram.torch.DataParallel (its shares say which "
+                f"samples are this rank's), got {dp!r} ({type(dp).__name__})")
         if num_samples is not None:
             num_samples = _args.whole(num_samples, "num_samples", "ShareSampler")
             if num_samples < 1:

