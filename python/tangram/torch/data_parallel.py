@@ -438,12 +438,35 @@ class DataParallel(torch.nn.Module):
                 f"every rank must build the same model")
 
 
-class DistributedOptimizer:
-    """An optimizer whose step() first completes the gradient reduction (Horovod's shape)."""
+class DistributedOptimizer(torch.optim.Optimizer):
+    """An optimizer whose step() first completes the gradient reduction (Horovod's shape).
 
-    def __init__(self, optimizer, dp):
+    A torch.optim.Optimizer itself, sharing the wrapped optimizer's `state`, `param_groups` and
+    `defaults`, so that learning-rate schedulers (which refuse anything else), checkpoints and
+    code that reads `opt.state` take it as they take the optimizer it wraps.
+    """
+
+    def __init__(self, optimizer, dp):  # pylint: disable=super-init-not-called
+        # No Optimizer.__init__: the wrapped optimizer holds the parameters and the state.
+        if not isinstance(optimizer, torch.optim.Optimizer) or \
+                isinstance(optimizer, DistributedOptimizer):
+            raise _args.ArgumentTypeError(
+                f"DistributedOptimizer: optimizer must be a torch.optim.Optimizer, got "
+                f"{optimizer!r} ({type(optimizer).__name__})")
+        if not isinstance(dp, DataParallel):
+            raise _args.ArgumentTypeError(
+                f"DistributedOptimizer: dp must be the tangram.torch.DataParallel that wraps "
+                f"the model, got {dp!r} ({type(dp).__name__})")
         self.optimizer = optimizer
         self.dp = dp
+
+    # The wrapped optimizer's containers, shared (also after its load_state_dict replaces them).
+    state = property(lambda self: self.optimizer.state,
+                     lambda self, value: setattr(self.optimizer, "state", value))
+    param_groups = property(lambda self: self.optimizer.param_groups,
+                            lambda self, value: setattr(self.optimizer, "param_groups", value))
+    defaults = property(lambda self: self.optimizer.defaults,
+                        lambda self, value: setattr(self.optimizer, "defaults", value))
 
     def zero_grad(self, set_to_none=False):
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -455,12 +478,20 @@ class DistributedOptimizer:
     def state_dict(self):
         return self.optimizer.state_dict()
 
-    def load_state_dict(self, state):
-        self.optimizer.load_state_dict(state)
+    def load_state_dict(self, state_dict):
+        self.optimizer.load_state_dict(state_dict)
 
-    @property
-    def param_groups(self):
-        return self.optimizer.param_groups
+    def add_param_group(self, param_group):
+        self.optimizer.add_param_group(param_group)
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        return f"DistributedOptimizer({self.optimizer!r})"
 
 
 class ShareSampler:
