@@ -153,6 +153,7 @@ class DataParallel(torch.nn.Module):
             acc.register_hook(self._make_hook(i))
             self._hooks.append(acc)  # the node must outlive the hook
         self._sync = True
+        self._synchronized = False  # synchronize() ran since the last forward or backward
         self._stretch = Stretch(module, lambda: ctx.slowdown) if emulate else None
         # Re-planning starts from the calibration reports of a measured plan (calibrate_and_plan);
         # a catalog plan has none, so its shares stay as planned.
@@ -188,6 +189,7 @@ class DataParallel(torch.nn.Module):
     # -- the step -------------------------------------------------------------------------------
 
     def forward(self, *args, **kwargs):
+        self._synchronized = False
         if self._step_start is None:
             self._step_start = self._clock.now()
         return self.module(*args, **kwargs)
@@ -231,6 +233,7 @@ class DataParallel(torch.nn.Module):
     def _reset_step(self):
         self._pending = [len(b) for b in self._buckets]
         self._reduced = set()  # parameters whose gradient this step's reduction holds
+        self._grad_seen = {}  # parameter -> (its .grad, that tensor's version) after backward
         self._launched = 0  # buckets [0, _launched) have started
         self._handles = []
         self._step_start = None
@@ -239,6 +242,7 @@ class DataParallel(torch.nn.Module):
     def _make_hook(self, i):
         def hook(*unused):
             self._last_grad = self._clock.now()
+            self._synchronized = False
             if not self._sync:
                 return
             if i in self._reduced:
@@ -249,6 +253,9 @@ class DataParallel(torch.nn.Module):
                     "a second backward() in one step outside no_sync(): run every backward but "
                     "the last of a step inside `with dp.no_sync():`, then synchronize()")
             self._reduced.add(i)
+            g = self._params[i].grad
+            if g is not None:
+                self._grad_seen[i] = (g, g._version)
             b = self._bucket_of[i]
             self._pending[b] -= 1
             self._launch_ready()
@@ -297,7 +304,13 @@ class DataParallel(torch.nn.Module):
     def synchronize(self):
         """Waits for the gradient reductions of this step and leaves the full-batch gradient in
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
-        after backward (a rank with share 0 calls it without a backward pass)."""
+        after backward (a rank with share 0 calls it without a backward pass).
+
+        Change gradients (clip_grad_norm_, scaling) after synchronize(), never between backward
+        and synchronize(): the reduction takes each gradient as backward leaves it, and writes the
+        reduced one over it here. A gradient changed in between raises FAILED_PRECONDITION (after
+        the step's communication, so the ranks stay matched)."""
+        changed = self._changed_gradients()
         self._launch_ready(force=True)
         finish_buffers = self._start_buffer_broadcast()
         times = None
@@ -327,6 +340,25 @@ class DataParallel(torch.nn.Module):
         self.steps += 1
         if times is not None:
             self._after_step(times)
+        if changed:
+            raise TangramError("FAILED_PRECONDITION", changed)
+        self._synchronized = True
+
+    def _changed_gradients(self):
+        """Why this step's reduction would not be the full-batch gradient of what the user
+        trains, or None: a gradient changed between backward and synchronize() (clipped or scaled
+        locally: the reduction already took it as backward left it, and its result would be
+        written over the change, silently undoing it)."""
+        names = {id(p): n for n, p in self.module.named_parameters()}
+        for i, (g, version) in self._grad_seen.items():
+            p = self._params[i]
+            if p.grad is not g or g._version != version:
+                return (f"the gradient of {names.get(id(p), f'parameter {i}')} was changed "
+                        f"between backward() and synchronize() (gradient clipping or scaling?): "
+                        f"the reduction sums the gradients as backward left them, so the change "
+                        f"would be lost; call dp.synchronize() first, then change the gradients "
+                        f"(e.g. clip_grad_norm_), then opt.step() (it does not synchronize again)")
+        return None
 
     def _start_buffer_broadcast(self):
         """Starts the step's buffer broadcast after the gradient buckets (the same order on every
@@ -443,7 +475,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     A torch.optim.Optimizer itself, sharing the wrapped optimizer's `state`, `param_groups` and
     `defaults`, so that learning-rate schedulers (which refuse anything else), checkpoints and
-    code that reads `opt.state` take it as they take the optimizer it wraps.
+    code that reads `opt.state` take it as they take the optimizer it wraps. step() calls
+    dp.synchronize() unless the user already did since the last backward (to clip or otherwise
+    change the reduced gradients first); it never reduces twice.
     """
 
     def __init__(self, optimizer, dp):  # pylint: disable=super-init-not-called
@@ -472,7 +506,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def step(self, closure=None):
-        self.dp.synchronize()
+        if not self.dp._synchronized:  # not already by the user (clipping between)
+            self.dp.synchronize()
+        self.dp._synchronized = False
         return self.optimizer.step(closure)
 
     def state_dict(self):
