@@ -247,7 +247,9 @@ class DataParallel(torch.nn.Module):
                 return
             if i in self._reduced:
                 # Its bucket may be on the wire already: this backward's gradient would be left
-                # out of the update (PyTorch's DDP refuses the same).
+                # out of the update (PyTorch's DDP refuses the same). Said here, so synchronize()
+                # does not report the gradient it changed a second time.
+                self._grad_seen = {}
                 raise TangramError(
                     "FAILED_PRECONDITION",
                     "a second backward() in one step outside no_sync(): run every backward but "
