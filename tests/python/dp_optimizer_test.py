@@ -168,6 +168,47 @@ def scheduler_and_checkpoint():
         shutil.rmtree(directory)
 
 
+def unfreezing():
+    """A layer unfrozen after DataParallel was built trained on each rank's own gradient, and the
+    ranks drifted apart without a word. The step now raises on every rank; a DataParallel built
+    again over the module replaces the first one and trains it as one process does."""
+    x, y = data()
+    model = build()
+    model[0].requires_grad_(False)
+    dp = tt.DataParallel(model, shares=shares_for(tt.size()), emulate=False)
+    opt = tt.DistributedOptimizer(adamw(model.parameters()), dp)
+    sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
+    serial = Serial(model, dp)
+    model[0].requires_grad_(True)
+    serial.model[0].requires_grad_(True)
+    idx = sampler.next_indices()
+    opt.zero_grad()
+    F.cross_entropy(dp(x[idx]), y[idx]).backward()
+    try:
+        opt.step()
+        raise AssertionError("a parameter unfrozen after DataParallel was built went unreduced")
+    except TangramError as e:
+        assert e.code == "FAILED_PRECONDITION" and "0.weight" in e.message, e
+    old = dp
+    dp = tt.DataParallel(model, shares=shares_for(tt.size()), emulate=False)
+    opt = tt.DistributedOptimizer(opt.optimizer, dp)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+    sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
+    for _ in range(STEPS):
+        idx = sampler.next_indices()
+        opt.zero_grad()
+        F.cross_entropy(dp(x[idx]), y[idx]).backward()
+        opt.step()
+        sched.step()
+        serial.step(x, y)
+    try:
+        old.synchronize()
+        raise AssertionError("the replaced DataParallel still reduced")
+    except TangramError as e:
+        assert e.code == "FAILED_PRECONDITION" and "replaced" in e.message, e
+    check_against(model, serial, "unfrozen, DataParallel built again")
+
+
 def wrong_arguments():
     """These raised AttributeError or TypeError from deep inside (or at a later call)."""
     model = build()
@@ -196,6 +237,7 @@ def main():
     wrong_arguments()
     clipping()
     scheduler_and_checkpoint()
+    unfreezing()
     tt.barrier()
     print(f"rank {tt.rank()}: dp_optimizer OK", flush=True)
 

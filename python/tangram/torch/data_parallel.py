@@ -24,6 +24,8 @@ hysteresis of _pays_off; the same shares are no re-plan). Layer moves (pipelines
 here.
 """
 
+import weakref
+
 import torch
 
 from tangram.errors import TangramError
@@ -31,6 +33,10 @@ from tangram.torch import _agreement, _args, collectives
 from tangram.torch.context import current
 from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
+
+
+# module -> the DataParallel that wraps it now (weakly: neither keeps the other alive).
+_WRAPPERS = weakref.WeakKeyDictionary()
 
 
 def _whole_shares(shares):
@@ -141,17 +147,20 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
+        self._tracked = {id(p) for p in self._params}
         _check_devices(module, ctx.transport)
         self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
             collectives.broadcast_parameters(module, root=0)
         self._make_buckets(bucket_cap_mb)
-        self._hooks = []
+        self._retire_previous(module)
+        self._hooks, self._hook_handles = [], []
         for i, p in enumerate(self._params):
             acc = p.expand_as(p).grad_fn.next_functions[0][0]
-            acc.register_hook(self._make_hook(i))
+            self._hook_handles.append(acc.register_hook(self._make_hook(i)))
             self._hooks.append(acc)  # the node must outlive the hook
+        self._retired = False
         self._sync = True
         self._synchronized = False  # synchronize() ran since the last forward or backward
         self._stretch = Stretch(module, lambda: ctx.slowdown) if emulate else None
@@ -170,6 +179,18 @@ class DataParallel(torch.nn.Module):
         self._recent = []
         self.last_times = None  # every rank's moving average after the last step
         self._reset_step()
+
+    def _retire_previous(self, module):
+        """A DataParallel built again over the same module (after unfreezing parameters, say)
+        replaces the earlier one: the earlier one's hooks would otherwise still launch
+        reductions at every backward that nobody waits for."""
+        previous = _WRAPPERS.get(module)
+        previous = previous() if previous is not None else None
+        if previous is not None:
+            for handle in previous._hook_handles:
+                handle.remove()
+            previous._retired = True
+        _WRAPPERS[module] = weakref.ref(self)
 
     # -- shares ---------------------------------------------------------------------------------
 
@@ -311,7 +332,12 @@ class DataParallel(torch.nn.Module):
         Change gradients (clip_grad_norm_, scaling) after synchronize(), never between backward
         and synchronize(): the reduction takes each gradient as backward leaves it, and writes the
         reduced one over it here. A gradient changed in between raises FAILED_PRECONDITION (after
-        the step's communication, so the ranks stay matched)."""
+        the step's communication, so the ranks stay matched), as does a parameter that started
+        to train after DataParallel was built (its gradient is not reduced)."""
+        if self._retired:
+            raise TangramError("FAILED_PRECONDITION",
+                               "this DataParallel was replaced by a newer one over the same "
+                               "module: use the newer one (and a DistributedOptimizer over it)")
         changed = self._changed_gradients()
         self._launch_ready(force=True)
         finish_buffers = self._start_buffer_broadcast()
@@ -350,7 +376,8 @@ class DataParallel(torch.nn.Module):
         """Why this step's reduction would not be the full-batch gradient of what the user
         trains, or None: a gradient changed between backward and synchronize() (clipped or scaled
         locally: the reduction already took it as backward left it, and its result would be
-        written over the change, silently undoing it)."""
+        written over the change, silently undoing it), or a parameter trained that this
+        DataParallel does not reduce (unfrozen after it was built)."""
         names = {id(p): n for n, p in self.module.named_parameters()}
         for i, (g, version) in self._grad_seen.items():
             p = self._params[i]
@@ -360,6 +387,13 @@ class DataParallel(torch.nn.Module):
                         f"the reduction sums the gradients as backward left them, so the change "
                         f"would be lost; call dp.synchronize() first, then change the gradients "
                         f"(e.g. clip_grad_norm_), then opt.step() (it does not synchronize again)")
+        for n, p in self.module.named_parameters():
+            if p.requires_grad and id(p) not in self._tracked:
+                return (f"parameter {n} trains (requires_grad=True) but was frozen when "
+                        f"DataParallel was built, so its gradient is not reduced and the ranks "
+                        f"would drift apart: after changing requires_grad, build a new "
+                        f"DataParallel (and DistributedOptimizer) over the module; it replaces "
+                        f"this one")
         return None
 
     def _start_buffer_broadcast(self):
