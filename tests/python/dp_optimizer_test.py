@@ -231,6 +231,27 @@ def wrong_arguments():
             assert e.code == "INVALID_ARGUMENT" and name in e.message, e
 
 
+def second_init():
+    """A second init() under mpirun returned the first context unchanged: its job was dropped
+    (calibrate_and_plan then said "planning needs init(job=...)"), its timeout too. It now adds
+    them; another job or transport than the process started with is refused."""
+    source = os.environ.get("TANGRAM_SOURCE_DIR",
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    job = os.path.join(source, "tests", "python", "torch-test-job.yaml")
+    ctx = tt.init(job=job, timeout=25, slowdown=1)
+    assert ctx is tt.current() and ctx.job is not None and ctx.job.name == "torch-test", ctx.job
+    assert ctx.timeout == 25 and ctx.slowdown == 1, (ctx.timeout, ctx.slowdown)
+    assert tt.init() is ctx and ctx.timeout == 25  # nothing given: nothing changes
+    for call, words in ((lambda: tt.init(job=os.path.join(source, "configs", "jobs",
+                                                         "local-torch-gpt.yaml")), "job"),
+                        (lambda: tt.init(transport="nccl"), "transport")):
+        try:
+            call()
+            raise AssertionError(f"a second init() with another {words} was accepted")
+        except TangramError as e:
+            assert e.code == "FAILED_PRECONDITION" and "already started" in e.message, e
+
+
 def main():
     torch.set_num_threads(1)
     tt.init(timeout=30)
@@ -238,6 +259,7 @@ def main():
     clipping()
     scheduler_and_checkpoint()
     unfreezing()
+    second_init()
     tt.barrier()
     print(f"rank {tt.rank()}: dp_optimizer OK", flush=True)
 
