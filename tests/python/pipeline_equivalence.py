@@ -4,9 +4,9 @@ ranks and the run still matches.
 
     mpirun -np 2 /usr/bin/python3 tests/python/pipeline_equivalence.py pp2 bad_input
     mpirun -np 3 ... pp3 pp3_clip replan not_same | mpirun -np 4 ... pp2dp2 pp2dp2_frozen
-        pp2dp2_clip not_same
+        pp2dp2_clip pp2dp2_buffers not_same
     /usr/bin/python3 tests/python/pipeline_equivalence.py --sim pp2 pp3 pp2dp2 pp2dp2_clip
-        replan bad_input not_same
+        pp2dp2_buffers replan bad_input not_same
 (CASE_clip: the case's plan with gradient clipping by the whole model's norm)
 (several cases per run: one interpreter start-up, which dominates the time, for all of them;
 --sim runs each case's ranks as threads of this process on the simulated transport)
@@ -135,9 +135,44 @@ def run_clip(name):
     compare(pipe, ref_model, ATOL_ADAM, f"{name} clip_grad_norm_")
 
 
+def run_buffers():
+    """pp 2 x dp 2 with a BatchNorm1d in each stage: after every step the replicas of a stage
+    hold replica 0's running statistics bit for bit (each replica updated them on its own
+    micro-batches, so they drifted apart: num_batches_tracked 12 vs 8 after 4 steps in the
+    session 12 audit); broadcast_buffers=False keeps each replica's own."""
+    import tangram.torch as tt
+    from torch import nn
+
+    comm = communicator()
+    for broadcast in (True, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.Tanh(), nn.Linear(12, 12),
+                              nn.BatchNorm1d(12), nn.Tanh(), nn.Linear(12, 3))
+        # Micro-batches 3 + 3 and 2 + 2: BatchNorm needs 2 samples or more.
+        plan = PipelinePlan([0, 3, 7], [[0, 1], [2, 3]], [6, 4], [3, 2])
+        pipe = Pipeline(model, plan, comm, loss_fn, broadcast_buffers=broadcast)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(3):
+            x, y = batch(step)
+            opt.zero_grad(set_to_none=True)
+            pipe.train_step(x, y)
+            opt.step()
+            mine = [b.tolist() for b in pipe.stage_module.buffers()]
+            every = tt.allgather_object((pipe.stage, pipe.replica, mine))
+            first = {s: bufs for s, j, bufs in every if j == 0}
+            same = all(bufs == first[s] for s, _, bufs in every)
+            assert same == broadcast, \
+                f"rank {comm.rank}: step {step}: replicas' buffers equal: {same} (broadcast " \
+                f"{broadcast}): {[(s, j, bufs[-1]) for s, j, bufs in every]}"
+    print(f"rank {comm.rank}: pp2dp2 buffers: replica 0's on every replica after every step",
+          flush=True)
+
+
 def run(case):
     if case.endswith("_clip"):
         run_clip(case[:-len("_clip")])
+    elif case == "pp2dp2_buffers":
+        run_buffers()
     elif case == "replan":
         run_replan()
     elif case == "pp2dp2_frozen":
@@ -160,7 +195,7 @@ def run_sim(case):
     import tangram.torch as tt
     from pipeline_common import use_thread_communicator
 
-    base = case[:-len("_clip")] if case.endswith("_clip") else case
+    base = case.rsplit("_", 1)[0] if case.endswith(("_clip", "_buffers")) else case
     ranks = CASES[base][0] if base in CASES else \
         {"replan": 3, "bad_input": 2, "not_same": 3}[case]
     world = tt.sim_world(ranks, timeout=30)

@@ -26,12 +26,14 @@ import torch
 from torch import nn
 
 from tangram.torch import _agreement, _args
+from tangram.torch._p2p import _DTYPES as _P2P_DTYPES
 from tangram.torch._p2p import P2P, dtype_name
 
 _TAG_ACT = 21
 _TAG_GRAD = 22
 _TAG_DP = 23
 _TAG_CHECK = 24
+_TAG_BUFFERS = 25
 
 
 class PipelineError(ValueError):
@@ -184,8 +186,10 @@ class Pipeline:
     """One rank's part of a pp x dp pipeline. Not thread-safe; every rank calls the same methods
     in the same order (train_step, replan, checkpoints) with the same global batch."""
 
-    def __init__(self, model, plan, comm=None, loss_fn=None, timeout_s=None):
+    def __init__(self, model, plan, comm=None, loss_fn=None, timeout_s=None,
+                 broadcast_buffers=True):
         self.model = model
+        self.broadcast_buffers = _args.flag(broadcast_buffers, "broadcast_buffers", "Pipeline")
         self.p2p = P2P(comm, timeout_s)
 
         def build():
@@ -384,6 +388,8 @@ class Pipeline:
         if self.stage is not None:
             total += self._run_1f1b(inputs, targets)
             self._reduce_gradients()
+            if self.broadcast_buffers:
+                self._broadcast_buffers()
         self.p2p.allreduce_sum_(total)
         return float(total[0])
 
@@ -502,6 +508,26 @@ class Pipeline:
             for g in grads:
                 g.mul_(coef)
         return norm
+
+    def _broadcast_buffers(self):
+        """Copies replica 0's buffers of this stage (BatchNorm's running statistics, ...) to the
+        stage's other replicas, as DataParallel's broadcast_buffers does: each replica updated
+        them on its own micro-batches, so they drifted apart (and a checkpoint kept replica 0's).
+        bool and narrow integer buffers travel as int32."""
+        group = self.plan.ranks[self.stage]
+        buffers = list(self.stage_module.buffers())
+        if len(group) <= 1 or not buffers:
+            return
+        root = group[0]
+        wire = [b.contiguous() if b.dtype in _P2P_DTYPES else b.to(torch.int32)
+                for b in buffers]
+        if self.p2p.rank == root:
+            self.p2p.wait_all([self.p2p.isend(t, peer, _TAG_BUFFERS)
+                               for peer in group[1:] for t in wire])
+            return
+        for b, t in zip(buffers, wire):
+            got = self.p2p.recv_into(torch.empty_like(t), root, _TAG_BUFFERS)
+            b.copy_(got.to(b.dtype))
 
     # -- re-planning -----------------------------------------------------------------------------
     def replan(self, plan, optimizer=None):
