@@ -182,6 +182,19 @@ def _plan_parts(plan):
     return (plan.bounds, plan.ranks, plan.samples, plan.micro_batch_size, plan.layer_names)
 
 
+def _batch_digest(batch):
+    """A cheap fingerprint of a batch tensor: the byte sums of its rows, weighted by row, as an
+    integer below 2^31 (exact in float64, so an allreduce carries it unchanged)."""
+    t = batch.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    rows = t.shape[0] if t.dim() > 0 else 1
+    raw = t.contiguous().reshape(-1).view(torch.uint8).reshape(rows, -1)
+    sums = raw.sum(1, dtype=torch.int64) % 1000003
+    weights = torch.arange(1, rows + 1, dtype=torch.int64)
+    return float(int((sums * weights).sum()) % 2147483647)
+
+
 class Pipeline:
     """One rank's part of a pp x dp pipeline. Not thread-safe; every rank calls the same methods
     in the same order (train_step, replan, checkpoints) with the same global batch."""
@@ -384,13 +397,29 @@ class Pipeline:
         if self._probe is None:
             self._probe = inputs[:1]
             self._check_boundaries(plan, self._probe)
-        total = torch.zeros(1, dtype=torch.float64)
+        # The loss and, at 1 + 2r and 2 + 2r, rank r's fingerprints of the batch it was given: the
+        # step's one allreduce also finds a rank given another batch (a data loader shuffled with
+        # another seed), which trained silently on a mixture of the ranks' batches.
+        total = torch.zeros(1 + 2 * self.p2p.size, dtype=torch.float64)
+        total[1 + 2 * self.p2p.rank] = _batch_digest(inputs)
+        total[2 + 2 * self.p2p.rank] = _batch_digest(targets)
         if self.stage is not None:
-            total += self._run_1f1b(inputs, targets)
+            total[0] += self._run_1f1b(inputs, targets)
             self._reduce_gradients()
             if self.broadcast_buffers:
                 self._broadcast_buffers()
         self.p2p.allreduce_sum_(total)
+        prints = total[1:].view(-1, 2)
+        other = next((r for r in range(1, self.p2p.size) if not torch.equal(prints[r], prints[0])),
+                     None)
+        if other is not None:
+            what = " and ".join(name for name, k in (("inputs", 0), ("targets", 1))
+                                if prints[other, k] != prints[0, k])
+            raise PipelineError(
+                f"tangram: rank {other} was given another global batch than rank 0 (its "
+                f"{what} differ): every rank must pass the same global batch to train_step (the "
+                f"plan gives each its part); the step's gradients mix the ranks' batches, do not "
+                f"apply them")
         return float(total[0])
 
     def _run_1f1b(self, inputs, targets):
