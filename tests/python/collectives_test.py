@@ -74,6 +74,12 @@ def body():
     check(torch.equal(out, ref), "allgatherv (counts gathered)")
     out = tt.allgatherv(mine, counts=[q + 1 for q in range(p)], async_op=True).wait()
     check(torch.equal(out, ref), "allgatherv (counts given, async)")
+    # allgatherv with no rows on rank 0 (a rank whose share is 0 gathers its predictions): it
+    # counted 1 element per row there, 3 elsewhere, and MPI failed with MPI_ERR_TRUNCATE.
+    mine = torch.full((r, 3), float(r))
+    out = tt.allgatherv(mine)
+    check(torch.equal(out, torch.cat([torch.full((q, 3), float(q)) for q in range(p)])),
+          "allgatherv (no rows on rank 0)")
     # broadcast from the last rank
     t = rank_input(r, 11, torch.float64)
     tt.broadcast(t, root=p - 1)

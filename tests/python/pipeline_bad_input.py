@@ -1,7 +1,8 @@
 """A model that cannot be split where the plan says: a clear PipelineError on every rank, before
 any communication, never a hang (each case then shows the ranks still agree: a barrier).
 not_the_same(): ranks that build different models or get different plans: every rank raises a
-PipelineError naming the rank that differs from rank 0 and what differs, at construction.
+PipelineError naming the rank that differs from rank 0 and what differs, at construction; a rank
+given another global batch: every rank raises at the end of that train_step.
 
     mpirun -np 2 /usr/bin/python3 tests/python/pipeline_bad_input.py
 """
@@ -134,6 +135,19 @@ def not_the_same():
         sys.exit(1)
     assert pipe.plan.samples == samples, f"rank {r}: the refused plan was taken"
     assert torch.isfinite(torch.tensor(pipe.train_step(x, y)))
+    # The last rank given another global batch (its loader shuffled with another seed: the
+    # samples of rank 0's batch in another order, then other targets): every rank raises naming
+    # it (it trained silently on a mixture of the ranks' batches).
+    for what, (bx, by) in (("inputs and targets", (x.flip(0), y.flip(0))),
+                           ("targets", (x, (y + 1) % 3))):
+        try:
+            pipe.train_step(*((bx, by) if r == last else (x, y)))
+        except PipelineError as e:
+            words = [f"rank {last} was given another global batch", f"its {what} differ"]
+            assert all(w in str(e) for w in words), f"rank {r}: {what}: {e}"
+        else:
+            print(f"rank {r}: FAIL another batch ({what}) on rank {last}: no error", flush=True)
+            sys.exit(1)
     print(f"PASS not the same ({p} ranks)", flush=True)
 
 

@@ -3,9 +3,11 @@ single-process full-batch run; a re-plan mid-run moves blocks (module + Adam sta
 ranks and the run still matches.
 
     mpirun -np 2 /usr/bin/python3 tests/python/pipeline_equivalence.py pp2 bad_input
-    mpirun -np 3 ... pp3 replan not_same | mpirun -np 4 ... pp2dp2 pp2dp2_frozen not_same
-    /usr/bin/python3 tests/python/pipeline_equivalence.py --sim pp2 pp3 pp2dp2 replan bad_input
-        not_same
+    mpirun -np 3 ... pp3 pp3_clip replan not_same | mpirun -np 4 ... pp2dp2 pp2dp2_frozen
+        pp2dp2_clip pp2dp2_buffers not_same
+    /usr/bin/python3 tests/python/pipeline_equivalence.py --sim pp2 pp3 pp2dp2 pp2dp2_clip
+        pp2dp2_buffers replan bad_input not_same
+(CASE_clip: the case's plan with gradient clipping by the whole model's norm)
 (several cases per run: one interpreter start-up, which dominates the time, for all of them;
 --sim runs each case's ranks as threads of this process on the simulated transport)
 """
@@ -104,8 +106,74 @@ def run_frozen():
     compare(pipe, ref_model, ATOL_ADAM, "pp2dp2 frozen")
 
 
+def run_clip(name):
+    """Gradient clipping by the whole model's norm (Pipeline.clip_grad_norm_): the same total
+    norm and, after 3 AdamW steps, the same parameters as torch.nn.utils.clip_grad_norm_ in one
+    process. torch's function on a rank's own parameters takes its stage's norm only (each stage
+    clipped by another factor: 1.7e-4 off after 4 steps in the audit)."""
+    comm = communicator()
+    plan = CASES[name][1]
+    model = build_model()
+    pipe = Pipeline(model, plan, comm, loss_fn)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.1)
+    ref_model = build_model()
+    ref_opt = torch.optim.AdamW(ref_model.parameters(), lr=0.01, weight_decay=0.1)
+    max_norm = 0.05
+    for step in range(3):
+        x, y = batch(step)
+        opt.zero_grad(set_to_none=True)
+        pipe.train_step(x, y)
+        norm = pipe.clip_grad_norm_(max_norm)
+        opt.step()
+        ref_opt.zero_grad(set_to_none=True)
+        loss_fn(ref_model(x), y).backward()
+        ref_norm = float(torch.nn.utils.clip_grad_norm_(ref_model.parameters(), max_norm))
+        ref_opt.step()
+        assert ref_norm > 2 * max_norm, f"the test wants clipping to act (norm {ref_norm})"
+        assert abs(norm - ref_norm) <= 1e-5 * ref_norm, \
+            f"rank {comm.rank}: step {step}: total norm {norm} vs one process's {ref_norm}"
+    compare(pipe, ref_model, ATOL_ADAM, f"{name} clip_grad_norm_")
+
+
+def run_buffers():
+    """pp 2 x dp 2 with a BatchNorm1d in each stage: after every step the replicas of a stage
+    hold replica 0's running statistics bit for bit (each replica updated them on its own
+    micro-batches, so they drifted apart: num_batches_tracked 12 vs 8 after 4 steps in the
+    session 12 audit); broadcast_buffers=False keeps each replica's own."""
+    import tangram.torch as tt
+    from torch import nn
+
+    comm = communicator()
+    for broadcast in (True, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.Tanh(), nn.Linear(12, 12),
+                              nn.BatchNorm1d(12), nn.Tanh(), nn.Linear(12, 3))
+        # Micro-batches 3 + 3 and 2 + 2: BatchNorm needs 2 samples or more.
+        plan = PipelinePlan([0, 3, 7], [[0, 1], [2, 3]], [6, 4], [3, 2])
+        pipe = Pipeline(model, plan, comm, loss_fn, broadcast_buffers=broadcast)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(3):
+            x, y = batch(step)
+            opt.zero_grad(set_to_none=True)
+            pipe.train_step(x, y)
+            opt.step()
+            mine = [b.tolist() for b in pipe.stage_module.buffers()]
+            every = tt.allgather_object((pipe.stage, pipe.replica, mine))
+            first = {s: bufs for s, j, bufs in every if j == 0}
+            same = all(bufs == first[s] for s, _, bufs in every)
+            assert same == broadcast, \
+                f"rank {comm.rank}: step {step}: replicas' buffers equal: {same} (broadcast " \
+                f"{broadcast}): {[(s, j, bufs[-1]) for s, j, bufs in every]}"
+    print(f"rank {comm.rank}: pp2dp2 buffers: replica 0's on every replica after every step",
+          flush=True)
+
+
 def run(case):
-    if case == "replan":
+    if case.endswith("_clip"):
+        run_clip(case[:-len("_clip")])
+    elif case == "pp2dp2_buffers":
+        run_buffers()
+    elif case == "replan":
         run_replan()
     elif case == "pp2dp2_frozen":
         run_frozen()
@@ -127,7 +195,9 @@ def run_sim(case):
     import tangram.torch as tt
     from pipeline_common import use_thread_communicator
 
-    ranks = CASES[case][0] if case in CASES else {"replan": 3, "bad_input": 2, "not_same": 3}[case]
+    base = case.rsplit("_", 1)[0] if case.endswith(("_clip", "_buffers")) else case
+    ranks = CASES[base][0] if base in CASES else \
+        {"replan": 3, "bad_input": 2, "not_same": 3}[case]
     world = tt.sim_world(ranks, timeout=30)
     failures = []
 

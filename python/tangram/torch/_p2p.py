@@ -118,11 +118,11 @@ class P2P:
                 self.wait(h)
 
     # -- small collectives -----------------------------------------------------------------
-    def allreduce_sum_(self, tensor):
-        """In-place sum over every rank of the communicator."""
+    def allreduce_sum_(self, tensor, op="sum"):
+        """In-place sum (or `op`: "max", "min") over every rank of the communicator."""
         t = tensor if tensor.is_contiguous() else tensor.contiguous()
         work = self.comm.allreduce(t.data_ptr(), t.data_ptr(), t.numel(), dtype_name(t.dtype),
-                                   "sum", self.timeout_s)
+                                   op, self.timeout_s)
         self.comm.wait(work, False)
         if t is not tensor:
             tensor.copy_(t)

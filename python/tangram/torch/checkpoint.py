@@ -154,6 +154,7 @@ def save_checkpoint(target, optimizer, directory, step, comm=None, keep=2):
     """Writes step `step` of `target` (a Pipeline, or a module replicated on every rank with
     `comm`) under `directory`. Collective: every rank calls it."""
     step = _args.whole(step, "step", "save_checkpoint", minimum=0)
+    optimizer = _unwrapped(optimizer)
     keep = _args.whole(keep, "keep", "save_checkpoint", minimum=1)
     p2p = target.p2p if comm is None else P2P(comm)
     layers, writers, _ = _layers_of(target)
@@ -186,6 +187,7 @@ def load_checkpoint(target, optimizer, directory, step=None, comm=None):
     calls it; a missing or damaged checkpoint raises on every rank, naming the file."""
     if step is not None:
         step = _args.whole(step, "step", "load_checkpoint", minimum=0)
+    optimizer = _unwrapped(optimizer)
     p2p = target.p2p if comm is None else P2P(comm)
     error, files = None, None
     try:
@@ -212,6 +214,14 @@ def load_checkpoint(target, optimizer, directory, step=None, comm=None):
                     if k in g and isinstance(v, (int, float, bool, list)):
                         g[k] = tuple(v) if isinstance(g[k], tuple) else v
     return loaded_step
+
+
+def _unwrapped(optimizer):
+    """The torch optimizer behind a tangram.torch.DistributedOptimizer (its state and class name
+    go into the checkpoint), or `optimizer` itself."""
+    from tangram.torch.data_parallel import DistributedOptimizer
+
+    return optimizer.optimizer if isinstance(optimizer, DistributedOptimizer) else optimizer
 
 
 class CheckpointError(RuntimeError):

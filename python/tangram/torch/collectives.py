@@ -11,6 +11,7 @@ call raises TangramError with the absl::Status code name (DEADLINE_EXCEEDED past
 UNAVAILABLE for a dead peer, ABORTED once another call failed) and message.
 """
 
+import math
 import pickle
 
 import torch
@@ -173,8 +174,10 @@ def allgatherv(input, counts=None, async_op=False, timeout=None):
                            f"allgatherv: counts {counts} do not give rank {ctx.rank} its "
                            f"{rows} rows over {ctx.size} ranks")
     inp = input.contiguous()
-    row = inp.numel() // rows if rows else 1
     trailing = tuple(input.shape[1:]) if input.dim() > 0 else ()
+    # Elements per row from the trailing shape, not numel / rows: a rank with no rows (a share
+    # of 0) counted 1 and the others the true size, and MPI failed with MPI_ERR_TRUNCATE.
+    row = math.prod(trailing)
     out = torch.empty((sum(counts),) + trailing, dtype=input.dtype, device=input.device)
     work = ctx.comm.allgatherv(inp.data_ptr(), out.data_ptr(), [c * row for c in counts],
                                dtype_name(inp), _timeout(ctx, timeout, "allgatherv"))

@@ -91,7 +91,10 @@ def _slowdown_from_env(env, rank):
     return _args.number(value, f"rank {rank}'s factor", where, minimum=1)
 
 
-def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None, rank=None,
+_DEFAULT_TIMEOUT = 120.0
+
+
+def init(job=None, transport=None, timeout=None, slowdown=None, sim_world=None, rank=None,
          cuda_device=-1):
     """Starts this rank and returns its Context.
 
@@ -101,12 +104,15 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
         transport: "mpi" (one process per rank under mpirun), "nccl" (CUDA tensors; needs a build
             with NCCL), or "sim" (ranks as threads, with sim_world and rank). None: the job's
             transport when it is mpi or nccl, else "mpi".
-        timeout: deadline of each communication call in seconds; past it the call raises
-            TangramError with code DEADLINE_EXCEEDED.
+        timeout: deadline of each communication call in seconds (default 120); past it the call
+            raises TangramError with code DEADLINE_EXCEEDED.
         slowdown: EMULATION factor for this rank, overriding the fleet file's emulate_slowdown
             (also settable with TANGRAM_EMULATE_SLOWDOWN="1,1,3,6").
         sim_world, rank: for transport "sim", the world (`sim_world(n)`) and this thread's rank.
         cuda_device: for "nccl", the CUDA device (-1: the local rank on its host).
+
+    Under mpirun a process has one context: a later init() returns it, after taking the job,
+    timeout and slowdown that call gives (a job only when the context has none or the same).
 
     Raises:
         TangramError: the job file is invalid (INVALID_ARGUMENT, naming file, line and field),
@@ -114,6 +120,7 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
     """
     global _process_context
     _check_init_arguments(job, timeout, slowdown, cuda_device)
+    given_timeout, timeout = timeout, _DEFAULT_TIMEOUT if timeout is None else timeout
     if isinstance(job, (str, os.PathLike)):
         job = _tangram.load_job(os.fspath(job))
     if transport is None:
@@ -126,7 +133,7 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
     elif transport in ("mpi", "nccl"):
         with _lock:
             if _process_context is not None:
-                return _process_context
+                return _refine(_process_context, job, transport, given_timeout, slowdown)
             comm = _tangram.Communicator.create(transport, timeout, cuda_device)
     else:
         raise TangramError("INVALID_ARGUMENT",
@@ -141,6 +148,31 @@ def init(job=None, transport=None, timeout=120.0, slowdown=None, sim_world=None,
     return ctx
 
 
+def _refine(ctx, job, transport, timeout, slowdown):
+    """A second init() in a process: the context it already has, with what this call adds. It
+    used to return the first context unchanged, dropping this call's job (planning then said
+    "planning needs init(job=...)"), timeout and slowdown without a word."""
+    if transport is not None and transport != ctx.transport:
+        raise TangramError("FAILED_PRECONDITION",
+                           f"init(transport='{transport}'): this process was already started "
+                           f"with transport '{ctx.transport}' (a process has one context)")
+    if job is not None:
+        if ctx.job is not None and os.path.abspath(ctx.job.path) != os.path.abspath(job.path):
+            raise TangramError(
+                "FAILED_PRECONDITION",
+                f"init(job='{job.path}'): this process was already started with job "
+                f"'{ctx.job.path}' (a process has one context and one job)")
+        if ctx.job is None:
+            ctx.job = job
+            if slowdown is None:
+                ctx.slowdown = _slowdown_for(job, ctx.rank, None)
+    if timeout is not None:
+        ctx.timeout = float(timeout)
+    if slowdown is not None:
+        ctx.slowdown = float(slowdown)
+    return ctx
+
+
 def _check_init_arguments(job, timeout, slowdown, cuda_device):
     """init()'s arguments, before anything starts (a timeout of another type failed inside pybind
     with a list of C++ signatures)."""
@@ -148,7 +180,8 @@ def _check_init_arguments(job, timeout, slowdown, cuda_device):
         raise _args.ArgumentTypeError(
             f"init: job must be a job file's path or a loaded tangram._tangram.Job, got "
             f"{job!r} ({type(job).__name__})")
-    _args.seconds(timeout, "timeout", "init")
+    if timeout is not None:
+        _args.seconds(timeout, "timeout", "init")
     if slowdown is not None:
         check_slowdown(slowdown, "init")
     _args.whole(cuda_device, "cuda_device", "init", minimum=-1)

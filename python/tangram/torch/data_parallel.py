@@ -24,6 +24,8 @@ hysteresis of _pays_off; the same shares are no re-plan). Layer moves (pipelines
 here.
 """
 
+import weakref
+
 import torch
 
 from tangram.errors import TangramError
@@ -31,6 +33,10 @@ from tangram.torch import _agreement, _args, collectives
 from tangram.torch.context import current
 from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
+
+
+# module -> the DataParallel that wraps it now (weakly: neither keeps the other alive).
+_WRAPPERS = weakref.WeakKeyDictionary()
 
 
 def _whole_shares(shares):
@@ -70,6 +76,19 @@ def _check_arguments(bucket_cap_mb, rebalance_threshold, rebalance_patience, ema
                                       f"got {log!r} ({type(log).__name__})")
 
 
+def _check_devices(module, transport):
+    """Parameters and buffers must be where the transport reduces: CPU tensors, or CUDA tensors
+    on "nccl" (a model on "meta" failed in the first broadcast, naming only the broadcast)."""
+    wanted = ("cuda", "cpu") if transport == "nccl" else ("cpu",)
+    for name, t in list(module.named_parameters()) + list(module.named_buffers()):
+        if t.device.type not in wanted:
+            raise TangramError(
+                "INVALID_ARGUMENT",
+                f"DataParallel: {name} is on device {t.device}, but transport '{transport}' "
+                f"reduces {' or '.join(w.upper() for w in wanted)} tensors: move the model with "
+                f".to('{wanted[0]}') first")
+
+
 class DataParallel(torch.nn.Module):
     """Wraps `module` for uneven data parallelism.
 
@@ -94,6 +113,13 @@ class DataParallel(torch.nn.Module):
                  emulate=True, log=None, broadcast_buffers=True):
         super().__init__()
         ctx = current()
+        if not isinstance(module, torch.nn.Module):
+            raise _args.ArgumentTypeError(f"DataParallel: module must be a torch.nn.Module, got "
+                                          f"{module!r} ({type(module).__name__})")
+        if plan is not None and not (hasattr(plan, "pp") and hasattr(plan, "shares")):
+            raise _args.ArgumentTypeError(
+                f"DataParallel: plan must be a tangram.torch Plan (calibrate_and_plan(), "
+                f"catalog_plan()) or None, got {plan!r} ({type(plan).__name__})")
         _check_arguments(bucket_cap_mb=bucket_cap_mb, broadcast=broadcast, rebalance=rebalance,
                          rebalance_threshold=rebalance_threshold,
                          rebalance_patience=rebalance_patience, ema_alpha=ema_alpha,
@@ -121,17 +147,22 @@ class DataParallel(torch.nn.Module):
         self.replan_log = []
         self._log = log
         self._params = [p for p in module.parameters() if p.requires_grad]
+        self._tracked = {id(p) for p in self._params}
+        _check_devices(module, ctx.transport)
         self._buffers_to_sync = list(module.buffers()) if broadcast_buffers else []
         self._check_same_model()
         if broadcast:
             collectives.broadcast_parameters(module, root=0)
         self._make_buckets(bucket_cap_mb)
-        self._hooks = []
+        self._retire_previous(module)
+        self._hooks, self._hook_handles = [], []
         for i, p in enumerate(self._params):
             acc = p.expand_as(p).grad_fn.next_functions[0][0]
-            acc.register_hook(self._make_hook(i))
+            self._hook_handles.append(acc.register_hook(self._make_hook(i)))
             self._hooks.append(acc)  # the node must outlive the hook
+        self._retired = False
         self._sync = True
+        self._synchronized = False  # synchronize() ran since the last forward or backward
         self._stretch = Stretch(module, lambda: ctx.slowdown) if emulate else None
         # Re-planning starts from the calibration reports of a measured plan (calibrate_and_plan);
         # a catalog plan has none, so its shares stay as planned.
@@ -148,6 +179,18 @@ class DataParallel(torch.nn.Module):
         self._recent = []
         self.last_times = None  # every rank's moving average after the last step
         self._reset_step()
+
+    def _retire_previous(self, module):
+        """A DataParallel built again over the same module (after unfreezing parameters, say)
+        replaces the earlier one: the earlier one's hooks would otherwise still launch
+        reductions at every backward that nobody waits for."""
+        previous = _WRAPPERS.get(module)
+        previous = previous() if previous is not None else None
+        if previous is not None:
+            for handle in previous._hook_handles:
+                handle.remove()
+            previous._retired = True
+        _WRAPPERS[module] = weakref.ref(self)
 
     # -- shares ---------------------------------------------------------------------------------
 
@@ -167,6 +210,7 @@ class DataParallel(torch.nn.Module):
     # -- the step -------------------------------------------------------------------------------
 
     def forward(self, *args, **kwargs):
+        self._synchronized = False
         if self._step_start is None:
             self._step_start = self._clock.now()
         return self.module(*args, **kwargs)
@@ -210,6 +254,7 @@ class DataParallel(torch.nn.Module):
     def _reset_step(self):
         self._pending = [len(b) for b in self._buckets]
         self._reduced = set()  # parameters whose gradient this step's reduction holds
+        self._grad_seen = {}  # parameter -> (its .grad, that tensor's version) after backward
         self._launched = 0  # buckets [0, _launched) have started
         self._handles = []
         self._step_start = None
@@ -218,16 +263,22 @@ class DataParallel(torch.nn.Module):
     def _make_hook(self, i):
         def hook(*unused):
             self._last_grad = self._clock.now()
+            self._synchronized = False
             if not self._sync:
                 return
             if i in self._reduced:
                 # Its bucket may be on the wire already: this backward's gradient would be left
-                # out of the update (PyTorch's DDP refuses the same).
+                # out of the update (PyTorch's DDP refuses the same). Said here, so synchronize()
+                # does not report the gradient it changed a second time.
+                self._grad_seen = {}
                 raise TangramError(
                     "FAILED_PRECONDITION",
                     "a second backward() in one step outside no_sync(): run every backward but "
                     "the last of a step inside `with dp.no_sync():`, then synchronize()")
             self._reduced.add(i)
+            g = self._params[i].grad
+            if g is not None:
+                self._grad_seen[i] = (g, g._version)
             b = self._bucket_of[i]
             self._pending[b] -= 1
             self._launch_ready()
@@ -276,7 +327,18 @@ class DataParallel(torch.nn.Module):
     def synchronize(self):
         """Waits for the gradient reductions of this step and leaves the full-batch gradient in
         every parameter's .grad; then re-balances if throughput drifted. Call once per step,
-        after backward (a rank with share 0 calls it without a backward pass)."""
+        after backward (a rank with share 0 calls it without a backward pass).
+
+        Change gradients (clip_grad_norm_, scaling) after synchronize(), never between backward
+        and synchronize(): the reduction takes each gradient as backward leaves it, and writes the
+        reduced one over it here. A gradient changed in between raises FAILED_PRECONDITION (after
+        the step's communication, so the ranks stay matched), as does a parameter that started
+        to train after DataParallel was built (its gradient is not reduced)."""
+        if self._retired:
+            raise TangramError("FAILED_PRECONDITION",
+                               "this DataParallel was replaced by a newer one over the same "
+                               "module: use the newer one (and a DistributedOptimizer over it)")
+        changed = self._changed_gradients()
         self._launch_ready(force=True)
         finish_buffers = self._start_buffer_broadcast()
         times = None
@@ -306,6 +368,33 @@ class DataParallel(torch.nn.Module):
         self.steps += 1
         if times is not None:
             self._after_step(times)
+        if changed:
+            raise TangramError("FAILED_PRECONDITION", changed)
+        self._synchronized = True
+
+    def _changed_gradients(self):
+        """Why this step's reduction would not be the full-batch gradient of what the user
+        trains, or None: a gradient changed between backward and synchronize() (clipped or scaled
+        locally: the reduction already took it as backward left it, and its result would be
+        written over the change, silently undoing it), or a parameter trained that this
+        DataParallel does not reduce (unfrozen after it was built)."""
+        names = {id(p): n for n, p in self.module.named_parameters()}
+        for i, (g, version) in self._grad_seen.items():
+            p = self._params[i]
+            if p.grad is not g or g._version != version:
+                return (f"the gradient of {names.get(id(p), f'parameter {i}')} was changed "
+                        f"between backward() and synchronize() (gradient clipping or scaling?): "
+                        f"the reduction sums the gradients as backward left them, so the change "
+                        f"would be lost; call dp.synchronize() first, then change the gradients "
+                        f"(e.g. clip_grad_norm_), then opt.step() (it does not synchronize again)")
+        for n, p in self.module.named_parameters():
+            if p.requires_grad and id(p) not in self._tracked:
+                return (f"parameter {n} trains (requires_grad=True) but was frozen when "
+                        f"DataParallel was built, so its gradient is not reduced and the ranks "
+                        f"would drift apart: after changing requires_grad, build a new "
+                        f"DataParallel (and DistributedOptimizer) over the module; it replaces "
+                        f"this one")
+        return None
 
     def _start_buffer_broadcast(self):
         """Starts the step's buffer broadcast after the gradient buckets (the same order on every
@@ -417,29 +506,64 @@ class DataParallel(torch.nn.Module):
                 f"every rank must build the same model")
 
 
-class DistributedOptimizer:
-    """An optimizer whose step() first completes the gradient reduction (Horovod's shape)."""
+class DistributedOptimizer(torch.optim.Optimizer):
+    """An optimizer whose step() first completes the gradient reduction (Horovod's shape).
 
-    def __init__(self, optimizer, dp):
+    A torch.optim.Optimizer itself, sharing the wrapped optimizer's `state`, `param_groups` and
+    `defaults`, so that learning-rate schedulers (which refuse anything else), checkpoints and
+    code that reads `opt.state` take it as they take the optimizer it wraps. step() calls
+    dp.synchronize() unless the user already did since the last backward (to clip or otherwise
+    change the reduced gradients first); it never reduces twice.
+    """
+
+    def __init__(self, optimizer, dp):  # pylint: disable=super-init-not-called
+        # No Optimizer.__init__: the wrapped optimizer holds the parameters and the state.
+        if not isinstance(optimizer, torch.optim.Optimizer) or \
+                isinstance(optimizer, DistributedOptimizer):
+            raise _args.ArgumentTypeError(
+                f"DistributedOptimizer: optimizer must be a torch.optim.Optimizer, got "
+                f"{optimizer!r} ({type(optimizer).__name__})")
+        if not isinstance(dp, DataParallel):
+            raise _args.ArgumentTypeError(
+                f"DistributedOptimizer: dp must be the tangram.torch.DataParallel that wraps "
+                f"the model, got {dp!r} ({type(dp).__name__})")
         self.optimizer = optimizer
         self.dp = dp
+
+    # The wrapped optimizer's containers, shared (also after its load_state_dict replaces them).
+    state = property(lambda self: self.optimizer.state,
+                     lambda self, value: setattr(self.optimizer, "state", value))
+    param_groups = property(lambda self: self.optimizer.param_groups,
+                            lambda self, value: setattr(self.optimizer, "param_groups", value))
+    defaults = property(lambda self: self.optimizer.defaults,
+                        lambda self, value: setattr(self.optimizer, "defaults", value))
 
     def zero_grad(self, set_to_none=False):
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def step(self, closure=None):
-        self.dp.synchronize()
+        if not self.dp._synchronized:  # not already by the user (clipping between)
+            self.dp.synchronize()
+        self.dp._synchronized = False
         return self.optimizer.step(closure)
 
     def state_dict(self):
         return self.optimizer.state_dict()
 
-    def load_state_dict(self, state):
-        self.optimizer.load_state_dict(state)
+    def load_state_dict(self, state_dict):
+        self.optimizer.load_state_dict(state_dict)
 
-    @property
-    def param_groups(self):
-        return self.optimizer.param_groups
+    def add_param_group(self, param_group):
+        self.optimizer.add_param_group(param_group)
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        return f"DistributedOptimizer({self.optimizer!r})"
 
 
 class ShareSampler:
@@ -453,6 +577,10 @@ class ShareSampler:
     """
 
     def __init__(self, dp, num_samples=None, seed=0, shuffle=True):
+        if not isinstance(dp, DataParallel):
+            raise _args.ArgumentTypeError(
+                f"ShareSampler: dp must be a tangram.torch.DataParallel (its shares say which "
+                f"samples are this rank's), got {dp!r} ({type(dp).__name__})")
         if num_samples is not None:
             num_samples = _args.whole(num_samples, "num_samples", "ShareSampler")
             if num_samples < 1:

@@ -26,12 +26,14 @@ import torch
 from torch import nn
 
 from tangram.torch import _agreement, _args
+from tangram.torch._p2p import _DTYPES as _P2P_DTYPES
 from tangram.torch._p2p import P2P, dtype_name
 
 _TAG_ACT = 21
 _TAG_GRAD = 22
 _TAG_DP = 23
 _TAG_CHECK = 24
+_TAG_BUFFERS = 25
 
 
 class PipelineError(ValueError):
@@ -180,12 +182,27 @@ def _plan_parts(plan):
     return (plan.bounds, plan.ranks, plan.samples, plan.micro_batch_size, plan.layer_names)
 
 
+def _batch_digest(batch):
+    """A cheap fingerprint of a batch tensor: the byte sums of its rows, weighted by row, as an
+    integer below 2^31 (exact in float64, so an allreduce carries it unchanged)."""
+    t = batch.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    rows = t.shape[0] if t.dim() > 0 else 1
+    raw = t.contiguous().reshape(-1).view(torch.uint8).reshape(rows, -1)
+    sums = raw.sum(1, dtype=torch.int64) % 1000003
+    weights = torch.arange(1, rows + 1, dtype=torch.int64)
+    return float(int((sums * weights).sum()) % 2147483647)
+
+
 class Pipeline:
     """One rank's part of a pp x dp pipeline. Not thread-safe; every rank calls the same methods
     in the same order (train_step, replan, checkpoints) with the same global batch."""
 
-    def __init__(self, model, plan, comm=None, loss_fn=None, timeout_s=None):
+    def __init__(self, model, plan, comm=None, loss_fn=None, timeout_s=None,
+                 broadcast_buffers=True):
         self.model = model
+        self.broadcast_buffers = _args.flag(broadcast_buffers, "broadcast_buffers", "Pipeline")
         self.p2p = P2P(comm, timeout_s)
 
         def build():
@@ -380,11 +397,29 @@ class Pipeline:
         if self._probe is None:
             self._probe = inputs[:1]
             self._check_boundaries(plan, self._probe)
-        total = torch.zeros(1, dtype=torch.float64)
+        # The loss and, at 1 + 2r and 2 + 2r, rank r's fingerprints of the batch it was given: the
+        # step's one allreduce also finds a rank given another batch (a data loader shuffled with
+        # another seed), which trained silently on a mixture of the ranks' batches.
+        total = torch.zeros(1 + 2 * self.p2p.size, dtype=torch.float64)
+        total[1 + 2 * self.p2p.rank] = _batch_digest(inputs)
+        total[2 + 2 * self.p2p.rank] = _batch_digest(targets)
         if self.stage is not None:
-            total += self._run_1f1b(inputs, targets)
+            total[0] += self._run_1f1b(inputs, targets)
             self._reduce_gradients()
+            if self.broadcast_buffers:
+                self._broadcast_buffers()
         self.p2p.allreduce_sum_(total)
+        prints = total[1:].view(-1, 2)
+        other = next((r for r in range(1, self.p2p.size) if not torch.equal(prints[r], prints[0])),
+                     None)
+        if other is not None:
+            what = " and ".join(name for name, k in (("inputs", 0), ("targets", 1))
+                                if prints[other, k] != prints[0, k])
+            raise PipelineError(
+                f"tangram: rank {other} was given another global batch than rank 0 (its "
+                f"{what} differ): every rank must pass the same global batch to train_step (the "
+                f"plan gives each its part); the step's gradients mix the ranks' batches, do not "
+                f"apply them")
         return float(total[0])
 
     def _run_1f1b(self, inputs, targets):
@@ -469,6 +504,59 @@ class Pipeline:
                 else:
                     p.grad.copy_(value)
             at += n
+
+    def clip_grad_norm_(self, max_norm, norm_type=2.0):
+        """Clips the gradients of the whole model as torch.nn.utils.clip_grad_norm_ does in one
+        process, and returns the total norm (a float, on every rank). Collective: every rank
+        calls it after train_step, idle ranks too. torch's own function on a rank's parameters
+        would take the norm of that rank's stage only, so each stage would clip by another
+        factor than the single-process run. Replicas of a stage hold the same gradients after
+        train_step; the norm counts each stage once."""
+        where = "Pipeline.clip_grad_norm_"
+        max_norm = _args.number(max_norm, "max_norm", where, minimum=0)
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or \
+                not norm_type > 0:
+            raise _args.ArgumentError(f"{where}: norm_type must be a number > 0 or inf, got "
+                                      f"{norm_type!r}")
+        norm_type = float(norm_type)
+        grads = [p.grad.detach() for p in self.parameters() if p.grad is not None]
+        total = torch.zeros(1, dtype=torch.float64)
+        if norm_type == float("inf"):
+            if grads:
+                total[0] = max(float(g.abs().max()) for g in grads)
+            self.p2p.allreduce_sum_(total, "max")
+            norm = float(total[0])
+        else:
+            for g in grads:
+                total += torch.linalg.vector_norm(g.double(), norm_type) ** norm_type
+            self.p2p.allreduce_sum_(total)
+            # Every replica of a stage counted the same gradients.
+            norm = (float(total[0]) / self.plan.dp) ** (1.0 / norm_type)
+        coef = max_norm / (norm + 1e-6)  # torch's epsilon and rule
+        if coef < 1.0:
+            for g in grads:
+                g.mul_(coef)
+        return norm
+
+    def _broadcast_buffers(self):
+        """Copies replica 0's buffers of this stage (BatchNorm's running statistics, ...) to the
+        stage's other replicas, as DataParallel's broadcast_buffers does: each replica updated
+        them on its own micro-batches, so they drifted apart (and a checkpoint kept replica 0's).
+        bool and narrow integer buffers travel as int32."""
+        group = self.plan.ranks[self.stage]
+        buffers = list(self.stage_module.buffers())
+        if len(group) <= 1 or not buffers:
+            return
+        root = group[0]
+        wire = [b.contiguous() if b.dtype in _P2P_DTYPES else b.to(torch.int32)
+                for b in buffers]
+        if self.p2p.rank == root:
+            self.p2p.wait_all([self.p2p.isend(t, peer, _TAG_BUFFERS)
+                               for peer in group[1:] for t in wire])
+            return
+        for b, t in zip(buffers, wire):
+            got = self.p2p.recv_into(torch.empty_like(t), root, _TAG_BUFFERS)
+            b.copy_(got.to(b.dtype))
 
     # -- re-planning -----------------------------------------------------------------------------
     def replan(self, plan, optimizer=None):

@@ -63,6 +63,13 @@ def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=4, probes=3
     Returns this rank's node report (a dict; see orchestrator/runtime/node_report.h).
     """
     ctx = current()
+    if not callable(loss_fn):
+        raise _args.ArgumentTypeError(
+            f"calibrate: loss_fn must be a function of no arguments that runs the model on a "
+            f"sample batch and returns the loss, got {loss_fn!r} ({type(loss_fn).__name__})")
+    if module is not None and not isinstance(module, torch.nn.Module):
+        raise _args.ArgumentTypeError(f"calibrate: module must be a torch.nn.Module or None, "
+                                      f"got {module!r} ({type(module).__name__})")
     batch_size = _args.whole(batch_size, "batch_size", "calibrate", minimum=1)
     for name, value, least in (("warmup", warmup, 0), ("iterations", iterations, 1),
                                ("probes", probes, 1)):
