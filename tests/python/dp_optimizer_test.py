@@ -120,6 +120,17 @@ def clipping():
     check_against(model, serial, "synchronize, clip_grad_norm_, step")
 
 
+def train(dp, opt, sched, sampler, serial, x, y, steps):
+    """`steps` steps of dp and the serial reference on the same samples, the scheduler after each."""
+    for _ in range(steps):
+        idx = sampler.next_indices()
+        opt.zero_grad()
+        F.cross_entropy(dp(x[idx]), y[idx]).backward()
+        opt.step()
+        sched.step()
+        serial.step(x, y)
+
+
 def scheduler_and_checkpoint():
     """DistributedOptimizer is a torch Optimizer: StepLR takes it (it raised "DistributedOptimizer
     is not an Optimizer") and save_checkpoint/load_checkpoint take it (they raised "'Distributed
@@ -135,13 +146,7 @@ def scheduler_and_checkpoint():
     sched = torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)
     sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
     serial = Serial(model, dp)
-    for _ in range(2):
-        idx = sampler.next_indices()
-        opt.zero_grad()
-        F.cross_entropy(dp(x[idx]), y[idx]).backward()
-        opt.step()
-        sched.step()
-        serial.step(x, y)
+    train(dp, opt, sched, sampler, serial, x, y, 2)
     tt.save_checkpoint(model, opt, directory, 2, comm=tt.current().comm)
 
     model = build(seed=9)  # other initial weights: everything comes from the checkpoint
@@ -155,13 +160,7 @@ def scheduler_and_checkpoint():
     sched.last_epoch = step
     sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
     sampler.next_indices(), sampler.next_indices()
-    for _ in range(2):
-        idx = sampler.next_indices()
-        opt.zero_grad()
-        F.cross_entropy(dp(x[idx]), y[idx]).backward()
-        opt.step()
-        sched.step()
-        serial.step(x, y)
+    train(dp, opt, sched, sampler, serial, x, y, 2)
     check_against(model, serial, "StepLR + checkpoint of a DistributedOptimizer")
     tt.barrier()
     if tt.rank() == 0:
@@ -194,13 +193,7 @@ def unfreezing():
     opt = tt.DistributedOptimizer(opt.optimizer, dp)
     sched = torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)
     sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
-    for _ in range(STEPS):
-        idx = sampler.next_indices()
-        opt.zero_grad()
-        F.cross_entropy(dp(x[idx]), y[idx]).backward()
-        opt.step()
-        sched.step()
-        serial.step(x, y)
+    train(dp, opt, sched, sampler, serial, x, y, STEPS)
     try:
         old.synchronize()
         raise AssertionError("the replaced DataParallel still reduced")
