@@ -245,6 +245,43 @@ def second_init():
             assert e.code == "FAILED_PRECONDITION" and "already started" in e.message, e
 
 
+class FakeClock:
+    """A compute clock the test advances by hand (seconds)."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self):
+        return self.t
+
+    def seconds(self, start, end, slowdown):
+        return end - start
+
+
+def validation_is_not_timed():
+    """A forward under torch.no_grad() through dp (validation between steps) started the step's
+    clock: its compute was charged to the next training step's seconds per sample, which
+    re-balancing exchanges. Validation taking 100 s, then a step of 1 s: 1 s per share."""
+    x, y = data()
+    model = build()
+    dp = tt.DataParallel(model, shares=shares_for(tt.size()), emulate=False)
+    opt = tt.DistributedOptimizer(adamw(model.parameters()), dp)
+    clock = FakeClock()
+    dp._clock = clock
+    sampler = tt.ShareSampler(dp, num_samples=48, seed=1)
+    idx = sampler.next_indices()
+    with torch.no_grad():
+        dp(x[idx])
+    clock.t = 100.0
+    opt.zero_grad()
+    loss = F.cross_entropy(dp(x[idx]), y[idx])
+    clock.t = 101.0
+    loss.backward()
+    dp._update_ema()
+    assert abs(dp._ema - 1.0 / dp.local_share) < 1e-9, (dp._ema, dp.local_share)
+    opt.step()
+
+
 def main():
     torch.set_num_threads(1)
     tt.init(timeout=30)
@@ -253,6 +290,7 @@ def main():
     scheduler_and_checkpoint()
     unfreezing()
     second_init()
+    validation_is_not_timed()
     tt.barrier()
     print(f"rank {tt.rank()}: dp_optimizer OK", flush=True)
 

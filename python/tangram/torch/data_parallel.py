@@ -210,6 +210,11 @@ class DataParallel(torch.nn.Module):
     # -- the step -------------------------------------------------------------------------------
 
     def forward(self, *args, **kwargs):
+        if not torch.is_grad_enabled():
+            # Evaluation (validation between steps): no gradient, so no part of a training step;
+            # starting the step's clock here would charge it to the next step's seconds per
+            # sample, and re-balancing would take this rank for slow.
+            return self.module(*args, **kwargs)
         self._synchronized = False
         if self._step_start is None:
             self._step_start = self._clock.now()
