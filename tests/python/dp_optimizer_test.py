@@ -19,6 +19,7 @@ from torch import nn
 
 import tangram.torch as tt
 from tangram.errors import TangramError
+from tangram.torch.checkpoint import CheckpointError
 
 ATOL = 1e-5
 STEPS = 4
@@ -282,6 +283,33 @@ def validation_is_not_timed():
     opt.step()
 
 
+def lbfgs_is_refused_by_name():
+    """LBFGS keeps lists of tensors (its history) that a layer file cannot hold; saving one said
+    only "Object of type Tensor is not JSON serializable". It now names the optimizer and the
+    state, on every rank, and writes nothing."""
+    x, y = data()
+    model = build()
+    opt = torch.optim.LBFGS(model.parameters(), lr=0.1, history_size=3)
+    for _ in range(2):
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+        opt.step(closure)
+    directory = tempfile.mkdtemp(prefix="tangram-lbfgs-") if tt.rank() == 0 else None
+    directory = tt.broadcast_object(directory)
+    try:
+        tt.save_checkpoint(model, opt, directory, 2, comm=tt.current().comm)
+        raise AssertionError("an LBFGS checkpoint was written")
+    except CheckpointError as e:
+        assert "LBFGS's state '" in str(e) and "LBFGS's history lists are not" in str(e), e
+    tt.barrier()
+    if tt.rank() == 0:
+        assert not os.path.exists(os.path.join(directory, "LATEST")), os.listdir(directory)
+        shutil.rmtree(directory)
+
+
 def main():
     torch.set_num_threads(1)
     tt.init(timeout=30)
@@ -291,6 +319,7 @@ def main():
     unfreezing()
     second_init()
     validation_is_not_timed()
+    lbfgs_is_refused_by_name()
     tt.barrier()
     print(f"rank {tt.rank()}: dp_optimizer OK", flush=True)
 

@@ -64,6 +64,7 @@ def export_layer(block, prefix, layer, optimizer=None):
                 if isinstance(value, torch.Tensor):
                     tensors.append(tensor_entry(f"optimizer.{key}.{prefix}{pname}", value))
                 else:
+                    _check_scalar(optimizer, key, prefix + pname, value)
                     scalars.setdefault(prefix + pname, {})[key] = value
     metadata = {"format": _LAYER_FORMAT, "layer": layer, "prefix": prefix,
                 "optimizer_scalars": json.dumps(scalars)}
@@ -73,6 +74,20 @@ def export_layer(block, prefix, layer, optimizer=None):
             [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups],
             default=str)
     return tensors, metadata
+
+
+def _check_scalar(optimizer, key, param, value):
+    """A per-parameter optimizer state that is not a tensor goes into the layer file's JSON: say
+    which optimizer, state and parameter cannot, rather than JSON's bare "Object of type Tensor is
+    not JSON serializable" (LBFGS keeps lists of tensors over the whole flat parameter vector)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"cannot checkpoint {type(optimizer).__name__}'s state {key!r} of parameter {param}: "
+            f"a {type(value).__name__} that is neither a tensor nor a JSON value (optimizers "
+            f"whose state is per-parameter tensors and numbers are supported; LBFGS's history "
+            f"lists are not)") from None
 
 
 def import_layer(block, prefix, metadata, tensors, optimizer=None, source="checkpoint"):
