@@ -176,10 +176,10 @@ void ReadLayout(const std::string& file, YamlMap& layout, partitioner::PinnedLay
 // The fields that are valid alone but not together.
 void CheckTrainingCombinations(const YamlMap& m, const partitioner::TrainingSpec& t,
                                ErrorList& errors) {
-  if (t.global_batch % t.micro_batch != 0) {
+  if (t.micro_batch > t.global_batch) {
     errors.Add(
         m.Error("micro_batch", absl::StrCat("micro_batch (", t.micro_batch,
-                                            ") must divide global_batch (", t.global_batch, ")")));
+                                            ") exceeds global_batch (", t.global_batch, ")")));
   }
   if (t.tp_comm_overlap && !t.sequence_parallel) {
     errors.Add(m.Error("tp_comm_overlap",

@@ -131,6 +131,20 @@ TEST(HostileInputTest, NullOrEmptyRequiredFieldsNameTheField) {
   EXPECT_THAT(Message(catalog.status()), HasSubstr("peak_tflops_bf16: required field is empty"));
 }
 
+// A micro-batch need not divide the global batch: replicas' shares are uneven anyway, and a
+// replica ends with a smaller micro-batch (the planner, the simulator and the runtime take it).
+// A micro-batch larger than the whole batch is an error.
+TEST(HostileInputTest, MicroBatchNeedNotDivideTheGlobalBatch) {
+  const std::string job = Replace(Replace(kJob, "global_batch: 96", "global_batch: 50"), "../",
+                                  std::string(TANGRAM_SOURCE_DIR) + "/configs/");
+  const absl::Status ok = JobStatus(Replace(job, "micro_batch: 1", "micro_batch: 4"));
+  EXPECT_TRUE(ok.ok()) << ok;
+  absl::Status s = JobStatus(Replace(job, "micro_batch: 1", "micro_batch: 64"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(s), HasSubstr("job.yaml:8:14: micro_batch: micro_batch (64) exceeds "
+                                    "global_batch (50)"));
+}
+
 TEST(HostileInputTest, OnlyRegularFilesAreRead) {
   // /dev/zero would read until memory runs out; a FIFO with no writer would block forever.
   for (const char* device : {"/dev/zero", "/dev/null"}) {
