@@ -65,6 +65,19 @@ TEST_F(CliTest, DescribesAMixedFleet) {
   EXPECT_THAT(r.out, HasSubstr("parameters: 6.74 B"));
 }
 
+// --fleet / --model beside --job replace the job's files; the heading names the file described
+// (it said "Fleet h200-h20 (configs/jobs/../fleets/quota-mix.yaml)").
+TEST_F(CliTest, DescribeNamesTheFileItDescribes) {
+  Result r = Run(
+      "describe --job configs/jobs/quota-mix-llama2-7b.yaml --fleet configs/fleets/h200-h20.yaml "
+      "--model configs/models/llama2-13b.yaml");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(configs/fleets/h200-h20.yaml)"));
+  EXPECT_THAT(r.out, HasSubstr("(configs/models/llama2-13b.yaml)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("quota-mix.yaml")));
+  EXPECT_THAT(r.out, Not(HasSubstr("llama2-7b.yaml")));
+}
+
 TEST_F(CliTest, JsonOutputParses) {
   Result r =
       Run("describe --json --fleet configs/fleets/quota-mix.yaml --model "
