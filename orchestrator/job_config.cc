@@ -228,7 +228,8 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 }  // namespace
 
 // A pinned layout against the model, the batch and the fleet's size (partitioner::
-// CheckPinnedLayout: pp above the layers, dp above the batch, more devices than the fleet has), at
+// CheckPinnedLayout: pp above the layers, virtual stages the pinned stages cannot hold, dp above
+// the batch, more devices than the fleet has; and a tp not dividing the heads or FFN width), at
 // load time and with the layout's file and line: `validate` passed such jobs, and planning
 // reported the pin without a place. Not tp against the nodes: `train` plans on the hosts the
 // ranks measure, which can group devices the fleet file lists one per node (planning still checks
@@ -236,6 +237,9 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 // planning, which reports it.
 absl::Status CheckLayoutAgainstFleet(const YamlMap& m, const JobConfig& job) {
   const partitioner::PinnedLayout& pin = job.training.layout;
+  if (absl::Status s = partitioner::CheckPinnedTp(pin, job.model); !s.ok()) {
+    return m.Error("layout", s.message());
+  }
   if (!pin.pp && !pin.dp) return absl::OkStatus();
   partitioner::TrainingSpec training = job.training;
   training.layout.tp.reset();
