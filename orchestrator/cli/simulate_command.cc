@@ -115,6 +115,7 @@ class SimulateCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(
         simulator::RunResult result,
         simulator::SimulateRun(*fleet, *model, training, plan, in.strategy, run_));
+    sim = simulator::OptionsForPlan(sim, result.plan);  // the schedule the plan ran under
     const std::string label = absl::StrCat(model->name, " on ", fleet->name, ", ",
                                            partitioner::StrategyName(result.plan.strategy), ", ",
                                            partitioner::ScheduleName(sim.schedule));

@@ -39,7 +39,7 @@ FailureReport Replan(const partitioner::Fleet& fleet, const partitioner::ModelSp
     r.error = std::string(plan.status().message());
     return r;
   }
-  SimOptions sim = options.sim;
+  SimOptions sim = OptionsForPlan(options.sim, *plan);
   sim.record_timeline = false;
   sim.device_slowdown.clear();
   auto step = Simulate(*cost, *plan, sim);
@@ -92,10 +92,10 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
   } else {
     TANGRAM_ASSIGN_OR_RETURN(run.plan, partitioner::MakePlan(cost, strategy));
   }
-  TANGRAM_RETURN_IF_ERROR(CheckSimulationSize(run.plan, options.sim));
+  SimOptions sim = OptionsForPlan(options.sim, run.plan);
+  TANGRAM_RETURN_IF_ERROR(CheckSimulationSize(run.plan, sim));
   SlowdownSchedule slowdowns(options.scenario, fleet.num_devices());
   Progress progress("simulating", options.steps, options.progress);
-  SimOptions sim = options.sim;
   sim.record_timeline = false;
   std::vector<double> previous;
   double previous_time = 0;
