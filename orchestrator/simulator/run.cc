@@ -78,8 +78,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
                                       const std::optional<partitioner::Plan>& plan,
                                       partitioner::StrategyKind strategy,
                                       const RunOptions& options) {
-  TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in));
   if (options.steps < 1) return absl::InvalidArgumentError("steps must be >= 1");
+  TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in, options.steps));
   const partitioner::Fleet fleet = ApplyNetwork(options.scenario, fleet_in);
   TANGRAM_ASSIGN_OR_RETURN(auto cost, partitioner::CostModel::Create(fleet, model, training));
   RunResult run;

@@ -397,6 +397,25 @@ TEST_F(CliTest, StepNumbersCountFromOne) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
 }
 
+// A straggler or a node failure after the run's last step never happens: it is a usage error
+// naming the step and --steps (exit 0 with nothing simulated before). A PERCENT out of range says
+// so (the message spoke of STEP only).
+TEST_F(CliTest, ScenarioEventsAfterTheLastStepAreRefused) {
+  const std::string base =
+      "simulate --no-progress --fleet configs/fleets/h200-h20.yaml --model "
+      "configs/models/llama2-7b.yaml ";
+  Result r = Run(base + "--straggler 0:40@5 --steps 2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--straggler: step 5 is after the run's last step 2 (--steps 2)"));
+  r = Run(base + "--fail-node 0@2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--fail-node: step 2 is after the run's last step 1 (--steps 1)"));
+  EXPECT_EQ(Run(base + "--straggler 0:40@2 --steps 2").code, 0);
+  r = Run(base + "--straggler 0:1e9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("PERCENT in (-100, 1e6]"));
+}
+
 // --async-p2p simulates the CPU runtime's non-blocking pipeline sends (what train predicts with).
 TEST_F(CliTest, SimulateTakesAsyncPipelineSends) {
   const std::string base =
