@@ -22,13 +22,37 @@ std::string Resolve(const std::string& job_path, const std::string& relative) {
   return (std::filesystem::path(job_path).parent_path() / p).lexically_normal().string();
 }
 
-// Loads a file named by the job; a failure names the job field and the path as written.
+// What kind of config a parsed file looks like, by the keys that mark each kind (as `validate`
+// detects it); "" when none matches.
+std::string KindOf(const YAML::Node& root) {
+  if (!root.IsMap()) return "";
+  if (root["fleet"] && root["model"]) return "job";
+  if (root["nodes"]) return "fleet";
+  if (root["layers"]) return "model";
+  if (root["devices"]) return "device catalog";
+  if (root["format"]) return "plan";
+  if (root["kinds"]) return "design space";
+  return "";
+}
+
+// Loads a file named by the job; a failure names the job field and the path as written. A file
+// of another kind (a job naming itself or a model as its fleet) is said to be one, where each of
+// its keys was reported as an unknown field of a `field` file without a word about the job.
 template <typename T, typename Loader>
 absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
                                  const std::string& as_written, const std::string& resolved,
                                  Loader load) {
   auto result = load(resolved);
   if (result.ok()) return result;
+  if (result.status().code() == absl::StatusCode::kInvalidArgument) {
+    auto doc = YamlDocument::LoadFile(resolved);
+    const std::string kind = doc.ok() ? KindOf(doc->root) : "";
+    if (!kind.empty() && kind != field) {
+      return m.Error(field, absl::StrCat("\"", as_written, "\" is a ", kind, " file, not a ", field,
+                                         " file (resolved against the job file's directory to ",
+                                         resolved, ")"));
+    }
+  }
   if (result.status().code() == absl::StatusCode::kNotFound) {
     return m.Error(field, absl::StrCat("cannot open \"", as_written,
                                        "\" (resolved against the job "

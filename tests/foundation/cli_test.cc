@@ -397,6 +397,30 @@ TEST_F(CliTest, StepNumbersCountFromOne) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
 }
 
+// A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
+// says so at the job's field; every key of that file was reported as an unknown fleet field, in
+// the other file, without a word about the job.
+TEST_F(CliTest, AJobNamingAFileOfAnotherKindSaysSo) {
+  const std::string job_text =
+      "name: j\nfleet: self.yaml\nmodel: " + std::string(TANGRAM_SOURCE_DIR) +
+      "/configs/models/llama2-7b.yaml\nglobal_batch: 8\nmicro_batch: 1\nprecision: bf16\n"
+      "zero_stage: 0\nrecompute: none\nstrategy: auto\ntransport: sim\nsteps: 1\n"
+      "checkpoint_dir: ckpt\n";
+  const std::string self = Write("self.yaml", job_text);
+  Result r = Run("validate " + self);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr("self.yaml:2:8: fleet: \"self.yaml\" is a job file, not a fleet file"));
+  EXPECT_THAT(r.err, Not(HasSubstr("unknown field")));
+  std::string text = job_text;
+  text.replace(text.find("self.yaml"), 9,
+               std::string(TANGRAM_SOURCE_DIR) + "/configs/models/llama2-13b.yaml");
+  r = Run("plan --job " + Write("model-as-fleet.yaml", text));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("model-as-fleet.yaml:2:8: fleet: \""));
+  EXPECT_THAT(r.err, HasSubstr("llama2-13b.yaml\" is a model file, not a fleet file"));
+}
+
 // A straggler or a node failure after the run's last step never happens: it is a usage error
 // naming the step and --steps (exit 0 with nothing simulated before). A PERCENT out of range says
 // so (the message spoke of STEP only).
