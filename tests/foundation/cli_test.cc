@@ -397,6 +397,48 @@ TEST_F(CliTest, StepNumbersCountFromOne) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["step"], 2);
 }
 
+// `hostfile --exclude` on a probed fleet (a `measured:` section): the reduced fleet keeps the
+// figures of the groups and ranks left, renumbered, and loads; it was written with every group's
+// figures and refused by every command ("expected one figure per nodes[] entry").
+TEST_F(CliTest, ExcludingHostsOfAMeasuredFleetKeepsItLoadable) {
+  const std::string fleet = Write("probed.yaml", R"(name: probed
+nodes:
+  - {device: cpu, devices_per_node: 2, count: 2}
+  - {device: cpu, devices_per_node: 1, count: 2}
+measured:
+  when: "x"
+  how: "y"
+  tool_version: "1"
+  ranks: 6
+  hosts: [a, b, c, d]
+  group_tflops: [0.5, 0.25]
+  group_optimizer_ns: [6, 7]
+  links:
+    - {class: same_node, latency_us: 2, bandwidth_gbs: 3}
+  layer_times:
+    - {group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 10}
+    - {group: 1, kind: block, tp: 1, micro_batch: 1, forward_ms: 20}
+  cpu_pools:
+    - {machine: "b", cores: 2, ranks: [2, 3], busy_tflops: 1, solo_tflops: 2, demand: [1, 1]}
+    - {machine: "d", cores: 1, ranks: [5], busy_tflops: 1, solo_tflops: 2, demand: [1]}
+)");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r =
+      Run("hostfile --fleet " + fleet + " --nodes a,b,c,d --exclude a,c,d --fleet-out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "b slots=2 max_slots=2\n");
+  r = Run("validate " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("forward_ms: 10"));
+  EXPECT_THAT(small, Not(HasSubstr("forward_ms: 20")));  // group 1 is gone
+  EXPECT_THAT(small, Not(HasSubstr("machine: d")));      // its rank is gone
+  EXPECT_THAT(small, HasSubstr("ranks: [0, 1]"));        // b's ranks 2, 3 are now 0, 1
+  r = Run("describe --json --fleet " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["fleet"]["devices"], 2);
+}
+
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
 // says so at the job's field; every key of that file was reported as an unknown fleet field, in
 // the other file, without a word about the job.
