@@ -81,11 +81,15 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
+  std::vector<bool> matched(excluded.size(), false);
+  std::vector<std::string> hosts;  // every node's host, for the error below
   auto is_excluded = [&](const std::string& host) {
-    for (const auto& e : excluded) {
-      if (!host.empty() && HostMatches(host, e)) return true;
+    if (!host.empty()) hosts.push_back(host);
+    bool gone = false;
+    for (size_t i = 0; i < excluded.size(); ++i) {
+      if (!host.empty() && HostMatches(host, excluded[i])) gone = matched[i] = true;
     }
-    return false;
+    return gone;
   };
   YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
@@ -117,6 +121,16 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
     if (root["measured"]) ReduceMeasured(root["measured"], group_index, rank_index);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  }
+  // A host no node is on would be excluded without effect (a typo kept the host in the fleet).
+  for (size_t i = 0; i < excluded.size(); ++i) {
+    if (!matched[i]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--exclude names ", excluded[i], ", a host no node of ", path, " is on (",
+                       hosts.empty() ? "it names no host: give --nodes"
+                                     : absl::StrCat("hosts: ", absl::StrJoin(hosts, ", ")),
+                       ")"));
+    }
   }
   root["nodes"] = groups;
   YAML::Emitter out;

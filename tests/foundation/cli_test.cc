@@ -439,6 +439,21 @@ measured:
   EXPECT_EQ(nlohmann::json::parse(r.out)["fleet"]["devices"], 2);
 }
 
+// --exclude naming a host no node is on (a typo) wrote the whole fleet back and exited 0.
+TEST_F(CliTest, ExcludingAHostTheFleetDoesNotHaveIsRefused) {
+  const std::string fleet =
+      Write("two.yaml", "name: two\nnodes:\n  - {device: H100, devices_per_node: 8, count: 2}\n");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r =
+      Run("hostfile --fleet " + fleet + " --nodes gpu1,gpu2 --exclude gpu3 --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--exclude names gpu3, a host no node of"));
+  EXPECT_THAT(r.err, HasSubstr("(hosts: gpu1, gpu2)"));
+  r = Run("hostfile --fleet " + fleet + " --nodes gpu1,gpu2 --exclude gpu2 --fleet-out " + out);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "gpu1 slots=8 max_slots=8\n");
+}
+
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
 // says so at the job's field; every key of that file was reported as an unknown fleet field, in
 // the other file, without a word about the job.
