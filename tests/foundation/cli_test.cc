@@ -454,6 +454,17 @@ TEST_F(CliTest, ExcludingAHostTheFleetDoesNotHaveIsRefused) {
   EXPECT_EQ(r.out, "gpu1 slots=8 max_slots=8\n");
 }
 
+// simulate --plan runs the plan as it is: a --strategy beside it was ignored without a word.
+TEST_F(CliTest, SimulateAPlanWithAStrategyIsAUsageError) {
+  const std::string job = " --job configs/jobs/quota-mix-llama2-7b.yaml";
+  const std::string plan = (dir_ / "plan.json").string();
+  ASSERT_EQ(Run("plan --out " + plan + job).code, 0);
+  Result r = Run("simulate --no-progress --strategy uniform --plan " + plan + job);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--strategy excludes --plan"));
+  EXPECT_EQ(Run("simulate --no-progress --plan " + plan + job).code, 0);
+}
+
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
 // says so at the job's field; every key of that file was reported as an unknown fleet field, in
 // the other file, without a word about the job.
