@@ -104,8 +104,10 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
     progress.Update(step);
     const NodeFailure* failure = options.scenario.failure ? &*options.scenario.failure : nullptr;
     if (failure != nullptr && step == failure->step) {
-      run.failure = Replan(fleet, model, training, strategy, options, *failure,
-                           previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
+      // "the same strategy" (docs/simulator.md): a given plan's own, else the one that planned.
+      run.failure =
+          Replan(fleet, model, training, plan ? run.plan.strategy : strategy, options, *failure,
+                 previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
       run.steps.push_back({step, run.failure->lost_s, true});
       run.total_s += run.failure->lost_s;
       if (!run.failure->error.empty()) break;  // the job cannot go on

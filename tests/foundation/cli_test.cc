@@ -463,6 +463,12 @@ TEST_F(CliTest, SimulateAPlanWithAStrategyIsAUsageError) {
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("--strategy excludes --plan"));
   EXPECT_EQ(Run("simulate --no-progress --plan " + plan + job).code, 0);
+  // After a node failure the job re-plans "with the same strategy": the plan's own (uniform),
+  // not the job's (auto), which --strategy could no longer override.
+  ASSERT_EQ(Run("plan --strategy uniform --out " + plan + job).code, 0);
+  r = Run("simulate --json --no-progress --fail-node 1 --plan " + plan + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["strategy"], "uniform");
 }
 
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
