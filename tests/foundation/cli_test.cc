@@ -471,6 +471,23 @@ TEST_F(CliTest, SimulateAPlanWithAStrategyIsAUsageError) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["strategy"], "uniform");
 }
 
+// A catalog kind whose memory is not above the per-device reserve: the advice named the fleet's
+// usable memory as "-16 GiB"; it now counts such devices as 0 and says why.
+TEST_F(CliTest, AKindWithoutRoomAboveTheReserveIsNamed) {
+  const std::string catalog = Write("tiny.yaml", R"(devices:
+  - {kind: Tiny, vendor: NVIDIA, peak_tflops_bf16: 100, memory_gib: 0.001,
+     memory_bandwidth_gbs: 1000, intra_node_link_gbs: 100, nic_gbps: 100,
+     collective_library: nccl, confidence: uncertain, source: "test"}
+)");
+  Write("fleet.yaml", "name: tiny\nnodes:\n  - {device: Tiny, devices_per_node: 8, count: 2}\n");
+  Result r = Run("--catalog " + catalog + " plan --fleet " + (dir_ / "fleet.yaml").string() +
+                 " --model configs/models/tiny-gpt.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("Tiny's 0.001 GiB of memory is not above the 1 GiB reserved per "
+                               "device, so it holds no stage"));
+  EXPECT_THAT(r.err, Not(HasSubstr("(-")));
+}
+
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
 // says so at the job's field; every key of that file was reported as an unknown fleet field, in
 // the other file, without a word about the job.
