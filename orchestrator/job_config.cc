@@ -22,13 +22,37 @@ std::string Resolve(const std::string& job_path, const std::string& relative) {
   return (std::filesystem::path(job_path).parent_path() / p).lexically_normal().string();
 }
 
-// Loads a file named by the job; a failure names the job field and the path as written.
+// What kind of config a parsed file looks like, by the keys that mark each kind (as `validate`
+// detects it); "" when none matches.
+std::string KindOf(const YAML::Node& root) {
+  if (!root.IsMap()) return "";
+  if (root["fleet"] && root["model"]) return "job";
+  if (root["nodes"]) return "fleet";
+  if (root["layers"]) return "model";
+  if (root["devices"]) return "device catalog";
+  if (root["format"]) return "plan";
+  if (root["kinds"]) return "design space";
+  return "";
+}
+
+// Loads a file named by the job; a failure names the job field and the path as written. A file
+// of another kind (a job naming itself or a model as its fleet) is said to be one, where each of
+// its keys was reported as an unknown field of a `field` file without a word about the job.
 template <typename T, typename Loader>
 absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
                                  const std::string& as_written, const std::string& resolved,
                                  Loader load) {
   auto result = load(resolved);
   if (result.ok()) return result;
+  if (result.status().code() == absl::StatusCode::kInvalidArgument) {
+    auto doc = YamlDocument::LoadFile(resolved);
+    const std::string kind = doc.ok() ? KindOf(doc->root) : "";
+    if (!kind.empty() && kind != field) {
+      return m.Error(field, absl::StrCat("\"", as_written, "\" is a ", kind, " file, not a ", field,
+                                         " file (resolved against the job file's directory to ",
+                                         resolved, ")"));
+    }
+  }
   if (result.status().code() == absl::StatusCode::kNotFound) {
     return m.Error(field, absl::StrCat("cannot open \"", as_written,
                                        "\" (resolved against the job "
@@ -228,7 +252,8 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 }  // namespace
 
 // A pinned layout against the model, the batch and the fleet's size (partitioner::
-// CheckPinnedLayout: pp above the layers, dp above the batch, more devices than the fleet has), at
+// CheckPinnedLayout: pp above the layers, virtual stages the pinned stages cannot hold, dp above
+// the batch, more devices than the fleet has; and a tp not dividing the heads or FFN width), at
 // load time and with the layout's file and line: `validate` passed such jobs, and planning
 // reported the pin without a place. Not tp against the nodes: `train` plans on the hosts the
 // ranks measure, which can group devices the fleet file lists one per node (planning still checks
@@ -236,6 +261,9 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
 // planning, which reports it.
 absl::Status CheckLayoutAgainstFleet(const YamlMap& m, const JobConfig& job) {
   const partitioner::PinnedLayout& pin = job.training.layout;
+  if (absl::Status s = partitioner::CheckPinnedTp(pin, job.model); !s.ok()) {
+    return m.Error("layout", s.message());
+  }
   if (!pin.pp && !pin.dp) return absl::OkStatus();
   partitioner::TrainingSpec training = job.training;
   training.layout.tp.reset();

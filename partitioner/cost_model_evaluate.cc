@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,22 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
+// "K's 0.001 GiB of memory is not above the 1 GiB reserved per device ...; " for each kind of the
+// fleet whose memory does not exceed the per-device reserve, else "".
+std::string KindsWithoutRoom(const CostModel& cost) {
+  const double reserved = cost.options().reserved_gib;
+  std::set<std::string> named;
+  std::string out;
+  for (const NodeGroup& g : cost.fleet().groups) {
+    if (g.device.memory_gib > reserved || !named.insert(g.device.kind).second) continue;
+    absl::StrAppend(&out, absl::StrFormat("%s's %.3g GiB of memory is not above the %.3g GiB "
+                                          "reserved per device, so it holds no stage (check the "
+                                          "catalog's memory_gib); ",
+                                          g.device.kind, g.device.memory_gib, reserved));
+  }
+  return out;
+}
+
 // What would make a stage fit, among what the job does not already use and the fleet allows:
 // full recompute; ZeRO-3 (only with replicas to shard over); a smaller micro-batch; more pipeline
 // stages (while the devices and the layers allow one more; a pinned pp is named). When the
@@ -28,13 +45,18 @@ std::string MemoryAdvice(const CostModel& cost, const Plan& plan, int64_t micro_
   const bool fp32 = t.precision == Precision::kFp32;
   const double state = static_cast<double>(cost.model().TotalParameters()) *
                        (2 * (fp32 ? 4 : 2) + OptimizerStateBytesPerParameter(t.precision));
+  // A kind whose memory is not above the reserve holds nothing (a catalog entry of 0.001 GiB made
+  // the fleet's usable memory "-16 GiB"): counted as 0, and named before the advice.
   double usable = 0;
-  for (const auto& slot : cost.slots()) usable += cost.UsableBytes(slot.group);
+  for (const auto& slot : cost.slots()) usable += std::max(0.0, cost.UsableBytes(slot.group));
+  const std::string empty = KindsWithoutRoom(cost);
   if (state > usable) {
-    return absl::StrFormat(
-        "the weights, gradients and optimizer state alone (%.0f GiB) exceed the usable memory of "
-        "every device of the fleet together (%.0f GiB): use a larger fleet or a smaller model",
-        state / kGiB, usable / kGiB);
+    return empty + absl::StrFormat(
+                       "the weights, gradients and optimizer state alone (%.0f GiB) exceed the "
+                       "usable memory of "
+                       "every device of the fleet together (%.0f GiB): use a larger fleet or a "
+                       "smaller model",
+                       state / kGiB, usable / kGiB);
   }
   if (t.recompute != Recompute::kFull) help.push_back("enable full recompute");
   if (t.zero_stage < 3 && plan.dp > 1) help.push_back("use ZeRO-3");
@@ -48,8 +70,8 @@ std::string MemoryAdvice(const CostModel& cost, const Plan& plan, int64_t micro_
                        ? absl::StrCat("pin >= ", plan.pp + 1, " pipeline stages (layout.pp)")
                        : absl::StrCat("use >= ", plan.pp + 1, " pipeline stages"));
   }
-  if (help.empty()) return "no setting of this job makes it fit: use a larger fleet";
-  std::string out;
+  if (help.empty()) return empty + "no setting of this job makes it fit: use a larger fleet";
+  std::string out = empty;
   for (size_t i = 0; i < help.size(); ++i) {
     if (i > 0) out += (i + 1 == help.size()) ? ", or " : ", ";
     out += help[i];

@@ -1,5 +1,11 @@
 #include "partitioner/plan_json.h"
 
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "partitioner/yaml_reader.h"
@@ -106,6 +112,28 @@ namespace {
 // Reads fields into a Plan, remembering the field being read for the error message. Throws
 // (nlohmann's type errors, std::out_of_range for a missing required field); PlanFromJson turns
 // what it throws into a Status that names `field()`.
+// Throws unless `v` is a whole number that fits T (json's get_to casts 2.5 to 2 and 1e300 to
+// whatever the conversion gives, undefined behaviour: "the global batch is -9223372036854775808");
+// a vector's elements likewise. Other types are left to get_to.
+template <typename T>
+void CheckWhole(const json& v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!v.is_number_integer()) {
+      throw std::invalid_argument(absl::StrCat("expected an integer, found ", v.dump()));
+    }
+    const bool fits =
+        v.is_number_unsigned()
+            ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+            : v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                  v.get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max());
+    if (!fits) throw std::out_of_range(absl::StrCat("integer out of range: ", v.dump()));
+  } else if constexpr (requires { typename T::value_type; } && !std::is_same_v<T, std::string>) {
+    if (v.is_array()) {
+      for (const json& e : v) CheckWhole<typename T::value_type>(e);
+    }
+  }
+}
+
 class FieldReader {
  public:
   template <typename T>
@@ -115,6 +143,7 @@ class FieldReader {
       if (required) throw std::out_of_range(absl::StrCat("missing field \"", key, "\""));
       return;
     }
+    CheckWhole<T>(obj.at(key));
     obj.at(key).get_to(*out);
   }
   // The value `key` of `obj` (throws if absent); `name` (default: key) is the field being read.

@@ -52,11 +52,21 @@ absl::StatusOr<std::unique_ptr<Strategy>> CreateStrategy(std::string_view name);
 
 // A job's pinned layout (TrainingSpec::layout) against the fleet, the model and the batch, before
 // any search: kInvalidArgument naming the pin when no strategy can honour it (tp not 1, 2, 4 or 8,
-// or dividing no node's devices; pp above the model's layers; dp above the global batch;
-// tp × pp × dp above the fleet's devices). Without this a search that finds nothing reported "no
-// layout fits the fleet's memory". A per-stage tp list is checked where it is read (job_config).
-// Every strategy CreateStrategy returns runs this first.
+// not dividing the model's heads and FFN width, or dividing no node's devices; pp above the
+// model's layers; virtual_stages > 1 with pp 1, or more chunks than the pinned stages have
+// layers for; dp above the global batch; tp × pp × dp above the fleet's devices). Without this a
+// search that finds nothing reported "no layout fits the fleet's memory". A per-stage tp list is
+// checked where it is read (job_config). Every strategy CreateStrategy returns runs this first.
 absl::Status CheckPinnedLayout(const CostModel& cost);
+
+// Whether `plan`'s stages can be split into the job's virtual stages (chunks.h ChunkRanges; OK
+// without interleaving or without a pipeline): kFailedPrecondition naming the stage otherwise.
+// Every strategy CreateStrategy returns drops plans that fail it (the simulator refuses them).
+absl::Status CheckPlanChunks(const CostModel& cost, const Plan& plan);
+
+// A pinned scalar tp against the model alone: it must divide the heads and the FFN width (as a
+// per-stage list's entries must), else kInvalidArgument naming both.
+absl::Status CheckPinnedTp(const PinnedLayout& layout, const ModelSpec& model);
 
 // CreateStrategy → Generate → the best plan.
 absl::StatusOr<Plan> MakePlan(const CostModel& cost, StrategyKind strategy);

@@ -60,6 +60,13 @@ class UniformStrategy : public Strategy {
         if (t.layout.dp && *t.layout.dp != units / pp) continue;
         absl::StatusOr<Plan> plan =
             Build(cost, std::vector<int>(static_cast<size_t>(pp), tp), "uniform");
+        // Too many pinned virtual stages for this depth's stages: a deeper one will not do.
+        if (plan.ok()) {
+          if (absl::Status chunks = CheckPlanChunks(cost, *plan); !chunks.ok()) {
+            last = absl::FailedPreconditionError(absl::StrCat("uniform: ", chunks.message()));
+            break;
+          }
+        }
         if (plan.ok()) return std::vector<Plan>{std::move(*plan)};
         last = plan.status();
         if (last.code() != absl::StatusCode::kFailedPrecondition) return last;

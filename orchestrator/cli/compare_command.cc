@@ -44,7 +44,8 @@ std::vector<Row> RunStrategies(const partitioner::CostModel& cost,
     row.entry.strategy = name;
     absl::StatusOr<partitioner::Plan> plan = partitioner::MakePlan(cost, name);
     absl::StatusOr<simulator::StepResult> step =
-        plan.ok() ? simulator::Simulate(cost, *plan, options) : plan.status();
+        plan.ok() ? simulator::Simulate(cost, *plan, simulator::OptionsForPlan(options, *plan))
+                  : plan.status();
     if (!step.ok()) {
       row.entry.feasible = false;
       row.entry.error = std::string(step.status().message());

@@ -89,11 +89,15 @@ class DescribeCommand : public Command {
       fleet_path = job.fleet_path;
       model_path = job.model_path;
     }
+    // --fleet and --model replace the job's, as in plan and simulate: the heading names the file
+    // described (it named the job's fleet file above another fleet).
     if (!fleet_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(fleet, partitioner::LoadFleet(fleet_path_, catalog));
+      fleet_path = fleet_path_;
     }
     if (!model_path_.empty()) {
       TANGRAM_ASSIGN_OR_RETURN(model, partitioner::LoadModel(model_path_));
+      model_path = model_path_;
     }
     if (global.json) {
       nlohmann::json out;

@@ -20,6 +20,53 @@ std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty());
 }
 
+// The `measured:` section of a fleet whose nodes were reduced: figures indexed by nodes[] entry
+// (group_tflops, group_optimizer_ns, layer_times[].group) keep the groups left, renumbered, and
+// cpu_pools (indexed by rank = fleet device) keep the pools whose ranks all remain, renumbered.
+// Without this the reduced fleet of a probed fleet was refused by every command ("expected one
+// figure per nodes[] entry").
+void ReduceMeasured(YAML::Node measured, const std::vector<int64_t>& group_index,
+                    const std::vector<int64_t>& rank_index) {
+  for (const char* key : {"group_tflops", "group_optimizer_ns"}) {
+    if (!measured[key] || !measured[key].IsSequence()) continue;
+    YAML::Node kept(YAML::NodeType::Sequence);
+    for (size_t g = 0; g < measured[key].size() && g < group_index.size(); ++g) {
+      if (group_index[g] >= 0) kept.push_back(measured[key][g]);
+    }
+    measured[key] = kept;
+  }
+  // An old index's new one, or -1 when it was removed.
+  const auto now = [](const std::vector<int64_t>& index, const YAML::Node& id) -> int64_t {
+    const int64_t old = id.as<int64_t>();
+    return old >= 0 && old < static_cast<int64_t>(index.size()) ? index[old] : -1;
+  };
+  if (measured["layer_times"] && measured["layer_times"].IsSequence()) {
+    YAML::Node kept(YAML::NodeType::Sequence);
+    for (YAML::Node entry : measured["layer_times"]) {
+      const int64_t group = now(group_index, entry["group"]);
+      if (group < 0) continue;
+      entry["group"] = group;
+      kept.push_back(entry);
+    }
+    measured["layer_times"] = kept;
+  }
+  if (measured["cpu_pools"] && measured["cpu_pools"].IsSequence()) {
+    YAML::Node kept(YAML::NodeType::Sequence);
+    for (YAML::Node pool : measured["cpu_pools"]) {
+      YAML::Node ranks(YAML::NodeType::Sequence);
+      bool all = true;
+      for (const YAML::Node& r : pool["ranks"]) {
+        all &= now(rank_index, r) >= 0;
+        ranks.push_back(now(rank_index, r));
+      }
+      if (!all) continue;
+      pool["ranks"] = ranks;
+      kept.push_back(pool);
+    }
+    measured["cpu_pools"] = kept;
+  }
+}
+
 // The fleet file with every node on an excluded host removed (comments are not kept). A node's
 // host is its group's `host`, or with --nodes (`nodes`, one name per node in fleet order, as
 // WriteHostfile assigns them) its name there: a group of `count` nodes then keeps the count of its
@@ -34,35 +81,56 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
+  std::vector<bool> matched(excluded.size(), false);
+  std::vector<std::string> hosts;  // every node's host, for the error below
   auto is_excluded = [&](const std::string& host) {
-    for (const auto& e : excluded) {
-      if (!host.empty() && HostMatches(host, e)) return true;
+    if (!host.empty()) hosts.push_back(host);
+    bool gone = false;
+    for (size_t i = 0; i < excluded.size(); ++i) {
+      if (!host.empty() && HostMatches(host, excluded[i])) gone = matched[i] = true;
     }
-    return false;
+    return gone;
   };
   YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
-  size_t next = 0;  // the next name of `nodes`
+  size_t next = 0;                               // the next name of `nodes`
+  std::vector<int64_t> group_index, rank_index;  // old → new, -1 when removed
+  int64_t next_rank = 0;
   try {
     for (YAML::Node group : root["nodes"]) {
       const int64_t count = group["count"] ? group["count"].as<int64_t>() : 1;
+      const int64_t per_node = group["devices_per_node"].as<int64_t>();
       int64_t left = 0;
       for (int64_t n = 0; n < count; ++n, ++next) {
         const bool named = next < nodes.size();  // by --nodes
         const std::string host = named           ? nodes[next]
                                  : group["host"] ? group["host"].as<std::string>()
                                                  : "";
-        if (is_excluded(host)) continue;
+        const bool gone = is_excluded(host);
+        for (int64_t d = 0; d < per_node; ++d) rank_index.push_back(gone ? -1 : next_rank++);
+        if (gone) continue;
         ++left;
         if (named) kept_nodes->push_back(host);
       }
+      group_index.push_back(left == 0 ? -1 : static_cast<int64_t>(groups.size()));
       if (left == 0) continue;
       if (group["count"] || left != count) group["count"] = left;
       groups.push_back(group);
       *kept += static_cast<int>(left);
     }
+    if (root["measured"]) ReduceMeasured(root["measured"], group_index, rank_index);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  }
+  // A host no node is on would be excluded without effect (a typo kept the host in the fleet).
+  for (size_t i = 0; i < excluded.size(); ++i) {
+    if (!matched[i]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--exclude names ", excluded[i], ", a host no node of ", path, " is on (",
+                       hosts.empty() ? "it names no host: give --nodes"
+                                     : absl::StrCat("hosts: ", absl::StrJoin(hosts, ", ")),
+                       ")"));
+    }
   }
   root["nodes"] = groups;
   YAML::Emitter out;

@@ -45,7 +45,9 @@ class SimulateCommand : public Command {
   }
   void Configure(CLI::App* sub) override {
     inputs_.Add(sub, /*with_strategy=*/true);
-    sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning");
+    // A plan is simulated as it is: a --strategy beside it was ignored without a word.
+    sub->add_option("--plan", plan_path_, "Simulate this plan JSON instead of planning")
+        ->excludes(sub->get_option("--strategy"));
     sub->add_option("--steps", steps_, "Steps to simulate (default 1)")
         ->check(IntIn(1, kMaxSimulatedSteps));
     sub->add_option("--schedule", schedule_,
@@ -116,6 +118,7 @@ class SimulateCommand : public Command {
     TANGRAM_ASSIGN_OR_RETURN(
         simulator::RunResult result,
         simulator::SimulateRun(*fleet, *model, training, plan, in.strategy, run_));
+    sim = simulator::OptionsForPlan(sim, result.plan);  // the schedule the plan ran under
     const std::string label = absl::StrCat(model->name, " on ", fleet->name, ", ",
                                            partitioner::StrategyName(result.plan.strategy), ", ",
                                            partitioner::ScheduleName(sim.schedule));

@@ -1,11 +1,13 @@
 #include "orchestrator/runtime/hosts.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -40,9 +42,38 @@ absl::Status CheckPlacement(const partitioner::Fleet& fleet,
       "launch with --map-by slot"));
 }
 
+namespace {
+
+// --nodes names each node of the fleet once, and no more nodes than it has: a name left over or
+// given twice (two machines of the fleet mapped to one host) was taken without a word.
+absl::Status CheckNodeNames(const partitioner::Fleet& fleet,
+                            const std::vector<partitioner::DeviceSlot>& slots,
+                            const std::vector<std::string>& node_names) {
+  int64_t nodes = 0;
+  for (const partitioner::DeviceSlot& slot : slots) nodes = std::max(nodes, slot.node + 1);
+  if (static_cast<int64_t>(node_names.size()) > nodes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--nodes names ", node_names.size(), " nodes but the fleet ", fleet.name, " has ", nodes,
+        " (not placed: ", absl::StrJoin(node_names.begin() + nodes, node_names.end(), ", "), ")"));
+  }
+  std::map<std::string, size_t> first;
+  for (size_t i = 0; i < node_names.size(); ++i) {
+    auto [it, fresh] = first.try_emplace(node_names[i], i);
+    if (!fresh) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--nodes names ", node_names[i], " twice (nodes ", it->second, " and ", i,
+          "): each node of the fleet is its own machine; give a group a `host` to share one"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> WriteHostfile(const partitioner::Fleet& fleet, HostfileFormat format,
                                           const std::vector<std::string>& node_names) {
   const std::vector<partitioner::DeviceSlot> slots = partitioner::FlattenFleet(fleet);
+  if (!node_names.empty()) TANGRAM_RETURN_IF_ERROR(CheckNodeNames(fleet, slots, node_names));
   std::vector<std::string> rank_host;
   for (const auto& slot : slots) {
     std::string host = fleet.groups[slot.group].host;

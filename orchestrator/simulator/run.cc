@@ -39,7 +39,7 @@ FailureReport Replan(const partitioner::Fleet& fleet, const partitioner::ModelSp
     r.error = std::string(plan.status().message());
     return r;
   }
-  SimOptions sim = options.sim;
+  SimOptions sim = OptionsForPlan(options.sim, *plan);
   sim.record_timeline = false;
   sim.device_slowdown.clear();
   auto step = Simulate(*cost, *plan, sim);
@@ -78,8 +78,8 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
                                       const std::optional<partitioner::Plan>& plan,
                                       partitioner::StrategyKind strategy,
                                       const RunOptions& options) {
-  TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in));
   if (options.steps < 1) return absl::InvalidArgumentError("steps must be >= 1");
+  TANGRAM_RETURN_IF_ERROR(ValidateScenario(options.scenario, fleet_in, options.steps));
   const partitioner::Fleet fleet = ApplyNetwork(options.scenario, fleet_in);
   TANGRAM_ASSIGN_OR_RETURN(auto cost,
                            partitioner::CostModel::Create(fleet, model, training, options.cost));
@@ -93,10 +93,10 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
   } else {
     TANGRAM_ASSIGN_OR_RETURN(run.plan, partitioner::MakePlan(cost, strategy));
   }
-  TANGRAM_RETURN_IF_ERROR(CheckSimulationSize(run.plan, options.sim));
+  SimOptions sim = OptionsForPlan(options.sim, run.plan);
+  TANGRAM_RETURN_IF_ERROR(CheckSimulationSize(run.plan, sim));
   SlowdownSchedule slowdowns(options.scenario, fleet.num_devices());
   Progress progress("simulating", options.steps, options.progress);
-  SimOptions sim = options.sim;
   sim.record_timeline = false;
   std::vector<double> previous;
   double previous_time = 0;
@@ -105,8 +105,10 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
     progress.Update(step);
     const NodeFailure* failure = options.scenario.failure ? &*options.scenario.failure : nullptr;
     if (failure != nullptr && step == failure->step) {
-      run.failure = Replan(fleet, model, training, strategy, options, *failure,
-                           previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
+      // "the same strategy" (docs/simulator.md): a given plan's own, else the one that planned.
+      run.failure =
+          Replan(fleet, model, training, plan ? run.plan.strategy : strategy, options, *failure,
+                 previous_time > 0 ? previous_time : run.plan.predicted.step_time_s);
       run.steps.push_back({step, run.failure->lost_s, true});
       run.total_s += run.failure->lost_s;
       if (!run.failure->error.empty()) break;  // the job cannot go on

@@ -16,7 +16,9 @@ absl::Status Bad(const std::string& what, const std::string& text, const char* f
 }  // namespace
 
 absl::StatusOr<Straggler> ParseStraggler(const std::string& text) {
-  const char* form = "DEVICE:PERCENT[@STEP] with STEP >= 1 (steps count from 1), e.g. 3:50@2";
+  const char* form =
+      "DEVICE:PERCENT[@STEP] with PERCENT in (-100, 1e6] and STEP >= 1 (steps count from 1), "
+      "e.g. 3:50@2";
   std::vector<std::string> at = absl::StrSplit(text, '@');
   if (at.size() > 2) return Bad("--straggler", text, form);
   std::vector<std::string> parts = absl::StrSplit(at[0], ':');
@@ -49,18 +51,28 @@ absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text) {
   return f;
 }
 
-absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet) {
+absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet,
+                              int64_t steps) {
+  const auto after_the_run = [&](const char* flag, int64_t step) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": step ", step + 1, " is after the run's last step ", steps,
+                     " (--steps ", steps, "): it would never happen"));
+  };
   for (const Straggler& s : scenario.stragglers) {
     if (s.device >= fleet.num_devices()) {
       return absl::InvalidArgumentError(absl::StrCat("--straggler: device ", s.device,
                                                      " is out of range (the fleet has ",
                                                      fleet.num_devices(), " devices)"));
     }
+    if (s.from_step >= steps) return after_the_run("--straggler", s.from_step);
   }
   if (scenario.failure && scenario.failure->node >= fleet.num_nodes()) {
     return absl::InvalidArgumentError(absl::StrCat("--fail-node: node ", scenario.failure->node,
                                                    " is out of range (the fleet has ",
                                                    fleet.num_nodes(), " nodes)"));
+  }
+  if (scenario.failure && scenario.failure->step >= steps) {
+    return after_the_run("--fail-node", scenario.failure->step);
   }
   if (!(scenario.cross_island_slowdown >= 1)) {
     return absl::InvalidArgumentError("--cross-island-slowdown must be >= 1");

@@ -48,8 +48,11 @@ absl::StatusOr<Straggler> ParseStraggler(const std::string& text);
 // "NODE[@STEP]", STEP counting from 1 as above.
 absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text);
 
-// Checks device and node ids against the fleet; kInvalidArgument naming the bad one.
-absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet);
+// Checks device and node ids against the fleet and each event's step against the run's `steps`
+// (a straggler or a failure after the last step would never happen, silently); kInvalidArgument
+// naming the bad one.
+absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet,
+                              int64_t steps);
 
 // The fleet with its inter-island links slowed down.
 partitioner::Fleet ApplyNetwork(const Scenario& scenario, partitioner::Fleet fleet);

@@ -84,6 +84,14 @@ const char* SpanKindName(SpanKind kind) {
   return "?";
 }
 
+SimOptions OptionsForPlan(SimOptions options, const partitioner::Plan& plan) {
+  if (options.schedule == partitioner::PipelineSchedule::kInterleaved && plan.pp < 2) {
+    options.schedule = partitioner::PipelineSchedule::kOneFOneB;
+    options.virtual_stages = 1;
+  }
+  return options;
+}
+
 absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
                                     const partitioner::Plan& plan, const SimOptions& options) {
   if (!partitioner::IsAllreduceRequest(options.allreduce)) {

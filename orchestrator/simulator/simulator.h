@@ -114,6 +114,12 @@ struct StepResult {
   std::vector<Span> timeline;     // when SimOptions::record_timeline
 };
 
+// `options` as `plan` runs them: the interleaved schedule on a plan without a pipeline (pp 1, as
+// a strategy may choose for a job that pins virtual_stages but not pp) is plain 1F1B with one
+// chunk, as the cost model costs it (partitioner::VirtualStagesOf). Simulate itself refuses that
+// combination; SimulateRun and `compare` pass their options through this first.
+SimOptions OptionsForPlan(SimOptions options, const partitioner::Plan& plan);
+
 // Simulates one step of `plan` (which must validate against the cost model's fleet and layer
 // list). kInvalidArgument for a bad plan, schedule name or virtual_stages; kFailedPrecondition
 // when the schedule cannot run the plan (interleaved with one stage).

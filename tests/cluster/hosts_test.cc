@@ -83,6 +83,23 @@ nodes:
   EXPECT_EQ(short_list.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// --nodes names each node once and no more nodes than the fleet has: a name left over was
+// dropped without a word, and a name given twice put two machines' ranks on one host
+// ("a slots=16").
+TEST(HostsTest, NodeNamesLeftOverOrRepeatedAreRefused) {
+  const char kGpus[] = R"(name: gpus
+nodes:
+  - {device: H200, devices_per_node: 8, count: 2}
+)";
+  auto extra = WriteHostfile(FleetOf(kGpus), HostfileFormat::kOpenMpi, {"a", "b", "c"});
+  EXPECT_EQ(extra.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(extra.status().message(),
+              HasSubstr("--nodes names 3 nodes but the fleet gpus has 2 (not placed: c)"));
+  auto twice = WriteHostfile(FleetOf(kGpus), HostfileFormat::kOpenMpi, {"a", "a"});
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(twice.status().message(), HasSubstr("--nodes names a twice (nodes 0 and 1)"));
+}
+
 TEST(HostsTest, InterleavedHostsCannotBeAnOpenMpiHostfile) {
   const char kInterleaved[] = R"(name: mixed
 nodes:

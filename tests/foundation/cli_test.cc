@@ -65,6 +65,19 @@ TEST_F(CliTest, DescribesAMixedFleet) {
   EXPECT_THAT(r.out, HasSubstr("parameters: 6.74 B"));
 }
 
+// --fleet / --model beside --job replace the job's files; the heading names the file described
+// (it said "Fleet h200-h20 (configs/jobs/../fleets/quota-mix.yaml)").
+TEST_F(CliTest, DescribeNamesTheFileItDescribes) {
+  Result r = Run(
+      "describe --job configs/jobs/quota-mix-llama2-7b.yaml --fleet configs/fleets/h200-h20.yaml "
+      "--model configs/models/llama2-13b.yaml");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(configs/fleets/h200-h20.yaml)"));
+  EXPECT_THAT(r.out, HasSubstr("(configs/models/llama2-13b.yaml)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("quota-mix.yaml")));
+  EXPECT_THAT(r.out, Not(HasSubstr("llama2-7b.yaml")));
+}
+
 TEST_F(CliTest, JsonOutputParses) {
   Result r =
       Run("describe --json --fleet configs/fleets/quota-mix.yaml --model "
@@ -410,6 +423,140 @@ TEST_F(CliTest, IgnoreMemoryPlansAndSimulatesWhatDoesNotFit) {
   r = Run("compare --no-progress --ignore-memory --job " + job);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("uniform"));
+}
+
+// `hostfile --exclude` on a probed fleet (a `measured:` section): the reduced fleet keeps the
+// figures of the groups and ranks left, renumbered, and loads; it was written with every group's
+// figures and refused by every command ("expected one figure per nodes[] entry").
+TEST_F(CliTest, ExcludingHostsOfAMeasuredFleetKeepsItLoadable) {
+  const std::string fleet = Write("probed.yaml", R"(name: probed
+nodes:
+  - {device: cpu, devices_per_node: 2, count: 2}
+  - {device: cpu, devices_per_node: 1, count: 2}
+measured:
+  when: "x"
+  how: "y"
+  tool_version: "1"
+  ranks: 6
+  hosts: [a, b, c, d]
+  group_tflops: [0.5, 0.25]
+  group_optimizer_ns: [6, 7]
+  links:
+    - {class: same_node, latency_us: 2, bandwidth_gbs: 3}
+  layer_times:
+    - {group: 0, kind: block, tp: 1, micro_batch: 1, forward_ms: 10}
+    - {group: 1, kind: block, tp: 1, micro_batch: 1, forward_ms: 20}
+  cpu_pools:
+    - {machine: "b", cores: 2, ranks: [2, 3], busy_tflops: 1, solo_tflops: 2, demand: [1, 1]}
+    - {machine: "d", cores: 1, ranks: [5], busy_tflops: 1, solo_tflops: 2, demand: [1]}
+)");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r =
+      Run("hostfile --fleet " + fleet + " --nodes a,b,c,d --exclude a,c,d --fleet-out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "b slots=2 max_slots=2\n");
+  r = Run("validate " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("forward_ms: 10"));
+  EXPECT_THAT(small, Not(HasSubstr("forward_ms: 20")));  // group 1 is gone
+  EXPECT_THAT(small, Not(HasSubstr("machine: d")));      // its rank is gone
+  EXPECT_THAT(small, HasSubstr("ranks: [0, 1]"));        // b's ranks 2, 3 are now 0, 1
+  r = Run("describe --json --fleet " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["fleet"]["devices"], 2);
+}
+
+// --exclude naming a host no node is on (a typo) wrote the whole fleet back and exited 0.
+TEST_F(CliTest, ExcludingAHostTheFleetDoesNotHaveIsRefused) {
+  const std::string fleet =
+      Write("two.yaml", "name: two\nnodes:\n  - {device: H100, devices_per_node: 8, count: 2}\n");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r =
+      Run("hostfile --fleet " + fleet + " --nodes gpu1,gpu2 --exclude gpu3 --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--exclude names gpu3, a host no node of"));
+  EXPECT_THAT(r.err, HasSubstr("(hosts: gpu1, gpu2)"));
+  r = Run("hostfile --fleet " + fleet + " --nodes gpu1,gpu2 --exclude gpu2 --fleet-out " + out);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "gpu1 slots=8 max_slots=8\n");
+}
+
+// simulate --plan runs the plan as it is: a --strategy beside it was ignored without a word.
+TEST_F(CliTest, SimulateAPlanWithAStrategyIsAUsageError) {
+  const std::string job = " --job configs/jobs/quota-mix-llama2-7b.yaml";
+  const std::string plan = (dir_ / "plan.json").string();
+  ASSERT_EQ(Run("plan --out " + plan + job).code, 0);
+  Result r = Run("simulate --no-progress --strategy uniform --plan " + plan + job);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--strategy excludes --plan"));
+  EXPECT_EQ(Run("simulate --no-progress --plan " + plan + job).code, 0);
+  // After a node failure the job re-plans "with the same strategy": the plan's own (uniform),
+  // not the job's (auto), which --strategy could no longer override.
+  ASSERT_EQ(Run("plan --strategy uniform --out " + plan + job).code, 0);
+  r = Run("simulate --json --no-progress --fail-node 1 --plan " + plan + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["failure"]["strategy"], "uniform");
+}
+
+// A catalog kind whose memory is not above the per-device reserve: the advice named the fleet's
+// usable memory as "-16 GiB"; it now counts such devices as 0 and says why.
+TEST_F(CliTest, AKindWithoutRoomAboveTheReserveIsNamed) {
+  const std::string catalog = Write("tiny.yaml", R"(devices:
+  - {kind: Tiny, vendor: NVIDIA, peak_tflops_bf16: 100, memory_gib: 0.001,
+     memory_bandwidth_gbs: 1000, intra_node_link_gbs: 100, nic_gbps: 100,
+     collective_library: nccl, confidence: uncertain, source: "test"}
+)");
+  Write("fleet.yaml", "name: tiny\nnodes:\n  - {device: Tiny, devices_per_node: 8, count: 2}\n");
+  Result r = Run("--catalog " + catalog + " plan --fleet " + (dir_ / "fleet.yaml").string() +
+                 " --model configs/models/tiny-gpt.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("Tiny's 0.001 GiB of memory is not above the 1 GiB reserved per "
+                               "device, so it holds no stage"));
+  EXPECT_THAT(r.err, Not(HasSubstr("(-")));
+}
+
+// A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
+// says so at the job's field; every key of that file was reported as an unknown fleet field, in
+// the other file, without a word about the job.
+TEST_F(CliTest, AJobNamingAFileOfAnotherKindSaysSo) {
+  const std::string job_text =
+      "name: j\nfleet: self.yaml\nmodel: " + std::string(TANGRAM_SOURCE_DIR) +
+      "/configs/models/llama2-7b.yaml\nglobal_batch: 8\nmicro_batch: 1\nprecision: bf16\n"
+      "zero_stage: 0\nrecompute: none\nstrategy: auto\ntransport: sim\nsteps: 1\n"
+      "checkpoint_dir: ckpt\n";
+  const std::string self = Write("self.yaml", job_text);
+  Result r = Run("validate " + self);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr("self.yaml:2:8: fleet: \"self.yaml\" is a job file, not a fleet file"));
+  EXPECT_THAT(r.err, Not(HasSubstr("unknown field")));
+  std::string text = job_text;
+  text.replace(text.find("self.yaml"), 9,
+               std::string(TANGRAM_SOURCE_DIR) + "/configs/models/llama2-13b.yaml");
+  r = Run("plan --job " + Write("model-as-fleet.yaml", text));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("model-as-fleet.yaml:2:8: fleet: \""));
+  EXPECT_THAT(r.err, HasSubstr("llama2-13b.yaml\" is a model file, not a fleet file"));
+}
+
+// A straggler or a node failure after the run's last step never happens: it is a usage error
+// naming the step and --steps (exit 0 with nothing simulated before). A PERCENT out of range says
+// so (the message spoke of STEP only).
+TEST_F(CliTest, ScenarioEventsAfterTheLastStepAreRefused) {
+  const std::string base =
+      "simulate --no-progress --fleet configs/fleets/h200-h20.yaml --model "
+      "configs/models/llama2-7b.yaml ";
+  Result r = Run(base + "--straggler 0:40@5 --steps 2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--straggler: step 5 is after the run's last step 2 (--steps 2)"));
+  r = Run(base + "--fail-node 0@2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--fail-node: step 2 is after the run's last step 1 (--steps 1)"));
+  EXPECT_EQ(Run(base + "--straggler 0:40@2 --steps 2").code, 0);
+  r = Run(base + "--straggler 0:1e9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("PERCENT in (-100, 1e6]"));
 }
 
 // --async-p2p simulates the CPU runtime's non-blocking pipeline sends (what train predicts with).

@@ -302,6 +302,28 @@ INSTANTIATE_TEST_SUITE_P(
                 "CPU ranks only"}),
     [](const auto& info) { return info.param.name; });
 
+// Network latencies are >= 0 as configs.md says (0: an ideal link); a negative one or a NaN is
+// refused naming the field and the range (0 was refused as "expected a number > 0").
+TEST(ConfigTest, NetworkLatenciesMayBeZero) {
+  const std::string zero = std::string(kGoodFleet) +
+                           "network: {intra_node_latency_us: 0, inter_node_latency_us: 0, "
+                           "inter_island_latency_us: 0}\n";
+  auto fleet = partitioner::ParseFleet(zero, "x.yaml", Catalog());
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  EXPECT_EQ(fleet->network.intra_node_latency_us, 0);
+  EXPECT_EQ(fleet->network.inter_node_latency_us, 0);
+  EXPECT_EQ(fleet->network.inter_island_latency_us, 0);
+  absl::Status s = FleetError(std::string(kGoodFleet) + "network: {inter_node_latency_us: -1}\n");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("x.yaml:12:34: network.inter_node_latency_us: expected a number >= 0 and "
+                        "<= 1e+06, found -1"));
+  s = FleetError(std::string(kGoodFleet) + "network: {inter_island_latency_us: .nan}\n");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("inter_island_latency_us: expected a number >= 0"));
+  s = FleetError(std::string(kGoodFleet) + "network: {inter_island_gbps: 0}\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("inter_island_gbps: expected a number > 0"));
+}
+
 TEST(ConfigTest, ModelChecksDivisibility) {
   absl::Status s = ModelError(Replace(kGoodModel, "heads: 4\n", "heads: 5\n"));
   EXPECT_THAT(std::string(s.message()),

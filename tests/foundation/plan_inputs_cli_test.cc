@@ -211,5 +211,63 @@ TEST_F(PlanInputsCliTest, AnImpossibleLayoutIsRefusedWhereItIsWritten) {
   EXPECT_EQ(Run("validate " + Job("fine.yaml", 64, "{pp: 4}")).code, 0);
 }
 
+// Pins no strategy can honour against the model are refused at load, with the layout's place:
+// more virtual stages than the pinned stages have layers for (every strategy planned them and
+// simulate then refused the plan), virtual stages with pp 1, and a tp that does not divide the
+// heads (planned as if it did).
+TEST_F(PlanInputsCliTest, PinsTheModelCannotHoldAreRefusedWhereTheyAreWritten) {
+  Result r = Run("validate " + Job("chunks.yaml", 64, "{pp: 4, virtual_stages: 7}"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("chunks.yaml:12:9: layout: layout.pp = 4 with "
+                               "layout.virtual_stages = 7 needs 7 decoder layers in each stage "
+                               "(28 in all), but model gpt-1.3b has 24 decoder layers"));
+  r = Run("plan --job " + Job("flat.yaml", 64, "{pp: 1, virtual_stages: 2}"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("flat.yaml:12:9: layout: layout.virtual_stages = 2 interleaves a "
+                               "pipeline, but layout.pp is 1"));
+  EXPECT_EQ(Run("validate " + Job("six.yaml", 64, "{pp: 4, virtual_stages: 6}")).code, 0);
+  Write("heads12.yaml",
+        "name: h12\nlayers: 24\nhidden: 1536\nffn_hidden: 6144\nheads: 12\nkv_heads: 12\n"
+        "mlp: gelu\nvocab: 50304\nseq_len: 1024\n");
+  std::string text = cli_testing::Slurp(Job("tp8.yaml", 64, "{tp: 8}"));
+  text.replace(text.find("model.yaml"), 10, "heads12.yaml");
+  r = Run("plan --job " + Write("tp8.yaml", text));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tp8.yaml:12:9: layout: layout.tp = 8: tp must divide model h12's "
+                               "heads (12) and FFN width (6144)"));
+}
+
+// Virtual stages pinned without pp: every strategy's plan simulates. A plan without a pipeline
+// (one device, or a depth the stages cannot hold v chunks at) runs plain 1F1B, as the cost model
+// costs it; simulate and compare refused it ("the interleaved schedule needs at least 2 stages"),
+// and uniform emitted 16 stages of 5 layers for 30 virtual stages.
+TEST_F(PlanInputsCliTest, PlansForUnpinnedDepthWithVirtualStagesSimulate) {
+  Write("one.yaml", "name: one\nnodes:\n  - {device: H100, devices_per_node: 1, count: 1}\n");
+  const std::string one = Job("one-job.yaml", 8, "{virtual_stages: 2}", "one.yaml");
+  Result r = Run("simulate --no-progress --job " + one);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pp 1 dp 1, schedule 1f1b"));
+  r = Run("compare --no-progress --job " + one);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("needs at least 2 stages")));
+  Write("asc.yaml",
+        "name: asc\nnodes:\n  - {device: Ascend910B, devices_per_node: 8, count: 16, nic_gbps: "
+        "1600}\n");
+  Write("l70.yaml",
+        "name: l70\nlayers: 80\nhidden: 8192\nffn_hidden: 28672\nheads: 64\nkv_heads: 8\n"
+        "mlp: swiglu\nvocab: 32000\nseq_len: 4096\ndropout: false\n");
+  std::string text = cli_testing::Slurp(Job("deep.yaml", 512, "{virtual_stages: 30}", "asc.yaml"));
+  text.replace(text.find("model.yaml"), 10, "l70.yaml");
+  text.replace(text.find("precision: fp16"), 15, "precision: bf16");
+  text.replace(text.find("recompute: none"), 15, "recompute: selective");
+  const std::string deep = Write("deep.yaml", text);
+  for (const char* strategy : {"auto", "uniform", "hetero-pipeline"}) {
+    SCOPED_TRACE(strategy);
+    r = Run(std::string("simulate --no-progress --job ") + deep + " --strategy " + strategy);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.err, Not(HasSubstr("virtual stages")));
+  }
+}
+
 }  // namespace
 }  // namespace tangram

@@ -200,7 +200,11 @@ TEST(OracleTest, OracleAgreesWithHeteroPipelineOnATwoKindPipeline) {
   TrainingSpec job = Job(32);
   job.layout.dp = 1;
   job.layout.tp = 4;
-  CostModel cost = MakeCost(MakeFleet("H200:4x1,A100-80G:4x1"), MakeModel(16, 2048, 16, 2048), job);
+  // FFN width 5632 (Llama's rounding of 8/3 · 2048 = 5461 up to a multiple of 256): a pinned tp
+  // must divide it (CheckPinnedTp).
+  ModelSpec model = MakeModel(16, 2048, 16, 2048);
+  model.ffn_hidden = 5632;
+  CostModel cost = MakeCost(MakeFleet("H200:4x1,A100-80G:4x1"), model, job);
   const double oracle = Step(cost, "oracle");
   const double hetero = Step(cost, "hetero-pipeline");
   ASSERT_GT(oracle, 0);

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "partitioner/plan_json.h"
 #include "tests/partitioner/test_util.h"
@@ -303,6 +305,44 @@ TEST(PlanJsonTest, BadInputIsAClearError) {
   auto missing = PlanFromJsonString(R"({"format": "tangram-plan", "version": 1})");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("strategy"), std::string::npos) << missing.status();
+}
+
+// A count that is not a whole number fitting its field is an error naming the field: 64.5 was read
+// as 64, a tp of 2^32 + 4 as 4, and 1e300 converted with undefined behaviour ("the global batch
+// is -9223372036854775808").
+TEST(PlanJsonTest, CountsMustBeWholeNumbersThatFit) {
+  CostModel cost = MakeCost(MakeFleet("H200:8x1,H20:8x1"), Llama2_7B(), Job(128));
+  auto plan = MakePlan(cost, "hetero-pipeline");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const nlohmann::json good = PlanToJson(*plan);
+  ASSERT_TRUE(PlanFromJson(good).ok());
+  struct Case {
+    const char* field;
+    nlohmann::json value;
+    const char* message;
+  };
+  for (const Case& c : {Case{"global_batch", 128.5, "expected an integer, found 128.5"},
+                        Case{"global_batch", 1e300, "expected an integer, found 1e+300"},
+                        Case{"global_batch", "128", "expected an integer, found \"128\""}}) {
+    nlohmann::json j = good;
+    j["training"][c.field] = c.value;
+    auto back = PlanFromJson(j);
+    ASSERT_FALSE(back.ok()) << c.value;
+    EXPECT_THAT(std::string(back.status().message()),
+                ::testing::HasSubstr(absl::StrCat("field \"", c.field, "\": ", c.message)));
+  }
+  nlohmann::json j = good;
+  j["parallelism"]["tp"] = (int64_t{1} << 32) + 4;
+  auto back = PlanFromJson(j);
+  ASSERT_FALSE(back.ok());
+  EXPECT_THAT(std::string(back.status().message()),
+              ::testing::HasSubstr("field \"tp\": integer out of range: 4294967300"));
+  j = good;
+  j["stages"][0]["cells"][0]["devices"][0] = 0.5;
+  back = PlanFromJson(j);
+  ASSERT_FALSE(back.ok());
+  EXPECT_THAT(std::string(back.status().message()),
+              ::testing::HasSubstr("expected an integer, found 0.5"));
 }
 
 }  // namespace
