@@ -492,10 +492,17 @@ checkpoint_dir: ../ckpt
   EXPECT_THAT(std::string(missing.status().message()),
               HasSubstr("bad.yaml:1:8: fleet: cannot open \"../fleets/gone.yaml\""));
 
+  // A micro-batch need not divide the global batch (a replica ends with a smaller one); one
+  // larger than the whole batch is an error at its line.
   auto indivisible = orchestrator::LoadJob(
       dir.Write("jobs/div.yaml", Replace(job, "micro_batch: 2", "micro_batch: 5")).string(),
       Catalog());
-  EXPECT_THAT(std::string(indivisible.status().message()), HasSubstr("div.yaml:4:14: micro_batch"));
+  EXPECT_TRUE(indivisible.ok()) << indivisible.status();
+  auto too_large = orchestrator::LoadJob(
+      dir.Write("jobs/big.yaml", Replace(job, "micro_batch: 2", "micro_batch: 5000")).string(),
+      Catalog());
+  EXPECT_THAT(std::string(too_large.status().message()),
+              HasSubstr("big.yaml:4:14: micro_batch: micro_batch (5000) exceeds global_batch"));
 
   auto nested_bad_fleet = orchestrator::LoadJob(
       dir.Write("jobs/nb.yaml", Replace(job, "../fleets/f.yaml", "../fleets/g.yaml")).string(),
