@@ -115,16 +115,12 @@ absl::StatusOr<QuotaRule> ReadQuota(YamlMap& m, const std::set<std::string>& off
       return m.Error("domestic", absl::StrCat("\"", k, "\" is both imported and domestic"));
     }
   }
-  TANGRAM_ASSIGN_OR_RETURN(auto lo, m.OptionalNumber("min_domestic_per_imported", -1, 1e6));
+  TANGRAM_ASSIGN_OR_RETURN(auto lo, m.OptionalNonNegative("min_domestic_per_imported", 1e6));
   TANGRAM_ASSIGN_OR_RETURN(q.max_domestic_per_imported,
-                           m.OptionalNumber("max_domestic_per_imported", -1, 1e6));
+                           m.OptionalNonNegative("max_domestic_per_imported", 1e6));
   if (!lo && !q.max_domestic_per_imported) {
     return m.Error("min_domestic_per_imported",
                    "a quota rule needs min_domestic_per_imported and/or max_domestic_per_imported");
-  }
-  for (const char* key : {"min_domestic_per_imported", "max_domestic_per_imported"}) {
-    auto v = std::string(key) == "min_domestic_per_imported" ? lo : q.max_domestic_per_imported;
-    if (v && *v < 0) return m.Error(key, "expected a ratio >= 0");
   }
   q.min_domestic_per_imported = lo.value_or(0);
   if (q.max_domestic_per_imported && *q.max_domestic_per_imported < q.min_domestic_per_imported) {

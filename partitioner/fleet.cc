@@ -1,6 +1,5 @@
 #include "partitioner/fleet.h"
 
-#include <limits>
 #include <map>
 #include <optional>
 
@@ -73,30 +72,25 @@ NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors)
 
 // An optional latency in [0, 1e6] µs: 0 is an ideal link, as configs.md documents (YamlMap's
 // numbers are "> min", so 0 is let through here and only a negative value refused).
-absl::StatusOr<std::optional<double>> OptionalLatency(YamlMap& m, absl::string_view key) {
-  constexpr double kMax = 1e6;
-  auto value = m.OptionalNumber(key, -std::numeric_limits<double>::infinity(), kMax);
-  const YAML::Node node = m.node()[std::string(key)];
-  if ((!value.ok() || (*value && **value < 0)) && node.IsScalar()) {
-    return m.Error(key,
-                   absl::StrCat("expected a number >= 0 and <= ", kMax, ", found ", node.Scalar()));
-  }
-  return value;
-}
-
 }  // namespace
 
 absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {
   NetworkSpec n;
-  TANGRAM_ASSIGN_OR_RETURN(auto a, OptionalLatency(m, "intra_node_latency_us"));
-  TANGRAM_ASSIGN_OR_RETURN(auto b, OptionalLatency(m, "inter_node_latency_us"));
-  TANGRAM_ASSIGN_OR_RETURN(auto c, m.OptionalNumber("inter_island_gbps", 0, 1e6));
-  TANGRAM_ASSIGN_OR_RETURN(auto d, OptionalLatency(m, "inter_island_latency_us"));
-  n.intra_node_latency_us = a.value_or(n.intra_node_latency_us);
-  n.inter_node_latency_us = b.value_or(n.inter_node_latency_us);
-  n.inter_island_gbps = c.value_or(n.inter_island_gbps);
-  n.inter_island_latency_us = d.value_or(n.inter_island_latency_us);
-  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  ErrorList errors;  // every key is read, so that all errors are reported at once
+  constexpr double kMaxLatencyUs = 1e6;  // latencies may be 0 (configs.md: >= 0)
+  n.intra_node_latency_us =
+      Collect(&errors, m.OptionalNonNegative("intra_node_latency_us", kMaxLatencyUs))
+          .value_or(n.intra_node_latency_us);
+  n.inter_node_latency_us =
+      Collect(&errors, m.OptionalNonNegative("inter_node_latency_us", kMaxLatencyUs))
+          .value_or(n.inter_node_latency_us);
+  n.inter_island_gbps =
+      Collect(&errors, m.OptionalNumber("inter_island_gbps", 0, 1e6)).value_or(n.inter_island_gbps);
+  n.inter_island_latency_us =
+      Collect(&errors, m.OptionalNonNegative("inter_island_latency_us", kMaxLatencyUs))
+          .value_or(n.inter_island_latency_us);
+  errors.Add(m.RejectUnknownKeys());
+  TANGRAM_RETURN_IF_ERROR(errors.ToStatus());
   return n;
 }
 

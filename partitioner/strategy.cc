@@ -70,6 +70,10 @@ absl::Status CheckPlanChunks(const CostModel& cost, const Plan& plan) {
 absl::Status CheckPinnedTp(const PinnedLayout& layout, const ModelSpec& model) {
   if (!layout.tp || !layout.stage_tp.empty()) return absl::OkStatus();
   const int tp = *layout.tp;
+  if (tp != 1 && tp != 2 && tp != 4 && tp != 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("layout.tp = ", tp, ": tensor-parallel sizes are 1, 2, 4 or 8"));
+  }
   if (model.heads % tp != 0 || model.ffn_hidden % tp != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("layout.tp = ", tp, ": tp must divide model ", model.name, "'s heads (",
@@ -114,10 +118,6 @@ absl::Status CheckPinnedLayout(const CostModel& cost) {
   const Fleet& fleet = cost.fleet();
   if (pin.tp) {
     const int tp = *pin.tp;
-    if (tp != 1 && tp != 2 && tp != 4 && tp != 8) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("layout.tp = ", tp, ": tensor-parallel sizes are 1, 2, 4 or 8"));
-    }
     TANGRAM_RETURN_IF_ERROR(CheckPinnedTp(pin, cost.model()));
     std::set<int> sizes;
     bool fits = false;

@@ -64,8 +64,9 @@ absl::Status CheckPinnedLayout(const CostModel& cost);
 // Every strategy CreateStrategy returns drops plans that fail it (the simulator refuses them).
 absl::Status CheckPlanChunks(const CostModel& cost, const Plan& plan);
 
-// A pinned scalar tp against the model alone: it must divide the heads and the FFN width (as a
-// per-stage list's entries must), else kInvalidArgument naming both.
+// A pinned scalar tp against the model alone: it must be 1, 2, 4 or 8 (the sizes the strategies
+// search) and divide the heads and the FFN width (as a per-stage list's entries must), else
+// kInvalidArgument. Fleet-independent, so a job is checked with it when it loads.
 absl::Status CheckPinnedTp(const PinnedLayout& layout, const ModelSpec& model);
 
 // CreateStrategy → Generate → the best plan.

@@ -120,7 +120,7 @@ std::string Suffix(const std::string& hint) {
 
 std::string Describe(const YAML::Node& node) {
   if (node.IsScalar()) return absl::StrCat("\"", node.Scalar(), "\"");
-  if (node.IsSequence()) return "a sequence";
+  if (node.IsSequence()) return node.size() == 0 ? "an empty list" : "a sequence";
   if (node.IsMap()) return "a mapping";
   return "nothing";
 }
@@ -421,15 +421,26 @@ absl::StatusOr<int64_t> YamlMap::Int(absl::string_view key, int64_t min, int64_t
 
 absl::StatusOr<std::optional<double>> YamlMap::OptionalNumber(absl::string_view key,
                                                               double min_exclusive, double max) {
+  return BoundedNumber(key, min_exclusive, false, max);
+}
+
+absl::StatusOr<std::optional<double>> YamlMap::OptionalNonNegative(absl::string_view key,
+                                                                   double max) {
+  return BoundedNumber(key, 0, true, max);
+}
+
+absl::StatusOr<std::optional<double>> YamlMap::BoundedNumber(absl::string_view key, double min,
+                                                             bool min_inclusive, double max) {
   TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
   if (!node) return std::optional<double>();
   double value = 0;
-  std::string expected = absl::StrCat("expected a number > ", min_exclusive, " and <= ", max);
+  std::string expected =
+      absl::StrCat("expected a number ", min_inclusive ? ">= " : "> ", min, " and <= ", max);
   if (!YAML::convert<double>::decode(*node, value) || !std::isfinite(value)) {
     return ConfigError(file_, *node, FieldPath(key),
                        absl::StrCat(expected, ", found ", Describe(*node)));
   }
-  if (!(value > min_exclusive) || value > max) {
+  if (!(min_inclusive ? value >= min : value > min) || value > max) {
     return ConfigError(file_, *node, FieldPath(key),
                        absl::StrCat(expected, ", found ", node->Scalar()));
   }

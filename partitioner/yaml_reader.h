@@ -110,6 +110,8 @@ class YamlMap {
   absl::StatusOr<double> Number(absl::string_view key, double min_exclusive, double max);
   absl::StatusOr<std::optional<double>> OptionalNumber(absl::string_view key, double min_exclusive,
                                                        double max);
+  // A finite number in [0, max] (latencies, ratios: where 0 is a value).
+  absl::StatusOr<std::optional<double>> OptionalNonNegative(absl::string_view key, double max);
   absl::StatusOr<std::optional<bool>> OptionalBool(absl::string_view key);
   // A non-empty sequence; the caller reads its elements with Element().
   absl::StatusOr<YAML::Node> Sequence(absl::string_view key);
@@ -135,6 +137,10 @@ class YamlMap {
   absl::Status MissingError(absl::string_view key, absl::string_view expected) const;
   absl::Status EmptyError(absl::string_view key) const;
   absl::Status CheckString(absl::string_view key, const YAML::Node& node, size_t max_length) const;
+  // OptionalNumber and OptionalNonNegative: a finite number above `min` (or at it when
+  // `min_inclusive`) and at most `max`.
+  absl::StatusOr<std::optional<double>> BoundedNumber(absl::string_view key, double min,
+                                                      bool min_inclusive, double max);
   // The scalar at `key`, or an error when it is missing or not a scalar.
   absl::StatusOr<std::optional<YAML::Node>> Scalar(absl::string_view key, bool required);
 

@@ -284,6 +284,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "nodes[1].count: required field is missing"},
         BadCase{"NodesNotAList", "name: f\nnodes: 3\n", "x.yaml:2:8",
                 "nodes: expected a non-empty list"},
+        BadCase{"NodesEmpty", "name: f\nnodes: []\n", "x.yaml:2:8",
+                "nodes: expected a non-empty list, found an empty list"},
         BadCase{"Truncated", "name: f\nnodes: [ {device: H200, count: ", "x.yaml:", "invalid YAML"},
         BadCase{"Empty", "", "x.yaml", "empty file"},
         BadCase{"OnlyComment", "# nothing\n", "x.yaml", "empty file"},
@@ -322,6 +324,12 @@ TEST(ConfigTest, NetworkLatenciesMayBeZero) {
               HasSubstr("inter_island_latency_us: expected a number >= 0"));
   s = FleetError(std::string(kGoodFleet) + "network: {inter_island_gbps: 0}\n");
   EXPECT_THAT(std::string(s.message()), HasSubstr("inter_island_gbps: expected a number > 0"));
+  // Every error of the section at once (it stopped at the first).
+  s = FleetError(std::string(kGoodFleet) +
+                 "network: {inter_node_latency_us: -1, inter_island_gbps: 0, speed: 3}\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("inter_node_latency_us: expected a number >= 0"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("inter_island_gbps: expected a number > 0"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("network.speed: unknown field"));
 }
 
 TEST(ConfigTest, ModelChecksDivisibility) {

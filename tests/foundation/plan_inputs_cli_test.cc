@@ -235,6 +235,12 @@ TEST_F(PlanInputsCliTest, PinsTheModelCannotHoldAreRefusedWhereTheyAreWritten) {
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("tp8.yaml:12:9: layout: layout.tp = 8: tp must divide model h12's "
                                "heads (12) and FFN width (6144)"));
+  // A size no strategy searches is fleet-independent: refused at load, where it is written
+  // (`validate` passed it and `plan` said so without a place).
+  r = Run("validate " + Job("tp16.yaml", 64, "{tp: 16}"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tp16.yaml:12:9: layout: layout.tp = 16: tensor-parallel sizes are "
+                               "1, 2, 4 or 8"));
 }
 
 // Virtual stages pinned without pp: every strategy's plan simulates. A plan without a pipeline

@@ -104,6 +104,9 @@ TEST(FleetDesignTest, BadSpacesNameFileLineAndField) {
       {"min_domestic_per_imported: 2",
        "min_domestic_per_imported: 2\n      max_domestic_per_imported: 1",
        "max_domestic_per_imported: contradicts min_domestic_per_imported"},
+      // A ratio is >= 0 (it said "expected a number > -1 ... found -1").
+      {"min_domestic_per_imported: 2", "min_domestic_per_imported: -1",
+       "min_domestic_per_imported: expected a number >= 0 and <= 1e+06, found -1"},
       {"budget_usd: 2.0e6", "budget_usd_per_hour: 100", "budget_usd_per_hour: pricing is capital"},
       {"objective: time_to_train", "objective: speed", "objective: expected one of time_to_train"},
       {"  max_power_kw: 40", "  max_power_kw: 40\n  max_devicez: 3",
