@@ -66,7 +66,8 @@ class SimulateCommand : public Command {
     sub->add_option("--gantt", gantt_path_, "Write an SVG Gantt chart of the last step");
     sub->add_option(
         "--straggler", stragglers_,
-        "DEVICE:PERCENT[@STEP]: device computes PERCENT% slower from STEP (repeatable)");
+        "DEVICE:PERCENT[@STEP]: device computes PERCENT% slower from STEP (repeatable; a "
+        "negative PERCENT, above -100, makes it faster)");
     sub->add_option("--fail-node", fail_node_, "NODE[@STEP]: the node fails in STEP; re-plan");
     sub->add_option("--cross-island-slowdown", run_.scenario.cross_island_slowdown,
                     "Inter-island links this many times slower (>= 1)")
