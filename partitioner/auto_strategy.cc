@@ -100,6 +100,12 @@ class AutoStrategy : public Strategy {
       plans.push_back(std::move(p));
     }
     if (plans.empty()) {
+      // The whole fleet too small says it all; an example from uniform could then be about
+      // something else (its batch split), which misled.
+      if (std::string shortfall = FleetMemoryShortfall(cost); !shortfall.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("auto: no layout fits the fleet's memory: ", shortfall));
+      }
       // Say what does not fit, with sizes: the deepest equal split is the closest to fitting.
       absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
       return absl::FailedPreconditionError(

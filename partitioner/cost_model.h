@@ -144,6 +144,13 @@ double MatmulEfficiency(const DeviceSpec& device, std::string* warning);
 double MatmulPeakTflops(const DeviceSpec& device, const TrainingSpec& training,
                         std::string* warning);
 
+class CostModel;
+
+// When the model's weights, gradients and optimizer state alone exceed the usable memory of the
+// whole fleet (no layout can fit): says so with both sizes, naming first any kind whose memory is
+// not above the per-device reserve; "" otherwise.
+std::string FleetMemoryShortfall(const CostModel& cost);
+
 class CostModel {
  public:
   static absl::StatusOr<CostModel> Create(const Fleet& fleet, const ModelSpec& model,

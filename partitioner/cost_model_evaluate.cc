@@ -34,6 +34,28 @@ std::string KindsWithoutRoom(const CostModel& cost) {
   return out;
 }
 
+}  // namespace
+
+std::string FleetMemoryShortfall(const CostModel& cost) {
+  const TrainingSpec& t = cost.training();
+  const bool fp32 = t.precision == Precision::kFp32;
+  const double state = static_cast<double>(cost.model().TotalParameters()) *
+                       (2 * (fp32 ? 4 : 2) + OptimizerStateBytesPerParameter(t.precision));
+  // A kind whose memory is not above the reserve holds nothing (a catalog entry of 0.001 GiB made
+  // the fleet's usable memory "-16 GiB"): counted as 0, and named before the advice.
+  double usable = 0;
+  for (const auto& slot : cost.slots()) usable += std::max(0.0, cost.UsableBytes(slot.group));
+  if (state <= usable) return "";
+  return KindsWithoutRoom(cost) +
+         absl::StrFormat(
+             "the weights, gradients and optimizer state alone (%.0f GiB) exceed the "
+             "usable memory of every device of the fleet together (%.0f GiB): use a "
+             "larger fleet or a smaller model",
+             state / kGiB, usable / kGiB);
+}
+
+namespace {
+
 // What would make a stage fit, among what the job does not already use and the fleet allows:
 // full recompute; ZeRO-3 (only with replicas to shard over); a smaller micro-batch; more pipeline
 // stages (while the devices and the layers allow one more; a pinned pp is named). When the
@@ -42,22 +64,8 @@ std::string KindsWithoutRoom(const CostModel& cost) {
 std::string MemoryAdvice(const CostModel& cost, const Plan& plan, int64_t micro_batch) {
   const TrainingSpec& t = cost.training();
   std::vector<std::string> help;
-  const bool fp32 = t.precision == Precision::kFp32;
-  const double state = static_cast<double>(cost.model().TotalParameters()) *
-                       (2 * (fp32 ? 4 : 2) + OptimizerStateBytesPerParameter(t.precision));
-  // A kind whose memory is not above the reserve holds nothing (a catalog entry of 0.001 GiB made
-  // the fleet's usable memory "-16 GiB"): counted as 0, and named before the advice.
-  double usable = 0;
-  for (const auto& slot : cost.slots()) usable += std::max(0.0, cost.UsableBytes(slot.group));
+  if (std::string shortfall = FleetMemoryShortfall(cost); !shortfall.empty()) return shortfall;
   const std::string empty = KindsWithoutRoom(cost);
-  if (state > usable) {
-    return empty + absl::StrFormat(
-                       "the weights, gradients and optimizer state alone (%.0f GiB) exceed the "
-                       "usable memory of "
-                       "every device of the fleet together (%.0f GiB): use a larger fleet or a "
-                       "smaller model",
-                       state / kGiB, usable / kGiB);
-  }
   if (t.recompute != Recompute::kFull) help.push_back("enable full recompute");
   if (t.zero_stage < 3 && plan.dp > 1) help.push_back("use ZeRO-3");
   if (micro_batch > 1) help.push_back("use a smaller micro-batch");

@@ -514,6 +514,18 @@ TEST_F(CliTest, AKindWithoutRoomAboveTheReserveIsNamed) {
   EXPECT_THAT(r.err, HasSubstr("Tiny's 0.001 GiB of memory is not above the 1 GiB reserved per "
                                "device, so it holds no stage"));
   EXPECT_THAT(r.err, Not(HasSubstr("(-")));
+  // auto's example was uniform's first failure, whatever it was: with a global batch of 1 it
+  // quoted the batch split ("smaller than the 2 data-parallel replicas"), not the memory.
+  const std::string job =
+      Write("job.yaml", "fleet: fleet.yaml\nmodel: " + std::string(TANGRAM_SOURCE_DIR) +
+                            "/configs/models/tiny-gpt.yaml\nglobal_batch: 1\n"
+                            "micro_batch: 1\nprecision: fp32\nzero_stage: 0\n"
+                            "recompute: none\nstrategy: auto\ntransport: sim\n"
+                            "steps: 1\ncheckpoint_dir: ck\n");
+  r = Run("--catalog " + catalog + " plan --job " + job);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("auto: no layout fits the fleet's memory: Tiny's 0.001 GiB"));
+  EXPECT_THAT(r.err, Not(HasSubstr("data-parallel replicas")));
 }
 
 // A job whose fleet or model names a file of another kind (the job itself, a model as the fleet)
