@@ -21,6 +21,13 @@ inline std::string HumanCount(double value) {
   return absl::StrFormat(u == 0 ? "%.0f%s" : "%.2f%s", value, units[u]);
 }
 
+// A rate with `digits` after the point ("989", "189.2"), or three significant figures below 1, so
+// that a CPU fleet's 0.0297 TFLOP/s does not print as "0" or "0.0".
+inline std::string RateText(double value, int digits) {
+  if (value == 0 || std::abs(value) >= 1) return absl::StrFormat("%.*f", digits, value);
+  return absl::StrFormat("%.3g", value);
+}
+
 }  // namespace tangram
 
 #endif  // TANGRAM_BASE_FORMAT_H_

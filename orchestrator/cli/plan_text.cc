@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/format.h"
 #include "orchestrator/cli/cli_util.h"
 
 namespace tangram::orchestrator {
@@ -80,14 +81,14 @@ std::string FormatPlan(const Plan& plan, const partitioner::CostModel& cost) {
   out << replicas.Render();
   const partitioner::Prediction& p = plan.predicted;
   out << absl::StrFormat(
-      "  predicted: step %.3f s, %s tokens/s, MFU %s, %.1f TFLOP/s per device\n"
+      "  predicted: step %.3f s, %s tokens/s, MFU %s, %s TFLOP/s per device\n"
       "             (pipeline %.3f s of which bubble %.3f s; exposed allreduce %.3f s; optimizer "
       "%.3f s)\n",
-      p.step_time_s, Human(p.tokens_per_s), Percent(p.mfu), p.tflops_per_device, p.pipeline_s,
-      p.bubble_s, p.exposed_allreduce_s, p.optimizer_s);
+      p.step_time_s, Human(p.tokens_per_s), Percent(p.mfu), RateText(p.tflops_per_device, 1),
+      p.pipeline_s, p.bubble_s, p.exposed_allreduce_s, p.optimizer_s);
   out << absl::StrFormat(
-      "  bound: %.3f s (model FLOPs per step / the fleet's summed %.0f TFLOP/s); efficiency %s\n",
-      plan.bound_step_time_s, cost.SummedTflops(), Percent(plan.efficiency));
+      "  bound: %.3f s (model FLOPs per step / the fleet's summed %s TFLOP/s); efficiency %s\n",
+      plan.bound_step_time_s, RateText(cost.SummedTflops(), 0), Percent(plan.efficiency));
   out << "  bottleneck: " << p.bottleneck << "\n";
   for (const std::string& note : plan.notes) out << "  note: " << note << "\n";
   return out.str();

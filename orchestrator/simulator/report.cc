@@ -170,9 +170,9 @@ std::string RunText(const RunResult& run, const SimOptions& options) {
       p.predicted.step_time_s > 0 ? 100 * (s.step_time_s / p.predicted.step_time_s - 1) : 0;
   absl::StrAppendFormat(&out,
                         "  step %.4g s (cost model %.4g s, %+.1f%%); %s tokens/s; MFU %.1f%%; "
-                        "%.1f TFLOP/s per device; efficiency %.1f%%\n",
+                        "%s TFLOP/s per device; efficiency %.1f%%\n",
                         s.step_time_s, p.predicted.step_time_s, diff, HumanCount(s.tokens_per_s),
-                        100 * s.mfu, s.tflops_per_device,
+                        100 * s.mfu, RateText(s.tflops_per_device, 1),
                         100 * p.bound_step_time_s / s.step_time_s);
   for (const std::string& w : run.warnings) absl::StrAppend(&out, "  warning: ", w, "\n");
   if (!p.unused_devices.empty()) {

@@ -611,5 +611,26 @@ TEST(CliUtilTest, JoinDistinctComparesWholeNames) {
   EXPECT_EQ(orchestrator::JoinDistinct({"H20", "H200"}, "+"), "H20+H200");
 }
 
+// A probed CPU fleet computes at hundredths of a TFLOP/s: the plan's bound line said "the fleet's
+// summed 0 TFLOP/s" and plan and simulate "0.0 TFLOP/s per device" (docs audit, session 12).
+TEST_F(CliTest, SmallMeasuredRatesKeepTheirDigits) {
+  const std::string fleet = Write("measured-cpu.yaml",
+                                  "name: measured-cpu\n"
+                                  "nodes:\n"
+                                  "  - device: cpu\n"
+                                  "    devices_per_node: 1\n"
+                                  "    count: 4\n"
+                                  "    measured_tflops: 0.0078\n");
+  const std::string args = " --fleet " + fleet + " --model configs/models/tiny-gpt.yaml";
+  Result r = Run("plan" + args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("summed 0\\.0[1-9][0-9]* TFLOP/s"));
+  EXPECT_THAT(r.out, Not(HasSubstr(" 0.0 TFLOP/s per device")));
+  r = Run("simulate --no-progress" + args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr(" 0.0 TFLOP/s per device")));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("; 0\\.00[1-9][0-9]* TFLOP/s per device"));
+}
+
 }  // namespace
 }  // namespace tangram
