@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "orchestrator/config_kind.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/strategy.h"
 
@@ -22,19 +23,6 @@ std::string Resolve(const std::string& job_path, const std::string& relative) {
   return (std::filesystem::path(job_path).parent_path() / p).lexically_normal().string();
 }
 
-// What kind of config a parsed file looks like, by the keys that mark each kind (as `validate`
-// detects it); "" when none matches.
-std::string KindOf(const YAML::Node& root) {
-  if (!root.IsMap()) return "";
-  if (root["fleet"] && root["model"]) return "job";
-  if (root["nodes"]) return "fleet";
-  if (root["layers"]) return "model";
-  if (root["devices"]) return "device catalog";
-  if (root["format"]) return "plan";
-  if (root["kinds"]) return "design space";
-  return "";
-}
-
 // Loads a file named by the job; a failure names the job field and the path as written. A file
 // of another kind (a job naming itself or a model as its fleet) is said to be one, where each of
 // its keys was reported as an unknown field of a `field` file without a word about the job.
@@ -46,7 +34,8 @@ absl::StatusOr<T> LoadReferenced(const YamlMap& m, absl::string_view field,
   if (result.ok()) return result;
   if (result.status().code() == absl::StatusCode::kInvalidArgument) {
     auto doc = YamlDocument::LoadFile(resolved);
-    const std::string kind = doc.ok() ? KindOf(doc->root) : "";
+    auto detected = doc.ok() ? DetectConfigKind(*doc) : doc.status();
+    const std::string kind = detected.ok() ? ConfigKindName(*detected) : "";
     if (!kind.empty() && kind != field) {
       return m.Error(field, absl::StrCat("\"", as_written, "\" is a ", kind, " file, not a ", field,
                                          " file (resolved against the job file's directory to ",

@@ -70,8 +70,6 @@ NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors)
   return g;
 }
 
-// An optional latency in [0, 1e6] µs: 0 is an ideal link, as configs.md documents (YamlMap's
-// numbers are "> min", so 0 is let through here and only a negative value refused).
 }  // namespace
 
 absl::StatusOr<NetworkSpec> ReadNetwork(YamlMap& m) {

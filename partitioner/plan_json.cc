@@ -109,9 +109,6 @@ std::string PlanToJsonString(const Plan& plan, int indent) { return PlanToJson(p
 
 namespace {
 
-// Reads fields into a Plan, remembering the field being read for the error message. Throws
-// (nlohmann's type errors, std::out_of_range for a missing required field); PlanFromJson turns
-// what it throws into a Status that names `field()`.
 // Throws unless `v` is a whole number that fits T (json's get_to casts 2.5 to 2 and 1e300 to
 // whatever the conversion gives, undefined behaviour: "the global batch is -9223372036854775808");
 // a vector's elements likewise. Other types are left to get_to.
@@ -134,6 +131,9 @@ void CheckWhole(const json& v) {
   }
 }
 
+// Reads fields into a Plan, remembering the field being read for the error message. Throws
+// (nlohmann's type errors, std::out_of_range for a missing required field); PlanFromJson turns
+// what it throws into a Status that names `field()`.
 class FieldReader {
  public:
   template <typename T>

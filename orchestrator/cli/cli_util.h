@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/cli/command.h"
+#include "orchestrator/config_kind.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/simulator/simulator.h"
 #include "partitioner/device_catalog.h"
@@ -25,10 +26,6 @@ absl::StatusOr<partitioner::DeviceCatalog> LoadCatalog(const GlobalOptions& glob
 // kInvalidArgument naming the option otherwise.
 absl::StatusOr<absl::Duration> ProbeBudgetFromFlag(double seconds);
 
-// What a config file holds, told from its top-level keys.
-enum class ConfigKind { kCatalog, kFleet, kModel, kJob, kPlan, kDesignSpace };
-const char* ConfigKindName(ConfigKind kind);
-absl::StatusOr<ConfigKind> DetectConfigKind(const partitioner::YamlDocument& doc);
 // Checks a parsed config of any kind as `tangram validate` does; sets *kind once it is known.
 // Errors name doc.name (a plan's as "plan"); a job's fleet and model are loaded relative to it.
 absl::Status ValidateConfigDocument(const partitioner::YamlDocument& doc,
