@@ -153,11 +153,18 @@ const char* MeasuredLayerKindName(MeasuredLayerKind k) {
   return "?";
 }
 
+double MeasuredCpuPool::SoloTflops() const {
+  if (!demand.empty() || cores <= 0 || !(busy_tflops > 0)) return solo_tflops;
+  const double per_core = busy_tflops * static_cast<double>(ranks.size()) / cores;
+  return std::max(solo_tflops, per_core);
+}
+
 double MeasuredCpuPool::EffectiveCores() const {
   double total = 0;
   for (size_t i = 0; i < ranks.size(); ++i) total += Demand(i);
-  if (!(busy_tflops > 0) || !(solo_tflops > busy_tflops)) return total;
-  const double shared = total * busy_tflops / solo_tflops;
+  const double solo = SoloTflops();
+  if (!(busy_tflops > 0) || !(solo > busy_tflops)) return total;
+  const double shared = total * busy_tflops / solo;
   // A rank alone (solo) computes on one core, so the pool delivers at most `cores` of it. The
   // busy rate can read above that bound: a slowed rank (EMULATION) calibrates longer than the
   // others and finishes alone, so its undone rate, and the mean, come out high (uneven4: 2.04–2.3

@@ -126,10 +126,17 @@ struct MeasuredCpuPool {
   double solo_tflops = 0;      // one rank computing, the others waiting
   std::vector<double> demand;  // per rank of `ranks`: cores it uses while computing; empty = 1s
 
+  // The rate of one rank computing alone, as the simulator uses it: `solo_tflops`, but never below
+  // what a core delivered per rank with every rank computing (busy × ranks ÷ cores) — a rank alone
+  // on a core is not slower than the same rank sharing it, so a lower reading is noise in the one
+  // timed rank (2 cores, 4 ranks: solo read 0.0097–0.0168 TFLOP/s against busy × 2 = 0.0146–
+  // 0.0159 in one afternoon's runs). Not with EMULATION (`demand` given: a slowed rank's busy rate
+  // reads high, see EffectiveCores) nor with unknown `cores`: then `solo_tflops` as measured.
+  double SoloTflops() const;
   // Cores the pool delivers, in units of one rank computing alone: the summed demand of its ranks
-  // × busy ÷ solo, so that with every rank computing each runs at the measured busy rate. Never
-  // more than the summed demand (solo below busy, noise, counts as equal); when the rates show
-  // sharing, never more than `cores` (a rank alone runs on one core).
+  // × busy ÷ SoloTflops(), so that with every rank computing each runs at the measured busy rate.
+  // Never more than the summed demand (solo below busy, noise, counts as equal); when the rates
+  // show sharing, never more than `cores` (a rank alone runs on one core).
   double EffectiveCores() const;
   double Demand(size_t i) const { return i < demand.size() ? demand[i] : 1.0; }
 };

@@ -343,11 +343,17 @@ class Run {
                           result_.nic->node, result_.nic->aggregate_gbs));
     }
     for (const auto& p : result_.cpu_pools) {
+      // A solo reading below a core's per-rank rate all busy is simulated at that rate
+      // (MeasuredCpuPool::SoloTflops); say so, so that the figure in the log is the one used.
+      const std::string raised =
+          p.SoloTflops() > p.solo_tflops
+              ? absl::StrFormat(", simulated at %.4g: a core's rate all busy", p.SoloTflops())
+              : "";
       Log(
           absl::StrFormat("  cpu pool %s: ranks %s on %d cores, %.4g TFLOP/s each all busy, "
-                          "%.4g alone (%.2f effective cores)",
+                          "%.4g alone%s (%.2f effective cores)",
                           p.machine, absl::StrJoin(p.ranks, ","), p.cores, p.busy_tflops,
-                          p.solo_tflops, p.EffectiveCores()));
+                          p.solo_tflops, raised, p.EffectiveCores()));
     }
     const CalibrationOptions calibration;
     int fewest = calibration.passes, reached = 0;

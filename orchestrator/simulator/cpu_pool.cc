@@ -76,8 +76,8 @@ void AttachCpuPools(const partitioner::Fleet& fleet, const std::vector<CellResul
       work->cell_demand[c] = demand;
       // The op times come from the busy rate; alone, a rank needs busy ÷ solo of that.
       const auto& pool = pools[p];
-      if (pool.busy_tflops > 0 && pool.solo_tflops > pool.busy_tflops) {
-        work->cell_cpu_scale[c] = pool.busy_tflops / pool.solo_tflops;
+      if (pool.busy_tflops > 0 && pool.SoloTflops() > pool.busy_tflops) {
+        work->cell_cpu_scale[c] = pool.busy_tflops / pool.SoloTflops();
       }
       any = true;
       break;

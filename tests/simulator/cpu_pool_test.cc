@@ -109,8 +109,44 @@ partitioner::Fleet PooledFleet(bool pooled) {
 TEST(CpuPoolTest, EffectiveCoresFollowTheMeasuredRates) {
   partitioner::MeasuredCpuPool pool = PooledFleet(true).measured->cpu_pools[0];
   EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 2.0);  // 4 ranks × 1 ÷ 2
-  pool.solo_tflops = 0.9;                        // solo below busy: noise, no sharing
+  pool.cores = 4;                                // 4 ranks on 4 CPUs: solo below busy is noise,
+  pool.solo_tflops = 0.9;                        // no sharing
   EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 4.0);
+}
+
+TEST(CpuPoolTest, ASoloReadingBelowACoresRateAllBusyIsRaisedToIt) {
+  // 4 ranks on 2 CPUs at 1 TFLOP/s each all busy: a core delivered 2 per rank, so a rank alone
+  // computes at least at 2. A solo reading of 1.6 (one timed rank, disturbed) would make the
+  // pool slower with every rank busy than it was measured (2 cores ÷ 4 tasks × 1.6 = 0.8 each).
+  partitioner::MeasuredCpuPool pool = PooledFleet(true).measured->cpu_pools[0];
+  pool.solo_tflops = 1.6;
+  EXPECT_DOUBLE_EQ(pool.SoloTflops(), 2.0);
+  EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 2.0);
+  pool.solo_tflops = 2.5;  // above it: as measured
+  EXPECT_DOUBLE_EQ(pool.SoloTflops(), 2.5);
+  EXPECT_DOUBLE_EQ(pool.EffectiveCores(), 4 * 1 / 2.5);
+  pool.solo_tflops = 1.6;
+  pool.demand = {1, 1, 1, 0.5};  // EMULATION: the busy rate reads high, the reading stands
+  EXPECT_DOUBLE_EQ(pool.SoloTflops(), 1.6);
+  pool.demand.clear();
+  pool.cores = 0;  // unknown CPUs: nothing to bound it by
+  EXPECT_DOUBLE_EQ(pool.SoloTflops(), 1.6);
+}
+
+TEST(CpuPoolTest, EveryRankBusyRunsAtTheBusyRateWhateverSoloReads) {
+  // Data parallelism keeps every rank computing: each must run at the calibrated busy rate, also
+  // when the solo reading came in below a core's rate (before the floor, 1.25x slower here).
+  auto model = testing::BlockModel(8, 1024, 512);
+  auto training = Training(32, 1);
+  training.overlap_grad_reduce = false;
+  partitioner::Fleet low_solo = PooledFleet(true);
+  low_solo.measured->cpu_pools[0].solo_tflops = 1.6;
+  auto plain_cost = MakeCost(PooledFleet(false), model, training);
+  auto pooled_cost = MakeCost(low_solo, model, training);
+  auto plain = Simulate(plain_cost, EvenPlan(plain_cost, 1, 1, 4), {});
+  auto pooled = Simulate(pooled_cost, EvenPlan(pooled_cost, 1, 1, 4), {});
+  ASSERT_TRUE(plain.ok() && pooled.ok());
+  EXPECT_NEAR(pooled->step_time_s / plain->step_time_s, 1.0, 1e-9);
 }
 
 TEST(CpuPoolTest, EffectiveCoresNeverExceedTheCpus) {
