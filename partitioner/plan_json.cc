@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "partitioner/json_position.h"
 #include "partitioner/yaml_reader.h"
 
 namespace tangram::partitioner {
@@ -15,19 +17,27 @@ namespace {
 
 using nlohmann::json;
 
-Precision ParsePrecision(const std::string& s) {
-  return s == "fp32" ? Precision::kFp32 : s == "fp16" ? Precision::kFp16 : Precision::kBf16;
-}
 // The parsed enum, or a throw that PlanFromJson's catch reports with the field being read.
 template <typename T>
 T OrThrow(absl::StatusOr<T> parsed) {
   if (!parsed.ok()) throw std::invalid_argument(std::string(parsed.status().message()));
   return *std::move(parsed);
 }
+// A value this build does not know is an error, not the default: a plan written for fp8 or with
+// a misspelt "selctive" must not run as bf16 or without recompute.
+Precision ParsePrecision(const std::string& s) {
+  for (Precision p : {Precision::kBf16, Precision::kFp16, Precision::kFp32}) {
+    if (s == PrecisionName(p)) return p;
+  }
+  throw std::invalid_argument(
+      absl::StrCat("unknown precision \"", s, "\" (expected bf16, fp16 or fp32)"));
+}
 Recompute ParseRecompute(const std::string& s) {
-  return s == "full"        ? Recompute::kFull
-         : s == "selective" ? Recompute::kSelective
-                            : Recompute::kNone;
+  for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
+    if (s == RecomputeName(r)) return r;
+  }
+  throw std::invalid_argument(
+      absl::StrCat("unknown recompute \"", s, "\" (expected none, selective or full)"));
 }
 
 }  // namespace
@@ -131,14 +141,32 @@ void CheckWhole(const json& v) {
   }
 }
 
-// Reads fields into a Plan, remembering the field being read for the error message. Throws
-// (nlohmann's type errors, std::out_of_range for a missing required field); PlanFromJson turns
-// what it throws into a Status that names `field()`.
+// Reads fields into a Plan, remembering where the field being read is (its path from the top,
+// for the message and for PositionOfPath). Throws (nlohmann's type errors, std::out_of_range for
+// a missing required field, std::invalid_argument); PlanFromJson turns what it throws into a
+// Status that names `field()`.
 class FieldReader {
  public:
+  // While alive, the fields read are inside `key` (and its element `index`).
+  class Scope {
+   public:
+    Scope(FieldReader& r, const char* key) : r_(r), steps_(1) { r_.path_.emplace_back(key); }
+    Scope(FieldReader& r, const char* key, size_t index) : r_(r), steps_(2) {
+      r_.path_.emplace_back(key);
+      r_.path_.emplace_back(index);
+    }
+    ~Scope() { r_.path_.resize(r_.path_.size() - steps_); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    FieldReader& r_;
+    size_t steps_;
+  };
+
   template <typename T>
   void Get(const json& obj, const char* key, T* out, bool required = true) {
-    field_ = key;
+    At(key);
     if (!obj.contains(key)) {
       if (required) throw std::out_of_range(absl::StrCat("missing field \"", key, "\""));
       return;
@@ -146,15 +174,33 @@ class FieldReader {
     CheckWhole<T>(obj.at(key));
     obj.at(key).get_to(*out);
   }
-  // The value `key` of `obj` (throws if absent); `name` (default: key) is the field being read.
-  const json& Enter(const json& obj, const char* key, const char* name = nullptr) {
-    field_ = name != nullptr ? name : key;
-    return obj.at(key);
-  }
+  // The object `key` of `obj` (throws if absent or not an object).
+  const json& Object(const json& obj, const char* key) { return Container(obj, key, false); }
+  // The array `key` of `obj` (throws if absent or not an array).
+  const json& Array(const json& obj, const char* key) { return Container(obj, key, true); }
   const std::string& field() const { return field_; }
+  const JsonPath& field_path() const { return field_path_; }
 
  private:
-  std::string field_;
+  void At(const char* key) {
+    field_path_ = path_;
+    field_path_.emplace_back(key);
+    field_ = JsonPathText(field_path_);
+  }
+  const json& Container(const json& obj, const char* key, bool array) {
+    At(key);
+    if (!obj.contains(key)) throw std::out_of_range(absl::StrCat("missing field \"", key, "\""));
+    const json& v = obj.at(key);
+    if (array ? !v.is_array() : !v.is_object()) {
+      throw std::invalid_argument(
+          absl::StrCat("expected ", array ? "an array" : "an object", ", found ", v.dump()));
+    }
+    return v;
+  }
+
+  JsonPath path_;        // of the container being read
+  JsonPath field_path_;  // of the field last read
+  std::string field_;    // JsonPathText(field_path_)
 };
 
 // "format" and "version": kInvalidArgument unless this build reads them.
@@ -175,19 +221,23 @@ absl::Status ReadHeader(FieldReader& r, const json& j, Plan* plan) {
 }
 
 void ReadParallelismAndTraining(FieldReader& r, const json& j, Plan* plan) {
-  const json& par = r.Enter(j, "parallelism");
-  r.Get(par, "tp", &plan->tp);
-  r.Get(par, "pp", &plan->pp);
-  r.Get(par, "dp", &plan->dp);
-  r.Get(par, "virtual_stages", &plan->virtual_stages, false);  // absent: plain 1F1B
-  const json& tr = r.Enter(j, "training");
+  {
+    const json& par = r.Object(j, "parallelism");
+    FieldReader::Scope in(r, "parallelism");
+    r.Get(par, "tp", &plan->tp);
+    r.Get(par, "pp", &plan->pp);
+    r.Get(par, "dp", &plan->dp);
+    r.Get(par, "virtual_stages", &plan->virtual_stages, false);  // absent: plain 1F1B
+  }
+  const json& tr = r.Object(j, "training");
+  FieldReader::Scope in(r, "training");
   std::string precision = "bf16", recompute = "none";
   r.Get(tr, "global_batch", &plan->global_batch);
   r.Get(tr, "seq_len", &plan->seq_len, false);
   r.Get(tr, "precision", &precision, false);
+  plan->precision = ParsePrecision(precision);
   r.Get(tr, "zero_stage", &plan->zero_stage, false);
   r.Get(tr, "recompute", &recompute, false);
-  plan->precision = ParsePrecision(precision);
   plan->recompute = ParseRecompute(recompute);
 }
 
@@ -196,7 +246,7 @@ PlanStage ReadStage(FieldReader& r, const json& s) {
   r.Get(s, "index", &stage.index);
   std::vector<int64_t> range;
   r.Get(s, "layers", &range);
-  if (range.size() != 2) throw std::out_of_range("stages[].layers must be [begin, end)");
+  if (range.size() != 2) throw std::out_of_range("expected [begin, end), two layer indices");
   stage.layer_begin = range[0];
   stage.layer_end = range[1];
   r.Get(s, "allreduce_s", &stage.allreduce_s, false);
@@ -204,7 +254,10 @@ PlanStage ReadStage(FieldReader& r, const json& s) {
   r.Get(s, "allreduce_algorithm", &algorithm, false);
   if (!algorithm.empty()) stage.allreduce_algorithm = OrThrow(ParseAllreduceAlgorithm(algorithm));
   r.Get(s, "tp", &stage.tp, false);  // absent: the plan's tp (every plan before per-stage tp)
-  for (const json& c : r.Enter(s, "cells", "stages[].cells")) {
+  const json& cells = r.Array(s, "cells");
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const json& c = cells[i];
+    FieldReader::Scope in(r, "cells", i);
     PlanCell cell;
     r.Get(c, "replica", &cell.replica);
     r.Get(c, "devices", &cell.devices);
@@ -241,9 +294,8 @@ void ReadPrediction(FieldReader& r, const json& p, Prediction* out) {
   r.Get(p, "bottleneck", &out->bottleneck, false);
 }
 
-}  // namespace
-
-absl::StatusOr<Plan> PlanFromJson(const json& j) {
+// PlanFromJson, with the path of the field an error is about.
+absl::StatusOr<Plan> ReadPlan(const json& j, JsonPath* error_path) {
   FieldReader r;
   try {
     if (!j.is_object()) return absl::InvalidArgumentError("plan: expected a JSON object");
@@ -256,31 +308,75 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
     r.Get(j, "model", &plan.model, false);
     ReadParallelismAndTraining(r, j, &plan);
     r.Get(j, "layers", &plan.layer_names, false);
-    for (const json& s : r.Enter(j, "stages")) plan.stages.push_back(ReadStage(r, s));
-    for (const json& rep : r.Enter(j, "replicas")) plan.replicas.push_back(ReadReplica(r, rep));
+    const json& stages = r.Array(j, "stages");
+    for (size_t i = 0; i < stages.size(); ++i) {
+      FieldReader::Scope in(r, "stages", i);
+      plan.stages.push_back(ReadStage(r, stages[i]));
+    }
+    const json& replicas = r.Array(j, "replicas");
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      FieldReader::Scope in(r, "replicas", i);
+      plan.replicas.push_back(ReadReplica(r, replicas[i]));
+    }
     r.Get(j, "unused_devices", &plan.unused_devices, false);
     r.Get(j, "notes", &plan.notes, false);
-    if (j.contains("predicted")) ReadPrediction(r, j.at("predicted"), &plan.predicted);
+    if (j.contains("predicted")) {
+      const json& predicted = r.Object(j, "predicted");
+      FieldReader::Scope in(r, "predicted");
+      ReadPrediction(r, predicted, &plan.predicted);
+    }
     r.Get(j, "bound_step_time_s", &plan.bound_step_time_s, false);
     r.Get(j, "efficiency", &plan.efficiency, false);
     return plan;
   } catch (const std::exception& e) {
+    if (error_path != nullptr) *error_path = r.field_path();
     return absl::InvalidArgumentError(absl::StrCat("plan: field \"", r.field(), "\": ", e.what()));
   }
 }
 
-absl::StatusOr<Plan> PlanFromJsonString(std::string_view text) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
-  return PlanFromJson(j);
+// nlohmann's parse error without its "[json.exception.parse_error.101] parse error at line 1,
+// column 2: " preamble (the place is given the project's way).
+std::string ParseErrorDetail(const std::string& what) {
+  const size_t at = what.find("column ");
+  const size_t colon = at == std::string::npos ? std::string::npos : what.find(": ", at);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
 }
+
+// The plan in `text`; errors start with `where`:line:column (`where` empty: "line L, column
+// C:"), the place of the value they are about.
+absl::StatusOr<Plan> ReadPlanText(std::string_view text, std::string_view where) {
+  const std::string file(where);
+  auto placed = [&](TextPosition p, absl::string_view message) {
+    return absl::InvalidArgumentError(
+        file.empty() ? absl::StrCat("line ", p.line, ", column ", p.column, ": ", message)
+                     : absl::StrCat(file, ":", p.line, ":", p.column, ": ", message));
+  };
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    return placed(PositionOfOffset(text, e.byte > 0 ? e.byte - 1 : 0),
+                  absl::StrCat("plan: not valid JSON: ", ParseErrorDetail(e.what())));
+  }
+  JsonPath path;
+  absl::StatusOr<Plan> plan = ReadPlan(j, &path);
+  if (plan.ok()) return plan;
+  if (std::optional<TextPosition> p = PositionOfPath(text, path)) {
+    return placed(*p, plan.status().message());
+  }
+  return file.empty() ? plan.status() : Annotate(plan.status(), file);
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> PlanFromJson(const json& j) { return ReadPlan(j, nullptr); }
+
+absl::StatusOr<Plan> PlanFromJsonString(std::string_view text) { return ReadPlanText(text, ""); }
 
 absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
   // A plan of 100,000 devices is a few MiB; anything past 64 MiB is not a plan.
   TANGRAM_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, size_t{64} << 20));
-  absl::StatusOr<Plan> plan = PlanFromJsonString(text);
-  if (!plan.ok()) return Annotate(plan.status(), path);
-  return plan;
+  return ReadPlanText(text, path);
 }
 
 }  // namespace tangram::partitioner

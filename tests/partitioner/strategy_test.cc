@@ -1,10 +1,13 @@
 #include "partitioner/strategy.h"
-#include <cstdio>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <numeric>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -307,6 +310,88 @@ TEST(PlanJsonTest, BadInputIsAClearError) {
   EXPECT_NE(missing.status().message().find("strategy"), std::string::npos) << missing.status();
 }
 
+// The line and column of the line in `text` where `needle` starts (its first character), 1-based.
+std::pair<int, int> PlaceOf(const std::string& text, const std::string& needle) {
+  const size_t at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  const size_t line_start = text.rfind('\n', at);
+  const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+  const int column =
+      static_cast<int>(at - (line_start == std::string::npos ? 0 : line_start + 1)) + 1;
+  return {line, column};
+}
+
+// Plan files are edited by hand and passed between teams: an error names the line and column of
+// the value it is about, and the whole path to its field, as the YAML configs' errors do. (They
+// said "p.json: plan: not valid JSON" and "plan: field \"devices\": ..." without a place.)
+TEST(PlanJsonTest, ErrorsNameTheLineColumnAndPathOfTheirValue) {
+  CostModel cost = MakeCost(MakeFleet("H200:8x1,H20:8x1"), Llama2_7B(), Job(128));
+  auto plan = MakePlan(cost, "hetero-pipeline");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::json j = PlanToJson(*plan);
+
+  // A syntax error: where the parser stopped (the second comma).
+  auto broken = PlanFromJsonString("{\n  \"format\": \"tangram-plan\",\n  \"version\": 1,,\n}");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(std::string(broken.status().message()),
+              ::testing::StartsWith("line 3, column 16: plan: not valid JSON: syntax error"));
+
+  // A wrong type deep inside: the value's own place and its full path.
+  j["stages"][1]["cells"][0]["devices"][0] = 0.5;
+  const std::string text = j.dump(2);
+  auto [line, column] = PlaceOf(text, "0.5");
+  auto bad = PlanFromJsonString(text);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::HasSubstr("field \"stages[1].cells[0].devices\": expected an integer"));
+  // The devices array starts on the line before its first element.
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::StartsWith(absl::StrCat("line ", line - 1, ", column ")));
+
+  // A file: path:line:column, like the YAML configs.
+  const std::string path = ::testing::TempDir() + "/bad_precision_plan.json";
+  j = PlanToJson(*plan);
+  j["training"]["precision"] = "fp8";
+  const std::string fp8 = j.dump(2);
+  {
+    std::ofstream out(path);
+    out << fp8;
+  }
+  auto [pline, pcolumn] = PlaceOf(fp8, "\"fp8\"");
+  auto loaded = LoadPlanFile(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(std::string(loaded.status().message()),
+            absl::StrCat(path, ":", pline, ":", pcolumn,
+                         ": plan: field \"training.precision\": unknown precision \"fp8\" "
+                         "(expected bf16, fp16 or fp32)"));
+
+  // A missing field: the object that should hold it.
+  j = PlanToJson(*plan);
+  j["replicas"][0].erase("samples");
+  const std::string missing_text = j.dump(2);
+  auto missing = PlanFromJsonString(missing_text);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()),
+              ::testing::HasSubstr("field \"replicas[0].samples\": missing field \"samples\""));
+  EXPECT_THAT(std::string(missing.status().message()), ::testing::StartsWith("line "));
+
+  // A container of the wrong kind is named as such (a number iterated as one element said
+  // "missing field replica").
+  j = PlanToJson(*plan);
+  j["stages"][0]["cells"] = 3;
+  auto not_array = PlanFromJson(j);
+  ASSERT_FALSE(not_array.ok());
+  EXPECT_THAT(std::string(not_array.status().message()),
+              ::testing::HasSubstr("field \"stages[0].cells\": expected an array, found 3"));
+  // A recompute this build does not know is refused, not read as "none".
+  j = PlanToJson(*plan);
+  j["training"]["recompute"] = "selctive";
+  auto recompute = PlanFromJson(j);
+  ASSERT_FALSE(recompute.ok());
+  EXPECT_THAT(std::string(recompute.status().message()),
+              ::testing::HasSubstr("unknown recompute \"selctive\""));
+}
+
 // A count that is not a whole number fitting its field is an error naming the field: 64.5 was read
 // as 64, a tp of 2^32 + 4 as 4, and 1e300 converted with undefined behaviour ("the global batch
 // is -9223372036854775808").
@@ -328,15 +413,16 @@ TEST(PlanJsonTest, CountsMustBeWholeNumbersThatFit) {
     j["training"][c.field] = c.value;
     auto back = PlanFromJson(j);
     ASSERT_FALSE(back.ok()) << c.value;
-    EXPECT_THAT(std::string(back.status().message()),
-                ::testing::HasSubstr(absl::StrCat("field \"", c.field, "\": ", c.message)));
+    EXPECT_THAT(
+        std::string(back.status().message()),
+        ::testing::HasSubstr(absl::StrCat("field \"training.", c.field, "\": ", c.message)));
   }
   nlohmann::json j = good;
   j["parallelism"]["tp"] = (int64_t{1} << 32) + 4;
   auto back = PlanFromJson(j);
   ASSERT_FALSE(back.ok());
   EXPECT_THAT(std::string(back.status().message()),
-              ::testing::HasSubstr("field \"tp\": integer out of range: 4294967300"));
+              ::testing::HasSubstr("field \"parallelism.tp\": integer out of range: 4294967300"));
   j = good;
   j["stages"][0]["cells"][0]["devices"][0] = 0.5;
   back = PlanFromJson(j);
