@@ -116,8 +116,9 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
   inter_island_gbs = std::min(inter_island_gbs, island_gbs / dpn);
 }
 
-CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots)
-    : fleet_(fleet), slots_(std::move(slots)) {
+CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots,
+                     IslandsAllreduceFn islands_allreduce)
+    : fleet_(fleet), slots_(std::move(slots)), islands_allreduce_(std::move(islands_allreduce)) {
   for (const DeviceSlot& s : slots_) ++node_devices_[s.node];
 }
 
@@ -254,6 +255,10 @@ double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
     const AllreduceGroup::Part& p = group.parts[0];
     const double gbs = p.RingGbs() * (q == 2 ? p.pair_scale : 1.0);
     return RingAllreduceTime(q, bytes, gbs, alpha(LinkClass::kSameIsland));
+  }
+  if (islands_allreduce_ && algorithm != AllreduceAlgorithm::kRing) {
+    set(AllreduceAlgorithm::kHierarchical);
+    return islands_allreduce_(group, bytes, net);
   }
   // Flat ring across islands: every step waits for the slowest hop.
   double slowest = kInf;

@@ -32,6 +32,7 @@
 #define TANGRAM_PARTITIONER_COMM_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -112,10 +113,19 @@ struct AllreduceGroup {
   void Add(const Fleet& fleet, int group, int island, int64_t count, int64_t nodes);
 };
 
+// The allreduce of `bytes` per member over a group that spans islands, as the runtime runs it
+// (the composed islands allreduce: segments pipelined between the islands' rings and the bridge,
+// each segment paying its rings' α). The partitioner does not know the collectives library, so the
+// orchestrator, which does, supplies it (orchestrator/islands_cost.h); empty: the closed form
+// (AllreduceTime's hierarchical: the islands' rings then the bridge, each α once).
+using IslandsAllreduceFn =
+    std::function<double(const AllreduceGroup& group, double bytes, const NetworkSpec& network)>;
+
 class CommModel {
  public:
   CommModel() = default;
-  CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots);
+  CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots,
+            IslandsAllreduceFn islands_allreduce = nullptr);
 
   // Catalog- or measurement-derived figures of the class joining group `a` and group `b`.
   LinkSpec Link(LinkClass cls, int a, int b) const;
@@ -134,7 +144,9 @@ class CommModel {
 
   AllreduceGroup Summarize(std::span<const int64_t> devices) const;
   // Allreduce of `bytes` per member over `group`. kAuto takes the faster of ring and
-  // hierarchical; `chosen` (optional) receives kNone, kIntraNode, kRing or kHierarchical.
+  // hierarchical; `chosen` (optional) receives kNone, kIntraNode, kRing or kHierarchical. With an
+  // IslandsAllreduceFn, a group spanning islands is costed by it unless kRing is pinned (the
+  // runtime runs the composed allreduce there, never a flat ring): kHierarchical.
   double AllreduceTime(const AllreduceGroup& group, double bytes,
                        AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto,
                        AllreduceAlgorithm* chosen = nullptr) const;
@@ -155,6 +167,7 @@ class CommModel {
   Fleet fleet_;
   std::vector<DeviceSlot> slots_;
   std::map<int64_t, int> node_devices_;  // devices per node id (groups sharing a host share one)
+  IslandsAllreduceFn islands_allreduce_;
 };
 
 // The bucket count for `bytes` of gradients: ceil(bytes ÷ bucket), clamped to [1, max_buckets].

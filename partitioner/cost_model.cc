@@ -172,7 +172,7 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   c.options_ = options;
   c.layers_ = BuildLayers(model, training, options.layers);
   c.slots_ = FlattenFleet(fleet);
-  c.comm_ = CommModel(fleet, c.slots_);
+  c.comm_ = CommModel(fleet, c.slots_, options.islands_allreduce);
   c.fwd_flops_ = Prefix(c.layers_, [](const Layer& l) { return l.forward_flops_per_token; });
   c.bwd_flops_ = Prefix(c.layers_, [](const Layer& l) {
     return l.backward_flops_per_token + l.recompute_flops_per_token;

@@ -90,6 +90,10 @@ struct CostOptions {
   // memory were unlimited, and Evaluate notes a plan that does not fit instead of refusing it.
   // Memory is still computed and reported against the real capacity; such a plan cannot run.
   bool ignore_memory = false;
+  // How a data-parallel group spanning islands is costed (comm_model.h): the orchestrator sets
+  // the runtime's composed islands allreduce (orchestrator/islands_cost.h), so that plans are
+  // ranked by what runs; empty (the partitioner alone: tests, `design`): the closed form.
+  IslandsAllreduceFn islands_allreduce;
 };
 
 struct MemoryBreakdown {  // bytes per device

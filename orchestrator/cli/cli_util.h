@@ -11,6 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/cli/command.h"
 #include "orchestrator/config_kind.h"
+#include "orchestrator/islands_cost.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/simulator/simulator.h"
 #include "partitioner/device_catalog.h"
@@ -46,7 +47,8 @@ struct PlanningInputs {
   partitioner::StrategyKind strategy = partitioner::StrategyKind::kAuto;  // --strategy, else the
                                                                           // job's, else auto
   bool from_job = false;
-  partitioner::CostOptions cost_options;  // --ignore-memory
+  // --ignore-memory; the runtime's islands allreduce (islands_cost.h)
+  partitioner::CostOptions cost_options = RuntimeCostOptions();
 };
 // kInvalidArgument when neither --job nor both --fleet and --model are given.
 absl::StatusOr<PlanningInputs> LoadPlanningInputs(const PlanningFlags& flags,

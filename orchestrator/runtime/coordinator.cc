@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "orchestrator/islands_cost.h"
 #include "orchestrator/model/probe.h"
 #include "orchestrator/model/stage.h"
 #include "orchestrator/simulator/simulator.h"
@@ -188,7 +189,7 @@ absl::StatusOr<partitioner::CostModel> CostModelFor(const partitioner::Fleet& fl
   training.overlap_grad_reduce = false;
   // Nor does it pipeline its tensor-parallel collectives with the GEMMs (tp_comm_overlap).
   training.tp_comm_overlap = false;
-  return partitioner::CostModel::Create(fleet, job.model, training);
+  return partitioner::CostModel::Create(fleet, job.model, training, RuntimeCostOptions());
 }
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/islands_cost.h"
 #include "orchestrator/simulator/scenario.h"
 #include "orchestrator/simulator/simulator.h"
 #include "partitioner/cost_model.h"
@@ -27,8 +28,9 @@ struct RunOptions {
   SimOptions sim;  // record_timeline applies to the last step
   int64_t steps = 1;
   Scenario scenario;
-  bool progress = false;          // a progress bar on a terminal (progress.h)
-  partitioner::CostOptions cost;  // the cost model's options (ignore_memory: a what-if)
+  bool progress = false;  // a progress bar on a terminal (progress.h)
+  // The cost model's options (ignore_memory: a what-if); the runtime's islands allreduce.
+  partitioner::CostOptions cost = orchestrator::RuntimeCostOptions();
 };
 
 struct StepRecord {

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "collectives/islands/island_cost.h"
+#include "orchestrator/islands_cost.h"
 #include "partitioner/chunks.h"
 
 namespace tangram::simulator::internal {
@@ -34,17 +34,8 @@ double AllreduceSeconds(const CostModel& cost, const AllreduceGroup& group, doub
       algo == partitioner::AllreduceAlgorithm::kRing) {
     return cost.comm().AllreduceTime(group, bytes, algo, chosen);
   }
-  const partitioner::NetworkSpec& net = cost.fleet().network;
-  std::vector<collectives::IslandShape> islands;
-  for (const auto& p : group.parts) {
-    const double alpha =
-        (p.nodes > 1 ? net.inter_node_latency_us : net.intra_node_latency_us) * 1e-6;
-    islands.push_back({static_cast<int>(p.members), {alpha, p.RingGbs() * 1e9}});
-  }
   if (chosen != nullptr) *chosen = partitioner::AllreduceAlgorithm::kHierarchical;
-  return collectives::IslandAllReduceSeconds(
-      bytes, islands, {net.inter_island_latency_us * 1e-6, group.inter_island_gbs * 1e9},
-      collectives::kDefaultSegmentBytes, nullptr);
+  return orchestrator::IslandsAllreduceSeconds(group, bytes, cost.fleet().network);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "orchestrator/cli/plan_text.h"
+#include "orchestrator/islands_cost.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/cost_model.h"
@@ -41,7 +42,8 @@ struct PyPlan {
 partitioner::CostModel CostModelFor(const partitioner::Fleet& fleet, const JobConfig& job) {
   partitioner::TrainingSpec training = job.training;
   training.layout.tp = 1;  // the PyTorch front end runs no tensor parallelism
-  return ValueOrThrow(partitioner::CostModel::Create(fleet, job.model, training));
+  return ValueOrThrow(partitioner::CostModel::Create(fleet, job.model, training,
+                                                     orchestrator::RuntimeCostOptions()));
 }
 
 PyPlan PlanOn(const partitioner::Fleet& fleet, const JobConfig& job, const std::string& strategy) {

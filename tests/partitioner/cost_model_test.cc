@@ -102,6 +102,35 @@ TEST(CostModelTest, HierarchicalAllreduceWinsAcrossASlowIslandLink) {
   EXPECT_GT(t, 0);
 }
 
+// The orchestrator hands the cost model the runtime's composed islands allreduce (the partitioner
+// cannot call the collectives library); a group that spans islands is then costed by it, unless a
+// flat ring is pinned, and nothing else is.
+TEST(CostModelTest, AnIslandsAllreduceFunctionCostsTheGroupsThatSpanIslands) {
+  const Fleet fleet = MakeFleet("H100:8x4,Ascend910B:8x4", "network:\n  inter_island_gbps: 8\n");
+  CostOptions options;
+  int calls = 0;
+  options.islands_allreduce = [&](const AllreduceGroup& group, double bytes, const NetworkSpec&) {
+    ++calls;
+    EXPECT_EQ(group.parts.size(), 2u);
+    return bytes * 1e-9 + 42;
+  };
+  auto cost = CostModel::Create(fleet, Llama2_7B(), Job(64), options);
+  ASSERT_TRUE(cost.ok()) << cost.status();
+  std::vector<int64_t> both;
+  for (int n = 0; n < 8; ++n) both.push_back(8 * n);  // one device per node, both islands
+  AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto;
+  EXPECT_DOUBLE_EQ(cost->AllreduceTime(cost->SummarizeGroup(both), 1e9, &algorithm), 43);
+  EXPECT_EQ(algorithm, AllreduceAlgorithm::kHierarchical);
+  EXPECT_EQ(calls, 1);
+  // A pinned flat ring is the closed form's; a group inside one island never asks.
+  const double ring =
+      cost->comm().AllreduceTime(cost->SummarizeGroup(both), 1e9, AllreduceAlgorithm::kRing);
+  EXPECT_LT(ring, 42);
+  const std::vector<int64_t> one_island = {0, 8, 16, 24};
+  EXPECT_LT(cost->AllreduceTime(cost->SummarizeGroup(one_island), 1e9, &algorithm), 42);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(CostModelTest, OneFOneBKeepsPMinusIMicroBatchesInFlight) {
   CostModel cost = MakeCost(MakeFleet("H100:8x1"), MakeModel(8, 2048, 16, 2048), Job(64));
   // Four stages of two blocks each: stage i keeps 4 − i micro-batches.
