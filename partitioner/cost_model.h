@@ -92,7 +92,7 @@ struct CostOptions {
   bool ignore_memory = false;
   // How a data-parallel group spanning islands is costed (comm_model.h): the orchestrator sets
   // the runtime's composed islands allreduce (orchestrator/islands_cost.h), so that plans are
-  // ranked by what runs; empty (the partitioner alone: tests, `design`): the closed form.
+  // ranked by what runs; empty (the partitioner alone: its tests): the closed form.
   IslandsAllreduceFn islands_allreduce;
 };
 

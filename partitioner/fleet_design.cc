@@ -98,8 +98,9 @@ double ObjectiveValue(DesignObjective o, Pricing pricing, double tokens_per_s, d
 
 absl::StatusOr<std::unique_ptr<FleetDesigner>> FleetDesigner::Create(const DesignSpace& space,
                                                                      const ModelSpec& model,
-                                                                     const TrainingSpec& training) {
-  std::unique_ptr<FleetDesigner> d(new FleetDesigner(space, model, training));
+                                                                     const TrainingSpec& training,
+                                                                     CostOptions cost) {
+  std::unique_ptr<FleetDesigner> d(new FleetDesigner(space, model, training, cost));
   for (const DesignCandidate& c : space.candidates) {
     // One node of the candidate alone: its per-device throughput on this job does not depend on
     // the rest of the fleet.
@@ -107,7 +108,7 @@ absl::StatusOr<std::unique_ptr<FleetDesigner>> FleetDesigner::Create(const Desig
     one.name = "bound";
     one.groups.push_back(c.group);
     one.groups.back().count = 1;
-    TANGRAM_ASSIGN_OR_RETURN(CostModel cost, CostModel::Create(one, model, training));
+    TANGRAM_ASSIGN_OR_RETURN(CostModel cost, CostModel::Create(one, model, training, d->cost_));
     const double tokens_per_step =
         static_cast<double>(training.global_batch) * static_cast<double>(model.seq_len);
     d->tokens_per_device_.push_back(cost.GroupTflops(0) * 1e12 * tokens_per_step /
@@ -133,7 +134,7 @@ MixPlan FleetDesigner::PlanMix(const Mix& nodes) {
   }
   MixPlan out;
   absl::StatusOr<CostModel> cost =
-      CostModel::Create(space_.MakeFleet(nodes, space_.name), model_, training_);
+      CostModel::Create(space_.MakeFleet(nodes, space_.name), model_, training_, cost_);
   absl::StatusOr<Plan> plan = cost.ok() ? MakePlan(*cost, StrategyKind::kAuto) : cost.status();
   if (plan.ok()) {
     out.ok = true;

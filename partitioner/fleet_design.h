@@ -34,6 +34,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "partitioner/cost_model.h"
 #include "partitioner/design_space.h"
 #include "partitioner/model.h"
 #include "partitioner/training.h"
@@ -109,9 +110,12 @@ class FleetDesigner {
  public:
   // `space` is copied; its constraints may be replaced later (SetConstraints) while the plan cache
   // stays valid (the cache depends only on the candidates, the model and the training).
+  // `cost`: the options of every cost model it builds (the orchestrator passes its islands
+  // allreduce, orchestrator/islands_cost.h, so that mixes spanning islands are costed as they run).
   static absl::StatusOr<std::unique_ptr<FleetDesigner>> Create(const DesignSpace& space,
                                                                const ModelSpec& model,
-                                                               const TrainingSpec& training);
+                                                               const TrainingSpec& training,
+                                                               CostOptions cost = {});
 
   // Runs the search. kFailedPrecondition when no mix is feasible (naming the binding constraints,
   // ExplainInfeasible) or when the model fits no feasible mix (with auto's reason).
@@ -126,8 +130,11 @@ class FleetDesigner {
 
  private:
   friend class DesignSearch;  // one Search's phases (fleet_design.cc)
-  FleetDesigner(DesignSpace space, ModelSpec model, TrainingSpec training)
-      : space_(std::move(space)), model_(std::move(model)), training_(std::move(training)) {}
+  FleetDesigner(DesignSpace space, ModelSpec model, TrainingSpec training, CostOptions cost)
+      : space_(std::move(space)),
+        model_(std::move(model)),
+        training_(std::move(training)),
+        cost_(std::move(cost)) {}
   // Plans the mixes not cached yet, `threads` at a time.
   void PlanAll(const std::vector<std::vector<int64_t>>& mixes, int threads, DesignStats* stats);
   DesignPoint Point(const std::vector<int64_t>& nodes, const DesignOptions& options);
@@ -135,6 +142,7 @@ class FleetDesigner {
   DesignSpace space_;
   ModelSpec model_;
   TrainingSpec training_;
+  CostOptions cost_;
   std::vector<double> tokens_per_device_;  // per candidate: its bound tokens/s per device
   std::mutex mu_;
   std::map<std::vector<int64_t>, MixPlan> cache_ ABSL_GUARDED_BY(mu_);

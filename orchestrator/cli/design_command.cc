@@ -203,8 +203,9 @@ class DesignCommand : public Command {
     options.threads = threads_;
     options.max_levels = max_levels_;
     options.exhaustive = exhaustive_;
-    TANGRAM_ASSIGN_OR_RETURN(auto designer,
-                             partitioner::FleetDesigner::Create(space, job.model, job.training));
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto designer,
+        partitioner::FleetDesigner::Create(space, job.model, job.training, RuntimeCostOptions()));
     if (!sweep_.empty()) return Sweep(*designer, space, options, global);
 
     TANGRAM_ASSIGN_OR_RETURN(DesignResult result, designer->Search(options));
