@@ -8,8 +8,10 @@
 // depths stop once the step time has risen for several depths in a row, and replicas of one pool
 // sequence are evaluated once.
 #include <algorithm>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "partitioner/layout_search.h"
 #include "partitioner/strategy.h"
 
@@ -39,6 +41,90 @@ bool SamePlacement(const Plan& a, const Plan& b) {
     }
   }
   return true;
+}
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The layout closest to fitting a device's memory among those a search could take: per tp it
+// tries (a pinned one only) and pool, every pipeline depth the pool's units and the layers allow
+// (a pinned one only), the layers split evenly, micro-batch 1 (the smallest it tries) and the most
+// replicas the pool and the batch allow (what ZeRO shards over; a pinned dp as pinned). Its
+// heaviest stage, at the grid's pp − s micro-batches in flight, has the least overflow.
+struct ClosestLayout {
+  int tp = 0, pp = 0, stage = 0;
+  int64_t dp = 0, begin = 0, end = 0;
+  int group = 0;
+  double need = 0;            // bytes per device at its heaviest stage
+  double over = kInfeasible;  // need − usable
+};
+
+ClosestLayout ClosestToFitting(const CostModel& cost) {
+  const PinnedLayout& pin = cost.training().layout;
+  const int64_t layers = cost.num_layers();
+  ClosestLayout best;
+  for (int tp : TpCandidates(cost)) {
+    if (pin.tp && *pin.tp != tp) continue;
+    for (const Pool& pool : BuildPools(cost, tp)) {
+      const double usable = cost.UsableBytes(pool.group);
+      for (int pp = 1; pp <= std::min(pool.size(), layers); ++pp) {
+        if (pin.pp && *pin.pp != pp) continue;
+        const int64_t dp =
+            pin.dp ? *pin.dp
+                   : std::max<int64_t>(1, std::min(pool.size() / pp, cost.training().global_batch));
+        if (dp * pp > pool.size()) continue;
+        ClosestLayout at{tp, pp, 0, dp, 0, 0, pool.group, 0, -kInfeasible};
+        for (int s = 0; s < pp; ++s) {
+          const int64_t b = s * layers / pp, e = (s + 1) * layers / pp;
+          const double need = cost.StageMemory(tp, static_cast<int>(dp), b, e, pp - s, 1).total();
+          if (need - usable > at.over) at = {tp, pp, s, dp, b, e, pool.group, need, need - usable};
+        }
+        if (at.over < best.over) best = at;
+      }
+    }
+  }
+  return best;
+}
+
+// Why auto found no plan, when the fleet as a whole could hold the model's state. Memory is named
+// only when it is what stops the search (the search finds plans with memory ignored), with the
+// closest layout's need against a device's room; otherwise the message says memory is not it.
+// `error`: the search's first failure to evaluate a plan.
+absl::Status NothingFits(const CostModel& cost, const absl::Status& error) {
+  const std::string why = error.ok() ? "" : absl::StrCat(" (", error.message(), ")");
+  const ClosestLayout near = ClosestToFitting(cost);
+  bool memory_binds = false;
+  if (!cost.options().ignore_memory && near.over > 0) {
+    CostOptions ignore = cost.options();
+    ignore.ignore_memory = true;
+    absl::StatusOr<CostModel> what_if =
+        CostModel::Create(cost.fleet(), cost.model(), cost.training(), ignore);
+    memory_binds = what_if.ok() && NewAutoStrategy()->Generate(*what_if, {}).ok();
+  }
+  if (memory_binds) {
+    const TrainingSpec& t = cost.training();
+    const NodeGroup& g = cost.fleet().groups[near.group];
+    const double usable = cost.UsableBytes(near.group);
+    // Recompute frees activations only: no help when the stage's state alone overflows.
+    const double state =
+        cost.StageMemory(near.tp, static_cast<int>(near.dp), near.begin, near.end, 0, 1).total();
+    std::string help =
+        t.recompute == Recompute::kFull || state > usable ? "" : "enable full recompute, ";
+    if (t.zero_stage < 3 && near.dp > 1) help += "use ZeRO-3, ";
+    const std::string layers = near.end - near.begin == 1
+                                   ? absl::StrCat("layer ", near.begin)
+                                   : absl::StrCat("layers ", near.begin, "-", near.end - 1);
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "auto: no layout fits the fleet's memory: the closest, tp %d × pp %d × dp %d on %s at "
+        "micro-batch 1 (layers split evenly), needs %.1f GiB per device at stage %d (%s), and %s "
+        "has %.1f GiB usable (%.3g GiB less %.3g reserved); %suse devices with more memory, or a "
+        "smaller model%s",
+        near.tp, near.pp, near.dp, g.device.kind, near.need / kGiB, near.stage, layers,
+        g.device.kind, usable / kGiB, g.device.memory_gib, cost.options().reserved_gib, help, why));
+  }
+  absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
+  return absl::FailedPreconditionError(absl::StrCat(
+      "auto: no layout of fleet ", cost.fleet().name, " runs this job, and memory is not what ",
+      "stops it", uniform.ok() ? "" : absl::StrCat("; e.g. ", uniform.status().message()), why));
 }
 
 class AutoStrategy : public Strategy {
@@ -106,12 +192,7 @@ class AutoStrategy : public Strategy {
         return absl::FailedPreconditionError(
             absl::StrCat("auto: no layout fits the fleet's memory: ", shortfall));
       }
-      // Say what does not fit, with sizes: the deepest equal split is the closest to fitting.
-      absl::StatusOr<std::vector<Plan>> uniform = NewUniformStrategy()->Generate(cost, {});
-      return absl::FailedPreconditionError(
-          absl::StrCat("auto: no layout fits the fleet's memory",
-                       uniform.ok() ? "" : absl::StrCat("; e.g. ", uniform.status().message()),
-                       error.ok() ? "" : absl::StrCat(" (", error.message(), ")")));
+      return NothingFits(cost, error);
     }
     std::stable_sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) {
       return x.predicted.step_time_s < y.predicted.step_time_s;

@@ -198,6 +198,14 @@ absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,
     offered.insert(c.kind());
     space.candidates.push_back(std::move(c));
   }
+  // Only the empty fleet would be left, which the search reported as an infeasible space ("the
+  // minimum fleet ((none)) violates: empty") without naming the field that empties it.
+  if (std::all_of(space.candidates.begin(), space.candidates.end(),
+                  [](const DesignCandidate& c) { return c.max_nodes == 0; })) {
+    return root.Error("kinds",
+                      "every kind has max_nodes: 0, so no node may be added (give one kind "
+                      "max_nodes >= 1)");
+  }
   TANGRAM_ASSIGN_OR_RETURN(auto constraints, root.OptionalMap("constraints"));
   if (constraints) {
     TANGRAM_ASSIGN_OR_RETURN(space.constraints,

@@ -9,8 +9,9 @@
 //
 // Loading is strict like every Tangram config: unknown keys, contradictory rules (a kind both
 // imported and domestic, min_nodes > max_nodes, a quota over a kind the space does not offer, a
-// budget in the wrong pricing unit), negative or missing prices are kInvalidArgument naming
-// file:line:col and the field. Plain data; thread-compatible.
+// budget in the wrong pricing unit, every kind at max_nodes 0: no node to add), negative or
+// missing prices are kInvalidArgument naming file:line:col and the field. Plain data;
+// thread-compatible.
 #ifndef TANGRAM_PARTITIONER_DESIGN_SPACE_H_
 #define TANGRAM_PARTITIONER_DESIGN_SPACE_H_
 

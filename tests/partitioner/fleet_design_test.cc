@@ -112,6 +112,10 @@ TEST(FleetDesignTest, BadSpacesNameFileLineAndField) {
       {"  max_power_kw: 40", "  max_power_kw: 40\n  max_devicez: 3",
        "did you mean \"max_devices\"?"},
       {"device: H200", "device: H2OO", "kinds[0].device: unknown device kind \"H2OO\""},
+      // No kind may add a node: it said "the minimum fleet ((none)) violates: empty" at search.
+      {"    max_nodes: 4\n  - device: Ascend910B\n    devices_per_node: 8\n    max_nodes: 8\n",
+       "    max_nodes: 0\n  - device: Ascend910B\n    devices_per_node: 8\n    max_nodes: 0\n",
+       "space.yaml:5:3: kinds: every kind has max_nodes: 0, so no node may be added"},
   };
   for (const Case& c : cases) {
     std::string text = kSpace;

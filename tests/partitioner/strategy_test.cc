@@ -117,6 +117,34 @@ TEST(StrategyTest, PinnedLayoutIsHonoured) {
   }
 }
 
+// When the fleet as a whole holds the model but no layout fits a device, auto's example is a
+// memory example (the layout closest to fitting, with its need against a device's room), not
+// uniform's first failure: here uniform cannot give 8 replicas a global batch of 1, and auto
+// quoted that ("smaller than the 8 data-parallel replicas") under "no layout fits the fleet's
+// memory". With --ignore-memory memory stops nothing, and auto no longer says it does.
+TEST(StrategyTest, AutoSaysWhatDoesNotFitWhenEachDeviceIsTooSmall) {
+  // Two blocks of about 108 GiB of state each (h 24576) on 16 one-device H100 nodes (1,258 GiB
+  // usable together): the deepest split gives a device a block, more than its 78.6 GiB.
+  const ModelSpec model = MakeModel(2, 24576, 192, 128);
+  const Fleet fleet = MakeFleet("H100:1x16");
+  CostModel cost = MakeCost(fleet, model, Job(1));
+  absl::StatusOr<Plan> plan = MakePlan(cost, "auto");
+  ASSERT_FALSE(plan.ok());
+  const std::string message(plan.status().message());
+  EXPECT_THAT(message, ::testing::HasSubstr("no layout fits the fleet's memory")) << message;
+  EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("data-parallel replicas"))) << message;
+  EXPECT_THAT(message, ::testing::HasSubstr("the closest, tp 1 × pp 4 × dp 1 on H100")) << message;
+  EXPECT_THAT(message, ::testing::HasSubstr("needs 108.8 GiB per device at stage 1 (layer 1)"))
+      << message;
+  EXPECT_THAT(message, ::testing::HasSubstr("H100 has 78.6 GiB usable")) << message;
+  // Its state alone overflows: recompute, which frees activations, is not offered.
+  EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr("recompute"))) << message;
+  // Uniform's own failure is about the batch, as before.
+  absl::StatusOr<Plan> uniform = MakePlan(cost, "uniform");
+  ASSERT_FALSE(uniform.ok());
+  EXPECT_THAT(uniform.status().message(), ::testing::HasSubstr("data-parallel replicas"));
+}
+
 // A pin no layout can honour is refused by every strategy with the pin named, before any search
 // (the search used to end in "auto: no layout fits the fleet's memory; e.g. no pipeline depth
 // divides the fleet" for a pp 2 x dp 2 job on 3 devices).
