@@ -60,7 +60,7 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   return link;
 }
 
-absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
+absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m, int64_t probed_ranks) {
   MeasuredCpuPool pool;
   TANGRAM_ASSIGN_OR_RETURN(pool.machine, m.String("machine"));
   TANGRAM_ASSIGN_OR_RETURN(int64_t cores, m.Int("cores", 1, 1 << 20));
@@ -71,6 +71,11 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
     if (r != std::floor(r) || (!pool.ranks.empty() && r <= pool.ranks.back())) {
       return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
                          "expected rank numbers, ascending");
+    }
+    if (r >= static_cast<double>(probed_ranks)) {
+      return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
+                         absl::StrCat("expected a rank below measured.ranks (", probed_ranks,
+                                      "): the pool's ranks are ranks of the probe"));
     }
     pool.ranks.push_back(static_cast<int64_t>(r));
   }
@@ -230,20 +235,45 @@ static absl::StatusOr<std::vector<double>> ReadGroupFigures(YamlMap& m, const ch
   return out;
 }
 
+// `ranks` and `hosts` against the fleet: one rank per fleet device at most (a probe may run on
+// fewer: the groups no rank ran on keep their catalog figures), and the hosts distinct, each with
+// a rank of its own. More hosts than nodes is not refused: ranks launched other than by
+// `tangram hostfile` can land on more machines than the fleet file lists, and the record says so.
+static absl::Status ReadRanksAndHosts(YamlMap& m, const Fleet& fleet, Measurements* out) {
+  TANGRAM_ASSIGN_OR_RETURN(out->ranks, m.Int("ranks", 1, 1 << 20));
+  if (out->ranks > fleet.num_devices()) {
+    return m.Error("ranks",
+                   absl::StrCat("expected at most the fleet's ", fleet.num_devices(),
+                                " devices (a rank is a fleet device), found ", out->ranks));
+  }
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, m.Sequence("hosts"));
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (!hosts[i].IsScalar()) {
+      return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i), "expected a host name");
+    }
+    if (std::find(out->hosts.begin(), out->hosts.end(), hosts[i].Scalar()) != out->hosts.end()) {
+      return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i),
+                         absl::StrCat("host ", hosts[i].Scalar(),
+                                      " is listed twice (hosts are distinct, in rank order of "
+                                      "first appearance)"));
+    }
+    out->hosts.push_back(hosts[i].Scalar());
+  }
+  if (static_cast<int64_t>(out->hosts.size()) > out->ranks) {
+    return m.Error(
+        "hosts", absl::StrCat("expected at most one host per rank: ", out->hosts.size(),
+                              " hosts for ", out->ranks, " ranks (every host listed ran a rank)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
   Measurements out;
   const size_t groups = fleet.groups.size();
   TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
   TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how", kMaxPathLength));  // a sentence or two
   TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
-  TANGRAM_ASSIGN_OR_RETURN(out.ranks, m.Int("ranks", 1, 1 << 20));
-  TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, m.Sequence("hosts"));
-  for (size_t i = 0; i < hosts.size(); ++i) {
-    if (!hosts[i].IsScalar()) {
-      return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i), "expected a host name");
-    }
-    out.hosts.push_back(hosts[i].Scalar());
-  }
+  TANGRAM_RETURN_IF_ERROR(ReadRanksAndHosts(m, fleet, &out));
   TANGRAM_ASSIGN_OR_RETURN(out.group_tflops, ReadGroupFigures(m, "group_tflops", groups));
   if (m.Has("group_optimizer_ns")) {
     TANGRAM_ASSIGN_OR_RETURN(out.group_optimizer_ns,
@@ -298,7 +328,7 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
           YamlMap pm,
           YamlMap::Of(m.file(), pools[i], ElementPath(m, "cpu_pools", i),
                       {"machine", "cores", "ranks", "busy_tflops", "solo_tflops", "demand"}));
-      TANGRAM_ASSIGN_OR_RETURN(MeasuredCpuPool pool, ReadCpuPool(pm));
+      TANGRAM_ASSIGN_OR_RETURN(MeasuredCpuPool pool, ReadCpuPool(pm, out.ranks));
       out.cpu_pools.push_back(std::move(pool));
     }
   }

@@ -175,9 +175,10 @@ struct Measurements {
 };
 
 // Reads a `measured:` mapping against `fleet`, whose nodes[] are read: group_tflops has one figure
-// per nodes[] entry, and a layer time's tp divides its group's devices per node (a degree no tp
-// group there can have would never be used). Unknown keys and bad values are errors naming
-// file:line:col and the field.
+// per nodes[] entry; ranks are at most the fleet's devices, hosts distinct and at most one per
+// rank, cpu_pools' ranks below `ranks`; a layer time's tp divides its group's devices per node (a
+// degree no tp group there can have would never be used). Unknown keys, bad values and figures
+// that cannot be true of the fleet are errors naming file:line:col and the field.
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet);
 
 // Replaces the catalog figures of `fleet` by the measured ones (see the file comment); layer

@@ -968,6 +968,60 @@ TEST(MeasuredFleetTest, LayerTimeDegreeTheNodesCannotFormIsRefused) {
   EXPECT_EQ(load(6, 6), "ok");
 }
 
+// measured.ranks and hosts against the fleet: what cannot be true is refused (more ranks than
+// devices, a host twice, more hosts than ranks, a pool of ranks the probe did not have); a probe
+// of fewer ranks than devices is not. They loaded (session-12 CLI audit).
+TEST(MeasuredFleetTest, RanksAndHostsAreCheckedAgainstTheFleet) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const auto load = [&](const std::string& ranks_and_hosts, const std::string& rest = "") {
+    auto f = partitioner::ParseFleet(std::string(kFleet) +
+                                         "measured:\n  when: \"x\"\n  how: \"y\"\n"
+                                         "  tool_version: \"1\"\n" +
+                                         ranks_and_hosts + "  group_tflops: [0.5, 0]\n" + rest,
+                                     "f.yaml", *catalog);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  EXPECT_EQ(load("  ranks: 4\n  hosts: [a, b]\n"), "ok");
+  EXPECT_EQ(load("  ranks: 1\n  hosts: [a]\n"), "ok");  // fewer ranks than devices
+  EXPECT_THAT(load("  ranks: 5\n  hosts: [a, b]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:16:10: measured.ranks"),
+                             testing::HasSubstr("at most the fleet's 4 devices")));
+  EXPECT_THAT(load("  ranks: 2\n  hosts: [a, b, c]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:17:10: measured.hosts"),
+                             testing::HasSubstr("3 hosts for 2 ranks")));
+  EXPECT_THAT(load("  ranks: 4\n  hosts: [a, b, a]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:17:17: measured.hosts[2]"),
+                             testing::HasSubstr("host a is listed twice")));
+  const std::string pool =
+      "  cpu_pools:\n    - {machine: m, cores: 2, ranks: [1, 2], busy_tflops: 1, "
+      "solo_tflops: 1}\n";
+  EXPECT_EQ(load("  ranks: 3\n  hosts: [a, b]\n", pool), "ok");
+  EXPECT_THAT(load("  ranks: 2\n  hosts: [a, b]\n", pool),
+              testing::AllOf(testing::HasSubstr("measured.cpu_pools[0].ranks[1]"),
+                             testing::HasSubstr("below measured.ranks (2)")));
+}
+
+// A probe of more ranks than the fleet has devices would write a file that does not load.
+TEST(MeasuredFleetTest, ProbeOfMoreRanksThanDevicesIsRefused) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::ParseFleet(kFleet, "two-hosts.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  SimOptions sim;
+  sim.ranks = 5;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  FleetProbeOptions options;
+  options.hosts = {"a", "a", "b", "b", "c"};
+  auto statuses = (*world)->Run(
+      [&](collectives::Communicator& comm) { return ProbeFleet(comm, *fleet, options).status(); });
+  for (const auto& s : statuses) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), testing::HasSubstr("5 ranks, but fleet two-hosts has 4"));
+  }
+}
+
 TEST(MeasuredFleetTest, TokenBucketRoundTripsAndIsStrict) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();
   ASSERT_TRUE(catalog.ok());
