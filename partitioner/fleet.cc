@@ -194,7 +194,7 @@ absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCat
   if (measured) {
     // Measured figures win over the catalog's and the network section's (they are what the
     // machines did); emulated slowdowns stay in the nodes, labelled as EMULATION.
-    TANGRAM_ASSIGN_OR_RETURN(fleet.measured, ReadMeasurements(*measured, fleet.groups.size()));
+    TANGRAM_ASSIGN_OR_RETURN(fleet.measured, ReadMeasurements(*measured, fleet));
     ApplyMeasurements(*fleet.measured, &fleet);
   }
   return fleet;

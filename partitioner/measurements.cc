@@ -60,7 +60,7 @@ absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   return link;
 }
 
-absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
+absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m, int64_t probed_ranks) {
   MeasuredCpuPool pool;
   TANGRAM_ASSIGN_OR_RETURN(pool.machine, m.String("machine"));
   TANGRAM_ASSIGN_OR_RETURN(int64_t cores, m.Int("cores", 1, 1 << 20));
@@ -71,6 +71,11 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
     if (r != std::floor(r) || (!pool.ranks.empty() && r <= pool.ranks.back())) {
       return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
                          "expected rank numbers, ascending");
+    }
+    if (r >= static_cast<double>(probed_ranks)) {
+      return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
+                         absl::StrCat("expected a rank below measured.ranks (", probed_ranks,
+                                      "): the pool's ranks are ranks of the probe"));
     }
     pool.ranks.push_back(static_cast<int64_t>(r));
   }
@@ -91,8 +96,20 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m) {
   return pool;
 }
 
-absl::StatusOr<MeasuredLayerTime> ReadLayerTime(YamlMap& m, size_t groups) {
+// The tp degrees a tensor-parallel group of `g` can have: those dividing its devices per node (a
+// tp group sits inside one node; a per-stage layout.tp takes any of them, the planner's own search
+// 1, 2, 4 and 8 among them). "1, 2, 4, 8".
+std::string DegreesOf(const NodeGroup& g) {
+  std::vector<int> out;
+  for (int t = 1; t <= g.devices_per_node; ++t) {
+    if (g.devices_per_node % t == 0) out.push_back(t);
+  }
+  return absl::StrJoin(out, ", ");
+}
+
+absl::StatusOr<MeasuredLayerTime> ReadLayerTime(YamlMap& m, const Fleet& fleet) {
   MeasuredLayerTime t;
+  const size_t groups = fleet.groups.size();
   TANGRAM_ASSIGN_OR_RETURN(int64_t group, m.Int("group", 0, 1 << 20));
   if (static_cast<size_t>(group) >= groups) {
     return m.Error("group", absl::StrCat("expected a nodes[] index below ", groups));
@@ -105,6 +122,17 @@ absl::StatusOr<MeasuredLayerTime> ReadLayerTime(YamlMap& m, size_t groups) {
   }
   TANGRAM_ASSIGN_OR_RETURN(int64_t tp, m.Int("tp", 1, 1024));
   t.tp = static_cast<int>(tp);
+  // The cost model uses a time at its degree and that degree's multiples (cost_model_layer_times
+  // .cc): one that no tp group of the group's nodes can have divides none of theirs, and would be
+  // kept without ever being used.
+  const NodeGroup& g = fleet.groups[t.group];
+  if (g.devices_per_node % t.tp != 0) {
+    return m.Error(
+        "tp", absl::StrCat("expected a tensor-parallel degree that nodes[", t.group, "] (",
+                           g.devices_per_node, " ", g.device.kind,
+                           " devices per node) can form: one dividing ", g.devices_per_node, " (",
+                           DegreesOf(g), "); a tp group sits inside one node"));
+  }
   TANGRAM_ASSIGN_OR_RETURN(int64_t mb, m.Int("micro_batch", 1, 1 << 20));
   t.micro_batch = static_cast<int>(mb);
   TANGRAM_ASSIGN_OR_RETURN(t.forward_ms, m.Number("forward_ms", 0, 1e9));
@@ -117,14 +145,14 @@ absl::StatusOr<MeasuredLayerTime> ReadLayerTime(YamlMap& m, size_t groups) {
   return t;
 }
 
-absl::Status ReadLayerTimes(YamlMap& m, size_t groups, Measurements* out) {
+absl::Status ReadLayerTimes(YamlMap& m, const Fleet& fleet, Measurements* out) {
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node times, m.Sequence("layer_times"));
   for (size_t i = 0; i < times.size(); ++i) {
     TANGRAM_ASSIGN_OR_RETURN(
         YamlMap tm,
         YamlMap::Of(m.file(), times[i], ElementPath(m, "layer_times", i),
                     {"group", "kind", "tp", "micro_batch", "forward_ms", "backward_ms"}));
-    TANGRAM_ASSIGN_OR_RETURN(MeasuredLayerTime t, ReadLayerTime(tm, groups));
+    TANGRAM_ASSIGN_OR_RETURN(MeasuredLayerTime t, ReadLayerTime(tm, fleet));
     for (const MeasuredLayerTime& o : out->layer_times) {
       if (o.group == t.group && o.kind == t.kind && o.tp == t.tp &&
           o.micro_batch == t.micro_batch) {
@@ -207,19 +235,45 @@ static absl::StatusOr<std::vector<double>> ReadGroupFigures(YamlMap& m, const ch
   return out;
 }
 
-absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
-  Measurements out;
-  TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
-  TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how", kMaxPathLength));  // a sentence or two
-  TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
-  TANGRAM_ASSIGN_OR_RETURN(out.ranks, m.Int("ranks", 1, 1 << 20));
+// `ranks` and `hosts` against the fleet: one rank per fleet device at most (a probe may run on
+// fewer: the groups no rank ran on keep their catalog figures), and the hosts distinct, each with
+// a rank of its own. More hosts than nodes is not refused: ranks launched other than by
+// `tangram hostfile` can land on more machines than the fleet file lists, and the record says so.
+static absl::Status ReadRanksAndHosts(YamlMap& m, const Fleet& fleet, Measurements* out) {
+  TANGRAM_ASSIGN_OR_RETURN(out->ranks, m.Int("ranks", 1, 1 << 20));
+  if (out->ranks > fleet.num_devices()) {
+    return m.Error("ranks",
+                   absl::StrCat("expected at most the fleet's ", fleet.num_devices(),
+                                " devices (a rank is a fleet device), found ", out->ranks));
+  }
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, m.Sequence("hosts"));
   for (size_t i = 0; i < hosts.size(); ++i) {
     if (!hosts[i].IsScalar()) {
       return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i), "expected a host name");
     }
-    out.hosts.push_back(hosts[i].Scalar());
+    if (std::find(out->hosts.begin(), out->hosts.end(), hosts[i].Scalar()) != out->hosts.end()) {
+      return ConfigError(m.file(), hosts[i], ElementPath(m, "hosts", i),
+                         absl::StrCat("host ", hosts[i].Scalar(),
+                                      " is listed twice (hosts are distinct, in rank order of "
+                                      "first appearance)"));
+    }
+    out->hosts.push_back(hosts[i].Scalar());
   }
+  if (static_cast<int64_t>(out->hosts.size()) > out->ranks) {
+    return m.Error(
+        "hosts", absl::StrCat("expected at most one host per rank: ", out->hosts.size(),
+                              " hosts for ", out->ranks, " ranks (every host listed ran a rank)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
+  Measurements out;
+  const size_t groups = fleet.groups.size();
+  TANGRAM_ASSIGN_OR_RETURN(out.when, m.String("when"));
+  TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how", kMaxPathLength));  // a sentence or two
+  TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
+  TANGRAM_RETURN_IF_ERROR(ReadRanksAndHosts(m, fleet, &out));
   TANGRAM_ASSIGN_OR_RETURN(out.group_tflops, ReadGroupFigures(m, "group_tflops", groups));
   if (m.Has("group_optimizer_ns")) {
     TANGRAM_ASSIGN_OR_RETURN(out.group_optimizer_ns,
@@ -274,11 +328,11 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups) {
           YamlMap pm,
           YamlMap::Of(m.file(), pools[i], ElementPath(m, "cpu_pools", i),
                       {"machine", "cores", "ranks", "busy_tflops", "solo_tflops", "demand"}));
-      TANGRAM_ASSIGN_OR_RETURN(MeasuredCpuPool pool, ReadCpuPool(pm));
+      TANGRAM_ASSIGN_OR_RETURN(MeasuredCpuPool pool, ReadCpuPool(pm, out.ranks));
       out.cpu_pools.push_back(std::move(pool));
     }
   }
-  if (m.Has("layer_times")) TANGRAM_RETURN_IF_ERROR(ReadLayerTimes(m, groups, &out));
+  if (m.Has("layer_times")) TANGRAM_RETURN_IF_ERROR(ReadLayerTimes(m, fleet, &out));
   TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
   return out;
 }

@@ -30,13 +30,14 @@
 // A layer time is the wall time of ONE layer of that kind (embedding, block, head: the layer list
 // of partitioner/layers.h) in one forward pass of `micro_batch` sequences on one rank of a
 // tensor-parallel group of `tp` ranks of the group, its tensor-parallel collectives included (as
-// the training runtime runs them). backward_ms defaults to forward_ms × the layer's backward ÷
-// forward FLOPs (2, plus any recompute). Several micro-batches of one (group, kind, tp) may be
-// given; the same one twice is an error. Layer times replace group_tflops for the layers they
-// cover, at their tp degree (and, by the rate rule, at its multiples): a stack whose small layers
-// are bound by kernel launches does not run 2× faster at tp 2, and its head (one large GEMM) runs
-// far faster than its blocks; one rate per group knows neither. How the cost model scales them
-// with the micro-batch: partitioner/cost_model.h and docs/probe.md.
+// the training runtime runs them); `tp` divides the group's devices per node (a tp group sits
+// inside one node, so another degree could never be used). backward_ms defaults to forward_ms × the
+// layer's backward ÷ forward FLOPs (2, plus any recompute). Several micro-batches of one (group,
+// kind, tp) may be given; the same one twice is an error. Layer times replace group_tflops for the
+// layers they cover, at their tp degree (and, by the rate rule, at its multiples): a stack whose
+// small layers are bound by kernel launches does not run 2× faster at tp 2, and its head (one large
+// GEMM) runs far faster than its blocks; one rate per group knows neither. How the cost model
+// scales them with the micro-batch: partitioner/cost_model.h and docs/probe.md.
 //
 // A CPU pool is a set of ranks whose compute runs on one machine's cores (same boot id): ranks of
 // the CPU runtime oversubscribing a host, or, on this project's development machine, every
@@ -173,9 +174,12 @@ struct Measurements {
   const MeasuredLink* Find(LinkClass c) const;
 };
 
-// Reads a `measured:` mapping; `groups` is the number of nodes[] entries (group_tflops must have
-// that many). Unknown keys and bad values are errors naming file:line:col and the field.
-absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, size_t groups);
+// Reads a `measured:` mapping against `fleet`, whose nodes[] are read: group_tflops has one figure
+// per nodes[] entry; ranks are at most the fleet's devices, hosts distinct and at most one per
+// rank, cpu_pools' ranks below `ranks`; a layer time's tp divides its group's devices per node (a
+// degree no tp group there can have would never be used). Unknown keys, bad values and figures
+// that cannot be true of the fleet are errors naming file:line:col and the field.
+absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet);
 
 // Replaces the catalog figures of `fleet` by the measured ones (see the file comment); layer
 // times go to their groups' NodeGroup::layer_times.

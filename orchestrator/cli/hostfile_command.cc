@@ -2,8 +2,10 @@
 // order is the fleet's device order, so that rank i lands on the host of fleet device i by
 // construction. With --exclude it also writes the fleet without the excluded hosts (--fleet-out):
 // what the elastic launcher (deploy/launch.sh) restarts on after losing a host.
+#include <algorithm>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -20,6 +22,80 @@ std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty());
 }
 
+// The same machine by name, either way round (HostMatches lets "localhost" stand for any host; a
+// host the probe recorded is a real name, and only an equal one, or its short name, is that host).
+bool SameHost(const std::string& a, const std::string& b) {
+  return HostMatches(a, b) && HostMatches(b, a);
+}
+
+// What a reduction keeps of one probe: old rank (= fleet device) → new rank or -1, each old
+// device's host as the fleet (or --nodes) names it ("" if unnamed), and the hosts excluded.
+struct Reduction {
+  std::vector<int64_t> group_index, rank_index;
+  std::vector<std::string> rank_host;
+  std::vector<std::string> excluded;
+};
+
+// measured.ranks and hosts after a reduction, or an error saying why the probe cannot be carried
+// over. Rank r measured fleet device r, so the ranks left are those of [0, ranks) not removed,
+// renumbered [0, k); k = 0: no device left was probed. The hosts are the recorded ones less the
+// excluded; where the probe's names are not the fleet's (that leaves none, or more hosts than
+// ranks), the hosts of the ranks left as the fleet names them, when it names them all.
+absl::Status ReduceRanksAndHosts(YAML::Node measured, const Reduction& cut, std::string* note) {
+  const int64_t ranks = measured["ranks"].as<int64_t>();
+  std::vector<std::string> fleet_hosts;  // the ranks left's hosts, by the fleet's names
+  int64_t left = 0;
+  bool named = true;
+  for (int64_t r = 0; r < ranks && r < static_cast<int64_t>(cut.rank_index.size()); ++r) {
+    if (cut.rank_index[r] < 0) continue;
+    ++left;
+    named &= !cut.rank_host[r].empty();
+    if (std::find(fleet_hosts.begin(), fleet_hosts.end(), cut.rank_host[r]) == fleet_hosts.end()) {
+      fleet_hosts.push_back(cut.rank_host[r]);
+    }
+  }
+  if (left == 0) return absl::NotFoundError("no device left was probed");
+  std::vector<std::string> hosts;
+  for (const YAML::Node& h : measured["hosts"]) {
+    const std::string name = h.as<std::string>();
+    bool gone = false;
+    for (const std::string& e : cut.excluded) gone |= SameHost(name, e);
+    if (!gone) hosts.push_back(name);
+  }
+  if (hosts.empty() || static_cast<int64_t>(hosts.size()) > left) {
+    if (!named) return absl::NotFoundError("its hosts are not the fleet's names");
+    hosts = fleet_hosts;
+    absl::StrAppend(note, " hosts as the fleet names them (the probe's did not match);");
+  }
+  absl::StrAppend(note, " ranks ", ranks, " -> ", left, ";");
+  measured["ranks"] = left;
+  YAML::Node list(YAML::NodeType::Sequence);
+  for (const std::string& h : hosts) list.push_back(h);
+  list.SetStyle(YAML::EmitterStyle::Flow);
+  measured["hosts"] = list;
+  return absl::OkStatus();
+}
+
+// A link's `pair: "a-b"` (the ranks that measured it), renumbered; removed when either is gone
+// (the figure stays: it measured the link class, which the fleet left still has).
+void ReducePairs(YAML::Node measured, const Reduction& cut) {
+  if (!measured["links"] || !measured["links"].IsSequence()) return;
+  for (YAML::Node link : measured["links"]) {
+    if (!link["pair"]) continue;
+    const std::vector<std::string> ends = absl::StrSplit(link["pair"].as<std::string>(), '-');
+    int64_t a = -1, b = -1;
+    const auto now = [&](int64_t r) {
+      return r >= 0 && r < static_cast<int64_t>(cut.rank_index.size()) ? cut.rank_index[r] : -1;
+    };
+    if (ends.size() == 2 && absl::SimpleAtoi(ends[0], &a) && absl::SimpleAtoi(ends[1], &b) &&
+        now(a) >= 0 && now(b) >= 0) {
+      link["pair"] = absl::StrCat(now(a), "-", now(b));
+    } else {
+      link.remove("pair");
+    }
+  }
+}
+
 // The `measured:` section of a fleet whose nodes were reduced: figures indexed by nodes[] entry
 // (group_tflops, group_optimizer_ns, layer_times[].group) keep the groups left, renumbered, and
 // cpu_pools (indexed by rank = fleet device) keep the pools whose ranks all remain, renumbered.
@@ -30,6 +106,7 @@ void ReduceMeasured(YAML::Node measured, const std::vector<int64_t>& group_index
   for (const char* key : {"group_tflops", "group_optimizer_ns"}) {
     if (!measured[key] || !measured[key].IsSequence()) continue;
     YAML::Node kept(YAML::NodeType::Sequence);
+    kept.SetStyle(YAML::EmitterStyle::Flow);  // as the probe writes them: one line
     for (size_t g = 0; g < measured[key].size() && g < group_index.size(); ++g) {
       if (group_index[g] >= 0) kept.push_back(measured[key][g]);
     }
@@ -67,15 +144,48 @@ void ReduceMeasured(YAML::Node measured, const std::vector<int64_t>& group_index
   }
 }
 
+// The probe's record after a reduction (ReduceMeasured, ReduceRanksAndHosts, ReducePairs), with
+// what was done appended to `how:`; false, and the section is to be dropped, when it cannot be
+// carried over (`why`). Links, nic and allreduce stay as measured on the whole fleet.
+bool ReduceProbe(YAML::Node measured, const Reduction& cut, std::string* why) {
+  std::string note = absl::StrCat(" Reduced by tangram hostfile --exclude ",
+                                  absl::StrJoin(cut.excluded, ","), ":");
+  if (absl::Status s = ReduceRanksAndHosts(measured, cut, &note); !s.ok()) {
+    *why = std::string(s.message());
+    return false;
+  }
+  ReduceMeasured(measured, cut.group_index, cut.rank_index);
+  ReducePairs(measured, cut);
+  absl::StrAppend(&note,
+                  " the excluded ranks' figures dropped; links, nic and allreduce as measured on "
+                  "the whole fleet.");
+  // `how:` holds at most 4096 characters (the fleet reader's limit): a long record loses its
+  // start, never this note; cut on a character boundary.
+  std::string how = measured["how"] ? measured["how"].as<std::string>() : "";
+  if (!how.empty() && how.back() != '.') how += '.';
+  const size_t room = 4096 - std::min<size_t>(4096, note.size() + 3);
+  if (how.size() > room) {
+    size_t cut_at = how.size() - room;
+    while (cut_at < how.size() && (static_cast<unsigned char>(how[cut_at]) & 0xC0) == 0x80) {
+      ++cut_at;
+    }
+    how = "..." + how.substr(cut_at);
+  }
+  measured["how"] = how + note;
+  return true;
+}
+
 // The fleet file with every node on an excluded host removed (comments are not kept). A node's
 // host is its group's `host`, or with --nodes (`nodes`, one name per node in fleet order, as
 // WriteHostfile assigns them) its name there: a group of `count` nodes then keeps the count of its
 // names not excluded, and `kept_nodes` receives the names left, for the reduced fleet's hostfile.
+// A `measured:` section is reduced with it (ReduceProbe), or dropped, saying why in the header.
 absl::StatusOr<std::string> FleetWithout(const std::string& path,
                                          const std::vector<std::string>& excluded,
                                          const std::vector<std::string>& nodes, int* kept,
                                          std::vector<std::string>* kept_nodes) {
   YAML::Node root;
+  std::string dropped;  // why the measured: section was dropped, if it was
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
@@ -93,8 +203,9 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   };
   YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
-  size_t next = 0;                               // the next name of `nodes`
-  std::vector<int64_t> group_index, rank_index;  // old → new, -1 when removed
+  size_t next = 0;  // the next name of `nodes`
+  Reduction cut;    // old → new indices, -1 when removed
+  cut.excluded = excluded;
   int64_t next_rank = 0;
   try {
     for (YAML::Node group : root["nodes"]) {
@@ -107,18 +218,21 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
                                  : group["host"] ? group["host"].as<std::string>()
                                                  : "";
         const bool gone = is_excluded(host);
-        for (int64_t d = 0; d < per_node; ++d) rank_index.push_back(gone ? -1 : next_rank++);
+        for (int64_t d = 0; d < per_node; ++d) {
+          cut.rank_index.push_back(gone ? -1 : next_rank++);
+          cut.rank_host.push_back(host);
+        }
         if (gone) continue;
         ++left;
         if (named) kept_nodes->push_back(host);
       }
-      group_index.push_back(left == 0 ? -1 : static_cast<int64_t>(groups.size()));
+      cut.group_index.push_back(left == 0 ? -1 : static_cast<int64_t>(groups.size()));
       if (left == 0) continue;
       if (group["count"] || left != count) group["count"] = left;
       groups.push_back(group);
       *kept += static_cast<int>(left);
     }
-    if (root["measured"]) ReduceMeasured(root["measured"], group_index, rank_index);
+    if (root["measured"] && !ReduceProbe(root["measured"], cut, &dropped)) root.remove("measured");
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
@@ -135,8 +249,14 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   root["nodes"] = groups;
   YAML::Emitter out;
   out << root;
+  const std::string measured_note =
+      dropped.empty()
+          ? ""
+          : absl::StrCat("# its measured: section is dropped (", dropped,
+                         "): the nodes left plan on catalog figures; probe them again\n");
   return absl::StrCat("# ", path, " without hosts ", absl::StrJoin(excluded, ", "),
-                      " (written by tangram hostfile --exclude)\n", out.c_str(), "\n");
+                      " (written by tangram hostfile --exclude)\n", measured_note, out.c_str(),
+                      "\n");
 }
 
 class HostfileCommand : public Command {

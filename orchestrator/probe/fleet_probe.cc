@@ -321,6 +321,12 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
   if (!options.hosts.empty() && static_cast<int>(options.hosts.size()) != world.size()) {
     return absl::InvalidArgumentError("probe: one host per rank expected");
   }
+  // Rank r measures fleet device r; a file with more ranks than devices would not load.
+  if (world.size() > fleet.num_devices()) {
+    return absl::InvalidArgumentError(absl::StrCat("probe: ", world.size(), " ranks, but fleet ",
+                                                   fleet.name, " has ", fleet.num_devices(),
+                                                   " devices (one rank per device)"));
+  }
   TANGRAM_ASSIGN_OR_RETURN(ComputeParts parts, FindComputeParts(world, fleet, options));
   const ProbeBudgetShares budget =
       SplitProbeBudget(options.budget, parts.cpu_pools, parts.layer_times);

@@ -54,7 +54,8 @@ struct FleetProbeResult {
   double collective_seconds = 0;  // one tensor-parallel allreduce as training pays it
 };
 
-// Collective over `world`. Every rank returns the same result.
+// Collective over `world`. Every rank returns the same result. kInvalidArgument when `world` has
+// more ranks than the fleet has devices (rank r is fleet device r).
 absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
                                             const partitioner::Fleet& fleet,
                                             const FleetProbeOptions& options);

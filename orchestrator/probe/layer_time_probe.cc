@@ -164,7 +164,9 @@ absl::Status GatherPassCounts(collectives::Communicator& world, const double sta
 }
 
 // Per group (with a rank) and degree: the slowest rank's figures, EMULATION slowdown applied.
-// `texts`: every rank's packed figures, 6 per degree.
+// `texts`: every rank's packed figures, 6 per degree. Only degrees dividing the group's devices per
+// node: ranks on one host can form a tp group the fleet's nodes cannot (1-device nodes whose ranks
+// all run on one machine), and the fleet file refuses such a time as one that is never used.
 absl::StatusOr<std::vector<MeasuredLayerTime>> SlowestPerGroup(
     const partitioner::Fleet& fleet, const JobConfig& job, const std::vector<int>& degrees,
     const std::vector<std::string>& texts) {
@@ -174,6 +176,7 @@ absl::StatusOr<std::vector<MeasuredLayerTime>> SlowestPerGroup(
   for (size_t g = 0; g < fleet.groups.size(); ++g) {
     for (size_t d = 0; d < degrees.size(); ++d) {
       const int t = degrees[d];
+      if (fleet.groups[g].devices_per_node % t != 0) continue;
       KindTimes worst{};
       bool any = false;
       for (int r = 0; r < n && r < static_cast<int>(slots.size()); ++r) {

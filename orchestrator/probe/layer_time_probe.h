@@ -52,7 +52,7 @@ struct LayerTimeProbeOptions {
 
 struct LayerTimeProbeResult {
   // Per group with a rank, per degree (1 and the candidates whose tp groups lie inside the
-  // group): embedding, block and head.
+  // group and divide its devices per node): embedding, block and head.
   std::vector<partitioner::MeasuredLayerTime> times;
   std::vector<int> degrees;           // 1 and the candidates, ascending
   bool tp1_from_calibration = false;  // tp 1 taken from tp1_passes

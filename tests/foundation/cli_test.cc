@@ -487,9 +487,79 @@ measured:
   EXPECT_THAT(small, Not(HasSubstr("forward_ms: 20")));  // group 1 is gone
   EXPECT_THAT(small, Not(HasSubstr("machine: d")));      // its rank is gone
   EXPECT_THAT(small, HasSubstr("ranks: [0, 1]"));        // b's ranks 2, 3 are now 0, 1
+  EXPECT_THAT(small, HasSubstr("ranks: 2\n"));           // the probe's: b's two
+  EXPECT_THAT(small, HasSubstr("hosts: [b]"));
   r = Run("describe --json --fleet " + out);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["fleet"]["devices"], 2);
+}
+
+// The reduced fleet's measured.ranks and hosts are the probe's left (they were kept: 6 ranks on a
+// fleet of 4 devices, an excluded host still listed), a link's `pair` is renumbered or, with a
+// rank gone, removed, and `how:` says what was done; a probe none of whose ranks is left is
+// dropped, saying so (session-12 CLI audit).
+TEST_F(CliTest, ExcludingHostsReducesTheProbesRanksAndHosts) {
+  const std::string nodes = R"(name: probed
+nodes:
+  - {device: cpu, devices_per_node: 2, count: 1, host: pn0}
+  - {device: cpu, devices_per_node: 2, count: 1, host: pn1}
+  - {device: cpu, devices_per_node: 2, count: 1, host: pn2}
+measured:
+  when: "x"
+  how: "probed"
+  tool_version: "1"
+)";
+  const std::string fleet = Write("probed.yaml", nodes + R"(  ranks: 6
+  hosts: [pn0, pn1, pn2]
+  group_tflops: [0.5, 0.25, 0.5]
+  links:
+    - {class: same_node, latency_us: 2, bandwidth_gbs: 3, pair: "4-5"}
+    - {class: same_island, latency_us: 9, bandwidth_gbs: 1, pair: "0-2"}
+)");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r = Run("hostfile --fleet " + fleet + " --exclude pn1 --fleet-out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(Run("validate " + out).code, 0);
+  std::string small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("ranks: 4\n"));
+  EXPECT_THAT(small, HasSubstr("hosts: [pn0, pn2]"));
+  EXPECT_THAT(small, HasSubstr("group_tflops: [0.5, 0.5]"));
+  EXPECT_THAT(small, HasSubstr("pair: 2-3"));  // pn2's ranks 4, 5
+  EXPECT_THAT(small, Not(HasSubstr("0-2")));   // rank 2 (pn1) is gone: no pair
+  EXPECT_THAT(small, HasSubstr("probed. Reduced by tangram hostfile --exclude pn1: ranks 6 -> 4;"));
+
+  // Names the probe recorded that are not the fleet's (a simulated probe's node0..): the hosts of
+  // the ranks left, as --nodes names them.
+  const std::string renamed = Write("renamed.yaml", R"(name: renamed
+nodes:
+  - {device: cpu, devices_per_node: 1, count: 3}
+measured:
+  when: "x"
+  how: "y"
+  tool_version: "1"
+  ranks: 3
+  hosts: [node0, node1, node2]
+  group_tflops: [0.5]
+)");
+  r = Run("hostfile --fleet " + renamed + " --nodes a,b,c --exclude b --fleet-out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(Run("validate " + out).code, 0);
+  small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("ranks: 2\n"));
+  EXPECT_THAT(small, HasSubstr("hosts: [a, c]"));
+  EXPECT_THAT(small, HasSubstr("hosts as the fleet names them"));
+
+  // A probe of pn0's ranks only, pn0 excluded: nothing of it describes the nodes left.
+  const std::string one = Write("one.yaml", nodes + R"(  ranks: 2
+  hosts: [pn0]
+  group_tflops: [0.5, 0, 0]
+)");
+  r = Run("hostfile --fleet " + one + " --exclude pn0 --fleet-out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(Run("validate " + out).code, 0);
+  small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("# its measured: section is dropped (no device left was probed)"));
+  EXPECT_THAT(small, Not(HasSubstr("\nmeasured:")));
 }
 
 // --exclude naming a host no node is on (a typo) wrote the whole fleet back and exited 0.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
@@ -668,14 +669,15 @@ absl::StatusOr<LayerProbeCase> LayerProbeCaseOf(const std::string& fleet_text) {
   return c;
 }
 
+// `one_host`: every rank on one machine (as `mpirun` on one box), else each node its own.
 absl::StatusOr<std::vector<partitioner::MeasuredLayerTime>> ProbeLayerTimesOn(
-    const std::string& fleet_text, int ranks, std::vector<int>* degrees) {
+    const std::string& fleet_text, int ranks, std::vector<int>* degrees, bool one_host = false) {
   auto probe_case = LayerProbeCaseOf(fleet_text);
   if (!probe_case.ok()) return probe_case.status();
   const partitioner::Fleet* fleet = &probe_case->fleet;
   JobConfig& job = probe_case->job;
   std::vector<RankPlace> places;
-  for (const std::string& h : SimHosts(*fleet)) places.push_back({h, 0});
+  for (const std::string& h : SimHosts(*fleet)) places.push_back({one_host ? "box" : h, 0});
   places.resize(ranks);
   *degrees = CandidateTpDegrees(ranks, places, *fleet, job);
   SimOptions sim;
@@ -742,6 +744,24 @@ TEST(LayerTimeProbeTest, OddRanksAndGroupsOfTheirOwn) {
   ASSERT_TRUE(three.ok()) << three.status();
   EXPECT_EQ(degrees, (std::vector<int>{3}));
   EXPECT_EQ(EntriesAt(*three, 0, 3), 3);
+}
+
+// Ranks on one machine can form a tp group of 1-device nodes; the fleet file cannot use (and
+// refuses) a time at a degree its nodes cannot form, so the probe writes none: a node of two at tp
+// 1 and 2, the two 1-device nodes at tp 1 only. They were written at tp 2 as well.
+TEST(LayerTimeProbeTest, RanksOnOneHostWriteNoDegreeTheirNodesCannotForm) {
+  const std::string text =
+      "name: f\nnodes:\n  - device: cpu\n    devices_per_node: 2\n    count: 1\n"
+      "  - device: cpu\n    devices_per_node: 1\n    count: 2\n";
+  std::vector<int> degrees;
+  auto times = ProbeLayerTimesOn(text, 4, &degrees, /*one_host=*/true);
+  ASSERT_TRUE(times.ok()) << times.status();
+  EXPECT_EQ(degrees, (std::vector<int>{2}));
+  EXPECT_EQ(EntriesAt(*times, 0, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 0, 2), 3);
+  EXPECT_EQ(EntriesAt(*times, 1, 1), 3);
+  EXPECT_EQ(EntriesAt(*times, 1, 2), 0);
+  EXPECT_EQ(times->size(), 9u);
 }
 
 // The whole probe (compute, layer times, links) of `ranks` simulated ranks of `fleet_text`, on
@@ -920,6 +940,86 @@ TEST(MeasuredFleetTest, LayerTimesRoundTripAndAreStrict) {
       "f.yaml", *catalog);
   ASSERT_FALSE(twice.ok());
   EXPECT_THAT(std::string(twice.status().message()), testing::HasSubstr("measured twice"));
+}
+
+// A layer time at a degree no tp group of its nodes can have (one not dividing its devices per
+// node) would never be used: refused where it is written. They loaded (session-12 CLI audit).
+TEST(MeasuredFleetTest, LayerTimeDegreeTheNodesCannotFormIsRefused) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const auto load = [&](int per_node, int tp) {
+    const std::string text =
+        absl::StrCat("name: f\nnodes:\n  - {device: H100, devices_per_node: ", per_node,
+                     ", count: 2}\nmeasured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n"
+                     "  ranks: 2\n  hosts: [a, b]\n  group_tflops: [0.5]\n  layer_times:\n"
+                     "    - {group: 0, kind: block, tp: ",
+                     tp, ", micro_batch: 1, forward_ms: 1}\n");
+    auto f = partitioner::ParseFleet(text, "f.yaml", *catalog);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  for (int tp : {1, 2, 4, 8}) EXPECT_EQ(load(8, tp), "ok") << tp;
+  EXPECT_THAT(load(8, 3), testing::AllOf(testing::HasSubstr("f.yaml:12:35: measured.layer_times[0]"
+                                                            ".tp: expected a tensor-parallel"),
+                                         testing::HasSubstr("dividing 8 (1, 2, 4, 8)")));
+  EXPECT_THAT(load(8, 16), testing::HasSubstr("measured.layer_times[0].tp"));
+  EXPECT_THAT(load(2, 4), testing::HasSubstr("dividing 2 (1, 2)"));
+  // A per-stage layout.tp takes any degree dividing a node's devices: tp 3 on 6-device nodes.
+  EXPECT_EQ(load(6, 3), "ok");
+  EXPECT_EQ(load(6, 6), "ok");
+}
+
+// measured.ranks and hosts against the fleet: what cannot be true is refused (more ranks than
+// devices, a host twice, more hosts than ranks, a pool of ranks the probe did not have); a probe
+// of fewer ranks than devices is not. They loaded (session-12 CLI audit).
+TEST(MeasuredFleetTest, RanksAndHostsAreCheckedAgainstTheFleet) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const auto load = [&](const std::string& ranks_and_hosts, const std::string& rest = "") {
+    auto f = partitioner::ParseFleet(std::string(kFleet) +
+                                         "measured:\n  when: \"x\"\n  how: \"y\"\n"
+                                         "  tool_version: \"1\"\n" +
+                                         ranks_and_hosts + "  group_tflops: [0.5, 0]\n" + rest,
+                                     "f.yaml", *catalog);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  EXPECT_EQ(load("  ranks: 4\n  hosts: [a, b]\n"), "ok");
+  EXPECT_EQ(load("  ranks: 1\n  hosts: [a]\n"), "ok");  // fewer ranks than devices
+  EXPECT_THAT(load("  ranks: 5\n  hosts: [a, b]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:16:10: measured.ranks"),
+                             testing::HasSubstr("at most the fleet's 4 devices")));
+  EXPECT_THAT(load("  ranks: 2\n  hosts: [a, b, c]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:17:10: measured.hosts"),
+                             testing::HasSubstr("3 hosts for 2 ranks")));
+  EXPECT_THAT(load("  ranks: 4\n  hosts: [a, b, a]\n"),
+              testing::AllOf(testing::HasSubstr("f.yaml:17:17: measured.hosts[2]"),
+                             testing::HasSubstr("host a is listed twice")));
+  const std::string pool =
+      "  cpu_pools:\n    - {machine: m, cores: 2, ranks: [1, 2], busy_tflops: 1, "
+      "solo_tflops: 1}\n";
+  EXPECT_EQ(load("  ranks: 3\n  hosts: [a, b]\n", pool), "ok");
+  EXPECT_THAT(load("  ranks: 2\n  hosts: [a, b]\n", pool),
+              testing::AllOf(testing::HasSubstr("measured.cpu_pools[0].ranks[1]"),
+                             testing::HasSubstr("below measured.ranks (2)")));
+}
+
+// A probe of more ranks than the fleet has devices would write a file that does not load.
+TEST(MeasuredFleetTest, ProbeOfMoreRanksThanDevicesIsRefused) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  auto fleet = partitioner::ParseFleet(kFleet, "two-hosts.yaml", *catalog);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  SimOptions sim;
+  sim.ranks = 5;
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok());
+  FleetProbeOptions options;
+  options.hosts = {"a", "a", "b", "b", "c"};
+  auto statuses = (*world)->Run(
+      [&](collectives::Communicator& comm) { return ProbeFleet(comm, *fleet, options).status(); });
+  for (const auto& s : statuses) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), testing::HasSubstr("5 ranks, but fleet two-hosts has 4"));
+  }
 }
 
 TEST(MeasuredFleetTest, TokenBucketRoundTripsAndIsStrict) {

@@ -79,12 +79,8 @@ TEST(TokenBucketTest, InactiveBucketIsTheSustainedRateExactly) {
 }
 
 // A measured fleet of two hosts, a and b, with `per_host` one-rank devices each, up to its
-// `links:` key (the caller appends the entries).
+// `links:` key (the caller appends the entries). `hosts` lists each host once, as the probe does.
 std::string TwoHosts(int per_host) {
-  std::string hosts;
-  for (const char* h : {"a", "b"}) {
-    for (int i = 0; i < per_host; ++i) hosts += std::string(hosts.empty() ? "" : ", ") + h;
-  }
   return absl::StrFormat(R"(name: two-hosts
 nodes:
   - {device: cpu, devices_per_node: %d, count: 1, host: a}
@@ -94,11 +90,11 @@ measured:
   how: "y"
   tool_version: "1"
   ranks: %d
-  hosts: [%s]
+  hosts: [a, b]
   group_tflops: [0.03, 0.03]
   links:
 )",
-                         per_host, per_host, 2 * per_host, hosts);
+                         per_host, per_host, 2 * per_host);
 }
 const std::string kTwoHosts = TwoHosts(1);
 
