@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "base/status_macros.h"
 #include "partitioner/chunks.h"
 #include "partitioner/cost_model.h"
+#include "partitioner/pipeline_schedule.h"
 
 namespace tangram::partitioner {
 namespace {
@@ -112,12 +114,16 @@ std::vector<double> StageGathers(const CostModel& cost, const Plan& plan) {
 // on whatever link joins them. Between stages of different tp the busiest rank is on the smaller
 // side (BoundaryBytes). `period`: the cell's forward + backward per micro-batch, over which a
 // shaped link's token bucket refills between its `count` messages.
-double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b, int v,
+struct StageSends {
+  double to_next = 0, to_previous = 0;  // one message's time each way (0: no such peer)
+  double total = 0;                     // all the micro-batch's messages, over the chunks
+};
+StageSends StageP2p(const CostModel& cost, const Plan& plan, int s, int r, int tp, double b, int v,
                     double period) {
   const bool rendezvous = cost.training().pipeline_p2p == PipelineP2p::kRendezvous;
   const int pp = plan.pp;
   const int64_t self = plan.stages[s].cells[r].devices[0];
-  double t = 0;
+  StageSends out;
   for (int step : {1, -1}) {
     const int n = s + step;
     const bool wraps = n < 0 || n >= pp;
@@ -128,17 +134,19 @@ double StageP2pTime(const CostModel& cost, const Plan& plan, int s, int r, int t
     const double bytes = cost.BoundaryBytes(std::min(tp, StageTp(plan, peer_stage)), b);
     double one = cost.LinkTime(self, peer, bytes, period / count);
     if (rendezvous) one += cost.LinkTime(peer, self, bytes, period / count);
-    t += count * one;
+    (step > 0 ? out.to_next : out.to_previous) = one;
+    out.total += count * one;
   }
-  return t;
+  return out;
 }
 
-// What the cells of a plan add up to: per replica Σ and max over its stages of one micro-batch's
-// cell time (and the stage of the max), the slowest optimizer step, and the worst memory
-// overflow's message (empty when everything fits).
+// What the cells of a plan add up to: per replica the max over its stages of one micro-batch's
+// cell time (and the stage of the max) and its passes (what ReplaySchedule takes), the slowest
+// optimizer step, and the worst memory overflow's message (empty when everything fits).
 struct CellTotals {
-  std::vector<double> sum_c, max_c;
+  std::vector<double> max_c;
   std::vector<int> max_stage;
+  std::vector<PipelinePasses> passes;
   double optimizer = 0;
   std::string memory_error;
 };
@@ -150,6 +158,31 @@ double CellPathTime(const CostModel& cost, const PlanCell& cell) {
   const double compute = cell.forward_s + cell.backward_s;
   return cost.training().pipeline_p2p == PipelineP2p::kOverlapped ? std::max(compute, cell.send_s)
                                                                   : compute + cell.send_s;
+}
+
+// A cell's passes at their virtual stages (k = chunk · pp + s) of `passes`: each chunk's compute
+// over its own layers (`chunk_ranges`; equal chunks when empty), as the simulator runs them, and
+// the message each chunk sends after its forward and after its backward (none past the model's
+// ends).
+void AddPasses(const CostModel& cost, const PlanCell& cell, const StageSends& sends, int group,
+               int tp, double gather, double b,
+               const std::vector<std::pair<int64_t, int64_t>>& chunk_ranges, int s, int pp, int v,
+               PipelinePasses* passes) {
+  const int total = pp * v;
+  for (int c = 0; c < v; ++c) {
+    const int k = c * pp + s;
+    double f = cell.forward_s / v, bw = cell.backward_s / v;
+    if (v > 1 && !chunk_ranges.empty()) {
+      const auto [lb, le] = chunk_ranges[k];
+      const CostModel::CellCost cc = cost.Cell(group, tp, lb, le, b);
+      f = cc.forward_s + gather / v;
+      bw = cc.backward_s + gather / v;
+    }
+    passes->forward[k] = f;
+    passes->backward[k] = bw;
+    passes->to_next[k] = k + 1 < total ? sends.to_next : 0;
+    passes->to_previous[k] = k > 0 ? sends.to_previous : 0;
+  }
 }
 
 // Fills every cell's times, kind and memory. kInvalidArgument when a tensor-parallel group spans
@@ -167,9 +200,13 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
     if (ranges.ok()) chunk_ranges = *std::move(ranges);
   }
   CellTotals out;
-  out.sum_c.assign(dp, 0);
   out.max_c.assign(dp, 0);
   out.max_stage.assign(dp, 0);
+  PipelinePasses empty;
+  empty.overlapped = cost.training().pipeline_p2p == PipelineP2p::kOverlapped;
+  for (auto* times : {&empty.forward, &empty.backward, &empty.to_next, &empty.to_previous})
+    times->assign(static_cast<size_t>(pp) * v, 0);
+  out.passes.assign(dp, empty);
   double worst_over = 0;
   for (int s = 0; s < pp; ++s) {
     PlanStage& stage = plan->stages[s];
@@ -190,7 +227,9 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       cell.kind = cost.fleet().groups[group].device.kind;
       cell.forward_s = cc.forward_s + gather[s];
       cell.backward_s = cc.backward_s + gather[s];
-      cell.send_s = StageP2pTime(cost, *plan, s, r, tp, b, v, cell.forward_s + cell.backward_s);
+      const StageSends sends =
+          StageP2p(cost, *plan, s, r, tp, b, v, cell.forward_s + cell.backward_s);
+      cell.send_s = sends.total;
       std::vector<double> chunk_bytes(v, 1.0);
       for (int c = 0; c < v && !chunk_ranges.empty(); ++c) {
         const auto [lb, le] = chunk_ranges[c * pp + s];
@@ -214,7 +253,7 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
       }
       out.optimizer = std::max(out.optimizer, cost.OptimizerTime(group, m));
       const double c = CellPathTime(cost, cell);
-      out.sum_c[r] += c;
+      AddPasses(cost, cell, sends, group, tp, gather[s], b, chunk_ranges, s, pp, v, &out.passes[r]);
       if (c > out.max_c[r]) {
         out.max_c[r] = c;
         out.max_stage[r] = s;
@@ -222,6 +261,53 @@ absl::StatusOr<CellTotals> CostCells(const CostModel& cost, int v, Plan* plan) {
     }
   }
   return out;
+}
+
+bool SamePasses(const PipelinePasses& a, const PipelinePasses& b) {
+  return a.forward == b.forward && a.backward == b.backward && a.to_next == b.to_next &&
+         a.to_previous == b.to_previous;
+}
+
+// Above this many passes (micro-batches × virtual stages) a replica's pipeline is costed by the
+// closed form rather than replayed: the replay keeps a table of that size, and with that many
+// micro-batches the fill and drain the two differ on are a vanishing share of the step.
+constexpr double kMostReplayedPasses = 1 << 22;
+
+// Each replica's pipeline time (its passes replayed in the schedule's order) into its
+// pipeline_s; the slowest replica's, its index, and what its slowest stage waits (the bubble:
+// the step less that stage's own m micro-batches).
+absl::Status ReplicaPipelines(const CellTotals& totals, int v, Plan* plan, double* pipeline,
+                              double* bubble, int* slowest) {
+  const std::unique_ptr<Schedule> schedule =
+      CreateSchedule(v > 1 ? PipelineSchedule::kInterleaved : PipelineSchedule::kOneFOneB);
+  const size_t stages = totals.passes.empty() ? 0 : totals.passes[0].forward.size();
+  for (size_t r = 0; r < plan->replicas.size(); ++r) {
+    PlanReplica& rep = plan->replicas[r];
+    const int64_t mb = rep.micro_batch_size;
+    const int64_t m = std::max<int64_t>(1, (rep.samples + mb - 1) / mb);
+    const double last = std::clamp(static_cast<double>(rep.samples - (m - 1) * mb) / mb, 0.0, 1.0);
+    const double micro_batches = static_cast<double>(m - 1) + last;
+    const PipelinePasses& passes = totals.passes[r];
+    const bool same_as_previous = r > 0 && SamePasses(passes, totals.passes[r - 1]) &&
+                                  rep.samples == plan->replicas[r - 1].samples &&
+                                  mb == plan->replicas[r - 1].micro_batch_size;
+    if (same_as_previous) {
+      rep.pipeline_s = plan->replicas[r - 1].pipeline_s;
+    } else if (static_cast<double>(m) * static_cast<double>(stages) > kMostReplayedPasses) {
+      // So many micro-batches that the fill and drain are a vanishing part of the step: the
+      // closed form, without the replay's m × stages table.
+      rep.pipeline_s = ClosedFormSeconds(passes, micro_batches, v);
+    } else {
+      TANGRAM_ASSIGN_OR_RETURN(rep.pipeline_s,
+                               ReplaySchedule(*schedule, passes, static_cast<int>(m), last, v));
+    }
+    if (rep.pipeline_s > *pipeline) {
+      *pipeline = rep.pipeline_s;
+      *slowest = static_cast<int>(r);
+      *bubble = std::max(0.0, rep.pipeline_s - micro_batches * totals.max_c[r]);
+    }
+  }
+  return absl::OkStatus();
 }
 
 // The data-parallel communication a step waits for.
@@ -298,7 +384,6 @@ std::string Bottleneck(const Plan& plan, const CellTotals& totals, int slowest, 
 absl::Status CostModel::Evaluate(Plan* plan) const {
   TANGRAM_RETURN_IF_ERROR(ValidatePlan(*plan, static_cast<int64_t>(slots_.size()), num_layers()));
   const int pp = plan->pp;
-  const int dp = plan->dp;
   // Interleaved 1F1B (a pinned layout's virtual_stages v > 1; Narayanan et al. SC'21 §2.2.2): each
   // rank runs v chunks of 1/v of its layers, so fill and drain shrink by v while every
   // micro-batch crosses v times as many stage boundaries.
@@ -314,19 +399,9 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
       plan->notes.push_back(note);
   }
 
-  // 1F1B per replica; the slowest replica sets the pace.
-  double pipeline = 0;
+  double pipeline = 0, bubble = 0;
   int slowest = 0;
-  for (int r = 0; r < dp; ++r) {
-    PlanReplica& rep = plan->replicas[r];
-    double m = std::max(1.0, static_cast<double>(rep.samples) / rep.micro_batch_size);
-    // Σ c/v + (m·v − 1)·max c/v: for equal stages (m + (p − 1)/v)·c; v = 1 is plain 1F1B.
-    rep.pipeline_s = (totals.sum_c[r] + (m * v - 1) * totals.max_c[r]) / v;
-    if (rep.pipeline_s > pipeline) {
-      pipeline = rep.pipeline_s;
-      slowest = r;
-    }
-  }
+  TANGRAM_RETURN_IF_ERROR(ReplicaPipelines(totals, v, plan, &pipeline, &bubble, &slowest));
   const ExposedReduction reduction = ExposedAllreduce(*this, v, plan);
   const double exposed = reduction.exposed;
   // The optimizer step, then ZeRO-2's parameter allgather (unless it overlaps the next forward).
@@ -335,7 +410,7 @@ absl::Status CostModel::Evaluate(Plan* plan) const {
   Prediction& p = plan->predicted;
   p = Prediction{};
   p.pipeline_s = pipeline;
-  p.bubble_s = (totals.sum_c[slowest] - totals.max_c[slowest]) / v;
+  p.bubble_s = bubble;
   p.exposed_allreduce_s = exposed;
   p.optimizer_s = optimizer;
   p.step_time_s = pipeline + exposed + optimizer;

@@ -45,7 +45,10 @@ TEST(GridTest, BothUnitOrdersAreScoredAsEvaluateCostsThem) {
     ASSERT_LT(t, kInfeasible);
     auto plan = MaterializeAndEvaluate(grid, layout, StrategyKind::kAuto);
     ASSERT_TRUE(plan.ok()) << plan.status();
-    EXPECT_NEAR(t / plan->predicted.step_time_s, 1.0, 1e-9) << UnitOrderName(order);
+    // The grid scores a pipeline by the 1F1B closed form, Evaluate replays the schedule: close
+    // on balanced stages (1 % here), within the margin by which layout_search.cc re-evaluates
+    // close candidates exactly (kCloseMargin, 5 %).
+    EXPECT_NEAR(t / plan->predicted.step_time_s, 1.0, 0.05) << UnitOrderName(order);
     // Replica-major: replica 0 holds node 0 (devices 0-3); stage-major: stage 0 does.
     for (int k = 0; k < 4; ++k) {
       const int64_t device = order == UnitOrder::kReplicaMajor

