@@ -19,6 +19,7 @@ using partitioner::LinkClass;
 
 constexpr int kControlTag = 16001;
 constexpr int kDataTag = 16002;
+constexpr int kPulseTag = 16003;
 constexpr size_t kMinLargest = 512 << 10;
 constexpr size_t kBurstSmallest = 8 << 10;
 constexpr size_t kBurstLargest = 512 << 10;
@@ -73,12 +74,17 @@ class Prober {
       // measured by a, sent to all.
       double fit[6] = {0, 0, 0, 0, 0, 0};
       if (world_.rank() == a) {
+        follower_ = b;
         TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b, c != LinkClass::kSameNode));
         std::tie(fit[0], fit[1], fit[2], fit[3]) = lead;
         fit[4] = burst_.burst_bytes;
         fit[5] = burst_.peak_gbs;
+        TANGRAM_RETURN_IF_ERROR(Pulse(/*done=*/true));
+      } else if (world_.rank() == b) {
+        TANGRAM_RETURN_IF_ERROR(PingPongFollow(a));
+      } else {
+        TANGRAM_RETURN_IF_ERROR(AwaitPair(a));
       }
-      if (world_.rank() == b) TANGRAM_RETURN_IF_ERROR(PingPongFollow(a));
       TANGRAM_RETURN_IF_ERROR(world_.Broadcast(fit, 6, DataType::kF64, a));
       if (fit[1] <= 0 && fit[0] <= 0) continue;  // the clock did not move
       moved = true;
@@ -107,6 +113,31 @@ class Prober {
  private:
   double Now() const { return clock_(); }
 
+  // The lead of a pair, between its transfers: tells every bystander that it is still measuring
+  // (at most every pulse_seconds; `done`: always, and that it has finished). A pair's measurement
+  // is dozens of calls (about 17 s at 10 Mbit/s), so a bystander waiting for its result in one
+  // call timed out on a slow but healthy link whenever the per-call timeout was shorter; it now
+  // waits pulse by pulse, each within the timeout, and still notices a lead that went silent.
+  absl::Status Pulse(bool done) {
+    const absl::Time now = absl::Now();
+    if (!done && now - last_pulse_ < absl::Seconds(options_.pulse_seconds)) return absl::OkStatus();
+    last_pulse_ = now;
+    const double message = done ? 1 : 0;
+    for (int r = 0; r < world_.size(); ++r) {
+      if (r == world_.rank() || r == follower_) continue;
+      TANGRAM_RETURN_IF_ERROR(world_.Send(&message, 1, DataType::kF64, r, kPulseTag));
+    }
+    return absl::OkStatus();
+  }
+
+  // A bystander of the pair led by `lead`: waits for its pulses until the last one.
+  absl::Status AwaitPair(int lead) {
+    for (double message = 0; message == 0;) {
+      TANGRAM_RETURN_IF_ERROR(world_.Recv(&message, 1, DataType::kF64, lead, kPulseTag));
+    }
+    return absl::OkStatus();
+  }
+
   // Rank a of a pair: drives the sizes, returns {α, β, bidirectional GB/s, largest bytes}.
   // `shaped`: the link may pass a shaper (across nodes), so look for a token bucket; inside a
   // node small copies run from cache faster than large ones, which is no bucket.
@@ -117,6 +148,7 @@ class Prober {
       TANGRAM_RETURN_IF_ERROR(Control(peer, kPingPong, static_cast<double>(bytes)));
       std::vector<double> one_way;
       for (int r = -1; r < options_.repetitions; ++r) {  // r = -1: warm-up
+        TANGRAM_RETURN_IF_ERROR(Pulse(/*done=*/false));
         double start = Now();
         TANGRAM_RETURN_IF_ERROR(
             world_.Send(buffer_.data(), Floats(bytes), DataType::kF32, peer, kDataTag));
@@ -144,6 +176,7 @@ class Prober {
     TANGRAM_RETURN_IF_ERROR(Control(peer, kExchange, largest));
     std::vector<double> times;
     for (int r = 0; r < 3; ++r) {
+      TANGRAM_RETURN_IF_ERROR(Pulse(/*done=*/false));
       TANGRAM_ASSIGN_OR_RETURN(double t, Exchange(peer, static_cast<size_t>(largest)));
       times.push_back(t);
     }
@@ -168,6 +201,7 @@ class Prober {
       const double gap = 2 * static_cast<double>(bytes) * beta + 1e-3;
       double fastest = 0;
       for (int r = 0; r < options_.burst_repetitions; ++r) {
+        TANGRAM_RETURN_IF_ERROR(Pulse(/*done=*/false));
         absl::SleepFor(absl::Seconds(gap));
         double start = Now();
         TANGRAM_RETURN_IF_ERROR(
@@ -448,7 +482,9 @@ class Prober {
   std::function<double()> clock_;
   std::vector<float> buffer_;
   std::map<LinkClass, std::tuple<double, double, double>> fits_;  // α, β, largest bytes
-  BurstFit burst_;  // the last pair's token bucket (zeros: none)
+  BurstFit burst_;                                // the last pair's token bucket (zeros: none)
+  int follower_ = -1;                             // the lead's peer in the pair it measures
+  absl::Time last_pulse_ = absl::InfinitePast();  // the lead's last pulse to the bystanders
 };
 
 }  // namespace

@@ -41,8 +41,9 @@
 //     through one NIC. Gives that class's `pair_allreduce_gbs`: each pair's per-direction rate
 //     (as step 5's, for a ring of two) times the number of pairs — what the host's NIC carries
 //     when its data-parallel groups of two run at once.
-// Other ranks wait in a barrier while a pair measures, so nothing else crosses its link.
-// Thread-compatible (one call per rank, each with its own communicator).
+// Other ranks wait while a pair measures, so nothing else crosses its link: pulse by pulse (the
+// lead's, every `pulse_seconds`), so that a slow link's long measurement outlasts no call's
+// timeout. Thread-compatible (one call per rank, each with its own communicator).
 #ifndef TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
 #define TANGRAM_ORCHESTRATOR_PROBE_LINK_PROBE_H_
 
@@ -73,6 +74,9 @@ struct LinkProbeOptions {
   size_t gradient_bytes = 0;
   int collective_repetitions = 5;
   double collective_seconds = 0.25;
+  // Wall seconds between the lead's pulses to the ranks that wait while a pair measures (each
+  // waits for the next pulse within the communicator's per-call timeout: keep this well below).
+  double pulse_seconds = 1.0;
   // Step 1b (token bucket); off on a virtual clock, whose links have none.
   bool burst = true;
   int burst_repetitions = 3;

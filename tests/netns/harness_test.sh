@@ -35,4 +35,20 @@ if timeout 20 bash "$netns" mpirun "$P" -np 2 --map-by node hostname >/dev/null 
   fail "mpirun reached ${P}1 with its NIC down"
 fi
 bash "$netns" link "$P" 1 up
+
+# A link cut under a running job: mpirun must end (naming the lost host), not wait for it. Before
+# netns.sh passed the keepalive settings, mpirun was still running minutes after a cut.
+bash "$netns" mpirun "$P" -np 2 --map-by node sleep 120 >"$work/cut.log" 2>&1 &
+job=$!
+sleep 3
+bash "$netns" link "$P" 1 down
+start=$SECONDS
+while kill -0 "$job" 2>/dev/null && [ $((SECONDS - start)) -lt 30 ]; do sleep 0.5; done
+if kill -0 "$job" 2>/dev/null; then
+  kill "$job"
+  fail "mpirun still running 30 s after ${P}1's link went down"
+fi
+echo "mpirun ended $((SECONDS - start)) s after the cut"
+grep -q "on node ${P}1" "$work/cut.log" || { cat "$work/cut.log"; fail "mpirun did not name ${P}1"; }
+bash "$netns" link "$P" 1 up
 echo "PASS"

@@ -346,6 +346,34 @@ TEST(LinkProbeTest, SixtyFourRanks) {
               absl::ToDoubleSeconds(absl::Now() - start));
 }
 
+// A pair's measurement on a slow link is dozens of calls (about 17 s at 10 Mbit/s); the ranks
+// that wait for it must not time out while it runs as long as every call of it is within the
+// per-call timeout. Here a clock that takes 4 ms per read stretches each pair's measurement to
+// about half a second of wall time, past the 0.3 s timeout of every call (before the lead's
+// pulses, rank 2 timed out in its broadcast: "MPI_Bcast ... timed out" on namespace hosts at
+// 10 Mbit/s with --timeout 4).
+TEST(LinkProbeTest, BystandersOutlastAPairsLongMeasurement) {
+  SimOptions sim;
+  sim.ranks = 3;
+  auto links = LinkModel::Hierarchical({0, 1, 2}, {0, 0, 1}, kSameNode, kSameIsland, kAcross);
+  ASSERT_TRUE(links.ok()) << links.status();
+  sim.links = *links;
+  sim.timeout = absl::Milliseconds(300);
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok()) << world.status();
+  LinkProbeOptions options;
+  options.pulse_seconds = 0.05;
+  options.clock = [] {
+    absl::SleepFor(absl::Milliseconds(4));
+    return absl::ToUnixNanos(absl::Now()) * 1e-9;
+  };
+  const std::vector<RankPlace> places = {{"a", 0}, {"b", 0}, {"c", 1}};
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    return ProbeLinks(comm, places, options).status();
+  });
+  for (const auto& s : statuses) EXPECT_TRUE(s.ok()) << s;
+}
+
 TEST(LinkProbeTest, FreeLinksAreNotTimed) {
   SimOptions sim;
   sim.ranks = 3;
