@@ -59,6 +59,13 @@ class Communicator {
   // "sim", "mpi", "nccl" or "islands".
   virtual absl::string_view transport_name() const = 0;
 
+  // The deadline of a call that gives none (CommunicatorOptions::timeout at creation).
+  virtual absl::Duration default_timeout() const = 0;
+  // Changes it for this communicator's later calls and for the communicators Split makes from
+  // here on (not those made before). For a job whose calls are known to be long, a step over a
+  // slow link, so that a healthy call is not taken for a dead peer.
+  virtual void SetDefaultTimeout(absl::Duration timeout) = 0;
+
   // recv[i] = op over ranks of send[i], for i < count, on every rank.
   virtual absl::Status AllReduce(const void* send, void* recv, size_t count, DataType type,
                                  ReduceOp op, const CallOptions& options = {}) = 0;

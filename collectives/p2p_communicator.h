@@ -28,6 +28,8 @@ class P2PCommunicator : public Communicator {
   int rank() const override { return transport_->rank(); }
   int size() const override { return transport_->size(); }
   absl::string_view transport_name() const override { return transport_name_; }
+  absl::Duration default_timeout() const override { return options_.timeout; }
+  void SetDefaultTimeout(absl::Duration timeout) override { options_.timeout = timeout; }
 
   absl::Status AllReduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                          const CallOptions& options = {}) override;

@@ -123,6 +123,8 @@ class HcclCommunicator : public Communicator {
   int rank() const override { return host_->rank(); }
   int size() const override { return host_->size(); }
   absl::string_view transport_name() const override { return "hccl"; }
+  absl::Duration default_timeout() const override { return options_.timeout; }
+  void SetDefaultTimeout(absl::Duration timeout) override { options_.timeout = timeout; }
 
   absl::Status AllReduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                          const CallOptions& options) override {

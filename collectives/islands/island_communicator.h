@@ -73,6 +73,12 @@ class IslandCommunicator : public P2PCommunicator {
   absl::Status Barrier(const CallOptions& options = {}) override;
   absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key) override;
   void Abort(const absl::Status& reason) override;
+  // Also the island communicator's, which this one's calls pass their remaining time to and Split
+  // splits.
+  void SetDefaultTimeout(absl::Duration timeout) override {
+    P2PCommunicator::SetDefaultTimeout(timeout);
+    local_->SetDefaultTimeout(timeout);
+  }
 
  protected:
   std::unique_ptr<Communicator> MakeChild(std::unique_ptr<Transport> transport,

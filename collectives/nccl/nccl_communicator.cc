@@ -103,6 +103,8 @@ class NcclCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   absl::string_view transport_name() const override { return "nccl"; }
+  absl::Duration default_timeout() const override { return options_.timeout; }
+  void SetDefaultTimeout(absl::Duration timeout) override { options_.timeout = timeout; }
 
   absl::Status AllReduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                          const CallOptions& options) override {

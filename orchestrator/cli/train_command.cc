@@ -201,7 +201,8 @@ class TrainCommand : public Command {
     sub->add_flag("--no-islands", no_islands_,
                   "One transport for every rank even when the fleet has several islands");
     sub->add_option("--timeout", timeout_s_,
-                    "Seconds before a communication call fails (default 120)")
+                    "Seconds before a communication call fails (default 120; 3 predicted steps "
+                    "of the plan when longer)")
         ->check(FiniteIn(0.001, 86400));
   }
 

@@ -115,7 +115,11 @@ class Run {
  public:
   Run(Communicator& world, const JobConfig& job, const partitioner::DeviceCatalog& catalog,
       const TrainOptions& options)
-      : world_(world), job_(job), catalog_(catalog), options_(options) {}
+      : world_(world),
+        job_(job),
+        catalog_(catalog),
+        options_(options),
+        user_timeout_(world.default_timeout()) {}
 
   absl::StatusOr<TrainResult> Execute() {
     result_.rank = world_.rank();
@@ -438,6 +442,24 @@ class Run {
     if (!links.cpu_pools.empty()) planning_fleet_.measured = links;  // the simulator reads pools
   }
 
+  // The calls' deadline for a plan predicted at `step_s` a step (StepDeadline), set before the
+  // plan's communicators are split from the world so that they inherit it; said once when it
+  // moves.
+  void ScaleDeadline(double step_s) {
+    const absl::Duration deadline = StepDeadline(user_timeout_, step_s);
+    if (deadline == world_.default_timeout()) return;
+    world_.SetDefaultTimeout(deadline);
+    if (!coordinator()) return;
+    Log(deadline > user_timeout_
+            ? absl::StrFormat(
+                  "calls' deadline %.0f s: %.0f x the plan's predicted %.3f s step, longer than "
+                  "--timeout %.0f s (a healthy step on these links would outlast it)",
+                  absl::ToDoubleSeconds(deadline), kStepsPerDeadline, step_s,
+                  absl::ToDoubleSeconds(user_timeout_))
+            : absl::StrFormat("calls' deadline back to --timeout %.0f s",
+                              absl::ToDoubleSeconds(user_timeout_)));
+  }
+
   absl::Status AdoptPlan(const std::string& json) {
     TANGRAM_ASSIGN_OR_RETURN(Plan plan, partitioner::PlanFromJsonString(json));
     if (plan.layer_names != layer_names_) {
@@ -462,6 +484,7 @@ class Run {
           s, absl::StrCat("the plan's tp=", plan.tp, " cannot shard model ", job_.model.name));
     }
     TANGRAM_ASSIGN_OR_RETURN(role_, RoleOf(plan, world_.rank()));
+    ScaleDeadline(plan.predicted.step_time_s);
     plan_ = std::move(plan);
     tp_group_.Reset(nullptr);  // the layers built from here on use the new communicator
     TANGRAM_ASSIGN_OR_RETURN(
@@ -1038,6 +1061,7 @@ class Run {
   const JobConfig& job_;
   const partitioner::DeviceCatalog& catalog_;
   const TrainOptions& options_;
+  const absl::Duration user_timeout_;  // --timeout: the calls' deadline unless a step is longer
   TrainResult result_;
 
   train::GptOptions model_;

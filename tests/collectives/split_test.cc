@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "collectives/sim/sim_world.h"
 #include "gtest/gtest.h"
 
@@ -50,6 +51,37 @@ TEST(SplitTest, UnevenGroupsRunConcurrentlyWithoutCrosstalk) {
     status = comm.AllReduce(&one, &total, 1, DataType::kI64, ReduceOp::kSum);
     if (!status.ok()) return status;
     return total == comm.size() ? absl::OkStatus() : absl::InternalError("parent broken");
+  });
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+}
+
+// A job whose steps are long over a slow link raises its calls' deadline (the trainer's
+// StepDeadline): later calls and communicators split from then on wait that long; one split before
+// keeps the old deadline. Here one rank arrives 1 s late at a call with a 0.3 s default.
+TEST(SplitTest, ARaisedDefaultTimeoutReachesLaterCallsAndSplits) {
+  SimOptions options;
+  options.ranks = 3;
+  options.timeout = absl::Milliseconds(300);
+  auto world = SimWorld::Create(options);
+  ASSERT_TRUE(world.ok()) << world.status();
+  auto results = (*world)->Run([](Communicator& comm) -> absl::Status {
+    auto before = comm.Split(0, comm.rank());
+    if (!before.ok()) return before.status();
+    comm.SetDefaultTimeout(absl::Seconds(20));
+    auto after = comm.Split(0, comm.rank());
+    if (!after.ok()) return after.status();
+    if ((*before)->default_timeout() != absl::Milliseconds(300) ||
+        (*after)->default_timeout() != absl::Seconds(20) ||
+        comm.default_timeout() != absl::Seconds(20)) {
+      return absl::InternalError("the default timeouts are not as set");
+    }
+    int64_t one = 1, sum = 0;
+    for (Communicator* c : {&comm, after->get()}) {
+      if (comm.rank() == 2) absl::SleepFor(absl::Seconds(1));
+      TANGRAM_RETURN_IF_ERROR(c->AllReduce(&one, &sum, 1, DataType::kI64, ReduceOp::kSum));
+      if (sum != 3) return absl::InternalError("wrong sum");
+    }
+    return absl::OkStatus();
   });
   for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
 }

@@ -220,6 +220,28 @@ TEST_F(CliTest, DamagedResumeLayerIsRefusedBeforeMeasuring) {
   EXPECT_THAT(r.err, Not(HasSubstr("plan ("))) << r.err;
 }
 
+// A plan whose steps are predicted longer than a third of --timeout (a slow link) raises the
+// calls' deadline to three predicted steps and says so; one predicted well inside it keeps it.
+TEST_F(CliTest, ALongPredictedStepRaisesTheCallsDeadline) {
+  const std::string plan = (dir_ / "plan.json").string();
+  Result r = Run("plan --job configs/jobs/local-tiny-gpt.yaml --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json json = nlohmann::json::parse(std::ifstream(plan));
+  json["predicted"]["step_time_s"] = 50.0;
+  const std::string slow = (dir_ / "slow.json").string();
+  std::ofstream(slow) << json.dump();
+  const std::string train =
+      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --no-rebalance --steps 1 "
+      "--timeout 20 --plan ";
+  r = Run(train + slow + " --checkpoint-dir " + (dir_ / "ckpt-slow").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("calls' deadline 150 s: 3 x the plan's predicted 50.000 s step, "
+                               "longer than --timeout 20 s"));
+  r = Run(train + plan + " --checkpoint-dir " + (dir_ / "ckpt-fast").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("deadline"))) << r.err;
+}
+
 // --resume with --steps at or below the checkpoint's step has nothing to do: it says so, naming
 // both steps, and succeeds (a requeued job that had finished is done), without measuring.
 TEST_F(CliTest, ResumeAtOrPastTheLastStepSaysSo) {
