@@ -153,6 +153,24 @@ TEST_F(CliTest, BadCatalogExitsTwo) {
   EXPECT_THAT(r.err, HasSubstr("cat.yaml:3:13: devices[0].vendor: expected one of NVIDIA"));
 }
 
+// --catalog-replace without --catalog had no file to use: it was ignored, and the built-in
+// catalog planned the job, exit 0.
+TEST_F(CliTest, CatalogReplaceWithoutACatalogIsAUsageError) {
+  for (const std::string args : {"--catalog-replace devices", "devices --catalog-replace"}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_THAT(r.err, HasSubstr("--catalog-replace requires --catalog")) << args;
+  }
+  const std::string file = Write("cat.yaml", R"(devices:
+  - {kind: X, vendor: generic, peak_tflops_bf16: 1, memory_gib: 1, memory_bandwidth_gbs: 1,
+     intra_node_link_gbs: 1, nic_gbps: 1, collective_library: none, confidence: uncertain,
+     source: "test"}
+)");
+  Result r = Run("--json --catalog-replace --catalog " + file + " devices");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+}
+
 // Every option's range is checked before anything runs: exit 2 naming the option.
 TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
   const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";
