@@ -172,14 +172,26 @@ absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::st
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": nesting deeper than ", kMaxDepth,
                                                    " levels; not a Tangram config"));
   }
+  std::vector<YAML::Node> documents;
   try {
-    doc.root = YAML::Load(std::string(text));
+    documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(Location(doc.name, e.mark), ": invalid YAML: ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": invalid YAML: ", e.what()));
   }
+  // A config is one document: YAML::Load read the first of several and ignored the rest (two
+  // fleets concatenated loaded as the first). An empty document after a trailing `---` is harmless.
+  for (size_t i = 1; i < documents.size(); ++i) {
+    if (documents[i].IsDefined() && !documents[i].IsNull()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Location(doc.name, documents[i].Mark()),
+                       ": a second YAML document (after "
+                       "`---`); a config file holds one: split it into files"));
+    }
+  }
+  if (!documents.empty()) doc.root = documents[0];
   if (!doc.root.IsDefined() || doc.root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": empty file; expected a mapping"));
   }

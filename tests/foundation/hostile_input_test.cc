@@ -78,6 +78,22 @@ TEST(HostileInputTest, DuplicateKeysNameBothLines) {
   EXPECT_THAT(Message(doc.status()), HasSubstr("duplicate key \"name\" (first at line 1)"));
 }
 
+// A second document (two files concatenated) was ignored: the first loaded, exit 0.
+TEST(HostileInputTest, ASecondDocumentIsRefused) {
+  const std::string fleet = "name: f\nnodes:\n  - {device: H100, devices_per_node: 8, count: 1}\n";
+  auto doc =
+      partitioner::YamlDocument::Parse("---\n" + fleet + "---\nname: g\nnodes: 5\n", "two.yaml");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(Message(doc.status()),
+            "two.yaml:6:1: a second YAML document (after `---`); a config file holds one: split it "
+            "into files");
+  // Markers alone are fine: a leading `---`, a trailing one, or `...`.
+  EXPECT_TRUE(partitioner::YamlDocument::Parse("---\n" + fleet + "---\n", "a.yaml").ok());
+  EXPECT_TRUE(partitioner::YamlDocument::Parse(fleet + "...\n", "b.yaml").ok());
+  EXPECT_THAT(Message(partitioner::YamlDocument::Parse("---\n---\n", "c.yaml").status()),
+              HasSubstr("c.yaml: empty file"));
+}
+
 TEST(HostileInputTest, StringFieldsAreBounded) {
   std::string long_name(1 << 20, 'x');
   auto model = partitioner::ParseModel(Replace(ModelText(), "name: tiny-gpt", "name: " + long_name),
