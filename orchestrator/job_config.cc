@@ -162,7 +162,7 @@ void ReadLayout(const std::string& file, YamlMap& layout, partitioner::PinnedLay
     stage_tp_list = Collect(&errors, layout.Sequence("tp"));
     for (size_t i = 0; i < stage_tp_list.size(); ++i) {
       int64_t v = 0;
-      if (!YAML::convert<int64_t>::decode(stage_tp_list[i], v) || v < 1 || v > 1024) {
+      if (!partitioner::DecodeDecimalInt(stage_tp_list[i], &v) || v < 1 || v > 1024) {
         errors.Add(partitioner::ConfigError(
             file, stage_tp_list[i], absl::StrCat("layout.tp[", i, "]"),
             "expected an integer in [1, 1024] (a stage's tensor-parallel size)"));
