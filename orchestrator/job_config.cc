@@ -162,7 +162,7 @@ void ReadLayout(const std::string& file, YamlMap& layout, partitioner::PinnedLay
     stage_tp_list = Collect(&errors, layout.Sequence("tp"));
     for (size_t i = 0; i < stage_tp_list.size(); ++i) {
       int64_t v = 0;
-      if (!YAML::convert<int64_t>::decode(stage_tp_list[i], v) || v < 1 || v > 1024) {
+      if (!partitioner::DecodeDecimalInt(stage_tp_list[i], &v) || v < 1 || v > 1024) {
         errors.Add(partitioner::ConfigError(
             file, stage_tp_list[i], absl::StrCat("layout.tp[", i, "]"),
             "expected an integer in [1, 1024] (a stage's tensor-parallel size)"));
@@ -238,6 +238,19 @@ absl::Status LoadReferencedFiles(const YamlDocument& doc, const YamlMap& m,
   return absl::OkStatus();
 }
 
+// The devices a scalar tp needs with pp and dp: more than the fleet has never runs, however the
+// ranks group into hosts (a rank is a fleet device). CheckLayoutAgainstFleet left tp out of it, so
+// `validate` passed such a layout and planning refused it without a place.
+absl::Status CheckLayoutDevices(const YamlMap& m, const JobConfig& job) {
+  const partitioner::PinnedLayout& pin = job.training.layout;
+  const int64_t needed = int64_t{pin.tp.value_or(1)} * pin.pp.value_or(1) * pin.dp.value_or(1);
+  if (!pin.stage_tp.empty() || needed <= job.fleet.num_devices()) return absl::OkStatus();
+  return m.Error("layout", absl::StrCat("layout tp ", pin.tp.value_or(1), " x pp ",
+                                        pin.pp.value_or(1), " x dp ", pin.dp.value_or(1), " needs ",
+                                        needed, " devices, but fleet ", job.fleet.name, " has ",
+                                        job.fleet.num_devices()));
+}
+
 }  // namespace
 
 // A pinned layout against the model, the batch and the fleet's size (partitioner::
@@ -253,14 +266,14 @@ absl::Status CheckLayoutAgainstFleet(const YamlMap& m, const JobConfig& job) {
   if (absl::Status s = partitioner::CheckPinnedTp(pin, job.model); !s.ok()) {
     return m.Error("layout", s.message());
   }
-  if (!pin.pp && !pin.dp) return absl::OkStatus();
+  if (!pin.pp && !pin.dp) return CheckLayoutDevices(m, job);
   partitioner::TrainingSpec training = job.training;
   training.layout.tp.reset();
   training.layout.stage_tp.clear();
   auto cost = partitioner::CostModel::Create(job.fleet, job.model, training);
   if (!cost.ok()) return absl::OkStatus();
   absl::Status s = partitioner::CheckPinnedLayout(*cost);
-  if (s.ok()) return s;
+  if (s.ok()) return CheckLayoutDevices(m, job);
   return m.Error("layout", s.message());
 }
 

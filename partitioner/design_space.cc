@@ -12,6 +12,9 @@ namespace tangram::partitioner {
 namespace {
 
 constexpr int64_t kMaxNodes = 1 << 20;
+// As a fleet file's limit (partitioner/fleet.cc): a mix above it could not be written by
+// --write-fleet, nor loaded.
+constexpr int64_t kMaxFleetDevices = 1 << 20;
 constexpr double kHuge = 1e15;
 
 std::string Where(const YamlMap& m) {
@@ -163,6 +166,28 @@ absl::StatusOr<DesignConstraints> ReadConstraints(YamlMap& m, Pricing pricing,
   return c;
 }
 
+// The space's fleets against a fleet file's limit. Three kinds of 100,000 nodes of 8 (2.4 M
+// devices, no constraint) were searched for over 10 minutes without a word; a space whose
+// largest fleet (capped by constraints.max_devices) is above the limit is refused.
+absl::Status CheckFleetSize(const YamlMap& root, const DesignSpace& space) {
+  int64_t smallest = 0, largest = 0;
+  for (const DesignCandidate& c : space.candidates) {
+    smallest += c.min_nodes * c.group.devices_per_node;
+    largest += c.max_nodes * c.group.devices_per_node;
+  }
+  if (space.constraints.max_devices) largest = std::min(largest, *space.constraints.max_devices);
+  if (smallest > kMaxFleetDevices) {
+    return root.Error(
+        "kinds", absl::StrCat("the kinds' min_nodes make a fleet of ", smallest,
+                              " devices, more than a fleet may hold (", kMaxFleetDevices, ")"));
+  }
+  if (largest <= kMaxFleetDevices) return absl::OkStatus();
+  return root.Error("kinds",
+                    absl::StrCat("the largest fleet of this space has ", largest,
+                                 " devices, more than a fleet may hold (", kMaxFleetDevices,
+                                 "): lower max_nodes, or set constraints.max_devices"));
+}
+
 }  // namespace
 
 absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,
@@ -211,6 +236,7 @@ absl::StatusOr<DesignSpace> DesignSpaceFromDocument(const YamlDocument& doc,
     TANGRAM_ASSIGN_OR_RETURN(space.constraints,
                              ReadConstraints(*constraints, space.pricing, offered));
   }
+  TANGRAM_RETURN_IF_ERROR(CheckFleetSize(root, space));
   TANGRAM_ASSIGN_OR_RETURN(auto network, root.OptionalMap("network"));
   if (network) {
     TANGRAM_ASSIGN_OR_RETURN(space.network, ReadNetwork(*network));

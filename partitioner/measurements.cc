@@ -16,15 +16,25 @@ namespace {
 constexpr double kMaxGbs = 1e6;        // 1 PB/s: past any link
 constexpr double kMaxLatencyUs = 1e7;  // 10 s
 
+// A list element in [min_inclusive, max]. The upper bound matters: group_tflops: [1e300] loaded
+// and planned (MFU 22575 %), group_optimizer_ns: [1e300] silently left its group unused.
 absl::StatusOr<double> NumberAt(const YamlMap& m, const YAML::Node& node, const std::string& field,
-                                double min_inclusive) {
+                                double min_inclusive, double max) {
   double value = 0;
   if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value) ||
-      value < min_inclusive) {
-    return ConfigError(m.file(), node, field, absl::StrCat("expected a number >= ", min_inclusive));
+      value < min_inclusive || value > max) {
+    return ConfigError(m.file(), node, field,
+                       absl::StrCat("expected a number >= ", min_inclusive, " and <= ", max,
+                                    ", found ", node.IsScalar() ? node.Scalar() : "a collection"));
   }
   return value;
 }
+
+// Per-device TFLOP/s: as a fleet's nodes[].measured_tflops.
+constexpr double kMaxTflops = 1e6;
+// The optimizer step per parameter, ns: a CPU's AdamW takes ~7 (the probe's figures); 10 us is a
+// thousand times that, past any device.
+constexpr double kMaxOptimizerNs = 1e4;
 
 absl::StatusOr<MeasuredLink> ReadLink(YamlMap& m) {
   MeasuredLink link;
@@ -67,7 +77,8 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m, int64_t probed_ranks) {
   pool.cores = static_cast<int>(cores);
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node ranks, m.Sequence("ranks"));
   for (size_t i = 0; i < ranks.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(double r, NumberAt(m, ranks[i], ElementPath(m, "ranks", i), 0));
+    TANGRAM_ASSIGN_OR_RETURN(double r,
+                             NumberAt(m, ranks[i], ElementPath(m, "ranks", i), 0, 1 << 20));
     if (r != std::floor(r) || (!pool.ranks.empty() && r <= pool.ranks.back())) {
       return ConfigError(m.file(), ranks[i], ElementPath(m, "ranks", i),
                          "expected rank numbers, ascending");
@@ -88,7 +99,8 @@ absl::StatusOr<MeasuredCpuPool> ReadCpuPool(YamlMap& m, int64_t probed_ranks) {
       return m.Error("demand", "expected one figure per rank");
     }
     for (size_t i = 0; i < demand.size(); ++i) {
-      TANGRAM_ASSIGN_OR_RETURN(double d, NumberAt(m, demand[i], ElementPath(m, "demand", i), 1e-6));
+      TANGRAM_ASSIGN_OR_RETURN(double d,
+                               NumberAt(m, demand[i], ElementPath(m, "demand", i), 1e-6, 1e6));
       pool.demand.push_back(std::min(d, 1.0));
     }
   }
@@ -221,7 +233,7 @@ const MeasuredLink* Measurements::Find(LinkClass c) const {
 
 // One non-negative figure per nodes[] entry under `key`.
 static absl::StatusOr<std::vector<double>> ReadGroupFigures(YamlMap& m, const char* key,
-                                                            size_t groups) {
+                                                            size_t groups, double max) {
   TANGRAM_ASSIGN_OR_RETURN(YAML::Node figures, m.Sequence(key));
   if (figures.size() != groups) {
     return m.Error(key, absl::StrCat("expected one figure per nodes[] entry (", groups, "), found ",
@@ -229,7 +241,7 @@ static absl::StatusOr<std::vector<double>> ReadGroupFigures(YamlMap& m, const ch
   }
   std::vector<double> out;
   for (size_t i = 0; i < figures.size(); ++i) {
-    TANGRAM_ASSIGN_OR_RETURN(double t, NumberAt(m, figures[i], ElementPath(m, key, i), 0));
+    TANGRAM_ASSIGN_OR_RETURN(double t, NumberAt(m, figures[i], ElementPath(m, key, i), 0, max));
     out.push_back(t);
   }
   return out;
@@ -274,10 +286,11 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
   TANGRAM_ASSIGN_OR_RETURN(out.how, m.String("how", kMaxPathLength));  // a sentence or two
   TANGRAM_ASSIGN_OR_RETURN(out.tool_version, m.String("tool_version"));
   TANGRAM_RETURN_IF_ERROR(ReadRanksAndHosts(m, fleet, &out));
-  TANGRAM_ASSIGN_OR_RETURN(out.group_tflops, ReadGroupFigures(m, "group_tflops", groups));
+  TANGRAM_ASSIGN_OR_RETURN(out.group_tflops,
+                           ReadGroupFigures(m, "group_tflops", groups, kMaxTflops));
   if (m.Has("group_optimizer_ns")) {
     TANGRAM_ASSIGN_OR_RETURN(out.group_optimizer_ns,
-                             ReadGroupFigures(m, "group_optimizer_ns", groups));
+                             ReadGroupFigures(m, "group_optimizer_ns", groups, kMaxOptimizerNs));
   }
   if (m.Has("links")) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("links"));

@@ -157,6 +157,17 @@ std::string SuggestName(absl::string_view value, const std::vector<std::string>&
   return DidYouMean({value.data(), value.size()}, known);
 }
 
+bool DecodeDecimalInt(const YAML::Node& node, int64_t* value) {
+  if (!node.IsScalar()) return false;
+  absl::string_view digits = node.Scalar();
+  if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) digits.remove_prefix(1);
+  if (digits.empty() || (digits.size() > 1 && digits[0] == '0') ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  return YAML::convert<int64_t>::decode(node, *value);
+}
+
 absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::string name) {
   if (text.size() > kMaxFileBytes) {
     return absl::InvalidArgumentError(
@@ -172,14 +183,26 @@ absl::StatusOr<YamlDocument> YamlDocument::Parse(absl::string_view text, std::st
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": nesting deeper than ", kMaxDepth,
                                                    " levels; not a Tangram config"));
   }
+  std::vector<YAML::Node> documents;
   try {
-    doc.root = YAML::Load(std::string(text));
+    documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(Location(doc.name, e.mark), ": invalid YAML: ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": invalid YAML: ", e.what()));
   }
+  // A config is one document: YAML::Load read the first of several and ignored the rest (two
+  // fleets concatenated loaded as the first). An empty document after a trailing `---` is harmless.
+  for (size_t i = 1; i < documents.size(); ++i) {
+    if (documents[i].IsDefined() && !documents[i].IsNull()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Location(doc.name, documents[i].Mark()),
+                       ": a second YAML document (after "
+                       "`---`); a config file holds one: split it into files"));
+    }
+  }
+  if (!documents.empty()) doc.root = documents[0];
   if (!doc.root.IsDefined() || doc.root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(doc.name, ": empty file; expected a mapping"));
   }
@@ -399,10 +422,12 @@ absl::StatusOr<std::optional<int64_t>> YamlMap::OptionalInt(absl::string_view ke
   TANGRAM_ASSIGN_OR_RETURN(auto node, Scalar(key, false));
   if (!node) return std::optional<int64_t>();
   int64_t value = 0;
-  if (!YAML::convert<int64_t>::decode(*node, value)) {
+  if (!DecodeDecimalInt(*node, &value)) {
+    const bool leading_zero = node->Scalar().size() > 1 && node->Scalar()[0] == '0';
     return ConfigError(
         file_, *node, FieldPath(key),
-        absl::StrCat("expected an integer in [", min, ", ", max, "], found ", Describe(*node)));
+        absl::StrCat("expected an integer in [", min, ", ", max, "], found ", Describe(*node),
+                     leading_zero ? " (write it in decimal, without a leading 0)" : ""));
   }
   if (value < min || value > max) {
     return ConfigError(

@@ -74,6 +74,10 @@ T Collect(ErrorList* errors, absl::StatusOr<T> result, T fallback = T{}) {
 // case), else "".
 std::string SuggestName(absl::string_view value, const std::vector<std::string>& known);
 
+// An integer written in decimal ([+-]digits, no leading 0) into `value`. yaml-cpp also reads 0x8
+// as 8 and 010 as octal 8, where a number field reads 010 as 10: such spellings are refused.
+bool DecodeDecimalInt(const YAML::Node& node, int64_t* value);
+
 // Formats "name:line:col: field: message" for `node` (line and column are 1-based).
 absl::Status ConfigError(const std::string& file, const YAML::Node& node, absl::string_view field,
                          absl::string_view message);

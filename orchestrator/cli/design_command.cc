@@ -164,10 +164,13 @@ class DesignCommand : public Command {
     sub->add_option("--frontier", axis_, "Frontier axis: cost | power (default cost)");
     sub->add_option("--top", top_, "Best fleets to show (default 5)");
     sub->add_option("--svg", svg_path_, "Write the frontier (or the sweep) as an SVG plot");
-    sub->add_option("--write-fleet", write_dir_,
-                    "Write the chosen point as a fleet file + job file into this directory");
+    CLI::Option* write =
+        sub->add_option("--write-fleet", write_dir_,
+                        "Write the chosen point as a fleet file + job file into this directory");
+    // Alone it chose a row nothing would write: it was ignored, exit 0.
     sub->add_option("--point", point_,
-                    "With --write-fleet: frontier row to write (default: the best fleet)");
+                    "With --write-fleet: frontier row to write (default: the best fleet)")
+        ->needs(write);
     sub->add_option("--sweep-quota", sweep_,
                     "A:B[:STEP]: sweep the quota rule's min_domestic_per_imported");
     sub->add_option("--threads", threads_, "Planning threads (default: all cores)");

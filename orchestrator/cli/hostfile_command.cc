@@ -3,6 +3,7 @@
 // construction. With --exclude it also writes the fleet without the excluded hosts (--fleet-out):
 // what the elastic launcher (deploy/launch.sh) restarts on after losing a host.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -275,9 +276,11 @@ class HostfileCommand : public Command {
     sub->add_option("--nodes", nodes_,
                     "Names of the fleet's nodes in order, comma-separated (for fleets whose "
                     "groups name no host, e.g. from `scontrol show hostnames`)");
-    sub->add_option("--exclude", exclude_, "Hosts to leave out, comma-separated");
+    exclude_option_ = sub->add_option("--exclude", exclude_, "Hosts to leave out, comma-separated");
+    // Without --exclude there is no reduced fleet to write: the flag was silently ignored.
     sub->add_option("--fleet-out", fleet_out_,
-                    "With --exclude: write the fleet without those hosts here");
+                    "With --exclude: write the fleet without those hosts here")
+        ->needs(exclude_option_);
     sub->add_option("--out", out_, "Write the hostfile here instead of stdout");
   }
 
@@ -291,10 +294,12 @@ class HostfileCommand : public Command {
     std::string fleet_path = fleet_path_;
     const std::vector<std::string> excluded = SplitList(exclude_);
     std::vector<std::string> nodes = SplitList(nodes_);
-    if (!excluded.empty()) {
-      if (fleet_out_.empty()) {
-        return absl::InvalidArgumentError("--exclude needs --fleet-out (the reduced fleet file)");
-      }
+    if (exclude_option_->count() > 0) {
+      TANGRAM_RETURN_IF_ERROR(CheckExcludeFlags(excluded));
+      // FleetWithout reads the file as plain YAML and trusts its counts: validate it first, so
+      // that a bad fleet is reported at its own line (not at --fleet-out's, after writing it)
+      // and a huge `count` is refused, not expanded rank by rank.
+      TANGRAM_RETURN_IF_ERROR(partitioner::LoadFleet(fleet_path_, catalog).status());
       int kept = 0;
       std::vector<std::string> kept_nodes;
       TANGRAM_ASSIGN_OR_RETURN(std::string text,
@@ -327,6 +332,27 @@ class HostfileCommand : public Command {
   }
 
  private:
+  // --exclude "" (or ",") names no host, and --out the same file as --fleet-out would overwrite
+  // the reduced fleet with the hostfile; both ran and exited 0.
+  absl::Status CheckExcludeFlags(const std::vector<std::string>& excluded) const {
+    if (excluded.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--exclude \"", exclude_, "\" names no host: give HOST[,HOST...]"));
+    }
+    if (fleet_out_.empty()) {
+      return absl::InvalidArgumentError("--exclude needs --fleet-out (the reduced fleet file)");
+    }
+    std::error_code ec;
+    if (!out_.empty() &&
+        (out_ == fleet_out_ || std::filesystem::equivalent(out_, fleet_out_, ec))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--out and --fleet-out are the same file (", out_,
+                       "): the hostfile would overwrite the reduced fleet; give two paths"));
+    }
+    return absl::OkStatus();
+  }
+
+  CLI::Option* exclude_option_ = nullptr;
   std::string fleet_path_, job_path_, format_ = "openmpi", nodes_, exclude_, fleet_out_, out_;
 };
 

@@ -88,13 +88,16 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     GlobalOptions global;
     app.add_flag("--json", global.json, "Machine-readable JSON on stdout")->configurable(false);
-    app.add_option("--catalog", global.catalog_path,
-                   "Device catalog file, merged into the built-in configs/devices.yaml by kind "
-                   "(a kind it lists replaces the built-in entry; new kinds are added)");
+    CLI::Option* catalog =
+        app.add_option("--catalog", global.catalog_path,
+                       "Device catalog file, merged into the built-in configs/devices.yaml by kind "
+                       "(a kind it lists replaces the built-in entry; new kinds are added)");
+    // Alone it has no file to use: it was ignored, and the built-in catalog used.
     app.add_flag("--catalog-replace", global.catalog_replace,
                  "Use the --catalog file alone, without the built-in kinds (also: `replace: "
                  "true` at the file's top level)")
-        ->configurable(false);
+        ->configurable(false)
+        ->needs(catalog);
     std::string log_level;
     app.add_option("--log-level", log_level,
                    "debug | info | warn | error | off (default: $TANGRAM_LOG_LEVEL, else info; "

@@ -153,6 +153,24 @@ TEST_F(CliTest, BadCatalogExitsTwo) {
   EXPECT_THAT(r.err, HasSubstr("cat.yaml:3:13: devices[0].vendor: expected one of NVIDIA"));
 }
 
+// --catalog-replace without --catalog had no file to use: it was ignored, and the built-in
+// catalog planned the job, exit 0.
+TEST_F(CliTest, CatalogReplaceWithoutACatalogIsAUsageError) {
+  for (const std::string args : {"--catalog-replace devices", "devices --catalog-replace"}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_THAT(r.err, HasSubstr("--catalog-replace requires --catalog")) << args;
+  }
+  const std::string file = Write("cat.yaml", R"(devices:
+  - {kind: X, vendor: generic, peak_tflops_bf16: 1, memory_gib: 1, memory_bandwidth_gbs: 1,
+     intra_node_link_gbs: 1, nic_gbps: 1, collective_library: none, confidence: uncertain,
+     source: "test"}
+)");
+  Result r = Run("--json --catalog-replace --catalog " + file + " devices");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+}
+
 // Every option's range is checked before anything runs: exit 2 naming the option.
 TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
   const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";
@@ -597,6 +615,50 @@ TEST_F(CliTest, ExcludingAHostTheFleetDoesNotHaveIsRefused) {
   r = Run("hostfile --fleet " + fleet + " --nodes gpu1,gpu2 --exclude gpu2 --fleet-out " + out);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "gpu1 slots=8 max_slots=8\n");
+}
+
+// --exclude read the fleet as plain YAML before it was validated: a `count` of 10^11 was expanded
+// rank by rank (std::bad_alloc after ~20 s, exit 1), a negative count said "leaves no node", and
+// a bad device kind was reported at --fleet-out's line after that file was written.
+TEST_F(CliTest, ExcludingHostsOfAnInvalidFleetNamesItsLine) {
+  const std::string huge = Write("huge.yaml", R"(name: huge
+nodes:
+  - {device: H100, devices_per_node: 8, count: 100000000000}
+  - {device: H100, devices_per_node: 8, count: 1, host: b}
+)");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r = Run("hostfile --fleet " + huge + " --exclude b --fleet-out " + out);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("huge.yaml:3:48: nodes[0].count: expected an integer in [1, "));
+  const std::string typo = Write("typo.yaml", R"(name: typo
+nodes:
+  - {device: H2000, devices_per_node: 8, count: 1, host: a}
+  - {device: H100, devices_per_node: 8, count: 1, host: b}
+)");
+  r = Run("hostfile --fleet " + typo + " --exclude b --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("typo.yaml:3:14: nodes[0].device: unknown device kind \"H2000\""));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// Flags that did nothing, exit 0: --fleet-out without --exclude (no file written), --exclude ""
+// (nothing excluded, --fleet-out not written), and --out naming --fleet-out's file (the hostfile
+// overwrote the reduced fleet).
+TEST_F(CliTest, HostfileFlagsThatWouldDoNothingAreRefused) {
+  const std::string fleet =
+      Write("two.yaml", "name: two\nnodes:\n  - {device: H100, devices_per_node: 8, count: 2}\n");
+  const std::string base = "hostfile --nodes gpu1,gpu2 --fleet " + fleet;
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r = Run(base + " --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--fleet-out requires --exclude"));
+  r = Run(base + " --exclude '' --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--exclude \"\" names no host"));
+  r = Run(base + " --exclude gpu2 --fleet-out " + out + " --out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--out and --fleet-out are the same file"));
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 // simulate --plan runs the plan as it is: a --strategy beside it was ignored without a word.

@@ -122,5 +122,13 @@ TEST_F(DesignCliTest, BadInputExitsTwoNamingFileLineAndField) {
   EXPECT_THAT(r.err, HasSubstr("unknown objective \"speed\""));
 }
 
+// --point without --write-fleet chose a row nothing would write: ignored, exit 0.
+TEST_F(DesignCliTest, PointWithoutWriteFleetIsAUsageError) {
+  Result r = Run("design --job " + std::string(kJob) + " --space " + Write("ok.yaml", kSpace) +
+                 " --point 1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--point requires --write-fleet"));
+}
+
 }  // namespace
 }  // namespace tangram

@@ -78,6 +78,50 @@ TEST(HostileInputTest, DuplicateKeysNameBothLines) {
   EXPECT_THAT(Message(doc.status()), HasSubstr("duplicate key \"name\" (first at line 1)"));
 }
 
+// A second document (two files concatenated) was ignored: the first loaded, exit 0.
+TEST(HostileInputTest, ASecondDocumentIsRefused) {
+  const std::string fleet = "name: f\nnodes:\n  - {device: H100, devices_per_node: 8, count: 1}\n";
+  auto doc =
+      partitioner::YamlDocument::Parse("---\n" + fleet + "---\nname: g\nnodes: 5\n", "two.yaml");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(Message(doc.status()),
+            "two.yaml:6:1: a second YAML document (after `---`); a config file holds one: split it "
+            "into files");
+  // Markers alone are fine: a leading `---`, a trailing one, or `...`.
+  EXPECT_TRUE(partitioner::YamlDocument::Parse("---\n" + fleet + "---\n", "a.yaml").ok());
+  EXPECT_TRUE(partitioner::YamlDocument::Parse(fleet + "...\n", "b.yaml").ok());
+  EXPECT_THAT(Message(partitioner::YamlDocument::Parse("---\n---\n", "c.yaml").status()),
+              HasSubstr("c.yaml: empty file"));
+}
+
+// yaml-cpp reads `010` as octal 8 and `0x8` as 8 where an integer is expected (a number field
+// reads 010 as 10): `layers: 010` planned 8 layers. Integers are decimal now.
+TEST(HostileInputTest, IntegersAreDecimal) {
+  for (const std::string spelling : {"010", "0x8", "0o10"}) {
+    auto model =
+        partitioner::ParseModel(Replace(ModelText(), "layers: 4", "layers: " + spelling), "m.yaml");
+    ASSERT_FALSE(model.ok()) << spelling;
+    EXPECT_THAT(Message(model.status()),
+                HasSubstr(absl::StrCat("m.yaml:6:9: layers: expected an integer in [1, ")))
+        << spelling;
+    EXPECT_THAT(Message(model.status()),
+                HasSubstr(absl::StrCat("found \"", spelling,
+                                       "\" (write it in decimal, without a leading 0)")));
+  }
+  for (const std::string spelling : {"8", "+8", "0"}) {
+    auto model =
+        partitioner::ParseModel(Replace(ModelText(), "layers: 4", "layers: " + spelling), "m.yaml");
+    if (spelling == "0") {
+      EXPECT_THAT(Message(model.status()), HasSubstr("found 0"));
+    } else {
+      ASSERT_TRUE(model.ok()) << model.status();
+      EXPECT_EQ(model->layers, 8);
+    }
+  }
+  absl::Status tp = JobStatus(Replace(kJob, "seed: 1", "seed: 1\nlayout: {tp: [01, 1]}"));
+  EXPECT_THAT(Message(tp), HasSubstr("layout.tp[0]: expected an integer in [1, 1024]"));
+}
+
 TEST(HostileInputTest, StringFieldsAreBounded) {
   std::string long_name(1 << 20, 'x');
   auto model = partitioner::ParseModel(Replace(ModelText(), "name: tiny-gpt", "name: " + long_name),

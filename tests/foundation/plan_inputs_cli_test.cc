@@ -211,6 +211,21 @@ TEST_F(PlanInputsCliTest, AnImpossibleLayoutIsRefusedWhereItIsWritten) {
   EXPECT_EQ(Run("validate " + Job("fine.yaml", 64, "{pp: 4}")).code, 0);
 }
 
+// tp × pp × dp above the fleet's devices: `validate` passed it (the load-time check left tp out)
+// and `plan` refused it without a place.
+TEST_F(PlanInputsCliTest, ALayoutOfMoreDevicesThanTheFleetIsRefusedWhereItIsWritten) {
+  Result r = Run("validate " + Job("big.yaml", 64, "{tp: 4, pp: 4, dp: 4}"));  // 32 devices
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("big.yaml:12:9: layout: layout tp 4 x pp 4 x dp 4 needs 64 "
+                               "devices, but fleet v100-t4-eth has 32"));
+  Write("one.yaml", "name: one\nnodes:\n  - {device: H100, devices_per_node: 1, count: 1}\n");
+  r = Run("plan --job " + Job("tp2.yaml", 64, "{tp: 2}", "one.yaml"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tp2.yaml:12:9: layout: layout tp 2 x pp 1 x dp 1 needs 2 devices, "
+                               "but fleet one has 1"));
+  EXPECT_EQ(Run("validate " + Job("fits.yaml", 64, "{tp: 2, pp: 4, dp: 4}")).code, 0);
+}
+
 // Pins no strategy can honour against the model are refused at load, with the layout's place:
 // more virtual stages than the pinned stages have layers for (every strategy planned them and
 // simulate then refused the plan), virtual stages with pp 1, and a tp that does not divide the

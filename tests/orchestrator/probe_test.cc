@@ -1030,6 +1030,32 @@ TEST(MeasuredFleetTest, RanksAndHostsAreCheckedAgainstTheFleet) {
                              testing::HasSubstr("below measured.ranks (2)")));
 }
 
+// group_tflops and group_optimizer_ns had no upper bound: [1e300, 0] loaded and planned at an MFU
+// of 22575 %, or left the group unused without a word. Their errors said no value either.
+TEST(MeasuredFleetTest, GroupFiguresAreBoundedAndNamed) {
+  auto catalog = partitioner::DeviceCatalog::BuiltIn();
+  ASSERT_TRUE(catalog.ok());
+  const auto load = [&](const std::string& figures) {
+    auto f = partitioner::ParseFleet(std::string(kFleet) +
+                                         "measured:\n  when: \"x\"\n  how: \"y\"\n"
+                                         "  tool_version: \"1\"\n  ranks: 4\n  hosts: [a, b]\n" +
+                                         figures,
+                                     "f.yaml", *catalog);
+    return f.ok() ? std::string("ok") : std::string(f.status().message());
+  };
+  EXPECT_EQ(load("  group_tflops: [1e6, 0]\n  group_optimizer_ns: [1e4, 0]\n"), "ok");
+  EXPECT_EQ(load("  group_tflops: [1e300, 0]\n"),
+            "f.yaml:18:18: measured.group_tflops[0]: expected a number >= 0 and <= 1e+06, found "
+            "1e300");
+  EXPECT_EQ(
+      load("  group_tflops: [-5, 0]\n"),
+      "f.yaml:18:18: measured.group_tflops[0]: expected a number >= 0 and <= 1e+06, found -5");
+  EXPECT_THAT(load("  group_tflops: [1, 0]\n  group_optimizer_ns: [0, 1e300]\n"),
+              testing::HasSubstr("measured.group_optimizer_ns[1]: expected a number >= 0 and <= "
+                                 "10000, found 1e300"));
+  EXPECT_THAT(load("  group_tflops: [[1], 0]\n"), testing::HasSubstr("found a collection"));
+}
+
 // A probe of more ranks than the fleet has devices would write a file that does not load.
 TEST(MeasuredFleetTest, ProbeOfMoreRanksThanDevicesIsRefused) {
   auto catalog = partitioner::DeviceCatalog::BuiltIn();

@@ -64,6 +64,16 @@ TEST(FleetDesignTest, SpaceReadsCatalogFiguresAndOverrides) {
   }
 }
 
+// constraints.max_devices caps the largest fleet: the same kinds load under it.
+TEST(FleetDesignTest, MaxDevicesBringsALargeSpaceUnderTheFleetLimit) {
+  std::string text = kSpace;
+  text.replace(text.find("    max_nodes: 8\n"), 17, "    max_nodes: 200000\n");
+  text.replace(text.find("  max_power_kw: 40"), 18, "  max_power_kw: 40\n  max_devices: 100000");
+  auto space = ParseDesignSpace(text, "space.yaml", Catalog());
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_EQ(*space->constraints.max_devices, 100000);
+}
+
 TEST(FleetDesignTest, HourlyPricingNeedsHourlyPricesAndCountsTokensPerDollar) {
   std::string text = kSpace;
   text.replace(text.find("pricing: capital"), 16, "pricing: per_hour");
@@ -116,6 +126,13 @@ TEST(FleetDesignTest, BadSpacesNameFileLineAndField) {
       {"    max_nodes: 4\n  - device: Ascend910B\n    devices_per_node: 8\n    max_nodes: 8\n",
        "    max_nodes: 0\n  - device: Ascend910B\n    devices_per_node: 8\n    max_nodes: 0\n",
        "space.yaml:5:3: kinds: every kind has max_nodes: 0, so no node may be added"},
+      // Fleets above a fleet file's limit: three kinds of 100,000 nodes of 8 were searched for
+      // over 10 minutes; --write-fleet could not have written such a mix.
+      {"    max_nodes: 8\n", "    max_nodes: 200000\n",
+       "space.yaml:5:3: kinds: the largest fleet of this space has 1600032 devices, more than a "
+       "fleet may hold (1048576): lower max_nodes, or set constraints.max_devices"},
+      {"    max_nodes: 8\n", "    min_nodes: 200000\n    max_nodes: 200000\n",
+       "space.yaml:5:3: kinds: the kinds' min_nodes make a fleet of 1600000 devices"},
   };
   for (const Case& c : cases) {
     std::string text = kSpace;
