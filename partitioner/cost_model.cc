@@ -197,6 +197,19 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
   return c;
 }
 
+void CostModel::WarnAbovePeak(const NodeGroup& g) {
+  // A device without an accelerator's collective library is a host CPU: its catalog peak is a
+  // nominal placeholder that calibration may exceed (configs/devices.yaml, kind cpu).
+  if (g.device.collective_library == "none") return;
+  const double peak = MatmulPeakTflops(g.device, training_, nullptr);
+  if (!(*g.measured_tflops > peak)) return;
+  const std::string w = absl::StrFormat(
+      "%s: measured %.6g TFLOP/s per device, above its catalog peak at %s (%.6g): no "
+      "measurement can be; check the figure's unit and the kind",
+      g.device.kind, *g.measured_tflops, PrecisionName(training_.precision), peak);
+  if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
+}
+
 void CostModel::RateGroups() {
   // GroupTflops is the rate on one device (tp = 1), where shared and split bytes are alike, in
   // *model* FLOPs (forward + backward, as the bound and MFU count them): recompute and memory-bound
@@ -210,6 +223,7 @@ void CostModel::RateGroups() {
   for (const NodeGroup& g : fleet_.groups) {
     double flop_rate, byte_rate, tflops;
     if (g.measured_tflops.has_value()) {
+      WarnAbovePeak(g);
       flop_rate = *g.measured_tflops * 1e12;
       byte_rate = std::numeric_limits<double>::infinity();
       tflops = *g.measured_tflops * model_flops / flops;

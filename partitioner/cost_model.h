@@ -266,6 +266,9 @@ class CostModel {
   // Create's parts, in its order: the per-group device rates (from the layer prefix sums), then
   // the per-layer tensor-parallel shapes and the largest block working set.
   void RateGroups();
+  // Adds a warning when `g`'s measured_tflops exceeds its kind's catalog peak at the job's
+  // precision: no measurement can, so it is a unit slip or the wrong kind.
+  void WarnAbovePeak(const NodeGroup& g);
   void IndexTpShapes();
   // Per-layer time tables for groups with measured layer times (cost_model_layer_times.cc).
   void BuildLayerTimeTables();

@@ -46,6 +46,14 @@ void PlanningFlags::Add(CLI::App* sub, bool with_strategy) {
   }
 }
 
+CLI::Validator OutputPath() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "expected a file path, found an empty one" : "";
+      },
+      "PATH");
+}
+
 CLI::Validator FiniteIn(double min, double max) {
   std::string range = absl::StrCat("a finite number in [", min, ", ", max, "]");
   return CLI::Validator(

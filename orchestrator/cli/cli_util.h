@@ -68,6 +68,9 @@ partitioner::TrainingSpec DefaultTraining(const partitioner::Fleet& fleet);
 // exits 2 before anything runs. NaN and infinities are refused by FiniteIn (CLI::Range lets NaN
 // through).
 CLI::Validator FiniteIn(double min, double max);
+// An output file's path: refuses "" (a file that would never be written, the command succeeding
+// as if it had been).
+CLI::Validator OutputPath();
 CLI::Validator IntIn(int64_t min, int64_t max);
 // For an option whose value names an enum value: `parse` (partitioner::ParseStrategy,
 // ParseSchedule, ...) refuses an unknown name, with the known ones and a did-you-mean, before

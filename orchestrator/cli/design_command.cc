@@ -163,7 +163,8 @@ class DesignCommand : public Command {
                     "time_to_train | tokens_per_dollar | tokens_per_watt (default: the space's)");
     sub->add_option("--frontier", axis_, "Frontier axis: cost | power (default cost)");
     sub->add_option("--top", top_, "Best fleets to show (default 5)");
-    sub->add_option("--svg", svg_path_, "Write the frontier (or the sweep) as an SVG plot");
+    sub->add_option("--svg", svg_path_, "Write the frontier (or the sweep) as an SVG plot")
+        ->check(OutputPath());
     CLI::Option* write =
         sub->add_option("--write-fleet", write_dir_,
                         "Write the chosen point as a fleet file + job file into this directory");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "base/files.h"
 #include "base/status_macros.h"
 #include "orchestrator/cli/cli_util.h"
@@ -21,6 +22,23 @@ namespace {
 
 std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty());
+}
+
+// A comma-separated list of host names: an empty one ("a,", "a,,b") is refused by its position
+// (it used to be dropped, and --nodes then counted one node too few).
+CLI::Validator HostList() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty()) return "";  // the commands say what a whole empty list means
+        const std::vector<absl::string_view> names = absl::StrSplit(text, ',');
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (absl::StripAsciiWhitespace(names[i]).empty()) {
+            return absl::StrCat("name ", i + 1, " of \"", text, "\" is empty");
+          }
+        }
+        return "";
+      },
+      "NAME,NAME,...");
 }
 
 // The same machine by name, either way round (HostMatches lets "localhost" stand for any host; a
@@ -275,13 +293,16 @@ class HostfileCommand : public Command {
         ->check(CLI::IsMember({"openmpi", "slurm"}));
     sub->add_option("--nodes", nodes_,
                     "Names of the fleet's nodes in order, comma-separated (for fleets whose "
-                    "groups name no host, e.g. from `scontrol show hostnames`)");
-    exclude_option_ = sub->add_option("--exclude", exclude_, "Hosts to leave out, comma-separated");
+                    "groups name no host, e.g. from `scontrol show hostnames`)")
+        ->check(HostList());
+    exclude_option_ = sub->add_option("--exclude", exclude_, "Hosts to leave out, comma-separated")
+                          ->check(HostList());
     // Without --exclude there is no reduced fleet to write: the flag was silently ignored.
     sub->add_option("--fleet-out", fleet_out_,
                     "With --exclude: write the fleet without those hosts here")
         ->needs(exclude_option_);
-    sub->add_option("--out", out_, "Write the hostfile here instead of stdout");
+    sub->add_option("--out", out_, "Write the hostfile here instead of stdout")
+        ->check(OutputPath());
   }
 
   absl::Status Run(const GlobalOptions& global) override {

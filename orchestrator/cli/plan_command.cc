@@ -40,7 +40,8 @@ class PlanCommand : public Command {
         ->excludes(sub->get_option("--strategy"));
     sub->add_option("--alternatives", alternatives_, "Runners-up to show after the best plan")
         ->check(IntIn(0, 1000));
-    sub->add_option("--out", out_path_, "Also write the plan JSON to this file");
+    sub->add_option("--out", out_path_, "Also write the plan JSON to this file")
+        ->check(OutputPath());
   }
 
   absl::Status Run(const GlobalOptions& global) override {

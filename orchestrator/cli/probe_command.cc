@@ -25,7 +25,9 @@ class ProbeCommand : public Command {
   void Configure(CLI::App* sub) override {
     sub->add_option("--fleet", fleet_path_, "Fleet file (default: the job's)");
     sub->add_option("--job", job_path_, "Job whose layers the compute probe runs");
-    sub->add_option("--out", out_path_, "Write the measured fleet here")->required();
+    sub->add_option("--out", out_path_, "Write the measured fleet here")
+        ->required()
+        ->check(OutputPath());
     sub->add_option("--transport", transport_, "mpi (default) | sim");
     sub->add_option("--ranks", ranks_, "sim: ranks to run (default: one per fleet device)");
     sub->add_flag("--no-links", no_links_, "Measure compute only");

@@ -62,8 +62,10 @@ class SimulateCommand : public Command {
         ->check(FiniteIn(1e-3, 1e6));
     sub->add_flag("--no-contention", no_contention_,
                   "Every transfer at its link's full bandwidth (as the cost model assumes)");
-    sub->add_option("--trace", trace_path_, "Write a Chrome/Perfetto trace of the last step");
-    sub->add_option("--gantt", gantt_path_, "Write an SVG Gantt chart of the last step");
+    sub->add_option("--trace", trace_path_, "Write a Chrome/Perfetto trace of the last step")
+        ->check(OutputPath());
+    sub->add_option("--gantt", gantt_path_, "Write an SVG Gantt chart of the last step")
+        ->check(OutputPath());
     sub->add_option(
         "--straggler", stragglers_,
         "DEVICE:PERCENT[@STEP]: device computes PERCENT% slower from STEP (repeatable; a "

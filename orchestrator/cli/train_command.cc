@@ -176,7 +176,8 @@ class TrainCommand : public Command {
     sub->add_option("--steps", options_.steps, "Total steps (default: the job's)")
         ->check(IntIn(1, kMaxTrainSteps));
     sub->add_option("--metrics", options_.metrics_path,
-                    "Append one JSON line per step to this file");
+                    "Append one JSON line per step to this file")
+        ->check(OutputPath());
     sub->add_option("--checkpoint-dir", options_.checkpoint_dir,
                     "Default: the job's checkpoint_dir");
     sub->add_option("--checkpoint-every", options_.checkpoint_every,

@@ -661,6 +661,28 @@ TEST_F(CliTest, HostfileFlagsThatWouldDoNothingAreRefused) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+// An empty name in a host list was dropped (--nodes a, counted one node too few and said so), and
+// an empty output path wrote nothing and exited 0: each is a usage error naming the option.
+TEST_F(CliTest, EmptyHostNamesAndOutputPathsAreUsageErrors) {
+  const std::string fleet =
+      Write("two.yaml", "name: two\nnodes:\n  - {device: H100, devices_per_node: 8, count: 2}\n");
+  Result r = Run("hostfile --nodes gpu1, --fleet " + fleet);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--nodes: name 2 of \"gpu1,\" is empty"));
+  r = Run("hostfile --nodes gpu1,,gpu2 --fleet " + fleet);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("name 2 of \"gpu1,,gpu2\" is empty"));
+  EXPECT_EQ(Run("hostfile --nodes gpu1,gpu2 --fleet " + fleet).code, 0);
+  for (const std::string flag : {"--trace", "--gantt"}) {
+    r = Run("simulate --no-progress --job configs/jobs/local-tiny-gpt.yaml " + flag + " ''");
+    EXPECT_EQ(r.code, 2) << flag;
+    EXPECT_THAT(r.err, HasSubstr(flag + ": expected a file path, found an empty one")) << r.err;
+  }
+  r = Run("plan --job configs/jobs/local-tiny-gpt.yaml --out ''");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--out: expected a file path"));
+}
+
 // simulate --plan runs the plan as it is: a --strategy beside it was ignored without a word.
 TEST_F(CliTest, SimulateAPlanWithAStrategyIsAUsageError) {
   const std::string job = " --job configs/jobs/quota-mix-llama2-7b.yaml";

@@ -315,3 +315,30 @@ TEST(CommModelTest, UnmeasuredKindWarnsAndUsesItsArchitecture) {
 
 }  // namespace
 }  // namespace tangram::partitioner
+
+namespace tangram::partitioner {
+namespace {
+
+// A measured rate above the kind's catalog peak (a unit slip: 900000 for 900) loaded without a
+// word and planned at "MFU 7906 %": it is warned about, naming the kind, the figure and the peak;
+// a plausible one and a host CPU's (whose catalog peak is a placeholder) are not.
+TEST(CostModelTest, AMeasuredRateAboveThePeakIsWarnedAbout) {
+  auto warnings_for = [](const std::string& device, double tflops) {
+    auto fleet = ParseFleet(
+        absl::StrCat("name: m\nnodes:\n  - {device: ", device,
+                     ", devices_per_node: 8, count: 1, measured_tflops: ", tflops, "}\n"),
+        "m.yaml", testing::Catalog());
+    EXPECT_TRUE(fleet.ok()) << fleet.status();
+    return MakeCost(*fleet, testing::Llama2_7B(), Job(64)).warnings();
+  };
+  const std::vector<std::string> hot = warnings_for("H200", 900000);
+  ASSERT_EQ(hot.size(), 1u);
+  EXPECT_EQ(hot[0],
+            "H200: measured 900000 TFLOP/s per device, above its catalog peak at bf16 (989): no "
+            "measurement can be; check the figure's unit and the kind");
+  EXPECT_TRUE(warnings_for("H200", 700).empty());
+  EXPECT_TRUE(warnings_for("cpu", 5).empty());
+}
+
+}  // namespace
+}  // namespace tangram::partitioner
