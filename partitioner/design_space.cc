@@ -12,9 +12,6 @@ namespace tangram::partitioner {
 namespace {
 
 constexpr int64_t kMaxNodes = 1 << 20;
-// As a fleet file's limit (partitioner/fleet.cc): a mix above it could not be written by
-// --write-fleet, nor loaded.
-constexpr int64_t kMaxFleetDevices = 1 << 20;
 constexpr double kHuge = 1e15;
 
 std::string Where(const YamlMap& m) {

@@ -11,8 +11,6 @@
 namespace tangram::partitioner {
 namespace {
 
-constexpr int64_t kMaxDevices = 1 << 20;  // a million devices: far past any fleet we plan
-
 // Reads every field of one node group, adding each failure to `errors` (so that all are reported).
 NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors) {
   NodeGroup g;
@@ -29,7 +27,7 @@ NodeGroup ReadGroup(YamlMap& m, const DeviceCatalog& catalog, ErrorList* errors)
   if (spec != nullptr) g.device = *spec;
   g.devices_per_node =
       static_cast<int>(Collect<int64_t>(errors, m.Int("devices_per_node", 1, 64), 1));
-  g.count = Collect<int64_t>(errors, m.Int("count", 1, kMaxDevices), 1);
+  g.count = Collect<int64_t>(errors, m.Int("count", 1, kMaxFleetDevices), 1);
   auto nic = Collect(errors, m.OptionalNumber("nic_gbps", 0, 1e6));
   g.nic_gbps = nic.value_or(g.device.nic_gbps * g.devices_per_node);
   auto nics = Collect(errors, m.OptionalInt("nics_per_node", 1, 64));
@@ -183,8 +181,9 @@ absl::StatusOr<Fleet> FleetFromDocument(const YamlDocument& doc, const DeviceCat
     if (!errors.Add(m.status())) continue;
     NodeGroup g = ReadGroup(*m, catalog, &errors);
     total += g.num_devices();
-    if (total > kMaxDevices) {
-      errors.Add(m->Error("count", absl::StrCat("the fleet exceeds ", kMaxDevices, " devices")));
+    if (total > kMaxFleetDevices) {
+      errors.Add(
+          m->Error("count", absl::StrCat("the fleet exceeds ", kMaxFleetDevices, " devices")));
       break;
     }
     fleet.groups.push_back(std::move(g));

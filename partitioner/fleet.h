@@ -20,6 +20,10 @@
 
 namespace tangram::partitioner {
 
+// The most devices a fleet may hold (a million: far past any fleet we plan); a fleet file above it
+// is refused, and so is a design space whose fleets could be.
+inline constexpr int64_t kMaxFleetDevices = 1 << 20;
+
 // `count` nodes of one shape.
 struct NodeGroup {
   DeviceSpec device;  // resolved from the catalog
