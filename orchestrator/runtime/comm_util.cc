@@ -12,11 +12,6 @@ namespace tangram::orchestrator {
 
 using collectives::DataType;
 
-absl::Duration StepDeadline(absl::Duration user, double predicted_step_s) {
-  if (!(predicted_step_s > 0) || !std::isfinite(predicted_step_s)) return user;
-  return std::max(user, absl::Seconds(kStepsPerDeadline * predicted_step_s));
-}
-
 absl::Status BroadcastString(collectives::Communicator& comm, int root, std::string* text) {
   int64_t length = comm.rank() == root ? static_cast<int64_t>(text->size()) : 0;
   TANGRAM_RETURN_IF_ERROR(comm.Broadcast(&length, 1, DataType::kI64, root));

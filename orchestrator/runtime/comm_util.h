@@ -24,16 +24,6 @@ absl::Status BroadcastString(collectives::Communicator& comm, int root, std::str
 absl::StatusOr<std::vector<std::string>> AllGatherStrings(collectives::Communicator& comm,
                                                           const std::string& mine);
 
-// How many predicted steps a training call may take before its rank is taken for stuck.
-inline constexpr double kStepsPerDeadline = 3;
-
-// The deadline of a training step's calls: `user` (--timeout, set to catch a dead peer), or
-// kStepsPerDeadline × `predicted_step_s` when that is longer. A call can wait for the slowest
-// rank's whole step (a gradient allreduce waits for the slowest replica's pipeline), and over a
-// slow link one step's calls can outlast a --timeout that is right on a fast one (a 25× larger
-// model than the tiny one at 10 Mbit/s: its allreduce alone near 120 s).
-absl::Duration StepDeadline(absl::Duration user, double predicted_step_s);
-
 // train::TensorParallelGroup over a cell's tensor-parallel communicator, counting the seconds
 // spent in its allreduces (communication, not compute, in the step's figures). The layers keep a
 // pointer to this object; the communicator behind it may be replaced (Reset) when a plan is

@@ -34,6 +34,7 @@
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
 #include "orchestrator/runtime/resume_check.h"
+#include "orchestrator/runtime/step_deadline.h"
 #include "orchestrator/runtime/stop_request.h"
 #include "partitioner/plan_json.h"
 

@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "orchestrator/cli/plan_text.h"
 #include "orchestrator/islands_cost.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/runtime/node_report.h"
+#include "orchestrator/runtime/step_deadline.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/plan_json.h"
 #include "partitioner/strategy.h"
@@ -206,7 +208,7 @@ void BindPlan(py::module_& m) {
       .def_property_readonly("notes", [](const PyPlan& p) { return p.plan.notes; });
 }
 
-// plan_measured, plan_catalog, plan_from_json.
+// plan_measured, plan_catalog, plan_from_json; step_deadline (the calls' deadline a plan sets).
 void BindPlanning(py::module_& m) {
   m.def(
       "plan_measured",
@@ -241,6 +243,17 @@ void BindPlanning(py::module_& m) {
         return p;
       },
       py::arg("text"));
+
+  m.attr("STEPS_PER_DEADLINE") = orchestrator::kStepsPerDeadline;
+  m.def(
+      "step_deadline",
+      [](double user_s, double predicted_step_s) {
+        return absl::ToDoubleSeconds(
+            orchestrator::StepDeadline(absl::Seconds(user_s), predicted_step_s));
+      },
+      py::arg("user_s"), py::arg("predicted_step_s"),
+      "The deadline of a training step's calls in seconds: user_s, or STEPS_PER_DEADLINE x "
+      "predicted_step_s when longer (the rule tangram train applies).");
 }
 
 void Bind(py::module_& m) {

@@ -51,13 +51,20 @@ class P2P:
             from tangram.torch import context
             comm = context.current()
         if timeout_s is None:
-            timeout_s = float(getattr(comm, "timeout", 0.0))  # 0: the communicator's default
+            # The context's deadline, read at each call: adopting a plan can raise it (a
+            # Context's adopt_plan); a raw communicator has none (0: its own default).
+            self._deadline = lambda: float(getattr(comm, "timeout", 0.0))
         else:
-            timeout_s = _args.seconds(timeout_s, "timeout_s", "Pipeline / P2P")
+            fixed = _args.seconds(timeout_s, "timeout_s", "Pipeline / P2P")
+            self._deadline = lambda: fixed
         self.comm = raw_communicator(comm)
-        self.timeout_s = timeout_s
         self.rank = self.comm.rank
         self.size = self.comm.size
+
+    @property
+    def timeout_s(self):
+        """The deadline of this rank's next send or receive, in seconds (0: the communicator's)."""
+        return self._deadline()
 
     # -- tensors ---------------------------------------------------------------------------
     def isend(self, tensor, peer, tag):

@@ -29,7 +29,12 @@ class Context:
         job: the `_tangram.Job` (job file, its fleet and model), or None.
         slowdown: this rank's EMULATION factor (the fleet file's emulate_slowdown of device
             `rank`, or the override given to init); 1.0 means none.
-        timeout: default deadline of each communication call, in seconds.
+        timeout: default deadline of each communication call, in seconds: init's timeout, or
+            STEPS_PER_DEADLINE (3) predicted steps of the plan this rank trains with when that
+            is longer (adopt_plan; the rule of `tangram train`).
+        user_timeout: init's timeout (the deadline without a plan, and its floor).
+        plan: the plan this rank trains with (the last one adopted), or None.
+        deadline_log: each move of `timeout` by a plan, as rank 0 prints it.
     """
 
     def __init__(self, comm, job, slowdown, timeout):
@@ -39,9 +44,38 @@ class Context:
         self.transport = comm.transport
         self.job = job
         self.slowdown = float(slowdown)
-        self.timeout = float(timeout)
+        self.user_timeout = float(timeout)
+        self.timeout = self.user_timeout
         self.plan = None
+        self.deadline_log = []  # each move of the deadline, as rank 0 prints it
         self.failed = None  # the first communication failure (TangramError), if any
+
+    def adopt_plan(self, plan):
+        """This rank now trains with `plan`: its calls' deadline becomes the plan's (below). The
+        planning functions call it; DataParallel calls it when it takes a re-plan."""
+        self.plan = plan
+        self.set_deadline()
+
+    def set_deadline(self):
+        """The calls' deadline for the adopted plan: init's timeout, or STEPS_PER_DEADLINE times
+        the plan's predicted step when longer. A gradient allreduce waits for the slowest replica's
+        whole step, so over slow links a healthy step can outlast a timeout meant to catch a dead
+        peer. Said on rank 0 when it moves."""
+        predicted = self.plan.predicted_step_time_s if self.plan is not None else 0.0
+        deadline = _tangram.step_deadline(self.user_timeout, predicted)
+        if deadline == self.timeout:
+            return
+        self.timeout = deadline
+        if deadline > self.user_timeout:
+            line = (f"calls' deadline {deadline:.0f} s: {_tangram.STEPS_PER_DEADLINE:.0f} x the "
+                    f"plan's predicted {predicted:.3f} s step, longer than "
+                    f"init(timeout={self.user_timeout:g}) (a healthy step on these links would "
+                    f"outlast it)")
+        else:
+            line = f"calls' deadline back to init(timeout={self.user_timeout:g})"
+        self.deadline_log.append(line)
+        if self.rank == 0:
+            print(f"tangram: {line}", flush=True)
 
     def shutdown(self):
         if self.failed is not None and self.transport in ("mpi", "nccl"):
@@ -167,7 +201,8 @@ def _refine(ctx, job, transport, timeout, slowdown):
             if slowdown is None:
                 ctx.slowdown = _slowdown_for(job, ctx.rank, None)
     if timeout is not None:
-        ctx.timeout = float(timeout)
+        ctx.user_timeout = float(timeout)
+        ctx.set_deadline()
     if slowdown is not None:
         ctx.slowdown = float(slowdown)
     return ctx

@@ -463,10 +463,11 @@ class DataParallel(torch.nn.Module):
             r["seconds_per_sample"] = t
             r["measured_tflops"] = flops / t / 1e12
         old = list(self.shares)
-        plan = planning.plan_from_reports(reports, self.plan.strategy)
+        plan = planning.plan_from_reports(reports, self.plan.strategy, adopt=False)
         if plan.pp != 1 or not self._pays_off(list(plan.shares)):
             return  # keep the shares (this front end does not move layers): not a re-plan
         self.plan = plan
+        ctx.adopt_plan(plan)
         self.shares = list(plan.shares)
         self.replans += 1
         line = (f"step {self.steps}: re-plan (measured s/sample per rank "

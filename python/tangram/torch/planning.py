@@ -108,9 +108,11 @@ def calibrate(loss_fn, batch_size, module=None, warmup=2, iterations=4, probes=3
     return report
 
 
-def plan_from_reports(reports, strategy=None):
+def plan_from_reports(reports, strategy=None, adopt=True):
     """Rank 0 plans on the measured fleet of `reports` and every rank receives the plan. Collective.
-    A planning failure raises the same TangramError on every rank."""
+    A planning failure raises the same TangramError on every rank. With `adopt` the context
+    trains with it from now on (Context.adopt_plan: its calls' deadline follows the plan's
+    predicted step); DataParallel's re-planning passes False and adopts only a plan it takes."""
     ctx = current()
     if ctx.job is None:
         raise TangramError("FAILED_PRECONDITION", "planning needs init(job=...)")
@@ -129,7 +131,8 @@ def plan_from_reports(reports, strategy=None):
     if native is None:
         native = _tangram.plan_from_json(outcome[1])
     plan = Plan(native, reports, ctx.size)
-    ctx.plan = plan
+    if adopt:
+        ctx.adopt_plan(plan)
     return plan
 
 
@@ -154,5 +157,5 @@ def catalog_plan(strategy=None):
             f"catalog_plan(): the plan uses {max(used) + 1} ranks (one per device of the job's "
             f"fleet) but {ctx.size} are running: start as many ranks as the fleet has devices")
     plan = Plan(native, [], ctx.size)
-    ctx.plan = plan
+    ctx.adopt_plan(plan)
     return plan
