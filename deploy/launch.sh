@@ -20,6 +20,8 @@
 #   --grace S             kill mpirun S seconds after a rank reported failure if it has not
 #                         ended (mpirun can wait for a host it cannot reach; default 8)
 #   --mpirun-arg ARG      one more mpirun argument (repeatable, e.g. --mpirun-arg=--mca ...)
+#   --nodes NAME,...      the fleet's nodes in order, for a fleet whose groups name no host (or
+#                         `host: local`), e.g. from `scontrol show hostnames` (tangram hostfile)
 # Every output line of each attempt is prefixed with the wall time (EPOCHREALTIME), and the
 # supervisor's own lines start with "launch:", so that detection and restart times can be read
 # from the log. Exit code: the last attempt's. SIGUSR1 to the supervisor is passed to mpirun (and
@@ -45,7 +47,7 @@ fi
 shift
 
 max_restarts=3 rsh="" health="" workdir="" grace=8
-extra=()
+extra=() nodes=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --max-restarts) max_restarts=$2; shift 2 ;;
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
     --grace) grace=$2; shift 2 ;;
     --mpirun-arg=*) extra+=("${1#--mpirun-arg=}"); shift ;;
     --mpirun-arg) extra+=("$2"); shift 2 ;;
+    --nodes) nodes=(--nodes "$2"); shift 2 ;;
     *) break ;;
   esac
 done
@@ -71,11 +74,13 @@ extra=(--mca oob_tcp_keepalive_time 1 --mca oob_tcp_keepalive_intvl 1
 base_flags+=(--oversubscribe)  # -np = the hostfile's slots; CPU ranks may outnumber cores
 
 # The hosts of the job's full fleet, in fleet order.
-"$tangram" hostfile --job "$job" --out "$workdir/hostfile.full" || exit 2
+"$tangram" hostfile --job "$job" "${nodes[@]}" --out "$workdir/hostfile.full" || exit 2
 mapfile -t all_hosts < <(awk '{print $1}' "$workdir/hostfile.full")
 
 healthy() {  # HOST: 0 when the host answers within 5 s
   if [ -n "$health" ]; then timeout 5 $health "$1" >/dev/null 2>&1; return; fi
+  # The supervisor's own machine is up (mpirun starts its ranks without the agent).
+  case "$1" in localhost | "$(hostname)" | "$(hostname -s)") return 0 ;; esac
   timeout 5 "${rsh:-ssh}" "$1" true >/dev/null 2>&1
 }
 
@@ -118,7 +123,8 @@ while :; do
   fleet_args=()
   if [ ${#excluded[@]} -gt 0 ]; then
     list=$(IFS=,; echo "${excluded[*]}")
-    "$tangram" hostfile --job "$job" --exclude "$list" --fleet-out "$workdir/fleet.$attempt.yaml" \
+    "$tangram" hostfile --job "$job" "${nodes[@]}" --exclude "$list" \
+      --fleet-out "$workdir/fleet.$attempt.yaml" \
       --out "$workdir/hostfile.$attempt" || { say "no usable fleet left"; exit 1; }
     fleet_args=(--fleet "$workdir/fleet.$attempt.yaml")
   else

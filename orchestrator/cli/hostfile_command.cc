@@ -198,8 +198,13 @@ bool ReduceProbe(YAML::Node measured, const Reduction& cut, std::string* why) {
 // host is its group's `host`, or with --nodes (`nodes`, one name per node in fleet order, as
 // WriteHostfile assigns them) its name there: a group of `count` nodes then keeps the count of its
 // names not excluded, and `kept_nodes` receives the names left, for the reduced fleet's hostfile.
-// A `measured:` section is reduced with it (ReduceProbe), or dropped, saying why in the header.
+// Nodes are numbered as FlattenFleet numbers them (`slots`, the loaded file's): groups on one
+// named host are one node. A host matches an excluded name only as SameHost says: `local` is this
+// machine, not a wildcard (it used to match every name, so excluding another host emptied a
+// local fleet). A `measured:` section is reduced with it (ReduceProbe), or dropped, saying why in
+// the header.
 absl::StatusOr<std::string> FleetWithout(const std::string& path,
+                                         const std::vector<partitioner::DeviceSlot>& slots,
                                          const std::vector<std::string>& excluded,
                                          const std::vector<std::string>& nodes, int* kept,
                                          std::vector<std::string>* kept_nodes) {
@@ -213,27 +218,32 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   std::vector<bool> matched(excluded.size(), false);
   std::vector<std::string> hosts;  // every node's host, for the error below
   auto is_excluded = [&](const std::string& host) {
-    if (!host.empty()) hosts.push_back(host);
+    if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+      hosts.push_back(host);
+    }
     bool gone = false;
     for (size_t i = 0; i < excluded.size(); ++i) {
-      if (!host.empty() && HostMatches(host, excluded[i])) gone = matched[i] = true;
+      if (!host.empty() && SameHost(host, excluded[i])) gone = matched[i] = true;
     }
     return gone;
   };
   YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
-  size_t next = 0;  // the next name of `nodes`
-  Reduction cut;    // old → new indices, -1 when removed
+  Reduction cut;  // old → new indices, -1 when removed
   cut.excluded = excluded;
   int64_t next_rank = 0;
+  size_t device = 0;            // the fleet device (slot) of the node's first device
+  int64_t last_kept_node = -1;  // the node whose --nodes name was kept last
   try {
     for (YAML::Node group : root["nodes"]) {
       const int64_t count = group["count"] ? group["count"].as<int64_t>() : 1;
       const int64_t per_node = group["devices_per_node"].as<int64_t>();
       int64_t left = 0;
-      for (int64_t n = 0; n < count; ++n, ++next) {
-        const bool named = next < nodes.size();  // by --nodes
-        const std::string host = named           ? nodes[next]
+      for (int64_t n = 0; n < count; ++n, device += per_node) {
+        if (device >= slots.size()) return absl::InternalError("fleet file and fleet disagree");
+        const int64_t node = slots[device].node;
+        const bool named = node < static_cast<int64_t>(nodes.size());  // by --nodes
+        const std::string host = named           ? nodes[node]
                                  : group["host"] ? group["host"].as<std::string>()
                                                  : "";
         const bool gone = is_excluded(host);
@@ -243,7 +253,8 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
         }
         if (gone) continue;
         ++left;
-        if (named) kept_nodes->push_back(host);
+        if (named && node != last_kept_node) kept_nodes->push_back(host);
+        if (named) last_kept_node = node;
       }
       cut.group_index.push_back(left == 0 ? -1 : static_cast<int64_t>(groups.size()));
       if (left == 0) continue;
@@ -320,11 +331,13 @@ class HostfileCommand : public Command {
       // FleetWithout reads the file as plain YAML and trusts its counts: validate it first, so
       // that a bad fleet is reported at its own line (not at --fleet-out's, after writing it)
       // and a huge `count` is refused, not expanded rank by rank.
-      TANGRAM_RETURN_IF_ERROR(partitioner::LoadFleet(fleet_path_, catalog).status());
+      TANGRAM_ASSIGN_OR_RETURN(partitioner::Fleet full,
+                               partitioner::LoadFleet(fleet_path_, catalog));
       int kept = 0;
       std::vector<std::string> kept_nodes;
       TANGRAM_ASSIGN_OR_RETURN(std::string text,
-                               FleetWithout(fleet_path_, excluded, nodes, &kept, &kept_nodes));
+                               FleetWithout(fleet_path_, partitioner::FlattenFleet(full), excluded,
+                                            nodes, &kept, &kept_nodes));
       if (!nodes.empty()) nodes = kept_nodes;
       if (kept == 0) {
         return absl::FailedPreconditionError(

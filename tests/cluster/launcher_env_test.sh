@@ -66,6 +66,21 @@ write_tiny_job "$dir" 2 local 6
 grep -qE "^warning: steps [0-9]+-[0-9]+ took [0-9.]+ s \(last\) against a predicted [0-9.]+ s \(\+[0-9]+%, more than 50% over for 3 steps\)" \
   "$dir/log" || fail "no slow-step warning"
 echo "ok: $(grep -m1 '^warning: steps' "$dir/log")"
+# The elastic supervisor on a fleet that names no host (`host: local`): refused with the way out
+# (it could not run such a job at all), then run with --nodes naming this machine.
+write_tiny_job "$dir" 2 local 2
+elastic() { TANGRAM_BIN="$tangram" bash "$(dirname "$0")/../../deploy/launch.sh" --elastic \
+  --max-restarts 0 --workdir "$dir/elastic" "$@" "$dir/job.yaml" --no-rebalance --timeout 30 \
+  >"$dir/log" 2>&1; }
+elastic; rc=$?
+[ "$rc" -eq 2 ] || fail "--elastic on a local fleet without --nodes: exit $rc, expected 2"
+grep -q "names no host: give each node group a \`host\`, or name the nodes with --nodes" "$dir/log" ||
+  fail "--elastic without hosts does not say to give --nodes"
+elastic --nodes "$(hostname)"; rc=$?
+[ "$rc" -eq 0 ] || fail "--elastic --nodes $(hostname): exit $rc"
+grep -q "launch: attempt 0: 2 ranks on $(hostname)" "$dir/log" || fail "--elastic --nodes: no attempt"
+grep -q "step    2/2" "$dir/log" || fail "--elastic --nodes did not train"
+echo "ok: launch.sh --elastic --nodes runs a fleet that names no host"
 # The elastic supervisor blames the host whose rank died, not one whose rank died of SIGPIPE
 # writing to it (a healthy host was dropped so, 1 run in 3 of a user's audit).
 printf '%s\n' \

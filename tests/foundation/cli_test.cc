@@ -617,6 +617,40 @@ TEST_F(CliTest, ExcludingAHostTheFleetDoesNotHaveIsRefused) {
   EXPECT_EQ(r.out, "gpu1 slots=8 max_slots=8\n");
 }
 
+// --exclude treated a `host: local` group as on every host (HostMatches' wildcard): excluding
+// another host removed it, so a 4-device local fleet came back with 1 device and exit 0. And
+// --nodes numbered a group's nodes by the group, not as the fleet does (groups on one named host
+// are one node), so the names landed on the wrong devices.
+TEST_F(CliTest, ExcludingHostsNumbersNodesAsTheFleetDoes) {
+  const std::string local = Write("local.yaml", R"(name: local
+nodes:
+  - {device: cpu, devices_per_node: 1, count: 1, host: local}
+  - {device: cpu, devices_per_node: 1, count: 1, host: local, emulate_slowdown: 3}
+)");
+  const std::string out = (dir_ / "small.yaml").string();
+  Result r = Run("hostfile --fleet " + local + " --exclude b --fleet-out " + out);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--exclude names b, a host no node of"));
+  EXPECT_THAT(r.err, HasSubstr("(hosts: local)"));
+  // Two groups on host h1 (one node), one on h2: --nodes x,y names h1's devices x, h2's y.
+  const std::string shared = Write("shared.yaml", R"(name: shared
+nodes:
+  - {device: H100, devices_per_node: 4, count: 1, host: h1}
+  - {device: H20, devices_per_node: 4, count: 1, host: h1}
+  - {device: H100, devices_per_node: 8, count: 1, host: h2}
+)");
+  r = Run("hostfile --fleet " + shared + " --nodes x,y --exclude y --fleet-out " + out);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "x slots=8 max_slots=8\n");
+  const std::string small = Slurp(out);
+  EXPECT_THAT(small, HasSubstr("H20"));
+  EXPECT_THAT(small, Not(HasSubstr("host: h2")));
+  r = Run("hostfile --fleet " + shared + " --nodes x,y --exclude x --fleet-out " + out);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "y slots=8 max_slots=8\n");
+  EXPECT_THAT(Slurp(out), Not(HasSubstr("H20")));
+}
+
 // --exclude read the fleet as plain YAML before it was validated: a `count` of 10^11 was expanded
 // rank by rank (std::bad_alloc after ~20 s, exit 1), a negative count said "leaves no node", and
 // a bad device kind was reported at --fleet-out's line after that file was written.
