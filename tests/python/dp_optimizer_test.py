@@ -83,7 +83,8 @@ def check_against(model, serial, what):
 def clipping():
     """backward, clip, step (the single-process order) clipped the local gradients, which the
     reduction then overwrote: the clip was lost without a word (1.3e-3 off after 6 steps). It now
-    raises on every rank that changed a gradient, after the step's communication; synchronize(),
+    raises on every rank, after the step's communication (dp_share_zero_test.py: share-0 ranks
+    too); synchronize(),
     clip, step() matches the single process and reduces once (step() used to reduce again)."""
     x, y = data()
     model = build()

@@ -35,6 +35,10 @@ from tangram.torch.clock import for_module
 from tangram.torch.emulation import Stretch
 
 
+# synchronize()'s verdict codes (see DataParallel._changed_gradients).
+_CHANGED = 1
+_UNFROZEN = 2
+
 # module -> the DataParallel that wraps it now (weakly: neither keeps the other alive).
 _WRAPPERS = weakref.WeakKeyDictionary()
 
@@ -262,6 +266,7 @@ class DataParallel(torch.nn.Module):
         self._grad_seen = {}  # parameter -> (its .grad, that tensor's version) after backward
         self._launched = 0  # buckets [0, _launched) have started
         self._handles = []
+        self._verdict = (0, 0)  # set by synchronize() before the last bucket leaves
         self._step_start = None
         self._last_grad = None
 
@@ -290,8 +295,11 @@ class DataParallel(torch.nn.Module):
         return hook
 
     def _launch_ready(self, force=False):
-        while self._launched < len(self._buckets) and (force or
-                                                       self._pending[self._launched] <= 0):
+        # The last bucket waits for synchronize() (force): it carries the step's verdict (see
+        # _launch), which only synchronize() knows. It is the last to fill in backward anyway, so
+        # holding it back costs the time between the end of backward and synchronize().
+        last = len(self._buckets) if force else len(self._buckets) - 1
+        while self._launched < last and (force or self._pending[self._launched] <= 0):
             self._launch(self._launched)
             self._launched += 1
 
@@ -318,6 +326,16 @@ class DataParallel(torch.nn.Module):
             tail = torch.zeros(self._ctx.size, dtype=flat.dtype, device=flat.device)
             tail[self._ctx.rank] = self._ema if self._ema is not None else 0.0
             flat = torch.cat([flat, tail])
+        if b == len(self._buckets) - 1:
+            # The verdict of synchronize()'s check rides on the last bucket too: rank r adds its
+            # code (0: fine; _CHANGED, _UNFROZEN: see _verdict_error) at position r of a zero
+            # tail, so every rank learns which ranks failed the check and raises with them. A
+            # rank with share 0 has no gradient to change and could not tell on its own; before,
+            # only the failing ranks raised, and a share-0 rank went on (stepped its optimizer)
+            # alone. Small whole numbers, one non-zero per position: exact in any float dtype.
+            tail = torch.zeros(self._ctx.size, dtype=flat.dtype, device=flat.device)
+            tail[self._ctx.rank] = self._verdict[0]
+            flat = torch.cat([flat, tail])
         self._handles.append((b, flat, collectives.allreduce(flat, "sum", async_op=True)))
 
     def _update_ema(self):
@@ -336,17 +354,19 @@ class DataParallel(torch.nn.Module):
 
         Change gradients (clip_grad_norm_, scaling) after synchronize(), never between backward
         and synchronize(): the reduction takes each gradient as backward leaves it, and writes the
-        reduced one over it here. A gradient changed in between raises FAILED_PRECONDITION (after
-        the step's communication, so the ranks stay matched), as does a parameter that started
-        to train after DataParallel was built (its gradient is not reduced)."""
+        reduced one over it here. A gradient changed in between raises FAILED_PRECONDITION, as
+        does a parameter that started to train after DataParallel was built (its gradient is not
+        reduced): on every rank, the same error, after the step's communication (so the ranks stay
+        matched), also on ranks with share 0, which have no gradient to change."""
         if self._retired:
             raise TangramError("FAILED_PRECONDITION",
                                "this DataParallel was replaced by a newer one over the same "
                                "module: use the newer one (and a DistributedOptimizer over it)")
-        changed = self._changed_gradients()
+        self._verdict = verdict = self._changed_gradients()
         self._launch_ready(force=True)
         finish_buffers = self._start_buffer_broadcast()
         times = None
+        verdicts = [0] * self._ctx.size
         for b, flat, handle in self._handles:
             handle.wait()
             members = self._buckets[b]
@@ -365,41 +385,69 @@ class DataParallel(torch.nn.Module):
                 else:
                     p.grad.copy_(view)
             offset += len(members)
-            if offset < flat.numel():
-                times = flat[offset:].double().tolist()
+            if b == len(self._buckets) - 1:
+                end = flat.numel() - self._ctx.size
+                verdicts = [int(round(v)) for v in flat[end:].double().tolist()]
+                if offset < end:
+                    times = flat[offset:end].double().tolist()
+        if not self._buckets:
+            # No trainable parameter, so no bucket to carry the verdict: a collective of its own.
+            verdicts = [row[0] for row in self._gather_verdicts(verdict)]
         if finish_buffers is not None:
             finish_buffers()
         self._reset_step()
         self.steps += 1
         if times is not None:
             self._after_step(times)
-        if changed:
-            raise TangramError("FAILED_PRECONDITION", changed)
+        if any(verdicts):
+            raise TangramError("FAILED_PRECONDITION", self._verdict_error(verdicts, verdict))
         self._synchronized = True
 
+    def _gather_verdicts(self, verdict):
+        """Every rank's `verdict` (code, index), exactly (int64), in rank order: one collective."""
+        return _agreement.gather_rows(list(verdict), self._ctx.rank, self._ctx.size,
+                                      lambda t: collectives.allreduce(t, "sum"))
+
+    def _verdict_error(self, verdicts, verdict):
+        """The same message on every rank, from the first failing rank's verdict: the codes came
+        with the gradients, which parameter is asked for here (one more collective, taken by every
+        rank because every rank saw the same codes). The ranks build the same model (checked at
+        construction), so an index names the same parameter everywhere."""
+        failing = [r for r, v in enumerate(verdicts) if v]
+        code, index = self._gather_verdicts(verdict)[failing[0]]
+        where = (f"on rank {failing[0]}" if len(failing) == 1 else
+                 f"on ranks {', '.join(map(str, failing))}")
+        if code == _CHANGED:
+            p = self._params[index]
+            names = {id(q): n for n, q in self.module.named_parameters()}
+            name = names.get(id(p), f"parameter {index}")
+            return (f"the gradient of {name} was changed between backward() and synchronize() "
+                    f"{where} (gradient clipping or scaling?): the reduction sums the gradients "
+                    f"as backward left them, so the change would be lost; call dp.synchronize() "
+                    f"first, then change the gradients (e.g. clip_grad_norm_), then opt.step() "
+                    f"(it does not synchronize again). Every rank raises this error")
+        name = [n for n, _ in self.module.named_parameters()][index]
+        return (f"parameter {name} trains (requires_grad=True) {where} but was frozen when "
+                f"DataParallel was built, so its gradient is not reduced and the ranks would "
+                f"drift apart: after changing requires_grad, build a new DataParallel (and "
+                f"DistributedOptimizer) over the module; it replaces this one. Every rank raises "
+                f"this error")
+
     def _changed_gradients(self):
-        """Why this step's reduction would not be the full-batch gradient of what the user
-        trains, or None: a gradient changed between backward and synchronize() (clipped or scaled
+        """This rank's verdict (code, index) on why this step's reduction would not be the
+        full-batch gradient of what the user trains; (0, 0) when it would. _CHANGED, i into
+        self._params: a gradient changed between backward and synchronize() (clipped or scaled
         locally: the reduction already took it as backward left it, and its result would be
-        written over the change, silently undoing it), or a parameter trained that this
-        DataParallel does not reduce (unfrozen after it was built)."""
-        names = {id(p): n for n, p in self.module.named_parameters()}
-        for i, (g, version) in self._grad_seen.items():
+        written over the change, silently undoing it). _UNFROZEN, j into named_parameters(): a
+        parameter trains that this DataParallel does not reduce (unfrozen after it was built)."""
+        for i, (g, version) in sorted(self._grad_seen.items()):
             p = self._params[i]
             if p.grad is not g or g._version != version:
-                return (f"the gradient of {names.get(id(p), f'parameter {i}')} was changed "
-                        f"between backward() and synchronize() (gradient clipping or scaling?): "
-                        f"the reduction sums the gradients as backward left them, so the change "
-                        f"would be lost; call dp.synchronize() first, then change the gradients "
-                        f"(e.g. clip_grad_norm_), then opt.step() (it does not synchronize again)")
-        for n, p in self.module.named_parameters():
+                return (_CHANGED, i)
+        for j, (_, p) in enumerate(self.module.named_parameters()):
             if p.requires_grad and id(p) not in self._tracked:
-                return (f"parameter {n} trains (requires_grad=True) but was frozen when "
-                        f"DataParallel was built, so its gradient is not reduced and the ranks "
-                        f"would drift apart: after changing requires_grad, build a new "
-                        f"DataParallel (and DistributedOptimizer) over the module; it replaces "
-                        f"this one")
-        return None
+                return (_UNFROZEN, j)
+        return (0, 0)
 
     def _start_buffer_broadcast(self):
         """Starts the step's buffer broadcast after the gradient buckets (the same order on every
