@@ -204,6 +204,33 @@ TEST_F(CliTest, ACatalogKindDifferingOnlyInCaseIsRefused) {
   EXPECT_THAT(r.err, HasSubstr("did you mean \"H200\"?"));
 }
 
+// layout.chunk_split without virtual_stages >= 2 planned as if absent without a word. Not refused
+// at load (simulate --virtual-stages supplies v): a warning when neither gives v >= 2.
+TEST_F(CliTest, AChunkSplitWithoutVirtualStagesIsWarnedAbout) {
+  const std::string source = TANGRAM_SOURCE_DIR;
+  const std::string job = Write("j.yaml", "name: j\nfleet: " + source +
+                                              "/configs/fleets/h200-h20.yaml\nmodel: " + source +
+                                              "/configs/models/llama2-7b.yaml\n"
+                                              "global_batch: 64\nmicro_batch: 1\nprecision: bf16\n"
+                                              "zero_stage: 1\nrecompute: selective\n"
+                                              "strategy: uniform\ntransport: sim\nsteps: 1\n"
+                                              "checkpoint_dir: ck\n"
+                                              "layout: {chunk_split: all_layers}\n");
+  const std::string warning =
+      "warning: layout.chunk_split: all_layers has no effect without virtual_stages >= 2 (the "
+      "job's layout.virtual_stages, or simulate --virtual-stages): each pipeline stage is one "
+      "chunk";
+  Result r = Run("plan --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(warning));
+  r = Run("simulate --no-progress --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr(warning));
+  r = Run("simulate --no-progress --virtual-stages 2 --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("chunk_split")));
+}
+
 // Every option's range is checked before anything runs: exit 2 naming the option.
 TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
   const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";
