@@ -231,6 +231,24 @@ TEST_F(CliTest, AChunkSplitWithoutVirtualStagesIsWarnedAbout) {
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("chunk_split")));
 }
 
+// --cross-island-slowdown on a fleet of one island changed nothing and said nothing: warned now;
+// on a fleet of two islands it applies without a warning.
+TEST_F(CliTest, ACrossIslandSlowdownOnOneIslandIsWarnedAbout) {
+  const std::string model = " --model configs/models/llama2-7b.yaml";
+  Result r =
+      Run("simulate --no-progress --cross-island-slowdown 4 --fleet "
+          "configs/fleets/h200-h20.yaml" +
+          model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("warning: --cross-island-slowdown 4 has no effect: fleet h200-h20 "
+                               "is one island (nccl), with no links between islands to slow"));
+  r =
+      Run("simulate --no-progress --cross-island-slowdown 4 --job "
+          "configs/jobs/quota-mix-llama2-7b.yaml");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("has no effect")));
+}
+
 // Every option's range is checked before anything runs: exit 2 naming the option.
 TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
   const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";
