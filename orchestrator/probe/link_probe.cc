@@ -525,6 +525,10 @@ std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& s
   const double fixed = std::min(t0 - n0 * inv_peak, t1 - n1 * inv_peak);
   double saved = 0;
   for (const auto& [n, t] : samples) saved = std::max(saved, fixed + n * beta - t);
+  // The fixed cost is the scale of the timer's and the scheduler's noise on one send: a saving
+  // no larger than it is not told from noise (at 10 Gbit/s small sends that came out slow read
+  // as a 44 KB bucket at the peak's 1000x clamp).
+  if (!(saved > fixed)) return std::nullopt;
   const double burst = std::round(saved / (beta - inv_peak));
   if (!(burst >= 4096) || !(samples.back().first > burst)) return std::nullopt;
   return BurstFit{burst, 1e-9 / inv_peak};
