@@ -187,6 +187,14 @@ absl::StatusOr<CostModel> CostModel::Create(const Fleet& fleet, const ModelSpec&
     return 2 * l.forward_shared_bytes_per_token + l.recompute_shared_bytes_per_token;
   });
   c.RateGroups();
+  // The split is of a stage's layers over its model chunks: with one chunk a stage there is none,
+  // and a job that asked for one would plan as if it had not.
+  if (training.layout.chunk_split == ChunkSplit::kAllLayers &&
+      training.layout.virtual_stages.value_or(1) < 2) {
+    c.warnings_.push_back(
+        "layout.chunk_split: all_layers has no effect without virtual_stages >= 2 (the job's "
+        "layout.virtual_stages, or simulate --virtual-stages): each pipeline stage is one chunk");
+  }
   c.params_ = Prefix(c.layers_, [](const Layer& l) { return static_cast<double>(l.parameters); });
   c.stored_ = Prefix(c.layers_, [](const Layer& l) { return l.stored_activation_bytes_per_token; });
   c.stored_shared_ =

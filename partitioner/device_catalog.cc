@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
@@ -94,6 +95,13 @@ DeviceSpec ReadDevice(YamlMap& m, ErrorList* errors) {
   return d;
 }
 
+// Kinds are exact names; two that differ only in case are a slip, not two devices.
+std::string CaseOnlyError(absl::string_view kind, absl::string_view other) {
+  return absl::StrCat("device kind \"", kind, "\" differs only in case from ", other,
+                      " (kinds are case-sensitive): write that spelling to replace its figures, "
+                      "or give a new kind a distinct name");
+}
+
 }  // namespace
 
 std::string KnownArchitecture(absl::string_view kind) {
@@ -149,6 +157,9 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::FromDocument(const YamlDocument& do
     DeviceSpec d = ReadDevice(*m, &errors);
     if (!d.kind.empty() && catalog.Find(d.kind) != nullptr) {
       errors.Add(m->Error("kind", absl::StrCat("device kind \"", d.kind, "\" is listed twice")));
+    } else if (const DeviceSpec* other = catalog.FindIgnoringCase(d.kind); other != nullptr) {
+      errors.Add(m->Error("kind", CaseOnlyError(d.kind, absl::StrCat("the kind \"", other->kind,
+                                                                     "\" listed above"))));
     }
     catalog.devices_.push_back(std::move(d));
   }
@@ -169,9 +180,23 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::LoadFile(const std::string& path) {
 
 absl::StatusOr<DeviceCatalog> DeviceCatalog::LoadOverBuiltIn(const std::string& path,
                                                              bool replace) {
-  TANGRAM_ASSIGN_OR_RETURN(DeviceCatalog file, LoadFile(path));
+  TANGRAM_ASSIGN_OR_RETURN(YamlDocument doc, YamlDocument::LoadFile(path));
+  TANGRAM_ASSIGN_OR_RETURN(DeviceCatalog file, FromDocument(doc));
   if (replace || file.replaces()) return file;
   TANGRAM_ASSIGN_OR_RETURN(DeviceCatalog merged, BuiltIn());
+  // A kind that differs from a built-in one only in case would be added beside it, and fleets
+  // naming the built-in spelling would keep the built-in figures: the user meant one of the two.
+  for (size_t i = 0; i < file.devices_.size(); ++i) {
+    const std::string& kind = file.devices_[i].kind;
+    const DeviceSpec* built_in = merged.FindIgnoringCase(kind);
+    if (built_in == nullptr || built_in->kind == kind) continue;
+    TANGRAM_ASSIGN_OR_RETURN(YamlMap root, YamlMap::Of(doc.name, doc.root, ""));
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node list, root.Sequence("devices"));
+    TANGRAM_ASSIGN_OR_RETURN(YamlMap m,
+                             YamlMap::Of(doc.name, list[i], ElementPath(root, "devices", i)));
+    return m.Error("kind",
+                   CaseOnlyError(kind, absl::StrCat("the built-in kind \"", built_in->kind, "\"")));
+  }
   merged.Merge(file);
   return merged;
 }
@@ -195,6 +220,13 @@ absl::StatusOr<DeviceCatalog> DeviceCatalog::BuiltIn() {
 const DeviceSpec* DeviceCatalog::Find(absl::string_view kind) const {
   for (const auto& d : devices_) {
     if (d.kind == kind) return &d;
+  }
+  return nullptr;
+}
+
+const DeviceSpec* DeviceCatalog::FindIgnoringCase(absl::string_view kind) const {
+  for (const auto& d : devices_) {
+    if (absl::EqualsIgnoreCase(d.kind, kind)) return &d;
   }
   return nullptr;
 }

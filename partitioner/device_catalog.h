@@ -64,7 +64,9 @@ class DeviceCatalog {
   static absl::StatusOr<DeviceCatalog> LoadFile(const std::string& path);
   // The built-in catalog with `path`'s kinds merged in by kind (a kind listed in the file replaces
   // the built-in entry, a new kind is added), or the file alone when `replace` is set or the file
-  // says `replace: true` at its top level.
+  // says `replace: true` at its top level. A file's kind that differs from a built-in kind only in
+  // case ("h200") is an error at its line naming both spellings (as two such kinds in one file
+  // are, in any catalog).
   static absl::StatusOr<DeviceCatalog> LoadOverBuiltIn(const std::string& path, bool replace);
   // Adds `other`'s kinds, replacing entries of the same kind.
   void Merge(const DeviceCatalog& other);
@@ -75,6 +77,8 @@ class DeviceCatalog {
 
   // The spec of `kind`, or nullptr when the catalog has no such kind (exact, case-sensitive).
   const DeviceSpec* Find(absl::string_view kind) const;
+  // The first kind equal to `kind` but for ASCII case, or nullptr.
+  const DeviceSpec* FindIgnoringCase(absl::string_view kind) const;
   // "H200, H100, ..." in catalog order, for error messages.
   std::string KnownKinds() const;
   const std::vector<DeviceSpec>& devices() const { return devices_; }

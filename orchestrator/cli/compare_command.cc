@@ -143,7 +143,8 @@ class CompareCommand : public Command {
                     "1f1b | gpipe | interleaved (default: interleaved where the job's layout has "
                     "virtual_stages, else 1f1b)")
         ->check(NameOf(partitioner::ParseSchedule));
-    sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
+    sub->add_flag("--no-progress", no_progress_,
+                  "No progress bar even on a terminal (a long run still prints a line every 10 s)");
   }
 
   absl::Status Run(const GlobalOptions& global) override {

@@ -78,7 +78,8 @@ class SimulateCommand : public Command {
                     "Per-step random walk of every device's speed, +-PERCENT")
         ->check(FiniteIn(0, 99));
     sub->add_option("--seed", run_.scenario.seed, "Seed of the drift (default 1)");
-    sub->add_flag("--no-progress", no_progress_, "No progress bar even on a terminal");
+    sub->add_flag("--no-progress", no_progress_,
+                  "No progress bar even on a terminal (a long run still prints a line every 10 s)");
     sub->add_flag("--async-p2p", async_p2p_,
                   "Pipeline sends non-blocking, waited at the end of the step (the CPU runtime's)");
   }

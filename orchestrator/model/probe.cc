@@ -67,6 +67,7 @@ absl::StatusOr<std::vector<LayerThroughput>> ProbeStage(Stage& stage, const Micr
         }
       }
       next = std::move(y);
+      if (options.between_passes) TANGRAM_RETURN_IF_ERROR(options.between_passes());
     }
     t.layer = layer.name();
     const double n = static_cast<double>(std::max(t.iterations, 1));

@@ -36,6 +36,9 @@ struct ProbeOptions {
   bool keep_passes = false;
   // Where the time comes from; tests inject a fake clock.
   std::function<absl::Time()> now = [] { return absl::Now(); };
+  // Called after every pass (warm-up or timed), outside its timing; an error stops the probe and
+  // is returned. The CPU pool probe's leader pulses its waiting peers here (probe/pulse.h).
+  std::function<absl::Status()> between_passes;
 };
 
 struct LayerThroughput {

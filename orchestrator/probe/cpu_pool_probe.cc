@@ -9,9 +9,16 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "collectives/wait_policy.h"
+#include "orchestrator/probe/pulse.h"
 #include "orchestrator/runtime/comm_util.h"
 
 namespace tangram::orchestrator {
+namespace {
+
+// The leaders' pulses; the link probe's tags are 16001-16003.
+constexpr int kPulseTag = 16004;
+
+}  // namespace
 
 // The same reading as the MPI wait policy's (collectives/wait_policy.h), with its CPU count.
 ThisMachine DescribeThisMachine() {
@@ -24,8 +31,8 @@ ThisMachine DescribeThisMachine() {
 }
 
 absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
-    collectives::Communicator& world, double busy_tflops, double demand,
-    const std::function<absl::StatusOr<double>()>& solo, const ThisMachine* machine_override) {
+    collectives::Communicator& world, double busy_tflops, double demand, const SoloProbe& solo,
+    const ThisMachine* machine_override, absl::Duration pulse_interval) {
   const ThisMachine me = machine_override != nullptr ? *machine_override : DescribeThisMachine();
   TANGRAM_ASSIGN_OR_RETURN(
       auto texts,
@@ -64,14 +71,26 @@ absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
     if (unit) p.demand.clear();
     pools.push_back(std::move(p));
   }
-  // Each pool's leader computes alone; everyone else waits in the barrier.
+  // Each pool's leader computes alone and pulses every other rank; everyone else waits for each
+  // leader in turn, pulse by pulse (pulses from a later leader queue meanwhile). One barrier
+  // bounded by the per-call timeout failed under about --timeout 6 ("MPI_Barrier on rank 1 timed
+  // out after 4s") while a leader used its 5 s share of the probe budget.
   double mine = 0;
-  for (const auto& p : pools) {
-    if (p.ranks.front() == world.rank()) {
-      TANGRAM_ASSIGN_OR_RETURN(mine, solo());
-    }
+  std::vector<int> others;
+  for (int r = 0; r < world.size(); ++r) {
+    if (r != world.rank()) others.push_back(r);
   }
-  TANGRAM_RETURN_IF_ERROR(world.Barrier());
+  for (const auto& p : pools) {
+    if (p.ranks.front() != world.rank()) continue;
+    PulseSender pulses(world, others, kPulseTag, pulse_interval);
+    TANGRAM_RETURN_IF_ERROR(pulses.Pulse());  // before the model is built
+    TANGRAM_ASSIGN_OR_RETURN(mine, solo([&pulses] { return pulses.Pulse(); }));
+    TANGRAM_RETURN_IF_ERROR(pulses.Done());
+  }
+  for (const auto& p : pools) {
+    if (p.ranks.front() == world.rank()) continue;
+    TANGRAM_RETURN_IF_ERROR(AwaitPulses(world, static_cast<int>(p.ranks.front()), kPulseTag));
+  }
   std::vector<double> all(static_cast<size_t>(world.size()), 0.0);
   TANGRAM_RETURN_IF_ERROR(world.AllGather(&mine, all.data(), 1, collectives::DataType::kF64));
   for (auto& p : pools) p.solo_tflops = all[static_cast<size_t>(p.ranks.front())];

@@ -7,9 +7,11 @@
 // are the union of its ranks' CPU affinity (sched_getaffinity): a launcher that binds every
 // "host"'s first rank to core 0 shows as one core. Every machine with two or more ranks is a pool:
 // its busy rate is the mean of its ranks' calibrated rates (every rank computing, EMULATION
-// undone); its solo rate is measured by its lowest rank computing alone while the others wait in a
-// barrier — the wait policy of training, so that waiting ranks take from the cores what they take
-// in a pipeline bubble. Machines measure their solo rate at the same time (they share nothing).
+// undone); its solo rate is measured by its lowest rank computing alone while the others wait —
+// in receives, the wait policy of training, so that waiting ranks take from the cores what they
+// take in a pipeline bubble. Machines measure their solo rate at the same time (they share
+// nothing). Every other rank waits for each leader pulse by pulse (pulse.h): a leader's solo
+// measurement (up to its share of the probe budget) may outlast one call's timeout.
 //
 // On this project's development machine every namespace host of the netns harness is one pool:
 // EMULATION of hosts, which the model then accounts for. A GPU fleet's ranks compute on their
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "collectives/communicator.h"
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/measurements.h"
@@ -38,13 +41,15 @@ ThisMachine DescribeThisMachine();
 
 // Collective over `world`. `busy_tflops`: this rank's calibrated rate with every rank computing
 // (EMULATION undone); `demand`: the cores it uses while computing (1 ÷ its EMULATION slowdown);
-// `solo` measures this rank's rate computing alone (EMULATION off), called on pool leaders only.
-// `machine_override` (tests: the simulated transport) replaces DescribeThisMachine when set.
-// Every rank returns the same pools, ranks ascending.
+// `solo` measures this rank's rate computing alone (EMULATION off), called on pool leaders only;
+// it must call `pulse` between its steps (which sends at most once per `pulse_interval`, keep it
+// well below the communicator's timeout). `machine_override` (tests: the simulated transport)
+// replaces DescribeThisMachine when set. Every rank returns the same pools, ranks ascending.
+using SoloProbe = std::function<absl::StatusOr<double>(const std::function<absl::Status()>& pulse)>;
 absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
-    collectives::Communicator& world, double busy_tflops, double demand,
-    const std::function<absl::StatusOr<double>()>& solo,
-    const ThisMachine* machine_override = nullptr);
+    collectives::Communicator& world, double busy_tflops, double demand, const SoloProbe& solo,
+    const ThisMachine* machine_override = nullptr,
+    absl::Duration pulse_interval = absl::Seconds(1));
 
 // The ranks of one pool that carry one EMULATION slowdown get one share of its cores over a run,
 // but not within a calibration of a second or two: the scheduler hands them unequal shares there

@@ -202,14 +202,16 @@ absl::Status ProbeFleetCpuPools(collectives::Communicator& world, const partitio
   alone_options.budget = budget;
   TANGRAM_ASSIGN_OR_RETURN(
       result.measured.cpu_pools,
-      ProbeCpuPools(
-          world, mine.measured_tflops * slowdown, 1 / slowdown, [&]() -> absl::StatusOr<double> {
-            TANGRAM_ASSIGN_OR_RETURN(
-                NodeReport alone, MeasureCompute(world.rank(), fleet, job, false, alone_options));
-            solo[0] = alone.calibration_passes;
-            solo[1] = alone.calibration_budget_hit ? 1 : 0;
-            return alone.measured_tflops;
-          }));
+      ProbeCpuPools(world, mine.measured_tflops * slowdown, 1 / slowdown,
+                    [&](const std::function<absl::Status()>& pulse) -> absl::StatusOr<double> {
+                      alone_options.between_passes = pulse;
+                      TANGRAM_ASSIGN_OR_RETURN(
+                          NodeReport alone,
+                          MeasureCompute(world.rank(), fleet, job, false, alone_options));
+                      solo[0] = alone.calibration_passes;
+                      solo[1] = alone.calibration_budget_hit ? 1 : 0;
+                      return alone.measured_tflops;
+                    }));
   std::vector<double> all(2 * static_cast<size_t>(world.size()));
   TANGRAM_RETURN_IF_ERROR(world.AllGather(solo, all.data(), 2, collectives::DataType::kF64));
   result.cpu_pool_seconds = absl::ToDoubleSeconds(absl::Now() - pool_start);

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "orchestrator/probe/pulse.h"
 #include "partitioner/comm_model.h"
 
 namespace tangram::orchestrator {
@@ -74,7 +77,12 @@ class Prober {
       // measured by a, sent to all.
       double fit[6] = {0, 0, 0, 0, 0, 0};
       if (world_.rank() == a) {
-        follower_ = b;
+        std::vector<int> bystanders;
+        for (int r = 0; r < world_.size(); ++r) {
+          if (r != a && r != b) bystanders.push_back(r);
+        }
+        pulses_.emplace(world_, std::move(bystanders), kPulseTag,
+                        absl::Seconds(options_.pulse_seconds));
         TANGRAM_ASSIGN_OR_RETURN(auto lead, PingPongLead(b, c != LinkClass::kSameNode));
         std::tie(fit[0], fit[1], fit[2], fit[3]) = lead;
         fit[4] = burst_.burst_bytes;
@@ -83,7 +91,7 @@ class Prober {
       } else if (world_.rank() == b) {
         TANGRAM_RETURN_IF_ERROR(PingPongFollow(a));
       } else {
-        TANGRAM_RETURN_IF_ERROR(AwaitPair(a));
+        TANGRAM_RETURN_IF_ERROR(AwaitPulses(world_, a, kPulseTag));
       }
       TANGRAM_RETURN_IF_ERROR(world_.Broadcast(fit, 6, DataType::kF64, a));
       if (fit[1] <= 0 && fit[0] <= 0) continue;  // the clock did not move
@@ -114,29 +122,9 @@ class Prober {
   double Now() const { return clock_(); }
 
   // The lead of a pair, between its transfers: tells every bystander that it is still measuring
-  // (at most every pulse_seconds; `done`: always, and that it has finished). A pair's measurement
-  // is dozens of calls (about 17 s at 10 Mbit/s), so a bystander waiting for its result in one
-  // call timed out on a slow but healthy link whenever the per-call timeout was shorter; it now
-  // waits pulse by pulse, each within the timeout, and still notices a lead that went silent.
-  absl::Status Pulse(bool done) {
-    const absl::Time now = absl::Now();
-    if (!done && now - last_pulse_ < absl::Seconds(options_.pulse_seconds)) return absl::OkStatus();
-    last_pulse_ = now;
-    const double message = done ? 1 : 0;
-    for (int r = 0; r < world_.size(); ++r) {
-      if (r == world_.rank() || r == follower_) continue;
-      TANGRAM_RETURN_IF_ERROR(world_.Send(&message, 1, DataType::kF64, r, kPulseTag));
-    }
-    return absl::OkStatus();
-  }
-
-  // A bystander of the pair led by `lead`: waits for its pulses until the last one.
-  absl::Status AwaitPair(int lead) {
-    for (double message = 0; message == 0;) {
-      TANGRAM_RETURN_IF_ERROR(world_.Recv(&message, 1, DataType::kF64, lead, kPulseTag));
-    }
-    return absl::OkStatus();
-  }
+  // (pulse.h; `done`: that it has finished). A pair's measurement is dozens of calls (about 17 s
+  // at 10 Mbit/s), longer than a per-call timeout.
+  absl::Status Pulse(bool done) { return done ? pulses_->Done() : pulses_->Pulse(); }
 
   // Rank a of a pair: drives the sizes, returns {α, β, bidirectional GB/s, largest bytes}.
   // `shaped`: the link may pass a shaper (across nodes), so look for a token bucket; inside a
@@ -482,9 +470,8 @@ class Prober {
   std::function<double()> clock_;
   std::vector<float> buffer_;
   std::map<LinkClass, std::tuple<double, double, double>> fits_;  // α, β, largest bytes
-  BurstFit burst_;                                // the last pair's token bucket (zeros: none)
-  int follower_ = -1;                             // the lead's peer in the pair it measures
-  absl::Time last_pulse_ = absl::InfinitePast();  // the lead's last pulse to the bystanders
+  BurstFit burst_;                     // the last pair's token bucket (zeros: none)
+  std::optional<PulseSender> pulses_;  // the lead's, to the pair's bystanders
 };
 
 }  // namespace
@@ -538,6 +525,10 @@ std::optional<BurstFit> FitBurst(const std::vector<std::pair<double, double>>& s
   const double fixed = std::min(t0 - n0 * inv_peak, t1 - n1 * inv_peak);
   double saved = 0;
   for (const auto& [n, t] : samples) saved = std::max(saved, fixed + n * beta - t);
+  // The fixed cost is the scale of the timer's and the scheduler's noise on one send: a saving
+  // no larger than it is not told from noise (at 10 Gbit/s small sends that came out slow read
+  // as a 44 KB bucket at the peak's 1000x clamp).
+  if (!(saved > fixed)) return std::nullopt;
   const double burst = std::round(saved / (beta - inv_peak));
   if (!(burst >= 4096) || !(samples.back().first > burst)) return std::nullopt;
   return BurstFit{burst, 1e-9 / inv_peak};

@@ -119,7 +119,9 @@ std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, doubl
 // smallest sizes give 1/p (their slope) and c; the time saved against c + n·β grows as
 // n·(β − 1/p) up to n = B and stays at B·(β − 1/p) beyond, so B = the largest saving ÷ (β − 1/p).
 // Nothing (nullopt) unless there are three sizes or more, the peak is at least 4/3 of the
-// sustained rate, B is at least 4 KiB, and a size past B was measured (the bend was seen).
+// sustained rate, the largest saving exceeds c (the scale of the timing noise on one send; on a
+// fast link the small sizes' differences are below it), B is at least 4 KiB, and a size past B
+// was measured (the bend was seen).
 struct BurstFit {
   double burst_bytes = 0;
   double peak_gbs = 0;

@@ -58,6 +58,7 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
   probe_options.iterations = options.passes;
   probe_options.min_iterations = options.min_passes;
   probe_options.keep_passes = layers != nullptr;
+  probe_options.between_passes = options.between_passes;
   // EMULATION idles (slowdown − 1) × each probe after it: a probe's share of the budget is its
   // compute and that idle time together.
   if (options.budget != absl::InfiniteDuration()) {
@@ -75,6 +76,7 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
     // EMULATION: idle as a slowed rank will in training, so that ranks sharing cores see the same
     // contention while they calibrate as while they train.
     if (slowdown > 1) absl::SleepFor((absl::Now() - start) * (slowdown - 1));
+    if (options.between_passes) TANGRAM_RETURN_IF_ERROR(options.between_passes());
     double seconds = 0;
     flops = 0;
     for (const auto& l : measured) {

@@ -4,6 +4,7 @@
 #ifndef TANGRAM_ORCHESTRATOR_RUNTIME_COORDINATOR_H_
 #define TANGRAM_ORCHESTRATOR_RUNTIME_COORDINATOR_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct CalibrationOptions {
   // calibration_budget_hit). With a budget the passes take, nothing changes.
   absl::Duration budget = absl::InfiniteDuration();
   int min_passes = 1;
+  // Called between passes and probes (train::ProbeOptions::between_passes); an error stops the
+  // calibration and is returned.
+  std::function<absl::Status()> between_passes;
 };
 
 // Measures this rank: forward + backward of every layer of the model on micro-batches of

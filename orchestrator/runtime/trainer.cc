@@ -304,7 +304,8 @@ class Run {
     TANGRAM_ASSIGN_OR_RETURN(
         result_.cpu_pools,
         ProbeCpuPools(world_, report.measured_tflops * slowdown_, demand,
-                      [&]() -> absl::StatusOr<double> {
+                      [&](const std::function<absl::Status()>& pulse) -> absl::StatusOr<double> {
+                        alone_options.between_passes = pulse;
                         TANGRAM_ASSIGN_OR_RETURN(
                             NodeReport alone,
                             CalibrateThisRank(world_.rank(), model_, *corpus_,

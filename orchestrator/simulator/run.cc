@@ -85,6 +85,9 @@ absl::StatusOr<RunResult> SimulateRun(const partitioner::Fleet& fleet_in,
                            partitioner::CostModel::Create(fleet, model, training, options.cost));
   RunResult run;
   run.warnings = cost.warnings();
+  for (std::string& w : ScenarioWarnings(options.scenario, fleet_in)) {
+    run.warnings.push_back(std::move(w));
+  }
   if (plan) {
     run.plan = *plan;
     // A plan that does not fit memory is still simulated (what-if); Evaluate's other errors stop.

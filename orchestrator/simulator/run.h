@@ -28,7 +28,7 @@ struct RunOptions {
   SimOptions sim;  // record_timeline applies to the last step
   int64_t steps = 1;
   Scenario scenario;
-  bool progress = false;  // a progress bar on a terminal (progress.h)
+  bool progress = false;  // a progress bar on a terminal; else lines every 10 s (progress.h)
   // The cost model's options (ignore_memory: a what-if); the runtime's islands allreduce.
   partitioner::CostOptions cost = orchestrator::RuntimeCostOptions();
 };

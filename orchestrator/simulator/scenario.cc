@@ -1,9 +1,11 @@
 #include "orchestrator/simulator/scenario.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 
 namespace tangram::simulator {
@@ -81,6 +83,20 @@ absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet
     return absl::InvalidArgumentError("--drift must be in [0, 100) percent");
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> ScenarioWarnings(const Scenario& scenario,
+                                          const partitioner::Fleet& fleet) {
+  std::vector<std::string> warnings;
+  std::set<std::string> islands;
+  for (const partitioner::NodeGroup& g : fleet.groups) islands.insert(g.island);
+  if (scenario.cross_island_slowdown > 1 && islands.size() == 1) {
+    warnings.push_back(absl::StrFormat(
+        "--cross-island-slowdown %g has no effect: fleet %s is one island (%s), with no links "
+        "between islands to slow",
+        scenario.cross_island_slowdown, fleet.name, *islands.begin()));
+  }
+  return warnings;
 }
 
 partitioner::Fleet ApplyNetwork(const Scenario& scenario, partitioner::Fleet fleet) {

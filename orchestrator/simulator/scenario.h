@@ -54,6 +54,11 @@ absl::StatusOr<NodeFailure> ParseNodeFailure(const std::string& text);
 absl::Status ValidateScenario(const Scenario& scenario, const partitioner::Fleet& fleet,
                               int64_t steps);
 
+// What in `scenario` has no effect on `fleet` (a --cross-island-slowdown on a fleet of one
+// island, which has no links between islands to slow), one warning each; empty when all applies.
+std::vector<std::string> ScenarioWarnings(const Scenario& scenario,
+                                          const partitioner::Fleet& fleet);
+
 // The fleet with its inter-island links slowed down.
 partitioner::Fleet ApplyNetwork(const Scenario& scenario, partitioner::Fleet fleet);
 // The fleet without global node `node`.

@@ -171,6 +171,84 @@ TEST_F(CliTest, CatalogReplaceWithoutACatalogIsAUsageError) {
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
 }
 
+// A --catalog kind "h200" was added beside the built-in "H200" (24 kinds; fleets naming H200 kept
+// the built-in figures): refused at its line, naming both spellings. A fleet naming "h200"
+// already suggested "H200".
+TEST_F(CliTest, ACatalogKindDifferingOnlyInCaseIsRefused) {
+  const std::string device =
+      ", vendor: generic, peak_tflops_bf16: 1, memory_gib: 1, memory_bandwidth_gbs: 1,\n"
+      "     intra_node_link_gbs: 1, nic_gbps: 1, collective_library: none, confidence: uncertain,\n"
+      "     source: \"test\"}\n";
+  const std::string file = Write("cat.yaml", "devices:\n  - {kind: h200" + device);
+  Result r = Run("--catalog " + file + " devices");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr("cat.yaml:2:12: devices[0].kind: device kind \"h200\" differs only "
+                        "in case from the built-in kind \"H200\" (kinds are case-sensitive)"));
+  // Within one file (so with --catalog-replace too), likewise; the exact spelling replaces.
+  const std::string two =
+      Write("two.yaml", "devices:\n  - {kind: H200" + device + "  - {kind: h200" + device);
+  r = Run("--catalog-replace --catalog " + two + " devices");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("two.yaml:5:12: devices[1].kind: device kind \"h200\" differs only "
+                               "in case from the kind \"H200\" listed above"));
+  const std::string exact = Write("exact.yaml", "devices:\n  - {kind: H200" + device);
+  r = Run("--json --catalog " + exact + " devices");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 23u);  // the built-in kinds, H200 replaced
+  const std::string fleet =
+      Write("f.yaml", "name: f\nnodes:\n  - {device: h200, devices_per_node: 8, count: 1}\n");
+  r = Run("plan --fleet " + fleet + " --model configs/models/llama2-7b.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("f.yaml:3:14: nodes[0].device: unknown device kind \"h200\""));
+  EXPECT_THAT(r.err, HasSubstr("did you mean \"H200\"?"));
+}
+
+// layout.chunk_split without virtual_stages >= 2 planned as if absent without a word. Not refused
+// at load (simulate --virtual-stages supplies v): a warning when neither gives v >= 2.
+TEST_F(CliTest, AChunkSplitWithoutVirtualStagesIsWarnedAbout) {
+  const std::string source = TANGRAM_SOURCE_DIR;
+  const std::string job = Write("j.yaml", "name: j\nfleet: " + source +
+                                              "/configs/fleets/h200-h20.yaml\nmodel: " + source +
+                                              "/configs/models/llama2-7b.yaml\n"
+                                              "global_batch: 64\nmicro_batch: 1\nprecision: bf16\n"
+                                              "zero_stage: 1\nrecompute: selective\n"
+                                              "strategy: uniform\ntransport: sim\nsteps: 1\n"
+                                              "checkpoint_dir: ck\n"
+                                              "layout: {chunk_split: all_layers}\n");
+  const std::string warning =
+      "warning: layout.chunk_split: all_layers has no effect without virtual_stages >= 2 (the "
+      "job's layout.virtual_stages, or simulate --virtual-stages): each pipeline stage is one "
+      "chunk";
+  Result r = Run("plan --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(warning));
+  r = Run("simulate --no-progress --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr(warning));
+  r = Run("simulate --no-progress --virtual-stages 2 --job " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("chunk_split")));
+}
+
+// --cross-island-slowdown on a fleet of one island changed nothing and said nothing: warned now;
+// on a fleet of two islands it applies without a warning.
+TEST_F(CliTest, ACrossIslandSlowdownOnOneIslandIsWarnedAbout) {
+  const std::string model = " --model configs/models/llama2-7b.yaml";
+  Result r =
+      Run("simulate --no-progress --cross-island-slowdown 4 --fleet "
+          "configs/fleets/h200-h20.yaml" +
+          model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("warning: --cross-island-slowdown 4 has no effect: fleet h200-h20 "
+                               "is one island (nccl), with no links between islands to slow"));
+  r =
+      Run("simulate --no-progress --cross-island-slowdown 4 --job "
+          "configs/jobs/quota-mix-llama2-7b.yaml");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("has no effect")));
+}
+
 // Every option's range is checked before anything runs: exit 2 naming the option.
 TEST_F(CliTest, OptionRangesExitTwoNamingTheOption) {
   const std::string job = "--job configs/jobs/local-tiny-gpt.yaml --transport sim";

@@ -155,6 +155,28 @@ TEST(LinkProbeTest, BurstFitSeesNoBucketOnAPlainLink) {
   EXPECT_FALSE(FitBurst(BucketCurve(alpha, beta, 64000, 1e-11), 0).has_value());
 }
 
+// At 10 Gbit/s an 8 KiB send takes 6.6 us, less than the timer's and scheduler's noise on a
+// send and its acknowledgement (~40 us here): small sends that happen to come out slow read as a
+// bucket ("burst_bytes: 44537, peak_gbs: 1171", tbf at 10gbit, session 14). A saving no larger
+// than the fixed cost of a send is not told from noise: no bucket. A real one still is.
+TEST(LinkProbeTest, BurstFitIgnoresNoiseOnAFastLink) {
+  const double c = 40e-6, beta = 8e-10;  // 10 Gbit/s
+  std::vector<std::pair<double, double>> noisy;
+  for (double n = 8 << 10; n <= 512 << 10; n *= 2) {
+    const double noise = n == 8 << 10 ? 30e-6 : n == 16 << 10 ? 24e-6 : n == 64 << 10 ? 2e-6 : 0;
+    noisy.push_back({n, c + n * beta + noise});
+  }
+  EXPECT_FALSE(FitBurst(noisy, beta).has_value());
+  // The two smallest sends alike within the timer: the peak at its 1000x clamp.
+  noisy[1].second = noisy[0].second;
+  EXPECT_FALSE(FitBurst(noisy, beta).has_value());
+  // A 256 KB bucket passing 4 GB/s on the same link saves 141 us, past the 40 us fixed cost.
+  auto fit = FitBurst(BucketCurve(c, beta, 256000, 1 / 4e9), beta);
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_NEAR(fit->burst_bytes, 256000, 1);
+  EXPECT_NEAR(fit->peak_gbs, 4, 1e-9);
+}
+
 TEST(LinkProbeTest, RecoversEveryLinkClassOnTheSimulatedTransport) {
   for (auto [ranks, per_node] : {std::pair{8, 2}, std::pair{7, 3}, std::pair{5, 1}}) {
     SCOPED_TRACE(testing::Message() << ranks << " ranks, " << per_node << " per node");
@@ -486,7 +508,7 @@ TEST(CpuPoolProbeTest, GroupsRanksByMachineAndTimesTheLeaderAlone) {
     const double busy = r == 3 ? 0.5 : 1.0;  // rank 3: EMULATION 2x, undone by the caller
     auto pools = ProbeCpuPools(
         comm, busy, r == 3 ? 0.5 : 1.0,
-        [&]() -> absl::StatusOr<double> {
+        [&](const std::function<absl::Status()>&) -> absl::StatusOr<double> {
           ++solo_calls[r];
           return 3.0;
         },
@@ -508,6 +530,64 @@ TEST(CpuPoolProbeTest, GroupsRanksByMachineAndTimesTheLeaderAlone) {
     // (1 + 1 + 0.5) × (2.5/3) ÷ 3.
     EXPECT_NEAR(r[0].EffectiveCores(), 2.5 * 2.5 / 9, 1e-12);
   }
+}
+
+// A leader times its pool alone for up to its share of the probe budget (5 s); the other ranks
+// waited in one barrier bounded by the per-call timeout, so --timeout under about 6 s failed the
+// probe ("MPI_Barrier on rank 1 timed out after 4s"). Here two machines' leaders compute for
+// about a second each, past the 0.3 s timeout of every call, pulsing as they go: every rank gets
+// both pools. A leader that stops pulsing is still noticed within the timeout.
+TEST(CpuPoolProbeTest, WaitingRanksOutlastALeadersLongSoloProbe) {
+  SimOptions sim;
+  sim.ranks = 5;  // m1: 0, 1; m2: 2, 3; rank 4 alone
+  sim.timeout = absl::Milliseconds(300);
+  auto world = SimWorld::Create(sim);
+  ASSERT_TRUE(world.ok()) << world.status();
+  auto machine = [](int r) {
+    ThisMachine m;
+    m.machine = r < 2 ? "m1" : r < 4 ? "m2" : "m3";
+    return m;
+  };
+  std::vector<std::vector<partitioner::MeasuredCpuPool>> results(5);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    const ThisMachine m = machine(comm.rank());
+    auto pools = ProbeCpuPools(
+        comm, 1.0, 1.0,
+        [&](const std::function<absl::Status()>& pulse) -> absl::StatusOr<double> {
+          for (int pass = 0; pass < 20; ++pass) {
+            absl::SleepFor(absl::Milliseconds(50));
+            TANGRAM_RETURN_IF_ERROR(pulse());
+          }
+          return 2.0 + comm.rank();
+        },
+        &m, absl::Milliseconds(50));
+    if (!pools.ok()) return pools.status();
+    results[comm.rank()] = *pools;
+    return absl::OkStatus();
+  });
+  for (const auto& s : statuses) ASSERT_TRUE(s.ok()) << s;
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].solo_tflops, 2.0);
+    EXPECT_EQ(r[1].solo_tflops, 4.0);
+  }
+  // A leader that computes past the timeout without a pulse: its peers time out (and it, in
+  // its own wait for the other leader's pulses, or in the gather).
+  auto fresh = SimWorld::Create(sim);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  statuses = (*fresh)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    const ThisMachine m = machine(comm.rank());
+    return ProbeCpuPools(
+               comm, 1.0, 1.0,
+               [&](const std::function<absl::Status()>&) -> absl::StatusOr<double> {
+                 absl::SleepFor(absl::Milliseconds(comm.rank() == 0 ? 800 : 1));
+                 return 1.0;
+               },
+               &m, absl::Milliseconds(50))
+        .status();
+  });
+  EXPECT_FALSE(statuses[1].ok());
+  EXPECT_FALSE(statuses[4].ok());
 }
 
 TEST(CollectiveProbeTest, TimesGroupsOnOneHostOnly) {
