@@ -194,15 +194,51 @@ bool ReduceProbe(YAML::Node measured, const Reduction& cut, std::string* why) {
   return true;
 }
 
+// The hosts --exclude names, matched against each node's host as SameHost says: `local` is this
+// machine, not a wildcard (it used to match every name, so excluding another host emptied a
+// local fleet).
+class Exclusions {
+ public:
+  explicit Exclusions(const std::vector<std::string>& names)
+      : names_(names), matched_(names.size(), false) {}
+
+  // Whether a node on `host` ("" = unnamed) is left out; remembers the host for the error below.
+  bool Gone(const std::string& host) {
+    if (host.empty()) return false;
+    if (std::find(hosts_.begin(), hosts_.end(), host) == hosts_.end()) hosts_.push_back(host);
+    bool gone = false;
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (SameHost(host, names_[i])) gone = matched_[i] = true;
+    }
+    return gone;
+  }
+
+  // A host no node is on would be excluded without effect (a typo kept the host in the fleet).
+  absl::Status CheckEachMatched(const std::string& path) const {
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (matched_[i]) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat("--exclude names ", names_[i], ", a host no node of ", path, " is on (",
+                       hosts_.empty() ? "it names no host: give --nodes"
+                                      : absl::StrCat("hosts: ", absl::StrJoin(hosts_, ", ")),
+                       ")"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::vector<std::string>& names_;
+  std::vector<bool> matched_;
+  std::vector<std::string> hosts_;  // every node's host, in fleet order
+};
+
 // The fleet file with every node on an excluded host removed (comments are not kept). A node's
 // host is its group's `host`, or with --nodes (`nodes`, one name per node in fleet order, as
 // WriteHostfile assigns them) its name there: a group of `count` nodes then keeps the count of its
 // names not excluded, and `kept_nodes` receives the names left, for the reduced fleet's hostfile.
 // Nodes are numbered as FlattenFleet numbers them (`slots`, the loaded file's): groups on one
-// named host are one node. A host matches an excluded name only as SameHost says: `local` is this
-// machine, not a wildcard (it used to match every name, so excluding another host emptied a
-// local fleet). A `measured:` section is reduced with it (ReduceProbe), or dropped, saying why in
-// the header.
+// named host are one node (Exclusions says which hosts go). A `measured:` section is reduced with
+// it (ReduceProbe), or dropped, saying why in the header.
 absl::StatusOr<std::string> FleetWithout(const std::string& path,
                                          const std::vector<partitioner::DeviceSlot>& slots,
                                          const std::vector<std::string>& excluded,
@@ -215,18 +251,7 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
-  std::vector<bool> matched(excluded.size(), false);
-  std::vector<std::string> hosts;  // every node's host, for the error below
-  auto is_excluded = [&](const std::string& host) {
-    if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
-      hosts.push_back(host);
-    }
-    bool gone = false;
-    for (size_t i = 0; i < excluded.size(); ++i) {
-      if (!host.empty() && SameHost(host, excluded[i])) gone = matched[i] = true;
-    }
-    return gone;
-  };
+  Exclusions exclusions(excluded);
   YAML::Node groups(YAML::NodeType::Sequence);
   *kept = 0;
   Reduction cut;  // old → new indices, -1 when removed
@@ -246,7 +271,7 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
         const std::string host = named           ? nodes[node]
                                  : group["host"] ? group["host"].as<std::string>()
                                                  : "";
-        const bool gone = is_excluded(host);
+        const bool gone = exclusions.Gone(host);
         for (int64_t d = 0; d < per_node; ++d) {
           cut.rank_index.push_back(gone ? -1 : next_rank++);
           cut.rank_host.push_back(host);
@@ -266,16 +291,7 @@ absl::StatusOr<std::string> FleetWithout(const std::string& path,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
-  // A host no node is on would be excluded without effect (a typo kept the host in the fleet).
-  for (size_t i = 0; i < excluded.size(); ++i) {
-    if (!matched[i]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--exclude names ", excluded[i], ", a host no node of ", path, " is on (",
-                       hosts.empty() ? "it names no host: give --nodes"
-                                     : absl::StrCat("hosts: ", absl::StrJoin(hosts, ", ")),
-                       ")"));
-    }
-  }
+  TANGRAM_RETURN_IF_ERROR(exclusions.CheckEachMatched(path));
   root["nodes"] = groups;
   YAML::Emitter out;
   out << root;
