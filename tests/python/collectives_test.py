@@ -5,12 +5,12 @@ simulated transport. Every rank checks every result; the script exits non-zero o
 """
 
 import sys
-import threading
 
 import torch
 
 import tangram.torch as tt
 from tangram import TangramError
+from torch_test_util import run_sim_ranks
 
 
 def rank_input(r, n, dtype):
@@ -118,26 +118,15 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--sim":
         ranks = int(sys.argv[2])
         world = tt.sim_world(ranks, timeout=30)
-        errors = []
 
-        def run(r):
+        def rank_main(r):
+            tt.init(transport="sim", sim_world=world, rank=r, timeout=30)
             try:
-                tt.init(transport="sim", sim_world=world, rank=r, timeout=30)
                 body()
-            except BaseException as e:  # reported below
-                errors.append(f"rank {r}: {type(e).__name__}: {e}")
             finally:
                 tt.shutdown()
 
-        threads = [threading.Thread(target=run, args=(r,)) for r in range(ranks)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            print("\n".join(errors))
-            sys.exit(1)
-        print(f"collectives_test: {ranks} sim ranks OK")
+        run_sim_ranks(ranks, rank_main, "collectives_test")
         return
     tt.init(timeout=60)
     body()

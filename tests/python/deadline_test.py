@@ -12,7 +12,6 @@ DEADLINE_EXCEEDED.
 
 import os
 import sys
-import threading
 import time
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 import tangram.torch as tt
 from tangram import _tangram
 from tangram.torch._p2p import P2P
+from torch_test_util import run_sim_ranks
 
 USER_TIMEOUT = 2.0
 SETUP_TIMEOUT = 60.0  # the test's own gathers, so that a loaded machine's start-up skew is no failure
@@ -103,24 +103,14 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--sim":
         ranks = int(sys.argv[2])
         world = tt.sim_world(ranks, timeout=USER_TIMEOUT)
-        errors = []
 
-        def run(r):
-            try:
-                ctx = tt.init(job=job_path(), transport="sim", sim_world=world, rank=r,
-                              timeout=USER_TIMEOUT)
-                check(ctx)
-                past_the_deadline(ctx, lambda: None)
-            except BaseException as e:  # reported below, with its rank
-                errors.append((r, repr(e)))
+        def rank_main(r):
+            ctx = tt.init(job=job_path(), transport="sim", sim_world=world, rank=r,
+                          timeout=USER_TIMEOUT)
+            check(ctx)
+            past_the_deadline(ctx, lambda: None)
 
-        threads = [threading.Thread(target=run, args=(r,)) for r in range(ranks)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
-        print(f"deadline_test: {ranks} sim ranks OK")
+        run_sim_ranks(ranks, rank_main, "deadline_test")
         return
     ctx = tt.init(job=job_path(), timeout=USER_TIMEOUT)
     check(ctx)

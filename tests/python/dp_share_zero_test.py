@@ -16,7 +16,6 @@ parameters bit-identical on every rank.
 import copy
 import os
 import sys
-import threading
 import time
 
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 
 import tangram.torch as tt
 from tangram.errors import TangramError
+from torch_test_util import run_sim_ranks
 
 ATOL = 1e-5
 MAX_NORM = 0.05
@@ -198,26 +198,15 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--sim":
         ranks = int(sys.argv[2])
         world = tt.sim_world(ranks, timeout=TIMEOUT)
-        errors = []
 
-        def run(r):
+        def rank_main(r):
+            tt.init(transport="sim", sim_world=world, rank=r, timeout=TIMEOUT)
             try:
-                tt.init(transport="sim", sim_world=world, rank=r, timeout=TIMEOUT)
                 body()
-            except BaseException as e:  # noqa: B902 (reported below)
-                errors.append(f"rank {r}: {type(e).__name__}: {e}")
             finally:
                 tt.shutdown()
 
-        threads = [threading.Thread(target=run, args=(r,)) for r in range(ranks)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            print("\n".join(errors))
-            sys.exit(1)
-        print(f"dp_share_zero_test: {ranks} sim ranks OK")
+        run_sim_ranks(ranks, rank_main, "dp_share_zero_test")
         return
     tt.init(timeout=TIMEOUT)
     body()
