@@ -10,25 +10,16 @@
 #   torch_multihost_test.sh PYTHON PYTHONPATH SOURCE_DIR   (PYTHON empty: package not built)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-python=$1 pythonpath=$2 source_dir=$3
-if [ -z "$python" ]; then
-  echo "SKIP: the tangram Python package was not built (needs a python3 with torch, and pybind11)"
-  exit 77
-fi
-source "$here/test_lib.sh" tm
-
-bash "$netns" up "$P" 2 100mbit || fail "cannot make 2 hosts"
-export PYTHONPATH="$pythonpath:$source_dir/tests/python" TANGRAM_SOURCE_DIR="$source_dir"
-export OMP_NUM_THREADS=1
+source "$here/torch_lib.sh" tm "$@"
 # Ranks 0, 1 on host 0; rank 2 on host 1.
 run3=(bash "$netns" mpirun "$P" -np 3 --map-by ppr:2:node --bind-to none -x PYTHONPATH
   -x TANGRAM_SOURCE_DIR -x OMP_NUM_THREADS "$python")
 
-timeout 300 "${run3[@]}" "$source_dir/tests/python/dp_equivalence_test.py" >"$work/dp.log" 2>&1 ||
+timeout 300 "${run3[@]}" "$TANGRAM_SOURCE_DIR/tests/python/dp_equivalence_test.py" >"$work/dp.log" 2>&1 ||
   { cat "$work/dp.log"; fail "data parallelism across the hosts failed"; }
 grep "dp_equivalence:" "$work/dp.log"
 
-timeout 300 "${run3[@]}" "$source_dir/tests/python/pipeline_equivalence.py" pp3 >"$work/pp.log" 2>&1 ||
+timeout 300 "${run3[@]}" "$TANGRAM_SOURCE_DIR/tests/python/pipeline_equivalence.py" pp3 >"$work/pp.log" 2>&1 ||
   { cat "$work/pp.log"; fail "the pipeline across the hosts failed"; }
 grep -i "pp3" "$work/pp.log" | head -3
 

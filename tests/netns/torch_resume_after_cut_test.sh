@@ -17,16 +17,7 @@
 #   torch_resume_after_cut_test.sh PYTHON PYTHONPATH SOURCE_DIR   (PYTHON empty: package not built)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-python=$1 pythonpath=$2 source_dir=$3
-if [ -z "$python" ]; then
-  echo "SKIP: the tangram Python package was not built (needs a python3 with torch, and pybind11)"
-  exit 77
-fi
-source "$here/test_lib.sh" rc
-
-bash "$netns" up "$P" 2 100mbit || fail "cannot make 2 hosts"
-export PYTHONPATH="$pythonpath:$source_dir/tests/python" TANGRAM_SOURCE_DIR="$source_dir"
-export OMP_NUM_THREADS=1
+source "$here/torch_lib.sh" rc "$@"
 driver="$here/torch_resume_after_cut.py"
 ckpt="$work/ckpt"
 # Ranks 0, 1 on host 0; rank 2 on host 1.
