@@ -336,7 +336,9 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
   std::vector<train::LayerThroughput> calibrated;
   TANGRAM_ASSIGN_OR_RETURN(NodeReport mine,
                            DescribeRank(world, fleet, options, budget.compute, &calibrated));
-  TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world, mine.ToJson().dump()));
+  // The others wait out the slowest rank's calibration, which its budget bounds.
+  TANGRAM_ASSIGN_OR_RETURN(auto texts,
+                           AllGatherStringsAfter(world, mine.ToJson().dump(), budget.compute));
   for (const auto& text : texts) {
     TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
     result.reports.push_back(r);

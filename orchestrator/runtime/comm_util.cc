@@ -56,6 +56,17 @@ absl::StatusOr<std::vector<std::string>> AllGatherStrings(collectives::Communica
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> AllGatherStringsAfter(collectives::Communicator& comm,
+                                                               const std::string& mine,
+                                                               absl::Duration phase) {
+  const absl::Duration saved = comm.default_timeout();
+  if (phase == absl::InfiniteDuration()) return AllGatherStrings(comm, mine);
+  comm.SetDefaultTimeout(saved + phase);
+  absl::StatusOr<std::vector<std::string>> out = AllGatherStrings(comm, mine);
+  comm.SetDefaultTimeout(saved);
+  return out;
+}
+
 absl::Status CommTensorParallelGroup::AllReduceSum(float* data, int64_t count) {
   if (size() == 1) return absl::OkStatus();
   absl::Time start = absl::Now();

@@ -24,6 +24,15 @@ absl::Status BroadcastString(collectives::Communicator& comm, int root, std::str
 absl::StatusOr<std::vector<std::string>> AllGatherStrings(collectives::Communicator& comm,
                                                           const std::string& mine);
 
+// AllGatherStrings right after a phase that every rank ends within `phase` of the others (the
+// compute calibration, bounded by its budget): the gather may wait `comm`'s default timeout plus
+// `phase`, so that the ranks done first outlast the slowest one's phase (an EMULATION-slowed rank
+// calibrates for its whole budget) instead of failing a --timeout shorter than it. The default
+// timeout is restored afterwards; an infinite `phase` (no budget) leaves it as it is.
+absl::StatusOr<std::vector<std::string>> AllGatherStringsAfter(collectives::Communicator& comm,
+                                                               const std::string& mine,
+                                                               absl::Duration phase);
+
 // train::TensorParallelGroup over a cell's tensor-parallel communicator, counting the seconds
 // spent in its allreduces (communication, not compute, in the step's figures). The layers keep a
 // pointer to this object; the communicator behind it may be replaced (Reset) when a plan is

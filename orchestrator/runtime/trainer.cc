@@ -252,7 +252,9 @@ class Run {
         world_.rank(), model_, *corpus_, job_.training.micro_batch, slowdown_, calibration);
     if (!report.ok())
       return Annotate(report.status(), absl::StrCat("calibration on rank ", world_.rank()));
-    TANGRAM_ASSIGN_OR_RETURN(auto texts, AllGatherStrings(world_, report->ToJson().dump()));
+    // The others wait out the slowest rank's calibration, which its budget bounds.
+    TANGRAM_ASSIGN_OR_RETURN(
+        auto texts, AllGatherStringsAfter(world_, report->ToJson().dump(), budget.compute));
     for (const auto& text : texts) {
       TANGRAM_ASSIGN_OR_RETURN(NodeReport r, NodeReport::FromJson(text));
       result_.reports.push_back(r);

@@ -14,6 +14,7 @@
 #include "orchestrator/probe/fleet_probe.h"
 #include "orchestrator/probe/layer_time_probe.h"
 #include "orchestrator/probe/link_probe.h"
+#include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/simulator/simulator.h"
 #include "partitioner/comm_model.h"
 #include "partitioner/cost_model.h"
@@ -588,6 +589,44 @@ TEST(CpuPoolProbeTest, WaitingRanksOutlastALeadersLongSoloProbe) {
   });
   EXPECT_FALSE(statuses[1].ok());
   EXPECT_FALSE(statuses[4].ok());
+}
+
+// The gather after the compute calibration waited one default timeout for the slowest rank's
+// calibration, which its budget bounds instead: with --timeout 4, a rank slowed 6x by EMULATION
+// made `mpirun -np 4 tangram probe --job configs/jobs/local-tiny-gpt.yaml` fail ("MPI_Allgather
+// ... timed out"). Rank 2 here "calibrates" 600 ms longer than the others, past their 300 ms
+// default: the budget-bounded gather waits for it, the plain one does not, and the default is
+// restored after either.
+TEST(CalibrationGatherTest, TheRanksDoneFirstOutlastTheSlowestCalibration) {
+  SimOptions sim;
+  sim.ranks = 3;
+  sim.timeout = absl::Milliseconds(300);
+  for (bool bounded : {true, false}) {
+    auto world = SimWorld::Create(sim);
+    ASSERT_TRUE(world.ok()) << world.status();
+    std::vector<std::vector<std::string>> got(3);
+    auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+      if (comm.rank() == 2) absl::SleepFor(absl::Milliseconds(600));
+      const std::string mine = absl::StrCat("rank ", comm.rank());
+      auto texts = bounded ? AllGatherStringsAfter(comm, mine, absl::Seconds(2))
+                           : AllGatherStrings(comm, mine);
+      if (comm.default_timeout() != absl::Milliseconds(300)) {
+        return absl::InternalError("the default timeout was not restored");
+      }
+      if (!texts.ok()) return texts.status();
+      got[comm.rank()] = *texts;
+      return absl::OkStatus();
+    });
+    if (bounded) {
+      for (int r = 0; r < 3; ++r) {
+        ASSERT_TRUE(statuses[r].ok()) << statuses[r];
+        EXPECT_THAT(got[r], ::testing::ElementsAre("rank 0", "rank 1", "rank 2"));
+      }
+    } else {
+      EXPECT_FALSE(statuses[0].ok());
+      EXPECT_FALSE(statuses[1].ok());
+    }
+  }
 }
 
 TEST(CollectiveProbeTest, TimesGroupsOnOneHostOnly) {
