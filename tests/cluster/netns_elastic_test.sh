@@ -50,6 +50,9 @@ reference() {
 }
 
 # start_launch DIR STEPS: the elastic supervisor on 3 fresh hosts, in the background ($sup, $log).
+# Rank 0's compute is stretched 100x from step 1 (EMULATION; numerics unchanged), so that a step
+# takes ~0.1 s: at the test model's ~5 ms a step all 12 steps once ended inside one 0.2 s poll,
+# before the fault could land (a run of session 15).
 start_launch() {
   local d=$1 n=$2
   mkdir -p "$d"
@@ -64,6 +67,7 @@ start_launch() {
     --mpirun-arg=-x --mpirun-arg=OMPI_ALLOW_RUN_AS_ROOT=1 \
     --mpirun-arg=-x --mpirun-arg=OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     "$d/job.yaml" --timeout "$timeout_s" --no-rebalance --metrics "$d/metrics.jsonl" \
+    --emulate-change 0:1:100 \
     >"$log" 2>&1 &
   sup=$!
 }
