@@ -190,34 +190,21 @@ def run(case):
 
 def run_sim(case):
     """The case's ranks as threads on the simulated transport; exits 1 if any rank failed."""
-    import threading
-
     import tangram.torch as tt
     from pipeline_common import use_thread_communicator
+    from torch_test_util import run_sim_ranks
 
     base = case.rsplit("_", 1)[0] if case.endswith(("_clip", "_buffers")) else case
     ranks = CASES[base][0] if base in CASES else \
         {"replan": 3, "bad_input": 2, "not_same": 3}[case]
     world = tt.sim_world(ranks, timeout=30)
-    failures = []
 
-    def rank_main(r):
-        try:
-            use_thread_communicator(tt.init(transport="sim", sim_world=world, rank=r,
-                                            timeout=30).comm)
-            run(case)
-        except BaseException as e:  # noqa: B902 (SystemExit from compare() included)
-            failures.append(f"rank {r}: {type(e).__name__}: {e}")
+    def rank_main(r):  # SystemExit from compare() is reported as a failure too
+        use_thread_communicator(tt.init(transport="sim", sim_world=world, rank=r,
+                                        timeout=30).comm)
+        run(case)
 
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(ranks)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        print(f"FAIL {case} (sim): {failures}", flush=True)
-        sys.exit(1)
-
+    run_sim_ranks(ranks, rank_main, f"pipeline_equivalence {case}")
 
 if __name__ == "__main__":
     if sys.argv[1] == "--sim":
