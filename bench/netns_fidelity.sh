@@ -18,7 +18,7 @@
 # A case is LAYOUT@RATE[,RATE...][:KEY=VALUE...]: with several rates host i's NIC gets the i-th
 # (the last one repeats); keys mb, gb (micro and global batch), model (a name in configs/models or
 # bench/netns-models, or a path) and steps override the defaults for that case only. Layouts
-# besides the grid's: dp3, pp3, pp4, tp2dp3, uneven3, dp4h4 (see shape()).
+# besides the grid's: dp3, pp3, pp4, tp2dp3, uneven3, dp4h4, dp6 (see shape()).
 #
 # Prints one row per case and, last, one JSON line:
 #   {"cases": N, "median_abs_error": x, "worst_abs_error": y, ...}
@@ -26,7 +26,8 @@
 # Environment: TANGRAM (binary; default build/default/orchestrator/tangram), NETNS_PREFIX (pn),
 # STEPS (8), RATES (the link speeds of the full table, tc syntax; default "50mbit 200mbit 1gbit";
 # --rates overrides it), LAYOUTS (default all six), MPIRUN_ARGS (extra mpirun arguments, e.g.
-# "--mca mpi_yield_when_idle 1", for experiments), KEEP_GOING (set: a failed case is reported
+# "--mca mpi_yield_when_idle 1", for experiments), TOPOLOGY (star, the default: every host's NIC on
+# one switch; mesh: a link per pair of hosts, netns.sh up --mesh), KEEP_GOING (set: a failed case is reported
 # and the rest still run; exit 1 at the end), MODEL, GLOBAL_BATCH, MICRO_BATCH (as the options).
 set -euo pipefail
 
@@ -38,6 +39,12 @@ STEPS=${STEPS:-8}
 RATES=${RATES:-"50mbit 200mbit 1gbit"}
 LAYOUTS=${LAYOUTS:-"dp4 pp2 tp2 pp2dp2 uneven4 island4"}
 MPIRUN_ARGS=${MPIRUN_ARGS:-}
+TOPOLOGY=${TOPOLOGY:-star}
+case $TOPOLOGY in
+  star) UP_ARGS=() ;;
+  mesh) UP_ARGS=(--mesh) ;;
+  *) echo "TOPOLOGY must be star or mesh, not '$TOPOLOGY'" >&2; exit 2 ;;
+esac
 MODEL=${MODEL:-$ROOT/configs/models/tiny-gpt.yaml}
 GLOBAL_BATCH=${GLOBAL_BATCH:-16}
 MICRO_BATCH=${MICRO_BATCH:-2}
@@ -137,6 +144,7 @@ shape() {
     tp2dp3)  echo "3 2 2 1 3 AAA 1,1,1,1,1,1" ;;
     uneven3) echo "3 1 1 1 3 AAA 1,1,1.5" ;;
     dp4h4)   echo "4 1 1 1 4 AAAA 1,1,1,1" ;;
+    dp6)     echo "3 2 1 1 6 AAA 1,1,1,1,1,1" ;;
     *) echo "unknown layout $1" >&2; return 2 ;;
   esac
 }
@@ -205,20 +213,34 @@ write_configs() {  # case -> $WORK/<case>.{fleet,job}.yaml; prints "hosts per is
   echo "$hosts $per $islands $name"
 }
 
-# Shapes every host's NIC (the harness's hosts hang off one switch) to `rate`; for island4 the
-# first island's hosts get 4x that, so that the islands differ and the cross-island path runs at
-# `rate`. A comma-separated `rate` gives host i the i-th speed (the last one repeats).
+# Shapes every host's NIC (star: the hosts hang off one switch) to `rate`; for island4 the first
+# island's hosts get 4x that, so that the islands differ and the cross-island path runs at `rate`.
+# A comma-separated `rate` gives host i the i-th speed (the last one repeats). In a mesh a host's
+# speed shapes each of its links, fastest hosts first, so that a link ends at the slower of its
+# two hosts' speeds, as a path through both NICs would.
 shape_links() {
   local hosts=$1 islands=$2 rates=$3 layout=$4
   local -a per_host
   IFS=, read -ra per_host <<<"$rates"
+  local lines=""
   for ((a = 0; a < hosts; a++)); do
     local r=${per_host[$((a < ${#per_host[@]} ? a : ${#per_host[@]} - 1))]}
     if [[ $layout == island4 && ${islands:a:1} == A ]]; then
       r=$(echo "$rate" | awk '{n=$1; sub(/[a-z]+$/, "", n); u=$1; sub(/^[0-9.]+/, "", u); print n*4 u}')
     fi
-    "$NETNS" shape "$P" "$a" "$r" >/dev/null
+    lines+="$(bits_of "$r") $a $r"$'\n'
   done
+  local bits a r
+  while read -r bits a r; do
+    [[ -n $a ]] && "$NETNS" shape "$P" "$a" "$r" >/dev/null
+  done < <(printf '%s' "$lines" | sort -k1,1 -g -r)
+}
+
+# A tc rate in bits per second ("none": unshaped, the fastest).
+bits_of() {
+  echo "$1" | awk '{r=tolower($1); if (r == "none") { print 1e15; exit }
+    m=1; if (r ~ /gbit$/) m=1e9; else if (r ~ /mbit$/) m=1e6; else if (r ~ /kbit$/) m=1e3;
+    sub(/[a-z]+$/, "", r); printf "%.0f\n", r*m}'
 }
 
 # Every case is checked (layout, options, model) before any host is brought up.
@@ -241,7 +263,7 @@ for c in $CASES; do
   cfg=$(write_configs "$c") || exit 2
   read -r hosts per islands name <<<"$cfg"
   if [[ $current_hosts != "$hosts" ]]; then
-    "$NETNS" up "$P" "$hosts" "${rate%%,*}" >/dev/null
+    "$NETNS" up "$P" "$hosts" "${rate%%,*}" "${UP_ARGS[@]}" >/dev/null
     UP=1
     current_hosts=$hosts
   fi

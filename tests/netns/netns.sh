@@ -8,11 +8,22 @@
 # its veth) limits that host's traffic in both directions; Open MPI's TCP transport cannot tell this
 # from separate machines. Only namespaces named after P are created or removed.
 #
+# With --mesh (at most 8 hosts) there is no hub: every pair of hosts is joined by its own veth pair
+# (host a's interface to host b is "e<b>", addresses 10.99.L.1 and 10.99.L.2/24 with L = 1 + 8a +
+# b), the full mesh of shared/reference/multihost.md's recipe. Each host's /etc/hosts names every
+# other host by its address on their direct link, so a host reaches each peer over its own link and
+# traffic to two peers does not share a NIC.
+#
 #   netns.sh check                # exit 0 when namespaces can be made here, else 77 and the reason
-#   netns.sh up P N [RATE]        # N hosts, each NIC shaped to RATE (tc syntax: 200mbit, 2gbit)
-#   netns.sh shape P A [B] RATE   # re-shape host A's NIC (and B's when given); RATE "none" unshapes
-#   netns.sh link P A [B] up|down # take host A's NIC down or up (B, when given, is ignored: the
-#                                 # star has no per-pair links; cutting A's NIC cuts A from all)
+#   netns.sh up P N [RATE] [--mesh] # N hosts, each NIC (each link) shaped to RATE (tc syntax:
+#                                 # 200mbit, 2gbit); --mesh: a full mesh of links, no hub
+#   netns.sh shape P A [B] RATE   # re-shape host A's NIC (and B's when given); RATE "none" unshapes.
+#                                 # Mesh: A alone shapes every link of A (both ends), A B the
+#                                 # A-B link only
+#   netns.sh link P A [B] up|down # take host A's NIC down or up (star: B, when given, is ignored,
+#                                 # there are no per-pair links; cutting A's NIC cuts A from all).
+#                                 # Mesh: A alone every link of A, A B the A-B link only
+#   netns.sh topology P           # print "star" or "mesh"
 #   netns.sh kill P A             # SIGKILL every process in host A
 #   netns.sh exec P A cmd...      # run cmd inside host A, with its host name and /etc/hosts
 #   netns.sh mpirun P args...     # mpirun from host P0 over the hosts (hostfile, rsh agent, tcp)
@@ -22,7 +33,7 @@ set -uo pipefail
 
 die() { echo "netns.sh: $*" >&2; exit 2; }
 dir_of() { echo "/tmp/netns-$1"; }
-subnet="10.99.0.0/24"
+subnet="10.99.0.0/16"  # the star's 10.99.0.0/24 and every mesh link
 
 cmd_check() {
   [ "$(id -u)" -eq 0 ] || { echo "netns: needs root to create network namespaces" >&2; exit 77; }
@@ -72,13 +83,87 @@ cmd_down() {
 }
 
 cmd_up() {
+  local mesh=0 args=() a
+  for a in "$@"; do if [ "$a" = --mesh ]; then mesh=1; else args+=("$a"); fi; done
+  set -- "${args[@]}"
+  [ $# -ge 2 ] && [ $# -le 3 ] || die "usage: up P N [RATE] [--mesh]"
   local P=$1 N=$2 rate=${3:-none}
   [[ "$P" =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "prefix must be 1-8 lowercase letters/digits: $P"
   [[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] && [ "$N" -le 32 ] || die "host count must be 1..32: $N"
+  [ $mesh -eq 0 ] || [ "$N" -le 8 ] || die "a mesh has at most 8 hosts: $N"
   cmd_down "$P"
   local d hub="${P}-hub"
   d=$(dir_of "$P")
   mkdir -p "$d"
+  if [ $mesh -eq 1 ]; then
+    up_mesh "$P" "$N" "$rate"
+  else
+    up_star "$P" "$N" "$rate"
+  fi
+  write_rsh "$d"
+  echo "$N" >"$d/count"
+  echo "$rate" >"$d/rate"
+}
+
+# Host a's address on its direct link to host b (a != b), and the link's third octet.
+mesh_octet() { local a=$1 b=$2; [ "$a" -lt "$b" ] && echo $((1 + 8 * a + b)) || echo $((1 + 8 * b + a)); }
+mesh_addr() { local a=$1 b=$2; echo "10.99.$(mesh_octet "$a" "$b").$([ "$a" -lt "$b" ] && echo 1 || echo 2)"; }
+
+up_mesh() {
+  local P=$1 N=$2 rate=$3 d a b
+  d=$(dir_of "$P")
+  for ((a = 0; a < N; a++)); do
+    ip netns add "$P$a" || die "cannot create namespace $P$a"
+    ip -n "$P$a" link set lo up
+    echo "$P$a slots=8" >>"$d/hostfile"
+  done
+  for ((a = 0; a < N; a++)); do
+    for ((b = a + 1; b < N; b++)); do
+      ip link add "${P}x$a-$b" netns "$P$a" type veth peer name "${P}y$a-$b" netns "$P$b" ||
+        die "cannot create the veth pair $P$a-$P$b"
+      ip -n "$P$a" link set "${P}x$a-$b" name "e$b"
+      ip -n "$P$b" link set "${P}y$a-$b" name "e$a"
+      ip -n "$P$a" addr add "$(mesh_addr "$a" "$b")/24" dev "e$b"
+      ip -n "$P$b" addr add "$(mesh_addr "$b" "$a")/24" dev "e$a"
+      ip -n "$P$a" link set "e$b" up
+      ip -n "$P$b" link set "e$a" up
+      shape_dev "$P$a" "e$b" "$rate"
+      shape_dev "$P$b" "e$a" "$rate"
+    done
+  done
+  # Open MPI's TCP transport pairs each of a host's interfaces with one of the peer's, whatever
+  # the subnets, and fails ("Network is unreachable") on a pair with no route. So host a reaches
+  # every address of host b over their direct link (a /32 route per address, the replies likewise;
+  # reverse-path filtering off): a mesh of single links, as MPI sees a cluster of routed NICs.
+  local c
+  for ((a = 0; a < N; a++)); do
+    ip netns exec "$P$a" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    for ((b = 0; b < N; b++)); do
+      [ "$b" -eq "$a" ] && continue
+      ip netns exec "$P$a" sysctl -qw "net.ipv4.conf.e$b.rp_filter=0"
+      for ((c = 0; c < N; c++)); do
+        [ "$c" -eq "$b" ] || [ "$c" -eq "$a" ] && continue
+        ip -n "$P$a" route add "$(mesh_addr "$b" "$c")/32" dev "e$b" ||
+          die "cannot route to $P$b's address on its link to $P$c"
+      done
+    done
+  done
+  for ((a = 0; a < N; a++)); do
+    {
+      echo "127.0.0.1 localhost"
+      # Its own name on its first link's address (any of its addresses would do).
+      if [ "$N" -gt 1 ]; then echo "$(mesh_addr "$a" $((a == 0 ? 1 : 0))) $P$a"; else echo "127.0.1.1 $P$a"; fi
+      for ((b = 0; b < N; b++)); do
+        if [ "$b" -ne "$a" ]; then echo "$(mesh_addr "$b" "$a") $P$b"; fi
+      done
+    } >"$d/hosts.$P$a"
+  done
+  echo mesh >"$d/topology"
+}
+
+up_star() {
+  local P=$1 N=$2 rate=$3 d hub="${P}-hub"
+  d=$(dir_of "$P")
   ip netns add "$hub" || die "cannot create namespace $hub"
   ip -n "$hub" link set lo up
   ip -n "$hub" link add br0 type bridge
@@ -102,7 +187,12 @@ cmd_up() {
     shape_dev "$h" eth0 "$rate"
     shape_dev "$hub" "${P}p$i" "$rate"
   done
-  # The rsh agent Open MPI calls as "rsh HOST command...": the command runs inside HOST.
+  echo star >"$d/topology"
+}
+
+# The rsh agent Open MPI calls as "rsh HOST command...": the command runs inside HOST.
+write_rsh() {
+  local d=$1
   cat >"$d/rsh" <<RSH
 #!/usr/bin/env bash
 h=\$1; shift
@@ -110,8 +200,6 @@ exec ip netns exec "\$h" unshare --uts --mount bash -c \\
   "hostname \$h; mount --bind $d/hosts.\$h /etc/hosts; exec \"\\\$@\"" _ bash -c "\$*"
 RSH
   chmod +x "$d/rsh"
-  echo "$N" >"$d/count"
-  echo "$rate" >"$d/rate"
 }
 
 host_ns() {
@@ -121,10 +209,37 @@ host_ns() {
   echo "$P$A"
 }
 
+topology_of() { cat "$(dir_of "$1")/topology" 2>/dev/null || echo star; }
+
+# Mesh: the links a command names — every link of A, or the A-B link — as "a b" lines.
+mesh_links() {
+  local P=$1 A=$2 B=${3:-} n b
+  host_ns "$P" "$A" >/dev/null || exit 2
+  if [ -n "$B" ]; then
+    host_ns "$P" "$B" >/dev/null || exit 2
+    [ "$A" -ne "$B" ] || die "host $A has no link to itself"
+    echo "$A $B"
+    return
+  fi
+  n=$(cat "$(dir_of "$P")/count")
+  for ((b = 0; b < n; b++)); do
+    if [ "$b" -ne "$A" ]; then echo "$A $b"; fi
+  done
+}
+
 cmd_shape() {
   local P=$1; shift
-  local rate=${!#} hosts=("${@:1:$#-1}")
+  local rate=${!#} hosts=("${@:1:$#-1}") a b
   [ ${#hosts[@]} -ge 1 ] || die "usage: shape P A [B] RATE"
+  if [ "$(topology_of "$P")" = mesh ]; then
+    [ ${#hosts[@]} -le 2 ] || die "usage: shape P A [B] RATE"
+    mesh_links "$P" "${hosts[@]}" >"$(dir_of "$P")/links" || exit 2
+    while read -r a b; do
+      shape_dev "$P$a" "e$b" "$rate"
+      shape_dev "$P$b" "e$a" "$rate"
+    done <"$(dir_of "$P")/links"
+    return
+  fi
   for A in "${hosts[@]}"; do
     host_ns "$P" "$A" >/dev/null || exit 2
     shape_dev "$P$A" eth0 "$rate"
@@ -133,9 +248,16 @@ cmd_shape() {
 }
 
 cmd_link() {
-  local P=$1 A=$2 state=${!#}
+  local P=$1 A=$2 state=${!#} a b
   [ "$state" = up ] || [ "$state" = down ] || die "usage: link P A [B] up|down"
   host_ns "$P" "$A" >/dev/null || exit 2
+  if [ "$(topology_of "$P")" = mesh ]; then
+    local B=""
+    [ $# -eq 4 ] && B=$3
+    mesh_links "$P" "$A" $B >"$(dir_of "$P")/links" || exit 2
+    while read -r a b; do ip -n "$P$a" link set "e$b" "$state"; done <"$(dir_of "$P")/links"
+    return
+  fi
   ip -n "$P-hub" link set "${P}p$A" "$state"
 }
 
@@ -164,11 +286,12 @@ cmd_mpirun() {
     -x OMPI_ALLOW_RUN_AS_ROOT=1 -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$@"
 }
 
-[ $# -ge 1 ] || die "usage: netns.sh check|up|shape|link|kill|exec|mpirun|hostfile|down ..."
+[ $# -ge 1 ] || die "usage: netns.sh check|up|shape|link|kill|exec|mpirun|hostfile|topology|down ..."
 sub=$1; shift
 case "$sub" in
   check) cmd_check ;;
-  up) [ $# -ge 2 ] || die "usage: up P N [RATE]"; cmd_up "$@" ;;
+  up) [ $# -ge 2 ] || die "usage: up P N [RATE] [--mesh]"; cmd_up "$@" ;;
+  topology) [ $# -eq 1 ] || die "usage: topology P"; topology_of "$1" ;;
   down) [ $# -eq 1 ] || die "usage: down P"; cmd_down "$1" ;;
   shape) [ $# -ge 3 ] || die "usage: shape P A [B] RATE"; cmd_shape "$@" ;;
   link) [ $# -ge 3 ] || die "usage: link P A [B] up|down"; cmd_link "$@" ;;

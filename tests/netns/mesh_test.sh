@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The harness's full mesh (netns.sh up --mesh; shared/reference/multihost.md's recipe for more than
+# two hosts): every pair of hosts has its own link, so shaping or cutting one link leaves the others
+# as they were, and Open MPI runs across hosts that each have several interfaces. Then train on it:
+# the probe at the start of `train` must read the slowest link, and the run must finish.
+#   mesh_test.sh TANGRAM_BINARY BENCH_SCRIPT
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tangram=$1
+bench=$2
+source "$here/test_lib.sh" nm
+
+bash "$netns" up "$P" 3 50mbit --mesh || fail "cannot make a mesh of 3 hosts"
+[ "$(bash "$netns" topology "$P")" = mesh ] || fail "topology is not mesh"
+names=$(timeout 60 bash "$netns" mpirun "$P" -np 3 --map-by node hostname | sort | uniq -c)
+echo "$names"
+[ "$(echo "$names" | wc -l)" -eq 3 ] || fail "expected ranks on 3 hosts, got: $names"
+
+# One 4 MiB allreduce between two hosts; prints its bus bandwidth in GB/s.
+busbw() {
+  timeout 120 bash "$netns" mpirun "$P" -np 2 --host "$1,$2" --map-by node "$tangram" bench \
+    collectives --transport mpi --op allreduce --min-bytes 4194304 --max-bytes 4194304 --iters 2 \
+    --warmup 1 --json | /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip().startswith("{")]
+rows = [r for r in rows if "busbw_gbs" in r] or rows
+print(rows[-1].get("busbw_gbs", rows[-1].get("busbw", -1)) if rows else -1)'
+}
+
+# Shaping the 1-2 link alone: traffic between hosts 1 and 2 is capped at 20 Mbit/s (2.5 MB/s),
+# traffic between 0 and 1 is not (50 Mbit/s, 6.25 MB/s). Upper bounds are physical; the 0-1 link
+# must beat the 1-2 link by 1.5x (2.5x nominal: the margin is for a loaded machine).
+bash "$netns" shape "$P" 1 2 20mbit || fail "cannot shape the 1-2 link"
+slow=$(busbw "${P}1" "${P}2")
+fast=$(busbw "${P}0" "${P}1")
+echo "busbw ${P}1-${P}2 (20 Mbit/s) $slow GB/s, ${P}0-${P}1 (50 Mbit/s) $fast GB/s"
+/usr/bin/python3 -c "import sys; sys.exit(0 if 0 < $slow < 0.0025 * 1.2 else 1)" ||
+  fail "the 1-2 link carried $slow GB/s, not below its shaped 0.0025 GB/s (+20%)"
+/usr/bin/python3 -c "import sys; sys.exit(0 if 1.5 * $slow < $fast < 0.00625 * 1.2 else 1)" ||
+  fail "the 0-1 link carried $fast GB/s; expected 1.5x the 1-2 link's and below its own cap"
+
+# Cutting the 0-2 link leaves 0-1 and 1-2 working.
+bash "$netns" link "$P" 0 2 down || fail "cannot cut the 0-2 link"
+if timeout 20 bash "$netns" mpirun "$P" -np 2 --host "${P}0,${P}2" --map-by node hostname \
+    >/dev/null 2>&1; then
+  fail "mpirun reached ${P}2 from ${P}0 with their link down"
+fi
+timeout 60 bash "$netns" mpirun "$P" -np 2 --host "${P}0,${P}1" --map-by node hostname >/dev/null ||
+  fail "cutting the 0-2 link also cut 0-1"
+bash "$netns" link "$P" 0 2 up
+bash "$netns" down "$P"
+
+# Train on a mesh whose host 2 is slower (its links at 20 Mbit/s, the 0-1 link at 50): the probe at
+# the start of train reads the slow links (at most 0.0025 GB/s + 20 %), and 3 steps finish.
+out=$(TOPOLOGY=mesh NETNS_PREFIX="${P:0:6}t" STEPS=3 timeout 400 bash "$bench" \
+  --cases "dp3@50mbit,50mbit,20mbit") || fail "training on the mesh failed: $out"
+echo "$out"
+row=$(echo "$out" | grep '^dp3 ') || fail "no dp3 row"
+echo "$out" | tail -1 | /usr/bin/python3 -c '
+import json, sys
+j = json.loads(sys.stdin.read())
+sys.exit(0 if j["cases"] == 1 else 1)' || fail "the bench did not report one case"
+bw=$(echo "$row" | sed -n 's/.*same island [0-9.]*us \([0-9.e-]*\)GB\/s.*/\1/p')
+[ -n "$bw" ] || fail "no same-island bandwidth in: $row"
+/usr/bin/python3 -c "import sys; sys.exit(0 if 0 < $bw < 0.0025 * 1.2 else 1)" ||
+  fail "the probe read $bw GB/s; the slowest links carry 0.0025 GB/s"
+echo "PASS"
