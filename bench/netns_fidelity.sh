@@ -307,6 +307,13 @@ links = ";".join("%s %.3gus %.3gGB/s%s%s%s" % (l["class"], l["latency_us"], l["b
                   " allreduce %.3g" % l["allreduce_gbs"] if "allreduce_gbs" in l else "",
                   " pair %.3g" % l["pair_allreduce_gbs"] if "pair_allreduce_gbs" in l else "")
                   for l in j.get("links", []))
+# Pairs of hosts measured apart (the probe's step 3b), where one differs from its class by 10 %.
+cls = {l["class"]: l["bandwidth_gbs"] for l in j.get("links", [])}
+apart = ["%s-%s %.3gGB/s" % (h["hosts"][0], h["hosts"][1], h["bandwidth_gbs"])
+         for h in j.get("host_links", [])]
+if any(abs(h["bandwidth_gbs"] / max(cls.values(), default=h["bandwidth_gbs"]) - 1) > 0.1 or
+       len(cls) > 1 for h in j.get("host_links", [])):
+    links += ";hosts " + " ".join(apart)
 print("%s %s %s %.4f %.4f %+.4f %s" % (sys.argv[2], sys.argv[3], plan, sim, measured, err, links.replace(" ", "_")))
 EOF
 )

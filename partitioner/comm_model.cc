@@ -173,7 +173,11 @@ double CommModel::LinkGbs(int64_t from, int64_t to) const {
   };
   const int dpn = std::max({fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node,
                             devices(from), devices(to)});
-  return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex;
+  return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex * PairScale(from, to);
+}
+
+double CommModel::PairScale(int64_t from, int64_t to) const {
+  return fleet_.network.NodePairScale(slots_[from].node, slots_[to].node);
 }
 
 double CommModel::LinkLatency(int64_t from, int64_t to) const {
@@ -188,8 +192,12 @@ TokenBucket CommModel::LinkBucket(int64_t from, int64_t to) const {
   const LinkSpec s = Link(cls, slots_[from].group, slots_[to].group);
   if (!s.has_bucket()) return b;
   // A node's devices share its NIC's shaper as they share the NIC: each its share of the bucket.
+  // The share is of the class's figures; a pair of hosts measured apart (PairScale) moves the
+  // sustained rate only — its shaper's burst passes at the line rate whatever the shaped rate.
+  const double scale = PairScale(from, to);
   b.gbs = LinkGbs(from, to);
-  const double share = std::min(1.0, b.gbs / (s.flow_gbs / (s.duplex > 0 ? s.duplex : 1.0)));
+  const double share =
+      std::min(1.0, b.gbs / scale / (s.flow_gbs / (s.duplex > 0 ? s.duplex : 1.0)));
   b.burst_bytes = s.burst_bytes * share;
   b.peak_gbs = s.peak_gbs * share;
   return b;

@@ -131,8 +131,12 @@ class CommModel {
   LinkSpec Link(LinkClass cls, int a, int b) const;
   LinkClass ClassOf(int64_t from, int64_t to) const;
   // One device's transfer to another when every device of their nodes sends at once (a
-  // pipeline's steady state): GB/s per direction and latency in seconds.
+  // pipeline's steady state): GB/s per direction and latency in seconds. Across nodes, × the
+  // pair of nodes' measured scale (PairScale).
   double LinkGbs(int64_t from, int64_t to) const;
+  // The two devices' nodes' measured point-to-point rate ÷ their class's figure
+  // (NetworkSpec::node_pair_scale; 1 unless a probe measured that pair of hosts apart).
+  double PairScale(int64_t from, int64_t to) const;
   double LinkLatency(int64_t from, int64_t to) const;
   // The token bucket on the link from `from` to `to` at the rate LinkGbs gives (inactive unless
   // the link's class was measured with one; never inside a node).

@@ -129,6 +129,12 @@ std::vector<std::string> Fleet::kinds() const {
   return out;
 }
 
+double NetworkSpec::NodePairScale(int64_t a, int64_t b) const {
+  if (node_pair_scale.empty() || a == b) return 1.0;
+  auto it = node_pair_scale.find({std::min(a, b), std::max(a, b)});
+  return it == node_pair_scale.end() ? 1.0 : it->second;
+}
+
 std::vector<DeviceSlot> FlattenFleet(const Fleet& fleet) {
   std::vector<DeviceSlot> slots;
   slots.reserve(fleet.num_devices());

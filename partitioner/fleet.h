@@ -8,9 +8,11 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -90,6 +92,11 @@ struct NetworkSpec {
   // fleet file); each present one replaces the catalog-derived figures of its class for every
   // pair of groups.
   std::array<std::optional<LinkSpec>, kLinkClasses> measured_links;
+  // A pair of nodes' measured point-to-point rate ÷ its class's measured figure (from a probe's
+  // host_links; absent = 1), keyed by (smaller node id, larger): a host with a slower NIC than the
+  // class's representative pair (or a faster one) where the class figure is one pair's.
+  std::map<std::pair<int64_t, int64_t>, double> node_pair_scale;
+  double NodePairScale(int64_t a, int64_t b) const;
 };
 
 struct Fleet {

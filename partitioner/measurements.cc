@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -279,6 +280,42 @@ static absl::Status ReadRanksAndHosts(YamlMap& m, const Fleet& fleet, Measuremen
   return absl::OkStatus();
 }
 
+namespace {
+
+// `host_links:` (after `hosts:`): two distinct listed hosts per entry, each pair once.
+absl::Status ReadHostLinks(YamlMap& m, Measurements* out) {
+  TANGRAM_ASSIGN_OR_RETURN(YAML::Node links, m.Sequence("host_links"));
+  for (size_t i = 0; i < links.size(); ++i) {
+    const std::string path = ElementPath(m, "host_links", i);
+    TANGRAM_ASSIGN_OR_RETURN(YamlMap lm,
+                             YamlMap::Of(m.file(), links[i], path, {"hosts", "bandwidth_gbs"}));
+    TANGRAM_ASSIGN_OR_RETURN(YAML::Node hosts, lm.Sequence("hosts"));
+    if (hosts.size() != 2 || !hosts[0].IsScalar() || !hosts[1].IsScalar() ||
+        hosts[0].Scalar() == hosts[1].Scalar()) {
+      return lm.Error("hosts", "expected two distinct host names, e.g. [pn1, pn2]");
+    }
+    MeasuredHostLink link{hosts[0].Scalar(), hosts[1].Scalar(), 0};
+    for (const std::string* h : {&link.a, &link.b}) {
+      if (std::find(out->hosts.begin(), out->hosts.end(), *h) == out->hosts.end()) {
+        return lm.Error("hosts", absl::StrCat("host ", *h, " is not in measured.hosts [",
+                                              absl::StrJoin(out->hosts, ", "), "]"));
+      }
+    }
+    for (const MeasuredHostLink& seen : out->host_links) {
+      if ((seen.a == link.a && seen.b == link.b) || (seen.a == link.b && seen.b == link.a)) {
+        return lm.Error("hosts",
+                        absl::StrCat("the pair ", link.a, "-", link.b, " is measured twice"));
+      }
+    }
+    TANGRAM_ASSIGN_OR_RETURN(link.bandwidth_gbs, lm.Number("bandwidth_gbs", 0, kMaxGbs));
+    TANGRAM_RETURN_IF_ERROR(lm.RejectUnknownKeys());
+    out->host_links.push_back(std::move(link));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
   Measurements out;
   const size_t groups = fleet.groups.size();
@@ -321,6 +358,7 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
     TANGRAM_RETURN_IF_ERROR(nic->RejectUnknownKeys());
     out.nic = n;
   }
+  if (m.Has("host_links")) TANGRAM_RETURN_IF_ERROR(ReadHostLinks(m, &out));
   if (m.Has("allreduce")) {
     TANGRAM_ASSIGN_OR_RETURN(YAML::Node samples, m.Sequence("allreduce"));
     for (size_t i = 0; i < samples.size(); ++i) {
@@ -370,6 +408,36 @@ double CollectiveFactor(const MeasuredLink& l) {
   if (l.allreduce_gbs) return std::min(1.0, *l.allreduce_gbs / l.bandwidth_gbs);
   if (l.bidirectional_gbs) return std::min(1.0, *l.bidirectional_gbs / l.bandwidth_gbs);
   return 1.0;
+}
+
+}  // namespace
+
+namespace {
+
+// host_links → NetworkSpec::node_pair_scale. The k-th distinct node in device order is the k-th
+// host of `hosts` (both in rank order of first appearance; `train` refuses ranks that are not
+// where the fleet places them); a fleet whose nodes do not match the hosts one to one gets none.
+void ApplyHostLinks(const Measurements& measured, Fleet* fleet) {
+  if (measured.host_links.empty()) return;
+  std::map<std::string, std::pair<int64_t, int>> node_of;  // host → {node id, island}
+  std::vector<int64_t> nodes;
+  for (const DeviceSlot& s : FlattenFleet(*fleet)) {
+    if (std::find(nodes.begin(), nodes.end(), s.node) != nodes.end()) continue;
+    if (nodes.size() >= measured.hosts.size()) return;  // more nodes than hosts
+    node_of[measured.hosts[nodes.size()]] = {s.node, s.island};
+    nodes.push_back(s.node);
+  }
+  if (nodes.size() != measured.hosts.size()) return;
+  for (const MeasuredHostLink& l : measured.host_links) {
+    auto a = node_of.find(l.a), b = node_of.find(l.b);
+    if (a == node_of.end() || b == node_of.end() || a->second.first == b->second.first) continue;
+    const MeasuredLink* cls = measured.Find(
+        a->second.second == b->second.second ? LinkClass::kSameIsland : LinkClass::kCrossIsland);
+    if (cls == nullptr || !(cls->bandwidth_gbs > 0)) continue;
+    const int64_t x = a->second.first, y = b->second.first;
+    fleet->network.node_pair_scale[{std::min(x, y), std::max(x, y)}] =
+        l.bandwidth_gbs / cls->bandwidth_gbs;
+  }
 }
 
 }  // namespace
@@ -431,6 +499,7 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
       for (NodeGroup& g : fleet->groups) g.nic_gbps = std::max(g.nic_gbps, l->bandwidth_gbs * 8);
     }
   }
+  ApplyHostLinks(measured, fleet);
 }
 
 // One `links:` entry, its optional figures only when measured.
@@ -481,6 +550,13 @@ std::string MeasurementsToYaml(const Measurements& m) {
   if (m.nic) {
     absl::StrAppend(&out, absl::StrFormat("  nic: {node: %s, senders: %d, aggregate_gbs: %.6g}\n",
                                           m.nic->node, m.nic->senders, m.nic->aggregate_gbs));
+  }
+  if (!m.host_links.empty()) {
+    absl::StrAppend(&out, "  host_links:   # one way, per pair of hosts, in the class's units\n");
+    for (const auto& l : m.host_links) {
+      absl::StrAppend(&out, absl::StrFormat("    - {hosts: [%s, %s], bandwidth_gbs: %.6g}\n", l.a,
+                                            l.b, l.bandwidth_gbs));
+    }
   }
   if (!m.allreduce.empty()) {
     absl::StrAppend(&out, "  allreduce:\n");

@@ -18,6 +18,8 @@
 //       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2",
 //          allreduce_gbs: 0.012}  # the collective training runs, timed (see MeasuredLink)
 //     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
+//     host_links:                         # optional: pairs of hosts, one way, in their class's
+//       - {hosts: [pn1, pn2], bandwidth_gbs: 0.0012}   # units (MeasuredHostLink)
 //     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
 //     cpu_pools:                          # ranks that share one machine's cores (see below)
 //       - {machine: "3f2a9c1e", cores: 2, ranks: [0, 1, 2, 3], busy_tflops: 0.004,
@@ -54,7 +56,10 @@
 // intra-node link and the intra-node latency; same_island sets the inter-node latency and each
 // node's NIC (the larger of one pair's bandwidth and the node's aggregate under concurrent sends: a
 // shared NIC shows the same figure for both, per-device NICs a multiple); across_islands sets the
-// inter-island bandwidth and latency. The allreduce samples are kept as evidence (the probe reports
+// inter-island bandwidth and latency; host_links scale their class's figures for the point-to-
+// point transfers between those two hosts' nodes (NetworkSpec::node_pair_scale; a pipeline's
+// sends), not the collectives, whose measured rates (allreduce_gbs) already ran over the slowest
+// pair. The allreduce samples are kept as evidence (the probe reports
 // them against the cost model's prediction) and do not change the model. Plain data;
 // thread-compatible.
 #ifndef TANGRAM_PARTITIONER_MEASUREMENTS_H_
@@ -114,6 +119,15 @@ struct MeasuredNic {
   double aggregate_gbs = 0;  // their summed bandwidth
 };
 
+// One pair of hosts' one-way bandwidth, in the units of its link class's bandwidth_gbs: the
+// class figure × this pair's one-way send rate ÷ the class's representative pair's, both timed
+// the same way (link_probe.h, step 2b). A class's figure is one pair's; a host whose NIC (or, in
+// a mesh of point-to-point links, whose link) is slower or faster than that pair's shows here.
+struct MeasuredHostLink {
+  std::string a, b;  // host names, as in Measurements::hosts, a != b
+  double bandwidth_gbs = 0;
+};
+
 struct AllreduceSample {
   double bytes = 0;
   double seconds = 0;
@@ -167,6 +181,7 @@ struct Measurements {
   std::vector<double> group_optimizer_ns;
   std::vector<MeasuredLink> links;
   std::optional<MeasuredNic> nic;
+  std::vector<MeasuredHostLink> host_links;  // empty: every pair of a class at its figure
   std::vector<AllreduceSample> allreduce;
   std::vector<MeasuredCpuPool> cpu_pools;
   std::vector<MeasuredLayerTime> layer_times;  // empty: every layer at the group's rate

@@ -54,6 +54,14 @@ nlohmann::json LinksJson(const TrainResult& result) {
   return links;
 }
 
+nlohmann::json HostLinksJson(const TrainResult& result) {
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& l : result.host_links) {
+    links.push_back({{"hosts", {l.a, l.b}}, {"bandwidth_gbs", l.bandwidth_gbs}});
+  }
+  return links;
+}
+
 nlohmann::json CpuPoolsJson(const TrainResult& result) {
   nlohmann::json pools = nlohmann::json::array();
   for (const auto& p : result.cpu_pools) {
@@ -135,6 +143,7 @@ void PrintTrainJson(const TrainResult& result) {
              {"cpu_pool_seconds", result.cpu_pool_seconds},
              {"link_probe_seconds", result.link_probe_seconds},
              {"links", LinksJson(result)},
+             {"host_links", HostLinksJson(result)},
              {"cpu_pools", CpuPoolsJson(result)},
              {"nic", result.nic ? nlohmann::json{{"node", result.nic->node},
                                                  {"senders", result.nic->senders},

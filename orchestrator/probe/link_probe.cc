@@ -27,6 +27,9 @@ constexpr size_t kMinLargest = 512 << 10;
 constexpr size_t kBurstSmallest = 8 << 10;
 constexpr size_t kBurstLargest = 512 << 10;
 constexpr size_t kMinCollective = 1 << 20;
+// Step 3b's rounds of host pairs: every pair up to 8 hosts; beyond, the pairs of the first seven
+// rounds (each host meets seven others), about 2 × 7 sends of a class's largest size.
+constexpr int kMaxHostRounds = 7;
 
 // What the lead asks its follower to do next (the first of two control doubles; the second is
 // the size in bytes).
@@ -47,6 +50,24 @@ std::pair<int, int> PairOf(const std::vector<RankPlace>& places, LinkClass c) {
     }
   }
   return {-1, -1};
+}
+
+// A round-robin tournament over `hosts` (the circle method; a bye for an odd count): round r
+// pairs host 0 with host r + 1, and the others so that no host is in two pairs of one round.
+// Rounds in order, each pair (lower, higher), at most `max_rounds` rounds.
+std::vector<std::pair<int, int>> HostPairRounds(int hosts, int max_rounds) {
+  std::vector<std::pair<int, int>> out;
+  const int n = hosts + hosts % 2;  // with a bye, index `hosts`
+  for (int r = 0; r < n - 1 && r < max_rounds; ++r) {
+    std::vector<std::pair<int, int>> round = {{0, 1 + r}};
+    for (int k = 1; k < n / 2; ++k) {
+      round.push_back({1 + (r + k) % (n - 1), 1 + (r - k + n - 1) % (n - 1)});
+    }
+    for (auto [x, y] : round) {
+      if (x < hosts && y < hosts) out.push_back({std::min(x, y), std::max(x, y)});
+    }
+  }
+  return out;
 }
 
 class Prober {
@@ -112,6 +133,7 @@ class Prober {
     result.timed = moved;
     if (!moved) return result;
     TANGRAM_ASSIGN_OR_RETURN(result.nic, Nic());
+    TANGRAM_ASSIGN_OR_RETURN(result.host_links, HostLinks(result.links));
     TANGRAM_ASSIGN_OR_RETURN(result.allreduce, Allreduce());
     TANGRAM_RETURN_IF_ERROR(GradientAllreduce(&result));
     TANGRAM_RETURN_IF_ERROR(PairAllreduce(&result));
@@ -299,6 +321,88 @@ class Prober {
     nic.senders = static_cast<int>(k);
     nic.aggregate_gbs = static_cast<double>(k) * Floats(bytes) * 4 / t / 1e9;
     return std::optional<partitioner::MeasuredNic>(nic);
+  }
+
+  // Step 3b (link_probe.h): every pair of hosts, its class's figure scaled by its rate ÷ the
+  // class's representative pair's.
+  absl::StatusOr<std::vector<partitioner::MeasuredHostLink>> HostLinks(
+      const std::vector<partitioner::MeasuredLink>& links) {
+    std::vector<partitioner::MeasuredHostLink> out;
+    std::vector<int> first;  // each host's first rank, hosts in rank order of first appearance
+    for (int r = 0; r < world_.size(); ++r) {
+      if (std::none_of(first.begin(), first.end(),
+                       [&](int f) { return places_[f].host == places_[r].host; })) {
+        first.push_back(r);
+      }
+    }
+    const int hosts = static_cast<int>(first.size());
+    if (hosts < 3) return out;
+    const std::vector<std::pair<int, int>> pairs = HostPairRounds(hosts, kMaxHostRounds);
+    // rates[i]: pair i's bytes ÷ (fastest send − 2α), set by its sender; the others' 0.
+    std::vector<double> rates(pairs.size(), 0), all(pairs.size(), 0);
+    for (size_t begin = 0; begin < pairs.size();) {
+      size_t end = begin;  // one round: pairs up to the first one that reuses a host
+      std::vector<bool> busy(hosts, false);
+      while (end < pairs.size() && !busy[pairs[end].first] && !busy[pairs[end].second]) {
+        busy[pairs[end].first] = busy[pairs[end].second] = true;
+        ++end;
+      }
+      TANGRAM_RETURN_IF_ERROR(TimeHostRound(pairs, begin, end, first, &rates));
+      begin = end;
+    }
+    TANGRAM_RETURN_IF_ERROR(world_.AllReduce(rates.data(), all.data(), all.size(), DataType::kF64,
+                                             collectives::ReduceOp::kMax));
+    for (const partitioner::MeasuredLink& link : links) {
+      if (link.link_class == LinkClass::kSameNode) continue;
+      const auto [ra, rb] = PairOf(places_, link.link_class);
+      std::vector<double> of_class;
+      double reference = 0;
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        const int a = first[pairs[i].first], b = first[pairs[i].second];
+        if (ClassOf(places_[a], places_[b]) != link.link_class || !(all[i] > 0)) continue;
+        of_class.push_back(all[i]);
+        if (places_[a].host == places_[ra].host && places_[b].host == places_[rb].host) {
+          reference = all[i];
+        }
+      }
+      if (of_class.empty()) continue;
+      if (!(reference > 0)) reference = Median(of_class);
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        const int a = first[pairs[i].first], b = first[pairs[i].second];
+        if (ClassOf(places_[a], places_[b]) != link.link_class || !(all[i] > 0)) continue;
+        out.push_back({places_[a].host, places_[b].host, link.bandwidth_gbs * all[i] / reference});
+      }
+    }
+    return out;
+  }
+
+  // One round of step 3b: pairs [begin, end) of `pairs` (host indices into `first`) at once.
+  absl::Status TimeHostRound(const std::vector<std::pair<int, int>>& pairs, size_t begin,
+                             size_t end, const std::vector<int>& first,
+                             std::vector<double>* rates) {
+    for (int rep = 0; rep < 2; ++rep) {
+      TANGRAM_RETURN_IF_ERROR(world_.Barrier());
+      for (size_t i = begin; i < end; ++i) {
+        const int a = first[pairs[i].first], b = first[pairs[i].second];
+        if (world_.rank() != a && world_.rank() != b) continue;
+        auto fit = fits_.find(ClassOf(places_[a], places_[b]));
+        if (fit == fits_.end()) continue;
+        const auto [alpha, beta, largest] = fit->second;
+        const size_t n = Floats(static_cast<size_t>(largest));
+        if (world_.rank() == b) {
+          TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), n, DataType::kF32, a, kDataTag));
+          TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), 1, DataType::kF32, a, kDataTag));
+          continue;
+        }
+        const double start = Now();
+        TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), n, DataType::kF32, b, kDataTag));
+        TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), 1, DataType::kF32, b, kDataTag));
+        const double t = Now() - start - 2 * alpha;
+        const double rate = t > 0 ? static_cast<double>(n * 4) / t : 0;
+        (*rates)[i] = std::max((*rates)[i], rate);
+      }
+    }
+    return absl::OkStatus();
   }
 
   // The comm model's ring (partitioner/comm_model.h) over `q` ranks at a fitted α (s) and β

@@ -20,6 +20,15 @@
 //  3. NIC sharing: every rank of the node with the most ranks (when it has two or more) sends at
 //     once to a distinct rank on another node; aggregate = the senders' bytes ÷ (slowest − α).
 //     Equal to one pair's bandwidth: the node's ranks share one NIC (or one link).
+//  3b. Pairs of hosts (three hosts or more): step 1's figure is one pair's, and a host whose NIC
+//     (or, in a mesh of point-to-point links, whose link) is slower or faster than that pair's
+//     would carry its class's figure. So every pair of hosts is timed the same way: rounds of
+//     disjoint pairs at once (a round-robin tournament, host 0 with host r + 1 in round r), the
+//     first rank of the lower host sending its class's largest size to the first rank of the
+//     other, which acknowledges with one float; the faster of two. A pair's figure is its
+//     class's bandwidth × its rate ÷ the class's representative pair's (the same method on both:
+//     its bias cancels). At most kMaxHostRounds rounds (every pair up to 8 hosts). The cost model
+//     scales the class's figures by it for the pair's point-to-point transfers (a pipeline's).
 //  4. A ring allreduce over the world at the sizes in `allreduce_bytes` that the measured links
 //     predict to take under `size_seconds` each (the slowest rank's time, median of 3).
 //  5. The allreduce training runs for its gradients: every rank calls the Communicator's
@@ -87,6 +96,7 @@ struct LinkProbeOptions {
 struct LinkProbeResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
+  std::vector<partitioner::MeasuredHostLink> host_links;  // step 2b; empty below 3 hosts
   std::vector<partitioner::AllreduceSample> allreduce;
   // Step 5's collective: its bytes and median time (absent: not timed, e.g. one node).
   std::optional<partitioner::AllreduceSample> gradient_allreduce;

@@ -279,6 +279,7 @@ class Run {
       result_.link_probe_seconds = absl::ToDoubleSeconds(absl::Now() - start);
       result_.links = links->links;
       result_.nic = links->nic;
+      result_.host_links = links->host_links;
       TANGRAM_RETURN_IF_ERROR(MeasureTpCollective(*report));
     }
     result_.probe_seconds = absl::ToDoubleSeconds(absl::Now() - probe_start);
@@ -349,6 +350,9 @@ class Run {
     if (result_.nic) {
       Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together", result_.nic->senders,
                           result_.nic->node, result_.nic->aggregate_gbs));
+    }
+    for (const auto& l : result_.host_links) {
+      Log(absl::StrFormat("  hosts %s-%s: %.4g GB/s one way", l.a, l.b, l.bandwidth_gbs));
     }
     for (const auto& p : result_.cpu_pools) {
       // A solo reading below a core's per-rank rate all busy is simulated at that rate
@@ -441,6 +445,12 @@ class Run {
     partitioner::Measurements links;
     links.links = result_.links;
     links.nic = result_.nic;
+    links.host_links = result_.host_links;
+    for (const NodeReport& r : result_.reports) {  // distinct, in rank order (Measurements::hosts)
+      if (std::find(links.hosts.begin(), links.hosts.end(), r.host) == links.hosts.end()) {
+        links.hosts.push_back(r.host);
+      }
+    }
     links.cpu_pools = result_.cpu_pools;
     partitioner::ApplyMeasurements(links, &planning_fleet_);
     if (!links.cpu_pools.empty()) planning_fleet_.measured = links;  // the simulator reads pools
@@ -883,6 +893,7 @@ class Run {
     } else {
       result_.links = probed.links;
       result_.nic = probed.nic;
+      result_.host_links = probed.host_links;
       ApplyMeasuredLinks();
       partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
       TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));

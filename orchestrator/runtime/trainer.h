@@ -91,7 +91,8 @@ struct TrainResult {
   // not probed or not timed).
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
-  std::vector<partitioner::MeasuredCpuPool> cpu_pools;  // ranks sharing a machine's cores
+  std::vector<partitioner::MeasuredHostLink> host_links;  // pairs of hosts (link_probe.h 3b)
+  std::vector<partitioner::MeasuredCpuPool> cpu_pools;    // ranks sharing a machine's cores
   // Wall time on this rank of the start-of-run probe, and of its parts.
   double probe_seconds = 0;        // calibration, CPU pools, links and the tp collective
   double calibration_seconds = 0;  // every rank's calibration, gathered

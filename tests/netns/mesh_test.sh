@@ -51,7 +51,8 @@ bash "$netns" link "$P" 0 2 up
 bash "$netns" down "$P"
 
 # Train on a mesh whose host 2 is slower (its links at 20 Mbit/s, the 0-1 link at 50): the probe at
-# the start of train reads the slow links (at most 0.0025 GB/s + 20 %), and 3 steps finish.
+# the start of train measures every pair of hosts (link_probe.h, step 3b) and reads host 2's
+# pairs at most 0.0025 GB/s (+20 %) and the 0-1 pair 1.5x faster; and 3 steps finish.
 out=$(TOPOLOGY=mesh NETNS_PREFIX="${P:0:6}t" STEPS=3 timeout 400 bash "$bench" \
   --cases "dp3@50mbit,50mbit,20mbit") || fail "training on the mesh failed: $out"
 echo "$out"
@@ -60,8 +61,15 @@ echo "$out" | tail -1 | /usr/bin/python3 -c '
 import json, sys
 j = json.loads(sys.stdin.read())
 sys.exit(0 if j["cases"] == 1 else 1)' || fail "the bench did not report one case"
-bw=$(echo "$row" | sed -n 's/.*same island [0-9.]*us \([0-9.e-]*\)GB\/s.*/\1/p')
-[ -n "$bw" ] || fail "no same-island bandwidth in: $row"
-/usr/bin/python3 -c "import sys; sys.exit(0 if 0 < $bw < 0.0025 * 1.2 else 1)" ||
-  fail "the probe read $bw GB/s; the slowest links carry 0.0025 GB/s"
+echo "$row" | /usr/bin/python3 -c '
+import re, sys
+row = sys.stdin.read()
+pairs = {m.group(1): float(m.group(2)) for m in re.finditer(r"(\S+-\S+) ([0-9.e-]+)GB/s", row)}
+on_2 = lambda k: any(h.endswith("t2") for h in k.split("-"))  # the hosts are <prefix>t<i>
+slow = [v for k, v in pairs.items() if on_2(k)]
+fast = [v for k, v in pairs.items() if not on_2(k)]
+print("host pairs:", pairs)
+ok = len(pairs) == 3 and len(slow) == 2 and all(0 < v < 0.0025 * 1.2 for v in slow) and \
+    all(v > 1.5 * max(slow) for v in fast)
+sys.exit(0 if ok else 1)' || fail "the probe did not read host 2's pairs apart: $row"
 echo "PASS"

@@ -2,6 +2,9 @@
 // measured section of a fleet file, and the round trip probe -> fleet file -> plan inputs.
 #include <cmath>
 #include <cstdio>
+#include <set>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -367,6 +370,77 @@ TEST(LinkProbeTest, SixtyFourRanks) {
   // Reported, not asserted (the machine is shared): the bound is 30 s at 64 ranks.
   std::printf("probe of 64 simulated ranks: %.2f s wall\n",
               absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+// `hosts` one-rank hosts in one island, every link at kSameIsland except the slow host's (both
+// ways), at a fifth of its bandwidth: a host with a slower NIC than the class's pair.
+absl::StatusOr<LinkProbeResult> ProbeHostsOnSim(int hosts, int slow_host) {
+  std::vector<int> node, island(hosts, 0);
+  std::vector<RankPlace> places;
+  for (int h = 0; h < hosts; ++h) {
+    node.push_back(h);
+    places.push_back({"host" + std::to_string(h), 0});
+  }
+  auto links = LinkModel::Hierarchical(node, island, kSameNode, kSameIsland, kAcross);
+  if (!links.ok()) return links.status();
+  const LinkCost slow{kSameIsland.alpha_s, kSameIsland.bandwidth_Bps / 5};
+  for (int h = 0; h < hosts; ++h) {
+    if (h == slow_host) continue;
+    links->Set(h, slow_host, slow);
+    links->Set(slow_host, h, slow);
+  }
+  SimOptions sim;
+  sim.ranks = hosts;
+  sim.links = *links;
+  sim.timeout = absl::Seconds(60);
+  auto world = SimWorld::Create(sim);
+  if (!world.ok()) return world.status();
+  std::vector<LinkProbeResult> results(hosts);
+  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
+    auto r = ProbeLinks(comm, places, {});
+    if (!r.ok()) return r.status();
+    results[comm.rank()] = *r;
+    return absl::OkStatus();
+  });
+  for (const auto& st : statuses) {
+    if (!st.ok()) return st;
+  }
+  for (int r = 1; r < hosts; ++r) {
+    if (results[r].host_links.size() != results[0].host_links.size()) {
+      return absl::InternalError("ranks disagree on the host links");
+    }
+  }
+  return results[0];
+}
+
+// Step 3b: every pair of hosts is timed, and its figure is the pair's own one-way rate, whether
+// the class's representative pair (ranks 0-1) is on the slow host or not. Ten hosts: the first
+// seven rounds, five disjoint pairs each.
+TEST(LinkProbeTest, EveryPairOfHostsIsMeasuredAtItsOwnRate) {
+  struct Case {
+    int hosts, slow, pairs;
+  };
+  for (const Case c : {Case{4, 3, 6}, Case{5, 0, 10}, Case{10, 9, 35}}) {
+    SCOPED_TRACE(testing::Message() << c.hosts << " hosts, host " << c.slow << " slow");
+    auto r = ProbeHostsOnSim(c.hosts, c.slow);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(static_cast<int>(r->host_links.size()), c.pairs);
+    std::set<std::pair<std::string, std::string>> seen;
+    const std::string slow = "host" + std::to_string(c.slow);
+    for (const auto& l : r->host_links) {
+      EXPECT_NE(l.a, l.b);
+      EXPECT_TRUE(seen.insert({std::min(l.a, l.b), std::max(l.a, l.b)}).second) << l.a << l.b;
+      const double expected =
+          (l.a == slow || l.b == slow ? 0.2 : 1.0) * kSameIsland.bandwidth_Bps / 1e9;
+      EXPECT_NEAR(l.bandwidth_gbs, expected, 0.01 * expected) << l.a << "-" << l.b;
+    }
+  }
+}
+
+TEST(LinkProbeTest, TwoHostsHaveNoHostLinks) {
+  auto r = ProbeOnSim(4, 2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->host_links.empty());
 }
 
 // A pair's measurement on a slow link is dozens of calls (about 17 s at 10 Mbit/s); the ranks
