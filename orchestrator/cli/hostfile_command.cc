@@ -115,6 +115,29 @@ void ReducePairs(YAML::Node measured, const Reduction& cut) {
   }
 }
 
+// `host_links` entries whose two hosts are both still in `hosts` (after ReduceRanksAndHosts); the
+// others measured a host that is gone (and the reader refuses a pair naming an unlisted host).
+void ReduceHostLinks(YAML::Node measured) {
+  if (!measured["host_links"] || !measured["host_links"].IsSequence()) return;
+  std::vector<std::string> hosts;
+  for (const YAML::Node& h : measured["hosts"]) hosts.push_back(h.as<std::string>());
+  const auto listed = [&](const YAML::Node& h) {
+    return h.IsScalar() && std::find(hosts.begin(), hosts.end(), h.Scalar()) != hosts.end();
+  };
+  YAML::Node kept(YAML::NodeType::Sequence);
+  for (const YAML::Node& link : measured["host_links"]) {
+    const YAML::Node pair = link["hosts"];
+    if (pair && pair.IsSequence() && pair.size() == 2 && listed(pair[0]) && listed(pair[1])) {
+      kept.push_back(link);
+    }
+  }
+  if (kept.size() == 0) {
+    measured.remove("host_links");
+  } else {
+    measured["host_links"] = kept;
+  }
+}
+
 // The `measured:` section of a fleet whose nodes were reduced: figures indexed by nodes[] entry
 // (group_tflops, group_optimizer_ns, layer_times[].group) keep the groups left, renumbered, and
 // cpu_pools (indexed by rank = fleet device) keep the pools whose ranks all remain, renumbered.
@@ -175,9 +198,10 @@ bool ReduceProbe(YAML::Node measured, const Reduction& cut, std::string* why) {
   }
   ReduceMeasured(measured, cut.group_index, cut.rank_index);
   ReducePairs(measured, cut);
+  ReduceHostLinks(measured);
   absl::StrAppend(&note,
-                  " the excluded ranks' figures dropped; links, nic and allreduce as measured on "
-                  "the whole fleet.");
+                  " the excluded ranks' figures and host pairs dropped; links, nic and allreduce "
+                  "as measured on the whole fleet.");
   // `how:` holds at most 4096 characters (the fleet reader's limit): a long record loses its
   // start, never this note; cut on a character boundary.
   std::string how = measured["how"] ? measured["how"].as<std::string>() : "";

@@ -633,6 +633,10 @@ measured:
   links:
     - {class: same_node, latency_us: 2, bandwidth_gbs: 3, pair: "4-5"}
     - {class: same_island, latency_us: 9, bandwidth_gbs: 1, pair: "0-2"}
+  host_links:
+    - {hosts: [pn0, pn1], bandwidth_gbs: 1}
+    - {hosts: [pn0, pn2], bandwidth_gbs: 0.25}
+    - {hosts: [pn1, pn2], bandwidth_gbs: 0.25}
 )");
   const std::string out = (dir_ / "small.yaml").string();
   Result r = Run("hostfile --fleet " + fleet + " --exclude pn1 --fleet-out " + out);
@@ -644,6 +648,10 @@ measured:
   EXPECT_THAT(small, HasSubstr("group_tflops: [0.5, 0.5]"));
   EXPECT_THAT(small, HasSubstr("pair: 2-3"));  // pn2's ranks 4, 5
   EXPECT_THAT(small, Not(HasSubstr("0-2")));   // rank 2 (pn1) is gone: no pair
+  // The pairs of hosts without pn1 stay (pn1's would be refused: not in hosts).
+  EXPECT_THAT(small, HasSubstr("bandwidth_gbs: 0.25"));
+  EXPECT_THAT(small, Not(HasSubstr("[pn0, pn1]")));
+  EXPECT_THAT(small, Not(HasSubstr("[pn1, pn2]")));
   EXPECT_THAT(small, HasSubstr("probed. Reduced by tangram hostfile --exclude pn1: ranks 6 -> 4;"));
 
   // Names the probe recorded that are not the fleet's (a simulated probe's node0..): the hosts of
