@@ -56,24 +56,22 @@ Layout MakeLayout(int ranks, int per_node) {
   return l;
 }
 
-// `algorithm`: the communicators' default, what a call with default options runs (the probe's
-// step 5 times exactly that call).
-absl::StatusOr<LinkProbeResult> ProbeOnSim(
-    int ranks, int per_node, const LinkProbeOptions& o = {},
-    collectives::Algorithm algorithm = collectives::Algorithm::kAuto) {
-  Layout l = MakeLayout(ranks, per_node);
+// ProbeLinks on every rank of a simulated world over `links`; every rank must learn the same
+// figures.
+absl::StatusOr<LinkProbeResult> RunProbe(LinkModel links, const std::vector<RankPlace>& places,
+                                         const LinkProbeOptions& o,
+                                         collectives::Algorithm algorithm) {
+  const int ranks = static_cast<int>(places.size());
   SimOptions sim;
   sim.ranks = ranks;
   sim.algorithm = algorithm;
-  auto links = LinkModel::Hierarchical(l.node, l.island, kSameNode, kSameIsland, kAcross);
-  if (!links.ok()) return links.status();
-  sim.links = *links;
+  sim.links = std::move(links);
   sim.timeout = absl::Seconds(60);
   auto world = SimWorld::Create(sim);
   if (!world.ok()) return world.status();
   std::vector<LinkProbeResult> results(ranks);
   auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
-    auto r = ProbeLinks(comm, l.places, o);
+    auto r = ProbeLinks(comm, places, o);
     if (!r.ok()) return r.status();
     results[comm.rank()] = *r;
     return absl::OkStatus();
@@ -81,13 +79,24 @@ absl::StatusOr<LinkProbeResult> ProbeOnSim(
   for (const auto& s : statuses) {
     if (!s.ok()) return s;
   }
-  // Every rank learns the same figures.
   for (int r = 1; r < ranks; ++r) {
-    if (results[r].links.size() != results[0].links.size()) {
+    if (results[r].links.size() != results[0].links.size() ||
+        results[r].host_links.size() != results[0].host_links.size()) {
       return absl::InternalError("ranks disagree on the links");
     }
   }
   return results[0];
+}
+
+// `algorithm`: the communicators' default, what a call with default options runs (the probe's
+// step 5 times exactly that call).
+absl::StatusOr<LinkProbeResult> ProbeOnSim(
+    int ranks, int per_node, const LinkProbeOptions& o = {},
+    collectives::Algorithm algorithm = collectives::Algorithm::kAuto) {
+  Layout l = MakeLayout(ranks, per_node);
+  auto links = LinkModel::Hierarchical(l.node, l.island, kSameNode, kSameIsland, kAcross);
+  if (!links.ok()) return links.status();
+  return RunProbe(*std::move(links), l.places, o, algorithm);
 }
 
 void ExpectLink(const LinkProbeResult& r, LinkClass c, LinkCost expected) {
@@ -389,28 +398,7 @@ absl::StatusOr<LinkProbeResult> ProbeHostsOnSim(int hosts, int slow_host) {
     links->Set(h, slow_host, slow);
     links->Set(slow_host, h, slow);
   }
-  SimOptions sim;
-  sim.ranks = hosts;
-  sim.links = *links;
-  sim.timeout = absl::Seconds(60);
-  auto world = SimWorld::Create(sim);
-  if (!world.ok()) return world.status();
-  std::vector<LinkProbeResult> results(hosts);
-  auto statuses = (*world)->Run([&](collectives::Communicator& comm) -> absl::Status {
-    auto r = ProbeLinks(comm, places, {});
-    if (!r.ok()) return r.status();
-    results[comm.rank()] = *r;
-    return absl::OkStatus();
-  });
-  for (const auto& st : statuses) {
-    if (!st.ok()) return st;
-  }
-  for (int r = 1; r < hosts; ++r) {
-    if (results[r].host_links.size() != results[0].host_links.size()) {
-      return absl::InternalError("ranks disagree on the host links");
-    }
-  }
-  return results[0];
+  return RunProbe(*std::move(links), places, {}, collectives::Algorithm::kAuto);
 }
 
 // Step 3b: every pair of hosts is timed, and its figure is the pair's own one-way rate, whether
