@@ -113,6 +113,10 @@ class ProbeCommand : public Command {
     nlohmann::json allreduce = nlohmann::json::array();
     for (const auto& s : m.allreduce)
       allreduce.push_back({{"bytes", s.bytes}, {"seconds", s.seconds}});
+    nlohmann::json host_links = nlohmann::json::array();
+    for (const auto& l : m.host_links) {
+      host_links.push_back({{"hosts", {l.a, l.b}}, {"bandwidth_gbs", l.bandwidth_gbs}});
+    }
     nlohmann::json reports = nlohmann::json::array();
     for (const auto& rep : r.reports) reports.push_back(rep.ToJson());
     PrintJson({{"out", out_path_},
@@ -124,6 +128,7 @@ class ProbeCommand : public Command {
                {"links", links},
                {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
                {"nic_senders", m.nic ? m.nic->senders : 0},
+               {"host_links", host_links},
                {"allreduce", allreduce},
                {"how", m.how},
                {"seconds", r.seconds},
@@ -173,6 +178,9 @@ class ProbeCommand : public Command {
     if (m.nic) {
       std::cout << absl::StrFormat("  nic: %d ranks of %s sending at once: %.4g GB/s together\n",
                                    m.nic->senders, m.nic->node, m.nic->aggregate_gbs);
+    }
+    for (const auto& l : m.host_links) {
+      std::cout << absl::StrFormat("  hosts %s-%s: %.4g GB/s one way\n", l.a, l.b, l.bandwidth_gbs);
     }
     for (const auto& s : m.allreduce) {
       std::cout << absl::StrFormat("  ring allreduce %.0f bytes: %.4g s\n", s.bytes, s.seconds);
