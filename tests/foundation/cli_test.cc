@@ -318,17 +318,31 @@ TEST_F(CliTest, DamagedResumeLayerIsRefusedBeforeMeasuring) {
 
 // A plan whose steps are predicted longer than a third of --timeout (a slow link) raises the
 // calls' deadline to three predicted steps and says so; one predicted well inside it keeps it.
+// On two full-speed CPU ranks: with the job's four (two slowed 3x and 6x by EMULATION) each run
+// spent 20 s of its 26 s under ASan in the start-of-run probe, and the deadline depends only on
+// the plan's predicted step and --timeout. (A smaller --probe-budget-s would not do: the gather
+// after the calibration waits --timeout 20 s plus the budget for the 6x rank's minimum passes.)
 TEST_F(CliTest, ALongPredictedStepRaisesTheCallsDeadline) {
+  const std::string fleet = Write("two-cpu.yaml",
+                                  "name: two-cpu\n"
+                                  "nodes:\n"
+                                  "  - device: cpu\n"
+                                  "    devices_per_node: 1\n"
+                                  "    count: 1\n"
+                                  "    host: local\n"
+                                  "  - device: cpu\n"
+                                  "    devices_per_node: 1\n"
+                                  "    count: 1\n"
+                                  "    host: local\n");
   const std::string plan = (dir_ / "plan.json").string();
-  Result r = Run("plan --job configs/jobs/local-tiny-gpt.yaml --out " + plan);
+  Result r = Run("plan --job configs/jobs/local-tiny-gpt.yaml --fleet " + fleet + " --out " + plan);
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json json = nlohmann::json::parse(std::ifstream(plan));
   json["predicted"]["step_time_s"] = 50.0;
   const std::string slow = (dir_ / "slow.json").string();
   std::ofstream(slow) << json.dump();
-  const std::string train =
-      "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --no-rebalance --steps 1 "
-      "--timeout 20 --plan ";
+  const std::string train = "train --job configs/jobs/local-tiny-gpt.yaml --fleet " + fleet +
+                            " --transport sim --no-rebalance --steps 1 --timeout 20 --plan ";
   r = Run(train + slow + " --checkpoint-dir " + (dir_ / "ckpt-slow").string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("calls' deadline 150 s: 3 x the plan's predicted 50.000 s step, "
@@ -367,9 +381,10 @@ TEST_F(CliTest, ResumeAtOrPastTheLastStepSaysSo) {
 // disk: /dev/full, a file size limit) is a runtime failure, 1, which launch.sh retries; it was 2
 // (a checkpoint) or nothing at all (a metrics line). A path that cannot be written is still 2.
 TEST_F(CliTest, FullDiskDuringTheRunExitsOne) {
+  // --probe-budget-s 1: the start-of-run probe (about half of each run under ASan) is not tested.
   const std::string train =
       "train --job configs/jobs/local-tiny-gpt.yaml --transport sim --ranks 2 --no-rebalance "
-      "--steps 1 --checkpoint-dir ";
+      "--probe-budget-s 1 --steps 1 --checkpoint-dir ";
   Result r = Run(train + (dir_ / "a").string() + " --metrics /dev/full");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("metrics file /dev/full: step 1 not written: No space left"));
@@ -910,9 +925,10 @@ TEST_F(CliTest, SimulateTakesAsyncPipelineSends) {
 // as --resume does, rather than start fresh and delete it.
 TEST_F(CliTest, AFreshRunKeepsAnEarlierRunsCheckpoint) {
   const std::string ckpt = (dir_ / "ckpt").string();
+  // --probe-budget-s 1: the start-of-run probe (about half of each run under ASan) is not tested.
   const std::string train =
       "train --job configs/jobs/local-tiny-gpt.yaml --transport sim "
-      "--ranks 2 --no-rebalance --checkpoint-dir " +
+      "--ranks 2 --no-rebalance --probe-budget-s 1 --checkpoint-dir " +
       ckpt;
   Result r = Run(train + " --steps 1");
   ASSERT_EQ(r.code, 0) << r.err;

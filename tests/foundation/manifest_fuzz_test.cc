@@ -24,6 +24,7 @@
 #include "orchestrator/model/checksum.h"
 #include "orchestrator/model/layer_state.h"
 #include "tests/foundation/fuzz_mutator.h"
+#include "tests/foundation/sample_count.h"
 
 namespace tangram::train {
 namespace {
@@ -189,7 +190,7 @@ TEST_F(ManifestFuzzTest, CorpusOfPastReproducers) {
 }
 
 TEST_F(ManifestFuzzTest, MutantsLoadOrAreRefusedNamingTheFile) {
-  constexpr int kMutants = 1500;
+  constexpr int kMutants = sampling::SampleCount(1500);  // 375 under the sanitizers
   int refused = 0;
   for (uint64_t seed = 0; seed < kMutants; ++seed) {
     const bool old = seed % 3 == 2;  // a third of them on the version 1 manifest
