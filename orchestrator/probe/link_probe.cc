@@ -388,7 +388,10 @@ class Prober {
         auto fit = fits_.find(ClassOf(places_[a], places_[b]));
         if (fit == fits_.end()) continue;
         const auto [alpha, beta, largest] = fit->second;
-        const size_t n = Floats(static_cast<size_t>(largest));
+        // At most 512 KiB: past a shaper's burst, and every pair sends the same size, so the
+        // ratio to the class's pair keeps; the class's largest (up to 2 MiB) took 1.7 s a send on
+        // a 10 Mbit/s host (+7 s of probe at 3 hosts).
+        const size_t n = Floats(std::min(static_cast<size_t>(largest), kMinLargest));
         if (world_.rank() == b) {
           TANGRAM_RETURN_IF_ERROR(world_.Recv(buffer_.data(), n, DataType::kF32, a, kDataTag));
           TANGRAM_RETURN_IF_ERROR(world_.Send(buffer_.data(), 1, DataType::kF32, a, kDataTag));

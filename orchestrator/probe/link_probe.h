@@ -24,11 +24,12 @@
 //     (or, in a mesh of point-to-point links, whose link) is slower or faster than that pair's
 //     would carry its class's figure. So every pair of hosts is timed the same way: rounds of
 //     disjoint pairs at once (a round-robin tournament, host 0 with host r + 1 in round r), the
-//     first rank of the lower host sending its class's largest size to the first rank of the
-//     other, which acknowledges with one float; the faster of two. A pair's figure is its
-//     class's bandwidth × its rate ÷ the class's representative pair's (the same method on both:
-//     its bias cancels). At most kMaxHostRounds rounds (every pair up to 8 hosts). The cost model
-//     scales the class's figures by it for the pair's point-to-point transfers (a pipeline's).
+//     first rank of the lower host sending its class's largest size, at most 512 KiB, to the
+//     first rank of the other, which acknowledges with one float; the faster of two. A pair's
+//     figure is its class's bandwidth × its rate ÷ the class's representative pair's (the same
+//     method on both: its bias cancels). At most kMaxHostRounds rounds (every pair up to 8 hosts).
+//     The cost model scales the class's figures by it for the pair's point-to-point transfers (a
+//     pipeline's).
 //  4. A ring allreduce over the world at the sizes in `allreduce_bytes` that the measured links
 //     predict to take under `size_seconds` each (the slowest rank's time, median of 3).
 //  5. The allreduce training runs for its gradients: every rank calls the Communicator's
