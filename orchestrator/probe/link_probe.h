@@ -97,7 +97,7 @@ struct LinkProbeOptions {
 struct LinkProbeResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
-  std::vector<partitioner::MeasuredHostLink> host_links;  // step 2b; empty below 3 hosts
+  std::vector<partitioner::MeasuredHostLink> host_links;  // step 3b; empty below 3 hosts
   std::vector<partitioner::AllreduceSample> allreduce;
   // Step 5's collective: its bytes and median time (absent: not timed, e.g. one node).
   std::optional<partitioner::AllreduceSample> gradient_allreduce;
