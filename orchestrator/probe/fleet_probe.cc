@@ -52,6 +52,14 @@ std::string UtcNow() {
 
 }  // namespace
 
+std::vector<std::string> DistinctHosts(const std::vector<NodeReport>& reports) {
+  std::vector<std::string> hosts;
+  for (const auto& r : reports) {
+    if (std::find(hosts.begin(), hosts.end(), r.host) == hosts.end()) hosts.push_back(r.host);
+  }
+  return hosts;
+}
+
 std::vector<RankPlace> PlacesOf(const std::vector<NodeReport>& reports,
                                 const partitioner::Fleet& fleet) {
   auto slots = partitioner::FlattenFleet(fleet);
@@ -349,10 +357,7 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
   m.when = UtcNow();
   m.tool_version = kTangramVersion;
   m.ranks = world.size();
-  for (const auto& r : result.reports) {
-    if (std::find(m.hosts.begin(), m.hosts.end(), r.host) == m.hosts.end())
-      m.hosts.push_back(r.host);
-  }
+  m.hosts = DistinctHosts(result.reports);
   result.fleet = fleet;
   std::string how = options.job != nullptr
                         ? CalibrationHow(*options.job, result.reports, budget.compute)

@@ -64,6 +64,9 @@ absl::StatusOr<FleetProbeResult> ProbeFleet(collectives::Communicator& world,
 std::vector<RankPlace> PlacesOf(const std::vector<NodeReport>& reports,
                                 const partitioner::Fleet& fleet);
 
+// The reports' distinct hosts in rank order of first appearance (Measurements::hosts).
+std::vector<std::string> DistinctHosts(const std::vector<NodeReport>& reports);
+
 // One host name per device of `fleet`: its group's host, else "node<k>" (FlattenFleet's node).
 std::vector<std::string> SimHosts(const partitioner::Fleet& fleet);
 

@@ -446,11 +446,7 @@ class Run {
     links.links = result_.links;
     links.nic = result_.nic;
     links.host_links = result_.host_links;
-    for (const NodeReport& r : result_.reports) {  // distinct, in rank order (Measurements::hosts)
-      if (std::find(links.hosts.begin(), links.hosts.end(), r.host) == links.hosts.end()) {
-        links.hosts.push_back(r.host);
-      }
-    }
+    links.hosts = DistinctHosts(result_.reports);
     links.cpu_pools = result_.cpu_pools;
     partitioner::ApplyMeasurements(links, &planning_fleet_);
     if (!links.cpu_pools.empty()) planning_fleet_.measured = links;  // the simulator reads pools
