@@ -18,7 +18,8 @@
 # A case is LAYOUT@RATE[,RATE...][:KEY=VALUE...]: with several rates host i's NIC gets the i-th
 # (the last one repeats); keys mb, gb (micro and global batch), model (a name in configs/models or
 # bench/netns-models, or a path) and steps override the defaults for that case only. Layouts
-# besides the grid's: dp3, pp3, pp4, tp2dp3, uneven3, dp4h4, dp6 (see shape()).
+# besides the grid's: dp3, pp3, pp4, tp2dp3, uneven3, dp4h4, pp2dp2h4, dp6 (see
+# shape()).
 #
 # Prints one row per case and, last, one JSON line:
 #   {"cases": N, "median_abs_error": x, "worst_abs_error": y, ...}
@@ -144,6 +145,7 @@ shape() {
     tp2dp3)  echo "3 2 2 1 3 AAA 1,1,1,1,1,1" ;;
     uneven3) echo "3 1 1 1 3 AAA 1,1,1.5" ;;
     dp4h4)   echo "4 1 1 1 4 AAAA 1,1,1,1" ;;
+    pp2dp2h4) echo "4 1 1 2 2 AAAA 1,1,1,1" ;;
     dp6)     echo "3 2 1 1 6 AAA 1,1,1,1,1,1" ;;
     *) echo "unknown layout $1" >&2; return 2 ;;
   esac

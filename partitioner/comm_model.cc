@@ -119,7 +119,22 @@ void AllreduceGroup::Add(const Fleet& fleet, int group, int island, int64_t coun
 CommModel::CommModel(const Fleet& fleet, std::vector<DeviceSlot> slots,
                      IslandsAllreduceFn islands_allreduce)
     : fleet_(fleet), slots_(std::move(slots)), islands_allreduce_(std::move(islands_allreduce)) {
-  for (const DeviceSlot& s : slots_) ++node_devices_[s.node];
+  std::vector<int64_t> nodes;
+  for (const DeviceSlot& s : slots_) {
+    ++node_devices_[s.node];
+    if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end()) nodes.push_back(s.node);
+  }
+  world_ring_scale_ = RingPairScale(nodes);
+}
+
+double CommModel::RingPairScale(const std::vector<int64_t>& nodes) const {
+  if (nodes.size() < 2 || fleet_.network.node_pair_scale.empty()) return 1.0;
+  double slowest = kInf;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    slowest = std::min(slowest,
+                       fleet_.network.NodePairScale(nodes[i], nodes[(i + 1) % nodes.size()]));
+  }
+  return slowest;
 }
 
 LinkSpec CommModel::Link(LinkClass cls, int a, int b) const {
@@ -232,6 +247,21 @@ AllreduceGroup CommModel::Summarize(std::span<const int64_t> devices) const {
         one_node ? (key == order.front() ? 1 : 0) : static_cast<int64_t>(nodes[key].size());
     out.Add(fleet_, key.second, key.first, members[key], n);
   }
+  if (out.parts.size() == 1 && !one_node && !fleet_.network.node_pair_scale.empty()) {
+    // The ring visits the members' nodes in member order (a communicator's rank order).
+    std::vector<int64_t> ring;
+    for (int64_t d : devices) {
+      if (std::find(ring.begin(), ring.end(), slots_[d].node) == ring.end()) {
+        ring.push_back(slots_[d].node);
+      }
+    }
+    // A ring of two members takes the pairs' exchange where the probe timed it (step 5b, on the
+    // representative pair, scale 1); any other ring the world's collective (step 5).
+    const auto& link = fleet_.network.measured_links[static_cast<int>(LinkClass::kSameIsland)];
+    const bool pair_timed = devices.size() == 2 && link && link->pair_duplex > 0;
+    const double reference = pair_timed ? 1.0 : world_ring_scale_;
+    if (reference > 0) out.host_scale = RingPairScale(ring) / reference;
+  }
   return out;
 }
 
@@ -261,7 +291,7 @@ double CommModel::AllreduceTime(const AllreduceGroup& group, double bytes,
   if (group.parts.size() == 1) {
     set(AllreduceAlgorithm::kRing);
     const AllreduceGroup::Part& p = group.parts[0];
-    const double gbs = p.RingGbs() * (q == 2 ? p.pair_scale : 1.0);
+    const double gbs = p.RingGbs() * (q == 2 ? p.pair_scale : 1.0) * group.host_scale;
     return RingAllreduceTime(q, bytes, gbs, alpha(LinkClass::kSameIsland));
   }
   if (islands_allreduce_ && algorithm != AllreduceAlgorithm::kRing) {

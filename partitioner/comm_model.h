@@ -19,7 +19,8 @@
 //
 // Collectives (n bytes per member, q members, bandwidth bw GB/s per direction, latency α):
 //   ring allreduce      2(q−1)α + 2(q−1)/q · n/bw  (q = 2 across nodes: bw at the link's
-//                       pair_duplex where measured — an exchange on one connection)
+//                       pair_duplex where measured — an exchange on one connection; bw ×
+//                       AllreduceGroup::host_scale where hosts were measured apart)
 //   hierarchical        ring inside each island (reduce-scatter + allgather, one allreduce's
 //                       cost), then a ring across islands over the shards of the smallest island
 //   bucketed            b buckets of n/b bytes, each a full collective: b × T(n/b), so every
@@ -107,6 +108,13 @@ struct AllreduceGroup {
   };
   std::vector<Part> parts;
   double inter_island_gbs = 0;  // per member across islands
+  // A ring inside one island over hosts measured apart (NetworkSpec::node_pair_scale): the
+  // slowest hop of this group's ring ÷ the slowest hop of the ring its class's collective figure
+  // was timed on (the probe's: the whole world's ring, or for a ring of two members the
+  // representative pair's exchange). A data-parallel group that avoids a slow host runs at the
+  // fast hosts' rate; one through it at the slow host's, whatever the representative pair. 1
+  // without host pairs (and for groups built from pools: grid.cc). CommModel::Summarize sets it.
+  double host_scale = 1;
   int64_t size() const;
   // Adds `count` members of fleet group `group` on `nodes` distinct nodes of `island` (merging
   // into that island's part).
@@ -169,8 +177,12 @@ class CommModel {
 
  private:
   Fleet fleet_;
+  // The slowest hop, in node_pair_scale, of a ring through `nodes` in order (back to the first).
+  double RingPairScale(const std::vector<int64_t>& nodes) const;
+
   std::vector<DeviceSlot> slots_;
   std::map<int64_t, int> node_devices_;  // devices per node id (groups sharing a host share one)
+  double world_ring_scale_ = 1;          // RingPairScale over every node in fleet order
   IslandsAllreduceFn islands_allreduce_;
 };
 

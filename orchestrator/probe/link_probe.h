@@ -25,7 +25,8 @@
 //     would carry its class's figure. So every pair of hosts is timed the same way: rounds of
 //     disjoint pairs at once (a round-robin tournament, host 0 with host r + 1 in round r), the
 //     first rank of the lower host sending its class's largest size, at most 512 KiB, to the
-//     first rank of the other, which acknowledges with one float; the faster of two. A pair's
+//     first rank of the other, which acknowledges with one float; the faster of two (the
+//     representative pair, which every figure is divided by, twice more alone). A pair's
 //     figure is its class's bandwidth × its rate ÷ the class's representative pair's (the same
 //     method on both: its bias cancels). At most kMaxHostRounds rounds (every pair up to 8 hosts).
 //     The cost model scales the class's figures by it for the pair's point-to-point transfers (a

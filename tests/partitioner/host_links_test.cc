@@ -1,7 +1,8 @@
 // A probe's host_links (measurements.h: MeasuredHostLink): one pair of hosts measured apart from
 // its link class's representative pair. The fleet file's reading (clear errors), its writing
 // (round trip), and what the communication model does with it: the pair's point-to-point rate
-// scales, its collectives and every other pair do not.
+// scales, and so does a ring over a subset of the hosts against the ring the class's collective
+// was timed on; the world's collectives and every other pair do not.
 #include <string>
 #include <vector>
 
@@ -76,6 +77,71 @@ TEST(HostLinksTest, APairFasterThanTheClassFigureScalesUp) {
   CommModel comm(*fleet, FlattenFleet(*fleet));
   EXPECT_DOUBLE_EQ(comm.PairScale(1, 2), 5.0);
   EXPECT_DOUBLE_EQ(comm.PairScale(0, 2), 1.0);  // not measured apart: the class figure
+}
+
+// Four one-device hosts a, b, c, d; c's NIC at a fifth of the others' (its pairs 0.2). The world's
+// collective was timed through c (allreduce_gbs); with `pair_allreduce`, the pairs' exchange on
+// the representative pair a-b too.
+absl::StatusOr<Fleet> FourHostsSlowC(bool pair_allreduce) {
+  return Parse(
+      "name: four-hosts\nnodes:\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: a}\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: b}\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: c}\n"
+      "  - {device: cpu, devices_per_node: 1, count: 1, host: d}\n"
+      "measured:\n  when: \"x\"\n  how: \"y\"\n  tool_version: \"1\"\n  ranks: 4\n"
+      "  hosts: [a, b, c, d]\n  group_tflops: [0.03, 0.03, 0.03, 0.03]\n  links:\n"
+      "    - {class: same_island, latency_us: 10, bandwidth_gbs: 0.00625, allreduce_gbs: 0.001" +
+      std::string(pair_allreduce ? ", pair_allreduce_gbs: 0.005" : "") +
+      ", pair: \"0-1\"}\n"
+      "  host_links:\n"
+      "    - {hosts: [a, b], bandwidth_gbs: 0.00625}\n"
+      "    - {hosts: [a, c], bandwidth_gbs: 0.00125}\n"
+      "    - {hosts: [a, d], bandwidth_gbs: 0.00625}\n"
+      "    - {hosts: [b, c], bandwidth_gbs: 0.00125}\n"
+      "    - {hosts: [b, d], bandwidth_gbs: 0.00625}\n"
+      "    - {hosts: [c, d], bandwidth_gbs: 0.00125}\n");
+}
+
+// The bandwidth part of an allreduce of `bytes` over `members` (the α terms cancel: same count).
+double Bandwidth(const CommModel& comm, std::vector<int64_t> members, double bytes) {
+  const AllreduceGroup group = comm.Summarize(members);
+  return comm.AllreduceTime(group, 2 * bytes) - comm.AllreduceTime(group, bytes);
+}
+
+TEST(HostLinksTest, ARingOverSomeHostsRunsAtItsSlowestHop) {
+  auto fleet = FourHostsSlowC(/*pair_allreduce=*/false);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  Fleet plain = *fleet;
+  plain.network.node_pair_scale.clear();
+  const CommModel before(plain, FlattenFleet(plain));
+  const CommModel after(*fleet, FlattenFleet(*fleet));
+  const double n = 1e6;
+  // The world's ring was timed through c: unchanged, and so is any ring through c.
+  EXPECT_DOUBLE_EQ(Bandwidth(after, {0, 1, 2, 3}, n), Bandwidth(before, {0, 1, 2, 3}, n));
+  EXPECT_DOUBLE_EQ(Bandwidth(after, {2, 3}, n), Bandwidth(before, {2, 3}, n));
+  EXPECT_DOUBLE_EQ(Bandwidth(after, {0, 2, 3}, n), Bandwidth(before, {0, 2, 3}, n));
+  // Rings that avoid c run five times as fast: two members and three.
+  EXPECT_NEAR(Bandwidth(before, {0, 1}, n) / Bandwidth(after, {0, 1}, n), 5.0, 1e-9);
+  EXPECT_NEAR(Bandwidth(before, {0, 1, 3}, n) / Bandwidth(after, {0, 1, 3}, n), 5.0, 1e-9);
+  EXPECT_DOUBLE_EQ(after.Summarize(std::vector<int64_t>{1, 3}).host_scale, 5.0);
+}
+
+// With the pairs' exchange timed on the representative pair a-b (step 5b), a ring of two is
+// scaled against that pair: a-b keeps the timed figure, c-d gets a fifth of it.
+TEST(HostLinksTest, ARingOfTwoIsScaledAgainstTheTimedPair) {
+  auto fleet = FourHostsSlowC(/*pair_allreduce=*/true);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  Fleet plain = *fleet;
+  plain.network.node_pair_scale.clear();
+  const CommModel before(plain, FlattenFleet(plain));
+  const CommModel after(*fleet, FlattenFleet(*fleet));
+  const double n = 1e6;
+  EXPECT_DOUBLE_EQ(Bandwidth(after, {0, 1}, n), Bandwidth(before, {0, 1}, n));
+  EXPECT_NEAR(Bandwidth(after, {2, 3}, n) / Bandwidth(before, {2, 3}, n), 5.0, 1e-9);
+  EXPECT_NEAR(Bandwidth(after, {1, 2}, n) / Bandwidth(before, {1, 2}, n), 5.0, 1e-9);
+  // Rings of three or more still take the world's collective as their reference.
+  EXPECT_NEAR(Bandwidth(before, {0, 1, 3}, n) / Bandwidth(after, {0, 1, 3}, n), 5.0, 1e-9);
 }
 
 TEST(HostLinksTest, RoundTripsThroughTheFleetFile) {
