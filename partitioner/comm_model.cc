@@ -131,8 +131,8 @@ double CommModel::RingPairScale(const std::vector<int64_t>& nodes) const {
   if (nodes.size() < 2 || fleet_.network.node_pair_scale.empty()) return 1.0;
   double slowest = kInf;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    slowest = std::min(slowest,
-                       fleet_.network.NodePairScale(nodes[i], nodes[(i + 1) % nodes.size()]));
+    slowest =
+        std::min(slowest, fleet_.network.NodePairScale(nodes[i], nodes[(i + 1) % nodes.size()]));
   }
   return slowest;
 }

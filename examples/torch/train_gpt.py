@@ -64,6 +64,8 @@ def main():
                                  strategy=args.strategy or None)
     log("measured seconds per sample: " +
         ", ".join(f"rank {r['rank']} {r['seconds_per_sample'] * 1e3:.2f} ms" for r in plan.reports))
+    for line in plan.links:  # measured when the ranks span hosts (calibrate_and_plan's links)
+        log("measured " + line)
     log(plan.text)
     log(f"shares of each global batch of {plan.global_batch}: {plan.shares}")
 

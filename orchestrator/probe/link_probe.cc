@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "orchestrator/probe/pulse.h"
@@ -602,6 +603,34 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
   if (a.host == b.host) return LinkClass::kSameNode;
   if (a.island == b.island) return LinkClass::kSameIsland;
   return LinkClass::kCrossIsland;
+}
+
+std::vector<std::string> DescribeLinks(
+    const std::vector<partitioner::MeasuredLink>& links,
+    const std::optional<partitioner::MeasuredNic>& nic,
+    const std::vector<partitioner::MeasuredHostLink>& host_links) {
+  std::vector<std::string> out;
+  for (const auto& l : links) {
+    out.push_back(absl::StrFormat(
+        "link %s: latency %.1f us, %.4g GB/s (ranks %s)%s%s%s",
+        partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs, l.pair,
+        l.allreduce_gbs ? absl::StrFormat("; %.4g GB/s each way in training's gradient allreduce",
+                                          *l.allreduce_gbs)
+                        : "",
+        l.pair_allreduce_gbs ? absl::StrFormat(" (%.4g over pairs of ranks)", *l.pair_allreduce_gbs)
+                             : "",
+        l.collective_us
+            ? absl::StrFormat("; one tp allreduce in training conditions %.0f us", *l.collective_us)
+            : ""));
+  }
+  if (nic) {
+    out.push_back(absl::StrFormat("nic: %d ranks of %s at once: %.4g GB/s together", nic->senders,
+                                  nic->node, nic->aggregate_gbs));
+  }
+  for (const auto& l : host_links) {
+    out.push_back(absl::StrFormat("hosts %s-%s: %.4g GB/s one way", l.a, l.b, l.bandwidth_gbs));
+  }
+  return out;
 }
 
 std::pair<double, double> FitAlphaBeta(const std::vector<std::pair<double, double>>& samples) {

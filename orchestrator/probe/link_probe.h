@@ -115,6 +115,13 @@ absl::StatusOr<LinkProbeResult> ProbeLinks(collectives::Communicator& world,
                                            const std::vector<RankPlace>& places,
                                            const LinkProbeOptions& options = {});
 
+// One line per measured figure, as `tangram train` and tangram.torch print them ("link
+// same_island: latency 8.2 us, 0.0239 GB/s (ranks 0-1); ...", "nic: ...", "hosts a-b: ...").
+std::vector<std::string> DescribeLinks(
+    const std::vector<partitioner::MeasuredLink>& links,
+    const std::optional<partitioner::MeasuredNic>& nic,
+    const std::vector<partitioner::MeasuredHostLink>& host_links);
+
 // The link class joining two placed ranks.
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
 

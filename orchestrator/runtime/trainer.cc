@@ -331,28 +331,8 @@ class Run {
               ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
               : ""));
     }
-    for (const auto& l : result_.links) {
-      Log(absl::StrFormat(
-          "  link %s: latency %.1f us, %.4g GB/s (ranks %s)%s%s%s",
-          partitioner::LinkClassName(l.link_class), l.latency_us, l.bandwidth_gbs, l.pair,
-          l.allreduce_gbs ? absl::StrFormat("; %.4g GB/s each way in training's "
-                                            "gradient allreduce",
-                                            *l.allreduce_gbs)
-                          : "",
-          l.pair_allreduce_gbs
-              ? absl::StrFormat(" (%.4g over pairs of ranks)", *l.pair_allreduce_gbs)
-              : "",
-          l.collective_us ? absl::StrFormat("; one tp allreduce in training "
-                                            "conditions %.0f us",
-                                            *l.collective_us)
-                          : ""));
-    }
-    if (result_.nic) {
-      Log(absl::StrFormat("  nic: %d ranks of %s at once: %.4g GB/s together", result_.nic->senders,
-                          result_.nic->node, result_.nic->aggregate_gbs));
-    }
-    for (const auto& l : result_.host_links) {
-      Log(absl::StrFormat("  hosts %s-%s: %.4g GB/s one way", l.a, l.b, l.bandwidth_gbs));
+    for (const std::string& line : DescribeLinks(result_.links, result_.nic, result_.host_links)) {
+      Log("  " + line);
     }
     for (const auto& p : result_.cpu_pools) {
       // A solo reading below a core's per-rank rate all busy is simulated at that rate

@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -22,6 +23,8 @@
 #include "absl/time/time.h"
 #include "collectives/communicator.h"
 #include "collectives/sim/sim_world.h"
+#include "orchestrator/probe/link_probe.h"
+#include "partitioner/measurements.h"
 #include "python/src/errors.h"
 #include "python/src/registry.h"
 
@@ -286,6 +289,55 @@ void BindPointToPoint(PyCommunicatorClass& cls) {
       });
 }
 
+// The link probe `tangram train` runs at its start (orchestrator/probe/link_probe.h), over this
+// communicator: collective, blocking. `hosts` and `islands` give every rank's place; the result
+// is what plan_measured applies to the measured fleet (links, NIC sharing, pairs of hosts).
+void BindLinkProbe(PyCommunicatorClass& cls, py::module_& m) {
+  py::class_<partitioner::Measurements, std::shared_ptr<partitioner::Measurements>>(
+      m, "LinkMeasurements")
+      .def_property_readonly("lines",
+                             [](const partitioner::Measurements& l) {
+                               return orchestrator::DescribeLinks(l.links, l.nic, l.host_links);
+                             })
+      .def_property_readonly("hosts", [](const partitioner::Measurements& l) { return l.hosts; });
+  cls.def(
+      "probe_links",
+      [](PyCommunicator& self, const std::vector<std::string>& hosts,
+         const std::vector<int>& islands, size_t gradient_bytes) {
+        if (static_cast<int>(hosts.size()) != self.size() ||
+            static_cast<int>(islands.size()) != self.size()) {
+          throw StatusError(absl::InvalidArgumentError(
+              absl::StrCat("probe_links: ", hosts.size(), " hosts and ", islands.size(),
+                           " islands given for ", self.size(), " ranks (one of each per rank)")));
+        }
+        std::vector<orchestrator::RankPlace> places;
+        for (size_t r = 0; r < hosts.size(); ++r) places.push_back({hosts[r], islands[r]});
+        orchestrator::LinkProbeOptions options;
+        options.gradient_bytes = gradient_bytes;
+        auto out = std::make_shared<partitioner::Measurements>();
+        auto work = self.Submit([&](Communicator& c) -> absl::Status {
+          absl::StatusOr<orchestrator::LinkProbeResult> r =
+              orchestrator::ProbeLinks(c, places, options);
+          if (!r.ok()) return r.status();
+          out->links = r->links;
+          out->nic = r->nic;
+          out->host_links = r->host_links;
+          return absl::OkStatus();
+        });
+        ThrowIfError(self.Wait(work, false));
+        for (const std::string& h : hosts) {
+          if (std::find(out->hosts.begin(), out->hosts.end(), h) == out->hosts.end()) {
+            out->hosts.push_back(h);
+          }
+        }
+        out->ranks = self.size();
+        return out;
+      },
+      py::arg("hosts"), py::arg("islands"), py::arg("gradient_bytes") = 0,
+      "Measures the links between this communicator's ranks (collective); gradient_bytes: the "
+      "allreduce training runs (0: the probe's largest size).");
+}
+
 // Ranks as threads of this process (tests): one SimWorld, one communicator per rank.
 void BindSimWorld(py::module_& m) {
   py::class_<collectives::SimWorld, std::shared_ptr<collectives::SimWorld>>(m, "SimWorld")
@@ -317,6 +369,7 @@ void Bind(py::module_& m) {
   BindCommunicatorBasics(cls);
   BindCollectiveCalls(cls);
   BindPointToPoint(cls);
+  BindLinkProbe(cls, m);
   cls.def("abort", &PyCommunicator::Abort, py::arg("reason"))
       .def("shutdown", &PyCommunicator::Shutdown);
 

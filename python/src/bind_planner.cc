@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +18,7 @@
 #include "orchestrator/runtime/node_report.h"
 #include "orchestrator/runtime/step_deadline.h"
 #include "partitioner/cost_model.h"
+#include "partitioner/measurements.h"
 #include "partitioner/plan_json.h"
 #include "partitioner/strategy.h"
 #include "python/src/errors.h"
@@ -90,6 +93,14 @@ partitioner::Fleet MeasuredFleet(const std::vector<orchestrator::NodeReport>& re
     fleet.groups.push_back(std::move(g));
   }
   return fleet;
+}
+
+std::vector<orchestrator::NodeReport> ParseReports(const std::vector<std::string>& reports) {
+  std::vector<orchestrator::NodeReport> parsed;
+  for (const std::string& r : reports) {
+    parsed.push_back(ValueOrThrow(orchestrator::NodeReport::FromJson(r)));
+  }
+  return parsed;
 }
 
 // Per fleet device (FlattenFleet order): the fleet file's EMULATION factor.
@@ -212,19 +223,33 @@ void BindPlan(py::module_& m) {
 void BindPlanning(py::module_& m) {
   m.def(
       "plan_measured",
-      [](const JobConfig& job, const std::vector<std::string>& reports,
-         const std::string& strategy) {
-        std::vector<orchestrator::NodeReport> parsed;
-        for (const std::string& r : reports) {
-          parsed.push_back(ValueOrThrow(orchestrator::NodeReport::FromJson(r)));
-        }
-        partitioner::Fleet fleet = MeasuredFleet(parsed, job);
+      [](const JobConfig& job, const std::vector<std::string>& reports, const std::string& strategy,
+         std::shared_ptr<partitioner::Measurements> links) {
+        partitioner::Fleet fleet = MeasuredFleet(ParseReports(reports), job);
+        // The links the ranks measured replace the job fleet's network figures (as `train`'s
+        // start-of-run probe does).
+        if (links) partitioner::ApplyMeasurements(*links, &fleet);
         py::gil_scoped_release release;
         return PlanOn(fleet, job, strategy);
       },
-      py::arg("job"), py::arg("reports"), py::arg("strategy") = "",
+      py::arg("job"), py::arg("reports"), py::arg("strategy") = "", py::arg("links") = nullptr,
       "Plans the job on the fleet its ranks measured (one node report JSON per rank, in rank "
-      "order); strategy \"\" = the job's.");
+      "order; links: Communicator.probe_links's measurements, or None for the job fleet's "
+      "network); strategy \"\" = the job's.");
+
+  m.def(
+      "measured_places",
+      [](const JobConfig& job, const std::vector<std::string>& reports) {
+        // Every rank's host and island as plan_measured's fleet places it, for probe_links.
+        const partitioner::Fleet fleet = MeasuredFleet(ParseReports(reports), job);
+        std::vector<std::pair<std::string, int>> out;
+        for (const partitioner::DeviceSlot& s : partitioner::FlattenFleet(fleet)) {
+          out.emplace_back(fleet.groups[s.group].host, s.island);
+        }
+        return out;
+      },
+      py::arg("job"), py::arg("reports"),
+      "[(host, island), ...] per rank of the measured fleet of `reports`.");
 
   m.def(
       "plan_catalog",

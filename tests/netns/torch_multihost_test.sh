@@ -2,6 +2,8 @@
 # tangram.torch across two namespace hosts (tests/netns/netns.sh) joined by a 100 Mbit/s link:
 # 3 ranks under mpirun, two on host 0 and one on host 1, so every collective and pipeline message
 # crosses the shaped link.
+#   0. the ranks measure the link before planning (measured_links_plan.py), and the plan is
+#      costed on it;
 #   1. uneven data parallelism equals one process (tests/python/dp_equivalence_test.py);
 #   2. a 3-stage pipeline with a stage on each side equals one process (pipeline_equivalence.py
 #      pp3);
@@ -14,6 +16,11 @@ source "$here/torch_lib.sh" tm "$@"
 # Ranks 0, 1 on host 0; rank 2 on host 1.
 run3=(bash "$netns" mpirun "$P" -np 3 --map-by ppr:2:node --bind-to none -x PYTHONPATH
   -x TANGRAM_SOURCE_DIR -x OMP_NUM_THREADS "$python")
+
+# 100 Mbit/s = 0.0125 GB/s.
+timeout 300 "${run3[@]}" "$TANGRAM_SOURCE_DIR/tests/python/measured_links_plan.py" 0.0125 \
+  >"$work/links.log" 2>&1 || { cat "$work/links.log"; fail "planning on the measured links failed"; }
+grep "rank 0:\|measured_links_plan:" "$work/links.log"
 
 timeout 300 "${run3[@]}" "$TANGRAM_SOURCE_DIR/tests/python/dp_equivalence_test.py" >"$work/dp.log" 2>&1 ||
   { cat "$work/dp.log"; fail "data parallelism across the hosts failed"; }

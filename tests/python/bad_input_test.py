@@ -103,6 +103,9 @@ def data_parallel_misuse(r, p):
                  ["list of whole numbers"])
     expect_error(lambda: tt.DataParallel(Frozen(), shares=[2.5] * p), "INVALID_ARGUMENT",
                  ["whole numbers"])
+    # calibrate_and_plan's links: 'auto', True or False, checked before anything is measured
+    expect_error(lambda: tt.calibrate_and_plan(lambda: None, 1, links="sometimes"),
+                 "INVALID_ARGUMENT", ["links must be", "'sometimes'"])
     # a bool buffer is broadcast from rank 0 (it was skipped)
     model = Frozen()
     if r != 0:

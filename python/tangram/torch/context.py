@@ -47,6 +47,7 @@ class Context:
         self.user_timeout = float(timeout)
         self.timeout = self.user_timeout
         self.plan = None
+        self.links = None  # measure_links's measurements (a LinkMeasurements), planned with
         self.deadline_log = []  # each move of the deadline, as rank 0 prints it
         self.failed = None  # the first communication failure (TangramError), if any
 

@@ -26,6 +26,8 @@ class Plan:
         shares: samples of every global batch per rank (0 for a rank the plan leaves idle).
         stages: [(layer_begin, layer_end, [ranks of each replica's cell]), ...].
         reports: the ranks' calibration reports (dicts), in rank order.
+        links: what measure_links measured, one line per figure ([] when the plan used the job
+            fleet's network figures).
     """
 
     def __init__(self, native, reports, size):
@@ -41,6 +43,8 @@ class Plan:
         self.stages = native.stages
         self.replicas = native.replicas
         self.reports = reports
+        links = current().links
+        self.links = list(links.lines) if links is not None and reports else []
         self.shares = [0] * size
         if self.pp == 1:
             for replica, (samples, _, _) in enumerate(self.replicas):
@@ -121,7 +125,7 @@ def plan_from_reports(reports, strategy=None, adopt=True):
     if ctx.rank == 0:
         try:
             native = _tangram.plan_measured(ctx.job, [json.dumps(r) for r in reports],
-                                            strategy or "")
+                                            strategy or "", ctx.links)
             outcome = ("ok", native.json)
         except TangramError as e:
             outcome = ("error", e.code, e.message)
@@ -136,11 +140,46 @@ def plan_from_reports(reports, strategy=None, adopt=True):
     return plan
 
 
-def calibrate_and_plan(loss_fn, batch_size, module=None, strategy=None, **calibrate_args):
+def measure_links(reports, gradient_bytes=0):
+    """The link probe `tangram train` runs at its start (docs/probe.md), over every rank placed as
+    `reports` say: latency and bandwidth per link class, NIC sharing, every pair of hosts, the
+    allreduce training runs at `gradient_bytes`. Collective. Keeps the measurements on the context
+    (plan_from_reports plans with them from then on, re-plans included) and returns their lines,
+    as `tangram train` prints them."""
+    ctx = current()
+    if ctx.job is None:
+        raise TangramError("FAILED_PRECONDITION", "measure_links needs init(job=...)")
+    places = _tangram.measured_places(ctx.job, [json.dumps(r) for r in reports])
+    ctx.links = ctx.comm.probe_links([h for h, _ in places], [i for _, i in places],
+                                     int(gradient_bytes))
+    return list(ctx.links.lines)
+
+
+def _check_links(links):
+    if not (links is True or links is False or links == "auto"):
+        raise TangramError("INVALID_ARGUMENT",
+                           f"calibrate_and_plan: links must be 'auto', True or False, not {links!r}")
+
+
+def _wants_links(links, reports):
+    if links == "auto":
+        return len({r.get("host", "") for r in reports}) > 1
+    return links
+
+
+def calibrate_and_plan(loss_fn, batch_size, module=None, strategy=None, links="auto",
+                       **calibrate_args):
     """calibrate() on every rank, then plan_from_reports(). Collective. Returns the Plan; print
-    plan.text on rank 0 to see it as `tangram plan` shows it."""
+    plan.text on rank 0 to see it as `tangram plan` shows it. `links`: measure the network first
+    (measure_links; the plan's `links` lists what was measured) — "auto" when the ranks run on
+    more than one host, True always, False never (the job fleet's network figures)."""
+    _check_links(links)
     report = calibrate(loss_fn, batch_size, module=module, **calibrate_args)
     reports = collectives.allgather_object(report)
+    if _wants_links(links, reports):
+        # fp32 gradients: what DataParallel reduces (its buckets are the parameters' dtype).
+        grads = 4 * sum(p.numel() for p in module.parameters()) if module is not None else 0
+        measure_links(reports, grads)
     return plan_from_reports(reports, strategy)
 
 
