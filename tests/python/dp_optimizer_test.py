@@ -260,6 +260,21 @@ class FakeClock:
         return end - start
 
 
+def links_on_one_host():
+    """calibrate_and_plan(links=True) on one host: the link probe runs over the communicator and
+    measures the ranks' shared link (same_node); the plan lists it and the context keeps it for
+    re-plans. The default ("auto") measures nothing on one host: nothing crosses a network."""
+    x, y = data()
+    model = build()
+    loss = lambda: nn.functional.cross_entropy(model(x[:4]), y[:4])  # noqa: E731
+    plan = tt.calibrate_and_plan(loss, batch_size=4, module=model, links=True)
+    assert any(line.startswith("link same_node") for line in plan.links), plan.links
+    assert tt.current().links is not None
+    tt.current().links = None
+    plan = tt.calibrate_and_plan(loss, batch_size=4, module=model)
+    assert plan.links == [] and tt.current().links is None, plan.links
+
+
 def validation_is_not_timed():
     """A forward under torch.no_grad() through dp (validation between steps) started the step's
     clock: its compute was charged to the next training step's seconds per sample, which
@@ -319,6 +334,7 @@ def main():
     scheduler_and_checkpoint()
     unfreezing()
     second_init()
+    links_on_one_host()
     validation_is_not_timed()
     lbfgs_is_refused_by_name()
     tt.barrier()

@@ -18,7 +18,7 @@ from tangram.torch.collectives import (Handle, allgather, allgather_object, allg
                                        allreduce, barrier, broadcast, broadcast_object,
                                        broadcast_parameters, recv, reduce_scatter, send)
 from tangram.torch.planning import (Plan, calibrate, calibrate_and_plan, catalog_plan,
-                                    plan_from_reports)
+                                    measure_links, plan_from_reports)
 from tangram.torch.data_parallel import DataParallel, DistributedOptimizer, ShareSampler
 from tangram.torch.emulation import Stretch
 from tangram.torch.pipeline import Pipeline, PipelineError, PipelinePlan
@@ -41,7 +41,8 @@ __all__ = [
     "shutdown", "sim_world", "size",
     "Handle", "allgather", "allgather_object", "allgatherv", "allreduce", "barrier", "broadcast",
     "broadcast_object", "broadcast_parameters", "recv", "reduce_scatter", "send", "Plan",
-    "calibrate", "calibrate_and_plan", "catalog_plan", "plan_from_reports", "DataParallel",
+    "calibrate", "calibrate_and_plan", "catalog_plan", "measure_links", "plan_from_reports",
+    "DataParallel",
     "DistributedOptimizer", "ShareSampler", "Stretch", "set_slowdown", "slowdown",
     "Pipeline", "PipelineError", "PipelinePlan", "CheckpointError", "load_checkpoint",
     "save_checkpoint",
