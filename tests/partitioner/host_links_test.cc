@@ -3,6 +3,7 @@
 // (round trip), and what the communication model does with it: the pair's point-to-point rate
 // scales, and so does a ring over a subset of the hosts against the ring the class's collective
 // was timed on; the world's collectives and every other pair do not.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,13 +110,27 @@ double Bandwidth(const CommModel& comm, std::vector<int64_t> members, double byt
   return comm.AllreduceTime(group, 2 * bytes) - comm.AllreduceTime(group, bytes);
 }
 
-TEST(HostLinksTest, ARingOverSomeHostsRunsAtItsSlowestHop) {
-  auto fleet = FourHostsSlowC(/*pair_allreduce=*/false);
-  ASSERT_TRUE(fleet.ok()) << fleet.status();
+// FourHostsSlowC's model without its host pairs (the class figures alone) and with them.
+struct BeforeAndAfter {
+  CommModel before, after;
+};
+std::optional<BeforeAndAfter> FourHostModels(bool pair_allreduce) {
+  auto fleet = FourHostsSlowC(pair_allreduce);
+  if (!fleet.ok()) {
+    ADD_FAILURE() << fleet.status();
+    return std::nullopt;
+  }
   Fleet plain = *fleet;
   plain.network.node_pair_scale.clear();
-  const CommModel before(plain, FlattenFleet(plain));
-  const CommModel after(*fleet, FlattenFleet(*fleet));
+  return BeforeAndAfter{CommModel(plain, FlattenFleet(plain)),
+                        CommModel(*fleet, FlattenFleet(*fleet))};
+}
+
+TEST(HostLinksTest, ARingOverSomeHostsRunsAtItsSlowestHop) {
+  const std::optional<BeforeAndAfter> models = FourHostModels(/*pair_allreduce=*/false);
+  ASSERT_TRUE(models.has_value());
+  const CommModel& before = models->before;
+  const CommModel& after = models->after;
   const double n = 1e6;
   // The world's ring was timed through c: unchanged, and so is any ring through c.
   EXPECT_DOUBLE_EQ(Bandwidth(after, {0, 1, 2, 3}, n), Bandwidth(before, {0, 1, 2, 3}, n));
@@ -130,12 +145,10 @@ TEST(HostLinksTest, ARingOverSomeHostsRunsAtItsSlowestHop) {
 // With the pairs' exchange timed on the representative pair a-b (step 5b), a ring of two is
 // scaled against that pair: a-b keeps the timed figure, c-d gets a fifth of it.
 TEST(HostLinksTest, ARingOfTwoIsScaledAgainstTheTimedPair) {
-  auto fleet = FourHostsSlowC(/*pair_allreduce=*/true);
-  ASSERT_TRUE(fleet.ok()) << fleet.status();
-  Fleet plain = *fleet;
-  plain.network.node_pair_scale.clear();
-  const CommModel before(plain, FlattenFleet(plain));
-  const CommModel after(*fleet, FlattenFleet(*fleet));
+  const std::optional<BeforeAndAfter> models = FourHostModels(/*pair_allreduce=*/true);
+  ASSERT_TRUE(models.has_value());
+  const CommModel& before = models->before;
+  const CommModel& after = models->after;
   const double n = 1e6;
   EXPECT_DOUBLE_EQ(Bandwidth(after, {0, 1}, n), Bandwidth(before, {0, 1}, n));
   EXPECT_NEAR(Bandwidth(after, {2, 3}, n) / Bandwidth(before, {2, 3}, n), 5.0, 1e-9);
