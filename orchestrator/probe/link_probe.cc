@@ -354,31 +354,33 @@ class Prober {
     // Every pair's figure is divided by its class's representative pair's rate: one slow reading
     // of that pair (a scheduler delay on an oversubscribed host) would inflate them all (seen on
     // namespace hosts: 0.166 GB/s read for a 300 Mbit/s pair). It is timed once more, alone.
+    std::map<LinkClass, size_t> representative;  // class -> its representative pair in `pairs`
     for (const partitioner::MeasuredLink& link : links) {
       if (link.link_class == LinkClass::kSameNode) continue;
       const auto [ra, rb] = PairOf(places_, link.link_class);
       for (size_t i = 0; i < pairs.size(); ++i) {
         if (places_[first[pairs[i].first]].host == places_[ra].host &&
             places_[first[pairs[i].second]].host == places_[rb].host) {
-          TANGRAM_RETURN_IF_ERROR(TimeHostRound(pairs, i, i + 1, first, &rates));
+          representative[link.link_class] = i;
         }
       }
+    }
+    for (const auto& [cls, i] : representative) {
+      TANGRAM_RETURN_IF_ERROR(TimeHostRound(pairs, i, i + 1, first, &rates));
     }
     TANGRAM_RETURN_IF_ERROR(world_.AllReduce(rates.data(), all.data(), all.size(), DataType::kF64,
                                              collectives::ReduceOp::kMax));
     for (const partitioner::MeasuredLink& link : links) {
       if (link.link_class == LinkClass::kSameNode) continue;
-      const auto [ra, rb] = PairOf(places_, link.link_class);
       std::vector<double> of_class;
-      double reference = 0;
       for (size_t i = 0; i < pairs.size(); ++i) {
         const int a = first[pairs[i].first], b = first[pairs[i].second];
-        if (ClassOf(places_[a], places_[b]) != link.link_class || !(all[i] > 0)) continue;
-        of_class.push_back(all[i]);
-        if (places_[a].host == places_[ra].host && places_[b].host == places_[rb].host) {
-          reference = all[i];
+        if (ClassOf(places_[a], places_[b]) == link.link_class && all[i] > 0) {
+          of_class.push_back(all[i]);
         }
       }
+      auto rep = representative.find(link.link_class);
+      double reference = rep == representative.end() ? 0 : all[rep->second];
       if (of_class.empty()) continue;
       if (!(reference > 0)) reference = Median(of_class);
       for (size_t i = 0; i < pairs.size(); ++i) {
