@@ -22,7 +22,7 @@ from torch_test_util import corpus_batches, gpt, small_gpt
 def main():
     expected = float(sys.argv[1])
     torch.set_num_threads(1)
-    job = os.path.join(os.environ["TANGRAM_SOURCE_DIR"], "tests", "python", "torch-test-job.yaml")
+    job = os.path.join(os.environ["TANGRAM_SOURCE_DIR"], "tests", "python", "torch-links-job.yaml")
     ctx = tt.init(job=job, timeout=60, slowdown=1)
     model = small_gpt(seed=0)
     x, y = corpus_batches().batch(list(range(2)))
@@ -37,8 +37,8 @@ def main():
     assert 0.3 * expected < gbs < 1.5 * expected, f"measured {gbs} GB/s, shaped {expected}"
     # Rank 2 alone on the far host: over the measured link its share of the gradient allreduce
     # (the job's model, 3.5 MB of fp32 gradients, about 0.4 s at 100 Mbit/s) costs far more than
-    # its compute saves (about 1 ms a micro-batch), so the plan leaves it idle; on the catalog's
-    # 10 GbE (0.004 s) it takes a share.
+    # its compute saves (a sixth of 480 micro-batches, about 1 ms each here), so the plan leaves
+    # it idle; on the catalog's 10 GbE (0.004 s) it takes a share (torch-links-job.yaml).
     catalog = _tangram.plan_measured(ctx.job, [json.dumps(r) for r in plan.reports], "", None)
     print(f"rank 0: shares {plan.shares} on the measured links (dp {plan.dp}, predicted "
           f"{plan.predicted_step_time_s:.4f} s); dp {catalog.dp} on the job fleet's network "
