@@ -162,7 +162,8 @@ model_path() {
   return 2
 }
 
-write_configs() {  # case -> $WORK/<case>.{fleet,job}.yaml; prints "hosts per islands name"
+# Case, its place in the list -> $WORK/<place>_<case>.{fleet,job}.yaml; prints "hosts per islands name".
+write_configs() {
   local c=$1 layout=${1%%@*} opts="" mb=$MICRO_BATCH batch=$GLOBAL_BATCH model=$MODEL
   local steps=$STEPS kv shp
   [[ $c == *:* ]] && opts=${c#*:}
@@ -181,7 +182,10 @@ write_configs() {  # case -> $WORK/<case>.{fleet,job}.yaml; prints "hosts per is
   shp=$(shape "$layout") || return 2
   read -r hosts per tp pp dp islands slowdowns <<<"$shp"
   IFS=, read -ra slow <<<"$slowdowns"
-  local name=${c//[^A-Za-z0-9]/_}
+  # Named by the case's place in the list too: a case given twice (repeats, to see the machine's
+  # noise) gets its own files and checkpoint directory (train refuses to start over an earlier
+  # run's checkpoint).
+  local name=$2_${c//[^A-Za-z0-9]/_}
   local fleet=$WORK/$name.fleet.yaml job=$WORK/$name.job.yaml
   {
     echo "name: netns-$layout"
@@ -246,11 +250,13 @@ bits_of() {
 }
 
 # Every case is checked (layout, options, model) before any host is brought up.
+index=0
 for c in $CASES; do
   r=${c#*@}
   [[ $c == *@* && -n ${r%%:*} ]] ||
     { echo "case $c: expected LAYOUT@RATE[,RATE...][:KEY=VALUE...]" >&2; exit 2; }
-  write_configs "$c" >/dev/null || exit 2
+  index=$((index + 1))
+  write_configs "$c" "$index" >/dev/null || exit 2
 done
 
 printf '%-8s %-8s %-12s %10s %10s %8s  %s\n' layout link plan simulated measured error note
@@ -258,11 +264,13 @@ errors=()
 rows=()
 failed=()
 current_hosts=""
+index=0
 for c in $CASES; do
   layout=${c%%@*}
   rate=${c#*@}
   rate=${rate%%:*}
-  cfg=$(write_configs "$c") || exit 2
+  index=$((index + 1))
+  cfg=$(write_configs "$c" "$index") || exit 2
   read -r hosts per islands name <<<"$cfg"
   if [[ $current_hosts != "$hosts" ]]; then
     "$NETNS" up "$P" "$hosts" "${rate%%,*}" "${UP_ARGS[@]}" >/dev/null
