@@ -97,6 +97,11 @@ struct NetworkSpec {
   // class's representative pair (or a faster one) where the class figure is one pair's.
   std::map<std::pair<int64_t, int64_t>, double> node_pair_scale;
   double NodePairScale(int64_t a, int64_t b) const;
+  // How many transfers from one device to devices on distinct other nodes pass at full rate
+  // together (a probe's fanout, MeasuredFanout::links): 1 = one NIC port they share (a switched
+  // network; the catalog), more = a port per peer (a mesh of links). The simulator's contention
+  // model reads it; the closed-form cost model has no contention.
+  double fanout_links = 1;
 };
 
 struct Fleet {

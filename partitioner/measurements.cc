@@ -314,6 +314,24 @@ absl::Status ReadHostLinks(YamlMap& m, Measurements* out) {
   return absl::OkStatus();
 }
 
+// `fanout:` (MeasuredFanout): `links` between 1 (one shared port) and `peers` (one port each).
+absl::StatusOr<MeasuredFanout> ReadFanout(YamlMap& m) {
+  MeasuredFanout out;
+  TANGRAM_RETURN_IF_ERROR(
+      YamlMap::Of(m.file(), m.node(), m.path(), {"node", "peers", "links"}).status());
+  TANGRAM_ASSIGN_OR_RETURN(out.node, m.String("node"));
+  TANGRAM_ASSIGN_OR_RETURN(int64_t peers, m.Int("peers", 2, 1 << 16));
+  out.peers = static_cast<int>(peers);
+  TANGRAM_ASSIGN_OR_RETURN(out.links, m.Number("links", 0, static_cast<double>(peers)));
+  if (out.links < 1) {
+    return m.Error("links", absl::StrFormat("expected at least 1 (the sends sharing one port), "
+                                            "got %g",
+                                            out.links));
+  }
+  TANGRAM_RETURN_IF_ERROR(m.RejectUnknownKeys());
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
@@ -357,6 +375,10 @@ absl::StatusOr<Measurements> ReadMeasurements(YamlMap& m, const Fleet& fleet) {
     TANGRAM_ASSIGN_OR_RETURN(n.aggregate_gbs, nic->Number("aggregate_gbs", 0, kMaxGbs));
     TANGRAM_RETURN_IF_ERROR(nic->RejectUnknownKeys());
     out.nic = n;
+  }
+  TANGRAM_ASSIGN_OR_RETURN(auto fanout, m.OptionalMap("fanout"));
+  if (fanout) {
+    TANGRAM_ASSIGN_OR_RETURN(out.fanout, ReadFanout(*fanout));
   }
   if (m.Has("host_links")) TANGRAM_RETURN_IF_ERROR(ReadHostLinks(m, &out));
   if (m.Has("allreduce")) {
@@ -487,6 +509,7 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     }
     net.measured_links[static_cast<int>(LinkClass::kSameIsland)] = WithBucket(*l, spec);
   }
+  if (measured.fanout) net.fanout_links = measured.fanout->links;
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;
     net.inter_island_gbps = l->bandwidth_gbs * CollectiveFactor(*l) * 8;
@@ -550,6 +573,10 @@ std::string MeasurementsToYaml(const Measurements& m) {
   if (m.nic) {
     absl::StrAppend(&out, absl::StrFormat("  nic: {node: %s, senders: %d, aggregate_gbs: %.6g}\n",
                                           m.nic->node, m.nic->senders, m.nic->aggregate_gbs));
+  }
+  if (m.fanout) {
+    absl::StrAppend(&out, absl::StrFormat("  fanout: {node: %s, peers: %d, links: %.4g}\n",
+                                          m.fanout->node, m.fanout->peers, m.fanout->links));
   }
   if (!m.host_links.empty()) {
     absl::StrAppend(&out, "  host_links:   # one way, per pair of hosts, in the class's units\n");

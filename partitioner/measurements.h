@@ -18,6 +18,7 @@
 //       - {class: same_island, latency_us: 90, bandwidth_gbs: 0.024, pair: "0-2",
 //          allreduce_gbs: 0.012}  # the collective training runs, timed (see MeasuredLink)
 //     nic: {node: pn0, senders: 2, aggregate_gbs: 0.024}   # concurrent sends from one node
+//     fanout: {node: pn0, peers: 2, links: 1.96}  # one rank's sends to two other hosts at once
 //     host_links:                         # optional: pairs of hosts, one way, in their class's
 //       - {hosts: [pn1, pn2], bandwidth_gbs: 0.0012}   # units (MeasuredHostLink)
 //     allreduce: [{bytes: 65536, seconds: 0.004}, {bytes: 1048576, seconds: 0.09}]
@@ -59,8 +60,8 @@
 // inter-island bandwidth and latency; host_links scale their class's figures for the point-to-
 // point transfers between those two hosts' nodes (NetworkSpec::node_pair_scale; a pipeline's
 // sends), not the collectives, whose measured rates (allreduce_gbs) already ran over the slowest
-// pair. The allreduce samples are kept as evidence (the probe reports
-// them against the cost model's prediction) and do not change the model. Plain data;
+// pair; fanout sets NetworkSpec::fanout_links. The allreduce samples are kept as evidence (the
+// probe reports them against the cost model's prediction) and do not change the model. Plain data;
 // thread-compatible.
 #ifndef TANGRAM_PARTITIONER_MEASUREMENTS_H_
 #define TANGRAM_PARTITIONER_MEASUREMENTS_H_
@@ -117,6 +118,17 @@ struct MeasuredNic {
   std::string node;  // the host whose ranks sent at once
   int senders = 0;
   double aggregate_gbs = 0;  // their summed bandwidth
+};
+
+// One rank's sends to `peers` ranks on as many other hosts, at once, against the same sends one at
+// a time (link_probe.h, step 3c): `links` is how many of them pass at full rate together, in
+// [1, peers]. 1: they share one port (a NIC on a switch, the usual cluster); `peers`: each has
+// its own (a mesh of point-to-point links, or a host with a NIC per peer). A pipeline stage sends
+// its activations forward and its gradients back at once, to two hosts.
+struct MeasuredFanout {
+  std::string node;  // the sending rank's host
+  int peers = 2;
+  double links = 1;
 };
 
 // One pair of hosts' one-way bandwidth, in the units of its link class's bandwidth_gbs: the
@@ -181,6 +193,7 @@ struct Measurements {
   std::vector<double> group_optimizer_ns;
   std::vector<MeasuredLink> links;
   std::optional<MeasuredNic> nic;
+  std::optional<MeasuredFanout> fanout;
   std::vector<MeasuredHostLink> host_links;  // empty: every pair of a class at its figure
   std::vector<AllreduceSample> allreduce;
   std::vector<MeasuredCpuPool> cpu_pools;

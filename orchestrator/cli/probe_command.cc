@@ -129,6 +129,7 @@ class ProbeCommand : public Command {
                {"nic_aggregate_gbs", m.nic ? m.nic->aggregate_gbs : 0.0},
                {"nic_senders", m.nic ? m.nic->senders : 0},
                {"host_links", host_links},
+               {"fanout_links", m.fanout ? m.fanout->links : 1.0},
                {"allreduce", allreduce},
                {"how", m.how},
                {"seconds", r.seconds},
@@ -181,6 +182,11 @@ class ProbeCommand : public Command {
     }
     for (const auto& l : m.host_links) {
       std::cout << absl::StrFormat("  hosts %s-%s: %.4g GB/s one way\n", l.a, l.b, l.bandwidth_gbs);
+    }
+    if (m.fanout) {
+      std::cout << absl::StrFormat(
+          "  fanout: a rank of %s sending to %d other hosts at once: %.2f links' worth\n",
+          m.fanout->node, m.fanout->peers, m.fanout->links);
     }
     for (const auto& s : m.allreduce) {
       std::cout << absl::StrFormat("  ring allreduce %.0f bytes: %.4g s\n", s.bytes, s.seconds);

@@ -149,6 +149,10 @@ void PrintTrainJson(const TrainResult& result) {
                                                  {"senders", result.nic->senders},
                                                  {"aggregate_gbs", result.nic->aggregate_gbs}}
                                 : nlohmann::json()},
+             {"fanout", result.fanout ? nlohmann::json{{"node", result.fanout->node},
+                                                       {"peers", result.fanout->peers},
+                                                       {"links", result.fanout->links}}
+                                      : nlohmann::json()},
              {"replans", result.replans},
              {"replan_log", result.replan_log},
              {"reprobes", result.reprobes},

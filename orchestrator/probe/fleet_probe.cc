@@ -300,6 +300,7 @@ absl::Status ProbeFleetLinks(collectives::Communicator& world, const partitioner
   m.links = links.links;
   m.nic = links.nic;
   m.host_links = links.host_links;
+  m.fanout = links.fanout;
   m.allreduce = links.allreduce;
   const int tp = options.job != nullptr ? options.job->training.layout.tp.value_or(1) : 1;
   if (tp > 1 && options.hosts.empty() && links.timed) {

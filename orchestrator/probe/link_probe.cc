@@ -1,6 +1,7 @@
 #include "orchestrator/probe/link_probe.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "orchestrator/probe/fanout_probe.h"
 #include "orchestrator/probe/pulse.h"
 #include "partitioner/comm_model.h"
 
@@ -135,6 +137,7 @@ class Prober {
     if (!moved) return result;
     TANGRAM_ASSIGN_OR_RETURN(result.nic, Nic());
     TANGRAM_ASSIGN_OR_RETURN(result.host_links, HostLinks(result.links));
+    TANGRAM_ASSIGN_OR_RETURN(result.fanout, Fanout(result.host_links));
     TANGRAM_ASSIGN_OR_RETURN(result.allreduce, Allreduce());
     TANGRAM_RETURN_IF_ERROR(GradientAllreduce(&result));
     TANGRAM_RETURN_IF_ERROR(PairAllreduce(&result));
@@ -392,6 +395,18 @@ class Prober {
     return out;
   }
 
+  // Step 3c (fanout_probe.h), at step 3b's size for the trio's class.
+  absl::StatusOr<std::optional<partitioner::MeasuredFanout>> Fanout(
+      const std::vector<partitioner::MeasuredHostLink>& host_links) {
+    const std::optional<std::array<int, 3>> trio = FanoutTrio(places_, host_links);
+    if (!trio) return std::optional<partitioner::MeasuredFanout>();
+    auto fit = fits_.find(ClassOf(places_[(*trio)[0]], places_[(*trio)[1]]));
+    if (fit == fits_.end()) return std::optional<partitioner::MeasuredFanout>();
+    const auto [alpha, beta, largest] = fit->second;
+    const size_t bytes = std::min(static_cast<size_t>(largest), kMinLargest);
+    return ProbeFanout(world_, places_, host_links, bytes, alpha, clock_);
+  }
+
   // One round of step 3b: pairs [begin, end) of `pairs` (host indices into `first`) at once.
   absl::Status TimeHostRound(const std::vector<std::pair<int, int>>& pairs, size_t begin,
                              size_t end, const std::vector<int>& first,
@@ -607,10 +622,10 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
   return LinkClass::kCrossIsland;
 }
 
-std::vector<std::string> DescribeLinks(
-    const std::vector<partitioner::MeasuredLink>& links,
-    const std::optional<partitioner::MeasuredNic>& nic,
-    const std::vector<partitioner::MeasuredHostLink>& host_links) {
+std::vector<std::string> DescribeLinks(const std::vector<partitioner::MeasuredLink>& links,
+                                       const std::optional<partitioner::MeasuredNic>& nic,
+                                       const std::vector<partitioner::MeasuredHostLink>& host_links,
+                                       const std::optional<partitioner::MeasuredFanout>& fanout) {
   std::vector<std::string> out;
   for (const auto& l : links) {
     out.push_back(absl::StrFormat(
@@ -631,6 +646,12 @@ std::vector<std::string> DescribeLinks(
   }
   for (const auto& l : host_links) {
     out.push_back(absl::StrFormat("hosts %s-%s: %.4g GB/s one way", l.a, l.b, l.bandwidth_gbs));
+  }
+  if (fanout) {
+    out.push_back(absl::StrFormat(
+        "fanout: a rank of %s sending to %d other hosts at once: %.2f links' worth (1: one port "
+        "they share; %d: a link each)",
+        fanout->node, fanout->peers, fanout->links, fanout->peers));
   }
   return out;
 }

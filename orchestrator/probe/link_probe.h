@@ -31,6 +31,9 @@
 //     method on both: its bias cancels). At most kMaxHostRounds rounds (every pair up to 8 hosts).
 //     The cost model scales the class's figures by it for the pair's point-to-point transfers (a
 //     pipeline's).
+//  3c. Fan-out (three hosts or more; fanout_probe.h): whether one rank's sends to two other hosts
+//     at once share one port (a NIC on a switch) or pass on a link each (a mesh), from the times
+//     of the two sends alone and together, on the three hosts whose step-3b rates are closest.
 //  4. A ring allreduce over the world at the sizes in `allreduce_bytes` that the measured links
 //     predict to take under `size_seconds` each (the slowest rank's time, median of 3).
 //  5. The allreduce training runs for its gradients: every rank calls the Communicator's
@@ -99,6 +102,7 @@ struct LinkProbeResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   std::vector<partitioner::MeasuredHostLink> host_links;  // step 3b; empty below 3 hosts
+  std::optional<partitioner::MeasuredFanout> fanout;      // step 3c; absent below 3 hosts
   std::vector<partitioner::AllreduceSample> allreduce;
   // Step 5's collective: its bytes and median time (absent: not timed, e.g. one node).
   std::optional<partitioner::AllreduceSample> gradient_allreduce;
@@ -116,11 +120,12 @@ absl::StatusOr<LinkProbeResult> ProbeLinks(collectives::Communicator& world,
                                            const LinkProbeOptions& options = {});
 
 // One line per measured figure, as `tangram train` and tangram.torch print them ("link
-// same_island: latency 8.2 us, 0.0239 GB/s (ranks 0-1); ...", "nic: ...", "hosts a-b: ...").
-std::vector<std::string> DescribeLinks(
-    const std::vector<partitioner::MeasuredLink>& links,
-    const std::optional<partitioner::MeasuredNic>& nic,
-    const std::vector<partitioner::MeasuredHostLink>& host_links);
+// same_island: latency 8.2 us, 0.0239 GB/s (ranks 0-1); ...", "nic: ...", "hosts a-b: ...",
+// "fanout: ...").
+std::vector<std::string> DescribeLinks(const std::vector<partitioner::MeasuredLink>& links,
+                                       const std::optional<partitioner::MeasuredNic>& nic,
+                                       const std::vector<partitioner::MeasuredHostLink>& host_links,
+                                       const std::optional<partitioner::MeasuredFanout>& fanout);
 
 // The link class joining two placed ranks.
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);

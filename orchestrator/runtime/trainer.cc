@@ -280,6 +280,7 @@ class Run {
       result_.links = links->links;
       result_.nic = links->nic;
       result_.host_links = links->host_links;
+      result_.fanout = links->fanout;
       TANGRAM_RETURN_IF_ERROR(MeasureTpCollective(*report));
     }
     result_.probe_seconds = absl::ToDoubleSeconds(absl::Now() - probe_start);
@@ -331,7 +332,8 @@ class Run {
               ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
               : ""));
     }
-    for (const std::string& line : DescribeLinks(result_.links, result_.nic, result_.host_links)) {
+    for (const std::string& line :
+         DescribeLinks(result_.links, result_.nic, result_.host_links, result_.fanout)) {
       Log("  " + line);
     }
     for (const auto& p : result_.cpu_pools) {
@@ -426,6 +428,7 @@ class Run {
     links.links = result_.links;
     links.nic = result_.nic;
     links.host_links = result_.host_links;
+    links.fanout = result_.fanout;
     links.hosts = DistinctHosts(result_.reports);
     links.cpu_pools = result_.cpu_pools;
     partitioner::ApplyMeasurements(links, &planning_fleet_);
@@ -870,6 +873,7 @@ class Run {
       result_.links = probed.links;
       result_.nic = probed.nic;
       result_.host_links = probed.host_links;
+      result_.fanout = probed.fanout;
       ApplyMeasuredLinks();
       partitioner::Fleet fleet = WithThroughput(planning_fleet_, ema_tflops_);
       TANGRAM_ASSIGN_OR_RETURN(double current, PredictStepTime(fleet, job_, plan_));

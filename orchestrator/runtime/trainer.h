@@ -92,6 +92,7 @@ struct TrainResult {
   std::vector<partitioner::MeasuredLink> links;
   std::optional<partitioner::MeasuredNic> nic;
   std::vector<partitioner::MeasuredHostLink> host_links;  // pairs of hosts (link_probe.h 3b)
+  std::optional<partitioner::MeasuredFanout> fanout;      // link_probe.h 3c
   std::vector<partitioner::MeasuredCpuPool> cpu_pools;    // ranks sharing a machine's cores
   // Wall time on this rank of the start-of-run probe, and of its parts.
   double probe_seconds = 0;        // calibration, CPU pools, links and the tp collective

@@ -451,7 +451,7 @@ class Engine {
       Tokens& t = tokens_[p];
       double use = 0;
       for (int32_t g : active_[p]) use += flows_[g].rate;
-      t.level = std::clamp(t.level + (1 - use) * (now_ - t.updated), 0.0, t.capacity);
+      t.level = std::clamp(t.level + (Links(p) - use) * (now_ - t.updated), 0.0, t.capacity);
       t.updated = now_;
     }
   }
@@ -463,8 +463,8 @@ class Engine {
       double use = 0;
       for (int32_t g : active_[p]) use += flows_[g].rate;
       ++t.version;
-      if (t.level > kNoTokens && use > 1 + 1e-12) {
-        Push(now_ + t.level / (use - 1), kTokensEmpty, p, static_cast<int32_t>(t.version));
+      if (t.level > kNoTokens && use > Links(p) + 1e-12) {
+        Push(now_ + t.level / (use - Links(p)), kTokensEmpty, p, static_cast<int32_t>(t.version));
       }
     }
   }
@@ -484,9 +484,19 @@ class Engine {
     double rate = kInfRate;
     for (int32_t p : Resources(f)) {
       const double cap = f.kind == FlowKind::kP2p && HasTokens(p) ? tokens_[p].speedup : 1.0;
-      rate = std::min(rate, cap / static_cast<double>(std::max<size_t>(1, active_[p].size())));
+      rate = std::min(rate, Share(p, cap));
     }
     return rate == kInfRate ? 1.0 : rate;
+  }
+
+  // Flows a port carries at full rate each (Workload::network_links on network ports).
+  double Links(int32_t port) const { return (port % 4) / 2 == kNetwork ? w_.network_links : 1.0; }
+  // One flow's rate on port p passing `cap` per link: cap × min(1, links ÷ flows) — cap ÷ flows
+  // on a port of one link, to the bit.
+  double Share(int32_t p, double cap) const {
+    const double n = static_cast<double>(std::max<size_t>(1, active_[p].size()));
+    const double links = Links(p);
+    return n > links ? cap * links / n : cap;
   }
 
   std::span<const int32_t> Resources(const Flow& f) const {
@@ -608,9 +618,8 @@ class Engine {
     if (Shaped()) {
       rate = ShapedRate(f);
     } else {
-      size_t busiest = 1;
-      for (int32_t p : Resources(f)) busiest = std::max(busiest, active_[p].size());
-      rate = 1.0 / static_cast<double>(busiest);
+      rate = 1.0;
+      for (int32_t p : Resources(f)) rate = std::min(rate, Share(p, 1.0));
     }
     if (rate == f.rate && !fresh) return;
     f.rate = rate;

@@ -94,6 +94,10 @@ struct Workload {
   // (and contention), a pipeline send waits its latency, then its bytes pass its ports at
   // `speedup` while both hold tokens; any flow on a port drains its bucket.
   std::vector<PortBucket> port_buckets;
+  // How many flows a cell's network port carries at full rate each (NetworkSpec::fanout_links):
+  // n flows on it run at min(1, network_links ÷ n). 1 = one NIC port (a switch); 2 on a mesh,
+  // where a stage's sends forward and back leave on two links.
+  double network_links = 1;
 };
 
 // Runs the step. Fills the time fields of result->cells (which the caller sized and labelled),

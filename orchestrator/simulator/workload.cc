@@ -291,6 +291,7 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
 
   w.rows = GradientRows(cost, plan, chunks, ranges, options, result);
   w.port_buckets = PortBuckets(w.replicas, w.cells.size());
+  w.network_links = std::max(1.0, cost.fleet().network.fanout_links);
   return w;
 }
 

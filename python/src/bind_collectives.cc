@@ -297,7 +297,8 @@ void BindLinkProbe(PyCommunicatorClass& cls, py::module_& m) {
       m, "LinkMeasurements")
       .def_property_readonly("lines",
                              [](const partitioner::Measurements& l) {
-                               return orchestrator::DescribeLinks(l.links, l.nic, l.host_links);
+                               return orchestrator::DescribeLinks(l.links, l.nic, l.host_links,
+                                                                  l.fanout);
                              })
       .def_property_readonly("hosts", [](const partitioner::Measurements& l) { return l.hosts; });
   cls.def(
@@ -322,6 +323,7 @@ void BindLinkProbe(PyCommunicatorClass& cls, py::module_& m) {
           out->links = r->links;
           out->nic = r->nic;
           out->host_links = r->host_links;
+          out->fanout = r->fanout;
           return absl::OkStatus();
         });
         ThrowIfError(self.Wait(work, false));
