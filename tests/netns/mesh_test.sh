@@ -48,6 +48,32 @@ fi
 timeout 60 bash "$netns" mpirun "$P" -np 2 --host "${P}0,${P}1" --map-by node hostname >/dev/null ||
   fail "cutting the 0-2 link also cut 0-1"
 bash "$netns" link "$P" 0 2 up
+
+# One rank's sends to two hosts at once (link_probe.h, step 3c; fanout_probe.h): on the mesh each
+# has its own link (2 links' worth), through the star's switch they share the sender's NIC (1).
+# Every link at 50 Mbit/s. Bounds: 1.4 and 1.25, halfway-ish, for a loaded machine (read here
+# 1.80 on a mesh and 1.00 on a star, session 18).
+fanout() {  # prints the probe's fanout figure over the 3 hosts up now
+  {
+    echo "name: fanout"
+    echo "nodes:"
+    for h in 0 1 2; do echo "  - {device: cpu, devices_per_node: 1, count: 1, host: $P$h}"; done
+  } >"$work/fanout.yaml"
+  timeout 180 bash "$netns" mpirun "$P" -np 3 --map-by node --bind-to none "$tangram" --json \
+    probe --fleet "$work/fanout.yaml" --out "$work/fanout-measured.yaml" --probe-budget-s 2 |
+    /usr/bin/python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["fanout_links"])'
+}
+bash "$netns" shape "$P" 1 2 50mbit || fail "cannot reshape the 1-2 link"
+links=$(fanout) || fail "the probe failed on the mesh"
+echo "fanout on the mesh: $links links"
+/usr/bin/python3 -c "import sys; sys.exit(0 if $links >= 1.4 else 1)" ||
+  fail "the probe read $links links on a mesh, expected a link each (2; at least 1.4)"
+bash "$netns" down "$P"
+bash "$netns" up "$P" 3 50mbit || fail "cannot make a star of 3 hosts"
+links=$(fanout) || fail "the probe failed on the star"
+echo "fanout on the star: $links links"
+/usr/bin/python3 -c "import sys; sys.exit(0 if $links <= 1.25 else 1)" ||
+  fail "the probe read $links links through a switch, expected one shared port (1; at most 1.25)"
 bash "$netns" down "$P"
 
 # Train on a mesh whose host 2 is slower (its links at 20 Mbit/s, the 0-1 link at 50): the probe at

@@ -256,6 +256,17 @@ cmd_link() {
     [ $# -eq 4 ] && B=$3
     mesh_links "$P" "$A" $B >"$(dir_of "$P")/links" || exit 2
     while read -r a b; do ip -n "$P$a" link set "e$b" "$state"; done <"$(dir_of "$P")/links"
+    # Setting a device down drops the routes through it (the kernel's doing): up again, host a
+    # gets its /32 routes over that link back (cmd_up), or MPI finds the pair unreachable.
+    [ "$state" = up ] || return 0
+    local n c
+    n=$(cat "$(dir_of "$P")/count")
+    while read -r a b; do
+      for ((c = 0; c < n; c++)); do
+        [ "$c" -eq "$b" ] || [ "$c" -eq "$a" ] && continue
+        ip -n "$P$a" route replace "$(mesh_addr "$b" "$c")/32" dev "e$b"
+      done
+    done <"$(dir_of "$P")/links"
     return
   fi
   ip -n "$P-hub" link set "${P}p$A" "$state"
