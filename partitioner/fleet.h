@@ -102,6 +102,10 @@ struct NetworkSpec {
   // network; the catalog), more = a port per peer (a mesh of links). The simulator's contention
   // model reads it; the closed-form cost model has no contention.
   double fanout_links = 1;
+  // NICs per node as a probe measured them (its nic step: the node's ranks sending at once
+  // together ÷ one pair's rate, rounded); 0 = not measured, each fleet entry's nics_per_node.
+  // The simulator deals a node's pipeline cells to that many network ports.
+  int measured_nics = 0;
 };
 
 struct Fleet {

@@ -510,6 +510,11 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
     net.measured_links[static_cast<int>(LinkClass::kSameIsland)] = WithBucket(*l, spec);
   }
   if (measured.fanout) net.fanout_links = measured.fanout->links;
+  const MeasuredLink* island = measured.Find(LinkClass::kSameIsland);
+  if (measured.nic && island != nullptr && island->bandwidth_gbs > 0) {
+    const double nics = std::round(measured.nic->aggregate_gbs / island->bandwidth_gbs);
+    net.measured_nics = static_cast<int>(std::clamp(nics, 1.0, double(measured.nic->senders)));
+  }
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;
     net.inter_island_gbps = l->bandwidth_gbs * CollectiveFactor(*l) * 8;

@@ -191,10 +191,15 @@ class Engine {
         row.ports.push_back(Port(c, rw.port, 0));
         row.ports.push_back(Port(c, rw.port, 1));
       }
+      // Members sharing a NIC hold its ports once: one collective is one flow on each.
+      std::sort(row.ports.begin(), row.ports.end());
+      row.ports.erase(std::unique(row.ports.begin(), row.ports.end()), row.ports.end());
     }
   }
 
-  static int32_t Port(int32_t cell, PortClass cls, int dir) { return PortIndex(cell, cls, dir); }
+  int32_t Port(int32_t cell, PortClass cls, int dir) const {
+    return PortIndex(NetworkOwner(w_, cell, cls), cls, dir);
+  }
   bool Shaped() const { return !token_ports_.empty(); }
   bool HasTokens(int32_t port) const {
     return Shaped() && tokens_[port].capacity > 0 && tokens_[port].level > kNoTokens;

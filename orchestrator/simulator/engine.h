@@ -98,7 +98,17 @@ struct Workload {
   // n flows on it run at min(1, network_links ÷ n). 1 = one NIC port (a switch); 2 on a mesh,
   // where a stage's sends forward and back leave on two links.
   double network_links = 1;
+  // Per cell, the cell whose network ports it uses: cells of one node that share a NIC share its
+  // ports (a pipeline send of one and another's on the same NIC each run at half speed). Empty:
+  // every cell has its own, as on a node with a NIC per device (DGX/HGX).
+  std::vector<int32_t> cell_nic;
 };
+
+// The cell whose ports of class `cls` `cell` uses: its NIC's first cell on the network (cell_nic),
+// itself otherwise.
+inline int32_t NetworkOwner(const Workload& w, int32_t cell, PortClass cls) {
+  return cls == kNetwork && !w.cell_nic.empty() ? w.cell_nic[cell] : cell;
+}
 
 // Runs the step. Fills the time fields of result->cells (which the caller sized and labelled),
 // step_time_s, pipeline_s, events and, when `record`, the timeline. kInternal if the schedule
