@@ -4,9 +4,12 @@
 //   gradients back at once; through one port (a switch) they share it, on a mesh they do not;
 // - a measured NIC (partitioner::MeasuredNic; NetworkSpec::measured_nics; Workload::cell_nic):
 //   two ranks of one host whose sends together reach one pair's rate share one NIC's ports.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "orchestrator/simulator/simulator.h"
 #include "tests/simulator/sim_test_util.h"
@@ -17,35 +20,58 @@ namespace {
 using testing::EvenPlan;
 using testing::MakeCost;
 
-// Three one-rank hosts over 20 Mbit/s links, as a netns run probes them; `fanout` is the measured
-// section's fanout line (empty: none).
-partitioner::Fleet ThreeHosts(const std::string& fanout) {
+// A measured fleet of one-rank entries on `hosts` (a host name per rank) over 20 Mbit/s links,
+// as a netns run probes them; `extra` ends the measured section (a fanout or nic line).
+partitioner::Fleet Measured(const std::vector<std::string>& hosts, const std::string& extra) {
+  std::string nodes;
+  std::vector<std::string> distinct;
+  for (const std::string& h : hosts) {
+    absl::StrAppend(&nodes, "  - {device: cpu, devices_per_node: 1, count: 1, host: ", h,
+                    ", island: A}\n");
+    if (std::find(distinct.begin(), distinct.end(), h) == distinct.end()) distinct.push_back(h);
+  }
+  const bool shared = distinct.size() < hosts.size();  // some host holds two ranks (0 and 1)
+  const std::string names = absl::StrJoin(distinct, ", ");
+  const std::string tflops = absl::StrJoin(std::vector<std::string>(hosts.size(), "0.03"), ", ");
   const std::string yaml = absl::StrCat(
-      "name: measured\nnodes:\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fa0, island: A}\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fa1, island: A}\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fa2, island: A}\n"
-      "measured:\n  when: \"x\"\n  how: \"x\"\n  tool_version: \"0\"\n  ranks: 3\n"
-      "  hosts: [fa0, fa1, fa2]\n  group_tflops: [0.03, 0.03, 0.03]\n  links:\n"
-      "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.0025, pair: \"0-1\"}\n",
-      fanout);
+      "name: measured\nnodes:\n", nodes, "measured:\n  when: \"x\"\n  how: \"x\"\n",
+      "  tool_version: \"0\"\n  ranks: ", hosts.size(), "\n  hosts: [", names,
+      "]\n  group_tflops: [", tflops, "]\n  links:\n",
+      shared ? "    - {class: same_node, latency_us: 3, bandwidth_gbs: 5, pair: \"0-1\"}\n" : "",
+      "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.0025, pair: \"0-", shared ? 2 : 1,
+      "\"}\n", extra);
   auto fleet = partitioner::ParseFleet(yaml, "measured.yaml", testing::Catalog());
   EXPECT_TRUE(fleet.ok()) << fleet.status();
   return *fleet;
 }
 
-// A 3-stage pipeline of a model whose activations take about as long on the link as a stage's
-// compute, so that the middle stage's sends overlap (1F1B's steady state).
-absl::StatusOr<StepResult> SimulatePipeline(const partitioner::Fleet& fleet, bool contention) {
+// Three one-rank hosts; `fanout` is the measured section's fanout line (empty: none).
+partitioner::Fleet ThreeHosts(const std::string& fanout) {
+  return Measured({"fa0", "fa1", "fa2"}, fanout);
+}
+
+// One step of pp × dp (a plan with the cells in device order: stage-major, replica-minor) of a
+// model of 2 × pp blocks whose activations take about as long on the link as a stage's compute,
+// so that sends overlap (1F1B's steady state), with the CPU runtime's non-blocking sends.
+absl::StatusOr<StepResult> SimulateLayout(const partitioner::Fleet& fleet, int pp, int dp,
+                                          bool contention = true) {
   partitioner::TrainingSpec t = testing::Training(16, 2);
   t.layout.tp = 1;
-  t.layout.pp = 3;
-  t.layout.dp = 1;
-  auto cost = MakeCost(fleet, testing::BlockModel(6, 256, 256), t);
+  t.layout.pp = pp;
+  t.layout.dp = dp;
+  auto cost = MakeCost(fleet, testing::BlockModel(2 * pp, 256, 256), t);
   SimOptions options;
   options.contention = contention;
-  options.async_p2p = true;  // the CPU runtime's sends
-  return Simulate(cost, EvenPlan(cost, 1, 3, 1), options);
+  options.async_p2p = true;
+  partitioner::Plan plan = EvenPlan(cost, 1, pp, dp);
+  for (int s = 0; s < pp; ++s) {
+    for (int r = 0; r < dp; ++r) plan.stages[s].cells[r].devices = {s * dp + r};
+  }
+  return Simulate(cost, plan, options);
+}
+
+absl::StatusOr<StepResult> SimulatePipeline(const partitioner::Fleet& fleet, bool contention) {
+  return SimulateLayout(fleet, 3, 1, contention);
 }
 
 TEST(FanoutSimTest, TheFleetCarriesTheMeasuredLinks) {
@@ -74,37 +100,12 @@ TEST(FanoutSimTest, AMeshPassesBothSendsAtFullRate) {
 // Two hosts of two ranks, pipeline 2 × data parallel 2 (the netns bench's pp2dp2): both replicas'
 // stage-0 cells sit on host 0 and send at once. `nic` is the measured section's nic line.
 partitioner::Fleet TwoByTwo(const std::string& nic) {
-  const std::string yaml = absl::StrCat(
-      "name: measured\nnodes:\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fb0, island: A}\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fb0, island: A}\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fb1, island: A}\n"
-      "  - {device: cpu, devices_per_node: 1, count: 1, host: fb1, island: A}\n"
-      "measured:\n  when: \"x\"\n  how: \"x\"\n  tool_version: \"0\"\n  ranks: 4\n"
-      "  hosts: [fb0, fb1]\n  group_tflops: [0.03, 0.03, 0.03, 0.03]\n  links:\n"
-      "    - {class: same_node, latency_us: 3, bandwidth_gbs: 5, pair: \"0-1\"}\n"
-      "    - {class: same_island, latency_us: 6, bandwidth_gbs: 0.0025, pair: \"0-2\"}\n",
-      nic);
-  auto fleet = partitioner::ParseFleet(yaml, "measured.yaml", testing::Catalog());
-  EXPECT_TRUE(fleet.ok()) << fleet.status();
-  return *fleet;
+  return Measured({"fb0", "fb0", "fb1", "fb1"}, nic);
 }
 
+// Stage 0 on host 0 (devices 0, 1), stage 1 on host 1 (2, 3).
 absl::StatusOr<StepResult> SimulateTwoByTwo(const partitioner::Fleet& fleet) {
-  partitioner::TrainingSpec t = testing::Training(16, 2);
-  t.layout.tp = 1;
-  t.layout.pp = 2;
-  t.layout.dp = 2;
-  auto cost = MakeCost(fleet, testing::BlockModel(4, 256, 256), t);
-  SimOptions options;
-  options.async_p2p = true;
-  partitioner::Plan plan = EvenPlan(cost, 1, 2, 2);
-  // Stage 0 on host 0 (devices 0, 1), stage 1 on host 1 (2, 3).
-  plan.stages[0].cells[0].devices = {0};
-  plan.stages[0].cells[1].devices = {1};
-  plan.stages[1].cells[0].devices = {2};
-  plan.stages[1].cells[1].devices = {3};
-  return Simulate(cost, plan, options);
+  return SimulateLayout(fleet, 2, 2);
 }
 
 TEST(SharedNicSimTest, RanksOfAHostWhoseSendsShareItsRateShareItsPorts) {
