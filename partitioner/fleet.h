@@ -103,8 +103,8 @@ struct NetworkSpec {
   // model reads it; the closed-form cost model has no contention.
   double fanout_links = 1;
   // NICs per node as a probe measured them (its nic step: the node's ranks sending at once
-  // together ÷ one pair's rate, rounded); 0 = not measured, each fleet entry's nics_per_node.
-  // The simulator deals a node's pipeline cells to that many network ports.
+  // together ÷ one pair's rate, rounded); 0 = not measured. The simulator deals a node's pipeline
+  // cells to that many network ports; unmeasured, every cell has its own.
   int measured_nics = 0;
 };
 

@@ -513,7 +513,8 @@ void ApplyMeasurements(const Measurements& measured, Fleet* fleet) {
   const MeasuredLink* island = measured.Find(LinkClass::kSameIsland);
   if (measured.nic && island != nullptr && island->bandwidth_gbs > 0) {
     const double nics = std::round(measured.nic->aggregate_gbs / island->bandwidth_gbs);
-    net.measured_nics = static_cast<int>(std::clamp(nics, 1.0, double(measured.nic->senders)));
+    net.measured_nics =
+        static_cast<int>(std::clamp(nics, 1.0, static_cast<double>(measured.nic->senders)));
   }
   if (const MeasuredLink* l = measured.Find(LinkClass::kCrossIsland)) {
     net.inter_island_latency_us = l->latency_us;

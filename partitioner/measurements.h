@@ -60,7 +60,8 @@
 // inter-island bandwidth and latency; host_links scale their class's figures for the point-to-
 // point transfers between those two hosts' nodes (NetworkSpec::node_pair_scale; a pipeline's
 // sends), not the collectives, whose measured rates (allreduce_gbs) already ran over the slowest
-// pair; fanout sets NetworkSpec::fanout_links. The allreduce samples are kept as evidence (the
+// pair; fanout sets NetworkSpec::fanout_links, and nic ÷ same_island's bandwidth (rounded)
+// NetworkSpec::measured_nics. The allreduce samples are kept as evidence (the
 // probe reports them against the cost model's prediction) and do not change the model. Plain data;
 // thread-compatible.
 #ifndef TANGRAM_PARTITIONER_MEASUREMENTS_H_

@@ -16,18 +16,6 @@ using collectives::DataType;
 // The link probe's tags are 16001-16003, the CPU pool probe's 16004.
 constexpr int kFanoutTag = 16005;
 
-// Each host's first rank, hosts in rank order of first appearance.
-std::vector<int> FirstRanks(const std::vector<RankPlace>& places) {
-  std::vector<int> first;
-  for (size_t r = 0; r < places.size(); ++r) {
-    if (std::none_of(first.begin(), first.end(),
-                     [&](int f) { return places[f].host == places[r].host; })) {
-      first.push_back(static_cast<int>(r));
-    }
-  }
-  return first;
-}
-
 // The lead's side of one timing: sends to each of `peers` at once, then takes their
 // acknowledgements; seconds, less 2α.
 absl::StatusOr<double> SendTo(collectives::Communicator& world, const std::vector<int>& peers,
@@ -63,7 +51,7 @@ std::optional<std::array<int, 3>> FanoutTrio(
     auto it = rate.find({std::min(a, b), std::max(a, b)});
     return it == rate.end() ? 0.0 : it->second;
   };
-  const std::vector<int> first = FirstRanks(places);
+  const std::vector<int> first = FirstRankOfEachHost(places);
   std::optional<std::array<int, 3>> best;
   double best_balance = 0, best_slowest = 0;
   const size_t n = first.size();
@@ -101,13 +89,12 @@ double FanoutLinks(double a, double b, double both) {
   return 1 + std::clamp(seen / separate, 0.0, 1.0);
 }
 
-absl::StatusOr<std::optional<partitioner::MeasuredFanout>> ProbeFanout(
-    collectives::Communicator& world, const std::vector<RankPlace>& places,
-    const std::vector<partitioner::MeasuredHostLink>& host_links, size_t bytes, double alpha_s,
-    const std::function<double()>& clock) {
-  const std::optional<std::array<int, 3>> trio = FanoutTrio(places, host_links);
-  if (!trio) return std::optional<partitioner::MeasuredFanout>();
-  const auto [lead, p, q] = *trio;
+absl::StatusOr<partitioner::MeasuredFanout> ProbeFanout(collectives::Communicator& world,
+                                                        const std::vector<RankPlace>& places,
+                                                        const std::array<int, 3>& trio,
+                                                        size_t bytes, double alpha_s,
+                                                        const std::function<double()>& clock) {
+  const auto [lead, p, q] = trio;
   const std::vector<std::vector<int>> rounds = {{p}, {q}, {p, q}};
   std::vector<float> data(std::max<size_t>(bytes / 4, 1), 1.0f);
   double fastest[3] = {0, 0, 0};
@@ -132,7 +119,7 @@ absl::StatusOr<std::optional<partitioner::MeasuredFanout>> ProbeFanout(
   out.node = places[lead].host;
   out.peers = 2;
   out.links = links;
-  return std::optional<partitioner::MeasuredFanout>(out);
+  return out;
 }
 
 }  // namespace tangram::orchestrator

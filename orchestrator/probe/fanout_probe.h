@@ -49,12 +49,14 @@ std::optional<std::array<int, 3>> FanoutTrio(
 // simulator's port (engine.h, each of n flows at min(1, links ÷ n)) takes `both`.
 double FanoutLinks(double a, double b, double both);
 
-// Step 3c; collective over `world`. `bytes` per send, `alpha_s` the class's latency (taken off
-// each send and its acknowledgement), `clock` seconds. nullopt when FanoutTrio finds no trio.
-absl::StatusOr<std::optional<partitioner::MeasuredFanout>> ProbeFanout(
-    collectives::Communicator& world, const std::vector<RankPlace>& places,
-    const std::vector<partitioner::MeasuredHostLink>& host_links, size_t bytes, double alpha_s,
-    const std::function<double()>& clock);
+// Step 3c on FanoutTrio's `trio`; collective over `world` (every rank passes the same trio).
+// `bytes` per send, `alpha_s` the class's latency (taken off each send and its acknowledgement),
+// `clock` seconds.
+absl::StatusOr<partitioner::MeasuredFanout> ProbeFanout(collectives::Communicator& world,
+                                                        const std::vector<RankPlace>& places,
+                                                        const std::array<int, 3>& trio,
+                                                        size_t bytes, double alpha_s,
+                                                        const std::function<double()>& clock);
 
 }  // namespace tangram::orchestrator
 

@@ -332,13 +332,7 @@ class Prober {
   absl::StatusOr<std::vector<partitioner::MeasuredHostLink>> HostLinks(
       const std::vector<partitioner::MeasuredLink>& links) {
     std::vector<partitioner::MeasuredHostLink> out;
-    std::vector<int> first;  // each host's first rank, hosts in rank order of first appearance
-    for (int r = 0; r < world_.size(); ++r) {
-      if (std::none_of(first.begin(), first.end(),
-                       [&](int f) { return places_[f].host == places_[r].host; })) {
-        first.push_back(r);
-      }
-    }
+    const std::vector<int> first = FirstRankOfEachHost(places_);
     const int hosts = static_cast<int>(first.size());
     if (hosts < 3) return out;
     const std::vector<std::pair<int, int>> pairs = HostPairRounds(hosts, kMaxHostRounds);
@@ -404,7 +398,9 @@ class Prober {
     if (fit == fits_.end()) return std::optional<partitioner::MeasuredFanout>();
     const auto [alpha, beta, largest] = fit->second;
     const size_t bytes = std::min(static_cast<size_t>(largest), kMinLargest);
-    return ProbeFanout(world_, places_, host_links, bytes, alpha, clock_);
+    TANGRAM_ASSIGN_OR_RETURN(partitioner::MeasuredFanout fanout,
+                             ProbeFanout(world_, places_, *trio, bytes, alpha, clock_));
+    return std::optional<partitioner::MeasuredFanout>(fanout);
   }
 
   // One round of step 3b: pairs [begin, end) of `pairs` (host indices into `first`) at once.
@@ -620,6 +616,17 @@ partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b) {
   if (a.host == b.host) return LinkClass::kSameNode;
   if (a.island == b.island) return LinkClass::kSameIsland;
   return LinkClass::kCrossIsland;
+}
+
+std::vector<int> FirstRankOfEachHost(const std::vector<RankPlace>& places) {
+  std::vector<int> first;
+  for (size_t r = 0; r < places.size(); ++r) {
+    if (std::none_of(first.begin(), first.end(),
+                     [&](int f) { return places[f].host == places[r].host; })) {
+      first.push_back(static_cast<int>(r));
+    }
+  }
+  return first;
 }
 
 std::vector<std::string> DescribeLinks(const std::vector<partitioner::MeasuredLink>& links,

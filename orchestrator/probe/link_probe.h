@@ -130,6 +130,9 @@ std::vector<std::string> DescribeLinks(const std::vector<partitioner::MeasuredLi
 // The link class joining two placed ranks.
 partitioner::LinkClass ClassOf(const RankPlace& a, const RankPlace& b);
 
+// Each host's first rank, hosts in rank order of first appearance (steps 3b and 3c time these).
+std::vector<int> FirstRankOfEachHost(const std::vector<RankPlace>& places);
+
 // Fits t = α + n·β over (bytes, seconds) samples, sizes ascending. With two or more sizes of
 // 128 KiB and more (and a smaller one), β is the least-squares slope over those and α what the
 // smallest size leaves: a shaper's burst makes small messages look fast, and a fit through them
