@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "orchestrator/model/gpt_layers.h"
+#include "orchestrator/model/heap.h"
 #include "orchestrator/model/kernels.h"
 
 namespace tangram::train {
@@ -84,6 +85,8 @@ absl::StatusOr<std::vector<std::unique_ptr<Layer>>> BuildGptLayers(const GptOpti
   }
   // Explicit, per rank: see kernels.h for why one thread is the default.
   kernels::SetBlasThreads(options.blas_threads);
+  // Freed activations stay in the process: the rate must not depend on the heap's history (heap.h).
+  KeepFreedMemory();
   std::vector<std::unique_ptr<Layer>> layers;
   for (int64_t i = begin; i < end; ++i) {
     if (i == 0) {
