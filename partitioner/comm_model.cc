@@ -191,6 +191,14 @@ double CommModel::LinkGbs(int64_t from, int64_t to) const {
   return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex * PairScale(from, to);
 }
 
+double CommModel::FlowGbs(int64_t from, int64_t to) const {
+  const LinkClass cls = ClassOf(from, to);
+  const LinkSpec s = Link(cls, slots_[from].group, slots_[to].group);
+  const double duplex = s.duplex > 0 && s.duplex < 1 ? s.duplex : 1.0;
+  if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs / duplex;
+  return std::min(s.flow_gbs, s.node_gbs) / duplex * PairScale(from, to);
+}
+
 double CommModel::PairScale(int64_t from, int64_t to) const {
   return fleet_.network.NodePairScale(slots_[from].node, slots_[to].node);
 }
@@ -201,6 +209,14 @@ double CommModel::LinkLatency(int64_t from, int64_t to) const {
 }
 
 TokenBucket CommModel::LinkBucket(int64_t from, int64_t to) const {
+  return Bucket(from, to, LinkGbs(from, to));
+}
+
+TokenBucket CommModel::FlowBucket(int64_t from, int64_t to) const {
+  return Bucket(from, to, FlowGbs(from, to));
+}
+
+TokenBucket CommModel::Bucket(int64_t from, int64_t to, double gbs) const {
   const LinkClass cls = ClassOf(from, to);
   TokenBucket b;
   if (cls == LinkClass::kSameNode) return b;
@@ -210,7 +226,7 @@ TokenBucket CommModel::LinkBucket(int64_t from, int64_t to) const {
   // The share is of the class's figures; a pair of hosts measured apart (PairScale) moves the
   // sustained rate only — its shaper's burst passes at the line rate whatever the shaped rate.
   const double scale = PairScale(from, to);
-  b.gbs = LinkGbs(from, to);
+  b.gbs = gbs;
   const double share =
       std::min(1.0, b.gbs / scale / (s.flow_gbs / (s.duplex > 0 ? s.duplex : 1.0)));
   b.burst_bytes = s.burst_bytes * share;

@@ -142,6 +142,11 @@ class CommModel {
   // pipeline's steady state): GB/s per direction and latency in seconds. Across nodes, × the
   // pair of nodes' measured scale (PairScale).
   double LinkGbs(int64_t from, int64_t to) const;
+  // The same transfer alone on its nodes' NICs (min of the class's one-flow and node figures, ×
+  // PairScale): for a caller that shares a node's NICs among the flows that run at once itself —
+  // the simulator where a probe measured how many NICs a node has (Workload::cell_nic). LinkGbs's
+  // static share on top of that sharing would count the other devices' sends twice.
+  double FlowGbs(int64_t from, int64_t to) const;
   // The two devices' nodes' measured point-to-point rate ÷ their class's figure
   // (NetworkSpec::node_pair_scale; 1 unless a probe measured that pair of hosts apart).
   double PairScale(int64_t from, int64_t to) const;
@@ -149,6 +154,8 @@ class CommModel {
   // The token bucket on the link from `from` to `to` at the rate LinkGbs gives (inactive unless
   // the link's class was measured with one; never inside a node).
   TokenBucket LinkBucket(int64_t from, int64_t to) const;
+  // The same bucket at the rate FlowGbs gives (the whole NIC's shaper).
+  TokenBucket FlowBucket(int64_t from, int64_t to) const;
   // One pipeline message of `bytes`: latency + its transfer, through the link's token bucket in
   // the steady state of one message every `period_s` (LinkBucket). Without a bucket:
   // LinkLatency + bytes ÷ LinkGbs.
@@ -179,6 +186,8 @@ class CommModel {
   Fleet fleet_;
   // The slowest hop, in node_pair_scale, of a ring through `nodes` in order (back to the first).
   double RingPairScale(const std::vector<int64_t>& nodes) const;
+  // The link's token bucket scaled to a transfer at `gbs` (LinkBucket, FlowBucket).
+  TokenBucket Bucket(int64_t from, int64_t to, double gbs) const;
 
   std::vector<DeviceSlot> slots_;
   std::map<int64_t, int> node_devices_;  // devices per node id (groups sharing a host share one)

@@ -356,6 +356,10 @@ double CostModel::BoundaryBytes(int tp, double micro_batch) const {
 }
 
 double CostModel::LinkGbs(int64_t from, int64_t to) const { return comm_.LinkGbs(from, to); }
+double CostModel::FlowGbs(int64_t from, int64_t to) const { return comm_.FlowGbs(from, to); }
+TokenBucket CostModel::FlowBucket(int64_t from, int64_t to) const {
+  return comm_.FlowBucket(from, to);
+}
 
 double CostModel::LinkLatency(int64_t from, int64_t to) const {
   return comm_.LinkLatency(from, to);

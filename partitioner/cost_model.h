@@ -212,6 +212,9 @@ class CostModel {
   TokenBucket LinkBucket(int64_t from, int64_t to) const;
   // Link bandwidth (GB/s) and latency (s) between two devices.
   double LinkGbs(int64_t from, int64_t to) const;
+  // One transfer alone on its nodes' NICs, and its bucket (CommModel::FlowGbs, FlowBucket).
+  double FlowGbs(int64_t from, int64_t to) const;
+  TokenBucket FlowBucket(int64_t from, int64_t to) const;
   double LinkLatency(int64_t from, int64_t to) const;
 
   // Gradient bytes a device of a stage allreduces per step, in allreduce-equivalent volume: its

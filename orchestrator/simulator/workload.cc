@@ -132,10 +132,14 @@ std::vector<double> GathersAfterStep(const CostModel& cost, const Plan& plan) {
 }
 
 // Replica r's micro-batches and, per virtual stage, its pass times (compute × slowdown + tensor-
-// parallel collectives + ZeRO-3 gathers), activation bytes and the links to its neighbours.
+// parallel collectives + ZeRO-3 gathers), activation bytes and the links to its neighbours. With
+// `nics_shared` the engine shares each node's NICs among the sends that run at once (cell_nic),
+// so a send's rate is the NIC's alone (FlowGbs), not the static share that assumes every device
+// of the node sends at once (LinkGbs).
 ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int chunks,
                           const std::vector<std::pair<int64_t, int64_t>>& ranges,
-                          const std::vector<double>& gathered, const StepResult& result) {
+                          const std::vector<double>& gathered, const StepResult& result,
+                          bool nics_shared) {
   const auto& slots = cost.slots();
   const int pp = plan.pp, dp = plan.dp;
   const partitioner::PlanReplica& rep = plan.replicas[r];
@@ -168,9 +172,9 @@ ReplicaWork ReplicaStages(const CostModel& cost, const Plan& plan, int r, int ch
       const double bytes =
           cost.BoundaryBytes(std::min(tp, partitioner::StageTp(plan, other % pp)), b);
       *alpha = cost.LinkLatency(a, o);
-      *beta = bytes / (cost.LinkGbs(a, o) * 1e9);
+      *beta = bytes / ((nics_shared ? cost.FlowGbs(a, o) : cost.LinkGbs(a, o)) * 1e9);
       *port = slots[a].node == slots[o].node ? kNvlink : kNetwork;
-      *bucket = cost.LinkBucket(a, o);
+      *bucket = nics_shared ? cost.FlowBucket(a, o) : cost.LinkBucket(a, o);
     };
     if (k + 1 < total) {
       link(k + 1, &vs.send_alpha_s, &vs.send_beta_s, &vs.next_port, &vs.next_bucket);
@@ -294,9 +298,13 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
   LabelCells(cost, plan, options, result);
 
   const std::vector<double> gathered = ParameterGathers(cost, plan, chunks, ranges);
+  // Dealt to the NICs the probe measured; the engine shares those ports only with contention on.
+  w.cell_nic = CellNics(cost, plan);
+  const bool nics_shared = options.contention && !w.cell_nic.empty();
   w.replicas.reserve(dp);
   for (int r = 0; r < dp; ++r) {
-    w.replicas.push_back(ReplicaStages(cost, plan, r, chunks, ranges, gathered, *result));
+    w.replicas.push_back(
+        ReplicaStages(cost, plan, r, chunks, ranges, gathered, *result, nics_shared));
   }
 
   // The optimizer step, then (ZeRO-2) the parameter allgather that follows it; drawn as one op.
@@ -319,7 +327,6 @@ absl::StatusOr<Workload> BuildWorkload(const CostModel& cost, const Plan& plan,
 
   w.rows = GradientRows(cost, plan, chunks, ranges, options, result);
   w.network_links = std::max(1.0, cost.fleet().network.fanout_links);
-  w.cell_nic = CellNics(cost, plan);
   w.port_buckets = PortBuckets(w);
   return w;
 }
