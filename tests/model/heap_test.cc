@@ -29,10 +29,24 @@ long FaultsOfOneActivation(size_t floats) {
   return MinorFaults() - before;
 }
 
+// A death test (a child process): the policy is process-wide and set once, so the switch is
+// read in a process that has not set it yet. Runs before the suites below (gtest's order for
+// *DeathTest).
+TEST(HeapDeathTest, TheEnvironmentCanTurnThePolicyOff) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("TANGRAM_KEEP_FREED_MEMORY", "0", 1);
+        std::exit(KeepFreedMemory() ? 1 : 0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST(HeapTest, FreedActivationsAreReusedWithoutFaults) {
 #if !defined(__GLIBC__)
   GTEST_SKIP() << "the policy is glibc's mallopt; this C library is not glibc";
 #endif
+  unsetenv("TANGRAM_KEEP_FREED_MEMORY");  // the policy's default, whatever the caller's setting
   ASSERT_TRUE(KeepFreedMemory());
   EXPECT_TRUE(KeepFreedMemory());  // idempotent
   // 8 MiB: above glibc's default mmap threshold (128 KiB), below the policy's 32 MiB. Without the
