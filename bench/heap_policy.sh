@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reference model's heap policy (orchestrator/model/heap.h) against glibc's defaults, in one
-# run: one rank trains tiny-gpt (global batch 16, micro-batch 2, 20 steps) under mpirun, with the
+# run: one rank trains configs/jobs/local-tiny-gpt.yaml on one CPU (10 steps) under mpirun, with the
 # policy (the default) and with TANGRAM_KEEP_FREED_MEMORY=0, alternating, ROUNDS times each. Per
 # run: the probe's rate, the training's rate (median of the steps after the first two), and the
 # simulated step's error against the measured one. Last line, JSON:
@@ -19,22 +19,6 @@ name: one-cpu
 nodes:
   - {device: cpu, devices_per_node: 1, count: 1, island: A}
 YAML
-cat >"$WORK/job.yaml" <<YAML
-name: heap-policy
-fleet: $WORK/fleet.yaml
-model: $ROOT/configs/models/tiny-gpt.yaml
-global_batch: 16
-micro_batch: 2
-precision: fp32
-zero_stage: 0
-recompute: none
-strategy: auto
-transport: mpi
-steps: 20
-checkpoint_dir: $WORK/ckpt
-seed: 1
-layout: {tp: 1, pp: 1, dp: 1}
-YAML
 MPIRUN=(mpirun -np 1)
 [[ $(id -u) -eq 0 ]] && MPIRUN+=(--allow-run-as-root)
 rows=()
@@ -45,7 +29,8 @@ for round in $(seq 1 "$ROUNDS"); do
     env_value=1
     [[ $policy == off ]] && env_value=0
     TANGRAM_KEEP_FREED_MEMORY=$env_value "${MPIRUN[@]}" -x TANGRAM_KEEP_FREED_MEMORY "$TANGRAM" \
-      --json train --job "$WORK/job.yaml" --checkpoint-every 0 --no-rebalance \
+      --json train --job "$ROOT/configs/jobs/local-tiny-gpt.yaml" --fleet "$WORK/fleet.yaml" \
+      --steps 10 --checkpoint-dir "$WORK/ckpt" --checkpoint-every 0 --no-rebalance \
       --metrics "$WORK/metrics.jsonl" >"$WORK/out.json" 2>"$WORK/err.log" ||
       { tail -5 "$WORK/err.log" >&2; exit 1; }
     row=$(/usr/bin/python3 - "$WORK/out.json" "$WORK/metrics.jsonl" "$policy" "$round" <<'PY'
