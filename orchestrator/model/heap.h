@@ -18,7 +18,8 @@ namespace tangram::train {
 
 // Sets glibc's mmap threshold to its maximum (32 MiB on 64-bit: blocks up to that size come from
 // the heap and are reused) and its trim threshold to 1 GiB (freed heap is kept for the next
-// micro-batch). Idempotent; a no-op where the C library is not glibc, and where the environment
+// micro-batch). Idempotent; a no-op where the C library is not glibc or its allocator is replaced
+// (AddressSanitizer's: mallopt returns 0 there, and this returns false), and where the environment
 // sets TANGRAM_KEEP_FREED_MEMORY=0 (a host that needs freed memory back; bench/heap_policy.sh
 // runs with and without it). Returns whether the policy is in force. Called by BuildGptLayers;
 // process-wide, like SetBlasThreads.
