@@ -172,7 +172,11 @@ LinkClass CommModel::ClassOf(int64_t from, int64_t to) const {
   return a.island == b.island ? LinkClass::kSameIsland : LinkClass::kCrossIsland;
 }
 
-double CommModel::LinkGbs(int64_t from, int64_t to) const {
+double CommModel::LinkGbs(int64_t from, int64_t to) const { return OneWayGbs(from, to, true); }
+
+double CommModel::FlowGbs(int64_t from, int64_t to) const { return OneWayGbs(from, to, false); }
+
+double CommModel::OneWayGbs(int64_t from, int64_t to, bool node_shares) const {
   const LinkClass cls = ClassOf(from, to);
   const int ga = slots_[from].group, gb = slots_[to].group;
   const LinkSpec s = Link(cls, ga, gb);
@@ -186,17 +190,11 @@ double CommModel::LinkGbs(int64_t from, int64_t to) const {
     auto it = node_devices_.find(slots_[slot].node);
     return it == node_devices_.end() ? 1 : it->second;
   };
-  const int dpn = std::max({fleet_.groups[ga].devices_per_node, fleet_.groups[gb].devices_per_node,
-                            devices(from), devices(to)});
+  const int dpn = node_shares
+                      ? std::max({fleet_.groups[ga].devices_per_node,
+                                  fleet_.groups[gb].devices_per_node, devices(from), devices(to)})
+                      : 1;
   return std::min(s.flow_gbs, s.node_gbs / dpn) / duplex * PairScale(from, to);
-}
-
-double CommModel::FlowGbs(int64_t from, int64_t to) const {
-  const LinkClass cls = ClassOf(from, to);
-  const LinkSpec s = Link(cls, slots_[from].group, slots_[to].group);
-  const double duplex = s.duplex > 0 && s.duplex < 1 ? s.duplex : 1.0;
-  if (cls == LinkClass::kSameNode || !(s.node_gbs > 0)) return s.flow_gbs / duplex;
-  return std::min(s.flow_gbs, s.node_gbs) / duplex * PairScale(from, to);
 }
 
 double CommModel::PairScale(int64_t from, int64_t to) const {

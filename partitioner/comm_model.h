@@ -186,6 +186,8 @@ class CommModel {
   Fleet fleet_;
   // The slowest hop, in node_pair_scale, of a ring through `nodes` in order (back to the first).
   double RingPairScale(const std::vector<int64_t>& nodes) const;
+  // LinkGbs (`node_shares`: the node's devices share its NICs) and FlowGbs (one transfer alone).
+  double OneWayGbs(int64_t from, int64_t to, bool node_shares) const;
   // The link's token bucket scaled to a transfer at `gbs` (LinkBucket, FlowBucket).
   TokenBucket Bucket(int64_t from, int64_t to, double gbs) const;
 

@@ -8,7 +8,8 @@
 // rates in the compute probe (one layer over and over) and in training (the whole stage), and in a
 // one-rank run against a two-rank one: `perf` on a one-rank `tangram train` of tiny-gpt showed
 // 17 % of its time in page faults and 16 % in memset of fresh pages; it trained at 0.017 TFLOP/s
-// where the probe read 0.024, and at 0.022 with this policy (docs/simulator.md, session 19).
+// where the probe read 0.024, and at 0.030 (probe 0.032) with this policy (docs/simulator.md,
+// session 19).
 // A caching allocator (PyTorch's) would be the larger answer; telling malloc to keep what it was
 // given is the one that the reference model needs.
 #ifndef TANGRAM_ORCHESTRATOR_MODEL_HEAP_H_
