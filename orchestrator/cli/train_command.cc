@@ -145,6 +145,7 @@ void PrintTrainJson(const TrainResult& result) {
              {"links", LinksJson(result)},
              {"host_links", HostLinksJson(result)},
              {"cpu_pools", CpuPoolsJson(result)},
+             {"cpu_pinning", result.cpu_pinning},
              {"nic", result.nic ? nlohmann::json{{"node", result.nic->node},
                                                  {"senders", result.nic->senders},
                                                  {"aggregate_gbs", result.nic->aggregate_gbs}}

@@ -29,6 +29,7 @@
 #include "orchestrator/probe/probe_budget.h"
 #include "orchestrator/runtime/comm_util.h"
 #include "orchestrator/runtime/coordinator.h"
+#include "orchestrator/runtime/cpu_pinning.h"
 #include "orchestrator/runtime/hosts.h"
 #include "orchestrator/runtime/layer_mover.h"
 #include "orchestrator/runtime/pipeline_step.h"
@@ -477,6 +478,7 @@ class Run {
           s, absl::StrCat("the plan's tp=", plan.tp, " cannot shard model ", job_.model.name));
     }
     TANGRAM_ASSIGN_OR_RETURN(role_, RoleOf(plan, world_.rank()));
+    TANGRAM_RETURN_IF_ERROR(PinToCpu(plan));
     ScaleDeadline(plan.predicted.step_time_s);
     plan_ = std::move(plan);
     tp_group_.Reset(nullptr);  // the layers built from here on use the new communicator
@@ -487,6 +489,18 @@ class Run {
     TANGRAM_ASSIGN_OR_RETURN(data_parallel_,
                              world_.Split(DataParallelColor(role_, world_.rank()), role_.replica));
     tp_group_.Reset(tensor_parallel_.get());
+    return absl::OkStatus();
+  }
+
+  // On a machine with more ranks than CPUs, the ranks that compute together go to different CPUs
+  // (cpu_pinning.h); said once per plan that pins.
+  absl::Status PinToCpu(const Plan& plan) {
+    TANGRAM_ASSIGN_OR_RETURN(bool pinned, PinThisRank(plan, result_.cpu_pools, world_.rank()));
+    if (pinned && coordinator()) {
+      result_.cpu_pinning = DescribePinning(plan, result_.cpu_pools);
+      Log("CPU pinning (cpu_pinning.h; TANGRAM_CPU_PINNING=0 turns it off): " +
+          result_.cpu_pinning);
+    }
     return absl::OkStatus();
   }
 

@@ -99,6 +99,9 @@ struct TrainResult {
   double calibration_seconds = 0;  // every rank's calibration, gathered
   double cpu_pool_seconds = 0;
   double link_probe_seconds = 0;
+  // Rank 0, when it was pinned: which CPU each rank of its machine trains on under the latest plan
+  // (cpu_pinning.h); "" when not pinned.
+  std::string cpu_pinning;
   partitioner::Plan initial_plan;
   partitioner::Plan plan;            // the plan at the end
   double predicted_step_time_s = 0;  // the cost model's figure for the initial plan

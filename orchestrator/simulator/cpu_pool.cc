@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "orchestrator/runtime/cpu_pinning.h"
+
 namespace tangram::simulator::internal {
 
 ProcessorSharing::ProcessorSharing(std::vector<double> cores, int32_t tasks)
@@ -53,31 +55,69 @@ void ProcessorSharing::Reshare(int32_t pool, double now) {
   }
 }
 
-void AttachCpuPools(const partitioner::Fleet& fleet, const std::vector<CellResult>& cells,
-                    Workload* work) {
+namespace {
+
+// A pool as the engine runs it: a measured pool, or one CPU of a pool whose ranks training pins.
+struct EnginePool {
+  const partitioner::MeasuredCpuPool* measured = nullptr;
+  std::vector<int64_t> ranks;
+  std::vector<double> demand;  // per rank of `ranks`
+  double cores = 0;            // effective
+};
+
+// Each measured pool whole, or, where training pins its ranks under `plan` (a whole multiple of
+// its CPUs, orchestrator/runtime/cpu_pinning.h), one pool per CPU with the ranks pinned there and
+// an equal share of the pool's effective cores: a rank cannot borrow a core its neighbour leaves
+// idle.
+std::vector<EnginePool> EnginePools(const std::vector<partitioner::MeasuredCpuPool>& pools,
+                                    const partitioner::Plan& plan) {
+  std::vector<EnginePool> out;
+  for (const auto& p : pools) {
+    const size_t first = out.size();
+    const bool pinned =
+        !p.ranks.empty() && orchestrator::PinnedCpuIndex(plan, pools, p.ranks[0]).has_value();
+    const int parts = pinned ? p.cores : 1;
+    for (int c = 0; c < parts; ++c) {
+      out.push_back({&p, {}, {}, std::max(p.EffectiveCores() / parts, 1e-6)});
+    }
+    for (size_t i = 0; i < p.ranks.size(); ++i) {
+      const int c =
+          pinned ? *orchestrator::PinnedCpuIndex(plan, pools, static_cast<int>(p.ranks[i])) : 0;
+      out[first + c].ranks.push_back(p.ranks[i]);
+      out[first + c].demand.push_back(p.Demand(i));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void AttachCpuPools(const partitioner::Fleet& fleet, const partitioner::Plan& plan,
+                    const std::vector<CellResult>& cells, Workload* work) {
   if (!fleet.measured || fleet.measured->cpu_pools.empty()) return;
-  const auto& pools = fleet.measured->cpu_pools;
+  const std::vector<EnginePool> pools = EnginePools(fleet.measured->cpu_pools, plan);
   work->cell_pool.assign(cells.size(), -1);
   work->cell_demand.assign(cells.size(), 0.0);
   work->cell_cpu_scale.assign(cells.size(), 1.0);
   work->pool_cores.clear();
-  for (const auto& p : pools) work->pool_cores.push_back(std::max(p.EffectiveCores(), 1e-6));
+  for (const auto& p : pools) work->pool_cores.push_back(p.cores);
   bool any = false;
   for (size_t c = 0; c < cells.size(); ++c) {
     for (size_t p = 0; p < pools.size(); ++p) {
       double demand = 0;
       for (int64_t d : cells[c].devices) {
         auto it = std::find(pools[p].ranks.begin(), pools[p].ranks.end(), d);
-        if (it != pools[p].ranks.end()) demand += pools[p].Demand(it - pools[p].ranks.begin());
+        if (it != pools[p].ranks.end()) demand += pools[p].demand[it - pools[p].ranks.begin()];
       }
       if (demand <= 0) continue;
-      // A cell in two pools (a tensor-parallel group across machines) takes its first.
+      // A cell in two pools (a tensor-parallel group across machines, or across the CPUs its
+      // ranks are pinned to) takes its first.
       work->cell_pool[c] = static_cast<int32_t>(p);
       work->cell_demand[c] = demand;
       // The op times come from the busy rate; alone, a rank needs busy ÷ solo of that.
-      const auto& pool = pools[p];
-      if (pool.busy_tflops > 0 && pool.SoloTflops() > pool.busy_tflops) {
-        work->cell_cpu_scale[c] = pool.busy_tflops / pool.SoloTflops();
+      const auto& measured = *pools[p].measured;
+      if (measured.busy_tflops > 0 && measured.SoloTflops() > measured.busy_tflops) {
+        work->cell_cpu_scale[c] = measured.busy_tflops / measured.SoloTflops();
       }
       any = true;
       break;

@@ -25,6 +25,7 @@
 #include "orchestrator/simulator/engine.h"
 #include "orchestrator/simulator/simulator.h"
 #include "partitioner/fleet.h"
+#include "partitioner/plan.h"
 
 namespace tangram::simulator::internal {
 
@@ -67,9 +68,12 @@ class ProcessorSharing {
 };
 
 // Fills the pool fields of `work` from `fleet`'s measured CPU pools (none: left empty). `cells`
-// are the labelled result cells (devices, slowdown), one per work cell.
-void AttachCpuPools(const partitioner::Fleet& fleet, const std::vector<CellResult>& cells,
-                    Workload* work);
+// are the labelled result cells (devices, slowdown), one per work cell. A pool whose ranks the CPU
+// runtime pins under `plan` (orchestrator/runtime/cpu_pinning.h: ranks a whole multiple of its
+// CPUs) runs as one pool per CPU, each with the ranks pinned there and 1/CPUs of its effective
+// cores; any other pool as one.
+void AttachCpuPools(const partitioner::Fleet& fleet, const partitioner::Plan& plan,
+                    const std::vector<CellResult>& cells, Workload* work);
 
 }  // namespace tangram::simulator::internal
 

@@ -112,7 +112,7 @@ absl::StatusOr<StepResult> Simulate(const partitioner::CostModel& cost,
         "pipeline_p2p: rendezvous (DeepSpeed's pipeline engine) has no interleaved schedule; "
         "simulate with one virtual stage");
   }
-  internal::AttachCpuPools(cost.fleet(), res.cells, &work);
+  internal::AttachCpuPools(cost.fleet(), plan, res.cells, &work);
   TANGRAM_RETURN_IF_ERROR(
       internal::RunStep(work, options.contention, options.record_timeline, &res));
   Summarize(cost, plan, &res);

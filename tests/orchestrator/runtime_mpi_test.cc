@@ -2,6 +2,7 @@
 // 2, 3 and 4 processes (tensor parallelism included: tp 2 alone and tp 2 × pp 2), and its final
 // checkpoint holds the serial reference's parameters; a run resumes on another process count;
 // tp 2 × pp 2 re-balances after an emulated slowdown, moving shards between cells.
+#include <sched.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/runtime/coordinator.h"
+#include "orchestrator/runtime/cpu_pinning.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/fleet.h"
 #include "runtime_test_util.h"
@@ -213,6 +215,44 @@ TEST(MpiRuntimeTest, MeasuredPlanTrainsWithFallingLoss) {
     losses.push_back(nlohmann::json::parse(line)["loss"]);
   ASSERT_EQ(losses.size(), 6u);
   EXPECT_LT(losses.back(), losses.front());
+}
+
+// Four ranks of a pp 2 × dp 2 plan on this machine: when they outnumber its CPUs by a whole
+// multiple, training pins each stage's two ranks to different CPUs (cpu_pinning.h) and says so;
+// with TANGRAM_CPU_PINNING=0, or with a CPU per rank, it leaves them to the kernel. Either way the
+// run trains to the serial reference (the pinning changes where ranks run, not what they compute).
+TEST(MpiRuntimeTest, PipelineRanksArePinnedWhenTheyOutnumberTheCpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  const int cpus = CPU_COUNT(&set);
+  partitioner::Plan plan = MakeTestPlan({0, 3, 4}, {6, 2}, kMicroBatch);
+  partitioner::MeasuredCpuPool pool;
+  pool.cores = cpus;
+  pool.ranks = {0, 1, 2, 3};
+  const std::string expected = orchestrator::DescribePinning(plan, {pool});
+  EXPECT_EQ(expected.empty(), cpus >= 4 || 4 % cpus != 0) << expected;
+  for (bool off : {false, true}) {
+    TempJob job(4, {});
+    const std::string path = job.Write("plan.json", partitioner::PlanToJsonString(plan));
+    const std::string ckpt = job.dir() + "/ckpt", log = job.dir() + "/log";
+    ASSERT_EQ(RunMpi(4,
+                     absl::StrCat("--job ", job.path(), " --transport mpi --plan ", path,
+                                  " --steps 3 --checkpoint-dir ", ckpt),
+                     log, false, off ? "-x TANGRAM_CPU_PINNING=0" : ""),
+              0)
+        << Slurp(log);
+    const std::string out = Slurp(log);
+    if (off || expected.empty()) {
+      EXPECT_EQ(out.find("CPU pinning"), std::string::npos) << out;
+    } else {
+      EXPECT_NE(
+          out.find("CPU pinning (cpu_pinning.h; TANGRAM_CPU_PINNING=0 turns it off): " + expected),
+          std::string::npos)
+          << out;
+    }
+    ExpectSameParameters(SerialParameters(3, nullptr, kSpec), CheckpointParameters(ckpt));
+  }
 }
 
 // `tangram probe` under a real mpirun (3 ranks, one host): every rank measures its compute on the

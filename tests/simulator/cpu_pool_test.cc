@@ -2,6 +2,7 @@
 // cores, against analytic times, and what it does (and does not do) to whole steps.
 #include "orchestrator/simulator/cpu_pool.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -192,6 +193,40 @@ TEST(CpuPoolTest, PipelineRanksComputeFasterWhileOthersWait) {
   EXPECT_GT(pooled->step_time_s, 0.5 * plain->step_time_s);
 }
 
+// Steps `plan` on the pooled fleet with the CPU runtime's pinning on or off
+// (orchestrator/runtime/cpu_pinning.h: pp > 1, 4 ranks on 2 CPUs, pinned round-robin stage-major).
+double PooledStep(const partitioner::CostModel& cost, const partitioner::Plan& plan, bool pinning) {
+  if (!pinning) {
+    EXPECT_EQ(setenv("TANGRAM_CPU_PINNING", "0", 1), 0);
+  }
+  auto step = Simulate(cost, plan, {});
+  EXPECT_EQ(unsetenv("TANGRAM_CPU_PINNING"), 0);
+  EXPECT_TRUE(step.ok()) << step.status();
+  return step.ok() ? step->step_time_s : 0;
+}
+
+TEST(CpuPoolTest, PinnedRanksRunOnTheirOwnCpu) {
+  // pp 2 × dp 2: ranks 0 and 2 (replica 0's stages) on one CPU, 1 and 3 (replica 1's) on the
+  // other. Equal replicas: every instant has as many computing ranks on each CPU, so one pool of
+  // two cores and two pools of one are the same step.
+  auto model = testing::BlockModel(8, 1024, 512);
+  auto training = Training(8, 1);
+  training.overlap_grad_reduce = false;
+  auto cost = MakeCost(PooledFleet(true), model, training);
+  const partitioner::Plan even = EvenPlan(cost, 1, 2, 2);
+  EXPECT_NEAR(PooledStep(cost, even, true) / PooledStep(cost, even, false), 1.0, 1e-9);
+  // Replica 0 takes 6 of the 8 sequences: once replica 1 is done its CPU idles, and replica 0's
+  // two stages keep sharing theirs — pinned, they cannot borrow it.
+  partitioner::Plan uneven = even;
+  uneven.replicas[0].samples = 6;
+  uneven.replicas[0].micro_batches = 6;
+  uneven.replicas[1].samples = 2;
+  uneven.replicas[1].micro_batches = 2;
+  const double pinned = PooledStep(cost, uneven, true);
+  const double shared = PooledStep(cost, uneven, false);
+  EXPECT_GT(pinned, 1.1 * shared);
+}
+
 TEST(CpuPoolTest, FleetsWithoutPoolsAreUnchangedToTheBit) {
   // A GPU fleet (no cpu_pools; a measured section without pools, too) builds no pool: the engine
   // takes its plain path, and every figure is identical to the bit, events included.
@@ -215,7 +250,7 @@ TEST(CpuPoolTest, FleetsWithoutPoolsAreUnchangedToTheBit) {
   }
   ASSERT_EQ(a->timeline.size(), b->timeline.size());
   internal::Workload w;
-  internal::AttachCpuPools(measured_fleet, a->cells, &w);
+  internal::AttachCpuPools(measured_fleet, EvenPlan(measured_cost, 2, 2, 4), a->cells, &w);
   EXPECT_TRUE(w.cell_pool.empty() && w.pool_cores.empty());
 }
 

@@ -1,0 +1,105 @@
+#include "orchestrator/runtime/cpu_pinning.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "collectives/wait_policy.h"
+
+namespace tangram::orchestrator {
+namespace {
+
+// The pool's ranks in the plan's stage-major order: stage, replica (cells are in replica order),
+// tensor-parallel rank (a cell's device order); a rank appearing again (a later virtual chunk)
+// keeps its first place; ranks the plan does not use come last, ascending.
+std::vector<int64_t> StageMajorOrder(const partitioner::Plan& plan,
+                                     const partitioner::MeasuredCpuPool& pool) {
+  std::vector<int64_t> order;
+  auto in_pool = [&](int64_t d) {
+    return std::find(pool.ranks.begin(), pool.ranks.end(), d) != pool.ranks.end();
+  };
+  auto seen = [&](int64_t d) { return std::find(order.begin(), order.end(), d) != order.end(); };
+  for (const partitioner::PlanStage& stage : plan.stages) {
+    for (const partitioner::PlanCell& cell : stage.cells) {
+      for (int64_t d : cell.devices) {
+        if (in_pool(d) && !seen(d)) order.push_back(d);
+      }
+    }
+  }
+  for (int64_t d : pool.ranks) {
+    if (!seen(d)) order.push_back(d);
+  }
+  return order;
+}
+
+bool Pinned(const partitioner::Plan& plan, const partitioner::MeasuredCpuPool& pool) {
+  const auto ranks = static_cast<int64_t>(pool.ranks.size());
+  return plan.pp > 1 && pool.cores > 0 && ranks > pool.cores && ranks % pool.cores == 0;
+}
+
+bool PinningOff() {
+  const char* env = std::getenv("TANGRAM_CPU_PINNING");
+  return env != nullptr && std::string_view(env) == "0";
+}
+
+}  // namespace
+
+std::optional<int> PinnedCpuIndex(const partitioner::Plan& plan,
+                                  const std::vector<partitioner::MeasuredCpuPool>& pools,
+                                  int rank) {
+  if (PinningOff()) return std::nullopt;
+  for (const partitioner::MeasuredCpuPool& pool : pools) {
+    if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
+    if (!Pinned(plan, pool)) return std::nullopt;
+    const std::vector<int64_t> order = StageMajorOrder(plan, pool);
+    const auto at = std::find(order.begin(), order.end(), rank) - order.begin();
+    return static_cast<int>(at % pool.cores);
+  }
+  return std::nullopt;
+}
+
+std::string DescribePinning(const partitioner::Plan& plan,
+                            const std::vector<partitioner::MeasuredCpuPool>& pools) {
+  std::vector<std::string> parts;
+  for (const partitioner::MeasuredCpuPool& pool : pools) {
+    if (!Pinned(plan, pool)) continue;
+    std::vector<std::vector<int64_t>> on(pool.cores);
+    for (int64_t r : pool.ranks) {
+      on[*PinnedCpuIndex(plan, pools, static_cast<int>(r))].push_back(r);
+    }
+    for (int c = 0; c < pool.cores; ++c) {
+      std::sort(on[c].begin(), on[c].end());
+      parts.push_back(
+          absl::StrCat("ranks ", absl::StrJoin(on[c], ","), " on CPU ", c + 1, " of ", pool.cores));
+    }
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+absl::StatusOr<bool> PinThisRank(const partitioner::Plan& plan,
+                                 const std::vector<partitioner::MeasuredCpuPool>& pools, int rank) {
+  // The launcher's affinity, read before this function first pins the process.
+  static const std::vector<int> launcher_cpus = collectives::DescribeRankMachine().cpus;
+  const std::optional<int> index = PinnedCpuIndex(plan, pools, rank);
+  if (!index) return false;
+  for (const partitioner::MeasuredCpuPool& pool : pools) {
+    if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
+    if (static_cast<int>(launcher_cpus.size()) != pool.cores) return false;
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(launcher_cpus[*index], &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    return absl::InternalError(absl::StrCat("rank ", rank, ": pinning to CPU ",
+                                            launcher_cpus[*index], ": ", std::strerror(errno)));
+  }
+  return true;
+}
+
+}  // namespace tangram::orchestrator
