@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "collectives/wait_policy.h"
 
 namespace tangram::orchestrator {
@@ -38,14 +39,26 @@ std::vector<int64_t> StageMajorOrder(const partitioner::Plan& plan,
   return order;
 }
 
-bool Pinned(const partitioner::Plan& plan, const partitioner::MeasuredCpuPool& pool) {
-  const auto ranks = static_cast<int64_t>(pool.ranks.size());
-  return plan.pp > 1 && pool.cores > 0 && ranks > pool.cores && ranks % pool.cores == 0;
-}
-
 bool PinningOff() {
   const char* env = std::getenv("TANGRAM_CPU_PINNING");
   return env != nullptr && std::string_view(env) == "0";
+}
+
+bool Pinned(const partitioner::Plan& plan, const partitioner::MeasuredCpuPool& pool) {
+  const auto ranks = static_cast<int64_t>(pool.ranks.size());
+  return !PinningOff() && plan.pp > 1 && pool.cores > 0 && ranks > pool.cores &&
+         ranks % pool.cores == 0;
+}
+
+absl::Status SetAffinity(const std::vector<int>& cpus, int rank) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    return absl::InternalError(absl::StrCat("rank ", rank, ": setting its CPU affinity to ",
+                                            absl::StrJoin(cpus, ","), ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -53,7 +66,6 @@ bool PinningOff() {
 std::optional<int> PinnedCpuIndex(const partitioner::Plan& plan,
                                   const std::vector<partitioner::MeasuredCpuPool>& pools,
                                   int rank) {
-  if (PinningOff()) return std::nullopt;
   for (const partitioner::MeasuredCpuPool& pool : pools) {
     if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
     if (!Pinned(plan, pool)) return std::nullopt;
@@ -86,19 +98,20 @@ absl::StatusOr<bool> PinThisRank(const partitioner::Plan& plan,
                                  const std::vector<partitioner::MeasuredCpuPool>& pools, int rank) {
   // The launcher's affinity, read before this function first pins the process.
   static const std::vector<int> launcher_cpus = collectives::DescribeRankMachine().cpus;
-  const std::optional<int> index = PinnedCpuIndex(plan, pools, rank);
-  if (!index) return false;
+  static bool pinned_now = false;
+  std::optional<int> index = PinnedCpuIndex(plan, pools, rank);
   for (const partitioner::MeasuredCpuPool& pool : pools) {
     if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
-    if (static_cast<int>(launcher_cpus.size()) != pool.cores) return false;
+    if (static_cast<int>(launcher_cpus.size()) != pool.cores) index.reset();
   }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(launcher_cpus[*index], &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    return absl::InternalError(absl::StrCat("rank ", rank, ": pinning to CPU ",
-                                            launcher_cpus[*index], ": ", std::strerror(errno)));
+  if (!index) {
+    // A plan that pins nothing (a re-plan to pp 1) gives back what the launcher gave.
+    if (pinned_now) TANGRAM_RETURN_IF_ERROR(SetAffinity(launcher_cpus, rank));
+    pinned_now = false;
+    return false;
   }
+  TANGRAM_RETURN_IF_ERROR(SetAffinity({launcher_cpus[*index]}, rank));
+  pinned_now = true;
   return true;
 }
 

@@ -49,10 +49,10 @@ std::string DescribePinning(const partitioner::Plan& plan,
 
 // Pins this process, world rank `rank`, to its CPU under `plan` (sched_setaffinity), counted among
 // the CPUs this process could run on at its first call (the launcher's affinity, kept so that a
-// later plan can pin it elsewhere). Not pinned (returns false, changes nothing) when
-// PinnedCpuIndex says so, when that affinity does not hold exactly the pool's CPU count (the
-// launcher bound the ranks itself). kInternal when the kernel
-// refuses the affinity.
+// later plan can pin it elsewhere). Not pinned (returns false) when PinnedCpuIndex says so or when
+// that affinity does not hold exactly the pool's CPU count (the launcher bound the ranks itself);
+// a process an earlier plan pinned then gets the launcher's affinity back. kInternal when the
+// kernel refuses the affinity.
 absl::StatusOr<bool> PinThisRank(const partitioner::Plan& plan,
                                  const std::vector<partitioner::MeasuredCpuPool>& pools, int rank);
 

@@ -128,6 +128,8 @@ TEST(CpuPinningTest, PinsThisProcessToItsCpu) {
   const auto pools = OnePool(ranks, n);
 
   ASSERT_EQ(setenv("TANGRAM_CPU_PINNING", "0", 1), 0);  // off: nothing changes
+  EXPECT_EQ(PinnedCpuIndex(plan, pools, 1), std::nullopt);
+  EXPECT_EQ(DescribePinning(plan, pools), "");
   auto pinned = PinThisRank(plan, pools, 1);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   EXPECT_FALSE(*pinned);
@@ -150,6 +152,13 @@ TEST(CpuPinningTest, PinsThisProcessToItsCpu) {
   pinned = PinThisRank(plan, pools, 0);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   EXPECT_EQ(Affinity(), (std::vector<int>{before[0]}));
+  // A re-plan without a pipeline pins nothing: the launcher's affinity comes back.
+  std::vector<std::vector<int64_t>> one_stage;
+  for (int r = 0; r < 2 * n; ++r) one_stage.push_back({r});
+  pinned = PinThisRank(PlanOf({one_stage}), pools, 0);
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  EXPECT_FALSE(*pinned);
+  EXPECT_EQ(Affinity(), before);
   Restore(before);
 }
 
