@@ -39,6 +39,14 @@ std::vector<int64_t> StageMajorOrder(const partitioner::Plan& plan,
   return order;
 }
 
+const partitioner::MeasuredCpuPool* PoolOf(const std::vector<partitioner::MeasuredCpuPool>& pools,
+                                           int rank) {
+  for (const partitioner::MeasuredCpuPool& pool : pools) {
+    if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) != pool.ranks.end()) return &pool;
+  }
+  return nullptr;
+}
+
 bool PinningOff() {
   const char* env = std::getenv("TANGRAM_CPU_PINNING");
   return env != nullptr && std::string_view(env) == "0";
@@ -63,28 +71,36 @@ absl::Status SetAffinity(const std::vector<int>& cpus, int rank) {
 
 }  // namespace
 
+std::vector<int> PinnedCpus(const partitioner::Plan& plan,
+                            const partitioner::MeasuredCpuPool& pool) {
+  if (!Pinned(plan, pool)) return {};
+  const std::vector<int64_t> order = StageMajorOrder(plan, pool);
+  std::vector<int> cpus;
+  for (int64_t r : pool.ranks) {
+    const auto at = std::find(order.begin(), order.end(), r) - order.begin();
+    cpus.push_back(static_cast<int>(at % pool.cores));
+  }
+  return cpus;
+}
+
 std::optional<int> PinnedCpuIndex(const partitioner::Plan& plan,
                                   const std::vector<partitioner::MeasuredCpuPool>& pools,
                                   int rank) {
-  for (const partitioner::MeasuredCpuPool& pool : pools) {
-    if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
-    if (!Pinned(plan, pool)) return std::nullopt;
-    const std::vector<int64_t> order = StageMajorOrder(plan, pool);
-    const auto at = std::find(order.begin(), order.end(), rank) - order.begin();
-    return static_cast<int>(at % pool.cores);
-  }
-  return std::nullopt;
+  const partitioner::MeasuredCpuPool* pool = PoolOf(pools, rank);
+  if (pool == nullptr) return std::nullopt;
+  const std::vector<int> cpus = PinnedCpus(plan, *pool);
+  if (cpus.empty()) return std::nullopt;
+  return cpus[std::find(pool->ranks.begin(), pool->ranks.end(), rank) - pool->ranks.begin()];
 }
 
 std::string DescribePinning(const partitioner::Plan& plan,
                             const std::vector<partitioner::MeasuredCpuPool>& pools) {
   std::vector<std::string> parts;
   for (const partitioner::MeasuredCpuPool& pool : pools) {
-    if (!Pinned(plan, pool)) continue;
+    const std::vector<int> cpus = PinnedCpus(plan, pool);
+    if (cpus.empty()) continue;
     std::vector<std::vector<int64_t>> on(pool.cores);
-    for (int64_t r : pool.ranks) {
-      on[*PinnedCpuIndex(plan, pools, static_cast<int>(r))].push_back(r);
-    }
+    for (size_t i = 0; i < pool.ranks.size(); ++i) on[cpus[i]].push_back(pool.ranks[i]);
     for (int c = 0; c < pool.cores; ++c) {
       std::sort(on[c].begin(), on[c].end());
       parts.push_back(
@@ -100,10 +116,7 @@ absl::StatusOr<bool> PinThisRank(const partitioner::Plan& plan,
   static const std::vector<int> launcher_cpus = collectives::DescribeRankMachine().cpus;
   static bool pinned_now = false;
   std::optional<int> index = PinnedCpuIndex(plan, pools, rank);
-  for (const partitioner::MeasuredCpuPool& pool : pools) {
-    if (std::find(pool.ranks.begin(), pool.ranks.end(), rank) == pool.ranks.end()) continue;
-    if (static_cast<int>(launcher_cpus.size()) != pool.cores) index.reset();
-  }
+  if (index && static_cast<int>(launcher_cpus.size()) != PoolOf(pools, rank)->cores) index.reset();
   if (!index) {
     // A plan that pins nothing (a re-plan to pp 1) gives back what the launcher gave.
     if (pinned_now) TANGRAM_RETURN_IF_ERROR(SetAffinity(launcher_cpus, rank));

@@ -35,6 +35,12 @@
 
 namespace tangram::orchestrator {
 
+// Per rank of `pool` (in `pool.ranks` order): the index, among its machine's CPUs (ascending), of
+// the CPU it is pinned to under `plan`; empty when the pool is not pinned (one stage, ranks not a
+// whole multiple above its cores, or TANGRAM_CPU_PINNING=0).
+std::vector<int> PinnedCpus(const partitioner::Plan& plan,
+                            const partitioner::MeasuredCpuPool& pool);
+
 // The index, among its machine's CPUs (ascending), of the CPU `rank` is pinned to under `plan`;
 // nullopt when it is not pinned: `plan` has one stage, `rank` is in no pool, its pool's ranks do
 // not exceed its cores by a whole multiple, or TANGRAM_CPU_PINNING=0 (the simulator asks this too,

@@ -74,15 +74,13 @@ std::vector<EnginePool> EnginePools(const std::vector<partitioner::MeasuredCpuPo
   std::vector<EnginePool> out;
   for (const auto& p : pools) {
     const size_t first = out.size();
-    const bool pinned =
-        !p.ranks.empty() && orchestrator::PinnedCpuIndex(plan, pools, p.ranks[0]).has_value();
-    const int parts = pinned ? p.cores : 1;
+    const std::vector<int> cpus = orchestrator::PinnedCpus(plan, p);
+    const int parts = cpus.empty() ? 1 : p.cores;
     for (int c = 0; c < parts; ++c) {
       out.push_back({&p, {}, {}, std::max(p.EffectiveCores() / parts, 1e-6)});
     }
     for (size_t i = 0; i < p.ranks.size(); ++i) {
-      const int c =
-          pinned ? *orchestrator::PinnedCpuIndex(plan, pools, static_cast<int>(p.ranks[i])) : 0;
+      const int c = cpus.empty() ? 0 : cpus[i];
       out[first + c].ranks.push_back(p.ranks[i]);
       out[first + c].demand.push_back(p.Demand(i));
     }
