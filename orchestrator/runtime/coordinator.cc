@@ -1,6 +1,7 @@
 #include "orchestrator/runtime/coordinator.h"
 
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -35,6 +36,31 @@ absl::StatusOr<double> TimeOptimizerStep(train::Stage& stage, int probes, double
   return optimizer[optimizer.size() / 2];
 }
 
+// Adds one probe's forward and backward seconds per micro-batch by kind to `sums` (embedding, one
+// block, head; forward then backward): the first layer is the embedding, the last the head, and the
+// ones between (blocks, or their halves) are summed and divided by `blocks`.
+void AddKindSeconds(const std::vector<train::LayerThroughput>& measured, int64_t blocks,
+                    std::array<double, 6>& sums) {
+  for (size_t i = 0; i < measured.size(); ++i) {
+    const size_t k = i == 0 ? 0 : i + 1 == measured.size() ? 2 : 1;
+    const double per = k == 1 ? 1.0 / static_cast<double>(std::max<int64_t>(blocks, 1)) : 1.0;
+    const double forward = measured[i].forward_seconds_per_micro_batch;
+    sums[2 * k] += forward * per;
+    sums[2 * k + 1] += (measured[i].seconds_per_micro_batch - forward) * per;
+  }
+}
+
+// `sums` as fractions of one micro-batch's whole forward + backward (the block `blocks` times);
+// empty when nothing was timed.
+std::vector<double> KindShares(const std::array<double, 6>& sums, int64_t blocks) {
+  const double whole =
+      sums[0] + sums[1] + static_cast<double>(blocks) * (sums[2] + sums[3]) + sums[4] + sums[5];
+  if (!(whole > 0)) return {};
+  std::vector<double> shares;
+  for (double s : sums) shares.push_back(std::max(s, 0.0) / whole);
+  return shares;
+}
+
 }  // namespace
 
 absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& model,
@@ -66,6 +92,7 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
   }
   if (layers != nullptr) layers->clear();
   std::vector<double> totals;
+  std::array<double, 6> kind_seconds{};
   double flops = 0;
   report.calibration_passes = options.passes;
   const double parameters = static_cast<double>(stage.gradient_size());
@@ -86,6 +113,7 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
       report.calibration_budget_hit = report.calibration_budget_hit || l.budget_hit;
     }
     totals.push_back(seconds);
+    AddKindSeconds(measured, model.spec.layers, kind_seconds);
     if (layers != nullptr) {
       if (layers->empty()) {
         *layers = std::move(measured);
@@ -106,9 +134,38 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
   }
   seconds *= slowdown;  // EMULATION: the rank's compute is stretched by this factor in training
   report.seconds_per_sample = seconds / static_cast<double>(micro_batch);
+  report.flops_per_sample = flops / static_cast<double>(micro_batch);
+  report.calibration_micro_batch = static_cast<int>(micro_batch);
+  report.layer_shares = KindShares(kind_seconds, model.spec.layers);
   report.measured_tflops = flops / seconds / 1e12;
   report.calibration_seconds = absl::ToDoubleSeconds(absl::Now() - begin);
   return report;
+}
+
+std::vector<partitioner::MeasuredLayerTime> LayerTimesAt(const NodeReport& report, double tflops,
+                                                         int group) {
+  std::vector<partitioner::MeasuredLayerTime> out;
+  if (report.layer_shares.size() != 6 || !(report.flops_per_sample > 0) || !(tflops > 0) ||
+      report.calibration_micro_batch < 1) {
+    return out;
+  }
+  const double micro_batch_ms =
+      report.flops_per_sample * report.calibration_micro_batch / (tflops * 1e12) * 1e3;
+  constexpr partitioner::MeasuredLayerKind kKinds[] = {partitioner::MeasuredLayerKind::kEmbedding,
+                                                       partitioner::MeasuredLayerKind::kBlock,
+                                                       partitioner::MeasuredLayerKind::kHead};
+  for (size_t k = 0; k < 3; ++k) {
+    if (!(report.layer_shares[2 * k] > 0)) return {};  // a kind without a forward time
+    partitioner::MeasuredLayerTime t;
+    t.group = group;
+    t.kind = kKinds[k];
+    t.tp = 1;
+    t.micro_batch = report.calibration_micro_batch;
+    t.forward_ms = report.layer_shares[2 * k] * micro_batch_ms;
+    t.backward_ms = report.layer_shares[2 * k + 1] * micro_batch_ms;
+    out.push_back(t);
+  }
+  return out;
 }
 
 absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
@@ -131,13 +188,14 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
       }
     }
     double slowest = 0, optimizer_ns = 0;
+    size_t slowest_rank = first;
     for (size_t i = first; i < first + members; ++i) {
       const NodeReport& r = reports[i];
       if (!(r.measured_tflops > 0)) {
         return absl::FailedPreconditionError(
             absl::StrCat("rank ", r.rank, " measured no throughput"));
       }
-      slowest = i == first ? r.measured_tflops : std::min(slowest, r.measured_tflops);
+      if (i == first || r.measured_tflops < slowest) slowest = r.measured_tflops, slowest_rank = i;
       optimizer_ns = std::max(optimizer_ns, r.optimizer_ns_per_parameter);
     }
     const NodeReport& r = reports[first];
@@ -156,6 +214,8 @@ absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& 
     if (optimizer_ns > 0) g.measured_optimizer_ns = optimizer_ns;
     g.island = spec->collective_library == "none" ? "host" : spec->collective_library;
     g.host = r.host;
+    g.layer_times =
+        LayerTimesAt(reports[slowest_rank], slowest, static_cast<int>(fleet.groups.size()));
     fleet.groups.push_back(std::move(g));
     first += members;
   }
@@ -229,7 +289,16 @@ partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<do
     for (size_t r = rank; r < rank + members && r < tflops.size(); ++r) {
       if (tflops[r] > 0) slowest = slowest > 0 ? std::min(slowest, tflops[r]) : tflops[r];
     }
-    if (slowest > 0) g.measured_tflops = slowest;
+    if (slowest > 0) {
+      // Layer times measured at the old rate keep their split and follow the new one.
+      const double old = g.measured_tflops.value_or(0);
+      const double scale = old > 0 ? old / slowest : 1.0;
+      for (partitioner::MeasuredLayerTime& t : g.layer_times) {
+        t.forward_ms *= scale;
+        if (t.backward_ms) *t.backward_ms *= scale;
+      }
+      g.measured_tflops = slowest;
+    }
     rank += members;
   }
   return fleet;

@@ -54,12 +54,24 @@ absl::StatusOr<NodeReport> CalibrateThisRank(int rank, const train::GptOptions& 
                                              const CalibrationOptions& options = {},
                                              std::vector<train::LayerThroughput>* layers = nullptr);
 
+// `report`'s tp-1 layer times (embedding, one block, head; forward and backward, at its
+// calibration's micro-batch) for fleet group `group` at `tflops`: one micro-batch's forward +
+// backward at that rate (its flops_per_sample × micro-batch ÷ tflops), split as its calibration
+// split it (NodeReport::layer_shares). Why: on the CPU runtime a block's backward took 1.1–1.4×
+// its forward, not the 2× its FLOPs say, and the head's rate is not the blocks' — pipeline stages
+// and their overlap with communication follow the measured split. Empty when the report has none.
+std::vector<partitioner::MeasuredLayerTime> LayerTimesAt(const NodeReport& report, double tflops,
+                                                         int group);
+
 // One node group per rank (count 1, its host, the catalog entry of its device kind, its measured
 // throughput and optimizer step); emulate_slowdown is 1 because the measurement already includes
 // it. With `tp` > 1 (the job pins tensor parallelism), each run of `tp` consecutive ranks on one
 // host with one device kind becomes one node of `tp` devices instead, at the slowest member's
 // throughput (a tensor-parallel group runs in lockstep), so that the partitioner can place a tp
-// group on it; device index == rank either way.
+// group on it; device index == rank either way. A group whose (slowest) report carries its
+// calibration's split over the layer kinds gets tp-1 layer times from it (LayerTimesAt): the
+// cost model and simulator then time the embedding, blocks and head, forward and backward, as
+// measured instead of splitting one rate by FLOPs.
 absl::StatusOr<partitioner::Fleet> MeasuredFleet(const std::vector<NodeReport>& reports,
                                                  const partitioner::DeviceCatalog& catalog,
                                                  const partitioner::NetworkSpec& network,
@@ -89,7 +101,8 @@ absl::StatusOr<double> SimulateStepTime(const partitioner::Fleet& fleet, const J
                                         const partitioner::Plan& plan);
 
 // `fleet` with rank r's measured throughput replaced by tflops[r] (entries <= 0 are kept); a
-// group of several ranks (in FlattenFleet order) takes its slowest member's figure.
+// group of several ranks (in FlattenFleet order) takes its slowest member's figure. A group's
+// layer times scale with it (old rate ÷ new): live re-balancing moves the rate, the split stays.
 partitioner::Fleet WithThroughput(partitioner::Fleet fleet, const std::vector<double>& tflops);
 
 }  // namespace tangram::orchestrator

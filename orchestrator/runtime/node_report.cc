@@ -18,6 +18,9 @@ nlohmann::json NodeReport::ToJson() const {
           {"memory_gib", memory_gib},
           {"measured_tflops", measured_tflops},
           {"seconds_per_sample", seconds_per_sample},
+          {"flops_per_sample", flops_per_sample},
+          {"calibration_micro_batch", calibration_micro_batch},
+          {"layer_shares", layer_shares},
           {"emulate_slowdown", emulate_slowdown},
           {"optimizer_ns_per_parameter", optimizer_ns_per_parameter},
           {"calibration_passes", calibration_passes},
@@ -45,6 +48,9 @@ absl::StatusOr<NodeReport> NodeReport::FromJson(const std::string& text) {
     r.calibration_budget_hit = j.value("calibration_budget_hit", false);
     r.calibration_seconds = j.value("calibration_seconds", 0.0);
     r.optimizer_ns_per_parameter = j.value("optimizer_ns_per_parameter", 0.0);
+    r.flops_per_sample = j.value("flops_per_sample", 0.0);
+    r.calibration_micro_batch = j.value("calibration_micro_batch", 0);
+    r.layer_shares = j.value("layer_shares", std::vector<double>{});
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("node report: ", e.what()));
   }

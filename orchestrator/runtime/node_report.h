@@ -4,6 +4,7 @@
 #define TANGRAM_ORCHESTRATOR_RUNTIME_NODE_REPORT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -20,7 +21,15 @@ struct NodeReport {
   // including any emulated slowdown (which is emulation, reported separately).
   double measured_tflops = 0;
   double seconds_per_sample = 0;  // calibration: forward + backward of every layer, one sample
-  double emulate_slowdown = 1;    // EMULATION factor applied to this rank's compute (1 = none)
+  // Calibration: the model FLOPs of one sample's forward + backward (what the rate divides), the
+  // micro-batch it ran, and how one micro-batch's time split over the layer kinds and passes —
+  // embedding forward, backward; one block forward, backward; head forward, backward — as
+  // fractions of the whole (the blocks count `layers` times). Empty: not measured. The measured
+  // fleet turns the split into tp-1 layer times at the rank's rate (coordinator.h).
+  double flops_per_sample = 0;
+  int calibration_micro_batch = 0;
+  std::vector<double> layer_shares;
+  double emulate_slowdown = 1;  // EMULATION factor applied to this rank's compute (1 = none)
   // Measured by calibration: the optimizer step (AdamW, then zeroing the gradients) per parameter,
   // in nanoseconds, EMULATION included as training stretches it; 0 = not measured.
   double optimizer_ns_per_parameter = 0;

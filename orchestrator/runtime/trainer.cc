@@ -332,6 +332,13 @@ class Run {
           r.emulate_slowdown != 1
               ? absl::StrFormat("  (EMULATION: compute stretched %gx)", r.emulate_slowdown)
               : ""));
+      if (r.layer_shares.size() == 6) {
+        const auto& s = r.layer_shares;
+        Log(absl::StrFormat(
+            "    a micro-batch's time: embedding %.1f + %.1f %%, each block %.1f + %.1f %%, head "
+            "%.1f + %.1f %% (forward + backward; planned and simulated as measured)",
+            100 * s[0], 100 * s[1], 100 * s[2], 100 * s[3], 100 * s[4], 100 * s[5]));
+      }
     }
     for (const std::string& line :
          DescribeLinks(result_.links, result_.nic, result_.host_links, result_.fanout)) {
