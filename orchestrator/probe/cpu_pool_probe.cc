@@ -108,11 +108,15 @@ void ShareCalibrationWithinPools(const std::vector<partitioner::MeasuredCpuPool>
         peers[reports[static_cast<size_t>(r)].emulate_slowdown].push_back(static_cast<size_t>(r));
       }
     }
+    if (peers.empty()) continue;
+    // The least slowed class computed among busy peers for the whole of its calibration; the
+    // rate of its compute, reading × slowdown, is every rank's here.
+    const auto& [least, least_ranks] = *peers.begin();
+    double sum = 0;
+    for (size_t r : least_ranks) sum += reports[r].measured_tflops;
+    const double compute = sum / static_cast<double>(least_ranks.size()) * least;
     for (const auto& [slowdown, ranks] : peers) {
-      double sum = 0;
-      for (size_t r : ranks) sum += reports[r].measured_tflops;
-      const double mean = sum / static_cast<double>(ranks.size());
-      for (size_t r : ranks) reports[r].measured_tflops = mean;
+      for (size_t r : ranks) reports[r].measured_tflops = compute / slowdown;
     }
   }
 }

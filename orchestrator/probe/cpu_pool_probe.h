@@ -55,8 +55,15 @@ absl::StatusOr<std::vector<partitioner::MeasuredCpuPool>> ProbeCpuPools(
 // but not within a calibration of a second or two: the scheduler hands them unequal shares there
 // (4 ranks on 2 cores read 0.012 and 0.025 TFLOP/s side by side), and a group's slowest rank would
 // carry the low reading into every step. Replaces each such rank's `measured_tflops` with the mean
-// over those peers (which keeps the pool's busy rate, their mean). Ranks outside every pool, and
-// pools' ranks alone in their slowdown, keep their reading. `reports` is indexed by rank.
+// over those peers (which keeps the pool's busy rate, their mean).
+//
+// A rank with a larger slowdown than the pool's least slowed ranks takes their mean × (their
+// slowdown ÷ its own): its compute runs among the same busy peers, and its own reading is partly
+// taken alone — the others finish their calibration first and wait for it (uneven4 over
+// 500 Mbit/s: ranks 0–2 calibrated in 1.75 s, the 2×-slowed rank 3 in 2.95 s and read 0.0145
+// TFLOP/s, above half its peers' 0.0165; it trained at 0.0087, and the step was simulated 19 %
+// fast; docs/simulator.md, "Session 21"). Ranks outside every pool keep their reading. `reports`
+// is indexed by rank.
 void ShareCalibrationWithinPools(const std::vector<partitioner::MeasuredCpuPool>& pools,
                                  std::vector<NodeReport>& reports);
 

@@ -721,22 +721,34 @@ TEST(CollectiveProbeTest, TimesGroupsOnOneHostOnly) {
   }
 }
 
-// Within a pool, ranks of one slowdown share the mean reading (the pool's busy rate stays put);
-// an EMULATION-slowed rank and ranks outside every pool keep theirs.
+// Within a pool, ranks of one slowdown share the mean reading (the pool's busy rate stays put); an
+// EMULATION-slowed rank takes the least slowed ranks' rate ÷ its slowdown; ranks outside every
+// pool keep theirs.
 TEST(CpuPoolProbeTest, RanksOfOnePoolShareTheirCalibration) {
   std::vector<NodeReport> reports(6);
-  const double tflops[] = {0.012, 0.025, 0.013, 0.022, 0.009, 0.030};
+  const double tflops[] = {0.012, 0.025, 0.013, 0.022, 0.011, 0.030};
   for (size_t r = 0; r < reports.size(); ++r) {
     reports[r].rank = static_cast<int>(r);
     reports[r].measured_tflops = tflops[r];
   }
-  reports[4].emulate_slowdown = 2;  // EMULATION: its own class
+  reports[4].emulate_slowdown = 2;  // EMULATION: 0.018 ÷ 2, whatever it read
   partitioner::MeasuredCpuPool pool;
   pool.ranks = {0, 1, 2, 3, 4};  // rank 5 is alone on its machine
   ShareCalibrationWithinPools({pool}, reports);
   for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ(reports[r].measured_tflops, 0.018) << r;
   EXPECT_DOUBLE_EQ(reports[4].measured_tflops, 0.009);
   EXPECT_DOUBLE_EQ(reports[5].measured_tflops, 0.030);
+  // A slowed rank that read nearly a solo rate (it calibrated partly alone, after its peers had
+  // finished) computes among them: their rate ÷ its slowdown, 3 × 0.018 / 6.
+  reports[4].measured_tflops = 0.0145;
+  reports[4].emulate_slowdown = 6;
+  reports[2].emulate_slowdown = 3;  // alone in its class: the least slowed class's rate ÷ 3
+  reports[2].measured_tflops = 0.02;
+  for (int r : {0, 1, 3}) reports[r].measured_tflops = 0.018;
+  ShareCalibrationWithinPools({pool}, reports);
+  EXPECT_DOUBLE_EQ(reports[0].measured_tflops, 0.018);
+  EXPECT_DOUBLE_EQ(reports[2].measured_tflops, 0.006);
+  EXPECT_DOUBLE_EQ(reports[4].measured_tflops, 0.003);
   // No pools: nothing moves.
   std::vector<NodeReport> alone = reports;
   alone[0].measured_tflops = 0.001;
