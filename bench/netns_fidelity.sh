@@ -29,7 +29,9 @@
 # --rates overrides it), LAYOUTS (default all six), MPIRUN_ARGS (extra mpirun arguments, e.g.
 # "--mca mpi_yield_when_idle 1", for experiments), TOPOLOGY (star, the default: every host's NIC on
 # one switch; mesh: a link per pair of hosts, netns.sh up --mesh), KEEP_GOING (set: a failed case is reported
-# and the rest still run; exit 1 at the end), MODEL, GLOBAL_BATCH, MICRO_BATCH (as the options).
+# and the rest still run; exit 1 at the end), MODEL, GLOBAL_BATCH, MICRO_BATCH (as the options),
+# KEEP (set: the work directory stays, each case's job, fleet, train JSON, per-step metrics and the
+# fleet its run measured, N_case.measured.yaml — `tangram simulate` re-runs its prediction).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -293,7 +295,7 @@ for c in $CASES; do
       --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4 $MPIRUN_ARGS \
       "$TANGRAM" --json train --job "$WORK/$name.job.yaml" --no-rebalance \
       --checkpoint-every 0 --metrics "$WORK/$name.metrics.jsonl" \
-      >"$out" 2>"$WORK/$name.err"; then
+      --measured-fleet "$WORK/$name.measured.yaml" >"$out" 2>"$WORK/$name.err"; then
     echo "case $c failed:" >&2
     tail -5 "$WORK/$name.err" >&2
     [[ -n ${KEEP_GOING:-} ]] || exit 1

@@ -178,9 +178,16 @@ class TrainCommand : public Command {
         ->check(IntIn(1, kMaxSimRanks));
     sub->add_option("--strategy", strategy_, "Partition strategy (default: the job's)")
         ->check(NameOf(partitioner::ParseStrategy));
-    sub->add_option("--plan", options_.plan_path, "Run this plan (tangram plan --json) instead");
-    sub->add_flag("--catalog-throughput", options_.catalog_throughput,
-                  "Plan on the fleet file's figures instead of measuring");
+    CLI::Option* plan = sub->add_option("--plan", options_.plan_path,
+                                        "Run this plan (tangram plan --json) instead");
+    CLI::Option* catalog = sub->add_flag("--catalog-throughput", options_.catalog_throughput,
+                                         "Plan on the fleet file's figures instead of measuring");
+    sub->add_option("--measured-fleet", options_.measured_fleet_path,
+                    "Write the fleet this run measured and planned on (one node per rank, a "
+                    "measured: section) to this file, for plan, simulate and compare")
+        ->check(OutputPath())
+        ->excludes(plan)
+        ->excludes(catalog);
     sub->add_flag("--no-link-probe", no_link_probe_,
                   "Plan on the fleet file's link figures instead of measuring the network");
     sub->add_option("--probe-budget-s", probe_budget_s_,

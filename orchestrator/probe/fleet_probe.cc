@@ -418,9 +418,9 @@ absl::StatusOr<collectives::LinkModel> SimLinks(const partitioner::Fleet& fleet,
   return collectives::LinkModel::Hierarchical(node_of, island_of, same_node, same_island, across);
 }
 
-std::string FleetToYaml(const partitioner::Fleet& fleet) {
+std::string FleetToYaml(const partitioner::Fleet& fleet, const std::string& written_by) {
   std::string out = absl::StrCat(
-      "# Written by `tangram probe`: the fleet as given, and what its machines measured.\n",
+      "# Written by ", written_by, ", and what its machines measured.\n",
       "# The measured: section replaces catalog figures in plan, simulate and compare.\n",
       "name: ", fleet.name, "\n", "nodes:\n");
   for (const auto& g : fleet.groups) {

@@ -75,8 +75,10 @@ std::vector<std::string> SimHosts(const partitioner::Fleet& fleet);
 // islands: the inter-island link), from the fleet's figures (catalog unless measured).
 absl::StatusOr<collectives::LinkModel> SimLinks(const partitioner::Fleet& fleet, int ranks);
 
-// The fleet as a fleet file, with its measured section (the reverse of LoadFleet).
-std::string FleetToYaml(const partitioner::Fleet& fleet);
+// The fleet as a fleet file, with its measured section (the reverse of LoadFleet). `written_by`
+// opens the file's first comment line: who wrote it and what its nodes are.
+std::string FleetToYaml(const partitioner::Fleet& fleet,
+                        const std::string& written_by = "`tangram probe`: the fleet as given");
 
 }  // namespace tangram::orchestrator
 

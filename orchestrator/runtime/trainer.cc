@@ -32,6 +32,7 @@
 #include "orchestrator/runtime/cpu_pinning.h"
 #include "orchestrator/runtime/hosts.h"
 #include "orchestrator/runtime/layer_mover.h"
+#include "orchestrator/runtime/measured_fleet_file.h"
 #include "orchestrator/runtime/pipeline_step.h"
 #include "orchestrator/runtime/placement.h"
 #include "orchestrator/runtime/resume_check.h"
@@ -415,6 +416,7 @@ class Run {
         ApplyMeasuredLinks();
       }
       TANGRAM_ASSIGN_OR_RETURN(plan, PlanOnFleet(planning_fleet_, job_, Strategy()));
+      TANGRAM_RETURN_IF_ERROR(WriteMeasuredFleet());
       auto predicted = PredictStepTime(planning_fleet_, job_, plan);
       if (predicted.ok()) result_.predicted_step_time_s = *predicted;
       auto simulated = SimulateStepTime(planning_fleet_, job_, plan);
@@ -441,6 +443,23 @@ class Run {
     links.cpu_pools = result_.cpu_pools;
     partitioner::ApplyMeasurements(links, &planning_fleet_);
     if (!links.cpu_pools.empty()) planning_fleet_.measured = links;  // the simulator reads pools
+    measured_links_ = std::move(links);
+  }
+
+  // Rank 0, with --measured-fleet: the fleet planned on, as a fleet file (measured_fleet_file.h).
+  absl::Status WriteMeasuredFleet() {
+    if (options_.measured_fleet_path.empty() || options_.catalog_throughput) {
+      return absl::OkStatus();
+    }
+    const std::string how = absl::StrCat(
+        "tangram train, start of the run: ", world_.size(), " ranks calibrated on the job's ",
+        "layers (", job_.model.name, ", micro-batch ", job_.training.micro_batch,
+        "), one node per rank; links ", options_.link_probe ? "probed" : "not probed");
+    TANGRAM_RETURN_IF_ERROR(
+        WriteTextFile(options_.measured_fleet_path,
+                      MeasuredFleetYaml(planning_fleet_, measured_links_, world_.size(), how)));
+    Log("wrote the measured fleet to " + options_.measured_fleet_path);
+    return absl::OkStatus();
   }
 
   // The calls' deadline for a plan predicted at `step_s` a step (StepDeadline), set before the
@@ -1093,6 +1112,7 @@ class Run {
   train::ComputeEmulation emulation_{train::ComputeEmulation::Options{}};
 
   partitioner::Fleet planning_fleet_;
+  partitioner::Measurements measured_links_;  // what ApplyMeasuredLinks applied
   Plan plan_;
   RankRole role_;
   std::unique_ptr<Communicator> tensor_parallel_, pipeline_, data_parallel_;

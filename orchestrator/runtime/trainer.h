@@ -38,6 +38,9 @@ struct TrainOptions {
   std::optional<partitioner::StrategyKind> strategy;  // none = the job's strategy
   std::string plan_path;            // run this plan file instead of planning (devices = ranks)
   bool catalog_throughput = false;  // plan on the fleet file's figures instead of measurements
+  // Rank 0 writes the fleet the run measured and first planned on here (measured_fleet_file.h);
+  // "" = not written. Only when planning from measurements.
+  std::string measured_fleet_path;
   // Measure the links (orchestrator/probe/link_probe.h) after the compute and plan on them.
   bool link_probe = true;
   // Wall-clock budget of the start-of-run compute probe (calibration and, off the simulated

@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/model/checkpoint.h"
 #include "orchestrator/model/checksum.h"
+#include "orchestrator/runtime/coordinator.h"
 #include "orchestrator/runtime/train_job.h"
 #include "runtime_test_util.h"
 
@@ -88,6 +89,35 @@ TEST(RuntimeTest, PlannedFromMeasurementsMatchesSerialAndLossFalls) {
     EXPECT_GE(j["ranks"][0]["compute_s"].get<double>(), 0);
   }
   EXPECT_EQ(lines, 8);
+}
+
+// `--measured-fleet`: the fleet the run planned on, written as a fleet file, reads back (one node
+// per rank, each with its layer times) and simulates the run's plan to the step time the run
+// simulated; a path that cannot be written stops every rank with an error naming it.
+TEST(RuntimeTest, MeasuredFleetFileSimulatesAsTheRunDid) {
+  TempJob job(3, {1, 2, 1});
+  TrainOptions options;
+  options.steps = 2;
+  options.measured_fleet_path = job.dir() + "/measured.yaml";
+  auto result = Train(job, 3, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::ifstream in(options.measured_fleet_path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto fleet = partitioner::ParseFleet(text, options.measured_fleet_path, TempJob::Catalog());
+  ASSERT_TRUE(fleet.ok()) << fleet.status() << "\n" << text;
+  ASSERT_EQ(fleet->groups.size(), 3u);
+  for (const auto& g : fleet->groups)
+    EXPECT_EQ(g.layer_times.size(), 3u);  // embedding, block, head
+  ASSERT_TRUE(fleet->measured.has_value());
+  EXPECT_EQ(fleet->measured->ranks, 3);
+  auto simulated = orchestrator::SimulateStepTime(*fleet, job.Load(), result->initial_plan);
+  ASSERT_TRUE(simulated.ok()) << simulated.status();
+  EXPECT_NEAR(*simulated, result->simulated_step_time_s, 1e-4 * result->simulated_step_time_s);
+
+  options.measured_fleet_path = job.dir() + "/no/such/dir/measured.yaml";
+  auto failed = Train(job, 3, options);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("no/such/dir/measured.yaml"));
 }
 
 TEST(RuntimeTest, ResumeWithSamePlanMatchesUninterrupted) {
