@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "orchestrator/job_config.h"
 #include "orchestrator/model/corpus.h"
@@ -14,6 +15,7 @@
 #include "orchestrator/runtime/node_report.h"
 #include "partitioner/device_catalog.h"
 #include "partitioner/model.h"
+#include "runtime_test_util.h"
 
 namespace tangram::orchestrator {
 namespace {
@@ -21,16 +23,8 @@ namespace {
 using partitioner::MeasuredLayerKind;
 using partitioner::MeasuredLayerTime;
 
-constexpr char kModel[] = R"(name: split-gpt
-layers: 4
-hidden: 48
-ffn_hidden: 96
-heads: 6
-kv_heads: 6
-vocab: 256
-seq_len: 16
-mlp: gelu
-)";
+// The tensor-parallel tests' model with 4 blocks, so that a pipeline's stages can move them.
+const std::string kModel = absl::StrReplaceAll(testing::kTpModel, {{"layers: 2", "layers: 4"}});
 
 double Whole(const std::vector<double>& s, int64_t blocks) {
   return s[0] + s[1] + static_cast<double>(blocks) * (s[2] + s[3]) + s[4] + s[5];
