@@ -17,8 +17,10 @@
 // and every placement shares alike, while the kernel keeps one thing pinning would take away: a
 // CPU whose ranks finished first runs a rank from the other (pinned, dp4 over 1 Gbit/s trained its
 // two CPUs' ranks at 0.103 and 0.133 s of compute a step and left the faster CPU idle meanwhile).
-// With 3 ranks on 2 CPUs one CPU would hold two ranks for the whole run while the other held one,
-// where the kernel at least moves them. A machine with a CPU per rank is not touched.
+// With 3 ranks on 2 CPUs one CPU would hold two ranks for the whole run while the other held one:
+// the kernel mostly keeps such a pairing too, but moves a waiting pair's rank to the idle CPU now
+// and then, and pinned `pp3` trained slower (1.44 and 1.49 s a step against 1.18 and 1.21 s;
+// docs/simulator.md, "Session 21"). A machine with a CPU per rank is not touched.
 //
 // TANGRAM_CPU_PINNING=0 in the environment turns pinning off (the kernel's placement, as before).
 // Thread-compatible.
