@@ -6,10 +6,9 @@
 
 namespace tangram::orchestrator {
 
-std::string MeasuredFleetYaml(const partitioner::Fleet& planning, partitioner::Measurements links,
+std::string MeasuredFleetYaml(const partitioner::Fleet& planning, partitioner::Measurements m,
                               int64_t ranks, const std::string& how) {
   partitioner::Fleet fleet = planning;
-  partitioner::Measurements& m = links;
   m.when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   m.how = how;
   m.tool_version = kTangramVersion;

@@ -21,9 +21,9 @@
 namespace tangram::orchestrator {
 
 // `planning` (a measured fleet: coordinator.h's MeasuredFleet, links applied) as fleet-file text;
-// `links` holds what the run's probe measured of the network and the CPU pools (its hosts
+// `m` holds what the run's probe measured of the network and the CPU pools (its hosts
 // included), `ranks` the run's world size, `how` how it was measured.
-std::string MeasuredFleetYaml(const partitioner::Fleet& planning, partitioner::Measurements links,
+std::string MeasuredFleetYaml(const partitioner::Fleet& planning, partitioner::Measurements m,
                               int64_t ranks, const std::string& how);
 
 }  // namespace tangram::orchestrator

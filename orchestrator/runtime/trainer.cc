@@ -446,11 +446,10 @@ class Run {
     measured_links_ = std::move(links);
   }
 
-  // Rank 0, with --measured-fleet: the fleet planned on, as a fleet file (measured_fleet_file.h).
+  // Rank 0, with --measured-fleet, after planning from measurements: the fleet planned on, as a
+  // fleet file (measured_fleet_file.h).
   absl::Status WriteMeasuredFleet() {
-    if (options_.measured_fleet_path.empty() || options_.catalog_throughput) {
-      return absl::OkStatus();
-    }
+    if (options_.measured_fleet_path.empty()) return absl::OkStatus();
     const std::string how = absl::StrCat(
         "tangram train, start of the run: ", world_.size(), " ranks calibrated on the job's ",
         "layers (", job_.model.name, ", micro-batch ", job_.training.micro_batch,
